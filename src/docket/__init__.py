@@ -1,0 +1,68 @@
+"""Docket: a distributed background task system for Python functions on Redis streams."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import testing
+from .agenda import Agenda
+from .annotations import Logged
+from .dependencies import (
+    ConcurrencyLimit,
+    Cooldown,
+    Cron,
+    CurrentDocket,
+    CurrentExecution,
+    CurrentWorker,
+    Debounce,
+    Depends,
+    ExponentialRetry,
+    Perpetual,
+    Progress,
+    RateLimit,
+    Retry,
+    Shared,
+    TaskArgument,
+    TaskKey,
+    TaskLogger,
+    Timeout,
+)
+from .docket import Docket
+from .execution import Disposition, Execution, ExecutionCancelled, ExecutionState
+from .strikelist import StrikeList
+from .worker import Worker
+
+try:
+    __version__ = version("docket")
+except PackageNotFoundError:  # pragma: no cover (running from a source tree)
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Agenda",
+    "ConcurrencyLimit",
+    "Cooldown",
+    "Cron",
+    "CurrentDocket",
+    "CurrentExecution",
+    "CurrentWorker",
+    "Debounce",
+    "Depends",
+    "Disposition",
+    "Docket",
+    "Execution",
+    "ExecutionCancelled",
+    "ExecutionState",
+    "ExponentialRetry",
+    "Logged",
+    "Perpetual",
+    "Progress",
+    "RateLimit",
+    "Retry",
+    "Shared",
+    "StrikeList",
+    "TaskArgument",
+    "TaskKey",
+    "TaskLogger",
+    "Timeout",
+    "Worker",
+    "__version__",
+    "testing",
+]

@@ -1,0 +1,10 @@
+"""The operations seam: the only code that issues Redis commands.
+
+Docket, Worker and Execution call a :class:`Broker`; every state change it makes
+that touches more than one key is one script of ``lua/``.
+"""
+
+from .broker import Broker
+from .types import Delivery, DueResult, Settlement
+
+__all__ = ["Broker", "Delivery", "DueResult", "Settlement"]

@@ -1,0 +1,36 @@
+-- cancel: withdraw a task wherever it waits and mark its record cancelled.
+--
+-- KEYS[1] stream P:stream   KEYS[2] queue P:queue   KEYS[3] runs P:runs:K
+-- KEYS[4] parked P:K        KEYS[5] progress P:progress:K   KEYS[6] listening flag
+-- ARGV[1] task key   ARGV[2] completed_at ISO   ARGV[3] TTL seconds (0 = delete record)
+-- ARGV[4] state channel   ARGV[5] cancel channel ('' = do not signal workers)
+--
+-- Race prevented: the task's stream entry is deleted using the id recorded on its
+-- record (set by schedule and by the scheduler's move), and a claim that races this
+-- script sees state "cancelled" and refuses to run the message (claim.lua).
+-- A finished task keeps its final state. Waiters are told: a "cancelled" state
+-- event is published whenever the state changes here.
+-- Returns "cancelled" when the state changed, otherwise the state kept.
+
+local stream, queue, runs = KEYS[1], KEYS[2], KEYS[3]
+local key, completed_at, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+
+local record = hmget(runs, 'state', 'stream_id')
+local state, stream_id = record[1], record[2]
+if stream_id and stream_id ~= '' then redis.call('XDEL', stream, stream_id) end
+redis.call('ZREM', queue, key)
+redis.call('DEL', KEYS[4], KEYS[5])
+
+local changed = state ~= 'completed' and state ~= 'failed' and state ~= 'cancelled'
+if changed then
+  redis.call('HSET', runs, 'state', 'cancelled', 'completed_at', completed_at, 'stream_id', '')
+end
+if ttl > 0 then redis.call('EXPIRE', runs, ttl) else redis.call('DEL', runs) end
+
+if changed and redis.call('EXISTS', KEYS[6]) == 1 then
+  redis.call('PUBLISH', ARGV[4], '{"type":"state","key":' .. json_string(key)
+    .. ',"state":"cancelled","completed_at":"' .. completed_at .. '"}')
+end
+if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], key) end
+if changed then return 'cancelled' end
+return state or 'missing'

@@ -1,0 +1,42 @@
+-- claim: a worker takes a batch of delivered messages before running them.
+--
+-- KEYS[1] stream P:stream     KEYS[2] listening flag P:listening
+-- ARGV[1] prefix P   ARGV[2] consumer group   ARGV[3] worker name   ARGV[4] started_at ISO
+-- then per message 4 values: task key, message generation, message id, redelivered "1"/"0"
+--
+-- Race prevented: a message whose key was replaced (newer generation) or cancelled
+-- after it entered the stream must not run; checking and marking running happen in
+-- one step so a concurrent replace or cancel either sees "running" or wins outright.
+-- Returns one code per message: "R" claimed (now running), "S" superseded or
+-- cancelled (acknowledged and deleted here, must not run).
+
+local stream, prefix, group, worker, started = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local listening = redis.call('EXISTS', KEYS[2]) == 1
+local codes, stale = {}, {}
+
+for i = 5, #ARGV, 4 do
+  local key, generation, id = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local runs = prefix .. ':runs:' .. key
+  local record = hmget(runs, 'generation', 'state')
+  local current = tonumber(record[1])
+  if generation > 0 and (current == nil or current > generation or record[2] == 'cancelled') then
+    codes[#codes + 1] = 'S'
+    stale[#stale + 1] = id
+  else
+    redis.call('HSET', runs, 'state', 'running', 'worker', worker, 'started_at', started,
+      'stream_id', '')
+    if ARGV[i + 3] == '1' then redis.call('DEL', prefix .. ':progress:' .. key) end
+    if listening then
+      redis.call('PUBLISH', prefix .. ':state:' .. key,
+        '{"type":"state","key":' .. json_string(key) .. ',"state":"running","worker":'
+        .. json_string(worker) .. ',"started_at":"' .. started .. '"}')
+    end
+    codes[#codes + 1] = 'R'
+  end
+end
+
+if #stale > 0 then
+  redis.call('XACK', stream, group, unpack(stale))
+  redis.call('XDEL', stream, unpack(stale))
+end
+return codes

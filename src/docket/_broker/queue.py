@@ -1,0 +1,147 @@
+"""Placing, withdrawing and delivering tasks: the stream and the future queue."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+from redis.exceptions import ResponseError
+
+from . import scripts
+from .base import BrokerBase
+from .types import Delivery, DueResult
+
+
+def _is_nogroup(error: ResponseError) -> bool:
+    return "NOGROUP" in str(error)
+
+
+class QueueOps(BrokerBase):
+    async def schedule(
+        self,
+        key: str,
+        when: float,
+        immediate: bool,
+        mode: str,
+        fields: Mapping[bytes, bytes],
+        event: str,
+        reschedule_from: bytes | None = None,
+    ) -> bool:
+        """Place a task; False when ``mode == "add"`` and the key is already live."""
+        k = self.keys
+        args: list[str | bytes | float] = [
+            key,
+            repr(when),
+            "1" if immediate else "0",
+            mode,
+            reschedule_from or b"",
+            self.group,
+            k.state_channel(key),
+            k.wake,
+            event,
+        ]
+        for name, value in fields.items():
+            args.append(name)
+            args.append(value)
+        reply = await scripts.SCHEDULE(
+            self.client, [k.stream, k.queue, k.runs(key), k.parked(key), k.listening], args
+        )
+        return reply == b"OK" or reply == "OK"
+
+    async def cancel(
+        self, key: str, completed_at: str, ttl_seconds: int, signal: bool
+    ) -> str:
+        k = self.keys
+        reply = await scripts.CANCEL(
+            self.client,
+            [k.stream, k.queue, k.runs(key), k.parked(key), k.progress(key), k.listening],
+            [
+                key,
+                completed_at,
+                ttl_seconds,
+                k.state_channel(key),
+                k.cancel_channel(key) if signal else "",
+            ],
+        )
+        return reply.decode() if isinstance(reply, bytes) else str(reply)
+
+    async def stream_due(self, now: float, limit: int = 1000) -> DueResult:
+        k = self.keys
+        moved, first = await scripts.STREAM_DUE(
+            self.client, [k.queue, k.stream, k.listening], [k.prefix, repr(now), limit]
+        )
+        return DueResult(int(moved), float(first) if first not in (b"", "") else None)
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.client.xgroup_create(
+                self.keys.stream, self.group, id="0-0", mkstream=True
+            )
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def read(self, consumer: str, count: int, block_ms: int) -> list[Delivery]:
+        """New messages for ``consumer``, blocking up to ``block_ms`` when none wait."""
+        try:
+            reply = await self.client.xreadgroup(
+                self.group, consumer, {self.keys.stream: ">"}, count=count, block=block_ms
+            )
+        except ResponseError as error:
+            if not _is_nogroup(error):
+                raise
+            await self.ensure_group()
+            return []
+        deliveries: list[Delivery] = []
+        for _stream, messages in reply or []:
+            for message_id, fields in messages:
+                if fields:
+                    deliveries.append(Delivery(message_id, fields, False))
+        return deliveries
+
+    async def reclaim(self, consumer: str, count: int, min_idle_ms: int) -> list[Delivery]:
+        """Messages other consumers left unacknowledged for at least ``min_idle_ms``."""
+        try:
+            reply = await self.client.xautoclaim(
+                self.keys.stream, self.group, consumer, min_idle_ms, "0-0", count=count
+            )
+        except ResponseError as error:
+            if not _is_nogroup(error):
+                raise
+            await self.ensure_group()
+            return []
+        return [Delivery(mid, fields, True) for mid, fields in reply[1] if fields]
+
+    async def renew(self, consumer: str, message_ids: Sequence[bytes]) -> None:
+        """Reset the idle time of this consumer's in-flight messages (its lease)."""
+        if message_ids:
+            await self.client.xclaim(
+                self.keys.stream, self.group, consumer, 0, list(message_ids),
+                idle=0, justid=True,
+            )
+
+    async def acknowledge(self, message_ids: Sequence[bytes]) -> None:
+        """Acknowledge and delete messages that will never run (unreadable payloads)."""
+        if message_ids:
+            pipe = self.client.pipeline()
+            pipe.xack(self.keys.stream, self.group, *message_ids)
+            pipe.xdel(self.keys.stream, *message_ids)
+            await pipe.execute()
+
+    async def pending_work(self) -> bool:
+        """Whether anything waits in the stream or the future queue."""
+        pipe = self.client.pipeline()
+        pipe.xlen(self.keys.stream)
+        pipe.zcard(self.keys.queue)
+        stream_length, queued = await pipe.execute()
+        return bool(stream_length) or bool(queued)
+
+    async def depths(self) -> tuple[int, int]:
+        """(ready: stream length + overdue queued, future: queued not yet due)."""
+        now = time.time()
+        pipe = self.client.pipeline()
+        pipe.xlen(self.keys.stream)
+        pipe.zcount(self.keys.queue, "-inf", now)
+        pipe.zcount(self.keys.queue, now, "+inf")
+        length, overdue, future = await pipe.execute()
+        return int(length) + int(overdue), int(future)

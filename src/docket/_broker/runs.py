@@ -1,0 +1,78 @@
+"""Run records: claiming, settling, reading and clearing executions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from . import scripts
+from .base import BrokerBase
+from .types import Settlement
+
+
+class RunOps(BrokerBase):
+    async def claim(
+        self,
+        worker: str,
+        started_at: str,
+        batch: Sequence[tuple[str, int, bytes, bool]],
+    ) -> list[bool]:
+        """Mark a batch (key, generation, message id, redelivered) running.
+
+        Returns, per message, whether it may run; the others were superseded or
+        cancelled and have been acknowledged already.
+        """
+        args: list[Any] = [self.keys.prefix, self.group, worker, started_at]
+        for key, generation, message_id, redelivered in batch:
+            args += [key, generation, message_id, "1" if redelivered else "0"]
+        codes = await scripts.CLAIM(self.client, [self.keys.stream, self.keys.listening], args)
+        return [code in (b"R", "R") for code in codes]
+
+    async def settle(self, batch: Sequence[Settlement], ttl_seconds: int) -> int:
+        """Write the final state of a batch and acknowledge it; returns how many
+        were superseded (their successors' records were left alone)."""
+        args: list[Any] = [self.keys.prefix, self.group, ttl_seconds]
+        for item in batch:
+            flags = ("r" if item.stored_result else "") + ("p" if item.wrote_progress else "")
+            args += [
+                item.key,
+                item.generation,
+                item.message_id or b"",
+                item.state,
+                item.completed_at,
+                item.error,
+                flags or "-",
+            ]
+        return int(
+            await scripts.SETTLE(self.client, [self.keys.stream, self.keys.listening], args)
+        )
+
+    async def run_record(self, key: str) -> dict[bytes, bytes]:
+        return await self.client.hgetall(self.keys.runs(key))
+
+    async def run_generation(self, key: str) -> int | None:
+        value = await self.client.hget(self.keys.runs(key), "generation")
+        return None if value is None else int(value)
+
+    async def clear(self, ttl_seconds: int) -> int:
+        """Withdraw all pending work; returns how many tasks were waiting."""
+        k = self.keys
+        pipe = self.client.pipeline()
+        pipe.xlen(k.stream)
+        pipe.xrange(k.stream, "-", "+")
+        pipe.zrange(k.queue, 0, -1)
+        length, entries, queued = await pipe.execute()
+        keys = [fields[b"key"].decode() for _, fields in entries if b"key" in fields]
+        keys += [member.decode() for member in queued]
+        pipe = self.client.pipeline()
+        pipe.xtrim(k.stream, maxlen=0, approximate=False)
+        pipe.delete(k.queue)
+        for key in keys:
+            pipe.delete(k.parked(key))
+            pipe.hset(k.runs(key), mapping={"state": "cancelled", "stream_id": ""})
+            if ttl_seconds > 0:
+                pipe.expire(k.runs(key), ttl_seconds)
+            else:
+                pipe.delete(k.runs(key))
+        await pipe.execute()
+        return int(length) + len(queued)

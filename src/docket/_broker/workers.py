@@ -1,0 +1,57 @@
+"""Worker heartbeats and the listings built from them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+
+from .base import BrokerBase
+
+
+class WorkerOps(BrokerBase):
+    async def heartbeat(
+        self, worker: str, tasks: Collection[str], horizon_seconds: float
+    ) -> None:
+        """Announce ``worker`` (and the task names it serves) as alive now."""
+        now = time.time()
+        oldest = now - horizon_seconds
+        k = self.keys
+        pipe = self.client.pipeline()
+        pipe.zremrangebyscore(k.workers, 0, oldest)
+        pipe.zadd(k.workers, {worker: now})
+        for task in tasks:
+            pipe.zremrangebyscore(k.task_workers(task), 0, oldest)
+            pipe.zadd(k.task_workers(task), {worker: now})
+        if tasks:
+            pipe.sadd(k.worker_tasks(worker), *tasks)
+        pipe.expire(k.worker_tasks(worker), max(int(horizon_seconds), 1))
+        await pipe.execute()
+
+    async def deregister(self, worker: str, tasks: Collection[str]) -> None:
+        k = self.keys
+        pipe = self.client.pipeline()
+        pipe.zrem(k.workers, worker)
+        for task in tasks:
+            pipe.zrem(k.task_workers(task), worker)
+        pipe.delete(k.worker_tasks(worker))
+        await pipe.execute()
+
+    async def list_workers(
+        self, horizon_seconds: float, task: str | None = None
+    ) -> list[tuple[str, float, set[str]]]:
+        """(name, last heartbeat, task names) of workers seen within the horizon."""
+        k = self.keys
+        roster = k.workers if task is None else k.task_workers(task)
+        oldest = time.time() - horizon_seconds
+        await self.client.zremrangebyscore(roster, 0, oldest)
+        entries = await self.client.zrange(roster, 0, -1, withscores=True)
+        if not entries:
+            return []
+        pipe = self.client.pipeline()
+        for name, _ in entries:
+            pipe.smembers(k.worker_tasks(name.decode()))
+        members = await pipe.execute()
+        return [
+            (name.decode(), float(score), {t.decode() for t in tasks})
+            for (name, score), tasks in zip(entries, members)
+        ]

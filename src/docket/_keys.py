@@ -1,0 +1,120 @@
+"""The keyspace: every key and channel name of one docket, built in one place.
+
+P is the docket name, or ``{name}`` in cluster mode so that every key of a
+docket hashes to one slot (spec section 9.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Task keys that would collide with the docket's own structures, because a
+# parked future task lives at ``P:<key>`` (spec 12.2 #13).
+RESERVED_KEYS = frozenset(
+    {"queue", "stream", "strikes", "workers", "listening", "wake", "perpetual:lock"}
+)
+RESERVED_PREFIXES = (
+    "runs:",
+    "progress:",
+    "results:",
+    "known:",
+    "stream-id:",
+    "worker-tasks:",
+    "task-workers:",
+    "cancel:",
+    "state:",
+    "concurrency:",
+)
+
+
+def check_task_key(key: str) -> None:
+    """Reject task keys that would land on an internal key of the docket."""
+    if not isinstance(key, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise TypeError(f"Task keys must be strings, not {type(key).__name__}")
+    if not key:
+        raise ValueError("Task keys must not be empty")
+    if key in RESERVED_KEYS or key.startswith(RESERVED_PREFIXES):
+        raise ValueError(
+            f"Task key {key!r} collides with an internal key of the docket; "
+            "choose another key"
+        )
+    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in key):
+        raise ValueError(f"Task key {key!r} contains control characters")
+
+
+@dataclass(frozen=True)
+class Keyspace:
+    """Names of the keys and channels of the docket with prefix ``prefix``."""
+
+    prefix: str
+
+    def key(self, suffix: str) -> str:
+        return f"{self.prefix}:{suffix}"
+
+    @property
+    def stream(self) -> str:
+        return f"{self.prefix}:stream"
+
+    @property
+    def queue(self) -> str:
+        return f"{self.prefix}:queue"
+
+    @property
+    def strikes(self) -> str:
+        return f"{self.prefix}:strikes"
+
+    @property
+    def workers(self) -> str:
+        return f"{self.prefix}:workers"
+
+    @property
+    def results(self) -> str:
+        return f"{self.prefix}:results"
+
+    @property
+    def listening(self) -> str:
+        """Flag set by state/progress subscribers; events publish only while set."""
+        return f"{self.prefix}:listening"
+
+    @property
+    def wake(self) -> str:
+        """Channel a producer publishes on when it adds a new earliest future task."""
+        return f"{self.prefix}:wake"
+
+    @property
+    def perpetual_lock(self) -> str:
+        return f"{self.prefix}:perpetual:lock"
+
+    def runs(self, task_key: str) -> str:
+        return f"{self.prefix}:runs:{task_key}"
+
+    def parked(self, task_key: str) -> str:
+        return f"{self.prefix}:{task_key}"
+
+    def progress(self, task_key: str) -> str:
+        return f"{self.prefix}:progress:{task_key}"
+
+    def cancel_channel(self, task_key: str) -> str:
+        return f"{self.prefix}:cancel:{task_key}"
+
+    @property
+    def cancel_pattern(self) -> str:
+        return f"{self.prefix}:cancel:*"
+
+    def state_channel(self, task_key: str) -> str:
+        return f"{self.prefix}:state:{task_key}"
+
+    def progress_channel(self, task_key: str) -> str:
+        return f"{self.prefix}:progress:{task_key}"
+
+    def known(self, task_key: str) -> str:
+        return f"{self.prefix}:known:{task_key}"
+
+    def stream_id(self, task_key: str) -> str:
+        return f"{self.prefix}:stream-id:{task_key}"
+
+    def worker_tasks(self, worker: str) -> str:
+        return f"{self.prefix}:worker-tasks:{worker}"
+
+    def task_workers(self, task: str) -> str:
+        return f"{self.prefix}:task-workers:{task}"

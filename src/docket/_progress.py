@@ -1,0 +1,121 @@
+"""ExecutionProgress: a task's progress, stored in P:progress:K and published live."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from . import _codec
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from .docket import Docket
+
+
+class ProgressEvent(TypedDict):
+    type: str
+    key: str
+    current: int | None
+    total: int
+    message: str | None
+    updated_at: str | None
+
+
+class ExecutionProgress:
+    """Progress of one execution: ``current`` of ``total``, with a ``message``."""
+
+    def __init__(self, docket: Docket, key: str) -> None:
+        self.docket = docket
+        self.key = key
+        self.current: int | None = None
+        self.total: int = 1
+        self.message: str | None = None
+        self.updated_at: datetime | None = None
+        self.written = False
+
+    @classmethod
+    async def create(cls, docket: Docket, key: str) -> ExecutionProgress:
+        progress = cls(docket, key)
+        await progress.sync()
+        return progress
+
+    def reset(self) -> None:
+        self.current, self.total, self.message, self.updated_at = None, 100, None, None
+
+    def _event(self) -> str:
+        return json.dumps(
+            {
+                "type": "progress",
+                "key": self.key,
+                "current": self.current if self.current is not None else 0,
+                "total": self.total,
+                "message": self.message,
+                "updated_at": _codec.iso(self.updated_at) if self.updated_at else None,
+            }
+        )
+
+    def _touch(self) -> dict[str, Any]:
+        self.updated_at = _codec.now()
+        self.written = True
+        return {"updated_at": _codec.iso(self.updated_at)}
+
+    def _claimed_fields(self) -> dict[str, Any]:
+        """Fields the first write of a run adds, so the hash is complete and tagged."""
+        if self.written:
+            return {}
+        from .dependencies import current_execution
+
+        execution = current_execution.get(None)
+        generation = execution.generation if execution is not None else 0
+        return {"total": self.total, "generation": generation}
+
+    async def set_total(self, total: int) -> None:
+        if total < 1:
+            raise ValueError("Total must be at least 1")
+        self.total = total
+        fields = {**self._claimed_fields(), "total": total, **self._touch()}
+        if self.current is None:
+            self.current = 0
+        fields.setdefault("current", self.current)
+        await self.docket._broker.write_progress(self.key, fields, self._event())
+
+    async def increment(self, amount: int = 1) -> None:
+        if amount < 1:
+            raise ValueError("Amount must be at least 1")
+        fields = {**self._claimed_fields(), **self._touch()}
+        self.current = await self.docket._broker.write_progress(
+            self.key, fields, None, increment=amount
+        )
+        await self.docket._broker.publish(
+            self.docket._keys.progress_channel(self.key), self._event()
+        )
+
+    async def set_message(self, message: str | None) -> None:
+        self.message = message
+        fields = {**self._claimed_fields(), **self._touch()}
+        if message is not None:
+            fields["message"] = message
+        await self.docket._broker.write_progress(
+            self.key, fields, self._event(), delete_message=message is None
+        )
+
+    async def sync(self) -> None:
+        record = await self.docket._broker.progress_record(self.key)
+        if not record:
+            self.reset()
+            return
+        self.current = int(record.get(b"current", b"0"))
+        self.total = int(record.get(b"total", b"100"))
+        self.message = _codec.text(record.get(b"message"))
+        self.updated_at = _codec.from_iso(record.get(b"updated_at"))
+
+    async def subscribe(
+        self, *, ready: asyncio.Event | None = None
+    ) -> AsyncGenerator[dict[str, Any]]:
+        """Yield each progress event published for this key (plain dicts)."""
+        channel = self.docket._keys.progress_channel(self.key)
+        async for message in self.docket._subscribe([channel], ready):
+            yield json.loads(message)

@@ -1,0 +1,104 @@
+"""Inspection values: DocketSnapshot, RunningExecution and WorkerInfo."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import ResponseError
+
+from . import _codec
+from .execution import Execution
+
+if TYPE_CHECKING:
+    from .docket import Docket
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    name: str
+    last_seen: datetime
+    tasks: set[str]
+
+
+class RunningExecution(Execution):
+    """An execution a worker holds right now, with who and since when."""
+
+    worker: str | None
+    started: datetime
+
+
+@dataclass(frozen=True)
+class DocketSnapshot:
+    taken: datetime
+    total_tasks: int
+    future: Sequence[Execution]
+    running: Sequence[RunningExecution]
+    workers: Collection[WorkerInfo]
+
+
+def _rebuild(docket: Docket, fields: dict[bytes, bytes]) -> Execution:
+    name = fields[b"function"].decode()
+    function = docket.tasks.get(name)
+    if function is None:
+        raise ValueError(f"Task function {name!r} is not registered with the current docket")
+    return Execution.from_fields(docket, fields, function)
+
+
+async def _read(docket: Docket) -> list[Any]:
+    k = docket._keys
+    client = docket._broker.client
+    pipe = client.pipeline()
+    pipe.xlen(k.stream)
+    pipe.zcard(k.queue)
+    pipe.xpending_range(k.stream, docket.worker_group_name, "-", "+", 1000)
+    pipe.xrange(k.stream, "-", "+", count=1000)
+    pipe.zrange(k.queue, 0, -1)
+    return await pipe.execute()
+
+
+async def take_snapshot(docket: Docket) -> DocketSnapshot:
+    try:
+        length, queued, pending, entries, members = await _read(docket)
+    except ResponseError as error:
+        if "NOGROUP" not in str(error):
+            raise
+        await docket._broker.ensure_group()
+        length, queued, pending, entries, members = await _read(docket)
+    taken = datetime.now(timezone.utc)
+    holders = {p["message_id"]: p for p in pending}
+    running: list[RunningExecution] = []
+    future: list[Execution] = []
+    for message_id, fields in entries:
+        execution = _rebuild(docket, fields)
+        holder = holders.get(message_id)
+        if holder is None:
+            future.append(execution)
+            continue
+        execution.__class__ = RunningExecution
+        assert isinstance(execution, RunningExecution)
+        execution.worker = holder["consumer"].decode()
+        execution.started = taken - timedelta(milliseconds=holder["time_since_delivered"])
+        running.append(execution)
+    if members:
+        pipe = docket._broker.client.pipeline()
+        for member in members:
+            pipe.hgetall(docket._keys.parked(member.decode()))
+        for fields in await pipe.execute():
+            if fields:
+                future.append(_rebuild(docket, fields))
+    workers = await docket.workers()
+    return DocketSnapshot(taken, int(length) + int(queued), future, running, workers)
+
+
+def worker_infos(rows: list[tuple[str, float, set[str]]]) -> list[WorkerInfo]:
+    return [
+        WorkerInfo(name, datetime.fromtimestamp(seen, timezone.utc), tasks)
+        for name, seen, tasks in rows
+    ]
+
+
+__all__ = ["DocketSnapshot", "RunningExecution", "WorkerInfo", "take_snapshot", "worker_infos"]
+_ = _codec

@@ -1,0 +1,202 @@
+"""The strike data model: operators and strike/restore instructions (spec 6.1).
+
+``docket.strikelist`` re-exports the public names; import them from there.
+Senders are strict: ``build`` rejects an unknown operator, a ``between`` value
+that is not an ordered ``(low, high)`` tuple, and an unhashable value with
+``ValueError``; see ``docket.strikelist`` for how received instructions with
+such values are handled.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import logging
+import operator as op
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, ClassVar, Literal
+
+import cloudpickle  # type: ignore[import-untyped]
+from typing_extensions import Self
+from uncalled_for import get_signature
+
+logger = logging.getLogger("docket.strikelist")
+
+
+class Operator(str, enum.Enum):
+    EQUAL = "=="
+    NOT_EQUAL = "!="
+    GREATER_THAN = ">"
+    GREATER_THAN_OR_EQUAL = ">="
+    LESS_THAN = "<"
+    LESS_THAN_OR_EQUAL = "<="
+    BETWEEN = "between"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+LiteralOperator = Literal["==", "!=", ">", ">=", "<", "<=", "between"]
+OperatorLike = Operator | LiteralOperator
+FunctionLike = Callable[..., Any] | str | None
+Pair = tuple[Operator, Hashable]
+
+
+def _between(argument: Any, bounds: Any) -> bool:
+    low, high = bounds
+    return low <= argument <= high
+
+
+COMPARE: dict[Operator, Callable[[Any, Any], Any]] = dict(
+    zip(Operator, (op.eq, op.ne, op.gt, op.ge, op.lt, op.le, _between), strict=True)
+)
+
+
+def as_operator(operator: OperatorLike | str) -> Operator:
+    try:
+        return Operator(operator)
+    except ValueError:
+        choices = ", ".join(repr(o.value) for o in Operator)
+        message = f"Unknown strike operator {operator!r}; expected one of {choices}"
+        raise ValueError(message) from None
+
+
+def value_problem(operator: Operator, value: Any) -> str | None:
+    """Why ``value`` cannot be a strike value for ``operator``, or None."""
+    try:
+        hash(value)
+    except TypeError:
+        return f"strike values must be hashable, not {type(value).__name__}"
+    if operator is not Operator.BETWEEN:
+        return None
+    if not isinstance(value, tuple) or len(value) != 2:  # pyright: ignore[reportUnknownArgumentType]
+        return "'between' needs a (low, high) tuple"
+    try:
+        return None if value[0] <= value[1] else "'between' needs low <= high"
+    except (TypeError, ValueError):
+        return "'between' bounds must be comparable"
+
+
+def text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class StrikeInstruction:
+    """One strike or restore; a ``function`` or ``parameter`` of None means any."""
+
+    direction: ClassVar[Literal["strike", "restore"]]
+
+    def __init__(
+        self,
+        function: str | None,
+        parameter: str | None,
+        operator: OperatorLike,
+        value: Any,
+    ) -> None:
+        self.function, self.parameter = function, parameter
+        self.operator, self.value = as_operator(operator), value
+
+    @classmethod
+    def build(
+        cls,
+        function: FunctionLike = None,
+        parameter: str | None = None,
+        operator: OperatorLike = "==",
+        value: Any = None,
+    ) -> Self:
+        """Validate user input (a callable becomes its ``__name__``) and build one."""
+        name = function.__name__ if callable(function) else function
+        if name is None and parameter is None:
+            raise ValueError("A strike needs a function, a parameter, or both")
+        instruction = cls(name, parameter, operator, value)
+        problem = (
+            None if parameter is None else value_problem(instruction.operator, value)
+        )
+        if problem is not None:
+            raise ValueError(f"Invalid strike value {value!r}: {problem}")
+        return instruction
+
+    def as_message(self) -> dict[bytes, bytes]:
+        message = {b"direction": self.direction.encode()}
+        if self.function is not None:
+            message[b"function"] = self.function.encode()
+        if self.parameter is not None:
+            message[b"parameter"] = self.parameter.encode()
+        message[b"operator"] = self.operator.value.encode()
+        message[b"value"] = cloudpickle.dumps(self.value)
+        return message
+
+    @classmethod
+    def from_message(cls, message: Mapping[Any, Any]) -> StrikeInstruction:
+        fields = {text(k): v for k, v in message.items()}
+        direction = text(fields.get("direction", b""))
+        kind = {"strike": Strike, "restore": Restore}.get(direction)
+        if kind is None:
+            raise ValueError(f"Unknown strike direction {direction!r}")
+        function, parameter = fields.get("function"), fields.get("parameter")
+        return kind(
+            None if function is None else text(function),
+            None if parameter is None else text(parameter),
+            as_operator(text(fields.get("operator", b"=="))),
+            cloudpickle.loads(fields["value"]) if "value" in fields else None,
+        )
+
+    def labels(self) -> Mapping[str, str]:
+        labels = {"docket.task": self.function} if self.function else {}
+        if self.parameter is not None:
+            labels["docket.parameter"] = self.parameter
+            labels["docket.operator"] = self.operator.value
+            labels["docket.value"] = repr(self.value)
+        return labels
+
+    def call_repr(self) -> str:
+        value = "*" if self.parameter is None else repr(self.value)
+        parameter = self.parameter or "*"
+        return f"{self.function or '*'}({parameter} {self.operator.value} {value})"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.call_repr()})"
+
+
+class Strike(StrikeInstruction):
+    direction = "strike"
+
+
+class Restore(StrikeInstruction):
+    direction = "restore"
+
+
+def incompatible(operator: Operator, value: Any) -> None:
+    logger.warning("Incompatible type for strike condition: %s %r", operator, value)
+
+
+def bound_arguments(target: Any) -> dict[str, Any]:
+    """The execution's arguments by name, defaults applied; {} if they don't bind."""
+    try:
+        signature = get_signature(target.function)
+        bound = signature.bind(*target.args, **target.kwargs)
+    except (TypeError, ValueError):
+        return {}
+    bound.apply_defaults()
+    arguments: dict[str, Any] = {}
+    for name, value in bound.arguments.items():
+        kind = signature.parameters[name].kind
+        arguments.update(
+            value if kind is inspect.Parameter.VAR_KEYWORD else {name: value}
+        )
+    return arguments
+
+
+def xread_entries(response: Any) -> list[tuple[str, Mapping[Any, Any]]]:
+    """Flatten an XREAD reply (RESP2 list or RESP3 dict form) into (id, fields)."""
+    streams = (response.items() if isinstance(response, Mapping) else response) or ()
+    flat: list[tuple[str, Mapping[Any, Any]]] = []
+    for _stream, entries in streams:
+        if (
+            entries
+            and isinstance(entries[0], list)
+            and isinstance(entries[0][0], (list, tuple))
+        ):
+            entries = entries[0]  # RESP3 nests the entries one level deeper
+        flat.extend((text(message_id), fields) for message_id, fields in entries)
+    return flat

@@ -1,0 +1,1 @@
+"""The worker's machinery: one session of loops around claiming and running tasks."""

@@ -1,0 +1,111 @@
+"""One processing session: start the loops, run the main loop, drain, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+from .._broker import Broker
+from .liveness import deregister, heartbeat_loop, lease_loop
+from .loop import main_loop
+from .cancellation import listener_loop
+from .scheduler import reseed_loop, scheduler_loop
+from .session import Session
+from .settler import flush, settler_loop
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from taskgroup import TaskGroup
+else:
+    from asyncio import TaskGroup
+
+if TYPE_CHECKING:
+    from ..worker import Worker
+
+logger = logging.getLogger("docket.worker")
+
+
+def _lifecycle_classes(worker: Worker) -> list[type[Any]]:
+    from ..dependencies import get_annotation_dependencies, get_dependency_parameters
+
+    classes: list[type[Any]] = []
+    dependencies: list[Any] = list(worker.dependencies.values())
+    for function in list(worker.docket.tasks.values()):
+        dependencies.extend(get_dependency_parameters(function).values())
+        for group in get_annotation_dependencies(function).values():
+            dependencies.extend(group)
+    for dependency in dependencies:
+        cls = type(dependency)
+        if hasattr(cls, "worker_lifecycle") and cls not in classes:
+            classes.append(cls)
+    return classes
+
+
+async def run_session(worker: Worker, forever: bool, stop: asyncio.Event) -> None:
+    """Process until ``stop`` (or until no work remains); drain in-flight work first."""
+    docket = worker.docket
+    session = Session(
+        worker=worker,
+        docket=docket,
+        broker=Broker(docket._broker.backend, docket._keys),
+        forever=forever,
+        stop=stop,
+        free_slots=worker.concurrency,
+    )
+    worker._session = session
+    worker._log_start()
+    async with AsyncExitStack() as hooks:
+        for cls in _lifecycle_classes(worker):
+            manager = cls.worker_lifecycle(docket, worker)
+            if manager is not None:
+                await hooks.enter_async_context(manager)
+        async with TaskGroup() as background:
+            loops: list[asyncio.Task[None]] = []
+            loops.append(background.create_task(listener_loop(session)))
+            await _wait_listening(session)
+            if worker.schedule_automatic_tasks:
+                loops.append(background.create_task(reseed_loop(session)))
+            loops.append(background.create_task(scheduler_loop(session)))
+            loops.append(background.create_task(lease_loop(session)))
+            loops.append(background.create_task(heartbeat_loop(session)))
+            settler = background.create_task(settler_loop(session))
+            failure: BaseException | None = None
+            try:
+                async with TaskGroup() as executions:
+                    try:
+                        await main_loop(session, executions)
+                    except Exception as error:  # drain first, then report it
+                        failure = error
+                    finally:
+                        _stop_loops(loops)
+                        await deregister(session)
+                        if session.in_flight:
+                            logger.info(
+                                "Shutdown requested, finishing %d active tasks...",
+                                session.in_flight,
+                            )
+                while session.pending:
+                    await flush(session)
+                if failure is not None:
+                    raise failure
+            finally:
+                settler.cancel()
+                _stop_loops(loops)
+    worker._session = None
+
+
+def _stop_loops(loops: list[asyncio.Task[None]]) -> None:
+    for loop in loops:
+        loop.cancel()
+
+
+async def _wait_listening(session: Session) -> None:
+    while not session.listening.is_set():
+        if session.stop.is_set():
+            return
+        try:
+            await asyncio.wait_for(session.listening.wait(), 0.1)
+        except asyncio.TimeoutError:
+            continue

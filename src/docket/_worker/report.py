@@ -1,0 +1,161 @@
+"""What a worker records about each execution: metrics, span status and log lines."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import metrics, trace
+
+from .. import _codec
+from .. import instrumentation as m
+
+if TYPE_CHECKING:
+    from ..execution import Execution
+    from .session import Session
+
+logger = logging.getLogger("docket.worker")
+
+
+def _metrics_on() -> bool:
+    return not isinstance(metrics.get_meter_provider(), metrics.NoOpMeterProvider) and (
+        type(metrics.get_meter_provider()).__name__ != "_ProxyMeterProvider"
+    )
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 100:
+        return f"{seconds * 1000:6.0f}ms"
+    return f"{seconds:6.0f}s "
+
+
+def labels(session: Session, execution: Execution) -> dict[str, str]:
+    return {**session.worker.labels(), "docket.task": execution.function_name}
+
+
+def log_extra(session: Session, execution: Execution, **more: Any) -> dict[str, Any]:
+    return {
+        **session.worker.labels(),
+        "docket.queue_key": session.docket.queue_key,
+        "docket.stream_key": session.docket.stream_key,
+        **execution.specific_labels(),
+        **more,
+    }
+
+
+def span_attributes(session: Session, execution: Execution) -> dict[str, Any]:
+    return {
+        **session.worker.labels(),
+        **execution.specific_labels(),
+        "code.function.name": getattr(execution.function, "__qualname__", ""),
+    }
+
+
+def started(session: Session, execution: Execution) -> None:
+    punctuality = (_codec.now() - execution.when).total_seconds()
+    if _metrics_on():
+        tags = labels(session, execution)
+        m.TASKS_STARTED.add(1, tags)
+        if execution.redelivered:
+            m.TASKS_REDELIVERED.add(1, tags)
+        m.TASKS_RUNNING.add(1, tags)
+        m.TASK_PUNCTUALITY.record(max(punctuality, 0.0), tags)
+    if logger.isEnabledFor(logging.INFO):
+        arrow = "↬" if execution.attempt > 1 else "↪"
+        logger.info(
+            "%s [%s] %s",
+            arrow,
+            format_duration(max(punctuality, 0.0)),
+            execution.call_repr(),
+            extra=log_extra(session, execution, punctuality=punctuality),
+        )
+
+
+def finished(session: Session, execution: Execution, duration: float) -> None:
+    if _metrics_on():
+        tags = labels(session, execution)
+        m.TASKS_RUNNING.add(-1, tags)
+        m.TASKS_COMPLETED.add(1, tags)
+        m.TASK_DURATION.record(duration, tags)
+
+
+def succeeded(session: Session, execution: Execution, duration: float, span: Any) -> None:
+    if _metrics_on():
+        m.TASKS_SUCCEEDED.add(1, labels(session, execution))
+    if span is not None:
+        span.set_status(trace.Status(trace.StatusCode.OK))
+    if logger.isEnabledFor(logging.INFO):
+        logger.info(
+            "↩ [%s] %s",
+            format_duration(duration),
+            execution.call_repr(),
+            extra=log_extra(session, execution, duration=duration),
+        )
+
+
+def completed(session: Session, execution: Execution, duration: float) -> None:
+    """Success logged by the caller already (kept for symmetry with handlers)."""
+
+
+def failed(session: Session, execution: Execution, error: BaseException, span: Any) -> None:
+    if _metrics_on():
+        m.TASKS_FAILED.add(1, labels(session, execution))
+    if span is not None:
+        span.record_exception(error)
+        span.set_status(trace.Status(trace.StatusCode.ERROR, str(error)))
+
+
+def final_failure(
+    session: Session, execution: Execution, error: BaseException, duration: float
+) -> None:
+    logger.error(
+        "↩ [%s] %s",
+        format_duration(duration),
+        execution.call_repr(),
+        exc_info=error,
+        extra=log_extra(session, execution, duration=duration),
+    )
+
+
+def cancelled(session: Session, execution: Execution, duration: float) -> None:
+    logger.info(
+        "✗ [%s] %s (cancelled)",
+        format_duration(duration),
+        execution.call_repr(),
+        extra=log_extra(session, execution, duration=duration),
+    )
+
+
+def struck(session: Session, execution: Execution) -> None:
+    logger.warning("🗙 %s", execution.call_repr(), extra=log_extra(session, execution))
+    m.TASKS_STRICKEN.add(1, {**labels(session, execution), "docket.where": "worker"})
+
+
+def superseded(session: Session, execution: Execution) -> None:
+    logger.info("↬ %s (superseded)", execution.call_repr(), extra=log_extra(session, execution))
+    m.TASKS_SUPERSEDED.add(1, {**labels(session, execution), "docket.where": "worker"})
+
+
+def admission(session: Session, execution: Execution, action: str) -> None:
+    symbol = "⏳" if action == "rescheduling" else "⏭"
+    logger.debug(
+        "%s Task %s blocked by admission control, %s", symbol, execution.key, action
+    )
+
+
+def storage_failed(session: Session, execution: Execution, error: BaseException) -> None:
+    logger.error(
+        "Could not store the exception of %s: %s", execution.call_repr(), error
+    )
+
+
+def unreadable(session: Session, key: str, error: BaseException) -> None:
+    logger.error("Task %r has a payload this worker cannot load: %s", key, error)
+
+
+def unrecorded(session: Session, execution: Execution, error: BaseException) -> None:
+    logger.warning(
+        "Could not record the outcome of %s (%s); it will be redelivered",
+        execution.call_repr(),
+        error,
+    )

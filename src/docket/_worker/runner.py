@@ -1,0 +1,264 @@
+"""Run ONE execution: control flow only (metrics, spans and logs live in _observe)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from datetime import timedelta
+from typing import Any
+
+from opentelemetry import trace
+
+from .. import _codec
+from .._broker import Settlement
+from .._observe import span
+from .._registry import is_async
+from .._results import store_value
+from ..dependencies import (
+    AdmissionBlocked,
+    CompletionHandler,
+    FailedDependency,
+    FailureHandler,
+    Runtime,
+    TaskOutcome,
+    current_docket,
+    current_execution,
+    current_worker,
+    get_single_dependency_of_type,
+    has_dependencies,
+    resolved_dependencies,
+)
+from ..execution import Execution, ExecutionState
+from . import report
+from .session import Running, Session
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import ExceptionGroup
+
+
+def settlement(
+    execution: Execution,
+    state: ExecutionState,
+    error: str = "",
+    stored: bool = False,
+) -> Settlement:
+    return Settlement(
+        key=execution.key,
+        generation=execution.generation,
+        message_id=execution.message_id,
+        state=state.value,
+        completed_at=_codec.iso(_codec.now()),
+        error=error,
+        stored_result=stored,
+        wrote_progress=execution.progress.written or execution.redelivered,
+    )
+
+
+async def call(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if is_async(function):
+        return await function(*args, **kwargs)
+    result = await asyncio.to_thread(function, *args, **kwargs)
+    if asyncio.iscoroutine(result):  # a sync wrapper that returns a coroutine
+        return await result
+    return result
+
+
+async def run(session: Session, held: Running) -> None:
+    """Run one claimed execution to its settlement; never raises for task errors."""
+    execution = held.execution
+    started = time.monotonic()
+    report.started(session, execution)
+    attributes = report.span_attributes(session, execution)
+    try:
+        with span(
+            "docket.worker",
+            execution.function_name,
+            attributes,
+            trace.SpanKind.CONSUMER,
+            execution.incoming_span_links(),
+        ) as task_span:
+            await _run_in_span(session, held, started, task_span)
+    except Exception as error:  # recording the outcome failed (Redis is down?)
+        report.unrecorded(session, execution, error)
+        session.release(held)
+    finally:
+        report.finished(session, execution, time.monotonic() - started)
+
+
+async def _run_in_span(
+    session: Session, held: Running, started: float, task_span: Any
+) -> None:
+    execution = held.execution
+    worker = session.worker
+    tokens = (
+        current_docket.set(session.docket),
+        current_worker.set(worker),
+        current_execution.set(execution),
+    )
+    try:
+        if not has_dependencies(execution.function) and not worker.dependencies:
+            await _run_plain(session, held, started, task_span)
+        else:
+            await _run_with_dependencies(session, held, started, task_span)
+    except asyncio.CancelledError:
+        if not held.cancel_requested:
+            raise  # the worker is stopping hard: leave the message for redelivery
+        _uncancel()
+        report.cancelled(session, execution, time.monotonic() - started)
+        await _settle(session, held, ExecutionState.CANCELLED, wait=False)
+    except AdmissionBlocked as blocked:
+        await _admission_blocked(session, held, blocked)
+    finally:
+        current_execution.reset(tokens[2])
+        current_worker.reset(tokens[1])
+        current_docket.reset(tokens[0])
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is not None:
+        uncancel()
+
+
+async def _settle(
+    session: Session,
+    held: Running,
+    state: ExecutionState,
+    error: str = "",
+    stored: bool = False,
+    wait: bool = False,
+) -> None:
+    execution = held.execution
+    execution.acknowledged = True
+    future = session.settle(held, settlement(execution, state, error, stored), wait)
+    if future is not None:
+        await future
+    execution.state = state
+
+
+async def _run_plain(session: Session, held: Running, started: float, task_span: Any) -> None:
+    """The fast path: a task without dependencies, settled without waiting."""
+    execution = held.execution
+    try:
+        result = await call(execution.function, execution.args, execution.kwargs)
+        stored = await _store_result(execution, result)
+    except Exception as error:
+        await _failed(session, held, error, time.monotonic() - started, None, task_span)
+        return
+    report.succeeded(session, execution, time.monotonic() - started, task_span)
+    await _settle(session, held, ExecutionState.COMPLETED, stored=stored)
+
+
+async def _store_result(execution: Execution, result: Any) -> bool:
+    if result is None or execution.docket._ttl_seconds <= 0:
+        return False
+    return await store_value(execution, _codec.encode_value(result)) is not None
+
+
+async def _run_with_dependencies(
+    session: Session, held: Running, started: float, task_span: Any
+) -> None:
+    execution = held.execution
+    resolved: dict[str, Any] = {}
+    try:
+        async with resolved_dependencies(session.worker, execution) as resolved:
+            _raise_failures(resolved)
+            runtime = get_single_dependency_of_type(resolved, Runtime)
+            kwargs = {**execution.kwargs, **resolved}
+            if runtime is not None:
+                result = await runtime.run(execution, execution.function, execution.args, kwargs)
+            else:
+                result = await call(execution.function, execution.args, kwargs)
+            duration = time.monotonic() - started
+            report.succeeded(session, execution, duration, task_span)
+            outcome = TaskOutcome(duration=timedelta(seconds=duration), result=result)
+            handler = get_single_dependency_of_type(resolved, CompletionHandler)
+            if handler is not None and await handler.on_complete(execution, outcome):
+                await _settle(session, held, ExecutionState.COMPLETED, wait=True)
+            else:
+                stored = await _store_result(execution, result)
+                report.completed(session, execution, duration)
+                await _settle(session, held, ExecutionState.COMPLETED, stored=stored, wait=True)
+    except (AdmissionBlocked, asyncio.CancelledError):
+        raise
+    except Exception as error:
+        await _failed(session, held, error, time.monotonic() - started, resolved, task_span)
+
+
+def _raise_failures(resolved: dict[str, Any]) -> None:
+    failures = [v for v in resolved.values() if isinstance(v, FailedDependency)]
+    if not failures:
+        return
+    for failure in failures:
+        if isinstance(failure.error, AdmissionBlocked):
+            raise failure.error
+    names = ", ".join(f.parameter for f in failures)
+    raise ExceptionGroup(
+        f"Failed to resolve dependencies for parameter(s): {names}",
+        [f.error for f in failures],
+    )
+
+
+async def _failed(
+    session: Session,
+    held: Running,
+    error: Exception,
+    duration: float,
+    resolved: dict[str, Any] | None,
+    task_span: Any,
+) -> None:
+    execution = held.execution
+    report.failed(session, execution, error, task_span)
+    outcome = TaskOutcome(duration=timedelta(seconds=duration), exception=error)
+    completed = execution.state is ExecutionState.COMPLETED  # failed in teardown
+    if resolved and not completed:
+        handler = get_single_dependency_of_type(resolved, FailureHandler)
+        if handler is not None and await handler.handle_failure(execution, outcome):
+            session.release(held)
+            return
+        completion = get_single_dependency_of_type(resolved, CompletionHandler)
+        if completion is not None and await completion.on_complete(execution, outcome):
+            await _store_and_fail(session, held, error, logged=True)
+            return
+    if execution.acknowledged and not completed:  # a handler already settled it
+        session.release(held)
+        return
+    await _store_and_fail(session, held, error, logged=False, duration=duration)
+
+
+async def _store_and_fail(
+    session: Session,
+    held: Running,
+    error: Exception,
+    logged: bool,
+    duration: float = 0.0,
+) -> None:
+    execution = held.execution
+    if not logged:
+        report.final_failure(session, execution, error, duration)
+    stored = False
+    try:
+        stored = await store_value(execution, _codec.encode_exception(error)) is not None
+    except Exception as storing:  # the store is down: still record the failure
+        report.storage_failed(session, execution, storing)
+    await _settle(
+        session, held, ExecutionState.FAILED, _codec.error_text(error), stored, wait=True
+    )
+
+
+async def _admission_blocked(session: Session, held: Running, blocked: AdmissionBlocked) -> None:
+    execution = held.execution
+    if blocked.handled or execution.acknowledged:
+        session.release(held)
+        return
+    if blocked.reschedule:
+        delay = blocked.retry_delay or timedelta(milliseconds=100)
+        report.admission(session, execution, "rescheduling")
+        execution.when = _codec.now() + delay
+        await execution.schedule(replace=True, reschedule_message=execution.message_id)
+        session.release(held)
+        return
+    report.admission(session, execution, "dropping")
+    await _settle(session, held, ExecutionState.CANCELLED, wait=True)

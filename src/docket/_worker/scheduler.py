@@ -1,0 +1,92 @@
+"""The scheduler: moves due tasks into the stream, and seeds automatic perpetuals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from .. import _defaults
+from .session import Session, every, wait_for
+
+logger = logging.getLogger("docket.worker")
+
+
+async def scheduler_loop(session: Session) -> None:
+    """Sleep until the earliest future task is due (or a wake-up), then move it.
+
+    ``scheduling_resolution`` bounds each sleep, so a missed wake-up costs at most
+    that much delay."""
+    resolution = session.worker.scheduling_resolution.total_seconds()
+    while not session.stop.is_set():
+        session.wake_scheduler.clear()
+        delay = resolution
+        try:
+            result = await session.broker.stream_due(time.time())
+            if result.moved >= 1000:
+                continue
+            if result.next_due is not None:
+                delay = min(max(result.next_due - time.time(), 0.0), resolution)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("Scheduler failed to move due tasks", exc_info=True)
+        if delay > 0:
+            wake = asyncio.ensure_future(session.wake_scheduler.wait())
+            stop = asyncio.ensure_future(session.stop.wait())
+            try:
+                await asyncio.wait([wake, stop], timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                wake.cancel()
+                stop.cancel()
+
+
+def automatic_tasks(session: Session) -> list[tuple[Any, Any]]:
+    """(function, perpetual) for every registered task declaring automatic=True."""
+    from ..dependencies import Perpetual, get_single_dependency_parameter_of_type
+
+    found: list[tuple[Any, Any]] = []
+    seen: set[int] = set()
+    for function in list(session.docket.tasks.values()):  # a snapshot: never mutate while iterating
+        if id(function) in seen:
+            continue
+        seen.add(id(function))
+        perpetual = get_single_dependency_parameter_of_type(function, Perpetual)
+        if perpetual is not None and perpetual.automatic:
+            found.append((function, perpetual))
+    return found
+
+
+async def seed_automatic(session: Session) -> None:
+    tasks = automatic_tasks(session)
+    if not tasks:
+        return
+    docket = session.docket
+    await docket.wait_for_strikes_loaded()
+    client = session.broker.client
+    lock = docket._keys.perpetual_lock
+    timeout_ms = int(_defaults.PERPETUAL_LOCK_TIMEOUT.total_seconds() * 1000)
+    if not await client.set(lock, session.worker.name, nx=True, px=timeout_ms):
+        return
+    try:
+        for function, perpetual in tasks:
+            key = function.__name__
+            record = await session.broker.run_record(key)
+            if record.get(b"state") in (b"scheduled", b"queued", b"running"):
+                continue
+            await docket.add(function, when=perpetual.initial_when, key=key)()
+    finally:
+        await client.delete(lock)
+
+
+async def reseed_loop(session: Session) -> None:
+    await every(
+        lambda: _defaults.RESEED_INTERVAL.total_seconds(),
+        session.stop,
+        lambda: seed_automatic(session),
+        "Seeding automatic tasks",
+    )
+
+
+__all__ = ["reseed_loop", "scheduler_loop", "seed_automatic", "wait_for"]

@@ -1,0 +1,106 @@
+"""Session: the state one processing session of a worker shares between its loops."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .._broker import Broker, Settlement
+
+if TYPE_CHECKING:
+    from ..docket import Docket
+    from ..execution import Execution
+    from ..worker import Worker
+
+logger = logging.getLogger("docket.worker")
+
+
+@dataclass(eq=False)
+class Running:
+    """An execution this worker holds, from claim until its settlement is written."""
+
+    execution: Execution
+    task: asyncio.Task[None] | None = None
+    cancel_requested: bool = False
+
+
+@dataclass(eq=False)
+class Session:
+    worker: Worker
+    docket: Docket
+    broker: Broker
+    forever: bool
+    stop: asyncio.Event
+    free_slots: int
+    running: dict[str, Running] = field(default_factory=dict)
+    by_message: dict[bytes, Running] = field(default_factory=dict)
+    slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
+    wake_scheduler: asyncio.Event = field(default_factory=asyncio.Event)
+    listening: asyncio.Event = field(default_factory=asyncio.Event)
+    pending: list[tuple[Settlement, Running, asyncio.Future[None] | None]] = field(
+        default_factory=list
+    )
+    pending_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    settler_idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.by_message)
+
+    def hold(self, execution: Execution) -> Running:
+        held = Running(execution)
+        self.running[execution.key] = held
+        self.by_message[execution.message_id or b""] = held
+        self.free_slots -= 1
+        return held
+
+    def release(self, held: Running) -> None:
+        """Give back the slot of an execution that is settled (or never will be here)."""
+        execution = held.execution
+        if self.by_message.pop(execution.message_id or b"", None) is None:
+            return
+        if self.running.get(execution.key) is held:
+            del self.running[execution.key]
+        self.free_slots += 1
+        self.slot_freed.set()
+
+    def settle(
+        self, held: Running, settlement: Settlement, wait: bool
+    ) -> asyncio.Future[None] | None:
+        """Queue a settlement for the next batch; a future to await when ``wait``."""
+        future = asyncio.get_running_loop().create_future() if wait else None
+        self.pending.append((settlement, held, future))
+        self.pending_ready.set()
+        return future
+
+    def is_idle(self) -> bool:
+        return not self.by_message and not self.pending
+
+
+async def wait_for(event: asyncio.Event, timeout: float) -> bool:
+    """Wait for ``event`` at most ``timeout`` seconds; True if it was set."""
+    if event.is_set():
+        return True
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except asyncio.TimeoutError:
+        return False
+    return True
+
+
+async def every(
+    interval: Callable[[], float], stop: asyncio.Event, tick: Callable[[], Any], name: str
+) -> None:
+    """Run ``tick`` every ``interval()`` seconds until ``stop``; errors are logged."""
+    while not stop.is_set():
+        try:
+            await tick()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("%s failed; trying again next tick", name, exc_info=True)
+        if await wait_for(stop, interval()):
+            return

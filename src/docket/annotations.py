@@ -1,0 +1,216 @@
+"""Parameter annotations that are not dependencies, and the log call representation.
+
+An :class:`Annotation` is placed in ``Annotated`` metadata, either as an instance
+(``Annotated[str, Logged(length_only=True)]``) or as the bare class
+(``Annotated[str, Logged]``), which counts as a default instance (spec 5.19).
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from collections.abc import Callable, Mapping, Sized
+from typing import (
+    Annotated,
+    Any,
+    TypeVar,
+    cast,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
+
+from typing_extensions import Self
+
+V = TypeVar("V")
+
+_POSITIONAL = (
+    inspect.Parameter.POSITIONAL_ONLY,
+    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+)
+
+
+class _FunctionCache(dict[Any, V]):
+    """Values computed per callable: weakly keyed when possible, else strongly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._weak: weakref.WeakKeyDictionary[Any, V] = weakref.WeakKeyDictionary()
+
+    def lookup(self, function: Any) -> V | None:
+        try:
+            return self._weak.get(function)
+        except TypeError:
+            try:
+                return self.get(function)
+            except TypeError:
+                return None
+
+    def store(self, function: Any, value: V) -> None:
+        try:
+            self._weak[function] = value
+        except TypeError:
+            try:
+                self[function] = value
+            except TypeError:
+                pass  # unhashable and not weak-referenceable: not cached
+
+    def size(self) -> int:
+        return len(self._weak) + len(self)
+
+
+def _metadata(hint: Any) -> tuple[Any, ...]:
+    if get_origin(hint) is Annotated:
+        return tuple(get_args(hint)[1:])
+    return ()
+
+
+def _parameter_hints(function: Callable[..., Any]) -> dict[str, Any]:
+    """Each parameter's annotation, with string annotations resolved when possible."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return {}
+    try:
+        hints = get_type_hints(
+            getattr(function, "__func__", function), include_extras=True
+        )
+    except Exception:
+        hints = {}
+    return {
+        name: hints.get(name, parameter.annotation)
+        for name, parameter in signature.parameters.items()
+    }
+
+
+class Annotation:
+    """Base class for markers placed in a parameter's ``Annotated`` metadata."""
+
+    _caches: dict[type[Annotation], _FunctionCache[Mapping[str, Annotation]]] = {}
+
+    @classmethod
+    def annotated_parameters(cls, function: Callable[..., Any]) -> Mapping[str, Self]:
+        """The parameters of ``function`` annotated with this class, by name.
+
+        Bare classes in the metadata count as default instances; when several
+        match, the last one wins. Results are cached per class and function.
+        """
+        cache = Annotation._caches.setdefault(cls, _FunctionCache())
+        cached = cache.lookup(function)
+        if cached is not None:
+            return cast(Mapping[str, Self], cached)
+        found: dict[str, Self] = {}
+        for name, hint in _parameter_hints(function).items():
+            for item in _metadata(hint):
+                if isinstance(item, cls):
+                    found[name] = item
+                elif isinstance(item, type) and issubclass(item, cls):
+                    found[name] = item()
+        cache.store(function, found)
+        return found
+
+    @classmethod
+    def cache_size(cls) -> int:
+        """How many functions have cached annotation lookups (all classes)."""
+        return sum(cache.size() for cache in Annotation._caches.values()) + (
+            _layouts.size()
+        )
+
+
+class Logged(Annotation):
+    """Show this argument's value in log lines (``length_only``: just its size)."""
+
+    def __init__(self, length_only: bool = False) -> None:
+        self.length_only = length_only
+
+    def __repr__(self) -> str:
+        return f"Logged(length_only={self.length_only!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Logged) or type(other) is not type(self):
+            return False
+        return other.length_only == self.length_only
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.length_only))
+
+    def format(self, value: Any) -> str:
+        if not self.length_only or not isinstance(value, Sized):
+            return repr(value)
+        if isinstance(value, (dict, set, frozenset)):
+            return f"{{len {len(value)}}}"
+        if isinstance(value, tuple):
+            return f"(len {len(value)})"
+        return f"[len {len(value)}]"
+
+
+class _Layout:
+    """How one function's arguments map onto parameters, for ``call_repr``."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        try:
+            parameters = list(inspect.signature(function).parameters.values())
+        except (TypeError, ValueError):
+            parameters = []
+        self.positional = [p.name for p in parameters if p.kind in _POSITIONAL]
+        self.var_positional = next(
+            (p.name for p in parameters if p.kind is p.VAR_POSITIONAL), None
+        )
+        self.var_keyword = next(
+            (p.name for p in parameters if p.kind is p.VAR_KEYWORD), None
+        )
+        self.named = {p.name for p in parameters if p.kind is not p.VAR_KEYWORD}
+        self.logged: Mapping[str, Logged] = (
+            Logged.annotated_parameters(function) if parameters else {}
+        )
+
+    def for_position(self, index: int) -> Logged | None:
+        if index < len(self.positional):
+            return self.logged.get(self.positional[index])
+        if self.var_positional is not None:
+            return self.logged.get(self.var_positional)
+        return None
+
+    def for_keyword(self, name: str) -> Logged | None:
+        if name in self.named:
+            return self.logged.get(name)
+        if self.var_keyword is not None:
+            return self.logged.get(self.var_keyword)
+        return None
+
+
+_layouts: _FunctionCache[_Layout] = _FunctionCache()
+
+
+def _layout(function: Callable[..., Any]) -> _Layout:
+    layout = _layouts.lookup(function)
+    if layout is None:
+        layout = _Layout(function)
+        _layouts.store(function, layout)
+    return layout
+
+
+def call_repr(
+    function: Callable[..., Any],
+    function_name: str,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    key: str,
+) -> str:
+    """``name(positional..., kw=value...){key}``, showing only ``Logged`` values.
+
+    Unmarked arguments appear as ``...``; extra positional arguments follow the
+    ``*args`` parameter's marking, extra keywords the ``**kwargs`` marking.
+    """
+    layout = _layout(function)
+    parts: list[str] = []
+    for index, value in enumerate(args):
+        logged = layout.for_position(index)
+        parts.append("..." if logged is None else logged.format(value))
+    for name, value in kwargs.items():
+        logged = layout.for_keyword(name)
+        parts.append(f"{name}={'...' if logged is None else logged.format(value)}")
+    return f"{function_name}({', '.join(parts)}){{{key}}}"
+
+
+__all__ = ["Annotation", "Logged", "call_repr"]

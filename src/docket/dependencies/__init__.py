@@ -1,0 +1,103 @@
+"""Dependency injection for docket tasks (spec section 5).
+
+``Dependency`` is the DI engine's (``uncalled_for``) own base class. Docket adds
+the contextual dependencies, the handler roles the worker drives (``Runtime``,
+``FailureHandler``, ``CompletionHandler``), retries, perpetual and cron
+scheduling, timeouts, progress, admission controls, and the per-execution
+resolution used by the worker.
+"""
+
+from uncalled_for import (
+    Dependency,
+    FailedDependency,
+    Shared,
+    SharedContext,
+    get_annotation_dependencies,
+    get_dependency_parameters,
+)
+from uncalled_for import DependencyFactory as DependencyFunction
+from uncalled_for.functional import Depends, _Depends
+from uncalled_for.introspection import _parameter_cache
+
+from ._admission import ConcurrencyLimit, Cooldown, Debounce, RateLimit
+from ._base import (
+    AdmissionBlocked,
+    CompletionHandler,
+    ConcurrencyBlocked,
+    FailureHandler,
+    ForcedRetry,
+    Runtime,
+    TaskOutcome,
+    current_docket,
+    current_execution,
+    current_worker,
+    format_duration,
+)
+from ._contextual import (
+    CurrentDocket,
+    CurrentExecution,
+    CurrentWorker,
+    TaskArgument,
+    TaskKey,
+    TaskLogger,
+)
+from ._perpetual import Cron, Perpetual
+from ._progress import Progress
+from ._resolution import (
+    ResolvedDependencies,
+    get_single_dependency_of_type,
+    get_single_dependency_parameter_of_type,
+    has_dependencies,
+    resolved_dependencies,
+    single_rule_violation,
+    validate_dependencies,
+)
+from ._retry import ExponentialRetry, Retry
+from ._timeout import Timeout
+
+__all__ = [
+    "AdmissionBlocked",
+    "CompletionHandler",
+    "ConcurrencyBlocked",
+    "ConcurrencyLimit",
+    "Cooldown",
+    "Cron",
+    "CurrentDocket",
+    "CurrentExecution",
+    "CurrentWorker",
+    "Debounce",
+    "Dependency",
+    "DependencyFunction",
+    "Depends",
+    "ExponentialRetry",
+    "FailedDependency",
+    "FailureHandler",
+    "ForcedRetry",
+    "Perpetual",
+    "Progress",
+    "RateLimit",
+    "ResolvedDependencies",
+    "Retry",
+    "Runtime",
+    "Shared",
+    "SharedContext",
+    "TaskArgument",
+    "TaskKey",
+    "TaskLogger",
+    "TaskOutcome",
+    "Timeout",
+    "_Depends",
+    "_parameter_cache",
+    "current_docket",
+    "current_execution",
+    "current_worker",
+    "format_duration",
+    "get_annotation_dependencies",
+    "get_dependency_parameters",
+    "get_single_dependency_of_type",
+    "get_single_dependency_parameter_of_type",
+    "has_dependencies",
+    "resolved_dependencies",
+    "single_rule_violation",
+    "validate_dependencies",
+]

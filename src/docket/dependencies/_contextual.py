@@ -1,0 +1,153 @@
+"""Contextual dependencies: the docket, worker, execution, key, arguments and logger.
+
+Each public factory is a plain function that returns a dependency object but is
+typed as the injected value, so ``docket: Docket = CurrentDocket()`` type-checks
+(spec 5.2 to 5.7). The dependency classes are ``Provider``s, so they also supply
+the value when used as ``Annotated`` metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from uncalled_for import Dependency, Provider, current_frame
+from uncalled_for.frames import _CallArgument
+
+from ._base import current_docket, current_execution, current_worker
+
+if TYPE_CHECKING:
+    from ..docket import Docket
+    from ..execution import Execution
+    from ..worker import Worker
+
+    TaskLoggerAdapter = logging.LoggerAdapter[logging.Logger]
+
+
+class _CurrentDocket(Provider["Docket"]):
+    available: ClassVar[bool] = True
+
+    async def __aenter__(self) -> Docket:
+        return current_docket.get()
+
+
+class _CurrentWorker(Provider["Worker"]):
+    available: ClassVar[bool] = True
+
+    async def __aenter__(self) -> Worker:
+        return current_worker.get()
+
+
+class _CurrentExecution(Provider["Execution"]):
+    available: ClassVar[bool] = True
+
+    async def __aenter__(self) -> Execution:
+        return current_execution.get()
+
+
+class _TaskKey(Provider[str]):
+    available: ClassVar[bool] = True
+
+    async def __aenter__(self) -> str:
+        return current_execution.get().key
+
+
+class _TaskLogger(Provider["TaskLoggerAdapter"]):
+    available: ClassVar[bool] = True
+
+    async def __aenter__(self) -> TaskLoggerAdapter:
+        execution = current_execution.get()
+        worker = current_worker.get(None)
+        logger = logging.getLogger(f"docket.task.{execution.function_name}")
+        extra: dict[str, Any] = {
+            "docket.name": execution.docket.name,
+            "docket.worker": worker.name if worker is not None else None,
+            "docket.task": execution.function_name,
+            "docket.key": execution.key,
+            "docket.when": execution.when.isoformat(),
+            "docket.attempt": execution.attempt,
+        }
+        return logging.LoggerAdapter(logger, extra)
+
+
+class _UnnamedTaskArgument(Provider[Any]):
+    """What a bare ``TaskArgument()`` becomes when it sits directly on a task."""
+
+    available: ClassVar[bool] = True
+
+    async def __aenter__(self) -> Any:
+        raise ValueError("No parameter name specified")
+
+
+class _TaskArgument(_CallArgument):
+    """One of the task's own call arguments, found by binding args and kwargs.
+
+    It reuses the engine's ``CallArgument`` for naming (``for_parameter``) and for
+    ``Depends`` binding cache keys, but reads the value from the execution:
+    the execution's args and kwargs bound to the task's signature, without
+    defaults (spec 5.6).
+    """
+
+    available: ClassVar[bool] = True
+
+    def __init__(self, parameter: str | None = None, optional: bool = False) -> None:
+        super().__init__(parameter, optional)
+
+    def for_parameter(self, name: str) -> Dependency[Any]:
+        if self.parameter is not None:
+            return self
+        try:
+            frame = current_frame()
+        except RuntimeError:
+            frame = None
+        if frame is not None and frame.parameters.get(name) is self:
+            # Declared directly as a default of the task itself: there is no
+            # dependency function whose parameter name could be borrowed.
+            return _UnnamedTaskArgument()
+        return _TaskArgument(name, self.optional)
+
+    async def __aenter__(self) -> Any:
+        if self.parameter is None:
+            raise ValueError("No parameter name specified")
+        execution = current_execution.get()
+        try:
+            return execution.get_argument(self.parameter)
+        except KeyError:
+            if self.optional:
+                return None
+            raise
+
+
+def CurrentDocket() -> Docket:
+    """Inject the ``Docket`` the worker is serving."""
+    return cast("Docket", _CurrentDocket())
+
+
+def CurrentWorker() -> Worker:
+    """Inject the ``Worker`` executing the task."""
+    return cast("Worker", _CurrentWorker())
+
+
+def CurrentExecution() -> Execution:
+    """Inject the current ``Execution``."""
+    return cast("Execution", _CurrentExecution())
+
+
+def TaskKey() -> str:
+    """Inject the current task key."""
+    return cast(str, _TaskKey())
+
+
+def TaskArgument(parameter: str | None = None, optional: bool = False) -> Any:
+    """Inject one of the task's call arguments into a dependency function.
+
+    Without ``parameter`` the name is the dependency function's own parameter
+    name. A missing argument raises ``KeyError`` unless ``optional`` is true, in
+    which case None is injected.
+    """
+    return _TaskArgument(parameter, optional)
+
+
+def TaskLogger() -> TaskLoggerAdapter:
+    """Inject a ``LoggerAdapter`` over ``docket.task.<function_name>``."""
+    return cast("TaskLoggerAdapter", _TaskLogger())

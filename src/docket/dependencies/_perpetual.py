@@ -1,0 +1,208 @@
+"""``Perpetual`` and ``Cron``: completion handlers that schedule a successor run.
+
+Spec 5.11 and 5.12. The successor is written with ``docket.replace`` under the
+same key, which bumps the generation; a run that finds itself superseded (someone
+replaced the key while it ran) schedules nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cronsim import CronSim
+from typing_extensions import Self
+
+from ..instrumentation import TASKS_PERPETUATED, TASKS_SUPERSEDED
+from ._base import (
+    CompletionHandler,
+    TaskOutcome,
+    current_execution,
+    format_duration,
+    handler_labels,
+    log_extra,
+    logger,
+)
+
+if TYPE_CHECKING:
+    from ..execution import Execution
+
+
+class Perpetual(CompletionHandler):
+    """Reschedule the task under the same key after every run.
+
+    The next run starts ``every`` after this one started (immediately if this run
+    overran), unless ``after``/``at`` chose an exact time. ``cancel()`` ends the
+    chain and ``perpetuate(*args, **kwargs)`` changes the next run's arguments.
+    """
+
+    available: ClassVar[bool] = True
+
+    every: timedelta
+    automatic: bool
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    cancelled: bool
+
+    def __init__(
+        self, every: timedelta = timedelta(0), automatic: bool = False
+    ) -> None:
+        self.every = every
+        self.automatic = automatic
+        self.args = ()
+        self.kwargs = {}
+        self.cancelled = False
+        self._next_when: datetime | None = None
+
+    @property
+    def initial_when(self) -> datetime | None:
+        """When an automatic seed should first run; None means "now"."""
+        return None
+
+    def _for_execution(self, execution: Execution) -> Self:
+        perpetual = copy.copy(self)
+        perpetual.args = tuple(execution.args)
+        perpetual.kwargs = dict(execution.kwargs)
+        perpetual.cancelled = False
+        perpetual._next_when = None
+        return perpetual
+
+    async def __aenter__(self) -> Self:
+        return self._for_execution(current_execution.get())
+
+    def cancel(self) -> None:
+        """Do not schedule a successor after this run."""
+        self.cancelled = True
+
+    def perpetuate(self, *args: Any, **kwargs: Any) -> None:
+        """Run the successor with these arguments instead of this run's."""
+        self.args = args
+        self.kwargs = kwargs
+
+    def after(self, delay: timedelta) -> None:
+        """Schedule the successor ``delay`` from now."""
+        self._next_when = datetime.now(timezone.utc) + delay
+
+    def at(self, when: datetime) -> None:
+        """Schedule the successor at exactly ``when``."""
+        self._next_when = when
+
+    def next_when(self, outcome: TaskOutcome) -> datetime:
+        """The time of the successor run for a run that took ``outcome.duration``."""
+        if self._next_when is not None:
+            return self._next_when
+        now = datetime.now(timezone.utc)
+        return max(now, now + self.every - outcome.duration)
+
+    async def on_complete(self, execution: Execution, outcome: TaskOutcome) -> bool:
+        docket = execution.docket
+
+        if self.cancelled:
+            await docket._cancel(execution.key, signal=False)
+            return False
+
+        duration = format_duration(outcome.duration.total_seconds())
+        extra = log_extra(execution, outcome)
+
+        if await execution.is_superseded():
+            TASKS_SUPERSEDED.add(
+                1, {**handler_labels(execution), "docket.where": "on_complete"}
+            )
+            logger.info(
+                "↬ [%s] %s (superseded)", duration, execution.call_repr(), extra=extra
+            )
+            return True
+
+        when = self.next_when(outcome)
+        # Keep the registered name (an alias stays an alias) when the docket
+        # knows it; otherwise fall back to the function object itself.
+        function: str | Callable[..., Any] = execution.function
+        if docket.tasks.get(execution.function_name) is execution.function:
+            function = execution.function_name
+        await docket.replace(function, when, execution.key)(*self.args, **self.kwargs)
+
+        TASKS_PERPETUATED.add(1, handler_labels(execution))
+
+        if outcome.exception is not None:
+            logger.error(
+                "↩ [%s] %s",
+                duration,
+                execution.call_repr(),
+                exc_info=outcome.exception,
+                extra=extra,
+            )
+        logger.info("↫ [%s] %s", duration, execution.call_repr(), extra=extra)
+        return True
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(every={self.every!r}, automatic={self.automatic!r})"
+        )
+
+
+CRON_KEYWORDS: dict[str, str] = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+def expand_cron_expression(expression: str) -> str:
+    """Replace a ``@keyword`` with its five-field form; other text is unchanged."""
+    stripped = expression.strip()
+    return CRON_KEYWORDS.get(stripped.lower(), stripped)
+
+
+class Cron(Perpetual):
+    """Run the task at the wall-clock times matching a cron ``expression`` in ``tz``.
+
+    Invalid expressions raise (``cronsim.CronSimError``) at construction. Each
+    object owns an iterator that starts when it is constructed; the copy entered
+    for a run starts its own iterator at the start of that run.
+    """
+
+    expression: str
+    tz: tzinfo
+
+    def __init__(
+        self,
+        expression: str,
+        automatic: bool = True,
+        tz: tzinfo = timezone.utc,
+    ) -> None:
+        super().__init__(automatic=automatic)
+        self.expression = expand_cron_expression(expression)
+        self.tz = tz
+        self._iterator = self._iterate_from(datetime.now(tz))
+
+    def _iterate_from(self, start: datetime) -> Iterator[datetime]:
+        return CronSim(self.expression, start.astimezone(self.tz))
+
+    def next_time(self) -> datetime:
+        """Advance this object's iterator and return the next matching time."""
+        return next(self._iterator)
+
+    @property
+    def initial_when(self) -> datetime | None:
+        return self.next_time()
+
+    def _for_execution(self, execution: Execution) -> Self:
+        cron = super()._for_execution(execution)
+        cron._iterator = cron._iterate_from(datetime.now(self.tz))
+        return cron
+
+    async def on_complete(self, execution: Execution, outcome: TaskOutcome) -> bool:
+        self.at(self.next_time())
+        return await super().on_complete(execution, outcome)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.expression!r}, "
+            f"automatic={self.automatic!r}, tz={self.tz!r})"
+        )

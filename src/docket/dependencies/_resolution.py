@@ -1,0 +1,352 @@
+"""Resolving a task's dependencies for one execution, and the "single" rule.
+
+``resolved_dependencies(worker, execution)`` enters, on one exit stack (so that
+teardown is last-in-first-out):
+
+1. the worker-level dependencies, in order (their values are not passed);
+2. the task's default-value dependencies, in signature order, unless the caller
+   supplied that argument;
+3. the task's ``Annotated`` dependencies, bound to the parameter's value.
+
+It is built from the engine's own pieces (the ``Depends`` cache and stack
+ContextVars and its resolution ``Frame``) rather than from
+``uncalled_for.resolved_dependencies``, because the worker-level dependencies must
+share the per-execution ``Depends`` cache and exit stack with the task's.
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from uncalled_for import (
+    Dependency,
+    FailedDependency,
+    frame_scope,
+    get_annotation_dependencies,
+    get_dependency_parameters,
+    get_signature,
+)
+from uncalled_for.caching import FunctionCache
+from uncalled_for.functional import _Depends
+
+from ._base import current_docket, current_execution, current_worker
+
+if TYPE_CHECKING:
+    from ..execution import Execution
+    from ..worker import Worker
+
+D = TypeVar("D")
+
+
+class ResolvedDependencies(dict[str, Any]):
+    """The resolved values of the task's dependency parameters, by parameter name.
+
+    Pass these to the task. Failures appear as ``FailedDependency`` values (a
+    failed worker-level dependency under its worker-level name). ``extras`` holds
+    the entered values that are not passed to the task: worker-level dependencies
+    and ``Annotated`` dependencies. ``get_single_dependency_of_type`` searches both.
+    """
+
+    extras: list[Any]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.extras = []
+
+    @property
+    def failures(self) -> list[FailedDependency]:
+        """Every dependency that raised during resolution, in resolution order."""
+        return [value for value in self.values() if isinstance(value, FailedDependency)]
+
+    def record_failure(self, name: str, error: Exception) -> None:
+        """Record a failure for ``name``, keeping an earlier failure for that name."""
+        if not isinstance(self.get(name), FailedDependency):
+            self[name] = FailedDependency(name, error)
+
+
+def get_single_dependency_of_type(
+    dependencies: Mapping[str, Any], dependency_type: type[D]
+) -> D | None:
+    """The first resolved value that is an instance of ``dependency_type``, if any.
+
+    For a ``ResolvedDependencies`` the worker-level and ``Annotated`` values are
+    searched too, after the task's parameter values.
+    """
+    values: Iterable[Any] = dependencies.values()
+    if isinstance(dependencies, ResolvedDependencies):
+        values = [*values, *dependencies.extras]
+    for value in values:
+        if isinstance(value, dependency_type):
+            return value
+    return None
+
+
+def get_single_dependency_parameter_of_type(
+    function: Callable[..., Any], dependency_type: type[D]
+) -> D | None:
+    """The first dependency of ``dependency_type`` a function declares.
+
+    Looks at default-value dependencies, then ``Annotated`` dependencies.
+    """
+    for dependency in get_dependency_parameters(function).values():
+        if isinstance(dependency, dependency_type):
+            return dependency
+    for dependencies in get_annotation_dependencies(function).values():
+        for dependency in dependencies:
+            if isinstance(dependency, dependency_type):
+                return dependency
+    return None
+
+
+def has_dependencies(function: Callable[..., Any]) -> bool:
+    """Whether the function declares any dependency (default or ``Annotated``).
+
+    The engine caches both lookups per function. A function whose declarations
+    cannot even be read counts as having dependencies, so that the normal
+    resolution path reports the problem.
+    """
+    try:
+        return bool(get_dependency_parameters(function)) or bool(
+            get_annotation_dependencies(function)
+        )
+    except Exception:
+        return True
+
+
+def _declared(function: Callable[..., Any]) -> list[tuple[str, Dependency[Any]]]:
+    declared: list[tuple[str, Dependency[Any]]] = list(
+        get_dependency_parameters(function).items()
+    )
+    for name, dependencies in get_annotation_dependencies(function).items():
+        declared.extend((name, dependency) for dependency in dependencies)
+    return declared
+
+
+def _is_single(cls: type) -> bool:
+    return bool(getattr(cls, "single", False))
+
+
+def single_rule_violation(
+    task: list[tuple[str, Dependency[Any]]],
+    worker: list[tuple[str, Dependency[Any]]] | None = None,
+) -> str | None:
+    """The "single" rule (spec 5.1, 3.15) over task- and worker-level declarations.
+
+    Returns the error message, or None when the declarations are fine. Duplicates
+    of one concrete type are reported first; then conflicts between different
+    types under one single base class.
+    """
+    worker = worker or []
+    entries = [*worker, *task]
+    worker_count = len(worker)
+
+    by_type: dict[type, list[int]] = {}
+    for index, (_, dependency) in enumerate(entries):
+        by_type.setdefault(type(dependency), []).append(index)
+
+    for dependency_type, indexes in by_type.items():
+        if not _is_single(dependency_type) or len(indexes) < 2:
+            continue
+        if any(index < worker_count for index in indexes):
+            places = ", ".join(f"'{entries[index][0]}'" for index in indexes)
+            return (
+                f"Only one {dependency_type.__name__} dependency is allowed, "
+                f"but found at: {places}. "
+                "Declare it in exactly one place (task or worker)."
+            )
+        return f"Only one {dependency_type.__name__} dependency is allowed"
+
+    single_bases: list[type] = []
+    for _, dependency in entries:
+        for cls in type(dependency).__mro__:
+            if (
+                cls is not Dependency
+                and issubclass(cls, Dependency)
+                and _is_single(cls)
+                and cls not in single_bases
+            ):
+                single_bases.append(cls)
+
+    for base in single_bases:
+        found = [
+            dependency for _, dependency in entries if isinstance(dependency, base)
+        ]
+        if len(found) > 1:
+            names = ", ".join(type(dependency).__name__ for dependency in found)
+            return f"Only one {base.__name__} dependency is allowed, but found: {names}"
+
+    return None
+
+
+def validate_dependencies(function: Callable[..., Any]) -> None:
+    """Raise ``ValueError`` when a function breaks the "single" rule (spec 5.1).
+
+    Also raises the engine's ``TypeError`` for a parameter that declares two
+    value providers.
+    """
+    violation = single_rule_violation(_declared(function))
+    if violation is not None:
+        raise ValueError(violation)
+
+
+def worker_dependencies(worker: Worker) -> list[tuple[str, Dependency[Any]]]:
+    """The worker-level dependencies as ``(name, dependency)`` pairs, in order."""
+    dependencies: Any = getattr(worker, "dependencies", None)
+    if not dependencies:
+        return []
+    if isinstance(dependencies, Mapping):
+        mapping: Mapping[str, Dependency[Any]] = dependencies
+        return list(mapping.items())
+    sequence: Iterable[Dependency[Any]] = dependencies
+    return [
+        (f"__worker_dependency_{index}__", dependency)
+        for index, dependency in enumerate(sequence)
+    ]
+
+
+# (worker, function) -> "" when fine, else the violation message.
+_violations: weakref.WeakKeyDictionary[Any, FunctionCache[str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _cross_level_violation(
+    worker: Worker,
+    function: Callable[..., Any],
+    at_worker: list[tuple[str, Dependency[Any]]],
+) -> str | None:
+    if not at_worker:
+        return None
+    try:
+        cache = _violations.setdefault(worker, FunctionCache())
+    except TypeError:  # a worker that cannot be weakly referenced: no caching
+        cache = FunctionCache[str]()
+    cached = cache.get(function)
+    if cached is None:
+        cached = single_rule_violation(_declared(function), at_worker) or ""
+        cache[function] = cached
+    return cached or None
+
+
+def _bind_arguments(
+    function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[dict[str, Any], set[str]]:
+    """The caller's arguments by parameter name, and the names given positionally."""
+    signature = get_signature(function)
+    try:
+        bound = signature.bind_partial(*args, **kwargs)
+    except TypeError:
+        return dict(kwargs), set()
+    provided: dict[str, Any] = {}
+    positional: set[str] = set()
+    for name, value in bound.arguments.items():
+        kind = signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            continue
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            provided.update(value)
+            continue
+        provided[name] = value
+        if name not in kwargs:
+            positional.add(name)
+    return provided, positional
+
+
+def _annotated_value(
+    function: Callable[..., Any],
+    name: str,
+    provided: dict[str, Any],
+    values: dict[str, Any],
+) -> Any:
+    """What an ``Annotated`` dependency on ``name`` is bound to."""
+    if name in provided:
+        return provided[name]
+    if name in values and not isinstance(values[name], FailedDependency):
+        return values[name]
+    parameter = get_signature(function).parameters.get(name)
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        return None
+    if isinstance(parameter.default, Dependency):
+        return None
+    return parameter.default
+
+
+@asynccontextmanager
+async def resolved_dependencies(
+    worker: Worker, execution: Execution
+) -> AsyncGenerator[ResolvedDependencies, None]:
+    """Resolve the worker's and the task's dependencies for one execution.
+
+    Yields the task's dependency parameter values (see ``ResolvedDependencies``).
+    ``current_docket``, ``current_worker`` and ``current_execution`` are set for
+    the duration. Raises ``ValueError`` before entering anything when the worker-
+    and task-level declarations break the "single" rule together.
+    """
+    function = execution.function
+    at_worker = worker_dependencies(worker)
+    violation = _cross_level_violation(worker, function, at_worker)
+    if violation is not None:
+        raise ValueError(violation)
+
+    provided, positional = _bind_arguments(
+        function, tuple(execution.args), dict(execution.kwargs)
+    )
+
+    docket_token = current_docket.set(worker.docket)
+    worker_token = current_worker.set(worker)
+    execution_token = current_execution.set(execution)
+    cache_token = _Depends.cache.set({})
+    try:
+        async with AsyncExitStack() as stack:
+            stack_token = _Depends.stack.set(stack)
+            try:
+                with frame_scope(function, provided) as frame:
+                    resolved = ResolvedDependencies()
+
+                    for name, dependency in at_worker:
+                        try:
+                            value = await stack.enter_async_context(
+                                dependency.for_parameter(name)
+                            )
+                        except Exception as error:
+                            resolved.record_failure(name, error)
+                        else:
+                            resolved.extras.append(value)
+
+                    values: dict[str, Any] = {}
+                    for name in get_dependency_parameters(function):
+                        try:
+                            values[name] = await frame.resolve(name)
+                        except Exception as error:
+                            values[name] = FailedDependency(name, error)
+                        if name in positional:
+                            continue  # passed positionally: not a keyword too
+                        if isinstance(values[name], FailedDependency):
+                            resolved.record_failure(name, values[name].error)
+                        elif not isinstance(resolved.get(name), FailedDependency):
+                            resolved[name] = values[name]
+
+                    annotated = get_annotation_dependencies(function)
+                    for name, dependencies in annotated.items():
+                        value = _annotated_value(function, name, provided, values)
+                        for dependency in dependencies:
+                            try:
+                                bound = dependency.bind_to_parameter(name, value)
+                                entered = await stack.enter_async_context(bound)
+                            except Exception as error:
+                                resolved.record_failure(name, error)
+                            else:
+                                resolved.extras.append(entered)
+
+                    yield resolved
+            finally:
+                _Depends.stack.reset(stack_token)
+    finally:
+        _Depends.cache.reset(cache_token)
+        current_execution.reset(execution_token)
+        current_worker.reset(worker_token)
+        current_docket.reset(docket_token)

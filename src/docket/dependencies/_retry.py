@@ -1,0 +1,164 @@
+"""``Retry`` and ``ExponentialRetry``: failure handlers that reschedule the task (spec 5.10)."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, ClassVar, NoReturn
+
+from typing_extensions import Self
+
+from ..instrumentation import TASKS_RETRIED
+from ._base import (
+    FailureHandler,
+    ForcedRetry,
+    TaskOutcome,
+    current_execution,
+    format_duration,
+    handler_labels,
+    log_extra,
+    logger,
+)
+
+if TYPE_CHECKING:
+    from ..execution import Execution
+
+
+class Retry(FailureHandler):
+    """Retry a failed task, up to ``attempts`` attempts in total, after ``delay``.
+
+    ``attempts`` counts every attempt, so the default of 1 means "never retry";
+    None means "retry forever". When entered, a per-execution copy is injected
+    whose ``attempt`` is the execution's attempt number (starting from 1).
+    """
+
+    available: ClassVar[bool] = True
+
+    attempts: int | None
+    delay: timedelta
+    attempt: int
+
+    def __init__(
+        self, attempts: int | None = 1, delay: timedelta = timedelta(0)
+    ) -> None:
+        self.attempts = attempts
+        self.delay = delay
+        self.attempt = 1
+
+    @classmethod
+    def forever(cls, delay: timedelta = timedelta(0)) -> Self:
+        """A ``Retry`` without an attempt limit."""
+        return cls(attempts=None, delay=delay)
+
+    def _for_attempt(self, attempt: int) -> Self:
+        retry = copy.copy(self)
+        retry.attempt = attempt
+        return retry
+
+    async def __aenter__(self) -> Self:
+        return self._for_attempt(current_execution.get().attempt)
+
+    def after(self, delay: timedelta) -> NoReturn:
+        """End this attempt now and retry it after ``delay``."""
+        self.delay = delay
+        raise ForcedRetry()
+
+    def at(self, when: datetime) -> NoReturn:
+        """End this attempt now and retry it at ``when`` (immediately if it is past)."""
+        delay = when - datetime.now(timezone.utc)
+        self.after(max(delay, timedelta(0)))
+
+    def in_(self, delay: timedelta) -> NoReturn:
+        """Deprecated alias of ``after``."""
+        self.delay = delay
+        warnings.warn(
+            "Retry.in_() is deprecated; use Retry.after() instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        raise ForcedRetry()
+
+    async def handle_failure(self, execution: Execution, outcome: TaskOutcome) -> bool:
+        if self.attempts is not None and execution.attempt >= self.attempts:
+            return False
+
+        execution.when = datetime.now(timezone.utc) + self.delay
+        execution.attempt += 1
+        await execution.schedule(replace=True, reschedule_message=execution.message_id)
+
+        TASKS_RETRIED.add(1, handler_labels(execution))
+
+        duration = format_duration(outcome.duration.total_seconds())
+        extra = log_extra(execution, outcome)
+        logger.error(
+            "↩ [%s] %s",
+            duration,
+            execution.call_repr(),
+            exc_info=outcome.exception,
+            extra=extra,
+        )
+        logger.info("↫ [%s] %s", duration, execution.call_repr(), extra=extra)
+        return True
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(attempts={self.attempts!r}, delay={self.delay!r})"
+        )
+
+
+class ExponentialRetry(Retry):
+    """A ``Retry`` whose delay doubles with every attempt, up to ``maximum_delay``.
+
+    The copy entered for attempt ``n`` waits ``min(minimum_delay * 2**(n-1),
+    maximum_delay)`` after a failure: 1 s, 2 s, 4 s, 8 s... with the defaults.
+    """
+
+    minimum_delay: timedelta
+    maximum_delay: timedelta
+
+    def __init__(
+        self,
+        attempts: int | None = 1,
+        minimum_delay: timedelta = timedelta(seconds=1),
+        maximum_delay: timedelta = timedelta(seconds=64),
+    ) -> None:
+        super().__init__(attempts=attempts, delay=minimum_delay)
+        self.minimum_delay = minimum_delay
+        self.maximum_delay = maximum_delay
+
+    @classmethod
+    def forever(
+        cls,
+        delay: timedelta = timedelta(seconds=1),
+        maximum_delay: timedelta = timedelta(seconds=64),
+    ) -> Self:
+        """An ``ExponentialRetry`` without an attempt limit."""
+        return cls(attempts=None, minimum_delay=delay, maximum_delay=maximum_delay)
+
+    def delay_for_attempt(self, attempt: int) -> timedelta:
+        """The wait after a failure of attempt number ``attempt`` (1-based)."""
+        if attempt <= 1:
+            return self.minimum_delay
+        maximum = self.maximum_delay.total_seconds()
+        # Compare in seconds before multiplying so a huge attempt number cannot
+        # overflow timedelta.
+        exponent = attempt - 1
+        minimum = self.minimum_delay.total_seconds()
+        if minimum <= 0:
+            return self.minimum_delay
+        if exponent >= 1024 or minimum * 2.0**exponent >= maximum:
+            return self.maximum_delay
+        return self.minimum_delay * (2**exponent)
+
+    def _for_attempt(self, attempt: int) -> Self:
+        retry = super()._for_attempt(attempt)
+        retry.delay = self.delay_for_attempt(attempt)
+        return retry
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(attempts={self.attempts!r}, "
+            f"minimum_delay={self.minimum_delay!r}, "
+            f"maximum_delay={self.maximum_delay!r})"
+        )

@@ -1,0 +1,458 @@
+"""Docket: a named queue of tasks on one backend URL."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Hashable, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar, overload
+
+from key_value.aio.protocols import AsyncKeyValue
+from redis.asyncio import Redis
+
+from . import _codec, _defaults
+from ._broker import Broker
+from ._broker.events import listen
+from ._keys import Keyspace, check_task_key
+from ._observe import span
+from ._redis import Backend, open_backend
+from ._redis.backend import check_url
+from ._results import default_store
+from ._snapshot import (
+    DocketSnapshot,
+    RunningExecution,
+    WorkerInfo,
+    take_snapshot,
+    worker_infos,
+)
+from ._uuid7 import uuid7
+from .execution import Disposition, Execution, TaskFunction
+from .instrumentation import (
+    TASKS_ADDED,
+    TASKS_CANCELLED,
+    TASKS_REPLACED,
+    TASKS_SCHEDULED,
+    TASKS_STRICKEN,
+)
+from .strikelist import LiteralOperator, Operator, StrikeList
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+TaskCollection = Iterable[TaskFunction]
+RedisMessageID = bytes | str
+RedisMessage = dict[bytes, bytes]
+
+__all__ = [
+    "Docket",
+    "DocketSnapshot",
+    "RedisMessage",
+    "RedisMessageID",
+    "RunningExecution",
+    "TaskCollection",
+    "WorkerInfo",
+]
+
+
+class Docket:
+    """Schedules, replaces, cancels, strikes and inspects the tasks of one docket."""
+
+    tasks: dict[str, TaskFunction]
+    strike_list: StrikeList
+    result_storage: AsyncKeyValue
+
+    def __init__(
+        self,
+        name: str = _defaults.DOCKET_NAME,
+        url: str = _defaults.DOCKET_URL,
+        heartbeat_interval: timedelta = _defaults.HEARTBEAT_INTERVAL,
+        missed_heartbeats: int = _defaults.MISSED_HEARTBEATS,
+        execution_ttl: timedelta = _defaults.EXECUTION_TTL,
+        result_storage: AsyncKeyValue | None = None,
+        enable_internal_instrumentation: bool = False,
+        connection_pool: Any | None = None,
+    ) -> None:
+        if not name or not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ValueError("A docket needs a non-empty name")
+        check_url(url)
+        if execution_ttl < timedelta(0):
+            raise ValueError("execution_ttl must not be negative")
+        self.name = name
+        self.url = url
+        self.heartbeat_interval = heartbeat_interval
+        self.missed_heartbeats = missed_heartbeats
+        self.execution_ttl = execution_ttl
+        self.enable_internal_instrumentation = enable_internal_instrumentation
+        self._user_storage = result_storage
+        self._connection_pool = connection_pool
+        self._stack: AsyncExitStack | None = None
+        self._backend: Backend | None = None
+        self._broker_: Broker | None = None
+        self._keys = Keyspace(name)
+        self.strike_list = StrikeList(name=name)
+
+        from .tasks import standard_tasks
+
+        self.tasks = {}
+        for function in standard_tasks:
+            self.register(function)
+
+    # ---- lifecycle -----------------------------------------------------------
+
+    async def __aenter__(self) -> Docket:
+        if self._stack is not None:
+            raise RuntimeError(f"Docket {self.name!r} is already entered")
+        stack = AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            backend = await stack.enter_async_context(
+                open_backend(self.url, self._connection_pool)
+            )
+            self._backend = backend
+            self._keys = Keyspace(backend.prefix_for(self.name))
+            self._broker_ = Broker(backend, self._keys)
+            self.strike_list = StrikeList(
+                url=self.url,
+                name=self.name,
+                enable_internal_instrumentation=self.enable_internal_instrumentation,
+            )
+            await stack.enter_async_context(self.strike_list)
+            if self._user_storage is not None:
+                self.result_storage = self._user_storage
+                setup = getattr(self.result_storage, "setup", None)
+                if setup is not None:
+                    await setup()
+            else:
+                store = default_store(backend, self.url, self._keys.results)
+                if hasattr(store, "__aenter__"):
+                    store = await stack.enter_async_context(store)
+                self.result_storage = store
+        except BaseException:
+            await stack.aclose()
+            self._backend = self._broker_ = None
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        try:
+            if stack is not None:
+                await stack.aclose()
+        finally:
+            self._backend = self._broker_ = None
+
+    @property
+    def _broker(self) -> Broker:
+        if self._broker_ is None:
+            raise RuntimeError(
+                f"Docket {self.name!r} is not entered: use 'async with Docket(...)'"
+            )
+        return self._broker_
+
+    @property
+    def _ttl_seconds(self) -> int:
+        seconds = self.execution_ttl.total_seconds()
+        return 0 if seconds <= 0 else max(int(seconds), 1)
+
+    @asynccontextmanager
+    async def redis(self) -> AsyncIterator[Redis]:
+        """A client for this docket's backend (values are bytes)."""
+        if self._backend is not None:
+            yield self._backend.client
+            return
+        async with open_backend(self.url, self._connection_pool) as backend:
+            yield backend.client
+
+    def _subscribe(self, channels: list[str], ready: Any = None) -> AsyncIterator[str]:
+        return listen(self._broker, channels, ready)
+
+    # ---- names -----------------------------------------------------------------
+
+    @property
+    def worker_group_name(self) -> str:
+        return _defaults.WORKER_GROUP
+
+    @property
+    def prefix(self) -> str:
+        return self._keys.prefix
+
+    def key(self, suffix: str) -> str:
+        return self._keys.key(suffix)
+
+    @property
+    def queue_key(self) -> str:
+        return self._keys.queue
+
+    @property
+    def stream_key(self) -> str:
+        return self._keys.stream
+
+    def runs_key(self, key: str) -> str:
+        return self._keys.runs(key)
+
+    def cancel_channel(self, key: str) -> str:
+        return self._keys.cancel_channel(key)
+
+    @property
+    def results_collection(self) -> str:
+        return self._keys.results
+
+    def parked_task_key(self, key: str) -> str:
+        return self._keys.parked(key)
+
+    def known_task_key(self, key: str) -> str:
+        return self._keys.known(key)
+
+    def stream_id_key(self, key: str) -> str:
+        return self._keys.stream_id(key)
+
+    @property
+    def workers_set(self) -> str:
+        return self._keys.workers
+
+    def worker_tasks_set(self, worker_name: str) -> str:
+        return self._keys.worker_tasks(worker_name)
+
+    def task_workers_set(self, task_name: str) -> str:
+        return self._keys.task_workers(task_name)
+
+    def labels(self) -> dict[str, str]:
+        return {"docket.name": self.name}
+
+    # ---- registration ------------------------------------------------------------
+
+    def register(self, function: TaskFunction, names: list[str] | None = None) -> None:
+        """Register ``function`` under its name (or each of ``names``)."""
+        from ._registry import check_task_function
+
+        check_task_function(function)
+        for name in names or [function.__name__]:
+            self.tasks[name] = function
+
+    def register_collection(self, collection_path: str) -> None:
+        """Register every task of ``package.module:attribute``."""
+        module_name, _, attribute = collection_path.rpartition(":")
+        if not module_name or not attribute:
+            raise ValueError(
+                f"Task collections are given as 'module:attribute', not {collection_path!r}"
+            )
+        module = importlib.import_module(module_name)
+        for function in getattr(module, attribute):
+            self.register(function)
+
+    def _resolve(self, function: Callable[..., Any] | str) -> tuple[TaskFunction, str]:
+        if isinstance(function, str):
+            if function not in self.tasks:
+                raise KeyError(function)
+            return self.tasks[function], function
+        name = function.__name__
+        if self.tasks.get(name) is not function:
+            self.register(function)
+        return function, name
+
+    # ---- scheduling -----------------------------------------------------------------
+
+    @overload
+    def add(
+        self,
+        function: Callable[P, Awaitable[R]],
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[P, Awaitable[Execution]]: ...
+
+    @overload
+    def add(
+        self, function: str, when: datetime | None = None, key: str | None = None
+    ) -> Callable[..., Awaitable[Execution]]: ...
+
+    def add(
+        self,
+        function: Callable[..., Any] | str,
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[..., Awaitable[Execution]]:
+        """Schedule ``function`` at ``when`` (default now) under ``key`` (default uuid7)."""
+        return self._scheduler(function, when, key, replace=False)
+
+    @overload
+    def replace(
+        self, function: Callable[P, Awaitable[R]], when: datetime, key: str
+    ) -> Callable[P, Awaitable[Execution]]: ...
+
+    @overload
+    def replace(
+        self, function: str, when: datetime, key: str
+    ) -> Callable[..., Awaitable[Execution]]: ...
+
+    def replace(
+        self, function: Callable[..., Any] | str, when: datetime, key: str
+    ) -> Callable[..., Awaitable[Execution]]:
+        """Schedule ``function`` under ``key``, removing any pending copy of it."""
+        return self._scheduler(function, when, key, replace=True)
+
+    def _scheduler(
+        self,
+        function: Callable[..., Any] | str,
+        when: datetime | None,
+        key: str | None,
+        replace: bool,
+    ) -> Callable[..., Awaitable[Execution]]:
+        task, name = self._resolve(function)
+        if when is None:
+            when = _codec.now()
+        elif when.tzinfo is None:
+            raise TypeError(
+                f"'when' must be timezone-aware, got naive {when!r}; "
+                "use datetime.now(timezone.utc) or attach a tzinfo"
+            )
+        if key is None:
+            key = str(uuid7())
+        else:
+            check_task_key(key)
+        labels = {"docket.name": self.name, "docket.task": name}
+        fixed_when, fixed_key = when, key
+
+        async def scheduler(*args: Any, **kwargs: Any) -> Execution:
+            execution = Execution(
+                self, task, args, kwargs, fixed_key, fixed_when, 1, function_name=name
+            )
+            span_name = "docket.replace" if replace else "docket.add"
+            with span("docket.docket", span_name, self._span_attributes(execution)) as s:
+                if self._struck(execution):
+                    if s is not None:
+                        s.set_attribute("docket.disposition", "struck")
+                    return execution
+                disposition = await execution.schedule(replace=replace)
+                if s is not None:
+                    s.set_attribute("docket.disposition", disposition.value)
+            if replace:
+                TASKS_REPLACED.add(1, labels)
+                TASKS_CANCELLED.add(1, labels)
+                TASKS_SCHEDULED.add(1, labels)
+            else:
+                TASKS_ADDED.add(1, labels)
+                if disposition is Disposition.SCHEDULED:
+                    TASKS_SCHEDULED.add(1, labels)
+            return execution
+
+        return scheduler
+
+    def _span_attributes(self, execution: Execution) -> dict[str, Any]:
+        return {
+            **self.labels(),
+            **execution.specific_labels(),
+            "code.function.name": getattr(execution.function, "__qualname__", ""),
+        }
+
+    def _struck(self, execution: Execution) -> bool:
+        if not self.strike_list.is_stricken(execution):
+            return False
+        logger.warning(
+            "%r is stricken, skipping schedule of %r",
+            execution.function_name,
+            execution.key,
+        )
+        TASKS_STRICKEN.add(
+            1, {**self.labels(), "docket.task": execution.function_name, "docket.where": "docket"}
+        )
+        execution.disposition = Disposition.STRUCK
+        return True
+
+    async def schedule(self, execution: Execution) -> None:
+        """Schedule a pre-built execution (never replacing)."""
+        with span("docket.docket", "docket.schedule", self._span_attributes(execution)):
+            if self._struck(execution):
+                return
+            if await execution.schedule() is Disposition.SCHEDULED:
+                TASKS_SCHEDULED.add(1, {**self.labels(), **execution.general_labels()})
+
+    async def cancel(self, key: str) -> None:
+        """Withdraw ``key`` wherever it waits, and stop it if it is running."""
+        with span("docket.docket", "docket.cancel", {**self.labels(), "docket.key": key}):
+            await self._cancel(key, signal=True)
+        TASKS_CANCELLED.add(1, self.labels())
+
+    async def _cancel(self, key: str, signal: bool) -> None:
+        await self._broker.cancel(key, _codec.iso(_codec.now()), self._ttl_seconds, signal)
+
+    async def get_execution(self, key: str) -> Execution | None:
+        """The execution recorded under ``key`` (the claim-check pattern), if any."""
+        from ._registry import placeholder_task
+
+        record = await self._broker.run_record(key)
+        if not all(field in record for field in (b"function", b"args", b"kwargs", b"when")):
+            return None
+        name = record[b"function"].decode()
+        function = self.tasks.get(name) or placeholder_task(name)
+        execution = Execution(
+            self,
+            function,
+            _codec.loads(record[b"args"]),
+            _codec.loads(record[b"kwargs"]),
+            key,
+            datetime.fromtimestamp(float(record[b"when"]), _codec.now().tzinfo),
+            1,
+            function_name=name,
+            generation=int(record.get(b"generation", b"0")),
+        )
+        await execution.sync()
+        return execution
+
+    async def clear(self) -> int:
+        """Remove all pending work (strikes stay); returns how many tasks waited."""
+        with span("docket.docket", "docket.clear", self.labels()):
+            return await self._broker.clear(self._ttl_seconds)
+
+    # ---- strikes -------------------------------------------------------------------
+
+    async def strike(
+        self,
+        function: Callable[..., Any] | str | None = None,
+        parameter: str | None = None,
+        operator: Operator | LiteralOperator = "==",
+        value: Hashable | None = None,
+    ) -> None:
+        name = function if function is None or isinstance(function, str) else function.__name__
+        with span("docket.docket", "docket.strike", self.labels()):
+            await self.strike_list.strike(name, parameter, operator, value)
+
+    async def restore(
+        self,
+        function: Callable[..., Any] | str | None = None,
+        parameter: str | None = None,
+        operator: Operator | LiteralOperator = "==",
+        value: Hashable | None = None,
+    ) -> None:
+        name = function if function is None or isinstance(function, str) else function.__name__
+        with span("docket.docket", "docket.restore", self.labels()):
+            await self.strike_list.restore(name, parameter, operator, value)
+
+    async def wait_for_strikes_loaded(self) -> None:
+        await self.strike_list.wait_for_strikes_loaded()
+
+    # ---- inspection -----------------------------------------------------------------
+
+    @property
+    def _liveness_horizon(self) -> float:
+        return self.heartbeat_interval.total_seconds() * self.missed_heartbeats
+
+    async def snapshot(self) -> DocketSnapshot:
+        return await take_snapshot(self)
+
+    async def workers(self) -> Collection[WorkerInfo]:
+        return worker_infos(await self._broker.list_workers(self._liveness_horizon))
+
+    async def task_workers(self, task_name: str) -> Collection[WorkerInfo]:
+        rows = await self._broker.list_workers(self._liveness_horizon, task_name)
+        return worker_infos(rows)

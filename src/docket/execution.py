@@ -1,0 +1,408 @@
+"""Execution: one scheduled invocation of a task, its state, result and progress."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import json
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from opentelemetry import propagate, trace
+from uncalled_for import get_signature
+from uncalled_for.introspection import _signature_cache
+
+from . import _codec
+from ._progress import ExecutionProgress, ProgressEvent
+from .instrumentation import message_getter, message_setter
+
+if TYPE_CHECKING:
+    from .docket import Docket
+
+TaskFunction = Callable[..., Awaitable[Any]]
+
+__all__ = [
+    "Disposition",
+    "Execution",
+    "ExecutionCancelled",
+    "ExecutionProgress",
+    "ExecutionState",
+    "ProgressEvent",
+    "StateEvent",
+    "TaskFunction",
+    "_signature_cache",
+    "compact_signature",
+    "get_signature",
+]
+
+
+class ExecutionState(enum.Enum):
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset(
+    {ExecutionState.COMPLETED, ExecutionState.FAILED, ExecutionState.CANCELLED}
+)
+
+
+class Disposition(enum.Enum):
+    LOADED = "loaded"
+    SCHEDULED = "scheduled"
+    ALREADY_SCHEDULED = "already_scheduled"
+    STRUCK = "struck"
+
+
+class ExecutionCancelled(Exception):
+    """Raised by Execution.get_result() for an execution that was cancelled."""
+
+
+class StateEvent(TypedDict, total=False):
+    type: str
+    key: str
+    state: ExecutionState
+    when: str | None
+    worker: str | None
+    started_at: str | None
+    completed_at: str | None
+    error: str | None
+
+
+def compact_signature(signature: inspect.Signature) -> str:
+    """``name: Type = default`` for each non-dependency parameter, ``...`` for the rest."""
+    from uncalled_for import Dependency
+
+    parts: list[str] = []
+    hidden = False
+    for parameter in signature.parameters.values():
+        if isinstance(parameter.default, Dependency):
+            hidden = True
+            continue
+        text = parameter.name
+        if parameter.annotation is not inspect.Parameter.empty:
+            annotation = parameter.annotation
+            text += f": {getattr(annotation, '__name__', None) or annotation}"
+        if parameter.default is not inspect.Parameter.empty:
+            text += f" = {parameter.default!r}"
+        parts.append(text)
+    if hidden:
+        parts.append("...")
+    return ", ".join(parts)
+
+
+class Execution:
+    """One invocation of a task: what to call, when, and how it went."""
+
+    def __init__(
+        self,
+        docket: Docket,
+        function: TaskFunction,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        key: str,
+        when: datetime,
+        attempt: int,
+        trace_context: Any = None,
+        redelivered: bool = False,
+        function_name: str | None = None,
+        generation: int = 0,
+        message_id: bytes | None = None,
+    ) -> None:
+        self._docket = docket
+        self._function = function
+        self._function_name = function_name or function.__name__
+        self._args = args
+        self._kwargs = kwargs
+        self._key = key
+        self.when = when
+        self.attempt = attempt
+        self._trace_context = trace_context
+        self._redelivered = redelivered
+        self._generation = generation
+        self.message_id = message_id
+        self.state = ExecutionState.SCHEDULED
+        self.worker: str | None = None
+        self.started_at: datetime | None = None
+        self.completed_at: datetime | None = None
+        self.error: str | None = None
+        self.result_key: str | None = None
+        self.disposition = Disposition.LOADED
+        self.progress = ExecutionProgress(docket, key)
+        self.acknowledged = False
+
+    docket = property(lambda self: self._docket)
+    function = property(lambda self: self._function)
+    function_name = property(lambda self: self._function_name)
+    args = property(lambda self: self._args)
+    kwargs = property(lambda self: self._kwargs)
+    key = property(lambda self: self._key)
+    trace_context = property(lambda self: self._trace_context)
+    redelivered = property(lambda self: self._redelivered)
+    generation = property(lambda self: self._generation)
+
+    def __repr__(self) -> str:
+        return f"<Execution {self.call_repr()} {self.state.value}>"
+
+    # ---- the message -------------------------------------------------------
+
+    def as_message(self) -> dict[bytes, bytes]:
+        message: dict[bytes, bytes] = {
+            b"key": self._key.encode(),
+            b"when": _codec.iso(self.when).encode(),
+            b"function": self._function_name.encode(),
+            b"args": _codec.dumps(self._args),
+            b"kwargs": _codec.dumps(self._kwargs),
+            b"attempt": str(self.attempt).encode(),
+            b"generation": str(self._generation).encode(),
+        }
+        propagate.inject(message, setter=message_setter)
+        return message
+
+    @classmethod
+    def from_fields(
+        cls,
+        docket: Docket,
+        message: dict[bytes, bytes],
+        function: TaskFunction,
+        redelivered: bool = False,
+        message_id: bytes | None = None,
+    ) -> Execution:
+        """Rebuild from message fields without touching Redis (may raise on bad payloads)."""
+        has_trace = b"traceparent" in message
+        return cls(
+            docket=docket,
+            function=function,
+            args=_codec.loads(message[b"args"]),
+            kwargs=_codec.loads(message[b"kwargs"]),
+            key=message[b"key"].decode(),
+            when=datetime.fromisoformat(message[b"when"].decode()),
+            attempt=int(message.get(b"attempt", b"1")),
+            trace_context=propagate.extract(message, getter=message_getter)
+            if has_trace
+            else None,
+            redelivered=redelivered,
+            function_name=message[b"function"].decode(),
+            generation=int(message.get(b"generation", b"0")),
+            message_id=message_id,
+        )
+
+    @classmethod
+    async def from_message(
+        cls,
+        docket: Docket,
+        message: dict[bytes, bytes],
+        redelivered: bool = False,
+        fallback_task: TaskFunction | None = None,
+        message_id: bytes | None = None,
+    ) -> Execution:
+        name = message[b"function"].decode()
+        function = docket.tasks.get(name, fallback_task)
+        if function is None:
+            raise ValueError(
+                f"Task function {name!r} is not registered with the current docket"
+            )
+        execution = cls.from_fields(docket, message, function, redelivered, message_id)
+        await execution.sync()
+        return execution
+
+    # ---- labels and representations ----------------------------------------
+
+    def general_labels(self) -> dict[str, str]:
+        return {"docket.task": self._function_name}
+
+    def specific_labels(self) -> dict[str, str | int]:
+        return {
+            "docket.task": self._function_name,
+            "docket.key": self._key,
+            "docket.when": _codec.iso(self.when),
+            "docket.attempt": self.attempt,
+        }
+
+    def get_argument(self, parameter: str) -> Any:
+        bound = get_signature(self._function).bind_partial(*self._args, **self._kwargs)
+        return bound.arguments[parameter]
+
+    def call_repr(self) -> str:
+        from .annotations import call_repr
+
+        return call_repr(
+            self._function, self._function_name, self._args, self._kwargs, self._key
+        )
+
+    def incoming_span_links(self) -> list[trace.Link]:
+        if self._trace_context is None:
+            return []
+        context = trace.get_current_span(self._trace_context).get_span_context()
+        return [trace.Link(context)] if context.is_valid else []
+
+    # ---- lifecycle -----------------------------------------------------------
+
+    async def schedule(
+        self, replace: bool = False, reschedule_message: bytes | None = None
+    ) -> Disposition:
+        """Place this execution (atomically); returns and records the disposition."""
+        if self.when.tzinfo is None:
+            raise TypeError(
+                "Docket needs timezone-aware datetimes: use datetime.now(timezone.utc)"
+            )
+        now = _codec.now()
+        immediate = self.when <= now
+        state = ExecutionState.QUEUED if immediate else ExecutionState.SCHEDULED
+        mode = "reschedule" if reschedule_message else ("replace" if replace else "add")
+        placed = await self._docket._broker.schedule(
+            key=self._key,
+            when=self.when.timestamp(),
+            immediate=immediate,
+            mode=mode,
+            fields=self.as_message(),
+            event=_codec.state_event(self._key, state.value, when=_codec.iso(self.when)),
+            reschedule_from=reschedule_message,
+        )
+        if reschedule_message is not None and reschedule_message == self.message_id:
+            self.acknowledged = True
+        if not placed:
+            self.disposition = Disposition.ALREADY_SCHEDULED
+            return self.disposition
+        self.state = state
+        self.disposition = Disposition.SCHEDULED
+        return self.disposition
+
+    async def claim(self, worker: str) -> bool:
+        """Mark this execution running on ``worker``; False when superseded."""
+        started = _codec.now()
+        batch = [(self._key, self._generation, self.message_id or b"", self._redelivered)]
+        (claimed,) = await self._docket._broker.claim(worker, _codec.iso(started), batch)
+        if claimed:
+            self.state, self.worker, self.started_at = ExecutionState.RUNNING, worker, started
+            self.progress.reset()
+            self.progress.current = 0
+        else:
+            self.acknowledged = True
+        return claimed
+
+    async def _finish(
+        self, state: ExecutionState, error: str | None, result_key: str | None
+    ) -> None:
+        from ._broker import Settlement
+
+        self.acknowledged = True
+        completed = _codec.now()
+        settlement = Settlement(
+            key=self._key,
+            generation=self._generation,
+            message_id=self.message_id,
+            state=state.value,
+            completed_at=_codec.iso(completed),
+            error=error or "",
+            stored_result=result_key is not None,
+            wrote_progress=True,
+        )
+        await self._docket._broker.settle([settlement], self._docket._ttl_seconds)
+        self.state, self.completed_at = state, completed
+        self.error, self.result_key = error, result_key
+        self.progress.reset()
+
+    async def mark_as_completed(self, result_key: str | None = None) -> None:
+        await self._finish(ExecutionState.COMPLETED, None, result_key)
+
+    async def mark_as_failed(
+        self, error: str | None = None, result_key: str | None = None
+    ) -> None:
+        await self._finish(ExecutionState.FAILED, error, result_key)
+
+    async def mark_as_cancelled(self) -> None:
+        await self._finish(ExecutionState.CANCELLED, None, None)
+
+    async def is_superseded(self) -> bool:
+        if self._generation == 0:
+            return False
+        current = await self._docket._broker.run_generation(self._key)
+        return current is None or current > self._generation
+
+    # ---- observing -------------------------------------------------------------
+
+    def _apply_record(self, record: dict[bytes, bytes]) -> None:
+        if state := record.get(b"state"):
+            self.state = ExecutionState(state.decode())
+        self.worker = _codec.text(record.get(b"worker"))
+        self.started_at = _codec.from_iso(record.get(b"started_at"))
+        self.completed_at = _codec.from_iso(record.get(b"completed_at"))
+        self.error = _codec.text(record.get(b"error"))
+        self.result_key = _codec.text(record.get(b"result_key"))
+
+    async def sync(self) -> None:
+        record = await self._docket._broker.run_record(self._key)
+        if record:
+            self._apply_record(record)
+        else:
+            self.state = ExecutionState.SCHEDULED
+            self.worker = self.started_at = self.completed_at = None
+            self.error = self.result_key = None
+        await self.progress.sync()
+
+    def _state_snapshot(self) -> StateEvent:
+        return StateEvent(
+            type="state",
+            key=self._key,
+            state=self.state,
+            when=_codec.iso(self.when),
+            worker=self.worker,
+            started_at=_codec.iso(self.started_at) if self.started_at else None,
+            completed_at=_codec.iso(self.completed_at) if self.completed_at else None,
+            error=self.error,
+        )
+
+    async def subscribe(
+        self, *, ready: asyncio.Event | None = None
+    ) -> AsyncGenerator[StateEvent | ProgressEvent]:
+        """Yield the current state and progress, then every event as it happens."""
+        k = self._docket._keys
+        channels = [k.state_channel(self._key), k.progress_channel(self._key)]
+        subscribed = asyncio.Event()
+        stream = self._docket._subscribe(channels, subscribed)
+        first = asyncio.ensure_future(anext(stream))
+        try:
+            waiter = asyncio.ensure_future(subscribed.wait())
+            try:
+                await asyncio.wait([first, waiter], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+            if first.done():
+                first.result()  # surfaces a failed subscription
+            await self.sync()
+            yield self._state_snapshot()
+            p = self.progress
+            yield ProgressEvent(
+                type="progress",
+                key=self._key,
+                current=p.current,
+                total=p.total,
+                message=p.message,
+                updated_at=_codec.iso(p.updated_at) if p.updated_at else None,
+            )
+            if ready is not None:
+                ready.set()
+            while True:
+                payload = await first
+                event = json.loads(payload)
+                if event.get("type") == "state":
+                    event["state"] = ExecutionState(event["state"])
+                yield event
+                first = asyncio.ensure_future(anext(stream))
+        finally:
+            first.cancel()
+            await stream.aclose()
+
+    async def get_result(
+        self, *, timeout: timedelta | None = None, deadline: datetime | None = None
+    ) -> Any:
+        """Wait for the execution to finish; return its result or raise its error."""
+        from ._results import wait_and_fetch
+
+        return await wait_and_fetch(self, timeout, deadline)

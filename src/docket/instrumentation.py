@@ -1,0 +1,124 @@
+"""Metric instruments, HTTP health and metrics endpoints, trace propagation helpers.
+
+All instruments come from the OpenTelemetry meter ``docket`` through the API, so
+they cost nothing until an SDK meter provider is installed (spec section 8.1).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from opentelemetry import metrics
+from opentelemetry.propagators.textmap import Getter, Setter
+
+meter = metrics.get_meter("docket")
+
+TASKS_ADDED = meter.create_counter("docket_tasks_added", unit="1")
+TASKS_REPLACED = meter.create_counter("docket_tasks_replaced", unit="1")
+TASKS_SCHEDULED = meter.create_counter("docket_tasks_scheduled", unit="1")
+TASKS_CANCELLED = meter.create_counter("docket_tasks_cancelled", unit="1")
+TASKS_STRICKEN = meter.create_counter("docket_tasks_stricken", unit="1")
+TASKS_STARTED = meter.create_counter("docket_tasks_started", unit="1")
+TASKS_REDELIVERED = meter.create_counter("docket_tasks_redelivered", unit="1")
+TASKS_SUPERSEDED = meter.create_counter("docket_tasks_superseded", unit="1")
+TASKS_SUCCEEDED = meter.create_counter("docket_tasks_succeeded", unit="1")
+TASKS_FAILED = meter.create_counter("docket_tasks_failed", unit="1")
+TASKS_RETRIED = meter.create_counter("docket_tasks_retried", unit="1")
+TASKS_PERPETUATED = meter.create_counter("docket_tasks_perpetuated", unit="1")
+TASKS_COMPLETED = meter.create_counter("docket_tasks_completed", unit="1")
+TASKS_RUNNING = meter.create_up_down_counter("docket_tasks_running", unit="1")
+TASK_DURATION = meter.create_histogram("docket_task_duration", unit="s")
+TASK_PUNCTUALITY = meter.create_histogram("docket_task_punctuality", unit="s")
+QUEUE_DEPTH = meter.create_gauge("docket_queue_depth", unit="1")
+SCHEDULE_DEPTH = meter.create_gauge("docket_schedule_depth", unit="1")
+REDIS_DISRUPTIONS = meter.create_counter("docket_redis_disruptions", unit="1")
+STRIKES_IN_EFFECT = meter.create_up_down_counter("docket_strikes_in_effect", unit="1")
+CACHE_SIZE = meter.create_gauge("docket_cache_size", unit="1")
+
+
+class _MessageGetter(Getter[dict[bytes, bytes]]):
+    def get(self, carrier: dict[bytes, bytes], key: str) -> list[str] | None:
+        value = carrier.get(key.encode())
+        return None if value is None else [value.decode()]
+
+    def keys(self, carrier: dict[bytes, bytes]) -> list[str]:
+        return [key.decode() for key in carrier]
+
+
+class _MessageSetter(Setter[dict[bytes, bytes]]):
+    def set(self, carrier: dict[bytes, bytes], key: str, value: str) -> None:
+        carrier[key.encode()] = value.encode()
+
+
+message_getter = _MessageGetter()
+message_setter = _MessageSetter()
+
+
+class _HealthHandler(BaseHTTPRequestHandler):
+    probe: Any = None
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        healthy = self.probe() if self.probe is not None else True
+        body = b"OK" if healthy else b"UNHEALTHY"
+        self.send_response(200 if healthy else 503)
+        self.send_header("Content-type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@contextmanager
+def _serve(server: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def healthcheck_server(
+    host: str = "0.0.0.0", port: int | None = None, probe: Any = None
+) -> Iterator[None]:
+    """Serve ``OK`` on every GET while ``probe()`` (if given) says healthy."""
+    if port is None:
+        yield
+        return
+    handler = type("HealthHandler", (_HealthHandler,), {"probe": staticmethod(probe) if probe else None})
+    with _serve(ThreadingHTTPServer((host, port), handler)):
+        yield
+
+
+@contextmanager
+def metrics_server(host: str = "0.0.0.0", port: int | None = None) -> Iterator[None]:
+    """Serve the Prometheus exposition of docket's metrics on ``port``."""
+    if port is None:
+        yield
+        return
+    try:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from opentelemetry.sdk.metrics import MeterProvider
+    except ImportError as error:
+        raise ImportError(
+            "Metrics endpoint requires opentelemetry-sdk. "
+            "Install with: pip install docket[metrics]"
+        ) from error
+    from prometheus_client import start_http_server
+
+    metrics.set_meter_provider(MeterProvider(metric_readers=[PrometheusMetricReader()]))
+    server, thread = start_http_server(port, addr=host)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -1,0 +1,70 @@
+"""Built-in tasks registered on every docket: trace, fail and sleep."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from .dependencies import (
+    CurrentDocket,
+    CurrentExecution,
+    CurrentWorker,
+    Retry,
+    TaskLogger,
+)
+
+if TYPE_CHECKING:
+    from .docket import Docket
+    from .execution import Execution
+    from .worker import Worker
+
+
+def _elapsed(execution: Execution) -> str:
+    return str(datetime.now(timezone.utc) - execution.when)
+
+
+async def trace(
+    message: str,
+    logger: logging.LoggerAdapter[logging.Logger] = TaskLogger(),
+    docket: Docket = CurrentDocket(),
+    worker: Worker = CurrentWorker(),
+    execution: Execution = CurrentExecution(),
+) -> None:
+    """Log that the task ran: a smoke test for a deployment."""
+    logger.info(
+        "%s: %r added to docket %r %s ago now running on worker %r",
+        message,
+        execution.key,
+        docket.name,
+        _elapsed(execution),
+        worker.name,
+    )
+
+
+async def fail(
+    message: str,
+    docket: Docket = CurrentDocket(),
+    worker: Worker = CurrentWorker(),
+    execution: Execution = CurrentExecution(),
+    retry: Retry = Retry(attempts=2),
+) -> None:
+    """Fail on purpose (twice, with one retry): a smoke test for error handling."""
+    raise Exception(
+        f"{message}: {execution.key} added to docket {docket.name} "
+        f"{_elapsed(execution)} ago now running on worker {worker.name}"
+    )
+
+
+async def sleep(
+    seconds: float, logger: logging.LoggerAdapter[logging.Logger] = TaskLogger()
+) -> None:
+    """Sleep for ``seconds``: a smoke test for long-running work."""
+    logger.info("Sleeping for %s seconds", seconds)
+    await asyncio.sleep(seconds)
+
+
+standard_tasks = [trace, fail, sleep]
+
+__all__ = ["fail", "sleep", "standard_tasks", "trace"]

@@ -1,0 +1,264 @@
+"""Worker: runs the tasks of a docket."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from . import _defaults
+from . import instrumentation as m
+from ._worker.process import run_session
+from ._worker.session import Session, wait_for
+from .dependencies import Dependency, SharedContext, current_docket, current_worker
+from .docket import Docket
+from .execution import Execution, TaskFunction, compact_signature, get_signature
+
+logger = logging.getLogger("docket.worker")
+
+__all__ = ["Worker", "default_fallback_task"]
+
+
+async def default_fallback_task(*args: Any, **kwargs: Any) -> None:
+    """Log and drop a task whose name this worker does not know."""
+    from .dependencies import current_execution
+
+    execution = current_execution.get()
+    logging.getLogger(f"docket.task.{execution.function_name}").warning(
+        "Unknown task %r received - dropping. Register via CLI (--tasks "
+        "your.module:tasks) or API (docket.register(func)).",
+        execution.function_name,
+    )
+
+
+def _validate_dependencies(
+    dependencies: Mapping[str, Dependency[Any]] | Sequence[Dependency[Any]] | None,
+) -> dict[str, Dependency[Any]]:
+    if dependencies is None:
+        return {}
+    if isinstance(dependencies, Mapping):
+        items = list(dependencies.items())
+    else:
+        items = [(f"__worker_dependency_{i}", d) for i, d in enumerate(dependencies)]
+        for name, dependency in items:
+            if not isinstance(dependency, Dependency):  # pyright: ignore[reportUnnecessaryIsInstance]
+                raise TypeError(
+                    f"Worker dependencies must be Dependency instances, got {dependency!r}"
+                )
+        return dict(items)
+    for name, dependency in items:
+        if name.startswith("__"):
+            raise ValueError(f"Worker dependency name {name!r} is reserved (starts with '__')")
+        if not isinstance(dependency, Dependency):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(
+                f"Worker dependency {name!r} must be a Dependency instance, got {dependency!r}"
+            )
+    return dict(items)
+
+
+class Worker:
+    """Claims and runs tasks of one docket, ``concurrency`` at a time."""
+
+    def __init__(
+        self,
+        docket: Docket,
+        name: str | None = None,
+        concurrency: int = _defaults.CONCURRENCY,
+        redelivery_timeout: timedelta = _defaults.REDELIVERY_TIMEOUT,
+        reconnection_delay: timedelta = _defaults.RECONNECTION_DELAY,
+        minimum_check_interval: timedelta = _defaults.MINIMUM_CHECK_INTERVAL,
+        scheduling_resolution: timedelta = _defaults.SCHEDULING_RESOLUTION,
+        schedule_automatic_tasks: bool = True,
+        enable_internal_instrumentation: bool = False,
+        fallback_task: TaskFunction | None = None,
+        dependencies: Mapping[str, Dependency[Any]] | Sequence[Dependency[Any]] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        for label, value in (
+            ("redelivery_timeout", redelivery_timeout),
+            ("minimum_check_interval", minimum_check_interval),
+            ("scheduling_resolution", scheduling_resolution),
+        ):
+            if value <= timedelta(0):
+                raise ValueError(f"{label} must be positive, got {value}")
+        self.docket = docket
+        self.name = name or f"{socket.gethostname()}#{os.getpid()}"
+        self.concurrency = concurrency
+        self.redelivery_timeout = redelivery_timeout
+        self.reconnection_delay = reconnection_delay
+        self.minimum_check_interval = minimum_check_interval
+        self.scheduling_resolution = scheduling_resolution
+        self.schedule_automatic_tasks = schedule_automatic_tasks
+        self.enable_internal_instrumentation = enable_internal_instrumentation
+        self.fallback_task: TaskFunction = fallback_task or default_fallback_task
+        self.dependencies = _validate_dependencies(dependencies)
+        self._stop = asyncio.Event()
+        self._running: asyncio.Task[None] | None = None
+        self._session: Session | None = None
+        self._shared: SharedContext | None = None
+        self._limits: dict[str, int] = {}
+        self._counts: dict[str, int] = {}
+        self._last_beat = 0.0
+
+    def labels(self) -> dict[str, str]:
+        return {**self.docket.labels(), "docket.worker": self.name}
+
+    # ---- context ---------------------------------------------------------------
+
+    async def __aenter__(self) -> Worker:
+        self._tokens = (current_docket.set(self.docket), current_worker.set(self))
+        self._stop = asyncio.Event()
+        self._shared = SharedContext()
+        await self._shared.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        running = self._running
+        if running is not None and not running.done():
+            await asyncio.shield(running)
+        shared, self._shared = self._shared, None
+        try:
+            if shared is not None:
+                await shared.__aexit__(exc_type, exc_value, traceback)
+        finally:
+            current_worker.reset(self._tokens[1])
+            current_docket.reset(self._tokens[0])
+
+    # ---- running -----------------------------------------------------------------
+
+    async def run_forever(self) -> None:
+        """Process tasks until stopped (context exit, cancellation or a signal)."""
+        await self._run(forever=True)
+
+    async def run_until_finished(self) -> None:
+        """Process until the stream and the future queue are empty and nothing runs."""
+        await self._run(forever=False)
+
+    async def run_at_most(self, iterations_by_key: Mapping[str, int]) -> None:
+        """Like run_until_finished, running each listed task key at most N times."""
+        self._limits = dict(iterations_by_key)
+        self._counts = {}
+        self.docket.strike_list.add_condition(self._over_limit)
+        try:
+            await self._run(forever=False)
+        finally:
+            self.docket.strike_list.remove_condition(self._over_limit)
+            self._limits, self._counts = {}, {}
+
+    def _over_limit(self, execution: Execution) -> bool:
+        limit = self._limits.get(execution.key)
+        return limit is not None and self._counts.get(execution.key, 0) >= limit
+
+    def _count_claim(self, key: str) -> None:
+        if key in self._limits:
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+    async def _run(self, forever: bool) -> None:
+        if self._shared is None:
+            raise RuntimeError("Use 'async with Worker(...)' before running it")
+        self._stop.clear()
+        self._running = asyncio.ensure_future(self._sessions(forever))
+        try:
+            await asyncio.shield(self._running)
+        except asyncio.CancelledError:
+            if self._running.done() and self._running.cancelled():
+                raise
+            self._stop.set()  # cancelling run_* is a graceful shutdown request
+            task = asyncio.current_task()
+            if task is not None and hasattr(task, "uncancel"):
+                task.uncancel()
+            try:
+                await self._running
+            except asyncio.CancelledError:
+                self._running.cancel()
+                raise
+        finally:
+            self._running = None
+
+    def stop(self, graceful: bool = True) -> None:
+        """Ask a running worker to stop: drain in-flight tasks, or abandon them."""
+        self._stop.set()
+        if not graceful and self._running is not None:
+            self._running.cancel()
+
+    async def _sessions(self, forever: bool) -> None:
+        while not self._stop.is_set():
+            try:
+                await run_session(self, forever, self._stop)
+                return
+            except (RedisConnectionError, ConnectionError, OSError) as error:
+                m.REDIS_DISRUPTIONS.add(1, self.labels())
+                delay = self.reconnection_delay.total_seconds()
+                logger.warning(
+                    "Error connecting to redis, retrying in %s...",
+                    self.reconnection_delay,
+                    exc_info=error,
+                )
+                if await wait_for(self._stop, delay):
+                    return
+
+    def _log_start(self) -> None:
+        lines = [f"Starting worker {self.name!r} with the following tasks:"]
+        for name, function in self.docket.tasks.items():
+            lines.append(f"* {name}({compact_signature(get_signature(function))})")
+        logger.info("\n".join(lines), extra=self.labels())
+
+    # ---- the CLI's entry point -------------------------------------------------------
+
+    @classmethod
+    async def run(
+        cls,
+        docket_name: str = _defaults.DOCKET_NAME,
+        url: str = _defaults.DOCKET_URL,
+        name: str | None = None,
+        concurrency: int = _defaults.CONCURRENCY,
+        redelivery_timeout: timedelta = _defaults.REDELIVERY_TIMEOUT,
+        reconnection_delay: timedelta = _defaults.RECONNECTION_DELAY,
+        minimum_check_interval: timedelta = _defaults.CLI_MINIMUM_CHECK_INTERVAL,
+        scheduling_resolution: timedelta = _defaults.SCHEDULING_RESOLUTION,
+        schedule_automatic_tasks: bool = True,
+        enable_internal_instrumentation: bool = False,
+        until_finished: bool = False,
+        healthcheck_port: int | None = None,
+        metrics_port: int | None = None,
+        tasks: list[str] = [_defaults.STANDARD_TASKS],  # noqa: B006 (spec default)
+        fallback_task: str | None = None,
+    ) -> None:
+        """Run a worker as a service: signals, health and metrics endpoints."""
+        from ._worker.entrypoint import import_function, serve
+
+        fallback = import_function(fallback_task) if fallback_task else None
+        async with Docket(
+            name=docket_name,
+            url=url,
+            enable_internal_instrumentation=enable_internal_instrumentation,
+        ) as docket:
+            for path in tasks:
+                docket.register_collection(path)
+            worker = cls(
+                docket,
+                name=name,
+                concurrency=concurrency,
+                redelivery_timeout=redelivery_timeout,
+                reconnection_delay=reconnection_delay,
+                minimum_check_interval=minimum_check_interval,
+                scheduling_resolution=scheduling_resolution,
+                schedule_automatic_tasks=schedule_automatic_tasks,
+                enable_internal_instrumentation=enable_internal_instrumentation,
+                fallback_task=fallback,
+            )
+            await serve(worker, until_finished, healthcheck_port, metrics_port)
