@@ -117,5 +117,8 @@ class ExecutionProgress:
     ) -> AsyncGenerator[dict[str, Any]]:
         """Yield each progress event published for this key (plain dicts)."""
         channel = self.docket._keys.progress_channel(self.key)
-        async for message in self.docket._subscribe([channel], ready):
-            yield json.loads(message)
+        async with self.docket._subscription([channel]) as subscription:
+            if ready is not None:
+                ready.set()
+            while True:
+                yield json.loads(await subscription.next())

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from . import _codec, _defaults
 from ._broker import Broker
-from ._broker.events import listen
+from ._broker.events import Subscription
 from ._keys import Keyspace, check_task_key
 from ._observe import span
 from ._redis import Backend, open_backend
@@ -174,8 +174,8 @@ class Docket:
         async with open_backend(self.url, self._connection_pool) as backend:
             yield backend.client
 
-    def _subscribe(self, channels: list[str], ready: Any = None) -> AsyncIterator[str]:
-        return listen(self._broker, channels, ready)
+    def _subscription(self, channels: list[str]) -> Subscription:
+        return Subscription(self._broker, channels)
 
     # ---- names -----------------------------------------------------------------
 

@@ -364,17 +364,7 @@ class Execution:
         """Yield the current state and progress, then every event as it happens."""
         k = self._docket._keys
         channels = [k.state_channel(self._key), k.progress_channel(self._key)]
-        subscribed = asyncio.Event()
-        stream = self._docket._subscribe(channels, subscribed)
-        first = asyncio.ensure_future(anext(stream))
-        try:
-            waiter = asyncio.ensure_future(subscribed.wait())
-            try:
-                await asyncio.wait([first, waiter], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                waiter.cancel()
-            if first.done():
-                first.result()  # surfaces a failed subscription
+        async with self._docket._subscription(channels) as subscription:
             await self.sync()
             yield self._state_snapshot()
             p = self.progress
@@ -389,15 +379,10 @@ class Execution:
             if ready is not None:
                 ready.set()
             while True:
-                payload = await first
-                event = json.loads(payload)
+                event = json.loads(await subscription.next())
                 if event.get("type") == "state":
                     event["state"] = ExecutionState(event["state"])
                 yield event
-                first = asyncio.ensure_future(anext(stream))
-        finally:
-            first.cancel()
-            await stream.aclose()
 
     async def get_result(
         self, *, timeout: timedelta | None = None, deadline: datetime | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from .base import BrokerBase
@@ -46,41 +48,59 @@ class EventOps(BrokerBase):
         return self.backend.pubsub()
 
 
-async def listen(
-    ops: EventOps, channels: list[str], ready: Any = None, flag_ttl: int = 60
-) -> Any:
-    """Yield the payloads (str) published on ``channels``, subscribing first.
 
-    The listening flag is set before subscribing and refreshed while listening,
-    so every producer and worker publishes the events this subscriber waits for.
+class Subscription:
+    """Payloads published on some channels, from the moment ``open()`` returns.
+
+    The listening flag is set before subscribing and refreshed while listening, so
+    producers and workers publish the events this subscriber waits for.
     """
-    import asyncio
-    import time
 
-    await ops.mark_listening(flag_ttl)
-    refreshed = time.monotonic()
-    pubsub = ops.subscriber()
-    try:
-        await pubsub.subscribe(*channels)
+    def __init__(self, ops: EventOps, channels: list[str], flag_ttl: int = 60) -> None:
+        self._ops = ops
+        self._channels = channels
+        self._flag_ttl = flag_ttl
+        self._pubsub: Any = None
+        self._refreshed = 0.0
+
+    async def open(self) -> None:
+        await self._ops.mark_listening(self._flag_ttl)
+        self._refreshed = time.monotonic()
+        self._pubsub = self._ops.subscriber()
+        await self._pubsub.subscribe(*self._channels)
         confirmed = 0
-        while confirmed < len(channels):
-            message = await pubsub.get_message(timeout=1.0)
+        while confirmed < len(self._channels):
+            message = await self._pubsub.get_message(timeout=1.0)
             if message is not None and message["type"] == "subscribe":
                 confirmed += 1
-        if ready is not None:
-            ready.set()
+
+    async def next(self) -> str:
+        """The next payload (waits as long as it takes)."""
         while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if time.monotonic() - refreshed > flag_ttl / 3:
-                await ops.mark_listening(flag_ttl)
-                refreshed = time.monotonic()
+            message = await self._pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=1.0
+            )
+            if time.monotonic() - self._refreshed > self._flag_ttl / 3:
+                await self._ops.mark_listening(self._flag_ttl)
+                self._refreshed = time.monotonic()
             if message is None or message["type"] != "message":
                 await asyncio.sleep(0)
                 continue
             data = message["data"]
-            yield data.decode() if isinstance(data, bytes) else data
-    finally:
+            return data.decode() if isinstance(data, bytes) else data
+
+    async def close(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is None:
+            return
         try:
             await pubsub.unsubscribe()
         finally:
             await pubsub.aclose()
+
+    async def __aenter__(self) -> Subscription:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

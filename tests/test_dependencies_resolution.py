@@ -1,0 +1,531 @@
+"""Per-execution resolution, worker-level dependencies, the single rule, TaskArgument."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime, timedelta, timezone
+from types import TracebackType
+from typing import Annotated, Any
+
+import pytest
+
+from docket.dependencies import (
+    CompletionHandler,
+    Cron,
+    CurrentDocket,
+    CurrentExecution,
+    CurrentWorker,
+    Dependency,
+    Depends,
+    ExponentialRetry,
+    FailedDependency,
+    FailureHandler,
+    Perpetual,
+    ResolvedDependencies,
+    Retry,
+    Runtime,
+    TaskArgument,
+    TaskKey,
+    Timeout,
+    current_docket,
+    current_execution,
+    current_worker,
+    get_single_dependency_of_type,
+    get_single_dependency_parameter_of_type,
+    has_dependencies,
+    resolved_dependencies,
+    validate_dependencies,
+)
+from docket.execution import Execution
+
+
+class FakeDocket:
+    name = "test-docket"
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, Any] = {}
+
+    def labels(self) -> dict[str, str]:
+        return {"docket.name": self.name}
+
+
+class FakeWorker:
+    name = "worker-1"
+
+    def __init__(self, dependencies: dict[str, Any] | None = None) -> None:
+        self.docket = FakeDocket()
+        self.dependencies: dict[str, Any] = dependencies or {}
+
+    def labels(self) -> dict[str, str]:
+        return {"docket.name": self.docket.name, "docket.worker": self.name}
+
+
+def make_execution(
+    worker: FakeWorker, function: Any, *args: Any, **kwargs: Any
+) -> Execution:
+    return Execution(
+        worker.docket,  # type: ignore[arg-type]
+        function,
+        args,
+        kwargs,
+        key="key-1",
+        when=datetime.now(timezone.utc),
+        attempt=1,
+    )
+
+
+class Recorder(Dependency[str]):
+    """Records when it is entered and exited, into a shared journal."""
+
+    def __init__(self, name: str, journal: list[str]) -> None:
+        self.name = name
+        self.journal = journal
+
+    async def __aenter__(self) -> str:
+        self.journal.append(f"enter {self.name}")
+        return self.name
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.journal.append(f"exit {self.name}")
+
+
+class Exploding(Dependency[None]):
+    """Fails on entry."""
+
+    async def __aenter__(self) -> None:
+        raise RuntimeError("kaboom")
+
+
+class Wrapper(Dependency["Wrapper"]):
+    """An Annotated side-effect dependency that captures what it is bound to."""
+
+    def __init__(self) -> None:
+        self.bound: tuple[str, Any] | None = None
+
+    def bind_to_parameter(self, name: str, value: Any) -> Wrapper:
+        wrapper = Wrapper()
+        wrapper.bound = (name, value)
+        return wrapper
+
+    async def __aenter__(self) -> Wrapper:
+        return self
+
+
+class CustomRuntime(Runtime):
+    async def __aenter__(self) -> CustomRuntime:
+        return self
+
+    async def run(self, *args: Any) -> Any:
+        raise NotImplementedError
+
+
+class CustomFailureHandler(FailureHandler):
+    async def __aenter__(self) -> CustomFailureHandler:
+        return self
+
+    async def handle_failure(self, *args: Any) -> bool:
+        return False
+
+
+async def test_contextual_dependencies_and_contextvars() -> None:
+    """Contextual dependencies see the worker, docket and execution; vars reset after."""
+    worker = FakeWorker()
+
+    async def task(
+        docket: Any = CurrentDocket(),
+        the_worker: Any = CurrentWorker(),
+        execution: Any = CurrentExecution(),
+        key: str = TaskKey(),
+    ) -> None:
+        """A task that asks for its context."""
+
+    execution = make_execution(worker, task)
+    async with resolved_dependencies(worker, execution) as resolved:  # type: ignore[arg-type]
+        assert current_execution.get() is execution
+        assert current_worker.get() is worker
+        assert current_docket.get() is worker.docket
+        assert resolved == {
+            "docket": worker.docket,
+            "the_worker": worker,
+            "execution": execution,
+            "key": "key-1",
+        }
+    assert current_execution.get(None) is None
+    assert current_worker.get(None) is None
+    assert current_docket.get(None) is None
+
+
+async def test_worker_dependencies_come_first_share_the_cache_and_unwind_lifo() -> None:
+    """Worker-level deps resolve first, share Depends caching, are not passed, and
+    everything is torn down last-in-first-out."""
+    journal: list[str] = []
+    calls: list[str] = []
+
+    @asynccontextmanager
+    async def connection() -> AsyncIterator[str]:
+        calls.append("connect")
+        journal.append("enter connection")
+        yield "conn"
+        journal.append("exit connection")
+
+    worker = FakeWorker(
+        {"audit": Recorder("audit", journal), "db": Depends(connection)}
+    )
+
+    async def task(
+        first: str = Recorder("first", journal),
+        db: str = Depends(connection),
+        second: str = Recorder("second", journal),
+    ) -> None:
+        """A task sharing the worker's connection."""
+
+    async with resolved_dependencies(worker, make_execution(worker, task)) as resolved:  # type: ignore[arg-type]
+        assert resolved == {"first": "first", "db": "conn", "second": "second"}
+        assert resolved.extras == ["audit", "conn"]
+        journal.append("task")
+
+    assert calls == ["connect"]
+    assert journal == [
+        "enter audit",
+        "enter connection",
+        "enter first",
+        "enter second",
+        "task",
+        "exit second",
+        "exit first",
+        "exit connection",
+        "exit audit",
+    ]
+
+
+async def test_caller_arguments_override_dependencies() -> None:
+    """A keyword argument named like a dependency parameter is used as is, not entered."""
+    journal: list[str] = []
+    worker = FakeWorker()
+    override = Retry(attempts=42)
+
+    async def task(
+        a: int, retry: Retry = Retry(attempts=2), rec: str = Recorder("rec", journal)
+    ) -> None:
+        """A task whose retry policy the caller overrides."""
+
+    execution = make_execution(worker, task, 1, retry=override, rec="given")
+    async with resolved_dependencies(worker, execution) as resolved:  # type: ignore[arg-type]
+        assert resolved["retry"] is override
+        assert resolved["rec"] == "given"
+        assert get_single_dependency_of_type(resolved, FailureHandler) is override
+    assert journal == []
+
+
+async def test_positional_arguments_are_not_passed_twice() -> None:
+    """A dependency parameter filled positionally is left out of the keyword values."""
+    worker = FakeWorker()
+
+    async def task(a: int, key: str = TaskKey()) -> None:
+        """A task given its key positionally."""
+
+    execution = make_execution(worker, task, 1, "explicit")
+    async with resolved_dependencies(worker, execution) as resolved:  # type: ignore[arg-type]
+        assert resolved == {}
+
+
+async def test_annotated_dependencies_are_bound_to_the_argument_value() -> None:
+    """Annotated dependencies receive the parameter's name and the caller's value."""
+    worker = FakeWorker()
+
+    async def task(
+        customer: Annotated[str, Wrapper()],
+        region: Annotated[str, Wrapper()] = "eu",
+    ) -> None:
+        """A task with side-effect annotations."""
+
+    execution = make_execution(worker, task, "c-1")
+    async with resolved_dependencies(worker, execution) as resolved:  # type: ignore[arg-type]
+        assert dict(resolved) == {}
+        bound = [wrapper.bound for wrapper in resolved.extras]
+        assert bound == [("customer", "c-1"), ("region", "eu")]
+
+
+async def test_handlers_are_found_at_worker_level_and_in_annotations() -> None:
+    """Handler roles entered at worker level or from Annotated metadata are findable."""
+    worker = FakeWorker({"timeout": Timeout(timedelta(seconds=3))})
+
+    async def task(x: Annotated[int, Perpetual(every=timedelta(seconds=1))]) -> None:
+        """A perpetual task declared through an annotation."""
+
+    async with resolved_dependencies(worker, make_execution(worker, task, 5)) as resolved:  # type: ignore[arg-type]
+        timeout = get_single_dependency_of_type(resolved, Runtime)
+        perpetual = get_single_dependency_of_type(resolved, CompletionHandler)
+        assert isinstance(timeout, Timeout)
+        assert worker.dependencies["timeout"] is not timeout  # a per-run copy
+        assert isinstance(perpetual, Perpetual)
+        assert perpetual.args == (5,)
+        assert get_single_dependency_of_type(resolved, FailureHandler) is None
+
+
+async def test_failures_are_recorded_and_resolution_continues() -> None:
+    """A failing dependency becomes a FailedDependency; later ones still resolve."""
+    journal: list[str] = []
+    worker = FakeWorker({"broken": Exploding()})
+
+    async def task(
+        bad: None = Exploding(),
+        good: str = Recorder("good", journal),
+        wrapped: Annotated[int, Exploding()] = 1,
+    ) -> None:
+        """A task with broken dependencies."""
+
+    async with resolved_dependencies(worker, make_execution(worker, task)) as resolved:  # type: ignore[arg-type]
+        assert resolved["good"] == "good"
+        failures = resolved.failures
+        assert [failure.parameter for failure in failures] == [
+            "broken",
+            "bad",
+            "wrapped",
+        ]
+        assert all(isinstance(f.error, RuntimeError) for f in failures)
+    assert journal == ["enter good", "exit good"]
+
+
+async def test_worker_and_task_timeouts_conflict() -> None:
+    """A worker-level Timeout plus a task-level one fails with the cross-level message."""
+    worker = FakeWorker({"timeout": Timeout(timedelta(seconds=1))})
+
+    async def task(timeout: Timeout = Timeout(timedelta(seconds=2))) -> None:
+        """A task with its own timeout."""
+
+    for _ in range(2):  # the second time comes from the cache
+        with pytest.raises(ValueError) as raised:
+            async with resolved_dependencies(worker, make_execution(worker, task)):  # type: ignore[arg-type]
+                pass  # pragma: no cover
+        assert str(raised.value) == (
+            "Only one Timeout dependency is allowed, but found at: 'timeout', "
+            "'timeout'. Declare it in exactly one place (task or worker)."
+        )
+    assert current_execution.get(None) is None
+
+
+async def test_worker_and_task_handlers_of_one_base_conflict() -> None:
+    """Different handlers under one single base conflict across levels."""
+    worker = FakeWorker({"runtime": CustomRuntime()})
+
+    async def task(timeout: Timeout = Timeout(timedelta(seconds=2))) -> None:
+        """A task with a timeout on a worker with a custom runtime."""
+
+    with pytest.raises(ValueError) as raised:
+        async with resolved_dependencies(worker, make_execution(worker, task)):  # type: ignore[arg-type]
+            pass  # pragma: no cover
+    assert str(raised.value) == (
+        "Only one Runtime dependency is allowed, but found: CustomRuntime, Timeout"
+    )
+
+
+def test_validate_duplicate_single_dependencies() -> None:
+    """Two dependencies of one single type are refused with the plain message."""
+
+    async def task(a: Retry = Retry(), b: Retry = Retry()) -> None:
+        """Two retries."""
+
+    with pytest.raises(ValueError) as raised:
+        validate_dependencies(task)
+    assert str(raised.value) == "Only one Retry dependency is allowed"
+
+
+def test_validate_counts_annotated_dependencies() -> None:
+    """Annotated dependencies count toward the single rule too."""
+
+    async def task(
+        x: Annotated[int, Timeout(timedelta(seconds=1))],
+        t: Timeout = Timeout(timedelta(seconds=2)),
+    ) -> None:
+        """A timeout twice."""
+
+    with pytest.raises(ValueError, match="^Only one Timeout dependency is allowed$"):
+        validate_dependencies(task)
+
+
+@pytest.mark.parametrize(
+    "first, second, message",
+    [
+        (
+            Timeout(timedelta(seconds=1)),
+            CustomRuntime(),
+            "Only one Runtime dependency is allowed, but found: Timeout, CustomRuntime",
+        ),
+        (
+            Retry(),
+            CustomFailureHandler(),
+            "Only one FailureHandler dependency is allowed, but found: "
+            "Retry, CustomFailureHandler",
+        ),
+        (
+            Retry(),
+            ExponentialRetry(),
+            "Only one Retry dependency is allowed, but found: Retry, ExponentialRetry",
+        ),
+        (
+            Perpetual(),
+            Cron("@daily"),
+            "Only one Perpetual dependency is allowed, but found: Perpetual, Cron",
+        ),
+    ],
+)
+def test_validate_base_class_conflicts(
+    first: Dependency[Any], second: Dependency[Any], message: str
+) -> None:
+    """Different types under one single base are refused, naming both."""
+
+    async def task(a: Any = first, b: Any = second) -> None:
+        """Two handlers of one role."""
+
+    with pytest.raises(ValueError) as raised:
+        validate_dependencies(task)
+    assert str(raised.value) == message
+
+
+def test_validate_allows_non_single_repeats() -> None:
+    """Repeated non-single dependencies are fine."""
+
+    async def task(a: str = TaskKey(), b: str = TaskKey(), r: Retry = Retry()) -> None:
+        """Two keys and a retry."""
+
+    validate_dependencies(task)
+
+
+def test_has_dependencies() -> None:
+    """has_dependencies tells plain tasks from ones that declare dependencies."""
+
+    async def plain(a: int, b: str = "x") -> None:
+        """No dependencies."""
+
+    async def with_default(key: str = TaskKey()) -> None:
+        """A default-value dependency."""
+
+    async def with_annotation(x: Annotated[int, Wrapper()]) -> None:
+        """An annotated dependency."""
+
+    assert has_dependencies(plain) is False
+    assert has_dependencies(with_default) is True
+    assert has_dependencies(with_annotation) is True
+
+
+def test_get_single_dependency_parameter_of_type() -> None:
+    """The declared dependency of a type is found in defaults or annotations."""
+    cron = Cron("@hourly")
+
+    async def by_default(p: Perpetual = cron) -> None:
+        """Declared as a default."""
+
+    async def by_annotation(x: Annotated[int, Cron("@daily")]) -> None:
+        """Declared in an annotation."""
+
+    async def neither() -> None:
+        """Declares nothing."""
+
+    assert get_single_dependency_parameter_of_type(by_default, Perpetual) is cron
+    found = get_single_dependency_parameter_of_type(by_annotation, Perpetual)
+    assert isinstance(found, Cron)
+    assert found.expression == "0 0 * * *"
+    assert get_single_dependency_parameter_of_type(neither, Perpetual) is None
+
+
+def test_get_single_dependency_of_type_on_a_plain_dict() -> None:
+    """A plain mapping of values is searched by value type."""
+    retry = Retry()
+    assert get_single_dependency_of_type({"a": 1, "r": retry}, FailureHandler) is retry
+    assert get_single_dependency_of_type({"a": 1}, Retry) is None
+    assert get_single_dependency_of_type(ResolvedDependencies(), Retry) is None
+
+
+async def test_task_argument_inside_depends_infers_the_name() -> None:
+    """TaskArgument() in a dependency function reads the task argument of that name."""
+    worker = FakeWorker()
+
+    def customer_record(customer_id: str = TaskArgument()) -> str:
+        return f"record-{customer_id}"
+
+    def region_of(
+        where: str = TaskArgument("region"),
+        missing: Any = TaskArgument("nope", optional=True),
+    ) -> str:
+        return f"{where}/{missing}"
+
+    async def task(
+        customer_id: str,
+        region: str = "eu",
+        record: str = Depends(customer_record),
+        place: str = Depends(region_of),
+    ) -> None:
+        """A task whose dependencies read its arguments."""
+
+    execution = make_execution(worker, task, "c-7", region="us")
+    async with resolved_dependencies(worker, execution) as resolved:  # type: ignore[arg-type]
+        assert resolved == {"record": "record-c-7", "place": "us/None"}
+
+
+async def test_task_argument_does_not_apply_defaults() -> None:
+    """An argument the caller did not pass is missing, even if it has a default."""
+    worker = FakeWorker()
+
+    def region_of(region: str = TaskArgument()) -> str:
+        return region  # pragma: no cover
+
+    async def task(region: str = "eu", place: str = Depends(region_of)) -> None:
+        """A task relying on a default the TaskArgument cannot see."""
+
+    async with resolved_dependencies(worker, make_execution(worker, task)) as resolved:  # type: ignore[arg-type]
+        [failure] = resolved.failures
+        assert isinstance(failure, FailedDependency)
+        assert failure.parameter == "place"
+        assert isinstance(failure.error, KeyError)
+
+
+async def test_bare_task_argument_on_a_task_fails() -> None:
+    """A bare TaskArgument() directly on a task fails: it has no name to use."""
+    worker = FakeWorker()
+
+    async def task(a: int, b: Any = TaskArgument()) -> None:
+        """A task misusing TaskArgument."""
+
+    async with resolved_dependencies(worker, make_execution(worker, task, 1)) as resolved:  # type: ignore[arg-type]
+        [failure] = resolved.failures
+        assert failure.parameter == "b"
+        assert isinstance(failure.error, ValueError)
+        assert str(failure.error) == "No parameter name specified"
+
+
+async def test_named_task_argument_on_a_task() -> None:
+    """A named TaskArgument on a task copies another argument of the task."""
+    worker = FakeWorker()
+
+    async def task(a: int, copy: int = TaskArgument("a")) -> None:
+        """A task copying its own argument."""
+
+    async with resolved_dependencies(worker, make_execution(worker, task, 9)) as resolved:  # type: ignore[arg-type]
+        assert resolved == {"copy": 9}
+
+
+async def test_sync_context_manager_factories_are_entered() -> None:
+    """A Depends factory returning a sync context manager is entered and exited."""
+    journal: list[str] = []
+    worker = FakeWorker()
+
+    @contextmanager
+    def resource() -> Iterator[str]:
+        journal.append("open")
+        yield "res"
+        journal.append("close")
+
+    async def task(r: str = Depends(resource)) -> None:
+        """A task using a sync resource."""
+
+    async with resolved_dependencies(worker, make_execution(worker, task)) as resolved:  # type: ignore[arg-type]
+        assert resolved == {"r": "res"}
+        assert journal == ["open"]
+    assert journal == ["open", "close"]
