@@ -31,7 +31,9 @@ class RedisServer:
     """One redis-server we started; ``restart()`` keeps its port and data."""
 
     port: int = field(default_factory=free_port)
-    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="docket-redis-")))
+    directory: Path = field(
+        default_factory=lambda: Path(tempfile.mkdtemp(prefix="docket-redis-"))
+    )
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -41,18 +43,28 @@ class RedisServer:
     def start(self) -> RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
-            raise RuntimeError("redis-server is not installed: run the README's test command")
+            raise RuntimeError(
+                "redis-server is not installed: run the README's test command"
+            )
         self.process = subprocess.Popen(
             [
                 binary,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--dir", str(self.directory),
-                "--save", "",
-                "--appendonly", "yes",
-                "--appendfsync", "always",
-                "--protected-mode", "no",
-                "--loglevel", "warning",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--protected-mode",
+                "no",
+                "--loglevel",
+                "warning",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

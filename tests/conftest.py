@@ -64,7 +64,9 @@ async def worker(docket: Docket) -> AsyncIterator[Worker]:
 
 
 async def eventually(
-    condition: Callable[[], Any | Awaitable[Any]], timeout: float = 5.0, interval: float = 0.01
+    condition: Callable[[], Any | Awaitable[Any]],
+    timeout: float = 5.0,
+    interval: float = 0.01,
 ) -> Any:
     """Wait until ``condition()`` is truthy (awaiting it if needed), or fail."""
     deadline = time.monotonic() + timeout

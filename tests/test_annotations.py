@@ -121,3 +121,15 @@ def test_unresolvable_string_annotations_are_tolerated() -> None:
 def test_logged_format_without_length(value: Any) -> None:
     """length_only falls back to repr() for values that have no length."""
     assert Logged(length_only=True).format(value) == repr(value)
+
+
+def test_partly_resolvable_annotations_keep_their_markings() -> None:
+    """One unresolvable annotation (a local class) does not hide the Logged ones."""
+
+    class Local:
+        pass
+
+    async def task(a: Annotated[str, Logged], b: Local) -> None:
+        """A task whose second annotation names a local class."""
+
+    assert call_repr(task, "task", ("x", Local()), {}, "k") == "task('x', ...){k}"

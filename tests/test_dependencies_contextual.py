@@ -148,7 +148,10 @@ def test_admission_blocked_message_and_flags() -> None:
     parked = ConcurrencyBlocked(make_execution(), "p:concurrency:x", 3)
     assert isinstance(parked, AdmissionBlocked)
     assert parked.handled is True
-    assert str(parked) == "Task key-9 blocked by concurrency limit (3 max) on p:concurrency:x"
+    assert (
+        str(parked)
+        == "Task key-9 blocked by concurrency limit (3 max) on p:concurrency:x"
+    )
 
 
 async def test_task_logger_adapter_fields(caplog: pytest.LogCaptureFixture) -> None:

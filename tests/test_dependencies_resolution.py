@@ -259,7 +259,9 @@ async def test_handlers_are_found_at_worker_level_and_in_annotations() -> None:
     async def task(x: Annotated[int, Perpetual(every=timedelta(seconds=1))]) -> None:
         """A perpetual task declared through an annotation."""
 
-    async with resolved_dependencies(worker, make_execution(worker, task, 5)) as resolved:  # type: ignore[arg-type]
+    async with resolved_dependencies(
+        worker, make_execution(worker, task, 5)
+    ) as resolved:  # type: ignore[arg-type]
         timeout = get_single_dependency_of_type(resolved, Runtime)
         perpetual = get_single_dependency_of_type(resolved, CompletionHandler)
         assert isinstance(timeout, Timeout)
@@ -493,7 +495,9 @@ async def test_bare_task_argument_on_a_task_fails() -> None:
     async def task(a: int, b: Any = TaskArgument()) -> None:
         """A task misusing TaskArgument."""
 
-    async with resolved_dependencies(worker, make_execution(worker, task, 1)) as resolved:  # type: ignore[arg-type]
+    async with resolved_dependencies(
+        worker, make_execution(worker, task, 1)
+    ) as resolved:  # type: ignore[arg-type]
         [failure] = resolved.failures
         assert failure.parameter == "b"
         assert isinstance(failure.error, ValueError)
@@ -507,7 +511,9 @@ async def test_named_task_argument_on_a_task() -> None:
     async def task(a: int, copy: int = TaskArgument("a")) -> None:
         """A task copying its own argument."""
 
-    async with resolved_dependencies(worker, make_execution(worker, task, 9)) as resolved:  # type: ignore[arg-type]
+    async with resolved_dependencies(
+        worker, make_execution(worker, task, 9)
+    ) as resolved:  # type: ignore[arg-type]
         assert resolved == {"copy": 9}
 
 

@@ -54,7 +54,9 @@ class ScheduleRecorder:
     async def __call__(
         self, replace: bool = False, reschedule_message: bytes | None = None
     ) -> None:
-        self.calls.append({"replace": replace, "reschedule_message": reschedule_message})
+        self.calls.append(
+            {"replace": replace, "reschedule_message": reschedule_message}
+        )
 
 
 def test_retry_defaults() -> None:

@@ -69,7 +69,9 @@ async def test_remaining_expired_and_extend() -> None:
 
     timeout.start()
     timeout.extend()  # by base
-    assert timedelta(milliseconds=60) < timeout.remaining() <= timedelta(milliseconds=100)
+    assert (
+        timedelta(milliseconds=60) < timeout.remaining() <= timedelta(milliseconds=100)
+    )
 
 
 async def test_run_returns_the_result_in_time() -> None:
@@ -155,4 +157,6 @@ async def test_synchronous_bodies_run_in_a_thread() -> None:
     def body(x: int) -> int:
         return x * 2
 
-    assert await Timeout(timedelta(seconds=5)).run(make_execution(), body, (21,), {}) == 42
+    assert (
+        await Timeout(timedelta(seconds=5)).run(make_execution(), body, (21,), {}) == 42
+    )

@@ -66,21 +66,31 @@ def _metadata(hint: Any) -> tuple[Any, ...]:
 
 
 def _parameter_hints(function: Callable[..., Any]) -> dict[str, Any]:
-    """Each parameter's annotation, with string annotations resolved when possible."""
+    """Each parameter's annotation, with string annotations resolved when possible.
+
+    When the hints cannot all be resolved together (say one names a local
+    class), each string annotation is evaluated alone and skipped on failure.
+    """
     try:
-        signature = inspect.signature(function)
+        parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return {}
+    target = getattr(function, "__func__", function)
     try:
-        hints = get_type_hints(
-            getattr(function, "__func__", function), include_extras=True
-        )
+        hints = get_type_hints(target, include_extras=True)
     except Exception:
         hints = {}
-    return {
-        name: hints.get(name, parameter.annotation)
-        for name, parameter in signature.parameters.items()
-    }
+    namespace = getattr(inspect.unwrap(target), "__globals__", {})
+    resolved: dict[str, Any] = {}
+    for name, parameter in parameters.items():
+        hint = hints.get(name, parameter.annotation)
+        if isinstance(hint, str):
+            try:
+                hint = eval(hint, dict(namespace))
+            except Exception:
+                continue
+        resolved[name] = hint
+    return resolved
 
 
 class Annotation:

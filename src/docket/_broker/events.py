@@ -48,7 +48,6 @@ class EventOps(BrokerBase):
         return self.backend.pubsub()
 
 
-
 class Subscription:
     """Payloads published on some channels, from the moment ``open()`` returns.
 

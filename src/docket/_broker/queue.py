@@ -43,8 +43,10 @@ class QueueOps(BrokerBase):
         for name, value in fields.items():
             args.append(name)
             args.append(value)
-        reply = await scripts.SCHEDULE(
-            self.client, [k.stream, k.queue, k.runs(key), k.parked(key), k.listening], args
+        reply = await self.run_script(
+            scripts.SCHEDULE,
+            [k.stream, k.queue, k.runs(key), k.parked(key), k.listening],
+            args,
         )
         return reply == b"OK" or reply == "OK"
 
@@ -52,9 +54,16 @@ class QueueOps(BrokerBase):
         self, key: str, completed_at: str, ttl_seconds: int, signal: bool
     ) -> str:
         k = self.keys
-        reply = await scripts.CANCEL(
-            self.client,
-            [k.stream, k.queue, k.runs(key), k.parked(key), k.progress(key), k.listening],
+        reply = await self.run_script(
+            scripts.CANCEL,
+            [
+                k.stream,
+                k.queue,
+                k.runs(key),
+                k.parked(key),
+                k.progress(key),
+                k.listening,
+            ],
             [
                 key,
                 completed_at,
@@ -67,8 +76,10 @@ class QueueOps(BrokerBase):
 
     async def stream_due(self, now: float, limit: int = 1000) -> DueResult:
         k = self.keys
-        moved, first = await scripts.STREAM_DUE(
-            self.client, [k.queue, k.stream, k.listening], [k.prefix, repr(now), limit]
+        moved, first = await self.run_script(
+            scripts.STREAM_DUE,
+            [k.queue, k.stream, k.listening],
+            [k.prefix, repr(now), limit],
         )
         return DueResult(int(moved), float(first) if first not in (b"", "") else None)
 
@@ -85,7 +96,11 @@ class QueueOps(BrokerBase):
         """New messages for ``consumer``, blocking up to ``block_ms`` when none wait."""
         try:
             reply = await self.client.xreadgroup(
-                self.group, consumer, {self.keys.stream: ">"}, count=count, block=block_ms
+                self.group,
+                consumer,
+                {self.keys.stream: ">"},
+                count=count,
+                block=block_ms,
             )
         except ResponseError as error:
             if not _is_nogroup(error):
@@ -99,7 +114,9 @@ class QueueOps(BrokerBase):
                     deliveries.append(Delivery(message_id, fields, False))
         return deliveries
 
-    async def reclaim(self, consumer: str, count: int, min_idle_ms: int) -> list[Delivery]:
+    async def reclaim(
+        self, consumer: str, count: int, min_idle_ms: int
+    ) -> list[Delivery]:
         """Messages other consumers left unacknowledged for at least ``min_idle_ms``."""
         try:
             reply = await self.client.xautoclaim(
@@ -116,8 +133,13 @@ class QueueOps(BrokerBase):
         """Reset the idle time of this consumer's in-flight messages (its lease)."""
         if message_ids:
             await self.client.xclaim(
-                self.keys.stream, self.group, consumer, 0, list(message_ids),
-                idle=0, justid=True,
+                self.keys.stream,
+                self.group,
+                consumer,
+                0,
+                list(message_ids),
+                idle=0,
+                justid=True,
             )
 
     async def acknowledge(self, message_ids: Sequence[bytes]) -> None:

@@ -25,7 +25,9 @@ class RunOps(BrokerBase):
         args: list[Any] = [self.keys.prefix, self.group, worker, started_at]
         for key, generation, message_id, redelivered in batch:
             args += [key, generation, message_id, "1" if redelivered else "0"]
-        codes = await scripts.CLAIM(self.client, [self.keys.stream, self.keys.listening], args)
+        codes = await self.run_script(
+            scripts.CLAIM, [self.keys.stream, self.keys.listening], args
+        )
         return [code in (b"R", "R") for code in codes]
 
     async def settle(self, batch: Sequence[Settlement], ttl_seconds: int) -> int:
@@ -33,7 +35,9 @@ class RunOps(BrokerBase):
         were superseded (their successors' records were left alone)."""
         args: list[Any] = [self.keys.prefix, self.group, ttl_seconds]
         for item in batch:
-            flags = ("r" if item.stored_result else "") + ("p" if item.wrote_progress else "")
+            flags = ("r" if item.stored_result else "") + (
+                "p" if item.wrote_progress else ""
+            )
             args += [
                 item.key,
                 item.generation,
@@ -44,7 +48,9 @@ class RunOps(BrokerBase):
                 flags or "-",
             ]
         return int(
-            await scripts.SETTLE(self.client, [self.keys.stream, self.keys.listening], args)
+            await self.run_script(
+                scripts.SETTLE, [self.keys.stream, self.keys.listening], args
+            )
         )
 
     async def run_record(self, key: str) -> dict[bytes, bytes]:

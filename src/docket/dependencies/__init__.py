@@ -49,11 +49,10 @@ from ._resolution import (
     get_single_dependency_parameter_of_type,
     has_dependencies,
     resolved_dependencies,
-    single_rule_violation,
-    validate_dependencies,
 )
 from ._retry import ExponentialRetry, Retry
 from ._timeout import Timeout
+from ._validation import single_rule_violation, validate_dependencies
 
 __all__ = [
     "AdmissionBlocked",

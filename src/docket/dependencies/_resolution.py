@@ -1,4 +1,4 @@
-"""Resolving a task's dependencies for one execution, and the "single" rule.
+"""Resolving a task's dependencies for one execution, and finding handler roles.
 
 ``resolved_dependencies(worker, execution)`` enters, on one exit stack (so that
 teardown is last-in-first-out):
@@ -12,12 +12,13 @@ It is built from the engine's own pieces (the ``Depends`` cache and stack
 ContextVars and its resolution ``Frame``) rather than from
 ``uncalled_for.resolved_dependencies``, because the worker-level dependencies must
 share the per-execution ``Depends`` cache and exit stack with the task's.
+The cross-level "single" check (``_validation``) runs first, cached per
+(worker, function).
 """
 
 from __future__ import annotations
 
 import inspect
-import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,10 +31,10 @@ from uncalled_for import (
     get_dependency_parameters,
     get_signature,
 )
-from uncalled_for.caching import FunctionCache
 from uncalled_for.functional import _Depends
 
 from ._base import current_docket, current_execution, current_worker
+from ._validation import cross_level_violation, worker_dependencies
 
 if TYPE_CHECKING:
     from ..execution import Execution
@@ -117,121 +118,6 @@ def has_dependencies(function: Callable[..., Any]) -> bool:
         return True
 
 
-def _declared(function: Callable[..., Any]) -> list[tuple[str, Dependency[Any]]]:
-    declared: list[tuple[str, Dependency[Any]]] = list(
-        get_dependency_parameters(function).items()
-    )
-    for name, dependencies in get_annotation_dependencies(function).items():
-        declared.extend((name, dependency) for dependency in dependencies)
-    return declared
-
-
-def _is_single(cls: type) -> bool:
-    return bool(getattr(cls, "single", False))
-
-
-def single_rule_violation(
-    task: list[tuple[str, Dependency[Any]]],
-    worker: list[tuple[str, Dependency[Any]]] | None = None,
-) -> str | None:
-    """The "single" rule (spec 5.1, 3.15) over task- and worker-level declarations.
-
-    Returns the error message, or None when the declarations are fine. Duplicates
-    of one concrete type are reported first; then conflicts between different
-    types under one single base class.
-    """
-    worker = worker or []
-    entries = [*worker, *task]
-    worker_count = len(worker)
-
-    by_type: dict[type, list[int]] = {}
-    for index, (_, dependency) in enumerate(entries):
-        by_type.setdefault(type(dependency), []).append(index)
-
-    for dependency_type, indexes in by_type.items():
-        if not _is_single(dependency_type) or len(indexes) < 2:
-            continue
-        if any(index < worker_count for index in indexes):
-            places = ", ".join(f"'{entries[index][0]}'" for index in indexes)
-            return (
-                f"Only one {dependency_type.__name__} dependency is allowed, "
-                f"but found at: {places}. "
-                "Declare it in exactly one place (task or worker)."
-            )
-        return f"Only one {dependency_type.__name__} dependency is allowed"
-
-    single_bases: list[type] = []
-    for _, dependency in entries:
-        for cls in type(dependency).__mro__:
-            if (
-                cls is not Dependency
-                and issubclass(cls, Dependency)
-                and _is_single(cls)
-                and cls not in single_bases
-            ):
-                single_bases.append(cls)
-
-    for base in single_bases:
-        found = [
-            dependency for _, dependency in entries if isinstance(dependency, base)
-        ]
-        if len(found) > 1:
-            names = ", ".join(type(dependency).__name__ for dependency in found)
-            return f"Only one {base.__name__} dependency is allowed, but found: {names}"
-
-    return None
-
-
-def validate_dependencies(function: Callable[..., Any]) -> None:
-    """Raise ``ValueError`` when a function breaks the "single" rule (spec 5.1).
-
-    Also raises the engine's ``TypeError`` for a parameter that declares two
-    value providers.
-    """
-    violation = single_rule_violation(_declared(function))
-    if violation is not None:
-        raise ValueError(violation)
-
-
-def worker_dependencies(worker: Worker) -> list[tuple[str, Dependency[Any]]]:
-    """The worker-level dependencies as ``(name, dependency)`` pairs, in order."""
-    dependencies: Any = getattr(worker, "dependencies", None)
-    if not dependencies:
-        return []
-    if isinstance(dependencies, Mapping):
-        mapping: Mapping[str, Dependency[Any]] = dependencies
-        return list(mapping.items())
-    sequence: Iterable[Dependency[Any]] = dependencies
-    return [
-        (f"__worker_dependency_{index}__", dependency)
-        for index, dependency in enumerate(sequence)
-    ]
-
-
-# (worker, function) -> "" when fine, else the violation message.
-_violations: weakref.WeakKeyDictionary[Any, FunctionCache[str]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _cross_level_violation(
-    worker: Worker,
-    function: Callable[..., Any],
-    at_worker: list[tuple[str, Dependency[Any]]],
-) -> str | None:
-    if not at_worker:
-        return None
-    try:
-        cache = _violations.setdefault(worker, FunctionCache())
-    except TypeError:  # a worker that cannot be weakly referenced: no caching
-        cache = FunctionCache[str]()
-    cached = cache.get(function)
-    if cached is None:
-        cached = single_rule_violation(_declared(function), at_worker) or ""
-        cache[function] = cached
-    return cached or None
-
-
 def _bind_arguments(
     function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[dict[str, Any], set[str]]:
@@ -288,7 +174,7 @@ async def resolved_dependencies(
     """
     function = execution.function
     at_worker = worker_dependencies(worker)
-    violation = _cross_level_violation(worker, function, at_worker)
+    violation = cross_level_violation(worker, function, at_worker)
     if violation is not None:
         raise ValueError(violation)
 

@@ -28,9 +28,9 @@ end
 if ttl > 0 then redis.call('EXPIRE', runs, ttl) else redis.call('DEL', runs) end
 
 if changed and redis.call('EXISTS', KEYS[6]) == 1 then
-  redis.call('PUBLISH', ARGV[4], '{"type":"state","key":' .. json_string(key)
+  emit(ARGV[4], '{"type":"state","key":' .. json_string(key)
     .. ',"state":"cancelled","completed_at":"' .. completed_at .. '"}')
 end
-if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], key) end
+if ARGV[5] ~= '' then emit(ARGV[5], key) end
 if changed then return 'cancelled' end
 return state or 'missing'

@@ -27,7 +27,7 @@ for i = 5, #ARGV, 4 do
       'stream_id', '')
     if ARGV[i + 3] == '1' then redis.call('DEL', prefix .. ':progress:' .. key) end
     if listening then
-      redis.call('PUBLISH', prefix .. ':state:' .. key,
+      emit(prefix .. ':state:' .. key,
         '{"type":"state","key":' .. json_string(key) .. ',"state":"running","worker":'
         .. json_string(worker) .. ',"started_at":"' .. started .. '"}')
     end

@@ -59,8 +59,8 @@ else
   redis.call('HSET', runs, 'state', 'scheduled', 'when', when, 'function', function_name,
     'args', args, 'kwargs', kwargs, 'generation', generation)
   local first = redis.call('ZRANGE', queue, 0, 0)
-  if first[1] == key then redis.call('PUBLISH', ARGV[8], when) end
+  if first[1] == key then emit(ARGV[8], when) end
 end
 
-if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('PUBLISH', ARGV[7], ARGV[9]) end
+if redis.call('EXISTS', KEYS[5]) == 1 then emit(ARGV[7], ARGV[9]) end
 return 'OK'

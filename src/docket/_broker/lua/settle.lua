@@ -50,7 +50,7 @@ for i = 4, #ARGV, 7 do
     local event = '{"type":"state","key":' .. json_string(key) .. ',"state":"' .. state
       .. '","completed_at":"' .. completed_at .. '"'
     if err ~= '' then event = event .. ',"error":' .. json_string(err) end
-    redis.call('PUBLISH', prefix .. ':state:' .. key, event .. '}')
+    emit(prefix .. ':state:' .. key, event .. '}')
   end
   if id ~= '' then acks[#acks + 1] = id end
 end

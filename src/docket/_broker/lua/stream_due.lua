@@ -26,7 +26,7 @@ for _, key in ipairs(due) do
       for i = 1, #fields, 2 do
         if fields[i] == 'when' then when = fields[i + 1] end
       end
-      redis.call('PUBLISH', prefix .. ':state:' .. key, '{"type":"state","key":'
+      emit(prefix .. ':state:' .. key, '{"type":"state","key":'
         .. json_string(key) .. ',"state":"queued","when":"' .. when .. '"}')
     end
   end

@@ -1,0 +1,140 @@
+"""The "single" rule over task- and worker-level dependency declarations.
+
+A class with ``single = True`` may appear at most once per task, counting
+default-value, ``Annotated`` and worker-level dependencies together, and
+different classes under one single base conflict (spec 5.1 and 3.15).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from uncalled_for import (
+    Dependency,
+    get_annotation_dependencies,
+    get_dependency_parameters,
+)
+from uncalled_for.caching import FunctionCache
+
+if TYPE_CHECKING:
+    from ..worker import Worker
+
+
+def declared_dependencies(
+    function: Callable[..., Any],
+) -> list[tuple[str, Dependency[Any]]]:
+    """The function's declared dependencies as ``(parameter, dependency)`` pairs."""
+    declared: list[tuple[str, Dependency[Any]]] = list(
+        get_dependency_parameters(function).items()
+    )
+    for name, dependencies in get_annotation_dependencies(function).items():
+        declared.extend((name, dependency) for dependency in dependencies)
+    return declared
+
+
+def _is_single(cls: type) -> bool:
+    return bool(getattr(cls, "single", False))
+
+
+def single_rule_violation(
+    task: list[tuple[str, Dependency[Any]]],
+    worker: list[tuple[str, Dependency[Any]]] | None = None,
+) -> str | None:
+    """The "single" rule (spec 5.1, 3.15) over task- and worker-level declarations.
+
+    Returns the error message, or None when the declarations are fine. Duplicates
+    of one concrete type are reported first; then conflicts between different
+    types under one single base class.
+    """
+    worker = worker or []
+    entries = [*worker, *task]
+    worker_count = len(worker)
+
+    by_type: dict[type, list[int]] = {}
+    for index, (_, dependency) in enumerate(entries):
+        by_type.setdefault(type(dependency), []).append(index)
+
+    for dependency_type, indexes in by_type.items():
+        if not _is_single(dependency_type) or len(indexes) < 2:
+            continue
+        if any(index < worker_count for index in indexes):
+            places = ", ".join(f"'{entries[index][0]}'" for index in indexes)
+            return (
+                f"Only one {dependency_type.__name__} dependency is allowed, "
+                f"but found at: {places}. "
+                "Declare it in exactly one place (task or worker)."
+            )
+        return f"Only one {dependency_type.__name__} dependency is allowed"
+
+    single_bases: list[type] = []
+    for _, dependency in entries:
+        for cls in type(dependency).__mro__:
+            if (
+                cls is not Dependency
+                and issubclass(cls, Dependency)
+                and _is_single(cls)
+                and cls not in single_bases
+            ):
+                single_bases.append(cls)
+
+    for base in single_bases:
+        found = [
+            dependency for _, dependency in entries if isinstance(dependency, base)
+        ]
+        if len(found) > 1:
+            names = ", ".join(type(dependency).__name__ for dependency in found)
+            return f"Only one {base.__name__} dependency is allowed, but found: {names}"
+
+    return None
+
+
+def validate_dependencies(function: Callable[..., Any]) -> None:
+    """Raise ``ValueError`` when a function breaks the "single" rule (spec 5.1).
+
+    Also raises the engine's ``TypeError`` for a parameter that declares two
+    value providers.
+    """
+    violation = single_rule_violation(declared_dependencies(function))
+    if violation is not None:
+        raise ValueError(violation)
+
+
+def worker_dependencies(worker: Worker) -> list[tuple[str, Dependency[Any]]]:
+    """The worker-level dependencies as ``(name, dependency)`` pairs, in order."""
+    dependencies: Any = getattr(worker, "dependencies", None)
+    if not dependencies:
+        return []
+    if isinstance(dependencies, Mapping):
+        mapping: Mapping[str, Dependency[Any]] = dependencies
+        return list(mapping.items())
+    sequence: Iterable[Dependency[Any]] = dependencies
+    return [
+        (f"__worker_dependency_{index}__", dependency)
+        for index, dependency in enumerate(sequence)
+    ]
+
+
+# (worker, function) -> "" when fine, else the violation message.
+_violations: weakref.WeakKeyDictionary[Any, FunctionCache[str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def cross_level_violation(
+    worker: Worker,
+    function: Callable[..., Any],
+    at_worker: list[tuple[str, Dependency[Any]]],
+) -> str | None:
+    if not at_worker:
+        return None
+    try:
+        cache = _violations.setdefault(worker, FunctionCache())
+    except TypeError:  # a worker that cannot be weakly referenced: no caching
+        cache = FunctionCache[str]()
+    cached = cache.get(function)
+    if cached is None:
+        cached = single_rule_violation(declared_dependencies(function), at_worker) or ""
+        cache[function] = cached
+    return cached or None
