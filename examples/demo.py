@@ -30,7 +30,9 @@ async def remind(message: str) -> None:
     stamp(f"reminder: {message}")
 
 
-async def flaky(name: str, retry: Retry = Retry(attempts=3, delay=timedelta(milliseconds=100))) -> str:
+async def flaky(
+    name: str, retry: Retry = Retry(attempts=3, delay=timedelta(milliseconds=100))
+) -> str:
     attempts[name] = attempts.get(name, 0) + 1
     if retry.attempt < 3:
         stamp(f"flaky({name!r}) attempt {retry.attempt} fails")
@@ -39,7 +41,9 @@ async def flaky(name: str, retry: Retry = Retry(attempts=3, delay=timedelta(mill
     return f"{name} done after {retry.attempt} attempts"
 
 
-async def heartbeat(perpetual: Perpetual = Perpetual(every=timedelta(milliseconds=150))) -> None:
+async def heartbeat(
+    perpetual: Perpetual = Perpetual(every=timedelta(milliseconds=150)),
+) -> None:
     stamp("heartbeat tick")
 
 
@@ -47,12 +51,18 @@ async def main() -> None:
     async with Docket(name="demo", url="memory://demo") as docket:
         total = await docket.add(add_numbers)(2, 3)
         now = datetime.now(timezone.utc)
-        later = await docket.add(remind, when=now + timedelta(milliseconds=300))("stretch your legs")
+        later = await docket.add(remind, when=now + timedelta(milliseconds=300))(
+            "stretch your legs"
+        )
         retried = await docket.add(flaky)("upload")
         await docket.add(heartbeat, key="heartbeat")()
-        stamp(f"scheduled: {total.key[:8]}… ({total.state.value}), reminder ({later.state.value})")
+        stamp(
+            f"scheduled: {total.key[:8]}… ({total.state.value}), reminder ({later.state.value})"
+        )
 
-        async with Worker(docket, minimum_check_interval=timedelta(milliseconds=10)) as worker:
+        async with Worker(
+            docket, minimum_check_interval=timedelta(milliseconds=10)
+        ) as worker:
             await worker.run_at_most({"heartbeat": 3})
 
         stamp(f"add_numbers result: {await total.get_result()}")

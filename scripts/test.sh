@@ -22,4 +22,4 @@ fi
 .venv/bin/python -m pytest -n 2 -q -p no:cacheprovider "$@"
 .venv/bin/ruff check src tests bench examples
 .venv/bin/ruff format --check src tests bench examples
-.venv/bin/pyright src
+.venv/bin/pyright --pythonpath .venv/bin/python src

@@ -56,7 +56,9 @@ async def test_cancel_a_future_task_before_it_runs(docket: Docket, worker: Worke
     when = datetime.now(timezone.utc) + timedelta(milliseconds=100)
     execution = await docket.add(reminder, when=when, key="reminder")()
     waiter = asyncio.ensure_future(execution.get_result(timeout=timedelta(seconds=10)))
-    await asyncio.sleep(0.05)  # let the waiter subscribe; the outcome does not depend on it
+    await asyncio.sleep(
+        0.05
+    )  # let the waiter subscribe; the outcome does not depend on it
     await docket.cancel("reminder")
     with pytest.raises(ExecutionCancelled):
         await asyncio.wait_for(waiter, 3)
@@ -77,7 +79,9 @@ async def test_cancel_after_the_scheduler_moved_the_task(docket: Docket):
     result = await docket._broker.stream_due(datetime.now(timezone.utc).timestamp())
     assert result.moved == 1
     await docket.cancel("moved")
-    async with Worker(docket, minimum_check_interval=timedelta(milliseconds=5)) as worker:
+    async with Worker(
+        docket, minimum_check_interval=timedelta(milliseconds=5)
+    ) as worker:
         await worker.run_until_finished()
     assert ran == []
 
@@ -136,7 +140,9 @@ async def test_perpetual_runs_at_most(docket: Docket, worker: Worker):
     """A perpetual task reschedules itself; run_at_most bounds it by key."""
     runs: list[int] = []
 
-    async def tick(perpetual: Perpetual = Perpetual(every=timedelta(milliseconds=10))) -> None:
+    async def tick(
+        perpetual: Perpetual = Perpetual(every=timedelta(milliseconds=10)),
+    ) -> None:
         runs.append(1)
 
     await docket.add(tick, key="tick")()
@@ -149,7 +155,9 @@ async def test_automatic_perpetual_starts_itself(docket: Docket, worker: Worker)
     runs: list[str] = []
 
     async def janitor(
-        perpetual: Perpetual = Perpetual(every=timedelta(milliseconds=10), automatic=True),
+        perpetual: Perpetual = Perpetual(
+            every=timedelta(milliseconds=10), automatic=True
+        ),
     ) -> None:
         runs.append("swept")
 
@@ -192,7 +200,9 @@ async def test_unknown_task_goes_to_fallback(docket: Docket):
     await docket.add(known)(7)
     del docket.tasks["known"]
 
-    async def fallback(*args: Any, execution: Execution = CurrentExecution(), **kwargs: Any) -> str:
+    async def fallback(
+        *args: Any, execution: Execution = CurrentExecution(), **kwargs: Any
+    ) -> str:
         received.append((execution.function_name, args))
         return "handled"
 
@@ -203,7 +213,9 @@ async def test_unknown_task_goes_to_fallback(docket: Docket):
     assert received == [("known", (7,))]
 
 
-async def test_default_fallback_completes_and_consumes(docket: Docket, worker: Worker, caplog):
+async def test_default_fallback_completes_and_consumes(
+    docket: Docket, worker: Worker, caplog
+):
     """The default fallback logs a warning and completes, so the message is consumed."""
 
     async def gone() -> None:
@@ -330,7 +342,9 @@ async def test_concurrency_is_respected(docket: Docket):
 
     for _ in range(30):
         await docket.add(busy)()
-    async with Worker(docket, concurrency=4, minimum_check_interval=timedelta(milliseconds=5)) as worker:
+    async with Worker(
+        docket, concurrency=4, minimum_check_interval=timedelta(milliseconds=5)
+    ) as worker:
         await worker.run_until_finished()
     assert peak == 4
 
@@ -368,7 +382,10 @@ async def test_long_task_keeps_its_lease(docket: Docket):
         redelivery_timeout=timedelta(milliseconds=200),
         minimum_check_interval=timedelta(milliseconds=5),
     )
-    async with Worker(docket, name="one", **options) as one, Worker(docket, name="two", **options) as two:
+    async with (
+        Worker(docket, name="one", **options) as one,
+        Worker(docket, name="two", **options) as two,
+    ):
         await asyncio.gather(one.run_until_finished(), two.run_until_finished())
     assert runs == [1]
 
@@ -396,11 +413,18 @@ async def test_many_dockets_on_memory_are_isolated():
     async def job(label: str) -> None:
         ran.append(label)
 
-    async with Docket(name="same", url="memory://iso-a") as a, Docket(name="same", url="memory://iso-b") as b:
+    async with (
+        Docket(name="same", url="memory://iso-a") as a,
+        Docket(name="same", url="memory://iso-b") as b,
+    ):
         await a.add(job)("a")
-        async with Worker(b, minimum_check_interval=timedelta(milliseconds=5)) as worker:
+        async with Worker(
+            b, minimum_check_interval=timedelta(milliseconds=5)
+        ) as worker:
             await worker.run_until_finished()
         assert ran == []
-        async with Worker(a, minimum_check_interval=timedelta(milliseconds=5)) as worker:
+        async with Worker(
+            a, minimum_check_interval=timedelta(milliseconds=5)
+        ) as worker:
             await worker.run_until_finished()
         assert ran == ["a"]

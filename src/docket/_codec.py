@@ -9,7 +9,15 @@ from typing import Any
 
 import cloudpickle  # type: ignore[import-untyped]
 
-MESSAGE_FIELDS = (b"key", b"when", b"function", b"args", b"kwargs", b"attempt", b"generation")
+MESSAGE_FIELDS = (
+    b"key",
+    b"when",
+    b"function",
+    b"args",
+    b"kwargs",
+    b"attempt",
+    b"generation",
+)
 
 
 def dumps(value: Any) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -12,7 +12,8 @@ from opentelemetry import trace
 def tracing_enabled() -> bool:
     """Whether an SDK tracer provider is installed (no spans are built otherwise)."""
     return not isinstance(
-        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+        trace.get_tracer_provider(),
+        trace.ProxyTracerProvider | trace.NoOpTracerProvider,
     )
 
 
@@ -23,7 +24,7 @@ def _span(
     attributes: Mapping[str, Any],
     kind: trace.SpanKind,
     links: list[trace.Link] | None,
-) -> Iterator[trace.Span]:
+) -> Generator[trace.Span, None, None]:
     tracer = trace.get_tracer(tracer_name)
     with tracer.start_as_current_span(
         name, kind=kind, attributes=dict(attributes), links=links

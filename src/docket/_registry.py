@@ -14,7 +14,11 @@ def check_task_function(function: Any) -> None:
         raise TypeError(f"Tasks must be functions, not {type(function).__name__}")
     if not hasattr(function, "__name__"):
         raise TypeError(f"Task {function!r} has no __name__; register a named function")
-    from .dependencies import get_dependency_parameters, get_annotation_dependencies, validate_dependencies
+    from .dependencies import (
+        get_annotation_dependencies,
+        get_dependency_parameters,
+        validate_dependencies,
+    )
 
     validate_dependencies(function)
     dependencies = list(get_dependency_parameters(function).values())
@@ -40,6 +44,7 @@ def placeholder_task(name: str) -> TaskFunction:
 
 
 def is_async(function: Any) -> bool:
-    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
-        getattr(function, "__call__", None)
-    )
+    if inspect.iscoroutinefunction(function):
+        return True
+    call = getattr(type(function), "__call__", None)  # noqa: B004 (async callables)
+    return inspect.iscoroutinefunction(call)

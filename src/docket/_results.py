@@ -28,7 +28,9 @@ class BuiltinStore:
     def _key(self, key: str) -> str:
         return f"{self._collection}:{key}"
 
-    async def get(self, key: str, *, collection: str | None = None) -> dict[str, Any] | None:
+    async def get(
+        self, key: str, *, collection: str | None = None
+    ) -> dict[str, Any] | None:
         import json
 
         raw = await self._client.get(self._key(key))

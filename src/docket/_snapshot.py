@@ -43,7 +43,9 @@ def _rebuild(docket: Docket, fields: dict[bytes, bytes]) -> Execution:
     name = fields[b"function"].decode()
     function = docket.tasks.get(name)
     if function is None:
-        raise ValueError(f"Task function {name!r} is not registered with the current docket")
+        raise ValueError(
+            f"Task function {name!r} is not registered with the current docket"
+        )
     return Execution.from_fields(docket, fields, function)
 
 
@@ -80,7 +82,9 @@ async def take_snapshot(docket: Docket) -> DocketSnapshot:
         execution.__class__ = RunningExecution
         assert isinstance(execution, RunningExecution)
         execution.worker = holder["consumer"].decode()
-        execution.started = taken - timedelta(milliseconds=holder["time_since_delivered"])
+        execution.started = taken - timedelta(
+            milliseconds=holder["time_since_delivered"]
+        )
         running.append(execution)
     if members:
         pipe = docket._broker.client.pipeline()
@@ -100,5 +104,11 @@ def worker_infos(rows: list[tuple[str, float, set[str]]]) -> list[WorkerInfo]:
     ]
 
 
-__all__ = ["DocketSnapshot", "RunningExecution", "WorkerInfo", "take_snapshot", "worker_infos"]
+__all__ = [
+    "DocketSnapshot",
+    "RunningExecution",
+    "WorkerInfo",
+    "take_snapshot",
+    "worker_infos",
+]
 _ = _codec

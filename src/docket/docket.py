@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Hashable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Collection,
+    Hashable,
+    Iterable,
+)
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -166,7 +173,7 @@ class Docket:
         return 0 if seconds <= 0 else max(int(seconds), 1)
 
     @asynccontextmanager
-    async def redis(self) -> AsyncIterator[Redis]:
+    async def redis(self) -> AsyncGenerator[Redis, None]:
         """A client for this docket's backend (values are bytes)."""
         if self._backend is not None:
             yield self._backend.client
@@ -328,7 +335,9 @@ class Docket:
                 self, task, args, kwargs, fixed_key, fixed_when, 1, function_name=name
             )
             span_name = "docket.replace" if replace else "docket.add"
-            with span("docket.docket", span_name, self._span_attributes(execution)) as s:
+            with span(
+                "docket.docket", span_name, self._span_attributes(execution)
+            ) as s:
                 if self._struck(execution):
                     if s is not None:
                         s.set_attribute("docket.disposition", "struck")
@@ -364,7 +373,12 @@ class Docket:
             execution.key,
         )
         TASKS_STRICKEN.add(
-            1, {**self.labels(), "docket.task": execution.function_name, "docket.where": "docket"}
+            1,
+            {
+                **self.labels(),
+                "docket.task": execution.function_name,
+                "docket.where": "docket",
+            },
         )
         execution.disposition = Disposition.STRUCK
         return True
@@ -379,19 +393,25 @@ class Docket:
 
     async def cancel(self, key: str) -> None:
         """Withdraw ``key`` wherever it waits, and stop it if it is running."""
-        with span("docket.docket", "docket.cancel", {**self.labels(), "docket.key": key}):
+        with span(
+            "docket.docket", "docket.cancel", {**self.labels(), "docket.key": key}
+        ):
             await self._cancel(key, signal=True)
         TASKS_CANCELLED.add(1, self.labels())
 
     async def _cancel(self, key: str, signal: bool) -> None:
-        await self._broker.cancel(key, _codec.iso(_codec.now()), self._ttl_seconds, signal)
+        await self._broker.cancel(
+            key, _codec.iso(_codec.now()), self._ttl_seconds, signal
+        )
 
     async def get_execution(self, key: str) -> Execution | None:
         """The execution recorded under ``key`` (the claim-check pattern), if any."""
         from ._registry import placeholder_task
 
         record = await self._broker.run_record(key)
-        if not all(field in record for field in (b"function", b"args", b"kwargs", b"when")):
+        if not all(
+            field in record for field in (b"function", b"args", b"kwargs", b"when")
+        ):
             return None
         name = record[b"function"].decode()
         function = self.tasks.get(name) or placeholder_task(name)
@@ -423,7 +443,11 @@ class Docket:
         operator: Operator | LiteralOperator = "==",
         value: Hashable | None = None,
     ) -> None:
-        name = function if function is None or isinstance(function, str) else function.__name__
+        name = (
+            function
+            if function is None or isinstance(function, str)
+            else function.__name__
+        )
         with span("docket.docket", "docket.strike", self.labels()):
             await self.strike_list.strike(name, parameter, operator, value)
 
@@ -434,7 +458,11 @@ class Docket:
         operator: Operator | LiteralOperator = "==",
         value: Hashable | None = None,
     ) -> None:
-        name = function if function is None or isinstance(function, str) else function.__name__
+        name = (
+            function
+            if function is None or isinstance(function, str)
+            else function.__name__
+        )
         with span("docket.docket", "docket.restore", self.labels()):
             await self.strike_list.restore(name, parameter, operator, value)
 

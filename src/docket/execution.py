@@ -261,7 +261,9 @@ class Execution:
             immediate=immediate,
             mode=mode,
             fields=self.as_message(),
-            event=_codec.state_event(self._key, state.value, when=_codec.iso(self.when)),
+            event=_codec.state_event(
+                self._key, state.value, when=_codec.iso(self.when)
+            ),
             reschedule_from=reschedule_message,
         )
         if reschedule_message is not None and reschedule_message == self.message_id:
@@ -276,10 +278,18 @@ class Execution:
     async def claim(self, worker: str) -> bool:
         """Mark this execution running on ``worker``; False when superseded."""
         started = _codec.now()
-        batch = [(self._key, self._generation, self.message_id or b"", self._redelivered)]
-        (claimed,) = await self._docket._broker.claim(worker, _codec.iso(started), batch)
+        batch = [
+            (self._key, self._generation, self.message_id or b"", self._redelivered)
+        ]
+        (claimed,) = await self._docket._broker.claim(
+            worker, _codec.iso(started), batch
+        )
         if claimed:
-            self.state, self.worker, self.started_at = ExecutionState.RUNNING, worker, started
+            self.state, self.worker, self.started_at = (
+                ExecutionState.RUNNING,
+                worker,
+                started,
+            )
             self.progress.reset()
             self.progress.current = 0
         else:

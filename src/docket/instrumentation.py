@@ -7,7 +7,7 @@ they cost nothing until an SDK meter provider is installed (spec section 8.1).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -75,7 +75,7 @@ class _HealthHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def _serve(server: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
+def _serve(server: ThreadingHTTPServer) -> Generator[ThreadingHTTPServer, None, None]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -89,24 +89,32 @@ def _serve(server: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
 @contextmanager
 def healthcheck_server(
     host: str = "0.0.0.0", port: int | None = None, probe: Any = None
-) -> Iterator[None]:
+) -> Generator[None, None, None]:
     """Serve ``OK`` on every GET while ``probe()`` (if given) says healthy."""
     if port is None:
         yield
         return
-    handler = type("HealthHandler", (_HealthHandler,), {"probe": staticmethod(probe) if probe else None})
+    handler = type(
+        "HealthHandler",
+        (_HealthHandler,),
+        {"probe": staticmethod(probe) if probe else None},
+    )
     with _serve(ThreadingHTTPServer((host, port), handler)):
         yield
 
 
 @contextmanager
-def metrics_server(host: str = "0.0.0.0", port: int | None = None) -> Iterator[None]:
+def metrics_server(
+    host: str = "0.0.0.0", port: int | None = None
+) -> Generator[None, None, None]:
     """Serve the Prometheus exposition of docket's metrics on ``port``."""
     if port is None:
         yield
         return
     try:
-        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from opentelemetry.exporter.prometheus import (  # pyright: ignore[reportMissingImports]
+            PrometheusMetricReader,
+        )
         from opentelemetry.sdk.metrics import MeterProvider
     except ImportError as error:
         raise ImportError(

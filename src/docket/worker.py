@@ -47,7 +47,7 @@ def _validate_dependencies(
         items = list(dependencies.items())
     else:
         items = [(f"__worker_dependency_{i}", d) for i, d in enumerate(dependencies)]
-        for name, dependency in items:
+        for _, dependency in items:
             if not isinstance(dependency, Dependency):  # pyright: ignore[reportUnnecessaryIsInstance]
                 raise TypeError(
                     f"Worker dependencies must be Dependency instances, got {dependency!r}"
@@ -55,12 +55,22 @@ def _validate_dependencies(
         return dict(items)
     for name, dependency in items:
         if name.startswith("__"):
-            raise ValueError(f"Worker dependency name {name!r} is reserved (starts with '__')")
+            raise ValueError(
+                f"Worker dependency name {name!r} is reserved (starts with '__')"
+            )
         if not isinstance(dependency, Dependency):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(
                 f"Worker dependency {name!r} must be a Dependency instance, got {dependency!r}"
             )
     return dict(items)
+
+
+def _is_disconnect(error: BaseException) -> bool:
+    """A lost connection to Redis (possibly several, grouped by a TaskGroup)."""
+    if isinstance(error, (RedisConnectionError, ConnectionError, OSError)):
+        return True
+    grouped = getattr(error, "exceptions", None)
+    return bool(grouped) and all(_is_disconnect(e) for e in grouped)
 
 
 class Worker:
@@ -78,7 +88,9 @@ class Worker:
         schedule_automatic_tasks: bool = True,
         enable_internal_instrumentation: bool = False,
         fallback_task: TaskFunction | None = None,
-        dependencies: Mapping[str, Dependency[Any]] | Sequence[Dependency[Any]] | None = None,
+        dependencies: Mapping[str, Dependency[Any]]
+        | Sequence[Dependency[Any]]
+        | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -178,9 +190,9 @@ class Worker:
             if self._running.done() and self._running.cancelled():
                 raise
             self._stop.set()  # cancelling run_* is a graceful shutdown request
-            task = asyncio.current_task()
-            if task is not None and hasattr(task, "uncancel"):
-                task.uncancel()
+            uncancel = getattr(asyncio.current_task(), "uncancel", None)
+            if uncancel is not None:
+                uncancel()
             try:
                 await self._running
             except asyncio.CancelledError:
@@ -200,7 +212,9 @@ class Worker:
             try:
                 await run_session(self, forever, self._stop)
                 return
-            except (RedisConnectionError, ConnectionError, OSError) as error:
+            except Exception as error:
+                if not _is_disconnect(error):
+                    raise
                 m.REDIS_DISRUPTIONS.add(1, self.labels())
                 delay = self.reconnection_delay.total_seconds()
                 logger.warning(
@@ -235,7 +249,7 @@ class Worker:
         until_finished: bool = False,
         healthcheck_port: int | None = None,
         metrics_port: int | None = None,
-        tasks: list[str] = [_defaults.STANDARD_TASKS],  # noqa: B006 (spec default)
+        tasks: list[str] = [_defaults.STANDARD_TASKS],
         fallback_task: str | None = None,
     ) -> None:
         """Run a worker as a service: signals, health and metrics endpoints."""

@@ -36,7 +36,7 @@ class EventOps(BrokerBase):
         if increment:
             pipe.hincrby(hash_key, "current", increment)
         if fields:
-            pipe.hset(hash_key, mapping=fields)
+            pipe.hset(hash_key, mapping={k: str(v) for k, v in fields.items()})
         if delete_message:
             pipe.hdel(hash_key, "message")
         replies = await pipe.execute()

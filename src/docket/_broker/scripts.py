@@ -15,7 +15,7 @@ Arg = str | bytes | int | float
 
 @cache
 def _prelude() -> str:
-    return resources.files(__package__).joinpath("lua/_prelude.lua").read_text()
+    return resources.files("docket._broker").joinpath("lua/_prelude.lua").read_text()
 
 
 # Redis delivers what a script publishes. The embedded engine does not deliver
@@ -46,7 +46,7 @@ class Script:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        body = resources.files(__package__).joinpath(f"lua/{name}.lua").read_text()
+        body = resources.files("docket._broker").joinpath(f"lua/{name}.lua").read_text()
         self.inline = _Variant(
             _prelude() + _PUBLISH_INLINE + body + "\nend\nreturn main()\n"
         )

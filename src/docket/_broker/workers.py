@@ -53,5 +53,5 @@ class WorkerOps(BrokerBase):
         members = await pipe.execute()
         return [
             (name.decode(), float(score), {t.decode() for t in tasks})
-            for (name, score), tasks in zip(entries, members)
+            for (name, score), tasks in zip(entries, members, strict=True)
         ]

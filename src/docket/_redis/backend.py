@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +63,7 @@ def check_url(url: str) -> str:
 @asynccontextmanager
 async def open_backend(
     url: str, connection_pool: Any | None = None
-) -> AsyncIterator[Backend]:
+) -> AsyncGenerator[Backend, None]:
     """Open the engine for ``url`` and close it (but never a memory engine) on exit."""
     scheme = check_url(url)
     if scheme == "memory":

@@ -5,7 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
-UNSUPPORTED_YET = ("redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel")
+UNSUPPORTED_YET = (
+    "redis+cluster",
+    "rediss+cluster",
+    "redis+sentinel",
+    "rediss+sentinel",
+)
 
 
 def scheme_of(url: str) -> str:

@@ -37,7 +37,9 @@ async def _listen_once(session: Session) -> None:
                 confirmed += 1
         session.listening.set()
         while not session.stop.is_set():
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            message = await pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=1.0
+            )
             if message is None:
                 await asyncio.sleep(0)
                 continue

@@ -59,7 +59,9 @@ async def serve(
 
     installed: list[signal.Signals] = []
     with ExitStack() as servers:
-        servers.enter_context(healthcheck_server(port=healthcheck_port, probe=lambda: _healthy(worker)))
+        servers.enter_context(
+            healthcheck_server(port=healthcheck_port, probe=lambda: _healthy(worker))
+        )
         servers.enter_context(metrics_server(port=metrics_port))
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:

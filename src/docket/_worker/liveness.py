@@ -30,7 +30,10 @@ async def heartbeat_loop(session: Session) -> None:
         m.SCHEDULE_DEPTH.set(future, docket.labels())
 
     await every(
-        lambda: docket.heartbeat_interval.total_seconds(), session.stop, beat, "Heartbeat"
+        lambda: docket.heartbeat_interval.total_seconds(),
+        session.stop,
+        beat,
+        "Heartbeat",
     )
 
 
@@ -38,7 +41,9 @@ async def deregister(session: Session) -> None:
     try:
         await session.broker.deregister(session.worker.name, list(session.docket.tasks))
     except Exception as error:
-        logger.warning("Could not remove worker %r's heartbeat: %s", session.worker.name, error)
+        logger.warning(
+            "Could not remove worker %r's heartbeat: %s", session.worker.name, error
+        )
 
 
 async def lease_loop(session: Session) -> None:
@@ -52,5 +57,8 @@ async def lease_loop(session: Session) -> None:
             logger.warning("Failed to renew leases", exc_info=True)
 
     await every(
-        lambda: worker.redelivery_timeout.total_seconds() / 4, session.stop, renew, "Leases"
+        lambda: worker.redelivery_timeout.total_seconds() / 4,
+        session.stop,
+        renew,
+        "Leases",
     )

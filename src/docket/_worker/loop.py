@@ -49,10 +49,14 @@ async def _settle_unreadable(
     )
     held = session.hold(placeholder)
     text = f"Could not load the task's payload: {_codec.error_text(error)}"
-    session.settle(held, runner.settlement(placeholder, ExecutionState.FAILED, text), False)
+    session.settle(
+        held, runner.settlement(placeholder, ExecutionState.FAILED, text), False
+    )
 
 
-async def _start(session: Session, deliveries: list[Delivery], executions_group: Any) -> None:
+async def _start(
+    session: Session, deliveries: list[Delivery], executions_group: Any
+) -> None:
     worker = session.worker
     claimable: list[Execution] = []
     for delivery in deliveries:
@@ -63,7 +67,9 @@ async def _start(session: Session, deliveries: list[Delivery], executions_group:
         if session.docket.strike_list.is_stricken(decoded):
             held = session.hold(decoded)
             report.struck(session, decoded)
-            session.settle(held, runner.settlement(decoded, ExecutionState.CANCELLED), False)
+            session.settle(
+                held, runner.settlement(decoded, ExecutionState.CANCELLED), False
+            )
             continue
         claimable.append(decoded)
     if not claimable:
@@ -74,7 +80,7 @@ async def _start(session: Session, deliveries: list[Delivery], executions_group:
     ]
     started = _codec.now()
     claimed = await session.broker.claim(worker.name, _codec.iso(started), batch)
-    for held, ok in zip(held_all, claimed):
+    for held, ok in zip(held_all, claimed, strict=True):
         execution = held.execution
         if not ok:
             report.superseded(session, execution)
@@ -113,7 +119,9 @@ async def main_loop(session: Session, executions_group: Any) -> None:
                 worker.name, session.free_slots, min_idle_ms
             )
         if not deliveries:
-            deliveries = await session.broker.read(worker.name, session.free_slots, block_ms)
+            deliveries = await session.broker.read(
+                worker.name, session.free_slots, block_ms
+            )
         if deliveries:
             await _start(session, deliveries, executions_group)
             continue

@@ -9,15 +9,15 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 from .._broker import Broker
+from .cancellation import listener_loop
 from .liveness import deregister, heartbeat_loop, lease_loop
 from .loop import main_loop
-from .cancellation import listener_loop
 from .scheduler import reseed_loop, scheduler_loop
 from .session import Session
 from .settler import flush, settler_loop
 
 if sys.version_info < (3, 11):  # pragma: no cover
-    from taskgroup import TaskGroup
+    from taskgroup import TaskGroup  # pyright: ignore[reportMissingImports]
 else:
     from asyncio import TaskGroup
 
@@ -61,6 +61,7 @@ async def run_session(worker: Worker, forever: bool, stop: asyncio.Event) -> Non
             manager = cls.worker_lifecycle(docket, worker)
             if manager is not None:
                 await hooks.enter_async_context(manager)
+        failure: BaseException | None = None
         async with TaskGroup() as background:
             loops: list[asyncio.Task[None]] = []
             loops.append(background.create_task(listener_loop(session)))
@@ -71,7 +72,6 @@ async def run_session(worker: Worker, forever: bool, stop: asyncio.Event) -> Non
             loops.append(background.create_task(lease_loop(session)))
             loops.append(background.create_task(heartbeat_loop(session)))
             settler = background.create_task(settler_loop(session))
-            failure: BaseException | None = None
             try:
                 async with TaskGroup() as executions:
                     try:
@@ -87,13 +87,17 @@ async def run_session(worker: Worker, forever: bool, stop: asyncio.Event) -> Non
                                 session.in_flight,
                             )
                 while session.pending:
-                    await flush(session)
-                if failure is not None:
-                    raise failure
+                    try:
+                        await flush(session)
+                    except Exception as error:  # left for redelivery
+                        failure = failure or error
+                        break
             finally:
                 settler.cancel()
                 _stop_loops(loops)
     worker._session = None
+    if failure is not None:
+        raise failure
 
 
 def _stop_loops(loops: list[asyncio.Task[None]]) -> None:

@@ -79,7 +79,9 @@ def finished(session: Session, execution: Execution, duration: float) -> None:
         m.TASK_DURATION.record(duration, tags)
 
 
-def succeeded(session: Session, execution: Execution, duration: float, span: Any) -> None:
+def succeeded(
+    session: Session, execution: Execution, duration: float, span: Any
+) -> None:
     if _metrics_on():
         m.TASKS_SUCCEEDED.add(1, labels(session, execution))
     if span is not None:
@@ -97,7 +99,9 @@ def completed(session: Session, execution: Execution, duration: float) -> None:
     """Success logged by the caller already (kept for symmetry with handlers)."""
 
 
-def failed(session: Session, execution: Execution, error: BaseException, span: Any) -> None:
+def failed(
+    session: Session, execution: Execution, error: BaseException, span: Any
+) -> None:
     if _metrics_on():
         m.TASKS_FAILED.add(1, labels(session, execution))
     if span is not None:
@@ -132,7 +136,9 @@ def struck(session: Session, execution: Execution) -> None:
 
 
 def superseded(session: Session, execution: Execution) -> None:
-    logger.info("↬ %s (superseded)", execution.call_repr(), extra=log_extra(session, execution))
+    logger.info(
+        "↬ %s (superseded)", execution.call_repr(), extra=log_extra(session, execution)
+    )
     m.TASKS_SUPERSEDED.add(1, {**labels(session, execution), "docket.where": "worker"})
 
 
@@ -143,7 +149,9 @@ def admission(session: Session, execution: Execution, action: str) -> None:
     )
 
 
-def storage_failed(session: Session, execution: Execution, error: BaseException) -> None:
+def storage_failed(
+    session: Session, execution: Execution, error: BaseException
+) -> None:
     logger.error(
         "Could not store the exception of %s: %s", execution.call_repr(), error
     )

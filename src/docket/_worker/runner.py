@@ -34,7 +34,7 @@ from . import report
 from .session import Running, Session
 
 if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import ExceptionGroup
+    from exceptiongroup import ExceptionGroup  # pyright: ignore[reportMissingImports]
 
 
 def settlement(
@@ -138,7 +138,9 @@ async def _settle(
     execution.state = state
 
 
-async def _run_plain(session: Session, held: Running, started: float, task_span: Any) -> None:
+async def _run_plain(
+    session: Session, held: Running, started: float, task_span: Any
+) -> None:
     """The fast path: a task without dependencies, settled without waiting."""
     execution = held.execution
     try:
@@ -168,7 +170,9 @@ async def _run_with_dependencies(
             runtime = get_single_dependency_of_type(resolved, Runtime)
             kwargs = {**execution.kwargs, **resolved}
             if runtime is not None:
-                result = await runtime.run(execution, execution.function, execution.args, kwargs)
+                result = await runtime.run(
+                    execution, execution.function, execution.args, kwargs
+                )
             else:
                 result = await call(execution.function, execution.args, kwargs)
             duration = time.monotonic() - started
@@ -180,11 +184,15 @@ async def _run_with_dependencies(
             else:
                 stored = await _store_result(execution, result)
                 report.completed(session, execution, duration)
-                await _settle(session, held, ExecutionState.COMPLETED, stored=stored, wait=True)
+                await _settle(
+                    session, held, ExecutionState.COMPLETED, stored=stored, wait=True
+                )
     except (AdmissionBlocked, asyncio.CancelledError):
         raise
     except Exception as error:
-        await _failed(session, held, error, time.monotonic() - started, resolved, task_span)
+        await _failed(
+            session, held, error, time.monotonic() - started, resolved, task_span
+        )
 
 
 def _raise_failures(resolved: dict[str, Any]) -> None:
@@ -240,15 +248,24 @@ async def _store_and_fail(
         report.final_failure(session, execution, error, duration)
     stored = False
     try:
-        stored = await store_value(execution, _codec.encode_exception(error)) is not None
+        stored = (
+            await store_value(execution, _codec.encode_exception(error)) is not None
+        )
     except Exception as storing:  # the store is down: still record the failure
         report.storage_failed(session, execution, storing)
     await _settle(
-        session, held, ExecutionState.FAILED, _codec.error_text(error), stored, wait=True
+        session,
+        held,
+        ExecutionState.FAILED,
+        _codec.error_text(error),
+        stored,
+        wait=True,
     )
 
 
-async def _admission_blocked(session: Session, held: Running, blocked: AdmissionBlocked) -> None:
+async def _admission_blocked(
+    session: Session, held: Running, blocked: AdmissionBlocked
+) -> None:
     execution = held.execution
     if blocked.handled or execution.acknowledged:
         session.release(held)

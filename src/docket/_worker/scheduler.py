@@ -36,7 +36,9 @@ async def scheduler_loop(session: Session) -> None:
             wake = asyncio.ensure_future(session.wake_scheduler.wait())
             stop = asyncio.ensure_future(session.stop.wait())
             try:
-                await asyncio.wait([wake, stop], timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    [wake, stop], timeout=delay, return_when=asyncio.FIRST_COMPLETED
+                )
             finally:
                 wake.cancel()
                 stop.cancel()
@@ -48,7 +50,9 @@ def automatic_tasks(session: Session) -> list[tuple[Any, Any]]:
 
     found: list[tuple[Any, Any]] = []
     seen: set[int] = set()
-    for function in list(session.docket.tasks.values()):  # a snapshot: never mutate while iterating
+    for function in list(
+        session.docket.tasks.values()
+    ):  # a snapshot: never mutate while iterating
         if id(function) in seen:
             continue
         seen.add(id(function))

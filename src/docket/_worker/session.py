@@ -92,7 +92,10 @@ async def wait_for(event: asyncio.Event, timeout: float) -> bool:
 
 
 async def every(
-    interval: Callable[[], float], stop: asyncio.Event, tick: Callable[[], Any], name: str
+    interval: Callable[[], float],
+    stop: asyncio.Event,
+    tick: Callable[[], Any],
+    name: str,
 ) -> None:
     """Run ``tick`` every ``interval()`` seconds until ``stop``; errors are logged."""
     while not stop.is_set():

@@ -17,7 +17,9 @@ async def flush(session: Session) -> None:
     if not batch:
         return
     try:
-        await session.broker.settle([s for s, _, _ in batch], session.docket._ttl_seconds)
+        await session.broker.settle(
+            [s for s, _, _ in batch], session.docket._ttl_seconds
+        )
     except Exception as error:
         # The messages stay unacknowledged and will be redelivered after
         # redelivery_timeout; the executions' waiters learn of the failure.

@@ -22,4 +22,6 @@ def main() -> None:
     app()
 
 
-from . import worker as _worker  # noqa: E402,F401  (registers the command)
+from . import worker  # noqa: E402  (registers the command)
+
+__all__ = ["app", "main", "version", "worker"]

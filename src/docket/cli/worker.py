@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -13,19 +12,17 @@ from .. import _defaults
 from . import app
 
 
-def _seconds(value: float) -> timedelta:
-    return timedelta(seconds=value)
-
-
 @app.command()
 def worker(
-    tasks: Annotated[
-        list[str], typer.Option("--tasks", envvar=_defaults.ENV_TASKS)
-    ] = [_defaults.STANDARD_TASKS],  # noqa: B006
+    tasks: Annotated[list[str], typer.Option("--tasks", envvar=_defaults.ENV_TASKS)] = [
+        _defaults.STANDARD_TASKS
+    ],
     docket_name: Annotated[
         str, typer.Option("--docket", envvar=_defaults.ENV_NAME)
     ] = _defaults.DOCKET_NAME,
-    url: Annotated[str, typer.Option("--url", envvar=_defaults.ENV_URL)] = _defaults.DOCKET_URL,
+    url: Annotated[
+        str, typer.Option("--url", envvar=_defaults.ENV_URL)
+    ] = _defaults.DOCKET_URL,
     name: Annotated[
         str | None, typer.Option("--name", envvar=_defaults.ENV_WORKER_NAME)
     ] = None,

@@ -1,0 +1,341 @@
+"""The measured phases of ``bench.py``, run against whatever ``docket`` is importable.
+
+Each phase uses its own docket name, so phases never see each other's keys, and
+deletes that docket's keys when it is done (outside every measured window).
+Redis counters come from ``INFO all`` on a separate probe connection:
+``commandstats`` calls (Lua-internal commands included), ``total_reads_processed``
+(client read events: a proxy for round trips) and the server's CPU time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import uuid4
+
+import redis.asyncio as aioredis
+
+COMPLETED = [0]
+SINKS: dict[str, list[float]] = {}
+SETUP_CHUNK = 50  # below redis-py 8's default pool of 100 connections
+
+
+async def noop() -> None:
+    """The benchmarked no-op task; it only counts itself, so capped runs know N."""
+    COMPLETED[0] += 1
+
+
+async def stamp(added: float, sink: str) -> None:
+    """Record how long after ``added`` (a ``time.time()``) this task started."""
+    SINKS.setdefault(sink, []).append(time.time() - added)
+
+
+def best_url(url: str, best: bool) -> str:
+    """The URL with a large connection pool when ``best`` is set."""
+    if not best or "max_connections=" in url:
+        return url
+    return url + ("&" if "?" in url else "?") + "max_connections=1000"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of ``values``."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-fraction * len(ordered) // 1))))
+    return ordered[rank - 1]
+
+
+class Probe:
+    """Reads Redis counters over its own connection, opened before any window."""
+
+    def __init__(self, url: str) -> None:
+        self.client = aioredis.Redis.from_url(url)
+
+    async def snapshot(self) -> dict[str, Any]:
+        """One ``INFO all`` call, reduced to the counters we use."""
+        info = await self.client.info("all")
+        calls = {
+            key[len("cmdstat_") :]: int(value["calls"])
+            for key, value in info.items()
+            if key.startswith("cmdstat_")
+        }
+        return {
+            "calls": calls,
+            "reads": int(info.get("total_reads_processed", 0)),
+            "cpu": float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
+            "version": info.get("redis_version"),
+        }
+
+    @staticmethod
+    def delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+        """Counters between two snapshots, minus the one INFO call in between.
+
+        The first snapshot's INFO is counted after it ran (so it falls inside the
+        window), the second's read event is counted before it ran (likewise).
+        """
+        calls = {
+            name: count - before["calls"].get(name, 0)
+            for name, count in after["calls"].items()
+        }
+        calls["info"] = calls.get("info", 1) - 1
+        calls = {name: count for name, count in calls.items() if count}
+        return {
+            "calls": calls,
+            "commands": sum(calls.values()),
+            "reads": after["reads"] - before["reads"] - 1,
+            "redis_cpu": after["cpu"] - before["cpu"],
+        }
+
+    async def cleanup(self, name: str) -> None:
+        """Delete every key that mentions the (unique) docket name."""
+        batch: list[bytes] = []
+        async for key in self.client.scan_iter(match=f"*{name}*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                await self.client.unlink(*batch)
+                batch = []
+        if batch:
+            await self.client.unlink(*batch)
+
+    async def close(self) -> None:
+        """Close the probe connection."""
+        await self.client.aclose()
+
+
+class Window:
+    """Wall clock, process CPU and Redis counters around a block of work."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self.seconds = 0.0
+        self.cpu = 0.0
+        self.redis: dict[str, Any] = {}
+
+    async def __aenter__(self) -> Window:
+        self._before = await self.probe.snapshot()
+        self._cpu0 = time.process_time()
+        self._t0 = time.perf_counter()
+        self._stopped = False
+        return self
+
+    def stop(self) -> None:
+        """Stop the clocks early (Redis counters still run until exit)."""
+        if not self._stopped:
+            self.seconds = time.perf_counter() - self._t0
+            self.cpu = time.process_time() - self._cpu0
+            self._stopped = True
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop()
+        self.redis = Probe.delta(self._before, await self.probe.snapshot())
+
+    def result(self, done: int, measured: int | None = None) -> dict[str, Any]:
+        """Rates and per-task costs; ``measured`` is the count at the clock stop."""
+        measured = done if measured is None else measured
+        per = max(done, 1)
+        return {
+            "completed": done,
+            "seconds": round(self.seconds, 4),
+            "rate": measured / self.seconds if self.seconds else None,
+            "cmds_per_task": self.redis["commands"] / per,
+            "reads_per_task": self.redis["reads"] / per,
+            "cpu_us_per_task": self.cpu * 1e6 / max(measured, 1),
+            "redis_cpu_us_per_task": self.redis["redis_cpu"] * 1e6 / per,
+            "breakdown": {k: v / per for k, v in sorted(self.redis["calls"].items())},
+        }
+
+
+class Bench:
+    """Runs the phases for one implementation with the options of ``bench.py``."""
+
+    def __init__(self, options: Any, probe: Probe) -> None:
+        import docket
+
+        self.docket = docket
+        self.o = options
+        self.probe = probe
+
+    @contextlib.asynccontextmanager
+    async def open(self, phase: str, best: bool) -> AsyncIterator[Any]:
+        """A fresh, entered Docket for one phase; its keys are deleted afterwards."""
+        name = f"bench-{phase}-{uuid4().hex[:10]}"
+        kwargs: dict[str, Any] = {"name": name, "url": best_url(self.o.url, best)}
+        if self.o.execution_ttl is not None:
+            kwargs["execution_ttl"] = timedelta(seconds=self.o.execution_ttl)
+        try:
+            async with self.docket.Docket(**kwargs) as docket:
+                yield docket
+        finally:
+            await self.probe.cleanup(name)
+
+    def worker(self, docket: Any, concurrency: int, best: bool) -> Any:
+        """A Worker with default settings, or with a 1 ms check interval."""
+        extra: dict[str, Any] = {}
+        if best:
+            extra["minimum_check_interval"] = timedelta(milliseconds=1)
+        return self.docket.Worker(docket, concurrency=concurrency, **extra)
+
+    async def enqueue(self, phase: str, concurrent: bool, best: bool) -> dict[str, Any]:
+        """Add N no-op tasks, one await at a time or ``--chunk`` at a time."""
+        n, chunk, cap = self.o.tasks, self.o.chunk, self.o.time_cap
+        added = 0
+        async with self.open(phase, best) as docket:
+            async with Window(self.probe) as window:
+                deadline = time.perf_counter() + cap
+                while added < n and time.perf_counter() < deadline:
+                    if concurrent:
+                        size = min(chunk, n - added)
+                        await gather_all(docket, size)
+                        added += size
+                    else:
+                        await docket.add(noop)()
+                        added += 1
+        return {**window.result(added), "requested": n, "capped": added < n}
+
+    async def drain(self, phase: str, concurrency: int, best: bool) -> dict[str, Any]:
+        """Pre-load N tasks, then time one in-process worker draining them."""
+        n = self.o.drain_tasks
+        async with self.open(phase, best) as docket:
+            for start in range(0, n, SETUP_CHUNK):
+                size = min(SETUP_CHUNK, n - start)
+                await gather_all(docket, size)
+            COMPLETED[0] = 0
+            capped = False
+            async with Window(self.probe) as window:
+                async with self.worker(docket, concurrency, best) as worker:
+                    run = asyncio.ensure_future(worker.run_until_finished())
+                    done, _ = await asyncio.wait({run}, timeout=self.o.time_cap)
+                    window.stop()
+                    measured = COMPLETED[0]
+                    if not done:
+                        capped = True
+                        run.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await run
+        result = window.result(COMPLETED[0], measured)
+        return {**result, "requested": n, "capped": capped, "measured": measured}
+
+    async def _running(
+        self, phase: str, best: bool, body: Callable[[Any], Awaitable[list[float]]]
+    ) -> dict[str, Any]:
+        """Run ``body`` while a warmed-up worker runs forever in the background."""
+        async with self.open(phase, best) as docket:
+            async with self.worker(docket, 10, best) as worker:
+                background = asyncio.ensure_future(worker.run_forever())
+                try:
+                    await docket.add(stamp)(time.time(), f"{phase}-warm")
+                    await wait_for_sink(f"{phase}-warm", 1, 30.0, background)
+                    delays = await body(docket)
+                finally:
+                    background.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await background
+        if not delays:
+            raise RuntimeError("no task started")
+        return {
+            "completed": len(delays),
+            "p50_ms": percentile(delays, 0.50) * 1e3,
+            "p99_ms": percentile(delays, 0.99) * 1e3,
+            "max_ms": max(delays) * 1e3,
+        }
+
+    async def latency(self, phase: str, best: bool) -> dict[str, Any]:
+        """Add-to-start latency at a light steady rate."""
+        count, rate = self.o.latency_tasks, self.o.latency_rate
+
+        async def body(docket: Any) -> list[float]:
+            start = time.perf_counter()
+            for i in range(count):
+                await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+                await docket.add(stamp)(time.time(), phase)
+            return await wait_for_sink(phase, count, 30.0)
+
+        return {**await self._running(phase, best, body), "requested": count}
+
+    async def scheduled(self, phase: str, best: bool) -> dict[str, Any]:
+        """Start delay of tasks due 200-700 ms after they are added."""
+        count, rng = self.o.sched_tasks, random.Random(7)
+
+        async def body(docket: Any) -> list[float]:
+            for _ in range(count):
+                when = datetime.now(timezone.utc) + timedelta(
+                    seconds=rng.uniform(0.2, 0.7)
+                )
+                await docket.add(stamp, when=when)(when.timestamp(), phase)
+            return await wait_for_sink(phase, count, 30.0)
+
+        return {**await self._running(phase, best, body), "requested": count}
+
+    def phases(self) -> list[tuple[str, Callable[[], Awaitable[dict[str, Any]]]]]:
+        """Every phase as (id, thunk), in running order."""
+        best = self.o.best_settings
+        plan: list[tuple[str, Callable[[], Awaitable[dict[str, Any]]]]] = [
+            ("enqueue_seq", lambda: self.enqueue("eseq", False, False)),
+            ("enqueue_gather", lambda: self.enqueue("egat", True, False)),
+        ]
+        if best:
+            plan.append(
+                ("enqueue_gather_best", lambda: self.enqueue("egatb", True, True))
+            )
+        for tag, b in (("", False), ("_best", True)):
+            for c in (10, 100):
+                plan.append(
+                    (f"drain_c{c}{tag}", lambda c=c, b=b: self.drain(f"d{c}", c, b))
+                )
+        for tag, b in (("", False), ("_best", True)) if best else (("", False),):
+            plan.append(
+                (f"latency{tag}", lambda b=b, t=tag: self.latency(f"lat{t}", b))
+            )
+            plan.append(
+                (f"scheduled{tag}", lambda b=b, t=tag: self.scheduled(f"sch{t}", b))
+            )
+        return plan
+
+    async def run(self, progress: Callable[[str], None]) -> dict[str, Any]:
+        """Run the selected phases, capturing each failure as a traceback."""
+        results: dict[str, Any] = {}
+        for phase, thunk in self.phases():
+            if self.o.only and phase not in self.o.only:
+                continue
+            progress(f"{phase} ...")
+            started = time.perf_counter()
+            try:
+                results[phase] = await asyncio.wait_for(
+                    thunk(), self.o.time_cap * 4 + 120
+                )
+            except Exception:
+                results[phase] = {"error": traceback.format_exc()}
+            took = time.perf_counter() - started
+            status = "ERROR" if "error" in results[phase] else "ok"
+            progress(f"{phase} {status} in {took:.1f}s")
+        return results
+
+
+async def gather_all(docket: Any, size: int) -> None:
+    """Add ``size`` no-op tasks concurrently; raise the first failure after all end."""
+    outcomes = await asyncio.gather(
+        *(docket.add(noop)() for _ in range(size)), return_exceptions=True
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+async def wait_for_sink(
+    sink: str, count: int, timeout: float, guard: asyncio.Future[Any] | None = None
+) -> list[float]:
+    """Wait until ``count`` tasks recorded into ``sink`` (or time out)."""
+    deadline = time.perf_counter() + timeout
+    while len(SINKS.get(sink, [])) < count:
+        if guard is not None and guard.done():
+            guard.result()
+            raise RuntimeError("the worker stopped before running the warm-up task")
+        if time.perf_counter() > deadline:
+            break
+        await asyncio.sleep(0.005)
+    return list(SINKS.get(sink, []))
