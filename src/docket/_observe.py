@@ -7,14 +7,18 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry import trace as trace_api
+from opentelemetry.metrics import _internal as metrics_api
 
 
 def tracing_enabled() -> bool:
-    """Whether an SDK tracer provider is installed (no spans are built otherwise)."""
-    return not isinstance(
-        trace.get_tracer_provider(),
-        trace.ProxyTracerProvider | trace.NoOpTracerProvider,
-    )
+    """Whether a tracer provider was installed (no spans are built otherwise)."""
+    return trace_api._TRACER_PROVIDER is not None  # pyright: ignore[reportPrivateUsage]
+
+
+def metrics_enabled() -> bool:
+    """Whether a meter provider was installed (instruments are no-ops otherwise)."""
+    return metrics_api._METER_PROVIDER is not None  # pyright: ignore[reportPrivateUsage]
 
 
 @contextmanager

@@ -122,7 +122,7 @@ class Docket:
             )
             self._backend = backend
             self._keys = Keyspace(backend.prefix_for(self.name))
-            self._broker_ = Broker(backend, self._keys)
+            self._broker_ = Broker(backend, self._keys, self._ttl_seconds > 0)
             self.strike_list = StrikeList(
                 url=self.url,
                 name=self.name,

@@ -15,6 +15,7 @@ from uncalled_for import get_signature
 from uncalled_for.introspection import _signature_cache
 
 from . import _codec
+from ._observe import tracing_enabled
 from ._progress import ExecutionProgress, ProgressEvent
 from .instrumentation import message_getter, message_setter
 
@@ -161,7 +162,8 @@ class Execution:
             b"attempt": str(self.attempt).encode(),
             b"generation": str(self._generation).encode(),
         }
-        propagate.inject(message, setter=message_setter)
+        if tracing_enabled():
+            propagate.inject(message, setter=message_setter)
         return message
 
     @classmethod

@@ -7,17 +7,24 @@ from typing import Any
 from .._defaults import WORKER_GROUP
 from .._keys import Keyspace
 from .._redis import Backend
+from .admission import AdmissionOps
+from .batcher import Batcher
 from .events import EventOps
 from .queue import QueueOps
 from .runs import RunOps
 from .workers import WorkerOps
 
 
-class Broker(QueueOps, RunOps, EventOps, WorkerOps):
+class Broker(QueueOps, RunOps, EventOps, WorkerOps, AdmissionOps):
     """Docket-level operations (schedule, claim, settle, cancel, read, ...)."""
 
-    def __init__(self, backend: Backend, keys: Keyspace) -> None:
+    def __init__(
+        self, backend: Backend, keys: Keyspace, records_running: bool = True
+    ) -> None:
         self.backend = backend
         self.client: Any = backend.client
         self.keys = keys
         self.group = WORKER_GROUP
+        self._records_running = records_running
+        # Redis: concurrent script calls share pipelines. In-process: call directly.
+        self.batcher = None if backend.is_memory else Batcher(backend.client)

@@ -9,10 +9,34 @@ from typing import Any
 from .base import BrokerBase
 
 
+LISTENING_RECHECK = 1.0
+
+
 class EventOps(BrokerBase):
+    _listening: bool = False
+    _listening_checked: float = float("-inf")
+
     async def mark_listening(self, ttl_seconds: int) -> None:
         """Ask every producer and worker to publish state and progress events for a while."""
         await self.client.set(self.keys.listening, b"1", ex=ttl_seconds)
+        self._note_listening(1)
+
+    def _publish_mode(self) -> str:
+        """How schedule.lua decides to publish: "1"/"0" from a recent answer, else "?".
+
+        Producers ask Redis whether anyone listens at most once a second, so an add
+        costs no extra command. A subscriber always syncs after subscribing, so an
+        add event skipped in that second hides no state from it."""
+        now = time.monotonic()
+        if now - self._listening_checked < LISTENING_RECHECK:
+            return "1" if self._listening else "0"
+        self._listening_checked = now
+        return "?"
+
+    def _note_listening(self, answer: int) -> None:
+        if answer >= 0:
+            self._listening = answer == 1
+            self._listening_checked = time.monotonic()
 
     async def publish(self, channel: str, payload: str) -> None:
         await self.client.publish(channel, payload)

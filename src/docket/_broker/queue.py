@@ -39,16 +39,18 @@ class QueueOps(BrokerBase):
             k.state_channel(key),
             k.wake,
             event,
+            self._publish_mode(),
         ]
         for name, value in fields.items():
             args.append(name)
             args.append(value)
-        reply = await self.run_script(
+        status, listening = await self.run_script(
             scripts.SCHEDULE,
             [k.stream, k.queue, k.runs(key), k.parked(key), k.listening],
             args,
         )
-        return reply == b"OK" or reply == "OK"
+        self._note_listening(int(listening))
+        return status in (b"OK", "OK")
 
     async def cancel(
         self, key: str, completed_at: str, ttl_seconds: int, signal: bool

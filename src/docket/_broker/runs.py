@@ -5,12 +5,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .. import _codec
 from . import scripts
 from .base import BrokerBase
 from .types import Settlement
 
 
+# Batch encoding for claim.lua and settle.lua (records() in lua/_prelude.lua).
+RECORD = "\x1e"
+FIELD = "\x1f"
+
+
+def _clean(text: str) -> str:
+    return text.replace(RECORD, " ").replace(FIELD, " ")
+
+
 class RunOps(BrokerBase):
+    # Fire-and-forget dockets (execution_ttl=0) skip the running-state write.
+    _records_running: bool = True
+
     async def claim(
         self,
         worker: str,
@@ -22,9 +35,21 @@ class RunOps(BrokerBase):
         Returns, per message, whether it may run; the others were superseded or
         cancelled and have been acknowledged already.
         """
-        args: list[Any] = [self.keys.prefix, self.group, worker, started_at]
-        for key, generation, message_id, redelivered in batch:
-            args += [key, generation, message_id, "1" if redelivered else "0"]
+        packed = RECORD.join(
+            FIELD.join(
+                (key, str(generation), message_id.decode(), "1" if again else "0")
+            )
+            for key, generation, message_id, again in batch
+        )
+        record_running = "1" if self._records_running else "0"
+        args: list[Any] = [
+            self.keys.prefix,
+            self.group,
+            worker,
+            started_at,
+            packed,
+            record_running,
+        ]
         codes = await self.run_script(
             scripts.CLAIM, [self.keys.stream, self.keys.listening], args
         )
@@ -33,20 +58,24 @@ class RunOps(BrokerBase):
     async def settle(self, batch: Sequence[Settlement], ttl_seconds: int) -> int:
         """Write the final state of a batch and acknowledge it; returns how many
         were superseded (their successors' records were left alone)."""
-        args: list[Any] = [self.keys.prefix, self.group, ttl_seconds]
-        for item in batch:
-            flags = ("r" if item.stored_result else "") + (
-                "p" if item.wrote_progress else ""
+        packed = RECORD.join(
+            FIELD.join(
+                (
+                    item.key,
+                    str(item.generation),
+                    (item.message_id or b"").decode(),
+                    item.state,
+                    item.completed_at,
+                    _clean(item.error),
+                    ("r" if item.stored_result else "")
+                    + ("p" if item.wrote_progress else "")
+                    or "-",
+                )
             )
-            args += [
-                item.key,
-                item.generation,
-                item.message_id or b"",
-                item.state,
-                item.completed_at,
-                item.error,
-                flags or "-",
-            ]
+            for item in batch
+        )
+        now = _codec.iso(_codec.now())
+        args: list[Any] = [self.keys.prefix, self.group, ttl_seconds, now, packed]
         return int(
             await self.run_script(
                 scripts.SETTLE, [self.keys.stream, self.keys.listening], args

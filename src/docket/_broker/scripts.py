@@ -44,15 +44,29 @@ class _Variant:
 class Script:
     """One operation's script: run by SHA, loaded again when the server forgot it."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, includes: Sequence[str] = ()) -> None:
         self.name = name
-        body = resources.files("docket._broker").joinpath(f"lua/{name}.lua").read_text()
+        folder = resources.files("docket._broker")
+        # Shared helper files (``lua/<include>.lua``) go first inside the body, so
+        # their local functions can use ``emit`` and the prelude's helpers.
+        body = "".join(folder.joinpath(f"lua/{i}.lua").read_text() for i in includes)
+        body += folder.joinpath(f"lua/{name}.lua").read_text()
         self.inline = _Variant(
             _prelude() + _PUBLISH_INLINE + body + "\nend\nreturn main()\n"
         )
         self.deferred = _Variant(
             _prelude() + _PUBLISH_AFTER + body + "\nend\nreturn {main(), OUTBOX}\n"
         )
+
+    async def call_inline(
+        self, client: Any, keys: Sequence[str], values: Sequence[str | bytes]
+    ) -> Any:
+        """Run the publishing-inline variant (Redis), loading it when needed."""
+        try:
+            return await client.evalsha(self.inline.sha, len(keys), *keys, *values)
+        except NoScriptError:
+            await client.script_load(self.inline.source)
+            return await client.evalsha(self.inline.sha, len(keys), *keys, *values)
 
     async def __call__(
         self,
@@ -81,3 +95,11 @@ CLAIM = Script("claim")
 SETTLE = Script("settle")
 CANCEL = Script("cancel")
 STREAM_DUE = Script("stream_due")
+# Admission control (spec 5.14-5.17); see docket._broker.admission.
+CONCURRENCY_ACQUIRE = Script("concurrency_acquire", includes=["_concurrency"])
+CONCURRENCY_RELEASE = Script("concurrency_release", includes=["_concurrency"])
+CONCURRENCY_RENEW = Script("concurrency_renew")
+CONCURRENCY_CANCEL = Script("concurrency_cancel", includes=["_concurrency"])
+DEBOUNCE = Script("debounce")
+RATELIMIT = Script("ratelimit")
+COOLDOWN = Script("cooldown")

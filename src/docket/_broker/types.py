@@ -22,7 +22,7 @@ class Settlement:
     generation: int
     message_id: bytes | None
     state: str
-    completed_at: str
+    completed_at: str = ""  # "" = the time the batch is settled
     error: str = ""
     stored_result: bool = False
     wrote_progress: bool = False

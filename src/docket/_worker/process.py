@@ -13,7 +13,7 @@ from .cancellation import listener_loop
 from .liveness import deregister, heartbeat_loop, lease_loop
 from .loop import main_loop
 from .scheduler import reseed_loop, scheduler_loop
-from .session import Session
+from .session import Session, wait_for
 from .settler import flush, settler_loop
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -49,7 +49,7 @@ async def run_session(worker: Worker, forever: bool, stop: asyncio.Event) -> Non
     session = Session(
         worker=worker,
         docket=docket,
-        broker=Broker(docket._broker.backend, docket._keys),
+        broker=Broker(docket._broker.backend, docket._keys, docket._ttl_seconds > 0),
         forever=forever,
         stop=stop,
         free_slots=worker.concurrency,
@@ -86,12 +86,7 @@ async def run_session(worker: Worker, forever: bool, stop: asyncio.Event) -> Non
                                 "Shutdown requested, finishing %d active tasks...",
                                 session.in_flight,
                             )
-                while session.pending:
-                    try:
-                        await flush(session)
-                    except Exception as error:  # left for redelivery
-                        failure = failure or error
-                        break
+                failure = await _drain_settlements(session) or failure
             finally:
                 settler.cancel()
                 _stop_loops(loops)
@@ -113,3 +108,17 @@ async def _wait_listening(session: Session) -> None:
             await asyncio.wait_for(session.listening.wait(), 0.1)
         except asyncio.TimeoutError:
             continue
+
+
+async def _drain_settlements(session: Session) -> BaseException | None:
+    """Wait until every finished execution is settled (by us or the settler loop)."""
+    while session.pending or session.by_message:
+        if session.pending:
+            try:
+                await flush(session)
+            except Exception as error:  # the messages stay pending for redelivery
+                return error
+        else:
+            session.slot_freed.clear()
+            await wait_for(session.slot_freed, 1.0)
+    return None

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import metrics, trace
+from opentelemetry import trace
 
 from .. import _codec
 from .. import instrumentation as m
+from .._observe import metrics_enabled
 
 if TYPE_CHECKING:
     from ..execution import Execution
@@ -17,10 +18,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("docket.worker")
 
 
-def _metrics_on() -> bool:
-    return not isinstance(metrics.get_meter_provider(), metrics.NoOpMeterProvider) and (
-        type(metrics.get_meter_provider()).__name__ != "_ProxyMeterProvider"
-    )
+_metrics_on = metrics_enabled
 
 
 def format_duration(seconds: float) -> str:
@@ -52,8 +50,11 @@ def span_attributes(session: Session, execution: Execution) -> dict[str, Any]:
 
 
 def started(session: Session, execution: Execution) -> None:
+    metered = _metrics_on()
+    if not metered and not logger.isEnabledFor(logging.INFO):
+        return
     punctuality = (_codec.now() - execution.when).total_seconds()
-    if _metrics_on():
+    if metered:
         tags = labels(session, execution)
         m.TASKS_STARTED.add(1, tags)
         if execution.redelivered:
@@ -145,7 +146,11 @@ def superseded(session: Session, execution: Execution) -> None:
 def admission(session: Session, execution: Execution, action: str) -> None:
     symbol = "⏳" if action == "rescheduling" else "⏭"
     logger.debug(
-        "%s Task %s blocked by admission control, %s", symbol, execution.key, action
+        "%s Task %s blocked by admission control, %s",
+        symbol,
+        execution.key,
+        action,
+        extra=log_extra(session, execution),
     )
 
 
@@ -153,12 +158,25 @@ def storage_failed(
     session: Session, execution: Execution, error: BaseException
 ) -> None:
     logger.error(
-        "Could not store the exception of %s: %s", execution.call_repr(), error
+        "Could not store the exception of %s: %s",
+        execution.call_repr(),
+        error,
+        extra=log_extra(session, execution),
     )
 
 
 def unreadable(session: Session, key: str, error: BaseException) -> None:
-    logger.error("Task %r has a payload this worker cannot load: %s", key, error)
+    logger.error(
+        "Task %r has a payload this worker cannot load: %s",
+        key,
+        error,
+        extra={
+            **session.worker.labels(),
+            "docket.queue_key": session.docket.queue_key,
+            "docket.stream_key": session.docket.stream_key,
+            "docket.key": key,
+        },
+    )
 
 
 def unrecorded(session: Session, execution: Execution, error: BaseException) -> None:
@@ -166,4 +184,5 @@ def unrecorded(session: Session, execution: Execution, error: BaseException) -> 
         "Could not record the outcome of %s (%s); it will be redelivered",
         execution.call_repr(),
         error,
+        extra=log_extra(session, execution),
     )

@@ -12,7 +12,7 @@ from opentelemetry import trace
 
 from .. import _codec
 from .._broker import Settlement
-from .._observe import span
+from .._observe import span, tracing_enabled
 from .._registry import is_async
 from .._results import store_value
 from ..dependencies import (
@@ -48,7 +48,7 @@ def settlement(
         generation=execution.generation,
         message_id=execution.message_id,
         state=state.value,
-        completed_at=_codec.iso(_codec.now()),
+        completed_at="",  # stamped once per settled batch
         error=error,
         stored_result=stored,
         wrote_progress=execution.progress.written or execution.redelivered,
@@ -69,16 +69,18 @@ async def run(session: Session, held: Running) -> None:
     execution = held.execution
     started = time.monotonic()
     report.started(session, execution)
-    attributes = report.span_attributes(session, execution)
     try:
-        with span(
-            "docket.worker",
-            execution.function_name,
-            attributes,
-            trace.SpanKind.CONSUMER,
-            execution.incoming_span_links(),
-        ) as task_span:
-            await _run_in_span(session, held, started, task_span)
+        if tracing_enabled():
+            with span(
+                "docket.worker",
+                execution.function_name,
+                report.span_attributes(session, execution),
+                trace.SpanKind.CONSUMER,
+                execution.incoming_span_links(),
+            ) as task_span:
+                await _run_in_span(session, held, started, task_span)
+        else:
+            await _run_in_span(session, held, started, None)
     except Exception as error:  # recording the outcome failed (Redis is down?)
         report.unrecorded(session, execution, error)
         session.release(held)

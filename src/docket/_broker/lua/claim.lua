@@ -2,7 +2,11 @@
 --
 -- KEYS[1] stream P:stream     KEYS[2] listening flag P:listening
 -- ARGV[1] prefix P   ARGV[2] consumer group   ARGV[3] worker name   ARGV[4] started_at ISO
--- then per message 4 values: task key, message generation, message id, redelivered "1"/"0"
+-- ARGV[5] the batch: one record per message with 4 fields: task key, message
+-- generation, message id, redelivered "1"/"0" (see records() in _prelude.lua)
+-- ARGV[6] "1" to record the running state on the run record, "0" to leave the record
+-- as it is (fire-and-forget dockets, execution_ttl=0: the record still says "queued",
+-- which keeps the key live for deduplication until the run settles)
 --
 -- Race prevented: a message whose key was replaced (newer generation) or cancelled
 -- after it entered the stream must not run; checking and marking running happen in
@@ -14,8 +18,8 @@ local stream, prefix, group, worker, started = KEYS[1], ARGV[1], ARGV[2], ARGV[3
 local listening = redis.call('EXISTS', KEYS[2]) == 1
 local codes, stale = {}, {}
 
-for i = 5, #ARGV, 4 do
-  local key, generation, id = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+for _, r in ipairs(records(ARGV[5])) do
+  local key, generation, id = r[1], tonumber(r[2]), r[3]
   local runs = prefix .. ':runs:' .. key
   local record = hmget(runs, 'generation', 'state')
   local current = tonumber(record[1])
@@ -23,9 +27,11 @@ for i = 5, #ARGV, 4 do
     codes[#codes + 1] = 'S'
     stale[#stale + 1] = id
   else
-    redis.call('HSET', runs, 'state', 'running', 'worker', worker, 'started_at', started,
-      'stream_id', '')
-    if ARGV[i + 3] == '1' then redis.call('DEL', prefix .. ':progress:' .. key) end
+    if ARGV[6] == '1' then
+      redis.call('HSET', runs, 'state', 'running', 'worker', worker, 'started_at', started,
+        'stream_id', '')
+    end
+    if r[4] == '1' then redis.call('DEL', prefix .. ':progress:' .. key) end
     if listening then
       emit(prefix .. ':state:' .. key,
         '{"type":"state","key":' .. json_string(key) .. ',"state":"running","worker":'

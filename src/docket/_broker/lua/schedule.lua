@@ -2,17 +2,19 @@
 --
 -- KEYS[1] stream   P:stream          KEYS[2] queue      P:queue
 -- KEYS[3] runs     P:runs:K          KEYS[4] parked     P:K
--- KEYS[5] listening flag P:listening
+-- KEYS[5] listening flag P:listening (checked only when ARGV[10] is "?")
 -- ARGV[1] task key           ARGV[2] when (epoch seconds)   ARGV[3] immediate "1"/"0"
 -- ARGV[4] mode: "add" | "replace" | "reschedule"            ARGV[5] message id to reschedule from
 -- ARGV[6] consumer group     ARGV[7] state channel          ARGV[8] wake channel
--- ARGV[9] state event JSON   ARGV[10..] message field/value pairs (must include "generation")
+-- ARGV[9] state event JSON   ARGV[10] publish the event: "1", "0", or "?" = if listening
+-- ARGV[11..] message field/value pairs (must include "generation")
 --
 -- Race prevented: two producers adding one key at once, or a replace racing a worker's
 -- claim, both see one consistent record; the generation counter makes every older copy
 -- of the key stale so that a worker holding one skips it (claim.lua).
 -- Liveness: a key is live while its record's state is scheduled, queued or running.
--- Returns "OK" when placed, "EXISTS" when mode is add and the key is live.
+-- Returns {"OK" when placed or "EXISTS" when mode is add and the key is live,
+--          1/0 whether anyone listens (when ARGV[10] asked, else -1)}.
 
 local stream, queue, runs, parked = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local key, when, immediate, mode = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4]
@@ -30,13 +32,13 @@ elseif mode == 'replace' then
     redis.call('DEL', parked)
   end
 elseif state == 'scheduled' or state == 'queued' or state == 'running' then
-  return 'EXISTS'
+  return {'EXISTS', -1}
 end
 
 generation = generation + 1
 local fields = {}
 local function_name, args, kwargs = '', '', ''
-for i = 10, #ARGV, 2 do
+for i = 11, #ARGV, 2 do
   local name, value = ARGV[i], ARGV[i + 1]
   if name == 'generation' then value = tostring(generation) end
   if name == 'function' then function_name = value end
@@ -62,5 +64,7 @@ else
   if first[1] == key then emit(ARGV[8], when) end
 end
 
-if redis.call('EXISTS', KEYS[5]) == 1 then emit(ARGV[7], ARGV[9]) end
-return 'OK'
+local listening = -1
+if ARGV[10] == '?' then listening = redis.call('EXISTS', KEYS[5]) end
+if ARGV[10] == '1' or listening == 1 then emit(ARGV[7], ARGV[9]) end
+return {'OK', listening}

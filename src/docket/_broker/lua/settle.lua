@@ -2,10 +2,11 @@
 --
 -- KEYS[1] stream P:stream     KEYS[2] listening flag P:listening
 -- ARGV[1] prefix P   ARGV[2] consumer group   ARGV[3] TTL seconds for terminal records (0 = delete)
--- then per execution 7 values: task key, generation, message id ('' if none),
--- state (completed|failed|cancelled), completed_at ISO, error text ('' if none),
--- flags: "r" when a result or exception was stored under the key, "p" when the
--- execution wrote progress (so the progress hash exists and must go).
+-- ARGV[4] completed_at ISO for records that carry none   ARGV[5] the batch: one record
+-- per execution with 7 fields: task key, generation, message id ('' if none),
+-- state (completed|failed|cancelled), completed_at ISO ('' = ARGV[4]), error text
+-- ('' if none), flags: "r" when a result or exception was stored under the key, "p"
+-- when the execution wrote progress (so the progress hash exists and must go).
 --
 -- Race prevented: a run that was replaced while it ran (its record now carries a
 -- newer generation) must not overwrite its successor's record or delete its
@@ -17,9 +18,10 @@ local stream, prefix, group, ttl = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
 local listening = redis.call('EXISTS', KEYS[2]) == 1
 local acks, superseded = {}, 0
 
-for i = 4, #ARGV, 7 do
-  local key, generation, id = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
-  local state, completed_at, err, flags = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+for _, r in ipairs(records(ARGV[5])) do
+  local key, generation, id = r[1], tonumber(r[2]), r[3]
+  local state, completed_at, err, flags = r[4], r[5], r[6], r[7]
+  if completed_at == '' then completed_at = ARGV[4] end
   local runs = prefix .. ':runs:' .. key
   local progress = prefix .. ':progress:' .. key
   local current = tonumber(redis.call('HGET', runs, 'generation'))
