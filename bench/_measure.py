@@ -258,11 +258,13 @@ class Bench:
         return {**await self._running(phase, best, body), "requested": count}
 
     async def scheduled(self, phase: str, best: bool) -> dict[str, Any]:
-        """Start delay of tasks due 200-700 ms after they are added."""
-        count, rng = self.o.sched_tasks, random.Random(7)
+        """Start delay of tasks added at a steady rate, due 200-700 ms later."""
+        count, rate, rng = self.o.sched_tasks, self.o.sched_rate, random.Random(7)
 
         async def body(docket: Any) -> list[float]:
-            for _ in range(count):
+            start = time.perf_counter()
+            for i in range(count):
+                await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
                 when = datetime.now(timezone.utc) + timedelta(
                     seconds=rng.uniform(0.2, 0.7)
                 )

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from importlib import metadata
 from typing import Any
 
@@ -63,6 +64,7 @@ FORWARDED = [
     "latency_tasks",
     "latency_rate",
     "sched_tasks",
+    "sched_rate",
 ]
 
 
@@ -83,6 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latency-tasks", type=int, default=200)
     p.add_argument("--latency-rate", type=float, default=100.0, help="tasks/s")
     p.add_argument("--sched-tasks", type=int, default=200)
+    p.add_argument("--sched-rate", type=float, default=20.0, help="adds/s")
     p.add_argument(
         "--best-settings",
         action="store_true",
@@ -179,7 +182,13 @@ async def measure(o: argparse.Namespace) -> dict[str, Any]:
 
     probe = Probe(o.url)
     try:
-        meta = describe(o, (await probe.snapshot())["version"])
+        version = (await probe.snapshot())["version"]
+        try:
+            meta = describe(o, version)
+        except Exception:  # the implementation does not even import
+            label = o.label or f"docket under {sys.executable}"
+            meta = {"label": label, "executable": sys.executable}
+            return {"meta": meta, "error": "\n" + traceback.format_exc()}
         phases = await Bench(o, probe).run(progress)
     finally:
         await probe.close()
@@ -262,7 +271,7 @@ def _ratio(values: list[Any], higher: bool) -> list[str]:
     if a is None or b is None or not b:
         return ["", ""]
     better = "A" if (a > b) == higher else "B"
-    return [f"{a / b:.2f}", "=" if a == b else better]
+    return [f"{a / b:.2f}", "=" if abs(a / b - 1) < 0.005 else better]
 
 
 def _table(rows: list[list[str]]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -14,7 +15,42 @@ import pytest
 from docket import Docket, Worker
 from docket._redis import clear_memory_servers
 
+from ._cluster import redis_cluster, tls_files  # noqa: F401  (session fixtures)
 from ._servers import RedisServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "cluster_ok: also run on a real three-primary Redis Cluster"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``cluster_ok`` get a third backend: ``redis+cluster://``.
+
+    ``DOCKET_TEST_BACKENDS=cluster`` (a comma list) runs every backend-parametrized
+    test on the listed backends instead, e.g. the whole suite on the cluster.
+    """
+    if "backend" not in metafunc.fixturenames or _parametrizes_backend(metafunc):
+        return
+    chosen = os.environ.get("DOCKET_TEST_BACKENDS")
+    names = [name.strip() for name in (chosen or "").split(",") if name.strip()]
+    if not names and metafunc.definition.get_closest_marker("cluster_ok"):
+        names = ["memory", "redis", "cluster"]
+    if names:  # a marker, so that pytest skips the fixture's own params
+        mark = pytest.mark.parametrize("backend", names, indirect=True)
+        metafunc.definition.add_marker(mark)
+
+
+def _parametrizes_backend(metafunc: pytest.Metafunc) -> bool:
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", "")
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",")]
+        if "backend" in names:
+            return True
+    return False
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +73,8 @@ def docket_url(backend: str, request: pytest.FixtureRequest) -> str:
         return f"memory://test-{uuid.uuid4().hex[:8]}"
     if request.node.get_closest_marker("memory_only"):
         pytest.skip("memory:// only")
+    if backend == "cluster":
+        return request.getfixturevalue("redis_cluster").url
     server: RedisServer = request.getfixturevalue("redis_server")
     return server.url
 

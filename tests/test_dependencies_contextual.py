@@ -268,14 +268,14 @@ def test_admission_controls_validate_their_arguments() -> None:
         RateLimit(1, per=timedelta(0))
 
 
-def test_admission_controls_are_declared_but_unavailable() -> None:
-    """The admission controls carry their single flags and available = False."""
+def test_admission_controls_are_declared_and_available() -> None:
+    """The admission controls carry their single flags and available = True."""
     assert ConcurrencyLimit.single is True
     assert Debounce.single is True
     assert Cooldown.single is False
     assert RateLimit.single is False
     for cls in (ConcurrencyLimit, Debounce, Cooldown, RateLimit):
-        assert cls.available is False
+        assert cls.available is True
     assert dependencies.Retry.available is True
     assert dependencies.Timeout.available is True
 
@@ -297,10 +297,10 @@ def test_admission_controls_are_declared_but_unavailable() -> None:
         RateLimit(1, per=timedelta(seconds=1)),
     ],
 )
-async def test_entering_an_unavailable_control_raises(dependency: Any) -> None:
-    """Entering an admission control in this release raises NotImplementedError."""
-    with pytest.raises(NotImplementedError) as raised:
+async def test_entering_a_control_outside_a_worker_raises(dependency: Any) -> None:
+    """Admission controls need a worker: entering one elsewhere is a RuntimeError."""
+    with pytest.raises(RuntimeError) as raised:
         await dependency.__aenter__()
     assert str(raised.value) == (
-        f"{type(dependency).__name__} is not available in this release of docket"
+        f"{type(dependency).__name__} only works inside a task run by a docket worker"
     )

@@ -49,7 +49,9 @@ async def test_contextual_dependencies(docket: Docket, worker: Worker):
     await docket.add(inspect_me, key="ctx")(5)
     await worker.run_until_finished()
     assert seen["docket"] is docket and seen["worker"] is worker
-    assert seen["key"] == "ctx" and seen["execution"].key == "ctx" and seen["value"] == 5
+    assert (
+        seen["key"] == "ctx" and seen["execution"].key == "ctx" and seen["value"] == 5
+    )
 
 
 async def test_depends_sync_async_and_context_managers(docket: Docket, worker: Worker):
@@ -125,7 +127,9 @@ async def test_shared_is_created_once_per_worker(docket: Docket):
 
     for _ in range(3):
         await docket.add(job)()
-    async with Worker(docket, minimum_check_interval=timedelta(milliseconds=5)) as worker:
+    async with Worker(
+        docket, minimum_check_interval=timedelta(milliseconds=5)
+    ) as worker:
         await worker.run_until_finished()
         assert lifecycle == ["create"]
     assert lifecycle == ["create", "close"]
@@ -135,7 +139,10 @@ async def test_shared_is_created_once_per_worker(docket: Docket):
 async def test_task_argument_in_a_dependency(docket: Docket, worker: Worker):
     """TaskArgument() reads the task's own argument; optional=True gives None when absent."""
 
-    def lookup(customer_id: int = TaskArgument(), extra: Any = TaskArgument("missing", optional=True)) -> str:
+    def lookup(
+        customer_id: int = TaskArgument(),
+        extra: Any = TaskArgument("missing", optional=True),
+    ) -> str:
         return f"customer-{customer_id}:{extra}"
 
     async def job(customer_id: int, record: str = Depends(lookup)) -> str:
@@ -146,10 +153,14 @@ async def test_task_argument_in_a_dependency(docket: Docket, worker: Worker):
     assert await execution.get_result() == "customer-42:None"
 
 
-async def test_task_logger_carries_context(docket: Docket, worker: Worker, caplog: pytest.LogCaptureFixture):
+async def test_task_logger_carries_context(
+    docket: Docket, worker: Worker, caplog: pytest.LogCaptureFixture
+):
     """TaskLogger logs under docket.task.<name> with the task's key in its extra fields."""
 
-    async def chatty(logger: logging.LoggerAdapter[logging.Logger] = TaskLogger()) -> None:
+    async def chatty(
+        logger: logging.LoggerAdapter[logging.Logger] = TaskLogger(),
+    ) -> None:
         logger.info("hello from the task")
 
     caplog.set_level(logging.INFO)
@@ -177,7 +188,10 @@ async def test_worker_level_dependencies_wrap_every_task(docket: Docket):
     async with Worker(
         docket,
         minimum_check_interval=timedelta(milliseconds=5),
-        dependencies={"tx": Depends(transaction), "limit": Timeout(timedelta(seconds=5))},
+        dependencies={
+            "tx": Depends(transaction),
+            "limit": Timeout(timedelta(seconds=5)),
+        },
     ) as worker:
         await worker.run_until_finished()
     assert order == ["begin w1", "body", "commit w1"]
@@ -230,11 +244,15 @@ async def test_retry_after_forces_a_delay(docket: Docket, worker: Worker):
     assert await execution.get_result() == "ready"
 
 
-async def test_perpetual_survives_failures_and_can_cancel_itself(docket: Docket, worker: Worker):
+async def test_perpetual_survives_failures_and_can_cancel_itself(
+    docket: Docket, worker: Worker
+):
     """A perpetual chain continues after a failing run and stops when it cancels itself."""
     runs: list[int] = []
 
-    async def monitor(perpetual: Perpetual = Perpetual(every=timedelta(milliseconds=5))) -> None:
+    async def monitor(
+        perpetual: Perpetual = Perpetual(every=timedelta(milliseconds=5)),
+    ) -> None:
         runs.append(len(runs))
         if len(runs) == 2:
             raise RuntimeError("a bad run")
@@ -272,7 +290,11 @@ def test_cron_keywords_and_time_zones():
 async def test_logged_arguments_appear_in_call_repr(docket: Docket):
     """Logged marks which arguments are shown in log lines; others are '...'."""
 
-    async def charge(customer: Annotated[str, Logged], card: str, items: Annotated[list[int], Logged(length_only=True)]) -> None:
+    async def charge(
+        customer: Annotated[str, Logged],
+        card: str,
+        items: Annotated[list[int], Logged(length_only=True)],
+    ) -> None:
         pass
 
     execution = await docket.add(charge, key="k")("ada", "4111", [1, 2, 3])
@@ -287,7 +309,13 @@ async def test_custom_runtime_and_handlers(docket: Docket, worker: Worker):
         async def __aenter__(self) -> Twice:
             return self
 
-        async def run(self, execution: Execution, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        async def run(
+            self,
+            execution: Execution,
+            function: Any,
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any],
+        ) -> Any:
             await function(*args, **kwargs)
             return await function(*args, **kwargs)
 
@@ -303,7 +331,9 @@ async def test_custom_runtime_and_handlers(docket: Docket, worker: Worker):
         async def __aenter__(self) -> Swallow:
             return self
 
-        async def handle_failure(self, execution: Execution, outcome: TaskOutcome) -> bool:
+        async def handle_failure(
+            self, execution: Execution, outcome: TaskOutcome
+        ) -> bool:
             notes.append(f"failure {outcome.exception}")
             return False
 

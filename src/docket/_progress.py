@@ -79,28 +79,34 @@ class ExecutionProgress:
         fields = {**self._claimed_fields(), "total": total, **self._touch()}
         if self.current is None:
             self.current = 0
-        fields.setdefault("current", self.current)
-        await self.docket._broker.write_progress(self.key, fields, self._event())
+        await self._write(fields)
 
     async def increment(self, amount: int = 1) -> None:
         if amount < 1:
             raise ValueError("Amount must be at least 1")
         fields = {**self._claimed_fields(), **self._touch()}
-        self.current = await self.docket._broker.write_progress(
-            self.key, fields, None, increment=amount
-        )
-        await self.docket._broker.publish(
-            self.docket._keys.progress_channel(self.key), self._event()
-        )
+        await self._write(fields, increment=amount)
 
     async def set_message(self, message: str | None) -> None:
         self.message = message
         fields = {**self._claimed_fields(), **self._touch()}
         if message is not None:
             fields["message"] = message
-        await self.docket._broker.write_progress(
-            self.key, fields, self._event(), delete_message=message is None
+        await self._write(fields, delete_message=message is None)
+
+    async def _write(
+        self, fields: dict[str, Any], increment: int = 0, delete_message: bool = False
+    ) -> None:
+        broker = self.docket._broker
+        current, listening = await broker.write_progress(
+            self.key, fields, increment=increment, delete_message=delete_message
         )
+        if current is not None:  # replies of concurrent increments may arrive late
+            self.current = max(current, self.current or 0)
+        if listening:
+            await broker.publish(
+                self.docket._keys.progress_channel(self.key), self._event()
+            )
 
     async def sync(self) -> None:
         record = await self.docket._broker.progress_record(self.key)

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 class BuiltinStore:
     """Results as JSON strings at ``P:results:K`` on the docket's own backend.
 
-    Used for memory:// (and cluster) URLs, where py-key-value's RedisStore cannot go.
+    Used for memory:// and cluster URLs, where py-key-value's RedisStore cannot go
+    (its keys carry no hash tag).
     """
 
     def __init__(self, backend: Backend, collection: str) -> None:
@@ -50,13 +51,27 @@ class BuiltinStore:
         await self._client.set(self._key(key), json.dumps(value), ex=seconds)
 
 
-def default_store(backend: Backend, url: str, collection: str) -> Any:
-    """py-key-value's RedisStore for Redis URLs, the built-in store otherwise."""
-    if backend.is_memory or backend.is_cluster:
-        return BuiltinStore(backend, collection)
+def _owned_redis_store(client: Any, collection: str) -> Any:
+    """py-key-value's RedisStore over ``client``, closing the client on exit."""
     from key_value.aio.stores.redis import RedisStore
 
-    return RedisStore(url=url, default_collection=collection)
+    store = RedisStore(client=client, default_collection=collection)
+    # The client is ours, not the user's: let the store's exit close it.
+    store._client_provided_by_user = False
+    return store
+
+
+def default_store(backend: Backend, url: str, collection: str) -> Any:
+    """py-key-value's RedisStore for standalone Redis and Sentinel URLs, over its
+    own decoding connection pool built like the docket's (TLS files, credentials,
+    a custom pool's settings); the built-in store for memory:// and cluster URLs,
+    and for a custom pool of a kind that cannot be copied."""
+    if backend.is_memory or backend.is_cluster:
+        return BuiltinStore(backend, collection)
+    client = backend.text_client()
+    if client is None:
+        return BuiltinStore(backend, collection)
+    return _owned_redis_store(client, collection)
 
 
 def is_key_value_store(store: Any) -> bool:

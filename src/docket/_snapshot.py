@@ -49,10 +49,14 @@ def _rebuild(docket: Docket, fields: dict[bytes, bytes]) -> Execution:
     return Execution.from_fields(docket, fields, function)
 
 
+def _field(entry: dict[Any, Any], name: str) -> Any:
+    """A field of an XPENDING entry (redis-py uses str keys, the memory engine bytes)."""
+    return entry[name] if name in entry else entry[name.encode()]
+
+
 async def _read(docket: Docket) -> list[Any]:
     k = docket._keys
-    client = docket._broker.client
-    pipe = client.pipeline()
+    pipe = docket._broker.backend.pipeline()
     pipe.xlen(k.stream)
     pipe.zcard(k.queue)
     pipe.xpending_range(k.stream, docket.worker_group_name, "-", "+", 1000)
@@ -70,7 +74,7 @@ async def take_snapshot(docket: Docket) -> DocketSnapshot:
         await docket._broker.ensure_group()
         length, queued, pending, entries, members = await _read(docket)
     taken = datetime.now(timezone.utc)
-    holders = {p["message_id"]: p for p in pending}
+    holders = {_field(p, "message_id"): p for p in pending}
     running: list[RunningExecution] = []
     future: list[Execution] = []
     for message_id, fields in entries:
@@ -81,13 +85,13 @@ async def take_snapshot(docket: Docket) -> DocketSnapshot:
             continue
         execution.__class__ = RunningExecution
         assert isinstance(execution, RunningExecution)
-        execution.worker = holder["consumer"].decode()
+        execution.worker = _field(holder, "consumer").decode()
         execution.started = taken - timedelta(
-            milliseconds=holder["time_since_delivered"]
+            milliseconds=_field(holder, "time_since_delivered")
         )
         running.append(execution)
     if members:
-        pipe = docket._broker.client.pipeline()
+        pipe = docket._broker.backend.pipeline()
         for member in members:
             pipe.hgetall(docket._keys.parked(member.decode()))
         for fields in await pipe.execute():

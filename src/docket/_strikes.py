@@ -90,7 +90,7 @@ class StrikeInstruction:
         self,
         function: str | None,
         parameter: str | None,
-        operator: OperatorLike,
+        operator: OperatorLike | str,
         value: Any,
     ) -> None:
         self.function, self.parameter = function, parameter
@@ -101,7 +101,7 @@ class StrikeInstruction:
         cls,
         function: FunctionLike = None,
         parameter: str | None = None,
-        operator: OperatorLike = "==",
+        operator: OperatorLike | str = "==",
         value: Any = None,
     ) -> Self:
         """Validate user input (a callable becomes its ``__name__``) and build one."""
@@ -200,3 +200,9 @@ def xread_entries(response: Any) -> list[tuple[str, Mapping[Any, Any]]]:
             entries = entries[0]  # RESP3 nests the entries one level deeper
         flat.extend((text(message_id), fields) for message_id, fields in entries)
     return flat
+
+
+def stream_order(message_id: str) -> tuple[int, int]:
+    """A stream id ("<ms>-<seq>") as a comparable pair."""
+    milliseconds, _, sequence = message_id.partition("-")
+    return int(milliseconds), int(sequence or 0)

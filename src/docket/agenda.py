@@ -44,6 +44,12 @@ class Agenda:
         self, function: Callable[..., Awaitable[Any]] | str, key: str | None = None
     ) -> Callable[..., None]:
         """Return a callable that records a call of ``function`` with its arguments."""
+        if not isinstance(function, str) and not callable(function):
+            raise TypeError(
+                f"Agenda.add needs a task function or a task name, not {function!r}"
+            )
+        if key is not None and not isinstance(key, str):
+            raise TypeError(f"Task keys must be strings, not {type(key).__name__}")
 
         def record(*args: Any, **kwargs: Any) -> None:
             self._entries.append((function, args, dict(kwargs), key))
@@ -75,6 +81,16 @@ class Agenda:
         raises ``KeyError`` with nothing scheduled. A failure later on leaves the
         earlier tasks scheduled. Struck tasks come back with disposition STRUCK.
         """
+        if not isinstance(over, timedelta):
+            raise TypeError(f"'over' must be a timedelta, not {type(over).__name__}")
+        if jitter is not None and not isinstance(jitter, timedelta):
+            raise TypeError(
+                f"'jitter' must be a timedelta or None, not {type(jitter).__name__}"
+            )
+        if start is not None and (
+            not isinstance(start, datetime) or start.tzinfo is None
+        ):
+            raise TypeError(f"'start' must be a timezone-aware datetime, not {start!r}")
         if over <= timedelta(0):
             raise ValueError("'over' parameter must be a positive duration")
         entries = list(self._entries)

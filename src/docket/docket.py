@@ -127,6 +127,7 @@ class Docket:
                 url=self.url,
                 name=self.name,
                 enable_internal_instrumentation=self.enable_internal_instrumentation,
+                connection_pool=self._connection_pool,
             )
             await stack.enter_async_context(self.strike_list)
             if self._user_storage is not None:
@@ -393,6 +394,7 @@ class Docket:
 
     async def cancel(self, key: str) -> None:
         """Withdraw ``key`` wherever it waits, and stop it if it is running."""
+        check_task_key(key)
         with span(
             "docket.docket", "docket.cancel", {**self.labels(), "docket.key": key}
         ):

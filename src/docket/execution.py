@@ -270,7 +270,7 @@ class Execution:
         )
         if reschedule_message is not None and reschedule_message == self.message_id:
             self.acknowledged = True
-        if not placed:
+        if placed != "OK":  # EXISTS, or SUPERSEDED: a successor's schedule stands
             self.disposition = Disposition.ALREADY_SCHEDULED
             return self.disposition
         self.state = state

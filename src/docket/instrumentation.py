@@ -6,14 +6,17 @@ they cost nothing until an SDK meter provider is installed (spec section 8.1).
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from opentelemetry import metrics
 from opentelemetry.propagators.textmap import Getter, Setter
+
+logger = logging.getLogger("docket.instrumentation")
 
 meter = metrics.get_meter("docket")
 
@@ -59,16 +62,26 @@ message_setter = _MessageSetter()
 
 
 class _HealthHandler(BaseHTTPRequestHandler):
-    probe: Any = None
+    probe: Callable[[], bool] | None = None
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        healthy = self.probe() if self.probe is not None else True
+    def _answer(self, with_body: bool) -> None:
+        try:
+            healthy = self.probe() if self.probe is not None else True
+        except Exception:  # a probe that fails means "not healthy"
+            healthy = False
         body = b"OK" if healthy else b"UNHEALTHY"
         self.send_response(200 if healthy else 503)
         self.send_header("Content-type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if with_body:
+            self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._answer(with_body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(with_body=False)
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -88,9 +101,12 @@ def _serve(server: ThreadingHTTPServer) -> Generator[ThreadingHTTPServer, None, 
 
 @contextmanager
 def healthcheck_server(
-    host: str = "0.0.0.0", port: int | None = None, probe: Any = None
+    host: str = "0.0.0.0",
+    port: int | None = None,
+    probe: Callable[[], bool] | None = None,
 ) -> Generator[None, None, None]:
-    """Serve ``OK`` on every GET while ``probe()`` (if given) says healthy."""
+    """Answer every GET with 200 ``OK`` while ``probe()`` (if given) is true, and
+    503 ``UNHEALTHY`` otherwise; nothing at all when ``port`` is None."""
     if port is None:
         yield
         return
@@ -123,10 +139,30 @@ def metrics_server(
         ) from error
     from prometheus_client import start_http_server
 
-    metrics.set_meter_provider(MeterProvider(metric_readers=[PrometheusMetricReader()]))
+    _install_prometheus_reader(MeterProvider, PrometheusMetricReader)
     server, thread = start_http_server(port, addr=host)
     try:
         yield
     finally:
         server.shutdown()
+        server.server_close()
         thread.join(timeout=5)
+
+
+_prometheus_installed = False
+
+
+def _install_prometheus_reader(provider_class: Any, reader_class: Any) -> None:
+    """Install a global MeterProvider that feeds prometheus_client, once."""
+    global _prometheus_installed
+    if _prometheus_installed:
+        return
+    current = metrics.get_meter_provider()
+    if isinstance(current, provider_class):
+        logger.warning(
+            "A MeterProvider is already installed; /metrics shows only what it "
+            "exports to prometheus_client"
+        )
+    else:
+        metrics.set_meter_provider(provider_class(metric_readers=[reader_class()]))
+    _prometheus_installed = True

@@ -12,6 +12,9 @@ an unknown operator, a bad ``between`` range or an unhashable value); received
 instructions with such values are logged at WARNING and ignored. Log lines and
 the ``docket_strikes_in_effect`` gauge follow effective changes only, so a
 repeated strike neither logs again nor counts twice.
+
+The log is applied in order, each entry once (senders catch up to their own entry;
+the monitor skips applied ones), so a late read never undoes a newer instruction.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from docket._strikes import (
     bound_arguments,
     incompatible,
     logger,
+    stream_order,
+    text,
     value_problem,
     xread_entries,
 )
@@ -68,8 +73,10 @@ class StrikeList:
         url: str | None = None,
         name: str = "strikelist",
         enable_internal_instrumentation: bool = False,
+        connection_pool: Any | None = None,
     ) -> None:
         self.url, self.name = url, name
+        self._connection_pool = connection_pool  # a Docket's custom pool, shared
         self.enable_internal_instrumentation = enable_internal_instrumentation
         self._whole: set[str] = set()
         # (function or None for every task, parameter) -> {(operator, value)}
@@ -206,15 +213,21 @@ class StrikeList:
             raise RuntimeError(
                 "StrikeList is not connected: it needs a URL and an 'async with'"
             )
-        await self._backend.client.xadd(self.strike_key, instruction.as_message())
-        self.update(instruction)
+        client = self._backend.client
+        added = text(await client.xadd(self.strike_key, instruction.as_message()))
+        # Apply the log in order up to our own entry, so that an older instruction
+        # the monitor has not applied yet cannot land after (and undo) this one.
+        entries = await client.xrange(self.strike_key, min=self._last_id, max=added)
+        self._apply_entries([(text(i), fields) for i, fields in entries])
 
     async def __aenter__(self) -> Self:
         if self._entered:
             raise RuntimeError("This StrikeList is already entered; it cannot nest")
         if self.url is not None:
             stack = AsyncExitStack()
-            self._backend = await stack.enter_async_context(open_backend(self.url))
+            self._backend = await stack.enter_async_context(
+                open_backend(self.url, self._connection_pool)
+            )
             self._stack, self._last_id = stack, "0-0"
             self._stopping, self._loaded = asyncio.Event(), asyncio.Event()
             name = f"docket.strikelist:{self.name}"
@@ -272,11 +285,20 @@ class StrikeList:
             entries = xread_entries(await client.xread({key: self._last_id}, **options))
             if not entries:
                 self._loaded.set()
-            for message_id, fields in entries:
-                self._last_id = message_id
-                try:
-                    instruction = StrikeInstruction.from_message(fields)
-                except Exception:
-                    logger.exception("Skipping unreadable strike %s", message_id)
-                    continue
-                self.update(instruction)
+            self._apply_entries(entries)
+
+    def _apply_entries(self, entries: list[tuple[str, Mapping[Any, Any]]]) -> None:
+        """Apply log entries newer than the last one applied, in order, once each.
+
+        Both the monitor and a sender catching up apply entries; whichever comes
+        second skips what the other already did (no await happens in between)."""
+        for message_id, fields in entries:
+            if stream_order(message_id) <= stream_order(self._last_id):
+                continue
+            self._last_id = message_id
+            try:
+                instruction = StrikeInstruction.from_message(fields)
+            except Exception:
+                logger.exception("Skipping unreadable strike %s", message_id)
+                continue
+            self.update(instruction)

@@ -251,6 +251,8 @@ class Worker:
         metrics_port: int | None = None,
         tasks: list[str] = [_defaults.STANDARD_TASKS],
         fallback_task: str | None = None,
+        shutdown_timeout: timedelta | None = None,
+        http_host: str = _defaults.HTTP_HOST,
     ) -> None:
         """Run a worker as a service: signals, health and metrics endpoints."""
         from ._worker.entrypoint import import_function, serve
@@ -275,4 +277,11 @@ class Worker:
                 enable_internal_instrumentation=enable_internal_instrumentation,
                 fallback_task=fallback,
             )
-            await serve(worker, until_finished, healthcheck_port, metrics_port)
+            await serve(
+                worker,
+                until_finished,
+                healthcheck_port,
+                metrics_port,
+                shutdown_timeout=shutdown_timeout,
+                http_host=http_host,
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,8 @@ from .._keys import Keyspace
 from .._redis import Backend
 from .batcher import Batcher
 from .scripts import Arg, Script
+
+LISTENING_RECHECK = 1.0
 
 
 class BrokerBase:
@@ -28,3 +31,25 @@ class BrokerBase:
         return await script(
             self.client, keys, args, publish_after=self.backend.is_memory
         )
+
+    # ---- is anyone listening for state and progress events? ----
+
+    _listening: bool = False
+    _listening_checked: float = float("-inf")
+
+    def _publish_mode(self) -> str:
+        """How schedule.lua decides to publish: "1"/"0" from a recent answer, else "?".
+
+        Producers ask Redis whether anyone listens at most once a second, so an add
+        costs no extra command. A subscriber always syncs after subscribing, so an
+        add event skipped in that second hides no state from it."""
+        now = time.monotonic()
+        if now - self._listening_checked < LISTENING_RECHECK:
+            return "1" if self._listening else "0"
+        self._listening_checked = now
+        return "?"
+
+    def _note_listening(self, answer: int) -> None:
+        if answer >= 0:
+            self._listening = answer == 1
+            self._listening_checked = time.monotonic()

@@ -60,7 +60,9 @@ class Batcher:
         pipe = self._client.pipeline(transaction=False)
         for script, keys, values, _ in batch:
             # execute_command, not pipe.evalsha: cluster pipelines block the latter
-            pipe.execute_command("EVALSHA", script.inline.sha, len(keys), *keys, *values)
+            pipe.execute_command(
+                "EVALSHA", script.inline.sha, len(keys), *keys, *values
+            )
         replies = await pipe.execute(raise_on_error=False)
         for (script, keys, values, future), reply in zip(batch, replies, strict=True):
             if isinstance(reply, NoScriptError):

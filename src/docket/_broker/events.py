@@ -9,34 +9,11 @@ from typing import Any
 from .base import BrokerBase
 
 
-LISTENING_RECHECK = 1.0
-
-
 class EventOps(BrokerBase):
-    _listening: bool = False
-    _listening_checked: float = float("-inf")
-
     async def mark_listening(self, ttl_seconds: int) -> None:
         """Ask every producer and worker to publish state and progress events for a while."""
         await self.client.set(self.keys.listening, b"1", ex=ttl_seconds)
         self._note_listening(1)
-
-    def _publish_mode(self) -> str:
-        """How schedule.lua decides to publish: "1"/"0" from a recent answer, else "?".
-
-        Producers ask Redis whether anyone listens at most once a second, so an add
-        costs no extra command. A subscriber always syncs after subscribing, so an
-        add event skipped in that second hides no state from it."""
-        now = time.monotonic()
-        if now - self._listening_checked < LISTENING_RECHECK:
-            return "1" if self._listening else "0"
-        self._listening_checked = now
-        return "?"
-
-    def _note_listening(self, answer: int) -> None:
-        if answer >= 0:
-            self._listening = answer == 1
-            self._listening_checked = time.monotonic()
 
     async def publish(self, channel: str, payload: str) -> None:
         await self.client.publish(channel, payload)
@@ -48,25 +25,31 @@ class EventOps(BrokerBase):
         self,
         key: str,
         fields: dict[str, Any],
-        event: str | None,
         delete_message: bool = False,
         increment: int = 0,
-    ) -> int | None:
-        """Update the progress hash (optionally HINCRBY current) and publish ``event``.
+    ) -> tuple[int | None, bool]:
+        """Update the progress hash (optionally HINCRBY current) in one round trip.
 
-        Returns the new ``current`` when incrementing."""
+        Returns (the new ``current`` when incrementing, whether anyone listens for
+        the progress event, which the caller then publishes)."""
         hash_key = self.keys.progress(key)
-        pipe = self.client.pipeline()
+        mode = self._publish_mode()
+        pipe = self.backend.pipeline()
         if increment:
             pipe.hincrby(hash_key, "current", increment)
         if fields:
             pipe.hset(hash_key, mapping={k: str(v) for k, v in fields.items()})
         if delete_message:
             pipe.hdel(hash_key, "message")
+        if mode == "?":
+            pipe.exists(self.keys.listening)
         replies = await pipe.execute()
-        if event is not None:
-            await self.client.publish(self.keys.progress_channel(key), event)
-        return int(replies[0]) if increment else None
+        if mode == "?":
+            self._note_listening(int(replies[-1]))
+            listening = bool(replies[-1])
+        else:
+            listening = mode == "1"
+        return (int(replies[0]) if increment else None), listening
 
     def subscriber(self) -> Any:
         return self.backend.pubsub()

@@ -26,8 +26,9 @@ class QueueOps(BrokerBase):
         fields: Mapping[bytes, bytes],
         event: str,
         reschedule_from: bytes | None = None,
-    ) -> bool:
-        """Place a task; False when ``mode == "add"`` and the key is already live."""
+    ) -> str:
+        """Place a task: "OK", "EXISTS" (add of a live key) or "SUPERSEDED"
+        (reschedule of a message whose key was replaced meanwhile)."""
         k = self.keys
         args: list[str | bytes | float] = [
             key,
@@ -50,7 +51,7 @@ class QueueOps(BrokerBase):
             args,
         )
         self._note_listening(int(listening))
-        return status in (b"OK", "OK")
+        return status.decode() if isinstance(status, bytes) else str(status)
 
     async def cancel(
         self, key: str, completed_at: str, ttl_seconds: int, signal: bool
@@ -147,14 +148,14 @@ class QueueOps(BrokerBase):
     async def acknowledge(self, message_ids: Sequence[bytes]) -> None:
         """Acknowledge and delete messages that will never run (unreadable payloads)."""
         if message_ids:
-            pipe = self.client.pipeline()
+            pipe = self.backend.pipeline()
             pipe.xack(self.keys.stream, self.group, *message_ids)
             pipe.xdel(self.keys.stream, *message_ids)
             await pipe.execute()
 
     async def pending_work(self) -> bool:
         """Whether anything waits in the stream or the future queue."""
-        pipe = self.client.pipeline()
+        pipe = self.backend.pipeline()
         pipe.xlen(self.keys.stream)
         pipe.zcard(self.keys.queue)
         stream_length, queued = await pipe.execute()
@@ -163,7 +164,7 @@ class QueueOps(BrokerBase):
     async def depths(self) -> tuple[int, int]:
         """(ready: stream length + overdue queued, future: queued not yet due)."""
         now = time.time()
-        pipe = self.client.pipeline()
+        pipe = self.backend.pipeline()
         pipe.xlen(self.keys.stream)
         pipe.zcount(self.keys.queue, "-inf", now)
         pipe.zcount(self.keys.queue, now, "+inf")

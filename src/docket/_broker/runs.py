@@ -10,7 +10,6 @@ from . import scripts
 from .base import BrokerBase
 from .types import Settlement
 
-
 # Batch encoding for claim.lua and settle.lua (records() in lua/_prelude.lua).
 RECORD = "\x1e"
 FIELD = "\x1f"
@@ -92,22 +91,10 @@ class RunOps(BrokerBase):
     async def clear(self, ttl_seconds: int) -> int:
         """Withdraw all pending work; returns how many tasks were waiting."""
         k = self.keys
-        pipe = self.client.pipeline()
-        pipe.xlen(k.stream)
-        pipe.xrange(k.stream, "-", "+")
-        pipe.zrange(k.queue, 0, -1)
-        length, entries, queued = await pipe.execute()
-        keys = [fields[b"key"].decode() for _, fields in entries if b"key" in fields]
-        keys += [member.decode() for member in queued]
-        pipe = self.client.pipeline()
-        pipe.xtrim(k.stream, maxlen=0, approximate=False)
-        pipe.delete(k.queue)
-        for key in keys:
-            pipe.delete(k.parked(key))
-            pipe.hset(k.runs(key), mapping={"state": "cancelled", "stream_id": ""})
-            if ttl_seconds > 0:
-                pipe.expire(k.runs(key), ttl_seconds)
-            else:
-                pipe.delete(k.runs(key))
-        await pipe.execute()
-        return int(length) + len(queued)
+        now = _codec.iso(_codec.now())
+        waiting = await self.run_script(
+            scripts.CLEAR,
+            [k.stream, k.queue, k.listening],
+            [k.prefix, ttl_seconds, now],
+        )
+        return int(waiting)

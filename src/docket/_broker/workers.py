@@ -16,7 +16,7 @@ class WorkerOps(BrokerBase):
         now = time.time()
         oldest = now - horizon_seconds
         k = self.keys
-        pipe = self.client.pipeline()
+        pipe = self.backend.pipeline()
         pipe.zremrangebyscore(k.workers, 0, oldest)
         pipe.zadd(k.workers, {worker: now})
         for task in tasks:
@@ -29,7 +29,7 @@ class WorkerOps(BrokerBase):
 
     async def deregister(self, worker: str, tasks: Collection[str]) -> None:
         k = self.keys
-        pipe = self.client.pipeline()
+        pipe = self.backend.pipeline()
         pipe.zrem(k.workers, worker)
         for task in tasks:
             pipe.zrem(k.task_workers(task), worker)
@@ -47,7 +47,7 @@ class WorkerOps(BrokerBase):
         entries = await self.client.zrange(roster, 0, -1, withscores=True)
         if not entries:
             return []
-        pipe = self.client.pipeline()
+        pipe = self.backend.pipeline()
         for name, _ in entries:
             pipe.smembers(k.worker_tasks(name.decode()))
         members = await pipe.execute()

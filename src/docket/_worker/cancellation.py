@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoPermissionError
 
 from .. import _defaults
 from .. import instrumentation as m
@@ -24,17 +25,44 @@ def _on_cancel(session: Session, key: str) -> None:
     held.task.cancel()
 
 
+async def _subscribe(session: Session) -> Any:
+    """A pub/sub connection subscribed to cancel signals and wake-ups.
+
+    Redis checks PSUBSCRIBE patterns *literally* against a user's channel rules,
+    so a user granted only ``&P:*`` (spec 9.11) may not subscribe ``P:cancel:*``;
+    then the listener subscribes ``P:*`` and keeps only the cancel signals.
+    """
+    keys = session.docket._keys
+    patterns = [keys.cancel_pattern, keys.key("*")]
+    for pattern in patterns:
+        pubsub: Any = session.broker.subscriber()
+        try:
+            await pubsub.psubscribe(pattern)
+            await pubsub.subscribe(keys.wake)
+            confirmed = 0
+            while confirmed < 2:
+                message = await pubsub.get_message(timeout=1.0)
+                if message is not None and message["type"] in (
+                    "subscribe",
+                    "psubscribe",
+                ):
+                    confirmed += 1
+            return pubsub
+        except NoPermissionError:
+            await pubsub.aclose()
+            if pattern == patterns[-1]:
+                raise
+        except BaseException:
+            await pubsub.aclose()
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 async def _listen_once(session: Session) -> None:
     keys = session.docket._keys
-    pubsub: Any = session.broker.subscriber()
+    cancel_prefix = keys.cancel_channel("")
+    pubsub = await _subscribe(session)
     try:
-        await pubsub.psubscribe(keys.cancel_pattern)
-        await pubsub.subscribe(keys.wake)
-        confirmed = 0
-        while confirmed < 2:
-            message = await pubsub.get_message(timeout=1.0)
-            if message is not None and message["type"] in ("subscribe", "psubscribe"):
-                confirmed += 1
         session.listening.set()
         while not session.stop.is_set():
             message = await pubsub.get_message(
@@ -46,8 +74,10 @@ async def _listen_once(session: Session) -> None:
             channel = message["channel"]
             channel = channel.decode() if isinstance(channel, bytes) else channel
             if message["type"] == "pmessage":
-                data = message["data"]
-                _on_cancel(session, data.decode() if isinstance(data, bytes) else data)
+                if channel.startswith(cancel_prefix):
+                    data = message["data"]
+                    key = data.decode() if isinstance(data, bytes) else data
+                    _on_cancel(session, key)
             elif channel == keys.wake:
                 session.wake_scheduler.set()
     finally:

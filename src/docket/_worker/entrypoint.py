@@ -1,4 +1,14 @@
-"""Running a worker as a service: signals, the health and metrics endpoints."""
+"""Running a worker as a service: signals, the health and metrics endpoints.
+
+Shutdown, as the CLI does it:
+
+* the first SIGTERM or SIGINT is a graceful stop: take no new work, let every
+  in-flight task finish, then return (the CLI exits 0);
+* a second signal, or ``shutdown_timeout`` running out after the first one,
+  stops at once: in-flight tasks are cancelled, their messages stay pending and
+  are redelivered after ``redelivery_timeout``; ``serve`` then raises
+  ``ShutdownForced`` (the CLI exits 1).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +18,7 @@ import logging
 import signal
 import time
 from contextlib import ExitStack
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..instrumentation import healthcheck_server, metrics_server
@@ -16,6 +27,12 @@ if TYPE_CHECKING:
     from ..worker import Worker
 
 logger = logging.getLogger("docket.worker")
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class ShutdownForced(Exception):
+    """The worker stopped before its in-flight tasks finished (they are redelivered)."""
 
 
 def import_function(path: str) -> Any:
@@ -30,12 +47,60 @@ def import_function(path: str) -> Any:
 
 
 def _healthy(worker: Worker) -> bool:
-    """Alive: the session's loops run and the last heartbeat reached Redis recently."""
-    session = worker._session
-    if session is None:
+    """Able to process: a session runs and its heartbeat reached Redis recently.
+
+    The heartbeat is a coroutine on the worker's event loop, so a loop blocked by
+    synchronous code, a lost Redis connection or a session that ended all make
+    the last successful beat grow old.
+    """
+    running = worker._running
+    if worker._session is None or running is None or running.done():
         return False
     horizon = worker.docket.heartbeat_interval.total_seconds() * 2 + 1
     return time.monotonic() - worker._last_beat < horizon
+
+
+class _Shutdown:
+    """Turns signals (and the grace period) into graceful, then forced, stops."""
+
+    def __init__(self, worker: Worker, timeout: timedelta | None) -> None:
+        self.worker = worker
+        self.timeout = timeout
+        self.requested = False
+        self.forced = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    def on_signal(self, received: signal.Signals) -> None:
+        if not self.requested:
+            self.requested = True
+            logger.info("Received %s, initiating graceful shutdown...", received.name)
+            self.worker.stop(graceful=True)
+            if self.timeout is not None:
+                self._timer = asyncio.get_running_loop().call_later(
+                    self.timeout.total_seconds(), self._expired
+                )
+        else:
+            logger.warning(
+                "Received %s again, stopping now; unfinished tasks will be redelivered",
+                received.name,
+            )
+            self.force()
+
+    def _expired(self) -> None:
+        logger.warning(
+            "Shutdown timeout of %s expired, stopping now; unfinished tasks will be "
+            "redelivered",
+            self.timeout,
+        )
+        self.force()
+
+    def force(self) -> None:
+        self.forced = True
+        self.worker.stop(graceful=False)
+
+    def cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 async def serve(
@@ -43,42 +108,47 @@ async def serve(
     until_finished: bool,
     healthcheck_port: int | None,
     metrics_port: int | None,
+    shutdown_timeout: timedelta | None = None,
+    http_host: str = "0.0.0.0",
 ) -> None:
+    """Run ``worker`` until it finishes or a signal stops it."""
     loop = asyncio.get_running_loop()
-    signals_seen = 0
-
-    def on_signal(received: signal.Signals) -> None:
-        nonlocal signals_seen
-        signals_seen += 1
-        if signals_seen == 1:
-            logger.info("Received %s, initiating graceful shutdown...", received.name)
-            worker.stop(graceful=True)
-        else:
-            logger.warning("Received %s again, stopping at once", received.name)
-            worker.stop(graceful=False)
-
+    shutdown = _Shutdown(worker, shutdown_timeout)
     installed: list[signal.Signals] = []
     with ExitStack() as servers:
         servers.enter_context(
-            healthcheck_server(port=healthcheck_port, probe=lambda: _healthy(worker))
+            healthcheck_server(
+                host=http_host, port=healthcheck_port, probe=lambda: _healthy(worker)
+            )
         )
-        servers.enter_context(metrics_server(port=metrics_port))
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        servers.enter_context(metrics_server(host=http_host, port=metrics_port))
+        for sig in SIGNALS:
             try:
-                loop.add_signal_handler(sig, on_signal, sig)
+                loop.add_signal_handler(sig, shutdown.on_signal, sig)
                 installed.append(sig)
             except (NotImplementedError, RuntimeError):  # pragma: no cover (Windows)
                 pass
         try:
             async with worker:
-                try:
-                    if until_finished:
-                        await worker.run_until_finished()
-                    else:
-                        await worker.run_forever()
-                except asyncio.CancelledError:
-                    if signals_seen < 2:
-                        raise
+                if not shutdown.requested:  # a signal may come while entering
+                    await _run(worker, until_finished, shutdown)
         finally:
+            shutdown.cancel_timer()
             for sig in installed:
                 loop.remove_signal_handler(sig)
+    if shutdown.forced:
+        raise ShutdownForced(
+            "The worker stopped before its in-flight tasks finished; they will be "
+            "redelivered"
+        )
+
+
+async def _run(worker: Worker, until_finished: bool, shutdown: _Shutdown) -> None:
+    try:
+        if until_finished:
+            await worker.run_until_finished()
+        else:
+            await worker.run_forever()
+    except asyncio.CancelledError:
+        if not shutdown.forced:
+            raise

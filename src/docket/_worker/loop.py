@@ -79,7 +79,12 @@ async def _start(
         (e.key, e.generation, e.message_id or b"", e.redelivered) for e in claimable
     ]
     started = _codec.now()
-    claimed = await session.broker.claim(worker.name, _codec.iso(started), batch)
+    try:
+        claimed = await session.broker.claim(worker.name, _codec.iso(started), batch)
+    except BaseException:  # unclaimed: the messages stay pending for redelivery
+        for held in held_all:
+            session.release(held)
+        raise
     for held, ok in zip(held_all, claimed, strict=True):
         execution = held.execution
         if not ok:

@@ -56,6 +56,7 @@ async def run_session(worker: Worker, forever: bool, stop: asyncio.Event) -> Non
     )
     worker._session = session
     worker._log_start()
+    session.broker.backend.warn_if_pool_too_small(worker.concurrency)
     async with AsyncExitStack() as hooks:
         for cls in _lifecycle_classes(worker):
             manager = cls.worker_lifecycle(docket, worker)

@@ -49,12 +49,31 @@ def span_attributes(session: Session, execution: Execution) -> dict[str, Any]:
     }
 
 
+_cache_sizes: dict[str, int] = {}
+
+
+def cache_sizes() -> None:
+    """Set ``docket_cache_size`` for the introspection caches when they changed."""
+    from uncalled_for.introspection import _signature_cache
+
+    from ..annotations import Annotation
+
+    for cache, size in (
+        ("signature", len(_signature_cache)),
+        ("annotation", Annotation.cache_size()),
+    ):
+        if _cache_sizes.get(cache) != size:
+            _cache_sizes[cache] = size
+            m.CACHE_SIZE.set(size, {"cache": cache})
+
+
 def started(session: Session, execution: Execution) -> None:
     metered = _metrics_on()
     if not metered and not logger.isEnabledFor(logging.INFO):
         return
     punctuality = (_codec.now() - execution.when).total_seconds()
     if metered:
+        cache_sizes()
         tags = labels(session, execution)
         m.TASKS_STARTED.add(1, tags)
         if execution.redelivered:

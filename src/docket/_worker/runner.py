@@ -226,7 +226,7 @@ async def _failed(
     if resolved and not completed:
         handler = get_single_dependency_of_type(resolved, FailureHandler)
         if handler is not None and await handler.handle_failure(execution, outcome):
-            session.release(held)
+            await _safety_net(session, held)
             return
         completion = get_single_dependency_of_type(resolved, CompletionHandler)
         if completion is not None and await completion.on_complete(execution, outcome):
@@ -270,7 +270,7 @@ async def _admission_blocked(
 ) -> None:
     execution = held.execution
     if blocked.handled or execution.acknowledged:
-        session.release(held)
+        await _safety_net(session, held)
         return
     if blocked.reschedule:
         delay = blocked.retry_delay or timedelta(milliseconds=100)
@@ -281,3 +281,12 @@ async def _admission_blocked(
         return
     report.admission(session, execution, "dropping")
     await _settle(session, held, ExecutionState.CANCELLED, wait=True)
+
+
+async def _safety_net(session: Session, held: Running) -> None:
+    """A handler said it dealt with the message: if it left it unacknowledged, it
+    ends FAILED with no error text rather than being redelivered (spec 3.6, 11)."""
+    if held.execution.acknowledged:
+        session.release(held)
+    else:
+        await _settle(session, held, ExecutionState.FAILED, wait=True)

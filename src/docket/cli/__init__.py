@@ -1,27 +1,44 @@
-"""The ``docket`` command line (Typer)."""
+"""The ``docket`` command line (Typer): one module per command.
+
+Shared options and parsers live in ``_options``; each command module attaches
+itself to ``app`` when imported here.
+"""
 
 from __future__ import annotations
 
-import typer
-
-from .. import __version__
-
-app = typer.Typer(
-    help="Docket: a distributed background task system for Python functions.",
-    no_args_is_help=True,
+from . import clear, snapshot, strike, tasks, version, watch, worker, workers
+from ._app import app
+from ._options import (
+    duration,
+    set_logging_format,
+    set_logging_level,
+    validate_url,
 )
-
-
-@app.command()
-def version() -> None:
-    """Print the installed version of docket."""
-    typer.echo(__version__)
+from .snapshot import relative_time
+from .strike import handle_strike_wildcard, interpret_python_value
 
 
 def main() -> None:
+    """The console script ``docket``."""
     app()
 
 
-from . import worker  # noqa: E402  (registers the command)
-
-__all__ = ["app", "main", "version", "worker"]
+__all__ = [
+    "app",
+    "clear",
+    "duration",
+    "handle_strike_wildcard",
+    "interpret_python_value",
+    "main",
+    "relative_time",
+    "set_logging_format",
+    "set_logging_level",
+    "snapshot",
+    "strike",
+    "tasks",
+    "validate_url",
+    "version",
+    "watch",
+    "worker",
+    "workers",
+]

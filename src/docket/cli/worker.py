@@ -1,53 +1,237 @@
-"""``docket worker``: run a worker as a service."""
+"""``docket worker``: run a worker as a service (through ``Worker.run``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Any
 
 import typer
 
-from .. import _defaults
-from . import app
+from .. import _defaults as d
+from .._logging import configure_logging
+from .._redis import redact_url
+from ._app import app
+from ._common import fail
+from ._options import (
+    DocketName,
+    Tasks,
+    WorkerUrl,
+    duration_option,
+    positive_duration_option,
+    set_logging_format,
+    set_logging_level,
+    validate_fallback_task,
+)
+
+logger = logging.getLogger("docket.worker")
+
+TUNING = "Tuning"
+SERVICE = "Service"
+
+
+def _option(
+    *names: str, env: str | None = None, panel: str | None = None, **options: Any
+) -> Any:
+    return typer.Option(*names, envvar=env, rich_help_panel=panel, **options)
+
+
+def _duration(*names: str, default: str, positive: bool = True, **options: Any) -> Any:
+    """A duration option (10m, 5s, 250ms, 1.5, hh:mm:ss) shown with ``default``."""
+    parser = positive_duration_option if positive else duration_option
+    return _option(
+        *names, parser=parser, metavar="DURATION", show_default=default, **options
+    )
 
 
 @app.command()
 def worker(
-    tasks: Annotated[list[str], typer.Option("--tasks", envvar=_defaults.ENV_TASKS)] = [
-        _defaults.STANDARD_TASKS
-    ],
-    docket_name: Annotated[
-        str, typer.Option("--docket", envvar=_defaults.ENV_NAME)
-    ] = _defaults.DOCKET_NAME,
-    url: Annotated[
-        str, typer.Option("--url", envvar=_defaults.ENV_URL)
-    ] = _defaults.DOCKET_URL,
+    tasks: Tasks = [d.STANDARD_TASKS],
+    docket_name: DocketName = d.DOCKET_NAME,
+    url: WorkerUrl = d.DOCKET_URL,
     name: Annotated[
-        str | None, typer.Option("--name", envvar=_defaults.ENV_WORKER_NAME)
+        str | None,
+        _option(
+            "--name",
+            env=d.ENV_WORKER_NAME,
+            show_default="<hostname>#<pid>",
+            help="The worker's unique name",
+        ),
+    ] = None,
+    logging_level: Annotated[
+        str,
+        _option(
+            "--logging-level",
+            env=d.ENV_LOGGING_LEVEL,
+            callback=set_logging_level,
+            help="DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)",
+        ),
+    ] = "INFO",
+    logging_format: Annotated[
+        str | None,
+        _option(
+            "--logging-format",
+            env=d.ENV_LOGGING_FORMAT,
+            callback=set_logging_format,
+            show_default="rich on a terminal, else plain",
+            help="rich, plain or json",
+        ),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", envvar=_defaults.ENV_CONCURRENCY)
-    ] = _defaults.CONCURRENCY,
-    until_finished: Annotated[bool, typer.Option("--until-finished")] = False,
-    logging_level: Annotated[
-        str, typer.Option("--logging-level", envvar=_defaults.ENV_LOGGING_LEVEL)
-    ] = "INFO",
+        int,
+        _option(
+            "--concurrency",
+            env=d.ENV_CONCURRENCY,
+            panel=TUNING,
+            min=1,
+            help="Most tasks run at once",
+        ),
+    ] = d.CONCURRENCY,
+    redelivery_timeout: Annotated[
+        timedelta,
+        _duration(
+            "--redelivery-timeout",
+            default="5m",
+            env=d.ENV_REDELIVERY_TIMEOUT,
+            panel=TUNING,
+            help="Idle time after which another worker may take over a task",
+        ),
+    ] = d.REDELIVERY_TIMEOUT,
+    reconnection_delay: Annotated[
+        timedelta,
+        _duration(
+            "--reconnection-delay",
+            default="5s",
+            positive=False,
+            env=d.ENV_RECONNECTION_DELAY,
+            panel=TUNING,
+            help="Wait after losing Redis before reconnecting",
+        ),
+    ] = d.RECONNECTION_DELAY,
+    minimum_check_interval: Annotated[
+        timedelta,
+        _duration(
+            "--minimum-check-interval",
+            default="100ms",
+            env=d.ENV_MINIMUM_CHECK_INTERVAL,
+            panel=TUNING,
+            help="Longest wait for new work on each read",
+        ),
+    ] = d.CLI_MINIMUM_CHECK_INTERVAL,
+    scheduling_resolution: Annotated[
+        timedelta,
+        _duration(
+            "--scheduling-resolution",
+            default="250ms",
+            env=d.ENV_SCHEDULING_RESOLUTION,
+            panel=TUNING,
+            help="How often future tasks are checked for being due",
+        ),
+    ] = d.SCHEDULING_RESOLUTION,
+    schedule_automatic_tasks: Annotated[
+        bool,
+        _option(
+            "--schedule-automatic-tasks/--no-schedule-automatic-tasks",
+            env=d.ENV_SCHEDULE_AUTOMATIC_TASKS,
+            panel=TUNING,
+            help="Start automatic perpetual and cron tasks",
+        ),
+    ] = True,
+    enable_internal_instrumentation: Annotated[
+        bool,
+        _option(
+            "--enable-internal-instrumentation/--no-enable-internal-instrumentation",
+            env=d.ENV_INTERNAL_INSTRUMENTATION,
+            panel=TUNING,
+            help="Trace docket's own Redis polling too",
+        ),
+    ] = False,
+    until_finished: Annotated[
+        bool,
+        _option("--until-finished", help="Exit once the docket has no work left"),
+    ] = False,
+    healthcheck_port: Annotated[
+        int | None,
+        _option(
+            "--healthcheck-port",
+            env=d.ENV_HEALTHCHECK_PORT,
+            panel=SERVICE,
+            min=1,
+            max=65535,
+            help="Serve a health check (200 while able to process) on this port",
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        _option(
+            "--metrics-port",
+            env=d.ENV_METRICS_PORT,
+            panel=SERVICE,
+            min=1,
+            max=65535,
+            help="Serve Prometheus metrics on this port",
+        ),
+    ] = None,
+    http_host: Annotated[
+        str,
+        _option(
+            "--http-host",
+            env=d.ENV_HTTP_HOST,
+            panel=SERVICE,
+            help="Address the health and metrics servers listen on",
+        ),
+    ] = d.HTTP_HOST,
+    shutdown_timeout: Annotated[
+        timedelta | None,
+        _duration(
+            "--shutdown-timeout",
+            default="none: wait for every task",
+            env=d.ENV_SHUTDOWN_TIMEOUT,
+            panel=SERVICE,
+            help="After SIGTERM/SIGINT, how long to wait for running tasks before "
+            "stopping anyway",
+        ),
+    ] = None,
+    fallback_task: Annotated[
+        str | None,
+        _option(
+            "--fallback-task",
+            env=d.ENV_FALLBACK_TASK,
+            callback=validate_fallback_task,
+            help="module:function to run for unknown task names",
+        ),
+    ] = None,
 ) -> None:
     """Start a worker that runs the docket's tasks."""
+    from .._worker.entrypoint import ShutdownForced
     from ..worker import Worker
 
-    logging.basicConfig(
-        level=logging_level.upper(),
-        format="[%(asctime)s] %(levelname)s - %(name)s - %(message)s",
-    )
-    asyncio.run(
-        Worker.run(
-            docket_name=docket_name,
-            url=url,
-            name=name,
-            concurrency=concurrency,
-            until_finished=until_finished,
-            tasks=tasks,
+    configure_logging(logging_level, logging_format)
+    logger.debug("Connecting to %s", redact_url(url))
+    try:
+        asyncio.run(
+            Worker.run(
+                docket_name=docket_name,
+                url=url,
+                name=name,
+                concurrency=concurrency,
+                redelivery_timeout=redelivery_timeout,
+                reconnection_delay=reconnection_delay,
+                minimum_check_interval=minimum_check_interval,
+                scheduling_resolution=scheduling_resolution,
+                schedule_automatic_tasks=schedule_automatic_tasks,
+                enable_internal_instrumentation=enable_internal_instrumentation,
+                until_finished=until_finished,
+                healthcheck_port=healthcheck_port,
+                metrics_port=metrics_port,
+                tasks=tasks,
+                fallback_task=fallback_task,
+                shutdown_timeout=shutdown_timeout,
+                http_host=http_host,
+            )
         )
-    )
+    except ShutdownForced as stopped:
+        raise fail(str(stopped)) from None
+    except (OSError, ImportError) as error:  # a port in use, no metrics SDK...
+        raise fail(f"Error: {error}") from None

@@ -19,7 +19,9 @@ from uncalled_for import DependencyFactory as DependencyFunction
 from uncalled_for.functional import Depends, _Depends
 from uncalled_for.introspection import _parameter_cache
 
-from ._admission import ConcurrencyLimit, Cooldown, Debounce, RateLimit
+from ._admission import Cooldown, RateLimit
+from ._admission_concurrency import ConcurrencyLimit
+from ._admission_debounce import Debounce
 from ._base import (
     AdmissionBlocked,
     CompletionHandler,

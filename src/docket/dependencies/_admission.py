@@ -1,138 +1,154 @@
-"""Admission controls: ``ConcurrencyLimit``, ``Debounce``, ``Cooldown``, ``RateLimit``.
+"""Admission controls: ``Cooldown`` and ``RateLimit`` (spec 5.16, 5.17), and their base.
 
-This release only declares them (constructors, stored attributes, validation,
-``single`` and ``Annotated`` binding; spec 5.14 to 5.17). They carry
-``available = False``: ``Docket.register`` refuses tasks that use them, and
-entering one raises ``NotImplementedError``.
+``ConcurrencyLimit`` lives in ``_admission_concurrency``, ``Debounce`` in
+``_admission_debounce``. Every control is checked
+by one atomic broker script when a worker picks the task up; a blocked execution
+raises ``AdmissionBlocked`` (reschedule or drop), which the worker acts on.
+
+Per-task by default (keyed by the function name); used as ``Annotated`` metadata
+(``customer: Annotated[int, Cooldown(...)]``) a control is keyed by that argument's
+value instead. Each entry works on a fresh copy (``for_parameter`` and
+``bind_to_parameter`` both copy), so one declaration serves concurrent executions.
+
+When a control admitted an execution but another control then blocked it, the
+admitted control undoes its mark on exit: ``RateLimit`` removes its start,
+``Cooldown`` closes the window it opened, and ``Debounce`` makes the execution the
+winner again (when it will come back: rescheduled or parked, not dropped) so that
+it runs as soon as it does.
 """
 
 from __future__ import annotations
 
 import copy
+import time
 from datetime import timedelta
-from typing import Any, ClassVar, NoReturn, overload
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import Self
 from uncalled_for import Dependency
 
+from .._broker.admission import PROCEED, admission_tag, control_key
+from ._base import AdmissionBlocked, current_execution, current_worker, logger
 
-class _AdmissionControl(Dependency[None]):
-    """Shared plumbing: ``Annotated`` binding and the "not available" entry."""
+if TYPE_CHECKING:
+    from ..execution import Execution
+    from ..worker import Worker
 
-    available: ClassVar[bool] = False
-
-    argument_name: str | None
-    argument_value: Any
-    scope: str | None
-
-    def bind_to_parameter(self, name: str, value: Any) -> Self:
-        bound = copy.copy(self)
-        bound.argument_name = name
-        bound.argument_value = value
-        return bound
-
-    async def __aenter__(self) -> NoReturn:
-        raise NotImplementedError(
-            f"{type(self).__name__} is not available in this release of docket"
-        )
+__all__ = ["AdmissionControl", "Cooldown", "RateLimit"]
 
 
-def _positive(name: str, value: timedelta) -> timedelta:
+def check_scope(scope: Any) -> str | None:
+    if scope is not None and (not isinstance(scope, str) or not scope):
+        raise ValueError(f"scope must be a non-empty string or None, not {scope!r}")
+    return scope
+
+
+def positive_duration(name: str, value: Any) -> timedelta:
+    if not isinstance(value, timedelta):
+        raise TypeError(f"{name} must be a timedelta, not {type(value).__name__}")
     if value <= timedelta(0):
-        raise ValueError(f"{name} must be a positive duration")
+        raise ValueError(f"{name} must be a positive duration, got {value!r}")
     return value
 
 
-class ConcurrencyLimit(_AdmissionControl):
-    """Limit how many executions run at once, per task or per argument value.
+def milliseconds(value: timedelta) -> int:
+    return max(1, int(value.total_seconds() * 1000))
 
-    Forms: ``ConcurrencyLimit(max_concurrent, /, *, scope=None)`` as ``Annotated``
-    metadata; ``ConcurrencyLimit(argument_name, max_concurrent=1, scope=None)`` as
-    a default grouping by that argument; ``ConcurrencyLimit(*, max_concurrent=1,
-    scope=None)`` for a per-task limit. An int first argument is ``max_concurrent``.
+
+class AdmissionControl(Dependency[Any]):
+    """Shared plumbing: per-execution copies, ``Annotated`` binding, the context."""
+
+    available: ClassVar[bool] = True
+
+    argument_name: str | None = None
+    argument_value: Any = None
+    scope: str | None = None
+    _bound: bool = False
+
+    def bind_to_parameter(self, name: str, value: Any) -> Self:
+        bound = copy.copy(self)
+        bound.argument_name, bound.argument_value, bound._bound = name, value, True
+        return bound
+
+    def for_parameter(self, name: str) -> Self:
+        return copy.copy(self)
+
+    def _context(self) -> tuple[Execution, Worker]:
+        execution = current_execution.get(None)
+        worker = current_worker.get(None)
+        if execution is None or worker is None:
+            raise RuntimeError(
+                f"{type(self).__name__} only works inside a task run by a docket worker"
+            )
+        return execution, worker
+
+    def _tag(self, execution: Execution) -> str:
+        if self._bound:
+            return admission_tag("", self.argument_name, self.argument_value)
+        return execution.function_name
+
+    @staticmethod
+    def _blocked_by_another(exc_type: type[BaseException] | None) -> bool:
+        return exc_type is not None and issubclass(exc_type, AdmissionBlocked)
+
+
+class Cooldown(AdmissionControl):
+    """Leading edge: run the first execution, drop the rest within ``window``.
+
+    The window opens when the first execution starts and simply expires; it is
+    not closed when the task finishes. Several cooldowns may guard one task.
     """
-
-    single: bool = True
-
-    max_concurrent: int
-
-    @overload
-    def __init__(self, max_concurrent: int, /, *, scope: str | None = None) -> None: ...
-    @overload
-    def __init__(
-        self,
-        argument_name: str,
-        max_concurrent: int = 1,
-        scope: str | None = None,
-    ) -> None: ...
-    @overload
-    def __init__(
-        self, *, max_concurrent: int = 1, scope: str | None = None
-    ) -> None: ...
-    def __init__(
-        self,
-        argument_name: str | int | None = None,
-        max_concurrent: int = 1,
-        scope: str | None = None,
-    ) -> None:
-        if isinstance(argument_name, int) and not isinstance(argument_name, bool):
-            max_concurrent = argument_name
-            argument_name = None
-        if argument_name is not None and not isinstance(argument_name, str):
-            raise TypeError("argument_name must be a str or None")
-        if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int):
-            raise TypeError("max_concurrent must be an int")
-        if max_concurrent < 1:
-            raise ValueError("max_concurrent must be at least 1")
-        self.argument_name = argument_name
-        self.argument_value = None
-        self.max_concurrent = max_concurrent
-        self.scope = scope
-
-    def __repr__(self) -> str:
-        return (
-            f"ConcurrencyLimit(argument_name={self.argument_name!r}, "
-            f"max_concurrent={self.max_concurrent!r}, scope={self.scope!r})"
-        )
-
-
-class Debounce(_AdmissionControl):
-    """Trailing-edge control: after a burst settles for ``settle``, run once."""
-
-    single: bool = True
-
-    settle: timedelta
-
-    def __init__(self, settle: timedelta, *, scope: str | None = None) -> None:
-        self.settle = _positive("settle", settle)
-        self.scope = scope
-        self.argument_name = None
-        self.argument_value = None
-
-    def __repr__(self) -> str:
-        return f"Debounce({self.settle!r}, scope={self.scope!r})"
-
-
-class Cooldown(_AdmissionControl):
-    """Leading-edge control: run the first execution, drop the rest within ``window``."""
 
     window: timedelta
 
     def __init__(self, window: timedelta, *, scope: str | None = None) -> None:
-        self.window = _positive("window", window)
-        self.scope = scope
-        self.argument_name = None
-        self.argument_value = None
+        self.window = positive_duration("window", window)
+        self.scope = check_scope(scope)
+        self._token: str | None = None
 
     def __repr__(self) -> str:
         return f"Cooldown({self.window!r}, scope={self.scope!r})"
 
+    def _key(self, execution: Execution) -> str:
+        name = execution.docket.name
+        return control_key(name, self.scope, "cooldown", self._tag(execution))
 
-class RateLimit(_AdmissionControl):
-    """Sliding-window limit: at most ``limit`` starts ``per`` window.
+    async def __aenter__(self) -> Self:
+        execution, _ = self._context()
+        key = self._key(execution)
+        token = f"{execution.generation}:{execution.key}"
+        broker = execution.docket._broker
+        if not await broker.cooldown(key, token, milliseconds(self.window)):
+            raise AdmissionBlocked(execution, f"cooldown on {key}", reschedule=False)
+        self._token = token
+        return self
 
-    Blocked executions are rescheduled for when a slot opens, or dropped when
-    ``drop`` is true.
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._token is None or not self._blocked_by_another(exc_type):
+            return
+        execution = current_execution.get()
+        try:
+            await execution.docket._broker.cooldown_release(
+                self._key(execution), self._token
+            )
+        except Exception as error:
+            logger.warning(
+                "Could not reopen the cooldown of %s: %s", execution.key, error
+            )
+
+
+class RateLimit(AdmissionControl):
+    """Sliding window: at most ``limit`` starts per ``per``.
+
+    A blocked execution is rescheduled for the moment a start leaves the window,
+    or dropped (``CANCELLED``) with ``drop=True``. A start counts even if the task
+    then fails; it is given back only when another control blocks the execution.
     """
 
     limit: int
@@ -148,18 +164,63 @@ class RateLimit(_AdmissionControl):
         scope: str | None = None,
     ) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int):
-            raise TypeError("limit must be an int")
+            raise TypeError(f"limit must be an int, not {type(limit).__name__}")
         if limit < 1:
-            raise ValueError("limit must be at least 1")
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        if not isinstance(drop, bool):
+            raise TypeError(f"drop must be a bool, not {type(drop).__name__}")
         self.limit = limit
-        self.per = _positive("per", per)
+        self.per = positive_duration("per", per)
         self.drop = drop
-        self.scope = scope
-        self.argument_name = None
-        self.argument_value = None
+        self.scope = check_scope(scope)
+        self._member: str | None = None
 
     def __repr__(self) -> str:
         return (
             f"RateLimit({self.limit!r}, per={self.per!r}, drop={self.drop!r}, "
             f"scope={self.scope!r})"
         )
+
+    def _key(self, execution: Execution) -> str:
+        name = execution.docket.name
+        return control_key(name, self.scope, "ratelimit", self._tag(execution))
+
+    async def __aenter__(self) -> Self:
+        execution, _ = self._context()
+        key = self._key(execution)
+        now_ms = int(time.time() * 1000)
+        start = execution.started_at
+        start_ms = now_ms if start is None else int(start.timestamp() * 1000)
+        member = f"{execution.key}:{start_ms}"
+        action, retry_ms = await execution.docket._broker.rate_limit(
+            key, member, now_ms, milliseconds(self.per), self.limit
+        )
+        if action == PROCEED:
+            self._member = member
+            return self
+        reason = f"rate limit ({self.limit} per {self.per}) on {key}"
+        if self.drop:
+            raise AdmissionBlocked(execution, reason, reschedule=False)
+        raise AdmissionBlocked(
+            execution, reason, retry_delay=timedelta(milliseconds=retry_ms)
+        )
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._member is None or not self._blocked_by_another(exc_type):
+            return
+        execution = current_execution.get()
+        try:
+            await execution.docket._broker.rate_limit_release(
+                self._key(execution), self._member
+            )
+        except Exception as error:
+            logger.warning(
+                "Could not give back the rate-limit start of %s: %s",
+                execution.key,
+                error,
+            )

@@ -1,14 +1,12 @@
 -- Shared helpers, prepended to every script of this folder when it is loaded.
 
--- JSON string literal for s: escapes backslash, quote and the control characters
--- Docket allows in task keys and worker names (\n, \r, \t). No cjson: the embedded
+-- JSON string literal for s: escapes backslash, quote and every control character
+-- (error texts may hold anything, ANSI colours included). No cjson: the embedded
 -- engine does not offer it.
 local function json_string(s)
   s = string.gsub(s, '\\', '\\\\')
   s = string.gsub(s, '"', '\\"')
-  s = string.gsub(s, '\n', '\\n')
-  s = string.gsub(s, '\r', '\\r')
-  s = string.gsub(s, '\t', '\\t')
+  s = string.gsub(s, '%c', function(c) return string.format('\\u%04x', string.byte(c)) end)
   return '"' .. s .. '"'
 end
 

@@ -13,7 +13,10 @@
 -- claim, both see one consistent record; the generation counter makes every older copy
 -- of the key stale so that a worker holding one skips it (claim.lua).
 -- Liveness: a key is live while its record's state is scheduled, queued or running.
--- Returns {"OK" when placed or "EXISTS" when mode is add and the key is live,
+-- In reschedule mode a message older than its record (the key was replaced while the
+-- run that now retries was going) is only acknowledged: the successor stands.
+-- Returns {"OK" when placed, "EXISTS" when mode is add and the key is live, or
+--          "SUPERSEDED" (reschedule of a stale message),
 --          1/0 whether anyone listens (when ARGV[10] asked, else -1)}.
 
 local stream, queue, runs, parked = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -25,6 +28,13 @@ local state, generation, stream_id = record[1], tonumber(record[2]) or 0, record
 if mode == 'reschedule' then
   redis.call('XACK', stream, ARGV[6], ARGV[5])
   redis.call('XDEL', stream, ARGV[5])
+  local sent = 0
+  for i = 11, #ARGV, 2 do
+    if ARGV[i] == 'generation' then sent = tonumber(ARGV[i + 1]) or 0 end
+  end
+  if sent > 0 and (record[2] == false or generation > sent) then
+    return {'SUPERSEDED', -1}
+  end
 elseif mode == 'replace' then
   if stream_id and stream_id ~= '' then redis.call('XDEL', stream, stream_id) end
   if state == 'scheduled' then

@@ -1,0 +1,48 @@
+-- clear: withdraw all pending work of the docket (strikes and running tasks stay).
+--
+-- KEYS[1] stream P:stream   KEYS[2] queue P:queue   KEYS[3] listening flag
+-- ARGV[1] prefix P   ARGV[2] TTL seconds for the withdrawn records (0 = delete)
+-- ARGV[3] completed_at ISO
+--
+-- Race prevented: a task claimed while clear runs is either already "running" (left
+-- alone, it finishes) or still "queued" (cancelled here, and claim.lua then refuses
+-- it); nothing can be half-cleared. Stream entries are deleted one by one rather than
+-- trimmed, which keeps the consumer group and works on every engine.
+-- Withdrawn records become "cancelled" (so their keys can be added again at once)
+-- and their waiters get a cancelled event.
+-- Returns the number of tasks that were waiting: stream length + queue size.
+
+local stream, queue, prefix = KEYS[1], KEYS[2], ARGV[1]
+local ttl, completed_at = tonumber(ARGV[2]), ARGV[3]
+local listening = redis.call('EXISTS', KEYS[3]) == 1
+local waiting = redis.call('XLEN', stream) + redis.call('ZCARD', queue)
+
+local function withdraw(key, pending_state)
+  local runs = prefix .. ':runs:' .. key
+  if redis.call('HGET', runs, 'state') ~= pending_state then return end
+  if ttl > 0 then
+    redis.call('HSET', runs, 'state', 'cancelled', 'completed_at', completed_at, 'stream_id', '')
+    redis.call('EXPIRE', runs, ttl)
+  else
+    redis.call('DEL', runs)
+  end
+  if listening then
+    emit(prefix .. ':state:' .. key, '{"type":"state","key":' .. json_string(key)
+      .. ',"state":"cancelled","completed_at":"' .. completed_at .. '"}')
+  end
+end
+
+for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+')) do
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'key' then withdraw(fields[i + 1], 'queued') end
+  end
+  redis.call('XDEL', stream, entry[1])
+end
+
+for _, key in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
+  withdraw(key, 'scheduled')
+  redis.call('DEL', prefix .. ':' .. key)
+end
+redis.call('DEL', queue)
+return waiting

@@ -1,0 +1,42 @@
+"""What every command shares: running its async body, and reporting failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import typer
+from redis.exceptions import AuthenticationError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rich.console import Console
+
+from .._logging import redact_secrets
+from .._redis import redact_url
+
+T = TypeVar("T")
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+def say(message: str) -> None:
+    """Print a plain line as it is: no markup, no wrapping (keys stay whole)."""
+    console.print(message, markup=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``message`` on stderr (without secrets); the Exit to raise."""
+    errors.print(redact_secrets(message), markup=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def run(body: Coroutine[Any, Any, T], url: str) -> T:
+    """Run a command's coroutine; Redis trouble becomes a one-line error, exit 1."""
+    try:
+        return asyncio.run(body)
+    except (AuthenticationError, RedisConnectionError, RedisTimeoutError, OSError) as e:
+        raise fail(f"Error: could not reach {redact_url(url)}: {e}") from None
+    except ResponseError as error:
+        raise fail(f"Error: Redis at {redact_url(url)} refused: {error}") from None

@@ -1,0 +1,225 @@
+"""Options and value parsers shared by the commands, declared once."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+
+from .. import _defaults
+from .._logging import normalise_format, normalise_level
+from .._redis import is_memory_url
+from .._redis.backend import check_url
+
+MEMORY_URL_MESSAGE = (
+    "The memory:// URL scheme is not supported by the CLI.\n"
+    "The memory backend does not persist across processes.\n"
+    "Please use a persistent backend like Redis or Valkey."
+)
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_NUMBER_WITH_UNIT = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)?$")
+_CLOCK_PART = re.compile(r"^\d+$")
+_CLOCK_SECONDS = re.compile(r"^\d+(?:\.\d+)?$")
+
+
+def duration(value: str | timedelta) -> timedelta:
+    """Parse ``10m``, ``5s``, ``250ms``, ``1.5``, ``90`` (seconds), ``mm:ss`` or
+    ``hh:mm:ss``; raise ValueError for anything else."""
+    if isinstance(value, timedelta):
+        return value
+    text = value.strip().lower()
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) > 3 or not all(_CLOCK_PART.match(p) for p in parts[:-1]):
+            raise ValueError(f"{value!r} is not a duration like 10m, 5s or hh:mm:ss")
+        if not _CLOCK_SECONDS.match(parts[-1]):
+            raise ValueError(f"{value!r} is not a duration like 10m, 5s or hh:mm:ss")
+        seconds = 0.0
+        for part in parts:
+            seconds = seconds * 60 + float(part)
+        return timedelta(seconds=seconds)
+    match = _NUMBER_WITH_UNIT.match(text)
+    if match is None:
+        raise ValueError(
+            f"{value!r} is not a duration: use seconds (90, 1.5), a unit "
+            "(250ms, 5s, 10m, 1h), mm:ss or hh:mm:ss"
+        )
+    number, unit = match.groups()
+    return timedelta(seconds=float(number) * _UNITS[unit or "s"])
+
+
+def positive_duration(value: str | timedelta) -> timedelta:
+    parsed = duration(value)
+    if parsed <= timedelta(0):
+        raise ValueError(f"{value!r} must be longer than zero")
+    return parsed
+
+
+def duration_option(value: str | timedelta) -> timedelta:
+    """``duration`` for an option: a bad value is a usage error (exit 2)."""
+    try:
+        return duration(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def positive_duration_option(value: str | timedelta) -> timedelta:
+    try:
+        return positive_duration(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def validate_url(url: str) -> str:
+    """Reject URLs the CLI cannot use: memory:// and unsupported schemes."""
+    if is_memory_url(url):
+        raise typer.BadParameter(MEMORY_URL_MESSAGE)
+    return validate_any_url(url)
+
+
+def validate_any_url(url: str) -> str:
+    """Reject unsupported schemes (memory:// is fine here)."""
+    try:
+        check_url(url)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    return url
+
+
+def _import(path: str, what: str) -> Any:
+    """Import ``module:attribute`` (the working directory is importable too)."""
+    module_name, _, attribute = path.rpartition(":")
+    if not module_name or not attribute:
+        raise typer.BadParameter(f"{what} are given as module:attribute, not {path!r}")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise typer.BadParameter(f"cannot import {module_name!r}: {error}") from None
+    found = getattr(module, attribute, None)
+    if found is None:
+        raise typer.BadParameter(f"{module_name!r} has no attribute {attribute!r}")
+    return found
+
+
+def validate_tasks(paths: list[str]) -> list[str]:
+    """Each path must name an importable collection of task functions."""
+    for path in paths:
+        collection = _import(path, "Task collections")
+        try:
+            functions = list(collection)
+        except TypeError:
+            raise typer.BadParameter(f"{path!r} is not a list of tasks") from None
+        for function in functions:
+            if not callable(function):
+                raise typer.BadParameter(f"{path!r} holds {function!r}, not a task")
+    return paths
+
+
+def validate_fallback_task(path: str | None) -> str | None:
+    if path is not None and not callable(_import(path, "Fallback tasks")):
+        raise typer.BadParameter(f"{path!r} is not a function")
+    return path
+
+
+def set_logging_level(level: str) -> str:
+    try:
+        return normalise_level(level)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def set_logging_format(log_format: str | None) -> str | None:
+    if log_format is None:
+        return None
+    try:
+        return normalise_format(log_format)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+DocketName = Annotated[
+    str,
+    typer.Option(
+        "--docket",
+        "-d",
+        envvar=_defaults.ENV_NAME,
+        help="The name of the docket",
+    ),
+]
+Url = Annotated[
+    str,
+    typer.Option(
+        "--url",
+        "-u",
+        envvar=_defaults.ENV_URL,
+        callback=validate_url,
+        help="The URL of the Redis server (memory:// is not supported here)",
+    ),
+]
+WorkerUrl = Annotated[
+    str,
+    typer.Option(
+        "--url",
+        "-u",
+        envvar=_defaults.ENV_URL,
+        callback=validate_any_url,
+        help="The URL of the Redis server, or memory:// for a single-process service",
+    ),
+]
+WatchUrl = Annotated[
+    str,
+    typer.Option(
+        "--url",
+        "-u",
+        envvar=_defaults.ENV_WATCH_URL,
+        callback=validate_any_url,
+        help="The URL of the Redis server",
+    ),
+]
+Tasks = Annotated[
+    list[str],
+    typer.Option(
+        "--tasks",
+        envvar=_defaults.ENV_TASKS,
+        callback=validate_tasks,
+        help="Task collections to register, as module:attribute (repeatable)",
+    ),
+]
+Delay = Annotated[
+    timedelta,
+    typer.Option(
+        "--delay",
+        parser=duration_option,
+        metavar="DURATION",
+        show_default="0s",
+        help="How long from now to schedule the task (5s, 10m, hh:mm:ss...)",
+    ),
+]
+
+__all__ = [
+    "MEMORY_URL_MESSAGE",
+    "DocketName",
+    "Delay",
+    "Tasks",
+    "Url",
+    "WatchUrl",
+    "WorkerUrl",
+    "duration",
+    "duration_option",
+    "positive_duration",
+    "positive_duration_option",
+    "set_logging_format",
+    "set_logging_level",
+    "validate_any_url",
+    "validate_fallback_task",
+    "validate_tasks",
+    "validate_url",
+]

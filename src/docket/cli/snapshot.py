@@ -1,0 +1,131 @@
+"""``docket snapshot``: running, queued and scheduled work, and who runs it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from .. import _defaults
+from .._snapshot import DocketSnapshot
+from ..execution import Execution
+from ._app import app
+from ._common import console, fail, run
+from ._options import DocketName, Tasks, Url
+
+LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S %z"
+_NEAR = timedelta(minutes=30)
+
+
+def _short(delta: timedelta) -> timedelta:
+    return timedelta(days=delta.days, seconds=delta.seconds)
+
+
+def relative_time(now: datetime, when: datetime) -> str:
+    """``in 0:05:00`` / ``0:02:10 ago`` within half an hour, else ``at <local>``."""
+    if when - now > _NEAR or now - when >= _NEAR:
+        return f"at {when.astimezone().strftime(LOCAL_FORMAT)}"
+    if when > now:
+        return f"in {_short(when - now)}"
+    return f"{_short(now - when)} ago"
+
+
+async def _take(docket_name: str, url: str, tasks: list[str]) -> DocketSnapshot:
+    from ..docket import Docket
+
+    async with Docket(name=docket_name, url=url) as docket:
+        for path in tasks:
+            docket.register_collection(path)
+        return await docket.snapshot()
+
+
+def snapshot_table(docket_name: str, snap: DocketSnapshot) -> Table:
+    now = snap.taken
+    title = (
+        f"Docket: {docket_name!r}\n"
+        f"as of {now.astimezone().strftime(LOCAL_FORMAT)}\n"
+        f"{len(snap.workers)} workers, {len(snap.running)}/{snap.total_tasks} running"
+    )
+    table = Table(title=title)
+    for column in ("When", "Function", "Key", "Worker", "Started"):
+        table.add_column(column, overflow="fold")
+    for running in snap.running:
+        table.add_row(
+            relative_time(now, running.when),
+            running.function_name,
+            running.key,
+            running.worker or "",
+            relative_time(now, running.started),
+            style="blue",
+        )
+    for waiting in sorted(snap.future, key=lambda e: e.when):
+        style = "cyan" if waiting.when <= now else "yellow"
+        table.add_row(
+            relative_time(now, waiting.when),
+            waiting.function_name,
+            waiting.key,
+            "",
+            "",
+            style=style,
+        )
+    return table
+
+
+def stats_table(snap: DocketSnapshot) -> Table:
+    """Counts per function, most numerous first."""
+    now = snap.taken
+    running = Counter(e.function_name for e in snap.running)
+    waiting: dict[str, list[Execution]] = {}
+    for execution in snap.future:
+        waiting.setdefault(execution.function_name, []).append(execution)
+    names = set(running) | set(waiting)
+    table = Table(title="Task Count Statistics by Function")
+    for column in ("Function", "Total", "Running", "Queued"):
+        table.add_column(column, justify="left" if column == "Function" else "right")
+    table.add_column("Oldest Queued")
+    table.add_column("Latest Queued")
+    rows: list[tuple[int, str, Sequence[str]]] = []
+    for name in names:
+        queued = waiting.get(name, [])
+        whens = [e.when for e in queued]
+        total = running[name] + len(queued)
+        rows.append(
+            (
+                total,
+                name,
+                [
+                    name,
+                    str(total),
+                    str(running[name]),
+                    str(len(queued)),
+                    relative_time(now, min(whens)) if whens else "",
+                    relative_time(now, max(whens)) if whens else "",
+                ],
+            )
+        )
+    for _, _, cells in sorted(rows, key=lambda row: (-row[0], row[1])):
+        table.add_row(*cells)
+    return table
+
+
+@app.command()
+def snapshot(
+    tasks: Tasks = [_defaults.STANDARD_TASKS],
+    docket_name: DocketName = _defaults.DOCKET_NAME,
+    url: Url = _defaults.DOCKET_URL,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="Also count tasks by function")
+    ] = False,
+) -> None:
+    """Show the running, queued and scheduled tasks of a docket."""
+    try:
+        snap = run(_take(docket_name, url, tasks), url)
+    except (ValueError, ImportError, AttributeError) as error:
+        raise fail(f"Error: {error}") from None
+    console.print(snapshot_table(docket_name, snap))
+    if stats and (snap.running or snap.future):
+        console.print(stats_table(snap))

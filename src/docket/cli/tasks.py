@@ -1,0 +1,67 @@
+"""``docket tasks trace|fail|sleep``: add the built-in smoke-test tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any
+
+import typer
+
+from .. import _defaults
+from .. import tasks as builtin
+from ._app import tasks_app
+from ._common import run, say
+from ._options import Delay, DocketName, Url
+
+Message = Annotated[str, typer.Argument(help="The message the task logs or raises")]
+
+
+async def _add(
+    docket_name: str, url: str, delay: timedelta, function: Any, argument: Any
+) -> str:
+    from ..docket import Docket
+
+    when = datetime.now(timezone.utc) + delay
+    async with Docket(name=docket_name, url=url) as docket:
+        execution = await docket.add(function, when)(argument)
+    return execution.key
+
+
+def _command(
+    docket_name: str, url: str, delay: timedelta, function: Any, argument: Any
+) -> None:
+    key = run(_add(docket_name, url, delay, function, argument), url)
+    say(f"Added {function.__name__} task {key!r} to the docket {docket_name!r}")
+
+
+@tasks_app.command()
+def trace(
+    message: Message = "Howdy!",
+    docket_name: DocketName = _defaults.DOCKET_NAME,
+    url: Url = _defaults.DOCKET_URL,
+    delay: Delay = timedelta(0),
+) -> None:
+    """Add a task that logs MESSAGE on the worker that runs it."""
+    _command(docket_name, url, delay, builtin.trace, message)
+
+
+@tasks_app.command()
+def fail(
+    message: Message = "Howdy!",
+    docket_name: DocketName = _defaults.DOCKET_NAME,
+    url: Url = _defaults.DOCKET_URL,
+    delay: Delay = timedelta(0),
+) -> None:
+    """Add a task that fails with MESSAGE (and is retried once)."""
+    _command(docket_name, url, delay, builtin.fail, message)
+
+
+@tasks_app.command()
+def sleep(
+    seconds: Annotated[float, typer.Argument(help="How long the task sleeps")] = 1.0,
+    docket_name: DocketName = _defaults.DOCKET_NAME,
+    url: Url = _defaults.DOCKET_URL,
+    delay: Delay = timedelta(0),
+) -> None:
+    """Add a task that sleeps SECONDS on a worker."""
+    _command(docket_name, url, delay, builtin.sleep, seconds)

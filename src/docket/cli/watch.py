@@ -1,0 +1,194 @@
+"""``docket watch KEY``: follow one task's state and progress live."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Group, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from .. import _codec, _defaults
+from ..execution import TERMINAL, ExecutionState
+from ._app import app
+from ._common import console, run, say
+from ._options import DocketName, WatchUrl
+
+if TYPE_CHECKING:
+    from ..docket import Docket
+    from ..execution import Execution
+
+STATE_COLOURS = {
+    ExecutionState.SCHEDULED: "yellow",
+    ExecutionState.QUEUED: "cyan",
+    ExecutionState.RUNNING: "blue",
+    ExecutionState.COMPLETED: "green",
+    ExecutionState.FAILED: "red",
+    ExecutionState.CANCELLED: "magenta",
+}
+OUTCOMES = {
+    ExecutionState.COMPLETED: ("✓ Task completed successfully", "green"),
+    ExecutionState.FAILED: ("✗ Task failed", "red"),
+    ExecutionState.CANCELLED: ("✗ Task cancelled", "magenta"),
+}
+RESYNC_SECONDS = 1.0
+
+
+class WatchView:
+    """What ``watch`` shows; ``render`` is called again on every refresh."""
+
+    def __init__(self, docket_name: str, execution: Execution) -> None:
+        self.docket_name = docket_name
+        self.execution = execution
+        self.show_progress = False
+        self._update_progress_flag()
+
+    def _update_progress_flag(self) -> None:
+        p = self.execution.progress
+        if (p.current or 0) > 0 and p.total > 0:
+            self.show_progress = True
+
+    def apply(self, event: dict[str, Any]) -> None:
+        execution = self.execution
+        if event.get("type") == "state":
+            execution.state = ExecutionState(event["state"])
+            execution.worker = event.get("worker") or execution.worker
+            execution.error = event.get("error") or execution.error
+            for field in ("started_at", "completed_at"):
+                if moment := event.get(field):
+                    setattr(execution, field, _codec.from_iso(moment))
+            return
+        if event.get("type") == "progress":
+            p = execution.progress
+            p.current = int(event.get("current") or 0)
+            p.total = int(event.get("total") or p.total)
+            p.message = event.get("message")
+            if execution.state is ExecutionState.RUNNING:
+                self.show_progress = p.total > 0
+            self._update_progress_flag()
+
+    @property
+    def finished(self) -> bool:
+        return self.execution.state in TERMINAL
+
+    def render(self) -> RenderableType:
+        execution = self.execution
+        state = execution.state
+        lines: list[RenderableType] = [
+            Text(f"Task: {execution.key}"),
+            Text(f"Docket: {self.docket_name}"),
+            Text.assemble(
+                "State: ", (state.value.upper(), f"bold {STATE_COLOURS[state]}")
+            ),
+        ]
+        if execution.worker:
+            lines.append(Text(f"Worker: {execution.worker}"))
+        if execution.error:
+            lines.append(Text.assemble("Error: ", (execution.error, "red")))
+        if state in OUTCOMES:
+            text, style = OUTCOMES[state]
+            lines.append(Text(text, style=style))
+        if self.show_progress:
+            lines.append(self._progress())
+        return Group(*lines)
+
+    def _progress(self) -> RenderableType:
+        p = self.execution.progress
+        total = max(p.total, 1)
+        current = min(p.current or 0, total)
+        grid = Table.grid(padding=(0, 1))
+        grid.add_row(
+            Text(p.message or "Processing..."),
+            ProgressBar(total=total, completed=current, width=40),
+            Text(f"{current * 100 // total:3d}%"),
+            Text(f"{current}/{p.total}"),
+            Text(self._elapsed(), style="yellow"),
+        )
+        return grid
+
+    def _elapsed(self) -> str:
+        started = self.execution.started_at
+        if started is None:
+            return "-:--:--"
+        end = self.execution.completed_at or datetime.now(timezone.utc)
+        seconds = max(int((end - started).total_seconds()), 0)
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+async def _resync(docket: Docket, view: WatchView) -> bool:
+    """Catch up when no event came for a while; False when the record is gone."""
+    execution = view.execution
+    fresh = await docket.get_execution(execution.key)
+    if fresh is None:
+        return False
+    if fresh.state is not execution.state:
+        view.apply(dict(fresh._state_snapshot()))
+    p, q = execution.progress, fresh.progress
+    if fresh.state in TERMINAL:  # its progress record may be gone already
+        return True
+    if (q.current or 0) != (p.current or 0) or q.message != p.message:
+        view.apply(
+            {
+                "type": "progress",
+                "current": q.current,
+                "total": q.total,
+                "message": q.message,
+            }
+        )
+    return True
+
+
+async def _follow(docket: Docket, view: WatchView, live: Live) -> str | None:
+    events = view.execution.subscribe()
+    pending: asyncio.Future[Any] | None = None
+    try:
+        while not view.finished:
+            if pending is None:
+                pending = asyncio.ensure_future(events.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=RESYNC_SECONDS)
+            if done:
+                event, pending = pending.result(), None
+                view.apply(dict(event))
+            elif not await _resync(docket, view):
+                return "The task's record is gone (expired, or execution_ttl=0)"
+            live.refresh()
+    finally:
+        if pending is not None:
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
+        await events.aclose()
+    return None
+
+
+async def _watch(docket_name: str, url: str, key: str) -> str | None:
+    from ..docket import Docket
+
+    async with Docket(name=docket_name, url=url) as docket:
+        execution = await docket.get_execution(key)
+        if execution is None:
+            return f"Error: Task with key {key!r} not found or function not registered"
+        view = WatchView(docket_name, execution)
+        if view.finished:
+            console.print(view.render())
+            return None
+        with Live(
+            get_renderable=view.render, console=console, refresh_per_second=4
+        ) as live:
+            return await _follow(docket, view, live)
+
+
+@app.command()
+def watch(
+    key: Annotated[str, typer.Argument(help="The task's key")],
+    url: WatchUrl = _defaults.DOCKET_URL,
+    docket_name: DocketName = _defaults.DOCKET_NAME,
+) -> None:
+    """Follow a task's state and progress until it completes, fails or is cancelled."""
+    message = run(_watch(docket_name, url, key), url)
+    if message is not None:
+        say(message)

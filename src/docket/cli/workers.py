@@ -1,0 +1,72 @@
+"""``docket workers ls`` and ``docket workers for-task TASK``."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timezone
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from .. import _defaults
+from .._snapshot import WorkerInfo
+from ._app import workers_app
+from ._common import console, run
+from ._options import DocketName, Url
+
+
+async def _workers(
+    docket_name: str, url: str, task: str | None
+) -> Collection[WorkerInfo]:
+    from ..docket import Docket
+
+    async with Docket(name=docket_name, url=url) as docket:
+        if task is None:
+            return await docket.workers()
+        return await docket.task_workers(task)
+
+
+def workers_table(
+    docket_name: str, workers: Collection[WorkerInfo], highlight: str | None = None
+) -> Table:
+    """Workers, most recently seen first, with the tasks each serves."""
+    now = datetime.now(timezone.utc)
+    table = Table(title=f"Workers in Docket: {docket_name}")
+    table.add_column("Name", style="cyan")
+    table.add_column("Last Seen", style="green")
+    table.add_column("Tasks")
+    for info in sorted(workers, key=lambda w: w.last_seen, reverse=True):
+        tasks = Text()
+        for i, task in enumerate(sorted(info.tasks)):
+            if i:
+                tasks.append("\n")
+            tasks.append(task, style="bold" if task == highlight else "")
+        table.add_row(
+            info.name,
+            f"{now - info.last_seen} ago",
+            tasks if info.tasks else "(none)",
+        )
+    return table
+
+
+@workers_app.command("ls")
+def list_workers(
+    docket_name: DocketName = _defaults.DOCKET_NAME,
+    url: Url = _defaults.DOCKET_URL,
+) -> None:
+    """List the workers alive in the docket."""
+    workers = run(_workers(docket_name, url, None), url)
+    console.print(workers_table(docket_name, workers))
+
+
+@workers_app.command("for-task")
+def workers_for_task(
+    task: Annotated[str, typer.Argument(help="The task's registered name")],
+    docket_name: DocketName = _defaults.DOCKET_NAME,
+    url: Url = _defaults.DOCKET_URL,
+) -> None:
+    """List the workers alive in the docket that can run TASK."""
+    workers = run(_workers(docket_name, url, task), url)
+    console.print(workers_table(docket_name, workers, highlight=task))

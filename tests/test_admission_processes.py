@@ -1,0 +1,160 @@
+"""Admission control across worker processes sharing one real redis-server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from docket import Docket
+
+from . import admission_tasks
+from ._servers import RedisServer
+from .conftest import eventually
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def spawn() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start worker processes; each one is killed (by its pid) at teardown."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def worker_process(
+    url: str, name: str, worker_name: str, redelivery_ms: int = 300_000
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.admission_tasks",
+            url,
+            name,
+            worker_name,
+            str(redelivery_ms),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+async def two_workers(
+    docket: Docket, url: str, spawn: list[subprocess.Popen[bytes]]
+) -> None:
+    spawn.append(worker_process(url, docket.name, "w1"))
+    spawn.append(worker_process(url, docket.name, "w2"))
+
+    async def both_up() -> bool:
+        return len(await docket.workers()) == 2
+
+    await eventually(both_up, timeout=20)
+
+
+async def test_concurrency_limit_holds_across_processes(
+    redis_server: RedisServer, docket_name: str, spawn: list[subprocess.Popen[bytes]]
+):
+    """Two worker processes never run more than 2 holders of one slot key at once."""
+    async with Docket(name=docket_name, url=redis_server.url) as docket:
+        await two_workers(docket, redis_server.url, spawn)
+        for n in range(16):
+            await docket.add(admission_tasks.limited)(n)
+        async with docket.redis() as client:
+            ran_key = docket.key("test-ran")
+            await eventually(lambda: _length_is(client, ran_key, 16), timeout=30)
+            inside = [
+                int(v)
+                for v in await client.lrange(docket.key("test-inside-log"), 0, -1)
+            ]
+            ran = [v.decode() for v in await client.lrange(ran_key, 0, -1)]
+
+            async def released() -> bool:  # the last release follows its body
+                return not await client.keys(f"{docket.prefix}:concurrency*")
+
+            await eventually(released)
+    assert max(inside) == 2  # the limit was reached, never passed
+    assert sorted(int(r.split(":")[0]) for r in ran) == list(range(16))  # each once
+    assert {r.split(":")[1] for r in ran} == {str(p.pid) for p in spawn}
+
+
+async def _length_is(client: object, key: str, expected: int) -> bool:
+    return await client.llen(key) >= expected  # type: ignore[attr-defined]
+
+
+async def test_rate_limit_spaces_starts_across_processes(
+    redis_server: RedisServer, docket_name: str, spawn: list[subprocess.Popen[bytes]]
+):
+    """RateLimit(3, per=600 ms) over two processes: any 4 starts span >= one window."""
+    async with Docket(name=docket_name, url=redis_server.url) as docket:
+        await two_workers(docket, redis_server.url, spawn)
+        for n in range(9):
+            await docket.add(admission_tasks.throttled)(n)
+        async with docket.redis() as client:
+            starts_key = docket.key("test-starts")
+            await eventually(lambda: _length_is(client, starts_key, 9), timeout=30)
+            rows = [
+                v.decode().split(":") for v in await client.lrange(starts_key, 0, -1)
+            ]
+    starts = sorted(int(row[0]) for row in rows)
+    assert sorted(int(row[1]) for row in rows) == list(range(9))
+    # Admission happens a moment before the body records its start: allow 100 ms.
+    gaps = [starts[i + 3] - starts[i] for i in range(len(starts) - 3)]
+    assert min(gaps) >= 600 - 100, gaps
+    # Blocked runs are rescheduled to when a start leaves the window, not later.
+    assert starts[-1] - starts[0] < 3 * 600, starts
+
+
+async def test_a_killed_holder_is_taken_over_and_wakes_its_waiter(
+    redis_server: RedisServer, docket_name: str, spawn: list[subprocess.Popen[bytes]]
+):
+    """SIGKILL the slot holder: its redelivery takes the stale slot, then the waiter runs."""
+    url = redis_server.url
+    async with Docket(name=docket_name, url=url) as docket:
+        victim = worker_process(url, docket_name, "victim", redelivery_ms=500)
+        spawn.append(victim)
+        holder = await docket.add(admission_tasks.stalled_holder, key="holder")(
+            "holder"
+        )
+        async with docket.redis() as client:
+            started = docket.key("test-started")
+            await eventually(lambda: _length_is(client, started, 1), timeout=20)
+            waiter = await docket.add(admission_tasks.stalled_holder, key="waiter")(
+                "waiter"
+            )
+            await eventually(lambda: _parked(docket, "waiter"), timeout=10)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=10)
+            rescuer = worker_process(url, docket_name, "rescuer", redelivery_ms=500)
+            spawn.append(rescuer)
+            timeout = timedelta(seconds=20)
+            assert await holder.get_result(timeout=timeout) == (
+                f"holder finished by {rescuer.pid}"
+            )
+            assert await waiter.get_result(timeout=timeout) == (
+                f"waiter finished by {rescuer.pid}"
+            )
+            assert [v.decode() for v in await client.lrange(started, 0, -1)] == [
+                f"holder:{victim.pid}:False",
+                f"holder:{rescuer.pid}:True",
+                f"waiter:{rescuer.pid}:False",
+            ]
+
+
+async def _parked(docket: Docket, key: str) -> bool:
+    execution = await docket.get_execution(key)
+    if execution is None:
+        return False
+    async with docket.redis() as client:
+        return bool(await client.hget(docket.runs_key(key), "waiter_entry_id"))
