@@ -24,6 +24,7 @@ from . import _codec, _defaults
 from ._broker import Broker
 from ._broker.events import Subscription
 from ._keys import Keyspace, check_task_key
+from ._names import DocketNames
 from ._observe import span
 from ._redis import Backend, open_backend
 from ._redis.backend import check_url
@@ -66,7 +67,7 @@ __all__ = [
 ]
 
 
-class Docket:
+class Docket(DocketNames):
     """Schedules, replaces, cancels, strikes and inspects the tasks of one docket."""
 
     tasks: dict[str, TaskFunction]
@@ -184,59 +185,6 @@ class Docket:
 
     def _subscription(self, channels: list[str]) -> Subscription:
         return Subscription(self._broker, channels)
-
-    # ---- names -----------------------------------------------------------------
-
-    @property
-    def worker_group_name(self) -> str:
-        return _defaults.WORKER_GROUP
-
-    @property
-    def prefix(self) -> str:
-        return self._keys.prefix
-
-    def key(self, suffix: str) -> str:
-        return self._keys.key(suffix)
-
-    @property
-    def queue_key(self) -> str:
-        return self._keys.queue
-
-    @property
-    def stream_key(self) -> str:
-        return self._keys.stream
-
-    def runs_key(self, key: str) -> str:
-        return self._keys.runs(key)
-
-    def cancel_channel(self, key: str) -> str:
-        return self._keys.cancel_channel(key)
-
-    @property
-    def results_collection(self) -> str:
-        return self._keys.results
-
-    def parked_task_key(self, key: str) -> str:
-        return self._keys.parked(key)
-
-    def known_task_key(self, key: str) -> str:
-        return self._keys.known(key)
-
-    def stream_id_key(self, key: str) -> str:
-        return self._keys.stream_id(key)
-
-    @property
-    def workers_set(self) -> str:
-        return self._keys.workers
-
-    def worker_tasks_set(self, worker_name: str) -> str:
-        return self._keys.worker_tasks(worker_name)
-
-    def task_workers_set(self, task_name: str) -> str:
-        return self._keys.task_workers(task_name)
-
-    def labels(self) -> dict[str, str]:
-        return {"docket.name": self.name}
 
     # ---- registration ------------------------------------------------------------
 

@@ -1,28 +1,21 @@
-"""Per-execution resolution, worker-level dependencies, the single rule, TaskArgument."""
+"""Per-execution resolution, worker-level dependencies and TaskArgument."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime, timedelta, timezone
-from types import TracebackType
+from datetime import timedelta
 from typing import Annotated, Any
-
-import pytest
 
 from docket.dependencies import (
     CompletionHandler,
-    Cron,
     CurrentDocket,
     CurrentExecution,
     CurrentWorker,
-    Dependency,
     Depends,
-    ExponentialRetry,
     FailedDependency,
     FailureHandler,
     Perpetual,
-    ResolvedDependencies,
     Retry,
     Runtime,
     TaskArgument,
@@ -32,105 +25,16 @@ from docket.dependencies import (
     current_execution,
     current_worker,
     get_single_dependency_of_type,
-    get_single_dependency_parameter_of_type,
-    has_dependencies,
     resolved_dependencies,
-    validate_dependencies,
 )
-from docket.execution import Execution
 
-
-class FakeDocket:
-    name = "test-docket"
-
-    def __init__(self) -> None:
-        self.tasks: dict[str, Any] = {}
-
-    def labels(self) -> dict[str, str]:
-        return {"docket.name": self.name}
-
-
-class FakeWorker:
-    name = "worker-1"
-
-    def __init__(self, dependencies: dict[str, Any] | None = None) -> None:
-        self.docket = FakeDocket()
-        self.dependencies: dict[str, Any] = dependencies or {}
-
-    def labels(self) -> dict[str, str]:
-        return {"docket.name": self.docket.name, "docket.worker": self.name}
-
-
-def make_execution(
-    worker: FakeWorker, function: Any, *args: Any, **kwargs: Any
-) -> Execution:
-    return Execution(
-        worker.docket,  # type: ignore[arg-type]
-        function,
-        args,
-        kwargs,
-        key="key-1",
-        when=datetime.now(timezone.utc),
-        attempt=1,
-    )
-
-
-class Recorder(Dependency[str]):
-    """Records when it is entered and exited, into a shared journal."""
-
-    def __init__(self, name: str, journal: list[str]) -> None:
-        self.name = name
-        self.journal = journal
-
-    async def __aenter__(self) -> str:
-        self.journal.append(f"enter {self.name}")
-        return self.name
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.journal.append(f"exit {self.name}")
-
-
-class Exploding(Dependency[None]):
-    """Fails on entry."""
-
-    async def __aenter__(self) -> None:
-        raise RuntimeError("kaboom")
-
-
-class Wrapper(Dependency["Wrapper"]):
-    """An Annotated side-effect dependency that captures what it is bound to."""
-
-    def __init__(self) -> None:
-        self.bound: tuple[str, Any] | None = None
-
-    def bind_to_parameter(self, name: str, value: Any) -> Wrapper:
-        wrapper = Wrapper()
-        wrapper.bound = (name, value)
-        return wrapper
-
-    async def __aenter__(self) -> Wrapper:
-        return self
-
-
-class CustomRuntime(Runtime):
-    async def __aenter__(self) -> CustomRuntime:
-        return self
-
-    async def run(self, *args: Any) -> Any:
-        raise NotImplementedError
-
-
-class CustomFailureHandler(FailureHandler):
-    async def __aenter__(self) -> CustomFailureHandler:
-        return self
-
-    async def handle_failure(self, *args: Any) -> bool:
-        return False
+from ._dependencies_helpers import (
+    Exploding,
+    FakeWorker,
+    Recorder,
+    Wrapper,
+    make_execution,
+)
 
 
 async def test_contextual_dependencies_and_contextvars() -> None:
@@ -293,156 +197,6 @@ async def test_failures_are_recorded_and_resolution_continues() -> None:
         ]
         assert all(isinstance(f.error, RuntimeError) for f in failures)
     assert journal == ["enter good", "exit good"]
-
-
-async def test_worker_and_task_timeouts_conflict() -> None:
-    """A worker-level Timeout plus a task-level one fails with the cross-level message."""
-    worker = FakeWorker({"timeout": Timeout(timedelta(seconds=1))})
-
-    async def task(timeout: Timeout = Timeout(timedelta(seconds=2))) -> None:
-        """A task with its own timeout."""
-
-    for _ in range(2):  # the second time comes from the cache
-        with pytest.raises(ValueError) as raised:
-            async with resolved_dependencies(worker, make_execution(worker, task)):  # type: ignore[arg-type]
-                pass  # pragma: no cover
-        assert str(raised.value) == (
-            "Only one Timeout dependency is allowed, but found at: 'timeout', "
-            "'timeout'. Declare it in exactly one place (task or worker)."
-        )
-    assert current_execution.get(None) is None
-
-
-async def test_worker_and_task_handlers_of_one_base_conflict() -> None:
-    """Different handlers under one single base conflict across levels."""
-    worker = FakeWorker({"runtime": CustomRuntime()})
-
-    async def task(timeout: Timeout = Timeout(timedelta(seconds=2))) -> None:
-        """A task with a timeout on a worker with a custom runtime."""
-
-    with pytest.raises(ValueError) as raised:
-        async with resolved_dependencies(worker, make_execution(worker, task)):  # type: ignore[arg-type]
-            pass  # pragma: no cover
-    assert str(raised.value) == (
-        "Only one Runtime dependency is allowed, but found: CustomRuntime, Timeout"
-    )
-
-
-def test_validate_duplicate_single_dependencies() -> None:
-    """Two dependencies of one single type are refused with the plain message."""
-
-    async def task(a: Retry = Retry(), b: Retry = Retry()) -> None:
-        """Two retries."""
-
-    with pytest.raises(ValueError) as raised:
-        validate_dependencies(task)
-    assert str(raised.value) == "Only one Retry dependency is allowed"
-
-
-def test_validate_counts_annotated_dependencies() -> None:
-    """Annotated dependencies count toward the single rule too."""
-
-    async def task(
-        x: Annotated[int, Timeout(timedelta(seconds=1))],
-        t: Timeout = Timeout(timedelta(seconds=2)),
-    ) -> None:
-        """A timeout twice."""
-
-    with pytest.raises(ValueError, match="^Only one Timeout dependency is allowed$"):
-        validate_dependencies(task)
-
-
-@pytest.mark.parametrize(
-    "first, second, message",
-    [
-        (
-            Timeout(timedelta(seconds=1)),
-            CustomRuntime(),
-            "Only one Runtime dependency is allowed, but found: Timeout, CustomRuntime",
-        ),
-        (
-            Retry(),
-            CustomFailureHandler(),
-            "Only one FailureHandler dependency is allowed, but found: "
-            "Retry, CustomFailureHandler",
-        ),
-        (
-            Retry(),
-            ExponentialRetry(),
-            "Only one Retry dependency is allowed, but found: Retry, ExponentialRetry",
-        ),
-        (
-            Perpetual(),
-            Cron("@daily"),
-            "Only one Perpetual dependency is allowed, but found: Perpetual, Cron",
-        ),
-    ],
-)
-def test_validate_base_class_conflicts(
-    first: Dependency[Any], second: Dependency[Any], message: str
-) -> None:
-    """Different types under one single base are refused, naming both."""
-
-    async def task(a: Any = first, b: Any = second) -> None:
-        """Two handlers of one role."""
-
-    with pytest.raises(ValueError) as raised:
-        validate_dependencies(task)
-    assert str(raised.value) == message
-
-
-def test_validate_allows_non_single_repeats() -> None:
-    """Repeated non-single dependencies are fine."""
-
-    async def task(a: str = TaskKey(), b: str = TaskKey(), r: Retry = Retry()) -> None:
-        """Two keys and a retry."""
-
-    validate_dependencies(task)
-
-
-def test_has_dependencies() -> None:
-    """has_dependencies tells plain tasks from ones that declare dependencies."""
-
-    async def plain(a: int, b: str = "x") -> None:
-        """No dependencies."""
-
-    async def with_default(key: str = TaskKey()) -> None:
-        """A default-value dependency."""
-
-    async def with_annotation(x: Annotated[int, Wrapper()]) -> None:
-        """An annotated dependency."""
-
-    assert has_dependencies(plain) is False
-    assert has_dependencies(with_default) is True
-    assert has_dependencies(with_annotation) is True
-
-
-def test_get_single_dependency_parameter_of_type() -> None:
-    """The declared dependency of a type is found in defaults or annotations."""
-    cron = Cron("@hourly")
-
-    async def by_default(p: Perpetual = cron) -> None:
-        """Declared as a default."""
-
-    async def by_annotation(x: Annotated[int, Cron("@daily")]) -> None:
-        """Declared in an annotation."""
-
-    async def neither() -> None:
-        """Declares nothing."""
-
-    assert get_single_dependency_parameter_of_type(by_default, Perpetual) is cron
-    found = get_single_dependency_parameter_of_type(by_annotation, Perpetual)
-    assert isinstance(found, Cron)
-    assert found.expression == "0 0 * * *"
-    assert get_single_dependency_parameter_of_type(neither, Perpetual) is None
-
-
-def test_get_single_dependency_of_type_on_a_plain_dict() -> None:
-    """A plain mapping of values is searched by value type."""
-    retry = Retry()
-    assert get_single_dependency_of_type({"a": 1, "r": retry}, FailureHandler) is retry
-    assert get_single_dependency_of_type({"a": 1}, Retry) is None
-    assert get_single_dependency_of_type(ResolvedDependencies(), Retry) is None
 
 
 async def test_task_argument_inside_depends_infers_the_name() -> None:
