@@ -139,6 +139,32 @@ async def test_a_killed_holder_is_taken_over_and_wakes_its_waiter(
             rescuer = worker_process(url, docket_name, "rescuer", redelivery_ms=500)
             spawn.append(rescuer)
             timeout = timedelta(seconds=20)
+            try:
+                await holder.get_result(timeout=timeout)
+            except BaseException:
+                import json as _j
+
+                dump = {
+                    "started": [v.decode() for v in await client.lrange(started, 0, -1)],
+                    "victim": victim.pid,
+                    "rescuer": rescuer.pid,
+                }
+                for k in await client.keys(f"{docket.prefix}*"):
+                    t = (await client.type(k)).decode()
+                    if t == "hash":
+                        dump[k.decode()] = {
+                            a.decode(): b.decode(errors="replace")[:80]
+                            for a, b in (await client.hgetall(k)).items()
+                            if a not in (b"args", b"kwargs")
+                        }
+                    elif t == "zset":
+                        dump[k.decode()] = str(await client.zrange(k, 0, -1, withscores=True))
+                    elif t == "stream":
+                        dump[k.decode()] = str(await client.xrange(k))[:600]
+                    else:
+                        dump[k.decode()] = t
+                print("DIAG", _j.dumps(dump, indent=1))
+                raise
             assert await holder.get_result(timeout=timeout) == (
                 f"holder finished by {rescuer.pid}"
             )

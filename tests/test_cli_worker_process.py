@@ -145,6 +145,10 @@ async def test_worker_runs_tasks_and_serves_metrics_and_health(
         except AssertionError:
             raise AssertionError(f"not in /metrics: {missing}") from None
 
+        # Stop the perpetual chain (a strike is durable, unlike a cancel racing its
+        # successor), so the only future task left is the one added for later.
+        await docket.strike(cli_tasks.tick)
+
         async def one_scheduled() -> bool:
             prefix = f'docket_schedule_depth{{docket_name="{docket_name}"'
             for line in (await scrape(metrics)).splitlines():
@@ -155,7 +159,6 @@ async def test_worker_runs_tasks_and_serves_metrics_and_health(
         await eventually(one_scheduled, timeout=10)  # set by the next heartbeat
         assert "# TYPE docket_tasks_running gauge" in text
         assert "# TYPE docket_task_duration_seconds histogram" in text
-        await docket.cancel("ticker")
     worker.signal(signal.SIGTERM)
     assert await exited(worker) == 0
     log = worker.output()
