@@ -92,6 +92,33 @@ class AdmissionControl(Dependency[Any]):
     def _blocked_by_another(exc_type: type[BaseException] | None) -> bool:
         return exc_type is not None and issubclass(exc_type, AdmissionBlocked)
 
+    # The mark this control left when it admitted the execution (None: none), and
+    # how to take it back when a later control blocks the same execution.
+    _mark: str | None = None
+    _undo_what = "admission"
+
+    async def _undo(self, execution: Execution, mark: str) -> None:
+        raise NotImplementedError
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._mark is None or not self._blocked_by_another(exc_type):
+            return
+        execution = current_execution.get()
+        try:
+            await self._undo(execution, self._mark)
+        except Exception as error:
+            logger.warning(
+                "Could not give back the %s of %s: %s",
+                self._undo_what,
+                execution.key,
+                error,
+            )
+
 
 class Cooldown(AdmissionControl):
     """Leading edge: run the first execution, drop the rest within ``window``.
@@ -105,7 +132,7 @@ class Cooldown(AdmissionControl):
     def __init__(self, window: timedelta, *, scope: str | None = None) -> None:
         self.window = positive_duration("window", window)
         self.scope = check_scope(scope)
-        self._token: str | None = None
+        self._mark = None
 
     def __repr__(self) -> str:
         return f"Cooldown({self.window!r}, scope={self.scope!r})"
@@ -121,26 +148,13 @@ class Cooldown(AdmissionControl):
         broker = execution.docket._broker
         if not await broker.cooldown(key, token, milliseconds(self.window)):
             raise AdmissionBlocked(execution, f"cooldown on {key}", reschedule=False)
-        self._token = token
+        self._mark = token
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._token is None or not self._blocked_by_another(exc_type):
-            return
-        execution = current_execution.get()
-        try:
-            await execution.docket._broker.cooldown_release(
-                self._key(execution), self._token
-            )
-        except Exception as error:
-            logger.warning(
-                "Could not reopen the cooldown of %s: %s", execution.key, error
-            )
+    _undo_what = "cooldown window"
+
+    async def _undo(self, execution: Execution, mark: str) -> None:
+        await execution.docket._broker.cooldown_release(self._key(execution), mark)
 
 
 class RateLimit(AdmissionControl):
@@ -173,7 +187,7 @@ class RateLimit(AdmissionControl):
         self.per = positive_duration("per", per)
         self.drop = drop
         self.scope = check_scope(scope)
-        self._member: str | None = None
+        self._mark = None
 
     def __repr__(self) -> str:
         return (
@@ -196,7 +210,7 @@ class RateLimit(AdmissionControl):
             key, member, now_ms, milliseconds(self.per), self.limit
         )
         if action == PROCEED:
-            self._member = member
+            self._mark = member
             return self
         reason = f"rate limit ({self.limit} per {self.per}) on {key}"
         if self.drop:
@@ -205,22 +219,7 @@ class RateLimit(AdmissionControl):
             execution, reason, retry_delay=timedelta(milliseconds=retry_ms)
         )
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._member is None or not self._blocked_by_another(exc_type):
-            return
-        execution = current_execution.get()
-        try:
-            await execution.docket._broker.rate_limit_release(
-                self._key(execution), self._member
-            )
-        except Exception as error:
-            logger.warning(
-                "Could not give back the rate-limit start of %s: %s",
-                execution.key,
-                error,
-            )
+    _undo_what = "rate-limit start"
+
+    async def _undo(self, execution: Execution, mark: str) -> None:
+        await execution.docket._broker.rate_limit_release(self._key(execution), mark)
