@@ -55,13 +55,14 @@ async def stalled_holder(
     execution: Execution = CurrentExecution(),
     limit: ConcurrencyLimit = ConcurrencyLimit(max_concurrent=1),
 ) -> str:
-    """Hold the slot and hang, unless redelivered; record every start."""
+    """Hold the slot and hang on the holder's first start; record every start."""
     async with docket.redis() as client:
         await client.rpush(
             docket.key("test-started"),
             f"{label}:{os.getpid()}:{execution.redelivered}",
         )
-    if label == "holder" and not execution.redelivered:
+        first = await client.incr(docket.key(f"test-starts:{label}")) == 1
+    if label == "holder" and first:
         await asyncio.sleep(60)
     return f"{label} finished by {os.getpid()}"
 

@@ -119,7 +119,14 @@ async def test_rate_limit_spaces_starts_across_processes(
 async def test_a_killed_holder_is_taken_over_and_wakes_its_waiter(
     redis_server: RedisServer, docket_name: str, spawn: list[subprocess.Popen[bytes]]
 ):
-    """SIGKILL the slot holder: its redelivery takes the stale slot, then the waiter runs."""
+    """SIGKILL the slot holder: its stale slot is recovered, then the waiter runs.
+
+    Once the slot has stopped renewing, the rescuer finds two recoveries ready at
+    the same moment (spec 5.14), and either may reach Redis first: the holder's
+    redelivery takes its stale slot over (the waiter is woken by its release), or
+    the waiter's safeguard evicts the stale holder and wakes the waiter, and the
+    redelivered holder then parks behind it and is woken by the waiter's release.
+    """
     url = redis_server.url
     async with Docket(name=docket_name, url=url) as docket:
         victim = worker_process(url, docket_name, "victim", redelivery_ms=500)
@@ -139,43 +146,23 @@ async def test_a_killed_holder_is_taken_over_and_wakes_its_waiter(
             rescuer = worker_process(url, docket_name, "rescuer", redelivery_ms=500)
             spawn.append(rescuer)
             timeout = timedelta(seconds=20)
-            try:
-                await holder.get_result(timeout=timeout)
-            except BaseException:
-                import json as _j
-
-                dump = {
-                    "started": [v.decode() for v in await client.lrange(started, 0, -1)],
-                    "victim": victim.pid,
-                    "rescuer": rescuer.pid,
-                }
-                for k in await client.keys(f"{docket.prefix}*"):
-                    t = (await client.type(k)).decode()
-                    if t == "hash":
-                        dump[k.decode()] = {
-                            a.decode(): b.decode(errors="replace")[:80]
-                            for a, b in (await client.hgetall(k)).items()
-                            if a not in (b"args", b"kwargs")
-                        }
-                    elif t == "zset":
-                        dump[k.decode()] = str(await client.zrange(k, 0, -1, withscores=True))
-                    elif t == "stream":
-                        dump[k.decode()] = str(await client.xrange(k))[:600]
-                    else:
-                        dump[k.decode()] = t
-                print("DIAG", _j.dumps(dump, indent=1))
-                raise
             assert await holder.get_result(timeout=timeout) == (
                 f"holder finished by {rescuer.pid}"
             )
             assert await waiter.get_result(timeout=timeout) == (
                 f"waiter finished by {rescuer.pid}"
             )
-            assert [v.decode() for v in await client.lrange(started, 0, -1)] == [
-                f"holder:{victim.pid}:False",
-                f"holder:{rescuer.pid}:True",
-                f"waiter:{rescuer.pid}:False",
-            ]
+            starts = [v.decode() for v in await client.lrange(started, 0, -1)]
+
+            async def released() -> bool:  # the last release follows its body
+                return not await client.keys(f"{docket.prefix}:concurrency*")
+
+            await eventually(released)
+    assert starts[0] == f"holder:{victim.pid}:False"
+    assert starts[1:] in (
+        [f"holder:{rescuer.pid}:True", f"waiter:{rescuer.pid}:False"],  # takeover
+        [f"waiter:{rescuer.pid}:False", f"holder:{rescuer.pid}:False"],  # safeguard
+    ), starts
 
 
 async def _parked(docket: Docket, key: str) -> bool:
