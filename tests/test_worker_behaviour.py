@@ -428,3 +428,23 @@ async def test_many_dockets_on_memory_are_isolated():
         ) as worker:
             await worker.run_until_finished()
         assert ran == ["a"]
+
+
+async def test_sync_tasks_run_up_to_concurrency_at_once(docket: Docket):
+    """Plain functions get a thread each, up to the worker's concurrency (not the loop's
+    small default pool)."""
+    concurrency = 12
+    barrier = threading.Barrier(concurrency, timeout=10)
+
+    def rendezvous() -> bool:
+        barrier.wait()  # only returns once all of them run at the same time
+        return True
+
+    executions = [await docket.add(rendezvous)() for _ in range(concurrency)]
+    async with Worker(
+        docket,
+        concurrency=concurrency,
+        minimum_check_interval=timedelta(milliseconds=5),
+    ) as worker:
+        await worker.run_until_finished()
+    assert [await e.get_result() for e in executions] == [True] * concurrency

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from .execution import TaskFunction
@@ -43,8 +42,4 @@ def placeholder_task(name: str) -> TaskFunction:
     return placeholder
 
 
-def is_async(function: Any) -> bool:
-    if inspect.iscoroutinefunction(function):
-        return True
-    call = getattr(type(function), "__call__", None)  # noqa: B004 (async callables)
-    return inspect.iscoroutinefunction(call)
+__all__ = ["check_task_function", "placeholder_task"]

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
@@ -116,6 +117,7 @@ class Worker:
         self._running: asyncio.Task[None] | None = None
         self._session: Session | None = None
         self._shared: SharedContext | None = None
+        self._executor: ThreadPoolExecutor | None = None
         self._limits: dict[str, int] = {}
         self._counts: dict[str, int] = {}
         self._last_beat = 0.0
@@ -130,6 +132,9 @@ class Worker:
         self._stop = asyncio.Event()
         self._shared = SharedContext()
         await self._shared.__aenter__()
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix=f"docket-{self.name}"
+        )
         return self
 
     async def __aexit__(
@@ -142,6 +147,9 @@ class Worker:
         running = self._running
         if running is not None and not running.done():
             await asyncio.shield(running)
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
         shared, self._shared = self._shared, None
         try:
             if shared is not None:

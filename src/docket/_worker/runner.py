@@ -12,8 +12,8 @@ from opentelemetry import trace
 
 from .. import _codec
 from .._broker import Settlement
+from .._calling import call_task
 from .._observe import span, tracing_enabled
-from .._registry import is_async
 from .._results import store_value
 from ..dependencies import (
     AdmissionBlocked,
@@ -53,15 +53,6 @@ def settlement(
         stored_result=stored,
         wrote_progress=execution.progress.written or execution.redelivered,
     )
-
-
-async def call(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if is_async(function):
-        return await function(*args, **kwargs)
-    result = await asyncio.to_thread(function, *args, **kwargs)
-    if asyncio.iscoroutine(result):  # a sync wrapper that returns a coroutine
-        return await result
-    return result
 
 
 async def run(session: Session, held: Running) -> None:
@@ -146,7 +137,7 @@ async def _run_plain(
     """The fast path: a task without dependencies, settled without waiting."""
     execution = held.execution
     try:
-        result = await call(execution.function, execution.args, execution.kwargs)
+        result = await call_task(execution.function, execution.args, execution.kwargs)
         stored = await _store_result(execution, result)
     except Exception as error:
         await _failed(session, held, error, time.monotonic() - started, None, task_span)
@@ -176,7 +167,7 @@ async def _run_with_dependencies(
                     execution, execution.function, execution.args, kwargs
                 )
             else:
-                result = await call(execution.function, execution.args, kwargs)
+                result = await call_task(execution.function, execution.args, kwargs)
             duration = time.monotonic() - started
             report.succeeded(session, execution, duration, task_span)
             outcome = TaskOutcome(duration=timedelta(seconds=duration), result=result)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import Self
 
+from .._calling import call_task
 from ._base import Runtime
 
 if TYPE_CHECKING:
@@ -86,16 +86,7 @@ class Timeout(Runtime):
         return f"{type(self).__name__}({self.base!r})"
 
 
-async def _call(
-    function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """Call the task body; a synchronous function runs in a thread."""
-    if inspect.iscoroutinefunction(function):
-        return await function(*args, **kwargs)
-    result = await asyncio.to_thread(function, *args, **kwargs)
-    if inspect.isawaitable(result):
-        return await result
-    return result
+_call = call_task
 
 
 async def _cancel_and_wait(task: asyncio.Future[Any]) -> None:
