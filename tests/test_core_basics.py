@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from docket import Disposition, Docket, ExecutionState, Worker
+
+from .conftest import eventually
 
 
 async def greet(name: str) -> str:
@@ -57,3 +60,27 @@ async def test_same_key_is_idempotent(docket: Docket, worker: Worker):
     assert second.disposition is Disposition.ALREADY_SCHEDULED
     await worker.run_until_finished()
     assert await first.get_result() == "hello a"
+
+
+async def test_aliases_schedule_by_name_and_are_advertised(
+    docket: Docket, worker: Worker
+):
+    """A task registered under aliases can be added by alias, and workers advertise them."""
+    docket.register(greet, names=["hello", "bonjour"])
+    execution = await docket.add("bonjour")("Marie")
+    assert execution.function_name == "bonjour"
+    await worker.run_until_finished()
+    assert await execution.get_result() == "hello Marie"
+    run = asyncio.ensure_future(worker.run_forever())
+    try:
+        infos = await eventually(lambda: docket.task_workers("bonjour"))
+        assert {"hello", "bonjour"} <= next(iter(infos)).tasks
+    finally:
+        run.cancel()
+        await run
+
+
+async def test_adding_an_unknown_name_raises_at_once(docket: Docket):
+    """add() by a name nobody registered raises KeyError before anything is awaited."""
+    with pytest.raises(KeyError):
+        docket.add("no-such-task")
