@@ -363,6 +363,3 @@ async def test_single_rule_rejects_two_retries(docket: Docket):
 
     with pytest.raises(ValueError, match="Only one Retry"):
         docket.add(greedy)
-
-
-_ = (CurrentDocket,)

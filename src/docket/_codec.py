@@ -9,16 +9,6 @@ from typing import Any
 
 import cloudpickle  # type: ignore[import-untyped]
 
-MESSAGE_FIELDS = (
-    b"key",
-    b"when",
-    b"function",
-    b"args",
-    b"kwargs",
-    b"attempt",
-    b"generation",
-)
-
 
 def dumps(value: Any) -> bytes:
     return cloudpickle.dumps(value)  # pyright: ignore[reportUnknownMemberType]

@@ -22,6 +22,7 @@ PERPETUAL_LOCK_TIMEOUT = timedelta(seconds=10)
 RESEED_INTERVAL = timedelta(seconds=60)
 MIN_KEY_TTL = timedelta(seconds=1)
 SNAPSHOT_CAP = 1000
+MOVE_BATCH = 1000  # due tasks moved per scheduler script call
 STRIKE_READ_COUNT = 100
 STRIKE_BLOCK_MS = 60_000
 LISTENER_RETRY = timedelta(seconds=1)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from . import _codec
+from ._defaults import PROGRESS_TOTAL
 
 if TYPE_CHECKING:
     import asyncio
@@ -43,7 +44,12 @@ class ExecutionProgress:
         return progress
 
     def reset(self) -> None:
-        self.current, self.total, self.message, self.updated_at = None, 100, None, None
+        self.current, self.total, self.message, self.updated_at = (
+            None,
+            PROGRESS_TOTAL,
+            None,
+            None,
+        )
 
     def _event(self) -> str:
         return json.dumps(
@@ -114,7 +120,7 @@ class ExecutionProgress:
             self.reset()
             return
         self.current = int(record.get(b"current", b"0"))
-        self.total = int(record.get(b"total", b"100"))
+        self.total = int(record.get(b"total", PROGRESS_TOTAL))
         self.message = _codec.text(record.get(b"message"))
         self.updated_at = _codec.from_iso(record.get(b"updated_at"))
 

@@ -6,8 +6,6 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from key_value.aio.protocols import AsyncKeyValue
-
 from . import _codec
 
 if TYPE_CHECKING:
@@ -72,10 +70,6 @@ def default_store(backend: Backend, url: str, collection: str) -> Any:
     if client is None:
         return BuiltinStore(backend, collection)
     return _owned_redis_store(client, collection)
-
-
-def is_key_value_store(store: Any) -> bool:
-    return isinstance(store, AsyncKeyValue)
 
 
 async def store_value(execution: Execution, document: dict[str, str]) -> str | None:

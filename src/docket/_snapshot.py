@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 
-from . import _codec
+from . import _defaults
 from .execution import Execution
 
 if TYPE_CHECKING:
@@ -59,8 +59,10 @@ async def _read(docket: Docket) -> list[Any]:
     pipe = docket._broker.backend.pipeline()
     pipe.xlen(k.stream)
     pipe.zcard(k.queue)
-    pipe.xpending_range(k.stream, docket.worker_group_name, "-", "+", 1000)
-    pipe.xrange(k.stream, "-", "+", count=1000)
+    pipe.xpending_range(
+        k.stream, docket.worker_group_name, "-", "+", _defaults.SNAPSHOT_CAP
+    )
+    pipe.xrange(k.stream, "-", "+", count=_defaults.SNAPSHOT_CAP)
     pipe.zrange(k.queue, 0, -1)
     return await pipe.execute()
 
@@ -115,4 +117,3 @@ __all__ = [
     "take_snapshot",
     "worker_infos",
 ]
-_ = _codec

@@ -20,6 +20,7 @@ from ._progress import ExecutionProgress, ProgressEvent
 from .instrumentation import message_getter, message_setter
 
 if TYPE_CHECKING:
+    from ._broker import Settlement
     from .docket import Docket
 
 TaskFunction = Callable[..., Awaitable[Any]]
@@ -287,33 +288,56 @@ class Execution:
             worker, _codec.iso(started), batch
         )
         if claimed:
-            self.state, self.worker, self.started_at = (
-                ExecutionState.RUNNING,
-                worker,
-                started,
-            )
-            self.progress.reset()
-            self.progress.current = 0
+            self._claimed(worker, started)
         else:
             self.acknowledged = True
         return claimed
 
-    async def _finish(
-        self, state: ExecutionState, error: str | None, result_key: str | None
-    ) -> None:
+    def _claimed(self, worker: str, started: datetime) -> None:
+        """Local state after a successful claim (the worker claims in batches)."""
+        self.state, self.worker, self.started_at = (
+            ExecutionState.RUNNING,
+            worker,
+            started,
+        )
+        self.progress.reset()
+        self.progress.current = 0
+
+    def _settlement(
+        self,
+        state: ExecutionState,
+        error: str = "",
+        stored: bool = False,
+        completed_at: str = "",
+        progress: bool | None = None,
+    ) -> Settlement:
+        """The final word on this execution, for settle.lua.
+
+        ``completed_at`` "" is stamped once per settled batch. The progress hash is
+        deleted when this run wrote progress (or may have, when redelivered) unless
+        ``progress`` says otherwise."""
         from ._broker import Settlement
 
-        self.acknowledged = True
-        completed = _codec.now()
-        settlement = Settlement(
+        if progress is None:
+            progress = self.progress.written or self._redelivered
+        return Settlement(
             key=self._key,
             generation=self._generation,
             message_id=self.message_id,
             state=state.value,
-            completed_at=_codec.iso(completed),
-            error=error or "",
-            stored_result=result_key is not None,
-            wrote_progress=True,
+            completed_at=completed_at,
+            error=error,
+            stored_result=stored,
+            wrote_progress=progress,
+        )
+
+    async def _finish(
+        self, state: ExecutionState, error: str | None, result_key: str | None
+    ) -> None:
+        self.acknowledged = True
+        completed = _codec.now()
+        settlement = self._settlement(
+            state, error or "", result_key is not None, _codec.iso(completed), True
         )
         await self._docket._broker.settle([settlement], self._docket._ttl_seconds)
         self.state, self.completed_at = state, completed

@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+from .._defaults import LISTENING_FLAG_TTL
 from .base import BrokerBase
 
 
@@ -62,7 +63,12 @@ class Subscription:
     producers and workers publish the events this subscriber waits for.
     """
 
-    def __init__(self, ops: EventOps, channels: list[str], flag_ttl: int = 60) -> None:
+    def __init__(
+        self,
+        ops: EventOps,
+        channels: list[str],
+        flag_ttl: int = int(LISTENING_FLAG_TTL.total_seconds()),
+    ) -> None:
         self._ops = ops
         self._channels = channels
         self._flag_ttl = flag_ttl

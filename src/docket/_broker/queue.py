@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from redis.exceptions import ResponseError
 
+from .._defaults import MOVE_BATCH
 from . import scripts
 from .base import BrokerBase
 from .types import Delivery, DueResult
@@ -77,7 +78,7 @@ class QueueOps(BrokerBase):
         )
         return reply.decode() if isinstance(reply, bytes) else str(reply)
 
-    async def stream_due(self, now: float, limit: int = 1000) -> DueResult:
+    async def stream_due(self, now: float, limit: int = MOVE_BATCH) -> DueResult:
         k = self.keys
         moved, first = await self.run_script(
             scripts.STREAM_DUE,

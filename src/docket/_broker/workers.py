@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 
+from .._defaults import MIN_KEY_TTL
 from .base import BrokerBase
 
 
@@ -24,7 +25,10 @@ class WorkerOps(BrokerBase):
             pipe.zadd(k.task_workers(task), {worker: now})
         if tasks:
             pipe.sadd(k.worker_tasks(worker), *tasks)
-        pipe.expire(k.worker_tasks(worker), max(int(horizon_seconds), 1))
+        pipe.expire(
+            k.worker_tasks(worker),
+            max(int(horizon_seconds), int(MIN_KEY_TTL.total_seconds())),
+        )
         await pipe.execute()
 
     async def deregister(self, worker: str, tasks: Collection[str]) -> None:

@@ -10,6 +10,7 @@ from opentelemetry import trace
 from .. import _codec
 from .. import instrumentation as m
 from .._observe import metrics_enabled
+from ..dependencies import format_duration
 
 if TYPE_CHECKING:
     from ..execution import Execution
@@ -19,12 +20,6 @@ logger = logging.getLogger("docket.worker")
 
 
 _metrics_on = metrics_enabled
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 100:
-        return f"{seconds * 1000:6.0f}ms"
-    return f"{seconds:6.0f}s "
 
 
 def labels(session: Session, execution: Execution) -> dict[str, str]:
@@ -113,10 +108,6 @@ def succeeded(
             execution.call_repr(),
             extra=log_extra(session, execution, duration=duration),
         )
-
-
-def completed(session: Session, execution: Execution, duration: float) -> None:
-    """Success logged by the caller already (kept for symmetry with handlers)."""
 
 
 def failed(

@@ -10,8 +10,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from .. import _codec
-from .._broker import Settlement
+from .. import _codec, _defaults
 from .._calling import call_task
 from .._observe import span, tracing_enabled
 from .._results import store_value
@@ -35,24 +34,6 @@ from .session import Running, Session
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import ExceptionGroup  # pyright: ignore[reportMissingImports]
-
-
-def settlement(
-    execution: Execution,
-    state: ExecutionState,
-    error: str = "",
-    stored: bool = False,
-) -> Settlement:
-    return Settlement(
-        key=execution.key,
-        generation=execution.generation,
-        message_id=execution.message_id,
-        state=state.value,
-        completed_at="",  # stamped once per settled batch
-        error=error,
-        stored_result=stored,
-        wrote_progress=execution.progress.written or execution.redelivered,
-    )
 
 
 async def run(session: Session, held: Running) -> None:
@@ -125,7 +106,7 @@ async def _settle(
 ) -> None:
     execution = held.execution
     execution.acknowledged = True
-    future = session.settle(held, settlement(execution, state, error, stored), wait)
+    future = session.settle(held, execution._settlement(state, error, stored), wait)
     if future is not None:
         await future
     execution.state = state
@@ -176,7 +157,6 @@ async def _run_with_dependencies(
                 await _settle(session, held, ExecutionState.COMPLETED, wait=True)
             else:
                 stored = await _store_result(execution, result)
-                report.completed(session, execution, duration)
                 await _settle(
                     session, held, ExecutionState.COMPLETED, stored=stored, wait=True
                 )
@@ -264,7 +244,7 @@ async def _admission_blocked(
         await _safety_net(session, held)
         return
     if blocked.reschedule:
-        delay = blocked.retry_delay or timedelta(milliseconds=100)
+        delay = blocked.retry_delay or _defaults.ADMISSION_RESCHEDULE_DELAY
         report.admission(session, execution, "rescheduling")
         execution.when = _codec.now() + delay
         await execution.schedule(replace=True, reschedule_message=execution.message_id)

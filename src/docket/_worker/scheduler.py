@@ -24,7 +24,7 @@ async def scheduler_loop(session: Session) -> None:
         delay = resolution
         try:
             result = await session.broker.stream_due(time.time())
-            if result.moved >= 1000:
+            if result.moved >= _defaults.MOVE_BATCH:
                 continue
             if result.next_due is not None:
                 delay = min(max(result.next_due - time.time(), 0.0), resolution)
