@@ -1,6 +1,6 @@
 """Admission-controlled tasks for the multi-process tests, and their worker runner.
 
-Run one worker: ``python -m tests.admission_tasks URL NAME WORKER REDELIVERY_MS``.
+Worker processes register them as ``tests.admission_tasks:tasks``.
 Tasks record what they did in lists under ``P:test-...`` keys, so the test process
 can see what every worker process did.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import time
 from datetime import timedelta
 
@@ -20,7 +19,6 @@ from docket import (
     Docket,
     Execution,
     RateLimit,
-    Worker,
 )
 
 
@@ -74,23 +72,3 @@ async def note(label: str, docket: Docket = CurrentDocket()) -> None:
 
 
 tasks = [limited, throttled, stalled_holder, note]
-
-
-async def main(url: str, name: str, worker_name: str, redelivery_ms: int) -> None:
-    async with Docket(name=name, url=url) as docket:
-        for task in tasks:
-            docket.register(task)
-        async with Worker(
-            docket,
-            name=worker_name,
-            concurrency=4,
-            redelivery_timeout=timedelta(milliseconds=redelivery_ms),
-            minimum_check_interval=timedelta(milliseconds=10),
-            scheduling_resolution=timedelta(milliseconds=10),
-        ) as worker:
-            await worker.run_forever()
-
-
-if __name__ == "__main__":
-    url, name, worker_name, redelivery = sys.argv[1:5]
-    asyncio.run(main(url, name, worker_name, int(redelivery)))

@@ -2,60 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from docket import Docket
 
 from . import admission_tasks
+from ._processes import worker_process
 from ._servers import RedisServer
 from .conftest import eventually
 
-ROOT = Path(__file__).resolve().parent.parent
+TASKS = "tests.admission_tasks:tasks"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def spawn() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Start worker processes; each one is killed (by its pid) at teardown."""
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-
-
-def worker_process(
-    url: str, name: str, worker_name: str, redelivery_ms: int = 300_000
-) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.admission_tasks",
-            url,
-            name,
-            worker_name,
-            str(redelivery_ms),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-
-
 async def two_workers(
-    docket: Docket, url: str, spawn: list[subprocess.Popen[bytes]]
+    docket: Docket, url: str, processes: list[subprocess.Popen[bytes]]
 ) -> None:
-    spawn.append(worker_process(url, docket.name, "w1"))
-    spawn.append(worker_process(url, docket.name, "w2"))
+    processes.append(worker_process(url, docket.name, "w1", tasks=TASKS))
+    processes.append(worker_process(url, docket.name, "w2", tasks=TASKS))
 
     async def both_up() -> bool:
         return len(await docket.workers()) == 2
@@ -64,11 +32,13 @@ async def two_workers(
 
 
 async def test_concurrency_limit_holds_across_processes(
-    redis_server: RedisServer, docket_name: str, spawn: list[subprocess.Popen[bytes]]
+    redis_server: RedisServer,
+    docket_name: str,
+    processes: list[subprocess.Popen[bytes]],
 ):
     """Two worker processes never run more than 2 holders of one slot key at once."""
     async with Docket(name=docket_name, url=redis_server.url) as docket:
-        await two_workers(docket, redis_server.url, spawn)
+        await two_workers(docket, redis_server.url, processes)
         for n in range(16):
             await docket.add(admission_tasks.limited)(n)
         async with docket.redis() as client:
@@ -86,7 +56,7 @@ async def test_concurrency_limit_holds_across_processes(
             await eventually(released)
     assert max(inside) == 2  # the limit was reached, never passed
     assert sorted(int(r.split(":")[0]) for r in ran) == list(range(16))  # each once
-    assert {r.split(":")[1] for r in ran} == {str(p.pid) for p in spawn}
+    assert {r.split(":")[1] for r in ran} == {str(p.pid) for p in processes}
 
 
 async def _length_is(client: object, key: str, expected: int) -> bool:
@@ -94,11 +64,13 @@ async def _length_is(client: object, key: str, expected: int) -> bool:
 
 
 async def test_rate_limit_spaces_starts_across_processes(
-    redis_server: RedisServer, docket_name: str, spawn: list[subprocess.Popen[bytes]]
+    redis_server: RedisServer,
+    docket_name: str,
+    processes: list[subprocess.Popen[bytes]],
 ):
     """RateLimit(3, per=600 ms) over two processes: any 4 starts span >= one window."""
     async with Docket(name=docket_name, url=redis_server.url) as docket:
-        await two_workers(docket, redis_server.url, spawn)
+        await two_workers(docket, redis_server.url, processes)
         for n in range(9):
             await docket.add(admission_tasks.throttled)(n)
         async with docket.redis() as client:
@@ -117,7 +89,9 @@ async def test_rate_limit_spaces_starts_across_processes(
 
 
 async def test_a_killed_holder_is_taken_over_and_wakes_its_waiter(
-    redis_server: RedisServer, docket_name: str, spawn: list[subprocess.Popen[bytes]]
+    redis_server: RedisServer,
+    docket_name: str,
+    processes: list[subprocess.Popen[bytes]],
 ):
     """SIGKILL the slot holder: its stale slot is recovered, then the waiter runs.
 
@@ -129,8 +103,10 @@ async def test_a_killed_holder_is_taken_over_and_wakes_its_waiter(
     """
     url = redis_server.url
     async with Docket(name=docket_name, url=url) as docket:
-        victim = worker_process(url, docket_name, "victim", redelivery_ms=500)
-        spawn.append(victim)
+        victim = worker_process(
+            url, docket_name, "victim", redelivery_ms=500, tasks=TASKS
+        )
+        processes.append(victim)
         holder = await docket.add(admission_tasks.stalled_holder, key="holder")(
             "holder"
         )
@@ -143,8 +119,10 @@ async def test_a_killed_holder_is_taken_over_and_wakes_its_waiter(
             await eventually(lambda: _parked(docket, "waiter"), timeout=10)
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=10)
-            rescuer = worker_process(url, docket_name, "rescuer", redelivery_ms=500)
-            spawn.append(rescuer)
+            rescuer = worker_process(
+                url, docket_name, "rescuer", redelivery_ms=500, tasks=TASKS
+            )
+            processes.append(rescuer)
             timeout = timedelta(seconds=20)
             assert await holder.get_result(timeout=timeout) == (
                 f"holder finished by {rescuer.pid}"

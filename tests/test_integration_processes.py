@@ -3,52 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from docket import Docket, Worker
 
 from . import process_tasks
+from ._processes import worker_process
 from ._servers import RedisServer
 from .conftest import eventually
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
-
-
-def spawn_worker(
-    url: str, name: str, worker_name: str, redelivery_ms: int = 300_000
-) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.run_worker",
-            url,
-            name,
-            worker_name,
-            str(redelivery_ms),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
 
 
 async def test_two_worker_processes_share_one_docket(
@@ -58,8 +26,8 @@ async def test_two_worker_processes_share_one_docket(
 ):
     """Two worker processes split one docket's tasks; every task runs exactly once."""
     async with Docket(name=docket_name, url=redis_server.url) as docket:
-        processes.append(spawn_worker(redis_server.url, docket_name, "w1"))
-        processes.append(spawn_worker(redis_server.url, docket_name, "w2"))
+        processes.append(worker_process(redis_server.url, docket_name, "w1"))
+        processes.append(worker_process(redis_server.url, docket_name, "w2"))
         await eventually(lambda: _count(docket.workers(), 2), timeout=15)
         for i in range(60):
             await docket.add(process_tasks.record, key=f"job-{i}")(f"job-{i}")
@@ -92,7 +60,7 @@ async def test_killed_worker_task_is_redelivered_to_another(
 ):
     """SIGKILL a worker mid-task: another worker reclaims the message and finishes it."""
     async with Docket(name=docket_name, url=redis_server.url) as docket:
-        victim = spawn_worker(
+        victim = worker_process(
             redis_server.url, docket_name, "victim", redelivery_ms=500
         )
         processes.append(victim)
@@ -102,7 +70,7 @@ async def test_killed_worker_task_is_redelivered_to_another(
             await eventually(lambda: client.llen(started), timeout=15)
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=10)
-            rescuer = spawn_worker(
+            rescuer = worker_process(
                 redis_server.url, docket_name, "rescuer", redelivery_ms=500
             )
             processes.append(rescuer)

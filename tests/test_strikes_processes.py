@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,21 +10,11 @@ import pytest
 from docket import Docket, ExecutionState
 
 from . import admission_tasks
+from ._processes import worker_process
 from ._servers import RedisServer
 from .conftest import eventually
-from .test_admission_processes import worker_process
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def spawn() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
 
 
 async def noted(docket: Docket) -> list[str]:
@@ -36,7 +25,9 @@ async def noted(docket: Docket) -> list[str]:
 
 
 async def test_a_worker_process_sees_strikes_and_restores_within_a_second(
-    redis_server: RedisServer, docket_name: str, spawn: list[subprocess.Popen[bytes]]
+    redis_server: RedisServer,
+    docket_name: str,
+    processes: list[subprocess.Popen[bytes]],
 ):
     """A strike issued here cancels work in another process due one second later.
 
@@ -46,7 +37,14 @@ async def test_a_worker_process_sees_strikes_and_restores_within_a_second(
     due one second later run there.
     """
     async with Docket(name=docket_name, url=redis_server.url) as docket:
-        spawn.append(worker_process(redis_server.url, docket_name, "striker"))
+        processes.append(
+            worker_process(
+                redis_server.url,
+                docket_name,
+                "striker",
+                tasks="tests.admission_tasks:tasks",
+            )
+        )
 
         async def up() -> bool:
             return len(await docket.workers()) == 1
