@@ -20,6 +20,7 @@ async def boom() -> None:
     raise ValueError("nope")
 
 
+@pytest.mark.cluster_ok
 async def test_immediate_task_runs_and_returns_result(docket: Docket, worker: Worker):
     """A task added for now runs on the worker and its return value comes back."""
     execution = await docket.add(greet)("Jane")
@@ -32,6 +33,7 @@ async def test_immediate_task_runs_and_returns_result(docket: Docket, worker: Wo
     assert execution.worker == worker.name
 
 
+@pytest.mark.cluster_ok
 async def test_failed_task_reraises_original_exception(docket: Docket, worker: Worker):
     """get_result re-raises the exception the task raised, with its type."""
     execution = await docket.add(boom)()
@@ -42,6 +44,7 @@ async def test_failed_task_reraises_original_exception(docket: Docket, worker: W
     assert execution.error == "ValueError: nope"
 
 
+@pytest.mark.cluster_ok
 async def test_future_task_waits_for_its_time(docket: Docket, worker: Worker):
     """A task scheduled in the future is SCHEDULED, then runs once due."""
     when = datetime.now(timezone.utc) + timedelta(milliseconds=200)
@@ -52,6 +55,7 @@ async def test_future_task_waits_for_its_time(docket: Docket, worker: Worker):
     assert execution.started_at is not None and execution.started_at >= when
 
 
+@pytest.mark.cluster_ok
 async def test_same_key_is_idempotent(docket: Docket, worker: Worker):
     """A second add with a live key is ALREADY_SCHEDULED and only the first runs."""
     first = await docket.add(greet, key="only-once")("a")

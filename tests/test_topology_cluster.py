@@ -1,7 +1,7 @@
-"""Redis Cluster: key behaviours on a real three-primary cluster (spec 9.10, 9.11).
+"""Redis Cluster: cluster-only behaviours on a real three-primary cluster (spec 9.10, 9.11).
 
-Tests marked ``cluster_ok`` run on memory://, redis:// and the cluster; the
-others are cluster-only (``backend`` parametrized to ``cluster``).
+The general behaviour tests marked ``cluster_ok`` (in test_core_basics.py and
+test_worker_behaviour.py) also run on the cluster; these are cluster-specific.
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ from typer.testing import CliRunner
 from docket import (
     Docket,
     ExecutionCancelled,
-    ExecutionState,
-    Perpetual,
-    Retry,
     Worker,
 )
 from docket._redis import open_backend
@@ -34,25 +31,6 @@ on_cluster = pytest.mark.parametrize("backend", ["cluster"], indirect=True)
 
 async def greet(name: str) -> str:
     return f"hello {name}"
-
-
-@pytest.mark.cluster_ok
-async def test_add_run_and_get_result(docket: Docket, worker: Worker):
-    execution = await docket.add(greet)("cluster")
-    await worker.run_until_finished()
-    assert await execution.get_result(timeout=timedelta(seconds=5)) == "hello cluster"
-    await execution.sync()
-    assert execution.state is ExecutionState.COMPLETED
-
-
-@pytest.mark.cluster_ok
-async def test_future_task_runs_when_due(docket: Docket, worker: Worker):
-    when = datetime.now(timezone.utc) + timedelta(milliseconds=150)
-    execution = await docket.add(greet, when=when)("later")
-    assert execution.state is ExecutionState.SCHEDULED
-    await worker.run_until_finished()
-    assert await execution.get_result() == "hello later"
-    assert execution.started_at is not None and execution.started_at >= when
 
 
 @on_cluster
@@ -96,64 +74,8 @@ async def test_cancel_a_running_task_through_the_pubsub_node(
 
 
 @on_cluster
-async def test_cancel_a_future_task(docket: Docket, worker: Worker):
-    ran: list[str] = []
-
-    async def reminder() -> None:
-        ran.append("ran")
-
-    when = datetime.now(timezone.utc) + timedelta(milliseconds=100)
-    execution = await docket.add(reminder, when=when, key="reminder")()
-    await docket.cancel("reminder")
-    await worker.run_until_finished()
-    assert ran == []
-    await execution.sync()
-    assert execution.state is ExecutionState.CANCELLED
-
-
-@on_cluster
-async def test_retry_until_success(docket: Docket, worker: Worker):
-    attempts: list[int] = []
-
-    async def flaky(retry: Retry = Retry(attempts=3)) -> int:
-        attempts.append(retry.attempt)
-        if retry.attempt < 3:
-            raise RuntimeError("not yet")
-        return retry.attempt
-
-    execution = await docket.add(flaky)()
-    await worker.run_until_finished()
-    assert attempts == [1, 2, 3]
-    assert await execution.get_result() == 3
-
-
-@on_cluster
-async def test_failure_is_stored_and_reraised(docket: Docket, worker: Worker):
-    async def boom() -> None:
-        raise ValueError("nope")
-
-    execution = await docket.add(boom)()
-    await worker.run_until_finished()
-    with pytest.raises(ValueError, match="nope"):
-        await execution.get_result()
-
-
-@on_cluster
-async def test_perpetual_task(docket: Docket, worker: Worker):
-    runs: list[int] = []
-
-    async def tick(
-        perpetual: Perpetual = Perpetual(every=timedelta(milliseconds=10)),
-    ) -> None:
-        runs.append(1)
-
-    await docket.add(tick, key="tick")()
-    await worker.run_at_most({"tick": 3})
-    assert len(runs) == 3
-
-
-@on_cluster
 async def test_replace_a_future_task(docket: Docket, worker: Worker):
+    """replace() on the cluster withdraws the parked copy; only the successor runs."""
     later = datetime.now(timezone.utc) + timedelta(minutes=10)
     await docket.add(greet, when=later, key="k")("first")
     soon = datetime.now(timezone.utc) + timedelta(milliseconds=50)
@@ -164,6 +86,7 @@ async def test_replace_a_future_task(docket: Docket, worker: Worker):
 
 @on_cluster
 async def test_strikes_reach_the_worker(docket: Docket, worker: Worker):
+    """A strike stops queued work at the worker; a restore lets new work run again."""
     ran: list[int] = []
 
     async def target(customer: int) -> None:

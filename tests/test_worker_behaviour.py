@@ -24,6 +24,7 @@ from docket import (
 from .conftest import eventually
 
 
+@pytest.mark.cluster_ok
 async def test_cancel_a_running_task(docket: Docket, worker: Worker):
     """docket.cancel(key) cancels a running task, which ends CANCELLED."""
     started = asyncio.Event()
@@ -46,6 +47,7 @@ async def test_cancel_a_running_task(docket: Docket, worker: Worker):
         await execution.get_result(timeout=timedelta(seconds=2))
 
 
+@pytest.mark.cluster_ok
 async def test_cancel_a_future_task_before_it_runs(docket: Docket, worker: Worker):
     """A cancelled future task never runs and its waiters are released."""
     ran: list[str] = []
@@ -86,6 +88,7 @@ async def test_cancel_after_the_scheduler_moved_the_task(docket: Docket):
     assert ran == []
 
 
+@pytest.mark.cluster_ok
 async def test_replace_while_running_supersedes(docket: Docket, worker: Worker):
     """Replacing a running key schedules the successor; the old run does not overwrite it."""
     gate = asyncio.Event()
@@ -108,6 +111,7 @@ async def test_replace_while_running_supersedes(docket: Docket, worker: Worker):
     assert await successor.get_result(timeout=timedelta(seconds=2)) == "second"
 
 
+@pytest.mark.cluster_ok
 async def test_retry_until_success(docket: Docket, worker: Worker):
     """Retry reschedules a failing task until an attempt succeeds."""
     attempts: list[int] = []
@@ -124,6 +128,7 @@ async def test_retry_until_success(docket: Docket, worker: Worker):
     assert await execution.get_result() == 3
 
 
+@pytest.mark.cluster_ok
 async def test_retries_exhausted_fail(docket: Docket, worker: Worker):
     """When every attempt fails the execution ends FAILED with the last error."""
 
@@ -136,6 +141,7 @@ async def test_retries_exhausted_fail(docket: Docket, worker: Worker):
         await execution.get_result()
 
 
+@pytest.mark.cluster_ok
 async def test_perpetual_runs_at_most(docket: Docket, worker: Worker):
     """A perpetual task reschedules itself; run_at_most bounds it by key."""
     runs: list[int] = []
@@ -390,6 +396,7 @@ async def test_long_task_keeps_its_lease(docket: Docket):
     assert runs == [1]
 
 
+@pytest.mark.cluster_ok
 async def test_strike_at_worker_cancels_queued_work(docket: Docket, worker: Worker):
     """A task struck after it was queued is cancelled at the worker, not run."""
     ran: list[int] = []
