@@ -1,6 +1,6 @@
 """The admission scripts' contract (lua/concurrency_*, debounce, ratelimit, cooldown).
 
-These talk to ``docket._broker`` directly, on both backends, with explicit clock
+These talk to ``docket.broker`` directly, on both backends, with explicit clock
 values, so each decision is pinned independently of the worker.
 """
 
@@ -22,7 +22,7 @@ async def task(label: str) -> None:
 async def claimed(docket: Docket, key: str) -> Execution:
     """Add ``key`` now, read its message as worker 'w' and claim it."""
     await docket.add(task, key=key)(key)
-    broker = docket._broker
+    broker = docket.broker
     await broker.ensure_group()
     (delivery,) = await broker.read("w", 1, 1)
     execution = Execution.from_fields(
@@ -37,7 +37,7 @@ async def claimed(docket: Docket, key: str) -> Execution:
 
 
 async def admit(docket: Docket, execution: Execution, slot: str, now: float) -> object:
-    return await docket._broker.concurrency_acquire(
+    return await docket.broker.concurrency_acquire(
         slot,
         execution.key,
         execution.generation,
@@ -70,7 +70,7 @@ async def test_a_full_slot_parks_and_a_release_wakes_first_in_first_out(
         assert int(record[b"generation"]) == first.generation + 1
         assert record[b"waiter_stream"] == f"{slot}:waiters".encode()
 
-        woken, _ = await docket._broker.concurrency_release(
+        woken, _ = await docket.broker.concurrency_release(
             slot, "holder", 1, SlotTimes(now, 300)
         )
         assert woken == 1
@@ -92,8 +92,8 @@ async def test_a_reserved_slot_is_taken_by_its_woken_generation_only(docket: Doc
     holder, waiter = await claimed(docket, "holder"), await claimed(docket, "waiter")
     await admit(docket, holder, slot, now)
     await admit(docket, waiter, slot, now)
-    await docket._broker.concurrency_release(slot, "holder", 1, SlotTimes(now, 300))
-    (delivery,) = await docket._broker.read("w", 1, 1)
+    await docket.broker.concurrency_release(slot, "holder", 1, SlotTimes(now, 300))
+    (delivery,) = await docket.broker.read("w", 1, 1)
     woken = Execution.from_fields(
         docket, delivery.fields, task, message_id=delivery.message_id
     )
@@ -111,7 +111,7 @@ async def test_cancelled_waiters_are_discarded_at_wake(docket: Docket):
     for key in ("gone", "next"):
         await admit(docket, await claimed(docket, key), slot, now)
     await docket.cancel("gone")
-    woken, _ = await docket._broker.concurrency_release(
+    woken, _ = await docket.broker.concurrency_release(
         slot, "holder", 1, SlotTimes(now, 300)
     )
     assert woken == 1
@@ -134,14 +134,14 @@ async def test_stale_and_finished_holders_are_evicted(docket: Docket):
         await client.zadd(slot, {"done": now})
         await client.hset(docket.runs_key("done"), mapping={"state": "completed"})
         other = await claimed(docket, "other")
-        await docket._broker.concurrency_release(slot, "fresh", 1, SlotTimes(now, 300))
+        await docket.broker.concurrency_release(slot, "fresh", 1, SlotTimes(now, 300))
         assert (await admit(docket, other, slot, now)).acquired  # type: ignore[attr-defined]
 
 
 async def test_renew_refreshes_only_current_holders(docket: Docket):
     """Renewal moves a holder's score; an evicted holder does not come back."""
     slot = f"{docket.prefix}:concurrency:task"
-    broker = docket._broker
+    broker = docket.broker
     async with docket.redis() as client:
         await client.zadd(slot, {"holder": 1.0})
         assert await broker.concurrency_renew(slot, "holder", 50.0, SLOT_MS) is True
@@ -156,9 +156,9 @@ async def test_cancel_cleanup_removes_the_waiter_entry(docket: Docket):
     now = time.time()
     await admit(docket, await claimed(docket, "holder"), slot, now)
     await admit(docket, await claimed(docket, "waiter"), slot, now)
-    assert await docket._broker.concurrency_cleanup("waiter") is False  # not cancelled
+    assert await docket.broker.concurrency_cleanup("waiter") is False  # not cancelled
     await docket.cancel("waiter")
-    assert await docket._broker.concurrency_cleanup("waiter") is True
+    assert await docket.broker.concurrency_cleanup("waiter") is True
     async with docket.redis() as client:
         assert await client.exists(f"{slot}:waiters") == 0
         assert await client.hget(docket.runs_key("waiter"), "waiter_entry_id") is None
@@ -170,7 +170,7 @@ async def test_debounce_decisions(docket: Docket):
         f"{docket.name}:debounce:t:{{t}}:winner",
         f"{docket.name}:debounce:t:{{t}}:last_seen",
     )
-    d = docket._broker.debounce
+    d = docket.broker.debounce
     assert await d(keys, "a", 1000, 100, lost_ms=500) == (RESCHEDULE, 100)
     assert await d(keys, "b", 1050, 100, lost_ms=500) == (DROP, 0)
     assert await d(keys, "a", 1100, 100, lost_ms=500) == (RESCHEDULE, 50)
@@ -186,7 +186,7 @@ async def test_debounce_decisions(docket: Docket):
 async def test_rate_limit_decisions(docket: Docket):
     """A sliding window: the third start waits for the oldest to leave it."""
     key = f"{docket.name}:ratelimit:task"
-    r = docket._broker.rate_limit
+    r = docket.broker.rate_limit
     assert await r(key, "a:0", 0, 1000, 2) == (PROCEED, 0)
     assert await r(key, "b:10", 10, 1000, 2) == (PROCEED, 0)
     assert await r(key, "c:20", 20, 1000, 2) == (RESCHEDULE, 980)
@@ -195,14 +195,14 @@ async def test_rate_limit_decisions(docket: Docket):
         0,
     )  # the same start counts once
     assert await r(key, "c:1000", 1000, 1000, 2) == (PROCEED, 0)  # a left the window
-    await docket._broker.rate_limit_release(key, "c:1000")
+    await docket.broker.rate_limit_release(key, "c:1000")
     assert await r(key, "d:1001", 1001, 1000, 2) == (PROCEED, 0)
 
 
 async def test_cooldown_decisions(docket: Docket):
     """The first token opens the window; the same token passes again; release by owner."""
     key = f"{docket.name}:cooldown:task"
-    broker = docket._broker
+    broker = docket.broker
     assert await broker.cooldown(key, "1:a", 60_000) is True
     assert await broker.cooldown(key, "1:b", 60_000) is False
     assert await broker.cooldown(key, "1:a", 60_000) is True  # a redelivery of a

@@ -27,7 +27,7 @@ from ._broker_helpers import (
 
 async def test_cancel_a_queued_task(docket: Docket, backend: str):
     """Cancel deletes a queued task's stream entry and writes a cancelled record."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     assert await broker.cancel("k", FINISHED, TTL, signal=False) == "cancelled"
     assert await broker.client.xlen(broker.keys.stream) == 0
@@ -40,7 +40,7 @@ async def test_cancel_a_queued_task(docket: Docket, backend: str):
 
 async def test_cancel_a_scheduled_task(docket: Docket):
     """Cancel removes a future task from the queue along with its parked hash."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k", when=5000.0, immediate=False)
     assert await broker.cancel("k", FINISHED, TTL, signal=False) == "cancelled"
     assert await broker.client.zcard(broker.keys.queue) == 0
@@ -52,7 +52,7 @@ async def test_cancel_a_scheduled_task(docket: Docket):
 
 async def test_cancel_a_running_task_signals_workers(docket: Docket):
     """Cancelling a running task marks it cancelled, drops progress and signals P:cancel:K."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
@@ -70,7 +70,7 @@ async def test_cancel_without_signal_publishes_nothing_on_the_cancel_channel(
     docket: Docket,
 ):
     """With ``signal=False`` no worker is told to stop the key."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     channel = broker.keys.cancel_channel("k")
     async with listener(broker, channel) as pubsub:
@@ -83,7 +83,7 @@ async def test_cancel_a_finished_task_keeps_its_state(
     docket: Docket, backend: str, final: str
 ):
     """Cancelling a finished task returns and keeps its final state, and extends its TTL."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
@@ -98,7 +98,7 @@ async def test_cancel_a_finished_task_keeps_its_state(
 
 async def test_cancel_twice_keeps_the_first_timestamp(docket: Docket):
     """A second cancel reports "cancelled" and leaves the first completed_at."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     await broker.cancel("k", FINISHED, TTL, signal=False)
     assert await broker.cancel("k", "2030-01-01T00:00:00+00:00", TTL, False) == (
@@ -109,7 +109,7 @@ async def test_cancel_twice_keeps_the_first_timestamp(docket: Docket):
 
 async def test_cancel_a_missing_key_leaves_a_tombstone(docket: Docket, backend: str):
     """Cancelling an unknown key leaves a cancelled tombstone that expires; add still works."""
-    broker = docket._broker
+    broker = docket.broker
     assert await broker.cancel("ghost", FINISHED, TTL, signal=False) == "cancelled"
     run = await record(broker, "ghost")
     assert run["state"] == "cancelled"
@@ -120,7 +120,7 @@ async def test_cancel_a_missing_key_leaves_a_tombstone(docket: Docket, backend: 
 
 async def test_cancel_with_zero_ttl_deletes_the_record(docket: Docket):
     """With TTL 0 cancel withdraws the task and deletes its record."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k", when=5000.0, immediate=False)
     assert await broker.cancel("k", FINISHED, 0, signal=False) == "cancelled"
     assert await broker.client.exists(broker.keys.runs("k")) == 0
@@ -132,7 +132,7 @@ async def test_cancel_with_zero_ttl_deletes_the_record(docket: Docket):
 
 async def test_clear_returns_the_count_and_frees_the_keys(docket: Docket, backend: str):
     """Clear withdraws stream and queued work, counts it, and the keys can be added again."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "now")
     await place(broker, "later", when=5000.0, immediate=False)
     await place(broker, "much-later", when=9000.0, immediate=False)
@@ -150,7 +150,7 @@ async def test_clear_returns_the_count_and_frees_the_keys(docket: Docket, backen
 
 async def test_clear_keeps_the_consumer_group(docket: Docket):
     """Clear trims the stream instead of deleting it, so the group survives."""
-    broker = docket._broker
+    broker = docket.broker
     await broker.ensure_group()
     await place(broker, "k")
     assert await broker.clear(TTL) == 1
@@ -159,7 +159,7 @@ async def test_clear_keeps_the_consumer_group(docket: Docket):
 
 async def test_clear_with_zero_ttl_deletes_the_records(docket: Docket):
     """With TTL 0 clear deletes the records of the withdrawn tasks."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "now")
     await place(broker, "later", when=5000.0, immediate=False)
     assert await broker.clear(0) == 2
@@ -169,12 +169,12 @@ async def test_clear_with_zero_ttl_deletes_the_records(docket: Docket):
 
 async def test_clear_of_an_empty_docket(docket: Docket):
     """Clearing nothing returns 0."""
-    assert await docket._broker.clear(TTL) == 0
+    assert await docket.broker.clear(TTL) == 0
 
 
 async def test_clear_leaves_running_tasks_running(docket: Docket):
     """Running tasks continue through a clear: their record stays running (spec 2.12)."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "running")
     delivery = await read_one(broker)
     assert await claim_one(broker, "running", delivery)
@@ -185,7 +185,7 @@ async def test_clear_leaves_running_tasks_running(docket: Docket):
 
 async def test_pending_work_sees_stream_and_queue(docket: Docket):
     """pending_work is true while anything waits in the stream or the future queue."""
-    broker = docket._broker
+    broker = docket.broker
     assert await broker.pending_work() is False
     await place(broker, "later", when=time.time() + 3600, immediate=False)
     assert await broker.pending_work() is True
@@ -197,7 +197,7 @@ async def test_pending_work_sees_stream_and_queue(docket: Docket):
 
 async def test_depths_split_ready_and_future_work(docket: Docket):
     """depths() counts stream entries plus overdue queued tasks as ready, the rest as future."""
-    broker = docket._broker
+    broker = docket.broker
     assert await broker.depths() == (0, 0)
     await place(broker, "now")
     await place(broker, "overdue", when=time.time() - 60, immediate=False)

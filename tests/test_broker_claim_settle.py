@@ -22,7 +22,7 @@ from ._broker_helpers import (
 
 async def test_claim_marks_the_record_running(docket: Docket):
     """A current message is claimed: state running, worker, started_at, no stream id."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
     (claimed,) = await broker.claim(
@@ -41,7 +41,7 @@ async def test_claim_supersedes_stale_generations_and_acknowledges_them(
     docket: Docket,
 ):
     """A message older than the record's generation is refused, acked and deleted."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     old = await read_one(broker)
     await place(broker, "k", when=5000.0, immediate=False, mode="replace")
@@ -56,7 +56,7 @@ async def test_claim_supersedes_stale_generations_and_acknowledges_them(
 
 async def test_claim_refuses_a_cancelled_record(docket: Docket):
     """A delivered message whose key was cancelled before the claim never runs."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
     await broker.cancel("k", FINISHED, TTL, signal=False)
@@ -67,7 +67,7 @@ async def test_claim_refuses_a_cancelled_record(docket: Docket):
 
 async def test_claim_answers_per_message_in_a_batch(docket: Docket):
     """A batch claim returns one verdict per message, in order."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "stale")
     await place(broker, "fresh")
     await broker.ensure_group()
@@ -88,7 +88,7 @@ async def test_claim_answers_per_message_in_a_batch(docket: Docket):
 
 async def test_claim_of_a_redelivered_message_drops_old_progress(docket: Docket):
     """A redelivered claim deletes the progress hash left by the crashed run."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
@@ -108,7 +108,7 @@ async def test_settle_writes_the_final_state_and_acknowledges(
     docket: Docket, backend: str
 ):
     """Settle writes state, completed_at, result_key and the TTL, and acks the message."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
@@ -128,7 +128,7 @@ async def test_settle_writes_the_final_state_and_acknowledges(
 
 async def test_settle_records_the_error_of_a_failure(docket: Docket, backend: str):
     """A failed settlement stores its error text; no result_key without the flag."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
@@ -144,7 +144,7 @@ async def test_settle_records_the_error_of_a_failure(docket: Docket, backend: st
 
 async def test_settle_with_zero_ttl_deletes_the_record(docket: Docket):
     """With TTL 0 (fire-and-forget) the run record is deleted at settlement."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
@@ -156,7 +156,7 @@ async def test_settle_with_zero_ttl_deletes_the_record(docket: Docket):
 
 async def test_settle_deletes_the_progress_hash_when_flagged(docket: Docket):
     """The "p" flag makes settle delete the execution's progress hash."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
@@ -169,7 +169,7 @@ async def test_settle_deletes_the_progress_hash_when_flagged(docket: Docket):
 
 async def test_settle_leaves_a_successors_record_alone(docket: Docket, backend: str):
     """A run replaced while it ran is counted superseded and its successor is untouched."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
@@ -186,7 +186,7 @@ async def test_settle_leaves_a_successors_record_alone(docket: Docket, backend: 
 
 async def test_superseded_settle_keeps_the_successors_progress(docket: Docket):
     """A superseded run deletes progress only if the hash's generation tag is not newer."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
@@ -204,7 +204,7 @@ async def test_superseded_settle_keeps_the_successors_progress(docket: Docket):
 
 async def test_settle_batches_several_executions(docket: Docket):
     """One settle call finishes a batch and reports how many were superseded."""
-    broker = docket._broker
+    broker = docket.broker
     for key in ("a", "b"):
         await place(broker, key)
     await broker.ensure_group()

@@ -32,7 +32,7 @@ async def test_schedule_immediate_adds_a_stream_entry_and_a_queued_record(
     docket: Docket,
 ):
     """An immediate schedule XADDs the message and records state, stream id and payload."""
-    broker = docket._broker
+    broker = docket.broker
     assert await place(broker, "k", when=1000.0, args=(1, 2)) is True
     (entry_id,) = await stream_ids(broker)
     entries = await broker.client.xrange(broker.keys.stream, "-", "+")
@@ -51,7 +51,7 @@ async def test_schedule_immediate_adds_a_stream_entry_and_a_queued_record(
 
 async def test_schedule_future_parks_the_task_in_the_queue(docket: Docket):
     """A future schedule ZADDs the key at ``when`` and parks the message at P:K."""
-    broker = docket._broker
+    broker = docket.broker
     assert await place(broker, "later", when=5000.0, immediate=False) is True
     assert await broker.client.zscore(broker.keys.queue, "later") == 5000.0
     parked = await broker.client.hgetall(broker.keys.parked("later"))
@@ -68,7 +68,7 @@ async def test_add_on_a_live_key_returns_false_and_changes_nothing(
     docket: Docket, live: str
 ):
     """Mode "add" refuses a key whose record is scheduled, queued or running."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k", when=5000.0, immediate=live != "scheduled")
     if live == "running":
         assert await claim_one(broker, "k", await read_one(broker))
@@ -85,7 +85,7 @@ async def test_add_after_a_terminal_record_starts_a_fresh_one(
     docket: Docket, backend: str, final: str
 ):
     """A finished key can be added again: new generation, old fields and TTL gone."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
@@ -104,7 +104,7 @@ async def test_add_after_a_terminal_record_starts_a_fresh_one(
 
 async def test_replace_removes_the_old_stream_entry(docket: Docket):
     """Replacing a queued key deletes its stream entry: one message remains."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k", args=("old",))
     (old_id,) = await stream_ids(broker)
     assert await place(broker, "k", mode="replace", args=("new",)) is True
@@ -120,7 +120,7 @@ async def test_replace_removes_the_old_stream_entry(docket: Docket):
 
 async def test_replace_removes_the_queue_entry_and_parked_hash(docket: Docket):
     """Replacing a scheduled key with an immediate one unparks it fully."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k", when=5000.0, immediate=False)
     assert await place(broker, "k", mode="replace") is True
     assert await broker.client.zcard(broker.keys.queue) == 0
@@ -133,7 +133,7 @@ async def test_replace_of_a_future_task_moves_it_and_rewrites_the_parked_hash(
     docket: Docket,
 ):
     """Future -> future replace updates the queue score and the parked message."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k", when=5000.0, immediate=False, args=("old",))
     await place(
         broker, "k", when=7000.0, immediate=False, mode="replace", args=("new",)
@@ -148,14 +148,14 @@ async def test_replace_of_a_future_task_moves_it_and_rewrites_the_parked_hash(
 
 async def test_replace_of_a_missing_key_places_it(docket: Docket):
     """Replace works like add when nothing was scheduled under the key."""
-    broker = docket._broker
+    broker = docket.broker
     assert await place(broker, "fresh", mode="replace") is True
     assert (await record(broker, "fresh"))["generation"] == "1"
 
 
 async def test_generation_increments_on_every_placement(docket: Docket):
     """Each add/replace bumps the record's generation and stamps it on the message."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k", when=5000.0, immediate=False)
     for expected in (2, 3, 4):
         await place(broker, "k", when=5000.0, immediate=False, mode="replace")
@@ -166,7 +166,7 @@ async def test_generation_increments_on_every_placement(docket: Docket):
 
 async def test_reschedule_acks_and_deletes_the_given_message(docket: Docket):
     """Mode "reschedule" acknowledges and deletes the running message it replaces."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
@@ -193,7 +193,7 @@ async def test_reschedule_of_a_superseded_run_leaves_the_successor_alone(
     docket: Docket,
 ):
     """A reschedule from a replaced run only acks its message; the successor stays."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k", args=("old",))
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
@@ -218,7 +218,7 @@ async def test_reschedule_of_a_superseded_run_leaves_the_successor_alone(
 
 async def test_schedule_publishes_wake_only_for_a_new_earliest_task(docket: Docket):
     """The wake channel hears a future placement only when it becomes the earliest."""
-    broker = docket._broker
+    broker = docket.broker
     async with listener(broker, broker.keys.wake) as pubsub:
         await place(broker, "b", when=2000.0, immediate=False)
         await place(broker, "c", when=3000.0, immediate=False)
@@ -233,7 +233,7 @@ async def test_schedule_publishes_wake_only_for_a_new_earliest_task(docket: Dock
 
 async def test_stream_due_moves_only_due_tasks(docket: Docket):
     """Due tasks move to the stream with their stream id recorded; others stay parked."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "due", when=1000.0, immediate=False, args=("d",))
     await place(broker, "later", when=3000.0, immediate=False)
     result = await broker.stream_due(2000.0)
@@ -256,14 +256,14 @@ async def test_stream_due_moves_only_due_tasks(docket: Docket):
 
 async def test_stream_due_on_an_empty_queue(docket: Docket):
     """With nothing queued, nothing moves and there is no next due time."""
-    result = await docket._broker.stream_due(time.time())
+    result = await docket.broker.stream_due(time.time())
     assert result.moved == 0
     assert result.next_due is None
 
 
 async def test_stream_due_respects_its_batch_limit(docket: Docket):
     """At most ``limit`` tasks move per call; the next due is the first one left."""
-    broker = docket._broker
+    broker = docket.broker
     for i, key in enumerate(("a", "b", "c")):
         await place(broker, key, when=1000.0 + i, immediate=False)
     result = await broker.stream_due(2000.0, limit=2)
@@ -275,7 +275,7 @@ async def test_stream_due_respects_its_batch_limit(docket: Docket):
 
 async def test_a_moved_task_can_still_be_cancelled_before_its_claim(docket: Docket):
     """The recorded stream id lets cancel delete a moved, unclaimed message (12.2 #10a)."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k", when=1000.0, immediate=False)
     await broker.stream_due(2000.0)
     assert await broker.cancel("k", FINISHED, TTL, signal=False) == "cancelled"

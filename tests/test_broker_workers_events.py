@@ -34,7 +34,7 @@ from .conftest import eventually
 
 async def test_read_creates_the_group_lazily(docket: Docket):
     """Reading before the group exists creates it; the next read delivers waiting work."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     assert await broker.read("w1", 10, 10) == []
     deliveries = await broker.read("w1", 10, 10)
@@ -45,7 +45,7 @@ async def test_read_creates_the_group_lazily(docket: Docket):
 
 async def test_read_on_a_missing_stream_creates_it(docket: Docket):
     """With no stream at all, read answers nothing and leaves stream and group behind."""
-    broker = docket._broker
+    broker = docket.broker
     assert await broker.read("w1", 10, 10) == []
     groups = await broker.client.xinfo_groups(broker.keys.stream)
     assert len(groups) == 1
@@ -54,7 +54,7 @@ async def test_read_on_a_missing_stream_creates_it(docket: Docket):
 
 async def test_read_honours_count_and_delivers_once(docket: Docket):
     """Read hands out at most ``count`` new messages, each only once."""
-    broker = docket._broker
+    broker = docket.broker
     await broker.ensure_group()
     for key in ("a", "b", "c"):
         await place(broker, key)
@@ -67,13 +67,13 @@ async def test_read_honours_count_and_delivers_once(docket: Docket):
 
 async def test_ensure_group_tolerates_an_existing_group(docket: Docket):
     """Creating the group twice (racing workers) is harmless."""
-    await docket._broker.ensure_group()
-    await docket._broker.ensure_group()
+    await docket.broker.ensure_group()
+    await docket.broker.ensure_group()
 
 
 async def test_reclaim_takes_over_idle_messages(docket: Docket):
     """Reclaim moves messages idle long enough to the caller, marked redelivered."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker, "crashed")
     assert await broker.reclaim("rescuer", 10, 60_000) == []
@@ -88,7 +88,7 @@ async def test_reclaim_takes_over_idle_messages(docket: Docket):
 
 async def test_reclaim_skips_deleted_messages(docket: Docket):
     """A pending message whose entry was deleted is not handed out again."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "gone")
     await place(broker, "kept")
     await broker.ensure_group()
@@ -100,14 +100,14 @@ async def test_reclaim_skips_deleted_messages(docket: Docket):
 
 async def test_reclaim_without_a_group_creates_it(docket: Docket):
     """Reclaim on a docket whose group does not exist yet answers nothing."""
-    broker = docket._broker
+    broker = docket.broker
     assert await broker.reclaim("w1", 10, 0) == []
     assert len(await broker.client.xinfo_groups(broker.keys.stream)) == 1
 
 
 async def test_renew_resets_the_lease(docket: Docket):
     """Renew resets a held message's idle time, so it is not reclaimed."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker, "holder")
 
@@ -130,7 +130,7 @@ async def test_renew_resets_the_lease(docket: Docket):
 
 async def test_acknowledge_acks_and_deletes(docket: Docket):
     """Acknowledge removes messages from the pending list and from the stream."""
-    broker = docket._broker
+    broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
     await broker.acknowledge([delivery.message_id])
@@ -144,7 +144,7 @@ async def test_acknowledge_acks_and_deletes(docket: Docket):
 
 async def test_heartbeat_lists_the_worker_and_its_tasks(docket: Docket, backend: str):
     """A heartbeat makes the worker and its task names visible to list_workers."""
-    broker = docket._broker
+    broker = docket.broker
     before = time.time()
     await broker.heartbeat("w1", ["alpha", "beta"], 10)
     ((name, seen, tasks),) = await broker.list_workers(10)
@@ -158,7 +158,7 @@ async def test_heartbeat_lists_the_worker_and_its_tasks(docket: Docket, backend:
 
 async def test_list_workers_prunes_workers_past_the_horizon(docket: Docket):
     """Workers whose last heartbeat is older than the horizon vanish from listings."""
-    broker = docket._broker
+    broker = docket.broker
     await broker.heartbeat("alive", ["t"], 10)
     await broker.client.zadd(broker.keys.workers, {"dead": time.time() - 100})
     await broker.client.zadd(broker.keys.task_workers("t"), {"dead": time.time() - 100})
@@ -169,7 +169,7 @@ async def test_list_workers_prunes_workers_past_the_horizon(docket: Docket):
 
 async def test_deregister_removes_the_worker(docket: Docket):
     """Deregistering removes the worker from every roster and drops its task set."""
-    broker = docket._broker
+    broker = docket.broker
     await broker.heartbeat("w1", ["alpha"], 10)
     await broker.heartbeat("w2", ["alpha"], 10)
     await broker.deregister("w1", ["alpha"])
@@ -183,7 +183,7 @@ async def test_deregister_removes_the_worker(docket: Docket):
 
 async def test_write_progress_sets_increments_and_clears_the_message(docket: Docket):
     """write_progress HSETs fields, HINCRBYs current (returning it) and drops the message."""
-    broker = docket._broker
+    broker = docket.broker
     assert (await broker.write_progress("k", {"total": 10, "message": "hi"}))[0] is None
     assert (await broker.write_progress("k", {}, increment=3))[0] == 3
     assert (await broker.write_progress("k", {"updated_at": "x"}, increment=2))[0] == 5
@@ -197,7 +197,7 @@ async def test_write_progress_sets_increments_and_clears_the_message(docket: Doc
 
 async def test_concurrent_progress_increments_are_never_lost(docket: Docket):
     """Concurrent increments add up exactly (HINCRBY, not read-modify-write)."""
-    broker = docket._broker
+    broker = docket.broker
     await asyncio.gather(
         *(broker.write_progress("k", {}, increment=1) for _ in range(25))
     )
@@ -209,7 +209,7 @@ async def test_concurrent_progress_increments_are_never_lost(docket: Docket):
 
 async def test_mark_listening_sets_an_expiring_flag(docket: Docket, backend: str):
     """mark_listening sets P:listening with the given TTL."""
-    broker = docket._broker
+    broker = docket.broker
     assert await broker.client.exists(broker.keys.listening) == 0
     await broker.mark_listening(30)
     assert await broker.client.exists(broker.keys.listening) == 1
@@ -229,7 +229,7 @@ async def lifecycle(broker: Broker, key: str) -> None:
 
 async def test_lifecycle_events_are_published_only_while_listening(docket: Docket):
     """schedule, stream_due, claim and settle publish state events only under the flag."""
-    broker = docket._broker
+    broker = docket.broker
     quiet, loud = broker.keys.state_channel("quiet"), broker.keys.state_channel("loud")
     async with listener(broker, quiet, loud) as pubsub:
         await lifecycle(broker, "quiet")
@@ -247,7 +247,7 @@ async def test_lifecycle_events_are_published_only_while_listening(docket: Docke
 
 async def test_terminal_events_are_valid_json_for_any_error_text(docket: Docket):
     """A settle event stays parseable whatever control characters its error holds."""
-    broker = docket._broker
+    broker = docket.broker
     error = 'RuntimeError: \x1b[31mred\x1b[0m \x00\x07\x7f\n\t\\ "quoted"'
     channel = broker.keys.state_channel("k")
     await place(broker, "k")
@@ -264,7 +264,7 @@ async def test_terminal_events_are_valid_json_for_any_error_text(docket: Docket)
 
 async def test_cancel_events_are_published_only_while_listening(docket: Docket):
     """Cancel publishes a cancelled state event only under the flag, and only on change."""
-    broker = docket._broker
+    broker = docket.broker
     quiet, loud = broker.keys.state_channel("quiet"), broker.keys.state_channel("loud")
     await place(broker, "quiet", when=5000.0, immediate=False)
     await place(broker, "loud", when=5000.0, immediate=False)
@@ -282,7 +282,7 @@ async def test_cancel_events_are_published_only_while_listening(docket: Docket):
 
 async def test_superseded_settle_still_publishes_its_terminal_event(docket: Docket):
     """A superseded run's terminal event is published so its waiters are released."""
-    broker = docket._broker
+    broker = docket.broker
     channel = broker.keys.state_channel("k")
     await place(broker, "k")
     delivery = await read_one(broker)
@@ -296,7 +296,7 @@ async def test_superseded_settle_still_publishes_its_terminal_event(docket: Dock
 
 async def test_write_progress_reports_a_listener(docket: Docket):
     """write_progress tells its caller to publish the event while someone listens."""
-    broker = docket._broker
+    broker = docket.broker
     await broker.mark_listening(60)
     _, listening = await broker.write_progress("k", {"current": 1})
     assert listening is True
@@ -304,7 +304,7 @@ async def test_write_progress_reports_a_listener(docket: Docket):
 
 async def test_progress_events_are_published_only_while_listening(docket: Docket):
     """Without the listening flag, progress writes ask for no event to be published."""
-    broker = docket._broker
+    broker = docket.broker
     broker._listening_checked = float("-inf")  # forget any cached answer
     _, listening = await broker.write_progress("k", {"current": 1})
     assert listening is False

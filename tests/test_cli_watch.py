@@ -50,7 +50,7 @@ def drain(url: str, name: str, function: Any, *args: Any) -> str:
 async def watched(docket: Docket) -> bool:
     """Whether someone subscribed to the docket's events (the listening flag)."""
     async with docket.redis() as client:
-        return bool(await client.exists(docket._keys.listening))
+        return bool(await client.exists(docket.keyspace.listening))
 
 
 def watch(url: str, name: str, key: str, **env: str) -> Any:

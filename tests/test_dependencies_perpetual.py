@@ -42,8 +42,12 @@ class FakeDocket:
 
         return schedule
 
-    async def _cancel(self, key: str, signal: bool) -> None:
-        self.cancelled.append((key, signal))
+    def register(self, function: Any, names: list[str] | None = None) -> None:
+        for name in names or [function.__name__]:
+            self.tasks[name] = function
+
+    async def withdraw(self, key: str) -> None:
+        self.cancelled.append((key, False))
 
 
 def make_execution(

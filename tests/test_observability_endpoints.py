@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 
 from docket import Docket, Worker
-from docket._worker.entrypoint import _healthy
 from docket.instrumentation import healthcheck_server, metrics_server
 
 from ._cli_support import http_get
@@ -61,9 +60,9 @@ async def test_a_worker_is_healthy_only_while_its_session_beats():
         async with Worker(
             docket, minimum_check_interval=timedelta(milliseconds=5)
         ) as w:
-            assert not _healthy(w)
+            assert not w.is_healthy()
             running = asyncio.ensure_future(w.run_forever())
-            await eventually(lambda: _healthy(w), timeout=5)
+            await eventually(lambda: w.is_healthy(), timeout=5)
             w.stop()
             await running
-            assert not _healthy(w)
+            assert not w.is_healthy()

@@ -78,7 +78,7 @@ async def test_cancel_after_the_scheduler_moved_the_task(docket: Docket):
     when = datetime.now(timezone.utc) + timedelta(milliseconds=20)
     await docket.add(job, when=when, key="moved")()
     await eventually(lambda: datetime.now(timezone.utc) > when)
-    result = await docket._broker.stream_due(datetime.now(timezone.utc).timestamp())
+    result = await docket.broker.stream_due(datetime.now(timezone.utc).timestamp())
     assert result.moved == 1
     await docket.cancel("moved")
     async with Worker(
@@ -363,8 +363,8 @@ async def test_redelivery_of_abandoned_message(docket: Docket):
         seen.append(execution.redelivered)
 
     await docket.add(job)()
-    await docket._broker.ensure_group()
-    taken = await docket._broker.read("crashed-worker", 10, 10)
+    await docket.broker.ensure_group()
+    taken = await docket.broker.read("crashed-worker", 10, 10)
     assert len(taken) == 1
     async with Worker(
         docket,

@@ -85,6 +85,10 @@ class Keyspace:
     def perpetual_lock(self) -> str:
         return f"{self.prefix}:perpetual:lock"
 
+    def result(self, task_key: str) -> str:
+        """The built-in result store's key for one task key."""
+        return f"{self.prefix}:results:{task_key}"
+
     def runs(self, task_key: str) -> str:
         return f"{self.prefix}:runs:{task_key}"
 

@@ -7,10 +7,15 @@ from ._keys import Keyspace
 
 
 class DocketNames:
-    """Names of a docket's keys; ``_keys`` is the Docket's current keyspace."""
+    """Names of a docket's keys, read from its current keyspace."""
 
     name: str
-    _keys: Keyspace
+    _keyspace: Keyspace
+
+    @property
+    def keyspace(self) -> Keyspace:
+        """The names of this docket's keys and channels (hash-tagged on a cluster)."""
+        return self._keyspace
 
     @property
     def worker_group_name(self) -> str:
@@ -18,47 +23,47 @@ class DocketNames:
 
     @property
     def prefix(self) -> str:
-        return self._keys.prefix
+        return self.keyspace.prefix
 
     def key(self, suffix: str) -> str:
-        return self._keys.key(suffix)
+        return self.keyspace.key(suffix)
 
     @property
     def queue_key(self) -> str:
-        return self._keys.queue
+        return self.keyspace.queue
 
     @property
     def stream_key(self) -> str:
-        return self._keys.stream
+        return self.keyspace.stream
 
     def runs_key(self, key: str) -> str:
-        return self._keys.runs(key)
+        return self.keyspace.runs(key)
 
     def cancel_channel(self, key: str) -> str:
-        return self._keys.cancel_channel(key)
+        return self.keyspace.cancel_channel(key)
 
     @property
     def results_collection(self) -> str:
-        return self._keys.results
+        return self.keyspace.results
 
     def parked_task_key(self, key: str) -> str:
-        return self._keys.parked(key)
+        return self.keyspace.parked(key)
 
     def known_task_key(self, key: str) -> str:
-        return self._keys.known(key)
+        return self.keyspace.known(key)
 
     def stream_id_key(self, key: str) -> str:
-        return self._keys.stream_id(key)
+        return self.keyspace.stream_id(key)
 
     @property
     def workers_set(self) -> str:
-        return self._keys.workers
+        return self.keyspace.workers
 
     def worker_tasks_set(self, worker_name: str) -> str:
-        return self._keys.worker_tasks(worker_name)
+        return self.keyspace.worker_tasks(worker_name)
 
     def task_workers_set(self, task_name: str) -> str:
-        return self._keys.task_workers(task_name)
+        return self.keyspace.task_workers(task_name)
 
     def labels(self) -> dict[str, str]:
         return {"docket.name": self.name}

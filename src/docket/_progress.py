@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from . import _codec
 from ._defaults import PROGRESS_TOTAL
+from ._handles import DocketHandle
 
 if TYPE_CHECKING:
     import asyncio
-
-    from .docket import Docket
 
 
 class ProgressEvent(TypedDict):
@@ -28,9 +27,12 @@ class ProgressEvent(TypedDict):
 class ExecutionProgress:
     """Progress of one execution: ``current`` of ``total``, with a ``message``."""
 
-    def __init__(self, docket: Docket, key: str) -> None:
+    def __init__(self, docket: DocketHandle, key: str, generation: int = 0) -> None:
         self.docket = docket
         self.key = key
+        # The generation of the run that writes this progress: the first write
+        # tags the hash with it, so a stale run never touches its successor's.
+        self.generation = generation
         self.current: int | None = None
         self.total: int = 1
         self.message: str | None = None
@@ -38,7 +40,7 @@ class ExecutionProgress:
         self.written = False
 
     @classmethod
-    async def create(cls, docket: Docket, key: str) -> ExecutionProgress:
+    async def create(cls, docket: DocketHandle, key: str) -> ExecutionProgress:
         progress = cls(docket, key)
         await progress.sync()
         return progress
@@ -72,11 +74,7 @@ class ExecutionProgress:
         """Fields the first write of a run adds, so the hash is complete and tagged."""
         if self.written:
             return {}
-        from .dependencies import current_execution
-
-        execution = current_execution.get(None)
-        generation = execution.generation if execution is not None else 0
-        return {"total": self.total, "generation": generation}
+        return {"total": self.total, "generation": self.generation}
 
     async def set_total(self, total: int) -> None:
         if total < 1:
@@ -103,7 +101,7 @@ class ExecutionProgress:
     async def _write(
         self, fields: dict[str, Any], increment: int = 0, delete_message: bool = False
     ) -> None:
-        broker = self.docket._broker
+        broker = self.docket.broker
         current, listening = await broker.write_progress(
             self.key, fields, increment=increment, delete_message=delete_message
         )
@@ -111,11 +109,11 @@ class ExecutionProgress:
             self.current = max(current, self.current or 0)
         if listening:
             await broker.publish(
-                self.docket._keys.progress_channel(self.key), self._event()
+                self.docket.keyspace.progress_channel(self.key), self._event()
             )
 
     async def sync(self) -> None:
-        record = await self.docket._broker.progress_record(self.key)
+        record = await self.docket.broker.progress_record(self.key)
         if not record:
             self.reset()
             return
@@ -128,8 +126,8 @@ class ExecutionProgress:
         self, *, ready: asyncio.Event | None = None
     ) -> AsyncGenerator[dict[str, Any]]:
         """Yield each progress event published for this key (plain dicts)."""
-        channel = self.docket._keys.progress_channel(self.key)
-        async with self.docket._subscription([channel]) as subscription:
+        channel = self.docket.keyspace.progress_channel(self.key)
+        async with self.docket.broker.subscription([channel]) as subscription:
             if ready is not None:
                 ready.set()
             while True:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .execution import TaskFunction
+from uncalled_for import get_annotation_dependencies, get_dependency_parameters
+
+from ._handles import TaskFunction
+from .dependencies._validation import validate_dependencies
 
 
 def check_task_function(function: Any) -> None:
@@ -13,12 +16,6 @@ def check_task_function(function: Any) -> None:
         raise TypeError(f"Tasks must be functions, not {type(function).__name__}")
     if not hasattr(function, "__name__"):
         raise TypeError(f"Task {function!r} has no __name__; register a named function")
-    from .dependencies import (
-        get_annotation_dependencies,
-        get_dependency_parameters,
-        validate_dependencies,
-    )
-
     validate_dependencies(function)
     dependencies = list(get_dependency_parameters(function).values())
     for group in get_annotation_dependencies(function).values():

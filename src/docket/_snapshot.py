@@ -5,15 +5,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import ResponseError
-
-from . import _defaults
+from ._broker.inspection import DocketView
+from ._handles import DocketHandle, TaskFunction
 from .execution import Execution
-
-if TYPE_CHECKING:
-    from .docket import Docket
 
 
 @dataclass(frozen=True)
@@ -39,68 +34,37 @@ class DocketSnapshot:
     workers: Collection[WorkerInfo]
 
 
-def _rebuild(docket: Docket, fields: dict[bytes, bytes]) -> Execution:
+def _function(docket: DocketHandle, fields: dict[bytes, bytes]) -> TaskFunction:
     name = fields[b"function"].decode()
     function = docket.tasks.get(name)
     if function is None:
         raise ValueError(
             f"Task function {name!r} is not registered with the current docket"
         )
-    return Execution.from_fields(docket, fields, function)
+    return function
 
 
-def _field(entry: dict[Any, Any], name: str) -> Any:
-    """A field of an XPENDING entry (redis-py uses str keys, the memory engine bytes)."""
-    return entry[name] if name in entry else entry[name.encode()]
-
-
-async def _read(docket: Docket) -> list[Any]:
-    k = docket._keys
-    pipe = docket._broker.backend.pipeline()
-    pipe.xlen(k.stream)
-    pipe.zcard(k.queue)
-    pipe.xpending_range(
-        k.stream, docket.worker_group_name, "-", "+", _defaults.SNAPSHOT_CAP
-    )
-    pipe.xrange(k.stream, "-", "+", count=_defaults.SNAPSHOT_CAP)
-    pipe.zrange(k.queue, 0, -1)
-    return await pipe.execute()
-
-
-async def take_snapshot(docket: Docket) -> DocketSnapshot:
-    try:
-        length, queued, pending, entries, members = await _read(docket)
-    except ResponseError as error:
-        if "NOGROUP" not in str(error):
-            raise
-        await docket._broker.ensure_group()
-        length, queued, pending, entries, members = await _read(docket)
+def build_snapshot(
+    docket: DocketHandle, view: DocketView, workers: Collection[WorkerInfo]
+) -> DocketSnapshot:
+    """The snapshot of what ``view`` shows (``view`` comes from ``broker.view()``)."""
     taken = datetime.now(timezone.utc)
-    holders = {_field(p, "message_id"): p for p in pending}
     running: list[RunningExecution] = []
     future: list[Execution] = []
-    for message_id, fields in entries:
-        execution = _rebuild(docket, fields)
-        holder = holders.get(message_id)
+    for message_id, fields in view.stream:
+        function = _function(docket, fields)
+        holder = view.pending.get(message_id)
         if holder is None:
-            future.append(execution)
+            future.append(Execution.from_fields(docket, fields, function))
             continue
-        execution.__class__ = RunningExecution
-        assert isinstance(execution, RunningExecution)
-        execution.worker = _field(holder, "consumer").decode()
-        execution.started = taken - timedelta(
-            milliseconds=_field(holder, "time_since_delivered")
-        )
+        execution = RunningExecution.from_fields(docket, fields, function)
+        execution.worker = holder.consumer
+        execution.started = taken - timedelta(milliseconds=holder.idle_ms)
         running.append(execution)
-    if members:
-        pipe = docket._broker.backend.pipeline()
-        for member in members:
-            pipe.hgetall(docket._keys.parked(member.decode()))
-        for fields in await pipe.execute():
-            if fields:
-                future.append(_rebuild(docket, fields))
-    workers = await docket.workers()
-    return DocketSnapshot(taken, int(length) + int(queued), future, running, workers)
+    for fields in view.parked:
+        future.append(Execution.from_fields(docket, fields, _function(docket, fields)))
+    total = view.stream_length + view.queue_length
+    return DocketSnapshot(taken, total, future, running, workers)
 
 
 def worker_infos(rows: list[tuple[str, float, set[str]]]) -> list[WorkerInfo]:
@@ -114,6 +78,6 @@ __all__ = [
     "DocketSnapshot",
     "RunningExecution",
     "WorkerInfo",
-    "take_snapshot",
+    "build_snapshot",
     "worker_infos",
 ]

@@ -21,6 +21,7 @@ from typing import (
 )
 
 from typing_extensions import Self
+from uncalled_for import Dependency
 
 V = TypeVar("V")
 
@@ -223,4 +224,24 @@ def call_repr(
     return f"{function_name}({', '.join(parts)}){{{key}}}"
 
 
-__all__ = ["Annotation", "Logged", "call_repr"]
+def compact_signature(signature: inspect.Signature) -> str:
+    """``name: Type = default`` for each non-dependency parameter, ``...`` for the rest."""
+    parts: list[str] = []
+    hidden = False
+    for parameter in signature.parameters.values():
+        if isinstance(parameter.default, Dependency):
+            hidden = True
+            continue
+        text = parameter.name
+        if parameter.annotation is not inspect.Parameter.empty:
+            annotation = parameter.annotation
+            text += f": {getattr(annotation, '__name__', None) or annotation}"
+        if parameter.default is not inspect.Parameter.empty:
+            text += f" = {parameter.default!r}"
+        parts.append(text)
+    if hidden:
+        parts.append("...")
+    return ", ".join(parts)
+
+
+__all__ = ["Annotation", "Logged", "call_repr", "compact_signature"]

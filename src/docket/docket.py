@@ -22,7 +22,6 @@ from redis.asyncio import Redis
 
 from . import _codec, _defaults
 from ._broker import Broker
-from ._broker.events import Subscription
 from ._keys import Keyspace, check_task_key
 from ._names import DocketNames
 from ._observe import span
@@ -33,7 +32,7 @@ from ._snapshot import (
     DocketSnapshot,
     RunningExecution,
     WorkerInfo,
-    take_snapshot,
+    build_snapshot,
     worker_infos,
 )
 from ._uuid7 import uuid7
@@ -100,8 +99,8 @@ class Docket(DocketNames):
         self._connection_pool = connection_pool
         self._stack: AsyncExitStack | None = None
         self._backend: Backend | None = None
-        self._broker_: Broker | None = None
-        self._keys = Keyspace(name)
+        self._broker: Broker | None = None
+        self._keyspace = Keyspace(name)
         self.strike_list = StrikeList(name=name)
 
         from .tasks import standard_tasks
@@ -122,8 +121,8 @@ class Docket(DocketNames):
                 open_backend(self.url, self._connection_pool)
             )
             self._backend = backend
-            self._keys = Keyspace(backend.prefix_for(self.name))
-            self._broker_ = Broker(backend, self._keys, self._ttl_seconds > 0)
+            self._keyspace = Keyspace(backend.prefix_for(self.name))
+            self._broker = Broker(backend, self.keyspace, self.ttl_seconds > 0)
             self.strike_list = StrikeList(
                 url=self.url,
                 name=self.name,
@@ -137,13 +136,13 @@ class Docket(DocketNames):
                 if setup is not None:
                     await setup()
             else:
-                store = default_store(backend, self.url, self._keys.results)
+                store = default_store(backend, self.broker, self.keyspace.results)
                 if hasattr(store, "__aenter__"):
                     store = await stack.enter_async_context(store)
                 self.result_storage = store
         except BaseException:
             await stack.aclose()
-            self._backend = self._broker_ = None
+            self._backend = self._broker = None
             raise
         self._stack = stack
         return self
@@ -159,18 +158,20 @@ class Docket(DocketNames):
             if stack is not None:
                 await stack.aclose()
         finally:
-            self._backend = self._broker_ = None
+            self._backend = self._broker = None
 
     @property
-    def _broker(self) -> Broker:
-        if self._broker_ is None:
+    def broker(self) -> Broker:
+        """The docket's operations: every Redis command goes through them."""
+        if self._broker is None:
             raise RuntimeError(
                 f"Docket {self.name!r} is not entered: use 'async with Docket(...)'"
             )
-        return self._broker_
+        return self._broker
 
     @property
-    def _ttl_seconds(self) -> int:
+    def ttl_seconds(self) -> int:
+        """``execution_ttl`` in whole seconds, 0 for fire-and-forget."""
         seconds = self.execution_ttl.total_seconds()
         return 0 if seconds <= 0 else max(int(seconds), 1)
 
@@ -182,9 +183,6 @@ class Docket(DocketNames):
             return
         async with open_backend(self.url, self._connection_pool) as backend:
             yield backend.client
-
-    def _subscription(self, channels: list[str]) -> Subscription:
-        return Subscription(self._broker, channels)
 
     # ---- registration ------------------------------------------------------------
 
@@ -346,19 +344,22 @@ class Docket(DocketNames):
         with span(
             "docket.docket", "docket.cancel", {**self.labels(), "docket.key": key}
         ):
-            await self._cancel(key, signal=True)
+            await self.broker.cancel(
+                key, _codec.iso(_codec.now()), self.ttl_seconds, signal=True
+            )
         TASKS_CANCELLED.add(1, self.labels())
 
-    async def _cancel(self, key: str, signal: bool) -> None:
-        await self._broker.cancel(
-            key, _codec.iso(_codec.now()), self._ttl_seconds, signal
+    async def withdraw(self, key: str) -> None:
+        """Withdraw ``key`` from the queue and the stream without a cancel signal."""
+        await self.broker.cancel(
+            key, _codec.iso(_codec.now()), self.ttl_seconds, signal=False
         )
 
     async def get_execution(self, key: str) -> Execution | None:
         """The execution recorded under ``key`` (the claim-check pattern), if any."""
         from ._registry import placeholder_task
 
-        record = await self._broker.run_record(key)
+        record = await self.broker.run_record(key)
         if not all(
             field in record for field in (b"function", b"args", b"kwargs", b"when")
         ):
@@ -382,7 +383,7 @@ class Docket(DocketNames):
     async def clear(self) -> int:
         """Remove all pending work (strikes stay); returns how many tasks waited."""
         with span("docket.docket", "docket.clear", self.labels()):
-            return await self._broker.clear(self._ttl_seconds)
+            return await self.broker.clear(self.ttl_seconds)
 
     # ---- strikes -------------------------------------------------------------------
 
@@ -422,15 +423,17 @@ class Docket(DocketNames):
     # ---- inspection -----------------------------------------------------------------
 
     @property
-    def _liveness_horizon(self) -> float:
+    def liveness_horizon(self) -> float:
+        """Seconds without a heartbeat after which a worker counts as gone."""
         return self.heartbeat_interval.total_seconds() * self.missed_heartbeats
 
     async def snapshot(self) -> DocketSnapshot:
-        return await take_snapshot(self)
+        view = await self.broker.view()
+        return build_snapshot(self, view, await self.workers())
 
     async def workers(self) -> Collection[WorkerInfo]:
-        return worker_infos(await self._broker.list_workers(self._liveness_horizon))
+        return worker_infos(await self.broker.list_workers(self.liveness_horizon))
 
     async def task_workers(self, task_name: str) -> Collection[WorkerInfo]:
-        rows = await self._broker.list_workers(self._liveness_horizon, task_name)
+        rows = await self.broker.list_workers(self.liveness_horizon, task_name)
         return worker_infos(rows)

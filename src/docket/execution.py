@@ -3,30 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-import enum
-import inspect
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any
 
 from opentelemetry import propagate, trace
+from typing_extensions import Self
 from uncalled_for import get_signature
-from uncalled_for.introspection import _signature_cache
+from uncalled_for.introspection import _signature_cache  # pyright: ignore[reportPrivateUsage]
 
 from . import _codec
+from ._broker import Settlement
+from ._handles import DocketHandle, TaskFunction
 from ._observe import tracing_enabled
 from ._progress import ExecutionProgress, ProgressEvent
+from ._results import fetch_outcome
+from ._states import (
+    TERMINAL,
+    Disposition,
+    ExecutionCancelled,
+    ExecutionState,
+    StateEvent,
+)
+from .annotations import call_repr, compact_signature
 from .instrumentation import message_getter, message_setter
 
-if TYPE_CHECKING:
-    from ._broker import Settlement
-    from .docket import Docket
-
-TaskFunction = Callable[..., Awaitable[Any]]
-
 __all__ = [
+    "TERMINAL",
     "Disposition",
+    "DocketHandle",
     "Execution",
     "ExecutionCancelled",
     "ExecutionProgress",
@@ -40,70 +46,12 @@ __all__ = [
 ]
 
 
-class ExecutionState(enum.Enum):
-    SCHEDULED = "scheduled"
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-TERMINAL = frozenset(
-    {ExecutionState.COMPLETED, ExecutionState.FAILED, ExecutionState.CANCELLED}
-)
-
-
-class Disposition(enum.Enum):
-    LOADED = "loaded"
-    SCHEDULED = "scheduled"
-    ALREADY_SCHEDULED = "already_scheduled"
-    STRUCK = "struck"
-
-
-class ExecutionCancelled(Exception):
-    """Raised by Execution.get_result() for an execution that was cancelled."""
-
-
-class StateEvent(TypedDict, total=False):
-    type: str
-    key: str
-    state: ExecutionState
-    when: str | None
-    worker: str | None
-    started_at: str | None
-    completed_at: str | None
-    error: str | None
-
-
-def compact_signature(signature: inspect.Signature) -> str:
-    """``name: Type = default`` for each non-dependency parameter, ``...`` for the rest."""
-    from uncalled_for import Dependency
-
-    parts: list[str] = []
-    hidden = False
-    for parameter in signature.parameters.values():
-        if isinstance(parameter.default, Dependency):
-            hidden = True
-            continue
-        text = parameter.name
-        if parameter.annotation is not inspect.Parameter.empty:
-            annotation = parameter.annotation
-            text += f": {getattr(annotation, '__name__', None) or annotation}"
-        if parameter.default is not inspect.Parameter.empty:
-            text += f" = {parameter.default!r}"
-        parts.append(text)
-    if hidden:
-        parts.append("...")
-    return ", ".join(parts)
-
-
 class Execution:
     """One invocation of a task: what to call, when, and how it went."""
 
     def __init__(
         self,
-        docket: Docket,
+        docket: DocketHandle,
         function: TaskFunction,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
@@ -135,7 +83,7 @@ class Execution:
         self.error: str | None = None
         self.result_key: str | None = None
         self.disposition = Disposition.LOADED
-        self.progress = ExecutionProgress(docket, key)
+        self.progress = ExecutionProgress(docket, key, generation)
         self.acknowledged = False
 
     docket = property(lambda self: self._docket)
@@ -170,12 +118,12 @@ class Execution:
     @classmethod
     def from_fields(
         cls,
-        docket: Docket,
+        docket: DocketHandle,
         message: dict[bytes, bytes],
         function: TaskFunction,
         redelivered: bool = False,
         message_id: bytes | None = None,
-    ) -> Execution:
+    ) -> Self:
         """Rebuild from message fields without touching Redis (may raise on bad payloads)."""
         has_trace = b"traceparent" in message
         return cls(
@@ -198,7 +146,7 @@ class Execution:
     @classmethod
     async def from_message(
         cls,
-        docket: Docket,
+        docket: DocketHandle,
         message: dict[bytes, bytes],
         redelivered: bool = False,
         fallback_task: TaskFunction | None = None,
@@ -232,8 +180,6 @@ class Execution:
         return bound.arguments[parameter]
 
     def call_repr(self) -> str:
-        from .annotations import call_repr
-
         return call_repr(
             self._function, self._function_name, self._args, self._kwargs, self._key
         )
@@ -258,7 +204,7 @@ class Execution:
         immediate = self.when <= now
         state = ExecutionState.QUEUED if immediate else ExecutionState.SCHEDULED
         mode = "reschedule" if reschedule_message else ("replace" if replace else "add")
-        placed = await self._docket._broker.schedule(
+        placed = await self._docket.broker.schedule(
             key=self._key,
             when=self.when.timestamp(),
             immediate=immediate,
@@ -284,9 +230,7 @@ class Execution:
         batch = [
             (self._key, self._generation, self.message_id or b"", self._redelivered)
         ]
-        (claimed,) = await self._docket._broker.claim(
-            worker, _codec.iso(started), batch
-        )
+        (claimed,) = await self._docket.broker.claim(worker, _codec.iso(started), batch)
         if claimed:
             self._claimed(worker, started)
         else:
@@ -316,8 +260,6 @@ class Execution:
         ``completed_at`` "" is stamped once per settled batch. The progress hash is
         deleted when this run wrote progress (or may have, when redelivered) unless
         ``progress`` says otherwise."""
-        from ._broker import Settlement
-
         if progress is None:
             progress = self.progress.written or self._redelivered
         return Settlement(
@@ -339,7 +281,7 @@ class Execution:
         settlement = self._settlement(
             state, error or "", result_key is not None, _codec.iso(completed), True
         )
-        await self._docket._broker.settle([settlement], self._docket._ttl_seconds)
+        await self._docket.broker.settle([settlement], self._docket.ttl_seconds)
         self.state, self.completed_at = state, completed
         self.error, self.result_key = error, result_key
         self.progress.reset()
@@ -358,7 +300,7 @@ class Execution:
     async def is_superseded(self) -> bool:
         if self._generation == 0:
             return False
-        current = await self._docket._broker.run_generation(self._key)
+        current = await self._docket.broker.run_generation(self._key)
         return current is None or current > self._generation
 
     # ---- observing -------------------------------------------------------------
@@ -373,7 +315,7 @@ class Execution:
         self.result_key = _codec.text(record.get(b"result_key"))
 
     async def sync(self) -> None:
-        record = await self._docket._broker.run_record(self._key)
+        record = await self._docket.broker.run_record(self._key)
         if record:
             self._apply_record(record)
         else:
@@ -398,9 +340,9 @@ class Execution:
         self, *, ready: asyncio.Event | None = None
     ) -> AsyncGenerator[StateEvent | ProgressEvent]:
         """Yield the current state and progress, then every event as it happens."""
-        k = self._docket._keys
+        k = self._docket.keyspace
         channels = [k.state_channel(self._key), k.progress_channel(self._key)]
-        async with self._docket._subscription(channels) as subscription:
+        async with self._docket.broker.subscription(channels) as subscription:
             await self.sync()
             yield self._state_snapshot()
             p = self.progress
@@ -424,6 +366,40 @@ class Execution:
         self, *, timeout: timedelta | None = None, deadline: datetime | None = None
     ) -> Any:
         """Wait for the execution to finish; return its result or raise its error."""
-        from ._results import wait_and_fetch
+        if timeout is not None and deadline is not None:
+            raise ValueError("Cannot specify both timeout and deadline")
+        if timeout is not None:
+            deadline = _codec.now() + timeout
+        if self.state not in TERMINAL:
+            await self._wait_for_terminal(deadline)
+            final_state, final_error = self.state, self.error
+            await self.sync()
+            if self.state not in TERMINAL:  # the record is gone (execution_ttl=0)
+                self.state, self.error = final_state, final_error
+        return await fetch_outcome(
+            self._docket, self._key, self.state, self.error, self.result_key
+        )
 
-        return await wait_and_fetch(self, timeout, deadline)
+    async def _wait_for_terminal(self, deadline: datetime | None) -> None:
+        async def wait() -> None:
+            async for event in self.subscribe():
+                state = event.get("state") if event.get("type") == "state" else None
+                if isinstance(state, ExecutionState) and state in TERMINAL:
+                    self.state = state
+                    error = event.get("error")
+                    if isinstance(error, str):
+                        self.error = error
+                    return
+
+        if deadline is None:
+            await wait()
+            return
+        remaining = (deadline - _codec.now()).total_seconds()
+        try:
+            if remaining <= 0:
+                raise asyncio.TimeoutError
+            await asyncio.wait_for(wait(), remaining)
+        except asyncio.TimeoutError:
+            raise TimeoutError(
+                f"Timeout waiting for execution {self._key} to complete"
+            ) from None

@@ -5,31 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
-from .dependencies import (
-    CurrentDocket,
-    CurrentExecution,
-    CurrentWorker,
-    Retry,
-    TaskLogger,
-)
-
-if TYPE_CHECKING:
-    from .docket import Docket
-    from .execution import Execution
-    from .worker import Worker
+from ._context import current_worker
+from .dependencies._contextual import CurrentExecution, TaskLogger
+from .dependencies._retry import Retry
+from .execution import Execution
 
 
 def _elapsed(execution: Execution) -> str:
     return str(datetime.now(timezone.utc) - execution.when)
 
 
+def _worker_name() -> str | None:
+    worker = current_worker.get(None)
+    return worker.name if worker is not None else None
+
+
 async def trace(
     message: str,
     logger: logging.LoggerAdapter[logging.Logger] = TaskLogger(),
-    docket: Docket = CurrentDocket(),
-    worker: Worker = CurrentWorker(),
     execution: Execution = CurrentExecution(),
 ) -> None:
     """Log that the task ran: a smoke test for a deployment."""
@@ -37,23 +31,21 @@ async def trace(
         "%s: %r added to docket %r %s ago now running on worker %r",
         message,
         execution.key,
-        docket.name,
+        execution.docket.name,
         _elapsed(execution),
-        worker.name,
+        _worker_name(),
     )
 
 
 async def fail(
     message: str,
-    docket: Docket = CurrentDocket(),
-    worker: Worker = CurrentWorker(),
     execution: Execution = CurrentExecution(),
     retry: Retry = Retry(attempts=2),
 ) -> None:
     """Fail on purpose (twice, with one retry): a smoke test for error handling."""
     raise Exception(
-        f"{message}: {execution.key} added to docket {docket.name} "
-        f"{_elapsed(execution)} ago now running on worker {worker.name}"
+        f"{message}: {execution.key} added to docket {execution.docket.name} "
+        f"{_elapsed(execution)} ago now running on worker {_worker_name()}"
     )
 
 

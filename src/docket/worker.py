@@ -13,14 +13,16 @@ from types import TracebackType
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from uncalled_for import Dependency, SharedContext
 
 from . import _defaults
 from . import instrumentation as m
+from ._context import current_docket, current_execution, current_worker
+from ._worker.entrypoint import import_function, serve
 from ._worker.process import run_session
-from ._worker.session import Session, wait_for
-from .dependencies import Dependency, SharedContext, current_docket, current_worker
+from ._worker.session import Pulse, wait_for
 from .docket import Docket
-from .execution import Execution, TaskFunction, compact_signature, get_signature
+from .execution import Execution, TaskFunction
 
 logger = logging.getLogger("docket.worker")
 
@@ -29,8 +31,6 @@ __all__ = ["Worker", "default_fallback_task"]
 
 async def default_fallback_task(*args: Any, **kwargs: Any) -> None:
     """Log and drop a task whose name this worker does not know."""
-    from .dependencies import current_execution
-
     execution = current_execution.get()
     logging.getLogger(f"docket.task.{execution.function_name}").warning(
         "Unknown task %r received - dropping. Register via CLI (--tasks "
@@ -115,12 +115,11 @@ class Worker:
         self.dependencies = _validate_dependencies(dependencies)
         self._stop = asyncio.Event()
         self._running: asyncio.Task[None] | None = None
-        self._session: Session | None = None
+        self._pulse = Pulse()
         self._shared: SharedContext | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._limits: dict[str, int] = {}
         self._counts: dict[str, int] = {}
-        self._last_beat = 0.0
 
     def labels(self) -> dict[str, str]:
         return {**self.docket.labels(), "docket.worker": self.name}
@@ -183,7 +182,8 @@ class Worker:
         limit = self._limits.get(execution.key)
         return limit is not None and self._counts.get(execution.key, 0) >= limit
 
-    def _count_claim(self, key: str) -> None:
+    def note_claim(self, key: str) -> None:
+        """Count a claim of ``key`` toward its ``run_at_most`` limit."""
         if key in self._limits:
             self._counts[key] = self._counts.get(key, 0) + 1
 
@@ -209,6 +209,18 @@ class Worker:
         finally:
             self._running = None
 
+    def is_healthy(self) -> bool:
+        """Able to process: a session runs and its heartbeat reached Redis recently.
+
+        The heartbeat is a coroutine on the worker's event loop, so a loop blocked
+        by synchronous code, a lost Redis connection or a session that ended all
+        make the last successful beat grow old."""
+        running = self._running
+        if running is None or running.done():
+            return False
+        horizon = self.docket.heartbeat_interval.total_seconds() * 2 + 1
+        return self._pulse.healthy(horizon)
+
     def stop(self, graceful: bool = True) -> None:
         """Ask a running worker to stop: drain in-flight tasks, or abandon them."""
         self._stop.set()
@@ -218,7 +230,9 @@ class Worker:
     async def _sessions(self, forever: bool) -> None:
         while not self._stop.is_set():
             try:
-                await run_session(self, forever, self._stop)
+                await run_session(
+                    self, self.docket, forever, self._stop, self._executor, self._pulse
+                )
                 return
             except Exception as error:
                 if not _is_disconnect(error):
@@ -232,12 +246,6 @@ class Worker:
                 )
                 if await wait_for(self._stop, delay):
                     return
-
-    def _log_start(self) -> None:
-        lines = [f"Starting worker {self.name!r} with the following tasks:"]
-        for name, function in self.docket.tasks.items():
-            lines.append(f"* {name}({compact_signature(get_signature(function))})")
-        logger.info("\n".join(lines), extra=self.labels())
 
     # ---- the CLI's entry point -------------------------------------------------------
 
@@ -263,8 +271,6 @@ class Worker:
         http_host: str = _defaults.HTTP_HOST,
     ) -> None:
         """Run a worker as a service: signals, health and metrics endpoints."""
-        from ._worker.entrypoint import import_function, serve
-
         fallback = import_function(fallback_task) if fallback_task else None
         async with Docket(
             name=docket_name,

@@ -6,6 +6,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from .._keys import Keyspace
 from .._redis import Backend
 from .batcher import Batcher
@@ -31,6 +33,16 @@ class BrokerBase:
         return await script(
             self.client, keys, args, publish_after=self.backend.is_memory
         )
+
+    async def ensure_group(self) -> None:
+        """Create the workers' consumer group (and the stream) if missing."""
+        try:
+            await self.client.xgroup_create(
+                self.keys.stream, self.group, id="0-0", mkstream=True
+            )
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
 
     # ---- is anyone listening for state and progress events? ----
 

@@ -10,12 +10,16 @@ from .._redis import Backend
 from .admission import AdmissionOps
 from .batcher import Batcher
 from .events import EventOps
+from .inspection import InspectionOps
 from .queue import QueueOps
+from .results import ResultOps
 from .runs import RunOps
 from .workers import WorkerOps
 
 
-class Broker(QueueOps, RunOps, EventOps, WorkerOps, AdmissionOps):
+class Broker(
+    QueueOps, RunOps, EventOps, WorkerOps, AdmissionOps, ResultOps, InspectionOps
+):
     """Docket-level operations (schedule, claim, settle, cancel, read, ...)."""
 
     def __init__(

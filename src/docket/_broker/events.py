@@ -55,6 +55,10 @@ class EventOps(BrokerBase):
     def subscriber(self) -> Any:
         return self.backend.pubsub()
 
+    def subscription(self, channels: list[str]) -> Subscription:
+        """The payloads published on ``channels`` (use as ``async with``)."""
+        return Subscription(self, channels)
+
 
 class Subscription:
     """Payloads published on some channels, from the moment ``open()`` returns.

@@ -87,15 +87,6 @@ class QueueOps(BrokerBase):
         )
         return DueResult(int(moved), float(first) if first not in (b"", "") else None)
 
-    async def ensure_group(self) -> None:
-        try:
-            await self.client.xgroup_create(
-                self.keys.stream, self.group, id="0-0", mkstream=True
-            )
-        except ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
-
     async def read(self, consumer: str, count: int, block_ms: int) -> list[Delivery]:
         """New messages for ``consumer``, blocking up to ``block_ms`` when none wait."""
         try:

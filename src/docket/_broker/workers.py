@@ -59,3 +59,15 @@ class WorkerOps(BrokerBase):
             (name.decode(), float(score), {t.decode() for t in tasks})
             for (name, score), tasks in zip(entries, members, strict=True)
         ]
+
+    async def take_perpetual_lock(self, owner: str, timeout_ms: int) -> bool:
+        """Take the lock that lets one worker at a time seed automatic perpetual
+        tasks; it expires by itself after ``timeout_ms``."""
+        return bool(
+            await self.client.set(
+                self.keys.perpetual_lock, owner, nx=True, px=timeout_ms
+            )
+        )
+
+    async def release_perpetual_lock(self) -> None:
+        await self.client.delete(self.keys.perpetual_lock)

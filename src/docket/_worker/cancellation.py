@@ -32,7 +32,7 @@ async def _subscribe(session: Session) -> Any:
     so a user granted only ``&P:*`` (spec 9.11) may not subscribe ``P:cancel:*``;
     then the listener subscribes ``P:*`` and keeps only the cancel signals.
     """
-    keys = session.docket._keys
+    keys = session.docket.keyspace
     patterns = [keys.cancel_pattern, keys.key("*")]
     for pattern in patterns:
         pubsub: Any = session.broker.subscriber()
@@ -59,7 +59,7 @@ async def _subscribe(session: Session) -> Any:
 
 
 async def _listen_once(session: Session) -> None:
-    keys = session.docket._keys
+    keys = session.docket.keyspace
     cancel_prefix = keys.cancel_channel("")
     pubsub = await _subscribe(session)
     try:

@@ -16,15 +16,34 @@ import asyncio
 import importlib
 import logging
 import signal
-import time
 from contextlib import ExitStack
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import Any, Protocol
 
 from ..instrumentation import healthcheck_server, metrics_server
 
-if TYPE_CHECKING:
-    from ..worker import Worker
+
+class ServedWorker(Protocol):
+    """What running as a service needs of a ``Worker``."""
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    async def run_forever(self) -> None: ...
+
+    async def run_until_finished(self) -> None: ...
+
+    def stop(self, graceful: bool = True) -> None: ...
+
+    def is_healthy(self) -> bool: ...
+
 
 logger = logging.getLogger("docket.worker")
 
@@ -46,24 +65,10 @@ def import_function(path: str) -> Any:
     return function
 
 
-def _healthy(worker: Worker) -> bool:
-    """Able to process: a session runs and its heartbeat reached Redis recently.
-
-    The heartbeat is a coroutine on the worker's event loop, so a loop blocked by
-    synchronous code, a lost Redis connection or a session that ended all make
-    the last successful beat grow old.
-    """
-    running = worker._running
-    if worker._session is None or running is None or running.done():
-        return False
-    horizon = worker.docket.heartbeat_interval.total_seconds() * 2 + 1
-    return time.monotonic() - worker._last_beat < horizon
-
-
 class _Shutdown:
     """Turns signals (and the grace period) into graceful, then forced, stops."""
 
-    def __init__(self, worker: Worker, timeout: timedelta | None) -> None:
+    def __init__(self, worker: ServedWorker, timeout: timedelta | None) -> None:
         self.worker = worker
         self.timeout = timeout
         self.requested = False
@@ -104,7 +109,7 @@ class _Shutdown:
 
 
 async def serve(
-    worker: Worker,
+    worker: ServedWorker,
     until_finished: bool,
     healthcheck_port: int | None,
     metrics_port: int | None,
@@ -118,7 +123,7 @@ async def serve(
     with ExitStack() as servers:
         servers.enter_context(
             healthcheck_server(
-                host=http_host, port=healthcheck_port, probe=lambda: _healthy(worker)
+                host=http_host, port=healthcheck_port, probe=worker.is_healthy
             )
         )
         servers.enter_context(metrics_server(host=http_host, port=metrics_port))
@@ -143,7 +148,7 @@ async def serve(
         )
 
 
-async def _run(worker: Worker, until_finished: bool, shutdown: _Shutdown) -> None:
+async def _run(worker: ServedWorker, until_finished: bool, shutdown: _Shutdown) -> None:
     try:
         if until_finished:
             await worker.run_until_finished()

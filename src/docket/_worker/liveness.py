@@ -19,13 +19,13 @@ async def heartbeat_loop(session: Session) -> None:
     async def beat() -> None:
         try:
             await session.broker.heartbeat(
-                worker.name, list(docket.tasks), docket._liveness_horizon
+                worker.name, list(docket.tasks), docket.liveness_horizon
             )
             ready, future = await session.broker.depths()
         except RedisConnectionError:
             m.REDIS_DISRUPTIONS.add(1, worker.labels())
             raise
-        worker._last_beat = time.monotonic()
+        session.pulse.last_beat = time.monotonic()
         m.QUEUE_DEPTH.set(ready, docket.labels())
         m.SCHEDULE_DEPTH.set(future, docket.labels())
 

@@ -88,7 +88,7 @@ async def _start(
             session.release(held)
             continue
         execution._claimed(worker.name, started)
-        worker._count_claim(execution.key)
+        worker.note_claim(execution.key)
         held.task = executions_group.create_task(runner.run(session, held))
 
 

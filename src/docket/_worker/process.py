@@ -5,15 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from concurrent.futures import Executor
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from uncalled_for import get_annotation_dependencies, get_dependency_parameters
 
 from .._broker import Broker
+from ..docket import Docket
+from . import report
 from .cancellation import listener_loop
 from .liveness import deregister, heartbeat_loop, lease_loop
 from .loop import main_loop
 from .scheduler import reseed_loop, scheduler_loop
-from .session import Session, wait_for
+from .session import Pulse, Session, SessionWorker, wait_for
 from .settler import flush, settler_loop
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -21,18 +26,14 @@ if sys.version_info < (3, 11):  # pragma: no cover
 else:
     from asyncio import TaskGroup
 
-if TYPE_CHECKING:
-    from ..worker import Worker
 
 logger = logging.getLogger("docket.worker")
 
 
-def _lifecycle_classes(worker: Worker) -> list[type[Any]]:
-    from ..dependencies import get_annotation_dependencies, get_dependency_parameters
-
+def _lifecycle_classes(worker: SessionWorker, docket: Docket) -> list[type[Any]]:
     classes: list[type[Any]] = []
     dependencies: list[Any] = list(worker.dependencies.values())
-    for function in list(worker.docket.tasks.values()):
+    for function in list(docket.tasks.values()):
         dependencies.extend(get_dependency_parameters(function).values())
         for group in get_annotation_dependencies(function).values():
             dependencies.extend(group)
@@ -43,22 +44,38 @@ def _lifecycle_classes(worker: Worker) -> list[type[Any]]:
     return classes
 
 
-async def run_session(worker: Worker, forever: bool, stop: asyncio.Event) -> None:
+async def run_session(
+    worker: SessionWorker,
+    docket: Docket,
+    forever: bool,
+    stop: asyncio.Event,
+    executor: Executor | None,
+    pulse: Pulse,
+) -> None:
     """Process until ``stop`` (or until no work remains); drain in-flight work first."""
-    docket = worker.docket
     session = Session(
         worker=worker,
         docket=docket,
-        broker=Broker(docket._broker.backend, docket._keys, docket._ttl_seconds > 0),
+        broker=Broker(docket.broker.backend, docket.keyspace, docket.ttl_seconds > 0),
         forever=forever,
         stop=stop,
         free_slots=worker.concurrency,
+        executor=executor,
+        pulse=pulse,
     )
-    worker._session = session
-    worker._log_start()
+    report.worker_started(session)
     session.broker.backend.warn_if_pool_too_small(worker.concurrency)
+    pulse.active = True
+    try:
+        await _process(session)
+    finally:
+        pulse.active = False
+
+
+async def _process(session: Session) -> None:
+    worker, docket = session.worker, session.docket
     async with AsyncExitStack() as hooks:
-        for cls in _lifecycle_classes(worker):
+        for cls in _lifecycle_classes(worker, docket):
             manager = cls.worker_lifecycle(docket, worker)
             if manager is not None:
                 await hooks.enter_async_context(manager)
@@ -91,7 +108,6 @@ async def run_session(worker: Worker, forever: bool, stop: asyncio.Event) -> Non
             finally:
                 settler.cancel()
                 _stop_loops(loops)
-    worker._session = None
     if failure is not None:
         raise failure
 

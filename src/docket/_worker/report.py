@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry import trace
+from uncalled_for import get_signature
+from uncalled_for.introspection import _signature_cache  # pyright: ignore[reportPrivateUsage]
 
 from .. import _codec
 from .. import instrumentation as m
+from .._context import format_duration
 from .._observe import metrics_enabled
-from ..dependencies import format_duration
-
-if TYPE_CHECKING:
-    from ..execution import Execution
-    from .session import Session
+from ..annotations import Annotation, compact_signature
+from ..execution import Execution
+from .session import Session
 
 logger = logging.getLogger("docket.worker")
 
 
 _metrics_on = metrics_enabled
+
+
+def worker_started(session: Session) -> None:
+    """The start-up line: the worker's name and every task it can run."""
+    worker = session.worker
+    lines = [f"Starting worker {worker.name!r} with the following tasks:"]
+    for name, function in session.docket.tasks.items():
+        lines.append(f"* {name}({compact_signature(get_signature(function))})")
+    logger.info("\n".join(lines), extra=worker.labels())
 
 
 def labels(session: Session, execution: Execution) -> dict[str, str]:
@@ -49,10 +59,6 @@ _cache_sizes: dict[str, int] = {}
 
 def cache_sizes() -> None:
     """Set ``docket_cache_size`` for the introspection caches when they changed."""
-    from uncalled_for.introspection import _signature_cache
-
-    from ..annotations import Annotation
-
     for cache, size in (
         ("signature", len(_signature_cache)),
         ("annotation", Annotation.cache_size()),

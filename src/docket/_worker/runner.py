@@ -9,21 +9,21 @@ from datetime import timedelta
 from typing import Any
 
 from opentelemetry import trace
+from uncalled_for import FailedDependency
 
 from .. import _codec, _defaults
-from .._calling import call_task
+from .._calling import bind_executor, call_task
+from .._context import current_docket, current_execution, current_worker
 from .._observe import span, tracing_enabled
 from .._results import store_value
-from ..dependencies import (
+from ..dependencies._base import (
     AdmissionBlocked,
     CompletionHandler,
-    FailedDependency,
     FailureHandler,
     Runtime,
     TaskOutcome,
-    current_docket,
-    current_execution,
-    current_worker,
+)
+from ..dependencies._resolution import (
     get_single_dependency_of_type,
     has_dependencies,
     resolved_dependencies,
@@ -118,7 +118,9 @@ async def _run_plain(
     """The fast path: a task without dependencies, settled without waiting."""
     execution = held.execution
     try:
-        result = await call_task(execution.function, execution.args, execution.kwargs)
+        result = await call_task(
+            execution.function, execution.args, execution.kwargs, session.executor
+        )
         stored = await _store_result(execution, result)
     except Exception as error:
         await _failed(session, held, error, time.monotonic() - started, None, task_span)
@@ -128,9 +130,10 @@ async def _run_plain(
 
 
 async def _store_result(execution: Execution, result: Any) -> bool:
-    if result is None or execution.docket._ttl_seconds <= 0:
+    if result is None or execution.docket.ttl_seconds <= 0:
         return False
-    return await store_value(execution, _codec.encode_value(result)) is not None
+    document = _codec.encode_value(result)
+    return await store_value(execution.docket, execution.key, document) is not None
 
 
 async def _run_with_dependencies(
@@ -144,11 +147,12 @@ async def _run_with_dependencies(
             runtime = get_single_dependency_of_type(resolved, Runtime)
             kwargs = {**execution.kwargs, **resolved}
             if runtime is not None:
-                result = await runtime.run(
-                    execution, execution.function, execution.args, kwargs
-                )
+                body = bind_executor(execution.function, session.executor)
+                result = await runtime.run(execution, body, execution.args, kwargs)
             else:
-                result = await call_task(execution.function, execution.args, kwargs)
+                result = await call_task(
+                    execution.function, execution.args, kwargs, session.executor
+                )
             duration = time.monotonic() - started
             report.succeeded(session, execution, duration, task_span)
             outcome = TaskOutcome(duration=timedelta(seconds=duration), result=result)
@@ -222,7 +226,10 @@ async def _store_and_fail(
     stored = False
     try:
         stored = (
-            await store_value(execution, _codec.encode_exception(error)) is not None
+            await store_value(
+                execution.docket, execution.key, _codec.encode_exception(error)
+            )
+            is not None
         )
     except Exception as storing:  # the store is down: still record the failure
         report.storage_failed(session, execution, storing)

@@ -8,6 +8,8 @@ import time
 from typing import Any
 
 from .. import _defaults
+from ..dependencies._perpetual import Perpetual
+from ..dependencies._resolution import get_single_dependency_parameter_of_type
 from .session import Session, every, wait_for
 
 logger = logging.getLogger("docket.worker")
@@ -46,8 +48,6 @@ async def scheduler_loop(session: Session) -> None:
 
 def automatic_tasks(session: Session) -> list[tuple[Any, Any]]:
     """(function, perpetual) for every registered task declaring automatic=True."""
-    from ..dependencies import Perpetual, get_single_dependency_parameter_of_type
-
     found: list[tuple[Any, Any]] = []
     seen: set[int] = set()
     for function in list(
@@ -68,10 +68,9 @@ async def seed_automatic(session: Session) -> None:
         return
     docket = session.docket
     await docket.wait_for_strikes_loaded()
-    client = session.broker.client
-    lock = docket._keys.perpetual_lock
+    broker = session.broker
     timeout_ms = int(_defaults.PERPETUAL_LOCK_TIMEOUT.total_seconds() * 1000)
-    if not await client.set(lock, session.worker.name, nx=True, px=timeout_ms):
+    if not await broker.take_perpetual_lock(session.worker.name, timeout_ms):
         return
     try:
         for function, perpetual in tasks:
@@ -81,7 +80,7 @@ async def seed_automatic(session: Session) -> None:
                 continue
             await docket.add(function, when=perpetual.initial_when, key=key)()
     finally:
-        await client.delete(lock)
+        await broker.release_perpetual_lock()
 
 
 async def reseed_loop(session: Session) -> None:

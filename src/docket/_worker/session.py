@@ -4,18 +4,47 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import Any, Protocol
+
+from uncalled_for import Dependency
 
 from .._broker import Broker, Settlement
-
-if TYPE_CHECKING:
-    from ..docket import Docket
-    from ..execution import Execution
-    from ..worker import Worker
+from .._handles import WorkerHandle
+from ..docket import Docket
+from ..execution import Execution
 
 logger = logging.getLogger("docket.worker")
+
+
+class SessionWorker(WorkerHandle, Protocol):
+    """What a processing session reads of its ``Worker`` (its settings)."""
+
+    minimum_check_interval: timedelta
+    scheduling_resolution: timedelta
+    schedule_automatic_tasks: bool
+    dependencies: dict[str, Dependency[Any]]
+
+    def note_claim(self, key: str) -> None:
+        """Count a claim of ``key`` (``run_at_most`` stops a key at its limit)."""
+        ...
+
+
+@dataclass
+class Pulse:
+    """Whether a session runs, and when its heartbeat last reached Redis.
+
+    The Worker owns it across sessions; the health endpoint reads it."""
+
+    active: bool = False
+    last_beat: float = 0.0
+
+    def healthy(self, horizon: float) -> bool:
+        return self.active and time.monotonic() - self.last_beat < horizon
 
 
 @dataclass(eq=False)
@@ -29,12 +58,14 @@ class Running:
 
 @dataclass(eq=False)
 class Session:
-    worker: Worker
+    worker: SessionWorker
     docket: Docket
     broker: Broker
     forever: bool
     stop: asyncio.Event
     free_slots: int
+    executor: Executor | None = None
+    pulse: Pulse = field(default_factory=Pulse)
     running: dict[str, Running] = field(default_factory=dict)
     by_message: dict[bytes, Running] = field(default_factory=dict)
     slot_freed: asyncio.Event = field(default_factory=asyncio.Event)

@@ -18,7 +18,7 @@ async def flush(session: Session) -> None:
         return
     try:
         await session.broker.settle(
-            [s for s, _, _ in batch], session.docket._ttl_seconds
+            [s for s, _, _ in batch], session.docket.ttl_seconds
         )
     except Exception as error:
         # The messages stay unacknowledged and will be redelivered after

@@ -16,9 +16,17 @@ from uncalled_for import (
     get_dependency_parameters,
 )
 from uncalled_for import DependencyFactory as DependencyFunction
-from uncalled_for.functional import Depends, _Depends
-from uncalled_for.introspection import _parameter_cache
+from uncalled_for.functional import Depends, _Depends  # pyright: ignore[reportPrivateUsage]
+from uncalled_for.introspection import (
+    _parameter_cache,  # pyright: ignore[reportPrivateUsage]
+)
 
+from .._context import (
+    current_docket,
+    current_execution,
+    current_worker,
+    format_duration,
+)
 from ._admission import Cooldown, RateLimit
 from ._admission_concurrency import ConcurrencyLimit
 from ._admission_debounce import Debounce
@@ -30,19 +38,14 @@ from ._base import (
     ForcedRetry,
     Runtime,
     TaskOutcome,
-    current_docket,
-    current_execution,
-    current_worker,
-    format_duration,
 )
 from ._contextual import (
-    CurrentDocket,
     CurrentExecution,
-    CurrentWorker,
     TaskArgument,
     TaskKey,
     TaskLogger,
 )
+from ._current import CurrentDocket, CurrentWorker
 from ._perpetual import Cron, Perpetual
 from ._progress import Progress
 from ._resolution import (

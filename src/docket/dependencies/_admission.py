@@ -23,17 +23,16 @@ import copy
 import time
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from typing_extensions import Self
 from uncalled_for import Dependency
 
 from .._broker.admission import PROCEED, admission_tag, control_key
-from ._base import AdmissionBlocked, current_execution, current_worker, logger
-
-if TYPE_CHECKING:
-    from ..execution import Execution
-    from ..worker import Worker
+from .._context import current_execution, current_worker
+from .._handles import WorkerHandle
+from ..execution import Execution
+from ._base import AdmissionBlocked, logger
 
 __all__ = ["AdmissionControl", "Cooldown", "RateLimit"]
 
@@ -74,7 +73,7 @@ class AdmissionControl(Dependency[Any]):
     def for_parameter(self, name: str) -> Self:
         return copy.copy(self)
 
-    def _context(self) -> tuple[Execution, Worker]:
+    def _context(self) -> tuple[Execution, WorkerHandle]:
         execution = current_execution.get(None)
         worker = current_worker.get(None)
         if execution is None or worker is None:
@@ -145,7 +144,7 @@ class Cooldown(AdmissionControl):
         execution, _ = self._context()
         key = self._key(execution)
         token = f"{execution.generation}:{execution.key}"
-        broker = execution.docket._broker
+        broker = execution.docket.broker
         if not await broker.cooldown(key, token, milliseconds(self.window)):
             raise AdmissionBlocked(execution, f"cooldown on {key}", reschedule=False)
         self._mark = token
@@ -154,7 +153,7 @@ class Cooldown(AdmissionControl):
     _undo_what = "cooldown window"
 
     async def _undo(self, execution: Execution, mark: str) -> None:
-        await execution.docket._broker.cooldown_release(self._key(execution), mark)
+        await execution.docket.broker.cooldown_release(self._key(execution), mark)
 
 
 class RateLimit(AdmissionControl):
@@ -206,7 +205,7 @@ class RateLimit(AdmissionControl):
         start = execution.started_at
         start_ms = now_ms if start is None else int(start.timestamp() * 1000)
         member = f"{execution.key}:{start_ms}"
-        action, retry_ms = await execution.docket._broker.rate_limit(
+        action, retry_ms = await execution.docket.broker.rate_limit(
             key, member, now_ms, milliseconds(self.per), self.limit
         )
         if action == PROCEED:
@@ -222,4 +221,4 @@ class RateLimit(AdmissionControl):
     _undo_what = "rate-limit start"
 
     async def _undo(self, execution: Execution, mark: str) -> None:
-        await execution.docket._broker.rate_limit_release(self._key(execution), mark)
+        await execution.docket.broker.rate_limit_release(self._key(execution), mark)

@@ -20,20 +20,18 @@ import inspect
 import time
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
 from typing_extensions import Self
 from uncalled_for import Dependency, get_signature
 
 from .._broker.admission import SlotTimes, admission_tag, concurrency_key
+from .._context import current_execution, current_worker
+from .._handles import DocketHandle, WorkerHandle
+from ..execution import Execution
 from ._admission import AdmissionControl, check_scope
 from ._admission_safeguard import lifecycle, schedule_safeguard
-from ._base import ConcurrencyBlocked, current_execution, current_worker, logger
-
-if TYPE_CHECKING:
-    from ..docket import Docket
-    from ..execution import Execution
-    from ..worker import Worker
+from ._base import ConcurrencyBlocked, logger
 
 __all__ = ["ConcurrencyLimit"]
 
@@ -100,14 +98,14 @@ class ConcurrencyLimit(AdmissionControl):
 
     @classmethod
     def worker_lifecycle(
-        cls, docket: Docket, worker: Worker
+        cls, docket: DocketHandle, worker: WorkerHandle
     ) -> AbstractAsyncContextManager[None]:
         """Per session: register ``_safeguard_wake`` and clean up cancelled waiters."""
         return lifecycle(docket)
 
     def slot_key(self, execution: Execution) -> str:
         """The slot key this limit uses for ``execution`` (spec 9.1)."""
-        prefix = execution.docket._keys.prefix
+        prefix = execution.docket.keyspace.prefix
         if self._bound:
             tag = admission_tag("", self.argument_name, self.argument_value)
         elif self.argument_name is not None:
@@ -122,7 +120,7 @@ class ConcurrencyLimit(AdmissionControl):
         slot = self.slot_key(execution)
         redelivery = worker.redelivery_timeout.total_seconds()
         times = SlotTimes(time.time(), redelivery)
-        broker = execution.docket._broker
+        broker = execution.docket.broker
         admission = await broker.concurrency_acquire(
             slot,
             execution.key,
@@ -167,7 +165,7 @@ class ConcurrencyLimit(AdmissionControl):
         worker = current_worker.get()
         times = SlotTimes(time.time(), worker.redelivery_timeout.total_seconds())
         try:
-            await execution.docket._broker.concurrency_release(
+            await execution.docket.broker.concurrency_release(
                 slot, execution.key, self.max_concurrent, times
             )
         except Exception as error:  # it goes stale and is evicted after the timeout
@@ -206,7 +204,7 @@ async def _renew(
     execution: Execution, slot: str, redelivery: float, ttl_ms: int
 ) -> None:
     """Refresh the held slot every quarter of the redelivery timeout (best effort)."""
-    broker = execution.docket._broker
+    broker = execution.docket.broker
     while True:
         await asyncio.sleep(redelivery / 4)
         try:

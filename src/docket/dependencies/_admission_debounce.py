@@ -5,16 +5,14 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from typing_extensions import Self
 
 from .._broker.admission import DROP, PROCEED, debounce_keys
+from .._context import current_execution
+from ..execution import Execution
 from ._admission import AdmissionControl, check_scope, milliseconds, positive_duration
-from ._base import AdmissionBlocked, current_execution, logger
-
-if TYPE_CHECKING:
-    from ..execution import Execution
+from ._base import AdmissionBlocked, logger
 
 __all__ = ["Debounce"]
 
@@ -40,14 +38,14 @@ class Debounce(AdmissionControl):
     def __repr__(self) -> str:
         return f"Debounce({self.settle!r}, scope={self.scope!r})"
 
-    def _keys(self, execution: Execution) -> tuple[str, str]:
+    def _key_names(self, execution: Execution) -> tuple[str, str]:
         return debounce_keys(execution.docket.name, self.scope, self._tag(execution))
 
     async def __aenter__(self) -> Self:
         execution, _ = self._context()
         settle_ms = milliseconds(self.settle)
-        action, ms = await execution.docket._broker.debounce(
-            self._keys(execution),
+        action, ms = await execution.docket.broker.debounce(
+            self._key_names(execution),
             execution.key,
             int(time.time() * 1000),
             settle_ms,
@@ -76,8 +74,8 @@ class Debounce(AdmissionControl):
         execution = current_execution.get()
         settle_ms = milliseconds(self.settle)
         try:
-            await execution.docket._broker.debounce(
-                self._keys(execution),
+            await execution.docket.broker.debounce(
+                self._key_names(execution),
                 execution.key,
                 int(time.time() * 1000),
                 settle_ms,

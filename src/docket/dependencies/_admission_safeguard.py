@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._broker.admission import (
     SAFEGUARD_PREFIX,
@@ -23,16 +23,19 @@ from .._broker.admission import (
     SlotTimes,
     waiters_key,
 )
-from ._base import current_execution, current_worker, logger
-
-if TYPE_CHECKING:
-    from ..docket import Docket
+from .._context import current_execution, current_worker
+from .._handles import DocketHandle
+from ._base import logger
 
 __all__ = ["lifecycle", "schedule_safeguard"]
 
 
 async def schedule_safeguard(
-    docket: Docket, parked_key: str, slot: str, max_concurrent: int, redelivery: float
+    docket: DocketHandle,
+    parked_key: str,
+    slot: str,
+    max_concurrent: int,
+    redelivery: float,
 ) -> None:
     """(Re)place the safeguard of ``parked_key``, due one redelivery timeout from now."""
     from ..execution import Execution
@@ -59,7 +62,7 @@ async def _safeguard_wake(waiter_stream: str, max_concurrent: int) -> None:
     redelivery = worker.redelivery_timeout.total_seconds()
     parked_key = execution.key.removeprefix(SAFEGUARD_PREFIX)
     slot = waiter_stream.removesuffix(":waiters")
-    broker = execution.docket._broker
+    broker = execution.docket.broker
     _, still_parked = await broker.concurrency_release(
         slot, "", max_concurrent, SlotTimes(time.time(), redelivery), parked_key
     )
@@ -70,7 +73,7 @@ async def _safeguard_wake(waiter_stream: str, max_concurrent: int) -> None:
 
 
 @asynccontextmanager
-async def lifecycle(docket: Docket) -> AsyncGenerator[None]:
+async def lifecycle(docket: DocketHandle) -> AsyncGenerator[None]:
     """Per worker session: register the safeguard task, follow cancellations."""
     docket.register(_safeguard_wake)
     cleaner = asyncio.ensure_future(_clean_cancelled_waiters(docket))
@@ -81,13 +84,13 @@ async def lifecycle(docket: Docket) -> AsyncGenerator[None]:
         await asyncio.gather(cleaner, return_exceptions=True)
 
 
-async def _clean_cancelled_waiters(docket: Docket) -> None:
+async def _clean_cancelled_waiters(docket: DocketHandle) -> None:
     """Follow ``P:cancel:*``: a cancelled waiter's entry and safeguard go at once."""
-    broker = docket._broker
+    broker = docket.broker
     while True:
         pubsub: Any = broker.subscriber()
         try:
-            await pubsub.psubscribe(docket._keys.cancel_pattern)
+            await pubsub.psubscribe(docket.keyspace.cancel_pattern)
             while True:
                 message = await pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=1.0

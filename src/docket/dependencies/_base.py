@@ -1,8 +1,9 @@
-"""The dependency base classes, the handler roles, and the per-execution ContextVars.
+"""The dependency base classes, the handler roles, and the outcome record.
 
 ``Dependency`` is the DI engine's own base class (``uncalled_for.Dependency``).
-Everything docket adds on top of it lives here: the three ContextVars the worker
-sets around each execution, the abstract handler roles the worker looks for
+Everything docket adds on top of it lives here: the engine's backward-compatible
+ContextVar attributes (the variables themselves live in ``docket._context``), the
+abstract handler roles the worker looks for
 among the resolved values (``Runtime``, ``FailureHandler``, ``CompletionHandler``),
 the outcome record handed to those handlers, and the admission-control
 exceptions (spec sections 5.1 and 5.22).
@@ -13,23 +14,16 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from uncalled_for import Dependency
 
-if TYPE_CHECKING:
-    from ..docket import Docket
-    from ..execution import Execution
-    from ..worker import Worker
+from .._context import current_docket, current_execution, current_worker
+from ..execution import Execution
 
 logger = logging.getLogger("docket.dependencies")
-
-current_docket: ContextVar[Docket] = ContextVar("current_docket")
-current_worker: ContextVar[Worker] = ContextVar("current_worker")
-current_execution: ContextVar[Execution] = ContextVar("current_execution")
 
 # Backward-compatibility shim (spec 1.2): older custom dependencies read
 # ``self.execution.get()`` and friends, so the engine's base class carries the
@@ -37,18 +31,6 @@ current_execution: ContextVar[Execution] = ContextVar("current_execution")
 setattr(Dependency, "execution", current_execution)  # noqa: B010
 setattr(Dependency, "docket", current_docket)  # noqa: B010
 setattr(Dependency, "worker", current_worker)  # noqa: B010
-
-
-def format_duration(seconds: float) -> str:
-    """Format a duration for log lines, without the surrounding brackets.
-
-    Under 100 seconds the value is shown in whole milliseconds, right-aligned six
-    wide, followed by ``ms`` (``"     7ms"``); otherwise in whole seconds, six
-    wide, followed by ``"s "`` so both forms have the same width.
-    """
-    if seconds < 100:
-        return f"{seconds * 1000:6.0f}ms"
-    return f"{seconds:6.0f}s "
 
 
 @dataclass

@@ -1,8 +1,9 @@
-"""Contextual dependencies: the docket, worker, execution, key, arguments and logger.
+"""Contextual dependencies: the execution, key, arguments and logger.
 
 Each public factory is a plain function that returns a dependency object but is
-typed as the injected value, so ``docket: Docket = CurrentDocket()`` type-checks
-(spec 5.2 to 5.7). The dependency classes are ``Provider``s, so they also supply
+typed as the injected value, so ``execution: Execution = CurrentExecution()``
+type-checks (spec 5.2 to 5.7); ``CurrentDocket`` and ``CurrentWorker`` are in
+``_current``, above the Docket and the Worker. The dependency classes are ``Provider``s, so they also supply
 the value when used as ``Annotated`` metadata.
 """
 
@@ -14,28 +15,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from uncalled_for import Dependency, Provider, current_frame
 from uncalled_for.frames import _CallArgument
 
-from ._base import current_docket, current_execution, current_worker
+from .._context import current_execution, current_worker
+from ..execution import Execution
 
 if TYPE_CHECKING:
-    from ..docket import Docket
-    from ..execution import Execution
-    from ..worker import Worker
-
     TaskLoggerAdapter = logging.LoggerAdapter[logging.Logger]
-
-
-class _CurrentDocket(Provider["Docket"]):
-    available: ClassVar[bool] = True
-
-    async def __aenter__(self) -> Docket:
-        return current_docket.get()
-
-
-class _CurrentWorker(Provider["Worker"]):
-    available: ClassVar[bool] = True
-
-    async def __aenter__(self) -> Worker:
-        return current_worker.get()
 
 
 class _CurrentExecution(Provider["Execution"]):
@@ -116,16 +100,6 @@ class _TaskArgument(_CallArgument):
             if self.optional:
                 return None
             raise
-
-
-def CurrentDocket() -> Docket:
-    """Inject the ``Docket`` the worker is serving."""
-    return cast("Docket", _CurrentDocket())
-
-
-def CurrentWorker() -> Worker:
-    """Inject the ``Worker`` executing the task."""
-    return cast("Worker", _CurrentWorker())
 
 
 def CurrentExecution() -> Execution:

@@ -8,26 +8,17 @@ replaced the key while it ran) schedules nothing.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from cronsim import CronSim
 from typing_extensions import Self
 
+from .._context import current_execution, format_duration
+from ..execution import Execution
 from ..instrumentation import TASKS_PERPETUATED, TASKS_SUPERSEDED
-from ._base import (
-    CompletionHandler,
-    TaskOutcome,
-    current_execution,
-    format_duration,
-    handler_labels,
-    log_extra,
-    logger,
-)
-
-if TYPE_CHECKING:
-    from ..execution import Execution
+from ._base import CompletionHandler, TaskOutcome, handler_labels, log_extra, logger
 
 
 class Perpetual(CompletionHandler):
@@ -100,7 +91,7 @@ class Perpetual(CompletionHandler):
         docket = execution.docket
 
         if self.cancelled:
-            await docket._cancel(execution.key, signal=False)
+            await docket.withdraw(execution.key)
             return False
 
         duration = format_duration(outcome.duration.total_seconds())
@@ -117,11 +108,12 @@ class Perpetual(CompletionHandler):
 
         when = self.next_when(outcome)
         # Keep the registered name (an alias stays an alias) when the docket
-        # knows it; otherwise fall back to the function object itself.
-        function: str | Callable[..., Any] = execution.function
-        if docket.tasks.get(execution.function_name) is execution.function:
-            function = execution.function_name
-        await docket.replace(function, when, execution.key)(*self.args, **self.kwargs)
+        # knows it; otherwise register the function under its own name.
+        name = execution.function_name
+        if docket.tasks.get(name) is not execution.function:
+            docket.register(execution.function)
+            name = execution.function.__name__
+        await docket.replace(name, when, execution.key)(*self.args, **self.kwargs)
 
         TASKS_PERPETUATED.add(1, handler_labels(execution))
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from uncalled_for import Provider
 
-from ._base import current_execution
-
-if TYPE_CHECKING:
-    from ..execution import ExecutionProgress
+from .._context import current_execution
+from ..execution import ExecutionProgress
 
 
 class Progress(Provider["Progress"]):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from uncalled_for import (
     Dependency,
@@ -33,12 +33,10 @@ from uncalled_for import (
 )
 from uncalled_for.functional import _Depends
 
-from ._base import current_docket, current_execution, current_worker
+from .._context import current_docket, current_execution, current_worker
+from .._handles import WorkerHandle
+from ..execution import Execution
 from ._validation import cross_level_violation, worker_dependencies
-
-if TYPE_CHECKING:
-    from ..execution import Execution
-    from ..worker import Worker
 
 D = TypeVar("D")
 
@@ -163,7 +161,7 @@ def _annotated_value(
 
 @asynccontextmanager
 async def resolved_dependencies(
-    worker: Worker, execution: Execution
+    worker: WorkerHandle, execution: Execution
 ) -> AsyncGenerator[ResolvedDependencies, None]:
     """Resolve the worker's and the task's dependencies for one execution.
 

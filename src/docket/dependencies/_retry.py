@@ -5,24 +5,21 @@ from __future__ import annotations
 import copy
 import warnings
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, ClassVar, NoReturn
+from typing import ClassVar, NoReturn
 
 from typing_extensions import Self
 
+from .._context import current_execution, format_duration
+from ..execution import Execution
 from ..instrumentation import TASKS_RETRIED
 from ._base import (
     FailureHandler,
     ForcedRetry,
     TaskOutcome,
-    current_execution,
-    format_duration,
     handler_labels,
     log_extra,
     logger,
 )
-
-if TYPE_CHECKING:
-    from ..execution import Execution
 
 
 class Retry(FailureHandler):

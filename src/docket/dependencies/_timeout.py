@@ -6,15 +6,13 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from typing_extensions import Self
 
 from .._calling import call_task
+from ..execution import Execution
 from ._base import Runtime
-
-if TYPE_CHECKING:
-    from ..execution import Execution
 
 
 class Timeout(Runtime):

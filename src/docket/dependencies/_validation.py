@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from uncalled_for import (
     Dependency,
@@ -18,8 +18,7 @@ from uncalled_for import (
 )
 from uncalled_for.caching import FunctionCache
 
-if TYPE_CHECKING:
-    from ..worker import Worker
+from .._handles import WorkerHandle
 
 
 def declared_dependencies(
@@ -101,7 +100,7 @@ def validate_dependencies(function: Callable[..., Any]) -> None:
         raise ValueError(violation)
 
 
-def worker_dependencies(worker: Worker) -> list[tuple[str, Dependency[Any]]]:
+def worker_dependencies(worker: WorkerHandle) -> list[tuple[str, Dependency[Any]]]:
     """The worker-level dependencies as ``(name, dependency)`` pairs, in order."""
     dependencies: Any = getattr(worker, "dependencies", None)
     if not dependencies:
@@ -123,7 +122,7 @@ _violations: weakref.WeakKeyDictionary[Any, FunctionCache[str]] = (
 
 
 def cross_level_violation(
-    worker: Worker,
+    worker: WorkerHandle,
     function: Callable[..., Any],
     at_worker: list[tuple[str, Dependency[Any]]],
 ) -> str | None:

@@ -1,0 +1,84 @@
+"""What the lower layers may use of a Docket and of a Worker, as typed handles.
+
+Executions, progress, results, the dependency layer and the logging filter sit
+below ``Docket`` and ``Worker`` (those two import them, not the other way round),
+so they see a docket or a worker only through these protocols. ``Docket`` and
+``Worker`` satisfy them structurally; pyright checks that wherever one is passed
+as a handle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from key_value.aio.protocols import AsyncKeyValue
+
+from ._broker import Broker
+from ._keys import Keyspace
+
+TaskFunction = Callable[..., Awaitable[Any]]
+
+
+class DocketHandle(Protocol):
+    """A docket as its executions and dependencies see it."""
+
+    name: str
+    execution_ttl: timedelta
+    tasks: dict[str, TaskFunction]
+    result_storage: AsyncKeyValue
+
+    @property
+    def broker(self) -> Broker:
+        """The docket's operations (raises while the docket is not entered)."""
+        ...
+
+    @property
+    def keyspace(self) -> Keyspace:
+        """The names of the docket's keys and channels."""
+        ...
+
+    @property
+    def ttl_seconds(self) -> int:
+        """``execution_ttl`` in whole seconds (0: fire-and-forget)."""
+        ...
+
+    def labels(self) -> dict[str, str]: ...
+
+    def register(
+        self, function: TaskFunction, names: list[str] | None = None
+    ) -> None: ...
+
+    def add(
+        self, function: str, when: datetime | None = None, key: str | None = None
+    ) -> Callable[..., Awaitable[object]]:
+        """Schedule the task registered as ``function`` (see ``Docket.add``)."""
+        ...
+
+    def replace(
+        self, function: str, when: datetime, key: str
+    ) -> Callable[..., Awaitable[object]]:
+        """Schedule ``function`` under ``key``, replacing it (see ``Docket.replace``)."""
+        ...
+
+    async def withdraw(self, key: str) -> None:
+        """Take ``key`` out of the queue and the stream, without a cancel signal."""
+        ...
+
+
+class WorkerHandle(Protocol):
+    """A worker as the dependencies, the call path and log records see it."""
+
+    name: str
+    concurrency: int
+    redelivery_timeout: timedelta
+    fallback_task: TaskFunction
+
+    @property
+    def docket(self) -> DocketHandle: ...
+
+    def labels(self) -> dict[str, str]: ...
+
+
+__all__ = ["DocketHandle", "TaskFunction", "WorkerHandle"]

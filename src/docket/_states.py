@@ -1,0 +1,56 @@
+"""The states of an execution, the dispositions of a schedule, and their events.
+
+These are plain values with no behaviour, so every layer (results, the worker,
+the CLI) can use them without importing ``Execution``; ``docket.execution``
+re-exports them as the public names.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TypedDict
+
+
+class ExecutionState(enum.Enum):
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset(
+    {ExecutionState.COMPLETED, ExecutionState.FAILED, ExecutionState.CANCELLED}
+)
+
+
+class Disposition(enum.Enum):
+    LOADED = "loaded"
+    SCHEDULED = "scheduled"
+    ALREADY_SCHEDULED = "already_scheduled"
+    STRUCK = "struck"
+
+
+class ExecutionCancelled(Exception):
+    """Raised by Execution.get_result() for an execution that was cancelled."""
+
+
+class StateEvent(TypedDict, total=False):
+    type: str
+    key: str
+    state: ExecutionState
+    when: str | None
+    worker: str | None
+    started_at: str | None
+    completed_at: str | None
+    error: str | None
+
+
+__all__ = [
+    "TERMINAL",
+    "Disposition",
+    "ExecutionCancelled",
+    "ExecutionState",
+    "StateEvent",
+]
