@@ -106,7 +106,7 @@ def settlement(
 
 
 async def record(broker: Broker, key: str) -> dict[str, str]:
-    raw = await broker.run_record(key)
+    raw = await broker.client.hgetall(broker.keys.runs(key))
     return {name.decode(): value.decode("latin-1") for name, value in raw.items()}
 
 

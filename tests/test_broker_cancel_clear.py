@@ -163,8 +163,8 @@ async def test_clear_with_zero_ttl_deletes_the_records(docket: Docket):
     await place(broker, "now")
     await place(broker, "later", when=5000.0, immediate=False)
     assert await broker.clear(0) == 2
-    assert await broker.run_record("now") == {}
-    assert await broker.run_record("later") == {}
+    assert await broker.run_record("now") is None
+    assert await broker.run_record("later") is None
 
 
 async def test_clear_of_an_empty_docket(docket: Docket):

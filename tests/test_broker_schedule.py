@@ -39,13 +39,14 @@ async def test_schedule_immediate_adds_a_stream_entry_and_a_queued_record(
     assert entries[0][1][b"key"] == b"k"
     assert entries[0][1][b"generation"] == b"1"
     run = await broker.run_record("k")
-    assert run[b"state"] == b"queued"
-    assert run[b"generation"] == b"1"
-    assert run[b"stream_id"] == entry_id
-    assert run[b"function"] == b"trace"
-    assert run[b"args"] == dumps((1, 2))
-    assert run[b"kwargs"] == dumps({})
-    assert float(run[b"when"]) == 1000.0
+    assert run is not None
+    assert run.state == "queued"
+    assert run.generation == 1
+    assert run.stream_id == entry_id.decode()
+    assert run.function == "trace"
+    assert run.args == dumps((1, 2))
+    assert run.kwargs == dumps({})
+    assert run.when == 1000.0
     assert await broker.client.zcard(broker.keys.queue) == 0
 
 
@@ -114,8 +115,9 @@ async def test_replace_removes_the_old_stream_entry(docket: Docket):
     assert entries[0][1][b"args"] == dumps(("new",))
     assert entries[0][1][b"generation"] == b"2"
     run = await broker.run_record("k")
-    assert run[b"stream_id"] == new_id
-    assert run[b"args"] == dumps(("new",))
+    assert run is not None
+    assert run.stream_id == new_id.decode()
+    assert run.args == dumps(("new",))
 
 
 async def test_replace_removes_the_queue_entry_and_parked_hash(docket: Docket):
@@ -246,8 +248,9 @@ async def test_stream_due_moves_only_due_tasks(docket: Docket):
     assert moved[b"args"] == dumps(("d",))
     assert moved[b"generation"] == b"1"
     run = await broker.run_record("due")
-    assert run[b"state"] == b"queued"
-    assert run[b"stream_id"] == entry_id
+    assert run is not None
+    assert run.state == "queued"
+    assert run.stream_id == entry_id.decode()
     assert await broker.client.exists(broker.keys.parked("due")) == 0
     assert await broker.client.zrange(broker.keys.queue, 0, -1) == [b"later"]
     assert await broker.client.exists(broker.keys.parked("later")) == 1

@@ -429,7 +429,7 @@ async def test_reserved_keys_raise_value_error_and_write_nothing(
     with pytest.raises(ValueError):
         await docket.replace(greet, when=much_later(), key=key)("a")
     assert await docket_keys(docket) == before
-    assert await docket.broker.run_record(key) == {}
+    assert await docket.broker.run_record(key) is None
 
 
 async def test_cancel_of_a_reserved_key_destroys_nothing(docket: Docket):
@@ -447,7 +447,7 @@ async def test_unpicklable_arguments_raise_and_write_nothing(docket: Docket):
     with pytest.raises((TypeError, pickle.PicklingError)):
         await docket.add(greet, key="locked")(threading.Lock())
     assert await docket_keys(docket) == before
-    assert await docket.broker.run_record("locked") == {}
+    assert await docket.broker.run_record("locked") is None
     assert await docket.get_execution("locked") is None
 
 
@@ -460,14 +460,15 @@ async def test_fire_and_forget_leaves_no_run_record(docket_url: str, docket_name
         name=f"{docket_name}-ttl0", url=docket_url, execution_ttl=timedelta(0)
     ) as ttl0:
         execution = await ttl0.add(greet, key="fleeting")("Gus")
-        assert (await ttl0.broker.run_record("fleeting"))[b"state"] == b"queued"
+        fleeting = await ttl0.broker.run_record("fleeting")
+        assert fleeting is not None and fleeting.state == "queued"
         waiter = asyncio.ensure_future(
             execution.get_result(timeout=timedelta(seconds=5))
         )
         async with Worker(ttl0, **FAST) as worker:
             await worker.run_until_finished()
         assert await asyncio.wait_for(waiter, 5) is None  # nothing is stored
-        assert await ttl0.broker.run_record("fleeting") == {}
+        assert await ttl0.broker.run_record("fleeting") is None
         assert await ttl0.get_execution("fleeting") is None
         async with ttl0.redis() as client:
             assert await client.keys(f"{ttl0.prefix}:runs:*") == []

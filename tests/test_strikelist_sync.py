@@ -139,8 +139,8 @@ async def test_monitor_reconnects_after_connection_errors(
         await sender.strike("before")
     with caplog.at_level(logging.WARNING, logger="docket.strikelist"):
         async with StrikeList(url, name) as strikes:
-            assert strikes._backend is not None
-            strikes._backend.client = FlakyClient(strikes._backend.client, 1)
+            assert strikes._broker is not None
+            strikes._broker.client = FlakyClient(strikes._broker.client, 1)
             await asyncio.wait_for(strikes.wait_for_strikes_loaded(), 5)
             assert strikes.struck_functions == {"before"}
     assert "Error connecting to redis, retrying in 1s..." in caplog.text
@@ -149,9 +149,9 @@ async def test_monitor_reconnects_after_connection_errors(
 async def test_exit_interrupts_the_retry_pause(url: str, name: str) -> None:
     """Leaving the context stops a monitor that is waiting to reconnect, at once."""
     async with StrikeList(url, name) as strikes:
-        assert strikes._backend is not None
-        flaky = FlakyClient(strikes._backend.client, 1_000_000)
-        strikes._backend.client = flaky
+        assert strikes._broker is not None
+        flaky = FlakyClient(strikes._broker.client, 1_000_000)
+        strikes._broker.client = flaky
         await eventually(lambda: flaky.failures < 1_000_000)
         started = time.monotonic()
     assert time.monotonic() - started < 0.5

@@ -19,6 +19,8 @@ from ._broker import Broker
 from ._keys import Keyspace
 
 TaskFunction = Callable[..., Awaitable[Any]]
+# Called with the task key of every cancel signal the worker's listener receives.
+CancelHook = Callable[[str], Awaitable[None]]
 
 
 class DocketHandle(Protocol):
@@ -74,6 +76,8 @@ class WorkerHandle(Protocol):
     concurrency: int
     redelivery_timeout: timedelta
     fallback_task: TaskFunction
+    # Extra work for each cancel signal, done by the worker's one cancel listener.
+    cancel_hooks: list[CancelHook]
 
     @property
     def docket(self) -> DocketHandle: ...
@@ -81,4 +85,4 @@ class WorkerHandle(Protocol):
     def labels(self) -> dict[str, str]: ...
 
 
-__all__ = ["DocketHandle", "TaskFunction", "WorkerHandle"]
+__all__ = ["CancelHook", "DocketHandle", "TaskFunction", "WorkerHandle"]

@@ -122,3 +122,36 @@ class Keyspace:
 
     def task_workers(self, task: str) -> str:
         return f"{self.prefix}:task-workers:{task}"
+
+
+# ---- admission control keys ---------------------------------------------------
+#
+# - concurrency (S = P, or ``P:<scope>``): ``S:concurrency:<function>`` or
+#   ``S:concurrency:<argument>:<value>``, and ``<slot key>:waiters``;
+# - the others (C = the scope, or the docket *name*): ``C:cooldown:<tag>``,
+#   ``C:ratelimit:<tag>``, ``C:debounce:<tag>:{<tag>}:winner`` and ``...:last_seen``,
+#   where ``<tag>`` is the function name or ``<argument>:<value>``.
+
+
+def admission_tag(function_name: str, argument: str | None, value: object) -> str:
+    """``<function>`` for a per-task control, ``<argument>:<value>`` per argument."""
+    return function_name if argument is None else f"{argument}:{value}"
+
+
+def concurrency_key(prefix: str, scope: str | None, tag: str) -> str:
+    base = prefix if scope is None else f"{prefix}:{scope}"
+    return f"{base}:concurrency:{tag}"
+
+
+def waiters_key(slot_key: str) -> str:
+    return f"{slot_key}:waiters"
+
+
+def control_key(name: str, scope: str | None, kind: str, tag: str) -> str:
+    """``<scope or docket name>:<kind>:<tag>`` for cooldown and rate-limit keys."""
+    return f"{scope or name}:{kind}:{tag}"
+
+
+def debounce_keys(name: str, scope: str | None, tag: str) -> tuple[str, str]:
+    base = f"{scope or name}:debounce:{tag}:{{{tag}}}"
+    return f"{base}:winner", f"{base}:last_seen"

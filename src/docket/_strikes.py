@@ -187,21 +187,6 @@ def bound_arguments(target: Any) -> dict[str, Any]:
     return arguments
 
 
-def xread_entries(response: Any) -> list[tuple[str, Mapping[Any, Any]]]:
-    """Flatten an XREAD reply (RESP2 list or RESP3 dict form) into (id, fields)."""
-    streams = (response.items() if isinstance(response, Mapping) else response) or ()
-    flat: list[tuple[str, Mapping[Any, Any]]] = []
-    for _stream, entries in streams:
-        if (
-            entries
-            and isinstance(entries[0], list)
-            and isinstance(entries[0][0], (list, tuple))
-        ):
-            entries = entries[0]  # RESP3 nests the entries one level deeper
-        flat.extend((text(message_id), fields) for message_id, fields in entries)
-    return flat
-
-
 def stream_order(message_id: str) -> tuple[int, int]:
     """A stream id ("<ms>-<seq>") as a comparable pair."""
     milliseconds, _, sequence = message_id.partition("-")

@@ -360,22 +360,26 @@ class Docket(DocketNames):
         from ._registry import placeholder_task
 
         record = await self.broker.run_record(key)
-        if not all(
-            field in record for field in (b"function", b"args", b"kwargs", b"when")
+        if (
+            record is None
+            or record.function is None
+            or record.args is None
+            or record.kwargs is None
+            or record.when is None
         ):
             return None
-        name = record[b"function"].decode()
+        name = record.function
         function = self.tasks.get(name) or placeholder_task(name)
         execution = Execution(
             self,
             function,
-            _codec.loads(record[b"args"]),
-            _codec.loads(record[b"kwargs"]),
+            _codec.loads(record.args),
+            _codec.loads(record.kwargs),
             key,
-            datetime.fromtimestamp(float(record[b"when"]), _codec.now().tzinfo),
+            datetime.fromtimestamp(record.when, _codec.now().tzinfo),
             1,
             function_name=name,
-            generation=int(record.get(b"generation", b"0")),
+            generation=record.generation,
         )
         await execution.sync()
         return execution

@@ -14,7 +14,7 @@ from uncalled_for import get_signature
 from uncalled_for.introspection import _signature_cache  # pyright: ignore[reportPrivateUsage]
 
 from . import _codec
-from ._broker import Settlement
+from ._broker import RunRecord, Settlement
 from ._handles import DocketHandle, TaskFunction
 from ._observe import tracing_enabled
 from ._progress import ExecutionProgress, ProgressEvent
@@ -232,12 +232,12 @@ class Execution:
         ]
         (claimed,) = await self._docket.broker.claim(worker, _codec.iso(started), batch)
         if claimed:
-            self._claimed(worker, started)
+            self.mark_claimed(worker, started)
         else:
             self.acknowledged = True
         return claimed
 
-    def _claimed(self, worker: str, started: datetime) -> None:
+    def mark_claimed(self, worker: str, started: datetime) -> None:
         """Local state after a successful claim (the worker claims in batches)."""
         self.state, self.worker, self.started_at = (
             ExecutionState.RUNNING,
@@ -247,7 +247,7 @@ class Execution:
         self.progress.reset()
         self.progress.current = 0
 
-    def _settlement(
+    def settlement(
         self,
         state: ExecutionState,
         error: str = "",
@@ -278,7 +278,7 @@ class Execution:
     ) -> None:
         self.acknowledged = True
         completed = _codec.now()
-        settlement = self._settlement(
+        settlement = self.settlement(
             state, error or "", result_key is not None, _codec.iso(completed), True
         )
         await self._docket.broker.settle([settlement], self._docket.ttl_seconds)
@@ -305,18 +305,18 @@ class Execution:
 
     # ---- observing -------------------------------------------------------------
 
-    def _apply_record(self, record: dict[bytes, bytes]) -> None:
-        if state := record.get(b"state"):
-            self.state = ExecutionState(state.decode())
-        self.worker = _codec.text(record.get(b"worker"))
-        self.started_at = _codec.from_iso(record.get(b"started_at"))
-        self.completed_at = _codec.from_iso(record.get(b"completed_at"))
-        self.error = _codec.text(record.get(b"error"))
-        self.result_key = _codec.text(record.get(b"result_key"))
+    def _apply_record(self, record: RunRecord) -> None:
+        if record.state:
+            self.state = ExecutionState(record.state)
+        self.worker = record.worker
+        self.started_at = _codec.from_iso(record.started_at)
+        self.completed_at = _codec.from_iso(record.completed_at)
+        self.error = record.error
+        self.result_key = record.result_key
 
     async def sync(self) -> None:
         record = await self._docket.broker.run_record(self._key)
-        if record:
+        if record is not None:
             self._apply_record(record)
         else:
             self.state = ExecutionState.SCHEDULED
@@ -324,7 +324,7 @@ class Execution:
             self.error = self.result_key = None
         await self.progress.sync()
 
-    def _state_snapshot(self) -> StateEvent:
+    def state_snapshot(self) -> StateEvent:
         return StateEvent(
             type="state",
             key=self._key,
@@ -344,7 +344,7 @@ class Execution:
         channels = [k.state_channel(self._key), k.progress_channel(self._key)]
         async with self._docket.broker.subscription(channels) as subscription:
             await self.sync()
-            yield self._state_snapshot()
+            yield self.state_snapshot()
             p = self.progress
             yield ProgressEvent(
                 type="progress",

@@ -29,7 +29,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from typing_extensions import Self
 
+from docket._broker import Broker
 from docket._defaults import STRIKE_BLOCK_MS, STRIKE_READ_COUNT
+from docket._keys import Keyspace
 from docket._redis import Backend, open_backend
 from docket._strikes import (
     COMPARE,
@@ -45,9 +47,7 @@ from docket._strikes import (
     incompatible,
     logger,
     stream_order,
-    text,
     value_problem,
-    xread_entries,
 )
 from docket.instrumentation import REDIS_DISRUPTIONS, STRIKES_IN_EFFECT
 
@@ -85,6 +85,7 @@ class StrikeList:
         self._entered, self._last_id = False, "0-0"
         self._stack: AsyncExitStack | None = None
         self._backend: Backend | None = None
+        self._broker: Broker | None = None
         self._monitor_task: asyncio.Task[None] | None = None
         self._stopping, self._loaded = asyncio.Event(), asyncio.Event()
 
@@ -97,7 +98,7 @@ class StrikeList:
 
     @property
     def strike_key(self) -> str:
-        return f"{self.prefix}:strikes"
+        return Keyspace(self.prefix).strikes
 
     @property
     def task_strikes(self) -> dict[str, dict[str, set[Pair]]]:
@@ -209,16 +210,14 @@ class StrikeList:
 
     async def send_instruction(self, instruction: StrikeInstruction) -> None:
         """Append ``instruction`` to the strike stream, then apply it locally."""
-        if self._backend is None:
+        if self._broker is None:
             raise RuntimeError(
                 "StrikeList is not connected: it needs a URL and an 'async with'"
             )
-        client = self._backend.client
-        added = text(await client.xadd(self.strike_key, instruction.as_message()))
+        added = await self._broker.append_strike(instruction.as_message())
         # Apply the log in order up to our own entry, so that an older instruction
         # the monitor has not applied yet cannot land after (and undo) this one.
-        entries = await client.xrange(self.strike_key, min=self._last_id, max=added)
-        self._apply_entries([(text(i), fields) for i, fields in entries])
+        self._apply_entries(await self._broker.strike_range(self._last_id, added))
 
     async def __aenter__(self) -> Self:
         if self._entered:
@@ -228,6 +227,7 @@ class StrikeList:
             self._backend = await stack.enter_async_context(
                 open_backend(self.url, self._connection_pool)
             )
+            self._broker = Broker(self._backend, Keyspace(self.prefix))
             self._stack, self._last_id = stack, "0-0"
             self._stopping, self._loaded = asyncio.Event(), asyncio.Event()
             name = f"docket.strikelist:{self.name}"
@@ -245,7 +245,7 @@ class StrikeList:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         finally:
-            self._backend = None
+            self._backend = self._broker = None
             if stack is not None:
                 await stack.aclose()
 
@@ -258,7 +258,9 @@ class StrikeList:
 
     async def _monitor(self) -> None:
         if not self.enable_internal_instrumentation:
-            key = otel_context._SUPPRESS_INSTRUMENTATION_KEY
+            # OpenTelemetry's instrumentations skip work under this context key;
+            # it is the documented way to silence them, without a public alias.
+            key = otel_context._SUPPRESS_INSTRUMENTATION_KEY  # pyright: ignore[reportPrivateUsage]
             otel_context.attach(otel_context.set_value(key, True))
         while not self._stopping.is_set():
             try:
@@ -274,15 +276,11 @@ class StrikeList:
                 pass
 
     async def _follow(self) -> None:
-        assert self._backend is not None
-        client, key = self._backend.client, self.strike_key
+        assert self._broker is not None
+        broker = self._broker
         while True:  # replay without blocking until a read comes back empty
             block = STRIKE_BLOCK_MS if self._loaded.is_set() else None
-            options = {
-                "count": STRIKE_READ_COUNT,
-                **({"block": block} if block else {}),
-            }
-            entries = xread_entries(await client.xread({key: self._last_id}, **options))
+            entries = await broker.read_strikes(self._last_id, STRIKE_READ_COUNT, block)
             if not entries:
                 self._loaded.set()
             self._apply_entries(entries)

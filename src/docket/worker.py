@@ -18,6 +18,7 @@ from uncalled_for import Dependency, SharedContext
 from . import _defaults
 from . import instrumentation as m
 from ._context import current_docket, current_execution, current_worker
+from ._handles import CancelHook
 from ._worker.entrypoint import import_function, serve
 from ._worker.process import run_session
 from ._worker.session import Pulse, wait_for
@@ -115,6 +116,7 @@ class Worker:
         self.dependencies = _validate_dependencies(dependencies)
         self._stop = asyncio.Event()
         self._running: asyncio.Task[None] | None = None
+        self.cancel_hooks: list[CancelHook] = []
         self._pulse = Pulse()
         self._shared: SharedContext | None = None
         self._executor: ThreadPoolExecutor | None = None

@@ -1,13 +1,7 @@
 """Admission control operations: concurrency slots, debounce, rate limits, cooldowns.
 
 Every decision is one script of ``lua/`` (spec 5.14 to 5.17, 9.6), so that many
-workers on one Redis agree. Key names follow spec 9.1:
-
-- concurrency (S = P, or ``P:<scope>``): ``S:concurrency:<function>`` or
-  ``S:concurrency:<argument>:<value>``, and ``<slot key>:waiters``;
-- the others (C = the scope, or the docket *name*): ``C:cooldown:<tag>``,
-  ``C:ratelimit:<tag>``, ``C:debounce:<tag>:{<tag>}:winner`` and ``...:last_seen``,
-  where ``<tag>`` is the function name or ``<argument>:<value>``.
+workers on one Redis agree. Their key names are built in ``docket._keys``.
 """
 
 from __future__ import annotations
@@ -15,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .._keys import waiters_key
 from . import scripts
 from .base import BrokerBase
 
@@ -26,30 +21,6 @@ PROCEED, RESCHEDULE, DROP = 1, 2, 3
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def admission_tag(function_name: str, argument: str | None, value: object) -> str:
-    """``<function>`` for a per-task control, ``<argument>:<value>`` per argument."""
-    return function_name if argument is None else f"{argument}:{value}"
-
-
-def concurrency_key(prefix: str, scope: str | None, tag: str) -> str:
-    base = prefix if scope is None else f"{prefix}:{scope}"
-    return f"{base}:concurrency:{tag}"
-
-
-def waiters_key(slot_key: str) -> str:
-    return f"{slot_key}:waiters"
-
-
-def control_key(name: str, scope: str | None, kind: str, tag: str) -> str:
-    """``<scope or docket name>:<kind>:<tag>`` for cooldown and rate-limit keys."""
-    return f"{scope or name}:{kind}:{tag}"
-
-
-def debounce_keys(name: str, scope: str | None, tag: str) -> tuple[str, str]:
-    base = f"{scope or name}:debounce:{tag}:{{{tag}}}"
-    return f"{base}:winner", f"{base}:last_seen"
 
 
 @dataclass(frozen=True, slots=True)

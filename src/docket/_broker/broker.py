@@ -14,11 +14,19 @@ from .inspection import InspectionOps
 from .queue import QueueOps
 from .results import ResultOps
 from .runs import RunOps
+from .strikes import StrikeOps
 from .workers import WorkerOps
 
 
 class Broker(
-    QueueOps, RunOps, EventOps, WorkerOps, AdmissionOps, ResultOps, InspectionOps
+    QueueOps,
+    RunOps,
+    EventOps,
+    WorkerOps,
+    AdmissionOps,
+    ResultOps,
+    InspectionOps,
+    StrikeOps,
 ):
     """Docket-level operations (schedule, claim, settle, cancel, read, ...)."""
 

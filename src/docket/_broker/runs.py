@@ -8,7 +8,7 @@ from typing import Any
 from .. import _codec
 from . import scripts
 from .base import BrokerBase
-from .types import Settlement
+from .types import RunRecord, Settlement
 
 # Batch encoding for claim.lua and settle.lua (records() in lua/_prelude.lua).
 RECORD = "\x1e"
@@ -81,8 +81,9 @@ class RunOps(BrokerBase):
             )
         )
 
-    async def run_record(self, key: str) -> dict[bytes, bytes]:
-        return await self.client.hgetall(self.keys.runs(key))
+    async def run_record(self, key: str) -> RunRecord | None:
+        """The run record of ``key``, decoded; None when there is none."""
+        return RunRecord.decode(await self.client.hgetall(self.keys.runs(key)))
 
     async def run_generation(self, key: str) -> int | None:
         value = await self.client.hget(self.keys.runs(key), "generation")

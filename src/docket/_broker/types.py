@@ -32,3 +32,67 @@ class Settlement:
 class DueResult:
     moved: int
     next_due: float | None
+
+
+LIVE_STATES = frozenset({"scheduled", "queued", "running"})
+
+
+def _text(raw: dict[bytes, bytes], name: bytes) -> str | None:
+    value = raw.get(name)
+    return None if value is None else value.decode(errors="replace")
+
+
+def _number(raw: dict[bytes, bytes], name: bytes) -> float | None:
+    try:
+        return float(raw[name])
+    except (KeyError, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """The run record ``P:runs:K`` of one task key, decoded once, here.
+
+    Every field may be missing (a record being written, or one left by another
+    version); a malformed number reads as missing rather than raising."""
+
+    state: str | None = None
+    when: float | None = None
+    function: str | None = None
+    args: bytes | None = None
+    kwargs: bytes | None = None
+    generation: int = 0
+    stream_id: str | None = None
+    worker: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    error: str | None = None
+    result_key: str | None = None
+    waiter_entry_id: str | None = None
+
+    @classmethod
+    def decode(cls, raw: dict[bytes, bytes]) -> RunRecord | None:
+        """The record of an HGETALL reply; None when there is no record."""
+        if not raw:
+            return None
+        generation = _number(raw, b"generation")
+        return cls(
+            state=_text(raw, b"state"),
+            when=_number(raw, b"when"),
+            function=_text(raw, b"function"),
+            args=raw.get(b"args"),
+            kwargs=raw.get(b"kwargs"),
+            generation=int(generation) if generation is not None else 0,
+            stream_id=_text(raw, b"stream_id"),
+            worker=_text(raw, b"worker"),
+            started_at=_text(raw, b"started_at"),
+            completed_at=_text(raw, b"completed_at"),
+            error=_text(raw, b"error"),
+            result_key=_text(raw, b"result_key"),
+            waiter_entry_id=_text(raw, b"waiter_entry_id"),
+        )
+
+    @property
+    def live(self) -> bool:
+        """Scheduled, queued or running: the key may not be added again."""
+        return self.state in LIVE_STATES

@@ -25,6 +25,17 @@ def _on_cancel(session: Session, key: str) -> None:
     held.task.cancel()
 
 
+async def _run_hooks(session: Session, key: str) -> None:
+    """The worker's cancel hooks (e.g. dropping a parked ConcurrencyLimit waiter)."""
+    for hook in list(session.worker.cancel_hooks):
+        try:
+            await hook(key)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            logger.warning("Handling the cancellation of %r failed: %s", key, error)
+
+
 async def _subscribe(session: Session) -> Any:
     """A pub/sub connection subscribed to cancel signals and wake-ups.
 
@@ -78,6 +89,7 @@ async def _listen_once(session: Session) -> None:
                     data = message["data"]
                     key = data.decode() if isinstance(data, bytes) else data
                     _on_cancel(session, key)
+                    await _run_hooks(session, key)
             elif channel == keys.wake:
                 session.wake_scheduler.set()
     finally:

@@ -49,7 +49,7 @@ async def _settle_unreadable(
     )
     held = session.hold(placeholder)
     text = f"Could not load the task's payload: {_codec.error_text(error)}"
-    session.settle(held, placeholder._settlement(ExecutionState.FAILED, text), False)
+    session.settle(held, placeholder.settlement(ExecutionState.FAILED, text), False)
 
 
 async def _start(
@@ -65,7 +65,7 @@ async def _start(
         if session.docket.strike_list.is_stricken(decoded):
             held = session.hold(decoded)
             report.struck(session, decoded)
-            session.settle(held, decoded._settlement(ExecutionState.CANCELLED), False)
+            session.settle(held, decoded.settlement(ExecutionState.CANCELLED), False)
             continue
         claimable.append(decoded)
     if not claimable:
@@ -87,7 +87,7 @@ async def _start(
             report.superseded(session, execution)
             session.release(held)
             continue
-        execution._claimed(worker.name, started)
+        execution.mark_claimed(worker.name, started)
         worker.note_claim(execution.key)
         held.task = executions_group.create_task(runner.run(session, held))
 

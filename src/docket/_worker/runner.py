@@ -106,7 +106,7 @@ async def _settle(
 ) -> None:
     execution = held.execution
     execution.acknowledged = True
-    future = session.settle(held, execution._settlement(state, error, stored), wait)
+    future = session.settle(held, execution.settlement(state, error, stored), wait)
     if future is not None:
         await future
     execution.state = state

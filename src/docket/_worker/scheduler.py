@@ -76,7 +76,7 @@ async def seed_automatic(session: Session) -> None:
         for function, perpetual in tasks:
             key = function.__name__
             record = await session.broker.run_record(key)
-            if record.get(b"state") in (b"scheduled", b"queued", b"running"):
+            if record is not None and record.live:
                 continue
             await docket.add(function, when=perpetual.initial_when, key=key)()
     finally:

@@ -127,7 +127,7 @@ async def _resync(docket: Docket, view: WatchView) -> bool:
     if fresh is None:
         return False
     if fresh.state is not execution.state:
-        view.apply(dict(fresh._state_snapshot()))
+        view.apply(dict(fresh.state_snapshot()))
     p, q = execution.progress, fresh.progress
     if fresh.state in TERMINAL:  # its progress record may be gone already
         return True

@@ -28,9 +28,10 @@ from typing import Any, ClassVar
 from typing_extensions import Self
 from uncalled_for import Dependency
 
-from .._broker.admission import PROCEED, admission_tag, control_key
+from .._broker.admission import PROCEED
 from .._context import current_execution, current_worker
 from .._handles import WorkerHandle
+from .._keys import admission_tag, control_key
 from ..execution import Execution
 from ._base import AdmissionBlocked, logger
 

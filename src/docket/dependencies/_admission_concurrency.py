@@ -25,9 +25,10 @@ from typing import Any, overload
 from typing_extensions import Self
 from uncalled_for import Dependency, get_signature
 
-from .._broker.admission import SlotTimes, admission_tag, concurrency_key
+from .._broker.admission import SlotTimes
 from .._context import current_execution, current_worker
 from .._handles import DocketHandle, WorkerHandle
+from .._keys import admission_tag, concurrency_key
 from ..execution import Execution
 from ._admission import AdmissionControl, check_scope
 from ._admission_safeguard import lifecycle, schedule_safeguard
@@ -101,7 +102,7 @@ class ConcurrencyLimit(AdmissionControl):
         cls, docket: DocketHandle, worker: WorkerHandle
     ) -> AbstractAsyncContextManager[None]:
         """Per session: register ``_safeguard_wake`` and clean up cancelled waiters."""
-        return lifecycle(docket)
+        return lifecycle(docket, worker)
 
     def slot_key(self, execution: Execution) -> str:
         """The slot key this limit uses for ``execution`` (spec 9.1)."""
@@ -142,7 +143,7 @@ class ConcurrencyLimit(AdmissionControl):
             execution.docket, execution.key, slot, self.max_concurrent, redelivery
         )
         current = await broker.run_record(execution.key)
-        if current.get(b"waiter_entry_id", b"").decode() != admission.entry_id:
+        if current is None or current.waiter_entry_id != admission.entry_id:
             await broker.concurrency_cleanup(
                 execution.key, "safeguard", admission.entry_id
             )

@@ -8,8 +8,9 @@ from types import TracebackType
 
 from typing_extensions import Self
 
-from .._broker.admission import DROP, PROCEED, debounce_keys
+from .._broker.admission import DROP, PROCEED
 from .._context import current_execution
+from .._keys import debounce_keys
 from ..execution import Execution
 from ._admission import AdmissionControl, check_scope, milliseconds, positive_duration
 from ._base import AdmissionBlocked, logger

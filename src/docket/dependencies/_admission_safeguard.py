@@ -4,28 +4,22 @@ A parked execution K gets a safeguard task ``__safeguard__:K`` running
 ``_safeguard_wake`` one redelivery timeout later: it evicts stale holders of the
 slot and wakes waiters, for the case where no holder is left to do it, and places
 itself again while K stays parked. Waking K withdraws it. The lifecycle hook
-registers ``_safeguard_wake`` and follows ``P:cancel:*`` so that a cancelled
-waiter's entry and safeguard go at once (the wake would discard them anyway).
+registers ``_safeguard_wake`` and adds a cancel hook to the worker's one cancel
+listener, so that a cancelled waiter's entry and safeguard go at once (the wake
+would discard them anyway).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
-from .._broker.admission import (
-    SAFEGUARD_PREFIX,
-    SAFEGUARD_TASK,
-    SlotTimes,
-    waiters_key,
-)
+from .._broker.admission import SAFEGUARD_PREFIX, SAFEGUARD_TASK, SlotTimes
 from .._context import current_execution, current_worker
-from .._handles import DocketHandle
-from ._base import logger
+from .._handles import DocketHandle, WorkerHandle
+from .._keys import waiters_key
 
 __all__ = ["lifecycle", "schedule_safeguard"]
 
@@ -73,38 +67,16 @@ async def _safeguard_wake(waiter_stream: str, max_concurrent: int) -> None:
 
 
 @asynccontextmanager
-async def lifecycle(docket: DocketHandle) -> AsyncGenerator[None]:
-    """Per worker session: register the safeguard task, follow cancellations."""
+async def lifecycle(docket: DocketHandle, worker: WorkerHandle) -> AsyncGenerator[None]:
+    """Per worker session: register the safeguard task, and drop a cancelled
+    waiter's entry and safeguard at once (through the worker's cancel listener)."""
     docket.register(_safeguard_wake)
-    cleaner = asyncio.ensure_future(_clean_cancelled_waiters(docket))
+
+    async def drop_cancelled_waiter(key: str) -> None:
+        await docket.broker.concurrency_cleanup(key)
+
+    worker.cancel_hooks.append(drop_cancelled_waiter)
     try:
         yield
     finally:
-        cleaner.cancel()
-        await asyncio.gather(cleaner, return_exceptions=True)
-
-
-async def _clean_cancelled_waiters(docket: DocketHandle) -> None:
-    """Follow ``P:cancel:*``: a cancelled waiter's entry and safeguard go at once."""
-    broker = docket.broker
-    while True:
-        pubsub: Any = broker.subscriber()
-        try:
-            await pubsub.psubscribe(docket.keyspace.cancel_pattern)
-            while True:
-                message = await pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=1.0
-                )
-                if message is None or message["type"] != "pmessage":
-                    await asyncio.sleep(0)
-                    continue
-                data = message["data"]
-                key = data.decode() if isinstance(data, bytes) else str(data)
-                await broker.concurrency_cleanup(key)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # reconnect; the wake check still guards
-            logger.warning("Concurrency cancel listener failed: %s", error)
-            await asyncio.sleep(1.0)
-        finally:
-            await pubsub.aclose()
+        worker.cancel_hooks.remove(drop_cancelled_waiter)

@@ -13,7 +13,10 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from uncalled_for import Dependency, Provider, current_frame
-from uncalled_for.frames import _CallArgument
+
+# The engine marks an argument of a dependency function that names a task
+# parameter with this class; it has no public alias.
+from uncalled_for.frames import _CallArgument  # pyright: ignore[reportPrivateUsage]
 
 from .._context import current_execution, current_worker
 from ..execution import Execution

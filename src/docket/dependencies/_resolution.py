@@ -31,7 +31,10 @@ from uncalled_for import (
     get_dependency_parameters,
     get_signature,
 )
-from uncalled_for.functional import _Depends
+
+# The engine's per-resolution cache and exit stack live on ``_Depends``; the
+# worker-level dependencies must share them (see the module docstring).
+from uncalled_for.functional import _Depends  # pyright: ignore[reportPrivateUsage]
 
 from .._context import current_docket, current_execution, current_worker
 from .._handles import WorkerHandle
