@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from ._broker.inspection import DocketView
 from ._handles import DocketHandle, TaskFunction
+from ._message import identity
 from .execution import Execution
 
 
@@ -35,7 +36,7 @@ class DocketSnapshot:
 
 
 def _function(docket: DocketHandle, fields: dict[bytes, bytes]) -> TaskFunction:
-    name = fields[b"function"].decode()
+    name = identity(fields)[1]
     function = docket.tasks.get(name)
     if function is None:
         raise ValueError(

@@ -16,6 +16,7 @@ from uncalled_for.introspection import _signature_cache  # pyright: ignore[repor
 from . import _codec
 from ._broker import RunRecord, Settlement
 from ._handles import DocketHandle, TaskFunction
+from ._message import check_arguments, decode_message, identity
 from ._observe import tracing_enabled
 from ._progress import ExecutionProgress, ProgressEvent
 from ._results import fetch_outcome
@@ -124,22 +125,29 @@ class Execution:
         redelivered: bool = False,
         message_id: bytes | None = None,
     ) -> Self:
-        """Rebuild from message fields without touching Redis (may raise on bad payloads)."""
+        """Rebuild from message fields without touching Redis.
+
+        Raises ``MalformedMessage`` for a broken envelope or arguments of the wrong
+        shape, and whatever unpickling raises for an unreadable payload."""
+        decoded = decode_message(message)
+        args, kwargs = check_arguments(
+            _codec.loads(decoded.args), _codec.loads(decoded.kwargs)
+        )
         has_trace = b"traceparent" in message
         return cls(
             docket=docket,
             function=function,
-            args=_codec.loads(message[b"args"]),
-            kwargs=_codec.loads(message[b"kwargs"]),
-            key=message[b"key"].decode(),
-            when=datetime.fromisoformat(message[b"when"].decode()),
-            attempt=int(message.get(b"attempt", b"1")),
+            args=args,
+            kwargs=kwargs,
+            key=decoded.key,
+            when=decoded.when,
+            attempt=decoded.attempt,
             trace_context=propagate.extract(message, getter=message_getter)
             if has_trace
             else None,
             redelivered=redelivered,
-            function_name=message[b"function"].decode(),
-            generation=int(message.get(b"generation", b"0")),
+            function_name=decoded.function,
+            generation=decoded.generation,
             message_id=message_id,
         )
 
@@ -152,7 +160,7 @@ class Execution:
         fallback_task: TaskFunction | None = None,
         message_id: bytes | None = None,
     ) -> Execution:
-        name = message[b"function"].decode()
+        name = identity(message)[1]
         function = docket.tasks.get(name, fallback_task)
         if function is None:
             raise ValueError(

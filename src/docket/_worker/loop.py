@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import _codec
 from .._broker import Delivery
+from .._message import identity
 from ..execution import Execution, ExecutionState
 from . import report, runner
 from .session import Running, Session
@@ -15,7 +16,7 @@ from .session import Running, Session
 
 def _decode(session: Session, delivery: Delivery) -> Execution | Exception:
     fields = delivery.fields
-    name = fields.get(b"function", b"").decode(errors="replace")
+    name = identity(fields)[1]
     function: Any = session.docket.tasks.get(name) or session.worker.fallback_task
     try:
         return Execution.from_fields(
@@ -29,8 +30,7 @@ async def _settle_unreadable(
     session: Session, delivery: Delivery, error: Exception
 ) -> None:
     """A payload that cannot be loaded ends FAILED and acknowledged: it never poisons."""
-    fields = delivery.fields
-    key = fields.get(b"key", b"").decode(errors="replace")
+    key, function_name, generation = identity(delivery.fields)
     report.unreadable(session, key, error)
     if not key:
         await session.broker.acknowledge([delivery.message_id])
@@ -43,8 +43,8 @@ async def _settle_unreadable(
         key,
         _codec.now(),
         1,
-        function_name=fields.get(b"function", b"?").decode(errors="replace"),
-        generation=int(fields.get(b"generation", b"0") or 0),
+        function_name=function_name,
+        generation=generation,
         message_id=delivery.message_id,
     )
     held = session.hold(placeholder)

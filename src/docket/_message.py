@@ -1,0 +1,128 @@
+"""The task message: its stream fields decoded and checked in one place.
+
+A message in ``P:stream`` (or parked at ``P:K``) carries ``key``, ``function``,
+``when`` (ISO 8601 with a time zone), ``attempt``, ``generation`` and the
+pickled ``args`` and ``kwargs`` (plus ``traceparent``/``tracestate`` when
+tracing). Anyone can write to Redis, so nothing here trusts a field: every
+problem is a ``MalformedMessage`` naming the field, never another exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class MalformedMessage(ValueError):
+    """A stream entry that is not a valid task message; the text says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskMessage:
+    key: str
+    function: str
+    when: datetime
+    attempt: int
+    generation: int
+    args: bytes
+    kwargs: bytes
+
+
+def _text(fields: Mapping[bytes, bytes], name: str) -> str:
+    value = fields.get(name.encode())
+    if value is None:
+        raise MalformedMessage(f"the {name!r} field is missing")
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        raise MalformedMessage(f"the {name!r} field is not UTF-8 text") from None
+
+
+def _integer(fields: Mapping[bytes, bytes], name: str, default: int, low: int) -> int:
+    if name.encode() not in fields:
+        return default
+    text = _text(fields, name)
+    try:
+        number = int(text)
+    except ValueError:
+        raise MalformedMessage(
+            f"the {name!r} field is not an integer: {text!r}"
+        ) from None
+    if number < low:
+        raise MalformedMessage(f"the {name!r} field is below {low}: {number}")
+    return number
+
+
+def _when(fields: Mapping[bytes, bytes]) -> datetime:
+    text = _text(fields, "when")
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise MalformedMessage(
+            f"the 'when' field is not an ISO time: {text!r}"
+        ) from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise MalformedMessage(f"the 'when' field has no time zone: {text!r}")
+    return when
+
+
+def _blob(fields: Mapping[bytes, bytes], name: str) -> bytes:
+    value = fields.get(name.encode())
+    if value is None:
+        raise MalformedMessage(f"the {name!r} field is missing")
+    return value
+
+
+def decode_message(fields: Mapping[bytes, bytes]) -> TaskMessage:
+    """The envelope of a task message (payloads still pickled), or MalformedMessage."""
+    key = _text(fields, "key")
+    if not key:
+        raise MalformedMessage("the 'key' field is empty")
+    function = _text(fields, "function")
+    if not function:
+        raise MalformedMessage("the 'function' field is empty")
+    return TaskMessage(
+        key=key,
+        function=function,
+        when=_when(fields),
+        attempt=_integer(fields, "attempt", 1, 1),
+        generation=_integer(fields, "generation", 0, 0),
+        args=_blob(fields, "args"),
+        kwargs=_blob(fields, "kwargs"),
+    )
+
+
+def check_arguments(
+    args: object, kwargs: object
+) -> tuple[tuple[object, ...], dict[str, object]]:
+    """Unpickled ``args`` must be a tuple and ``kwargs`` a dict keyed by strings."""
+    if not isinstance(args, tuple):
+        raise MalformedMessage(f"'args' is a {type(args).__name__}, not a tuple")
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise MalformedMessage(
+            f"'kwargs' is a {type(kwargs).__name__}, not a dict of str keys"
+        )
+    return args, kwargs  # pyright: ignore[reportUnknownVariableType]
+
+
+def identity(fields: Mapping[bytes, bytes]) -> tuple[str, str, int]:
+    """(key, function, generation) of any entry, however broken, for reports."""
+
+    def text(name: bytes, default: str) -> str:
+        return fields.get(name, default.encode()).decode(errors="replace")
+
+    try:
+        generation = int(text(b"generation", "0"))
+    except ValueError:
+        generation = 0
+    return text(b"key", ""), text(b"function", "?"), generation
+
+
+__all__ = [
+    "MalformedMessage",
+    "TaskMessage",
+    "check_arguments",
+    "decode_message",
+    "identity",
+]
