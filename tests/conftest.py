@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import time
@@ -14,10 +15,10 @@ from typing import Any
 import pytest
 
 from docket import Docket, Worker
+from docket import _logging as docket_logging
 from docket._redis import clear_memory_servers
-
-from ._cluster import redis_cluster, tls_files  # noqa: F401  (session fixtures)
-from ._servers import RedisServer
+from tests._support.cluster import RedisClusterNodes
+from tests._support.servers import RedisServer, TlsFiles, make_tls_files, tls_supported
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,6 +62,25 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def tls_files() -> Iterator[TlsFiles]:
+    files = make_tls_files()
+    try:
+        yield files
+    finally:
+        files.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tls_files: TlsFiles) -> Iterator[RedisClusterNodes]:
+    """One cluster per test process (each xdist worker has its own)."""
+    cluster = RedisClusterNodes(tls_files if tls_supported() else None).start()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -129,3 +149,16 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Remove the root handlers a CLI run installed (their stream is gone)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    docket_logging._installed.clear()
+    root.setLevel(level)

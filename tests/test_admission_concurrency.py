@@ -17,8 +17,7 @@ from docket import (
     Retry,
     Worker,
 )
-
-from .conftest import eventually
+from tests.conftest import eventually
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import ExceptionGroup

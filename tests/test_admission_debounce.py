@@ -10,8 +10,7 @@ from typing import Annotated
 import pytest
 
 from docket import Debounce, Docket, Execution, ExecutionState, Worker
-
-from .conftest import eventually
+from tests.conftest import eventually
 
 
 async def drain(worker: Worker, timeout: float = 15) -> None:

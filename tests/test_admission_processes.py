@@ -9,13 +9,12 @@ from datetime import timedelta
 import pytest
 
 from docket import Docket
+from tests._support import admission_tasks
+from tests._support.processes import worker_process
+from tests._support.servers import RedisServer
+from tests.conftest import eventually
 
-from . import admission_tasks
-from ._processes import worker_process
-from ._servers import RedisServer
-from .conftest import eventually
-
-TASKS = "tests.admission_tasks:tasks"
+TASKS = "tests._support.admission_tasks:tasks"
 pytestmark = pytest.mark.slow
 
 

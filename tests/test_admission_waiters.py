@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from docket import ConcurrencyLimit, Disposition, Docket, ExecutionState, Worker
-
-from .conftest import eventually
+from tests.conftest import eventually
 
 GATE: dict[str, asyncio.Event] = {}
 

@@ -12,6 +12,7 @@ import time
 
 from docket import Docket
 from docket._broker import Broker
+from tests.conftest import eventually
 
 from ._broker_helpers import (
     FINISHED,
@@ -27,7 +28,6 @@ from ._broker_helpers import (
     settlement,
     states,
 )
-from .conftest import eventually
 
 # ---- read, reclaim, renew, acknowledge ----------------------------------------------------
 

@@ -17,9 +17,8 @@ from typer.testing import CliRunner
 
 from docket import Worker
 from docket.cli import app
-
-from ._cli_support import ROOT, restore_logging  # noqa: F401
-from ._servers import RedisServer
+from tests._support import ROOT
+from tests._support.servers import RedisServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("restore_logging")]
 

@@ -16,8 +16,6 @@ from docket import Worker, __version__
 from docket.cli import app, duration, interpret_python_value
 from docket.cli._options import MEMORY_URL_MESSAGE
 
-from ._cli_support import restore_logging  # noqa: F401 (fixture)
-
 pytestmark = pytest.mark.usefixtures("restore_logging")
 runner = CliRunner()
 
@@ -126,7 +124,7 @@ def test_the_worker_command_passes_every_option_through(
         [
             "worker",
             "--tasks",
-            "tests.cli_tasks:tasks",
+            "tests._support.cli_tasks:tasks",
             "--tasks",
             "docket.tasks:standard_tasks",
             "--docket",
@@ -157,7 +155,7 @@ def test_the_worker_command_passes_every_option_through(
             "--shutdown-timeout",
             "30s",
             "--fallback-task",
-            "tests.cli_tasks:fallback",
+            "tests._support.cli_tasks:fallback",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -175,8 +173,8 @@ def test_the_worker_command_passes_every_option_through(
         "until_finished": True,
         "healthcheck_port": 8081,
         "metrics_port": 9091,
-        "tasks": ["tests.cli_tasks:tasks", "docket.tasks:standard_tasks"],
-        "fallback_task": "tests.cli_tasks:fallback",
+        "tasks": ["tests._support.cli_tasks:tasks", "docket.tasks:standard_tasks"],
+        "fallback_task": "tests._support.cli_tasks:fallback",
         "shutdown_timeout": timedelta(seconds=30),
         "http_host": "127.0.0.1",
     }
@@ -186,10 +184,10 @@ def test_the_worker_command_passes_every_option_through(
     "args",
     [
         ["--tasks", "no_such_module:tasks"],
-        ["--tasks", "tests.cli_tasks:missing"],
-        ["--tasks", "tests.cli_tasks"],
-        ["--tasks", "tests.cli_tasks:greet"],
-        ["--fallback-task", "tests.cli_tasks:missing"],
+        ["--tasks", "tests._support.cli_tasks:missing"],
+        ["--tasks", "tests._support.cli_tasks"],
+        ["--tasks", "tests._support.cli_tasks:greet"],
+        ["--fallback-task", "tests._support.cli_tasks:missing"],
         ["--concurrency", "0"],
         ["--metrics-port", "70000"],
         ["--url", "valkey://localhost:6379"],
@@ -292,7 +290,10 @@ def test_docket_tasks_from_the_environment_is_space_separated(
         seen.update(kwargs)
 
     monkeypatch.setattr(Worker, "run", fake_run)
-    env = {"DOCKET_TASKS": "tests.cli_tasks:tasks docket.tasks:standard_tasks"}
+    env = {"DOCKET_TASKS": "tests._support.cli_tasks:tasks docket.tasks:standard_tasks"}
     result = runner.invoke(app, ["worker"], env=env)
     assert result.exit_code == 0, result.output
-    assert seen["tasks"] == ["tests.cli_tasks:tasks", "docket.tasks:standard_tasks"]
+    assert seen["tasks"] == [
+        "tests._support.cli_tasks:tasks",
+        "docket.tasks:standard_tasks",
+    ]

@@ -19,10 +19,9 @@ from typer.testing import CliRunner
 from docket import Docket, Worker
 from docket import _logging as docket_logging
 from docket.cli import app
-
-from ._cli_support import WorkerProcess, http_get, restore_logging  # noqa: F401
-from ._servers import RedisServer, free_port
-from .conftest import eventually
+from tests._support.cli import WorkerProcess, http_get
+from tests._support.servers import RedisServer, free_port
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 runner = CliRunner()
@@ -167,7 +166,7 @@ async def test_a_worker_configured_only_by_environment(
         "DOCKET_WORKER_HEALTHCHECK_PORT": str(health),
         "DOCKET_WORKER_METRICS_PORT": str(metrics),
         "DOCKET_WORKER_HTTP_HOST": "127.0.0.1",
-        "DOCKET_TASKS": "tests.cli_tasks:tasks",
+        "DOCKET_TASKS": "tests._support.cli_tasks:tasks",
     }
     worker = WorkerProcess([], environment, tmp_path / "worker.log")
     try:

@@ -14,10 +14,9 @@ from typer.testing import CliRunner
 
 from docket import Docket, Worker
 from docket.cli import app
-
-from . import cli_tasks
-from ._cli_support import ThreadWorker, restore_logging, wait_until  # noqa: F401
-from ._servers import RedisServer
+from tests._support import cli_tasks
+from tests._support.cli import ThreadWorker, wait_until
+from tests._support.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 runner = CliRunner()
@@ -27,7 +26,7 @@ T = TypeVar("T")
 def with_docket(url: str, name: str, body: Callable[[Docket], Awaitable[T]]) -> T:
     async def main() -> T:
         async with Docket(name=name, url=url) as docket:
-            docket.register_collection("tests.cli_tasks:tasks")
+            docket.register_collection("tests._support.cli_tasks:tasks")
             return await body(docket)
 
     return asyncio.run(main())

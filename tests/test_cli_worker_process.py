@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from docket import Docket, ExecutionState
-
-from . import cli_tasks
-from ._cli_support import WorkerProcess, http_get
-from ._servers import RedisServer, free_port
-from .conftest import eventually
+from tests._support import cli_tasks
+from tests._support.cli import WorkerProcess, http_get
+from tests._support.servers import RedisServer, free_port
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +37,7 @@ def spawn(tmp_path: Path) -> Iterator[object]:
                 "--docket",
                 name,
                 "--tasks",
-                "tests.cli_tasks:tasks",
+                "tests._support.cli_tasks:tasks",
                 "--logging-format",
                 "plain",
                 *FAST,
@@ -313,7 +312,10 @@ async def test_fallback_task_runs_unknown_tasks(
 ):
     """``--fallback-task`` handles a task name the worker has not registered."""
     worker = spawn(
-        redis_server.url, docket_name, "--fallback-task", "tests.cli_tasks:fallback"
+        redis_server.url,
+        docket_name,
+        "--fallback-task",
+        "tests._support.cli_tasks:fallback",
     )
     async with Docket(name=docket_name, url=redis_server.url) as docket:
         docket.register(cli_tasks.greet, names=["mystery"])

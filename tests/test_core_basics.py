@@ -8,8 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from docket import Disposition, Docket, ExecutionState, Worker
-
-from .conftest import eventually
+from tests.conftest import eventually
 
 
 async def greet(name: str) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from ._servers import RedisServer
+from tests._support.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -21,8 +21,7 @@ from docket import (
     Retry,
     Worker,
 )
-
-from .conftest import eventually
+from tests.conftest import eventually
 
 FAST = {
     "minimum_check_interval": timedelta(milliseconds=5),

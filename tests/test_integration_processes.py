@@ -10,11 +10,10 @@ from datetime import timedelta
 import pytest
 
 from docket import Docket, Worker
-
-from . import process_tasks
-from ._processes import worker_process
-from ._servers import RedisServer
-from .conftest import eventually
+from tests._support import process_tasks
+from tests._support.processes import worker_process
+from tests._support.servers import RedisServer
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.slow
 

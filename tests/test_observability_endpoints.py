@@ -11,10 +11,9 @@ import pytest
 from docket import Docket, Worker
 from docket._worker.entrypoint import _healthy
 from docket.instrumentation import healthcheck_server, metrics_server
-
-from ._cli_support import http_get
-from ._servers import free_port
-from .conftest import eventually
+from tests._support.cli import http_get
+from tests._support.servers import free_port
+from tests.conftest import eventually
 
 
 def test_health_server_answers_any_path_with_the_probe_result():

@@ -20,11 +20,10 @@ from docket._logging import (
     normalise_level,
     redact_secrets,
 )
-
-from . import cli_tasks
-from ._cli_support import WorkerProcess, restore_logging  # noqa: F401
-from ._servers import RedisServer
-from .conftest import eventually
+from tests._support import cli_tasks
+from tests._support.cli import WorkerProcess
+from tests._support.servers import RedisServer
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 
@@ -130,7 +129,7 @@ async def test_every_line_a_task_writes_names_the_task(captured: Any):
     """Worker lines and a task's own plain-logger lines carry docket, worker, task, key."""
     configure_logging("INFO", "json")
     async with Docket(name="ctx-docket", url="memory://logging-context") as docket:
-        docket.register_collection("tests.cli_tasks:tasks")
+        docket.register_collection("tests._support.cli_tasks:tasks")
         execution = await docket.add(cli_tasks.chatty, key="chatty-1")("hi")
         async with Worker(
             docket, name="ctx-worker", minimum_check_interval=timedelta(milliseconds=5)
@@ -161,7 +160,7 @@ async def test_worker_json_logs_never_show_the_redis_password(
             "--docket",
             docket_name,
             "--tasks",
-            "tests.cli_tasks:tasks",
+            "tests._support.cli_tasks:tasks",
             "--logging-format",
             "json",
             "--logging-level",

@@ -2,7 +2,7 @@
 attributes, linked to the span that scheduled it.
 
 The global tracer provider cannot be unset, so the spans are collected by an
-in-memory exporter in a subprocess (``tests._trace_probe``) and read as JSON.
+in-memory exporter in a subprocess (``tests._support.trace_probe``) and read as JSON.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ._cli_support import ROOT
+from tests._support import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ TASK_ATTRIBUTES = {
 @pytest.fixture(scope="module")
 def spans() -> list[dict[str, Any]]:
     result = subprocess.run(
-        [sys.executable, "-m", "tests._trace_probe"],
+        [sys.executable, "-m", "tests._support.trace_probe"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -18,8 +18,7 @@ from docket import (
     Worker,
 )
 from docket.execution import ExecutionProgress
-
-from .conftest import eventually
+from tests.conftest import eventually
 
 
 async def next_event(events: AsyncGenerator[Any], kind: str) -> dict[str, Any]:

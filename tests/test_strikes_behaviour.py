@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from docket import Disposition, Docket, ExecutionState, Worker
-
-from .conftest import eventually
+from tests.conftest import eventually
 
 RAN: list[tuple[str, Any]] = []
 

@@ -8,11 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from docket import Docket, ExecutionState
-
-from . import admission_tasks
-from ._processes import worker_process
-from ._servers import RedisServer
-from .conftest import eventually
+from tests._support import admission_tasks
+from tests._support.processes import worker_process
+from tests._support.servers import RedisServer
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +41,7 @@ async def test_a_worker_process_sees_strikes_and_restores_within_a_second(
                 redis_server.url,
                 docket_name,
                 "striker",
-                tasks="tests.admission_tasks:tasks",
+                tasks="tests._support.admission_tasks:tasks",
             )
         )
 

@@ -16,10 +16,8 @@ from typer.testing import CliRunner
 from docket import Docket, ExecutionCancelled, Worker
 from docket._redis import open_backend
 from docket.cli import app
-
-from ._cli_support import restore_logging  # noqa: F401  (fixture)
-from ._cluster import RedisClusterNodes
-from ._servers import (
+from tests._support.cluster import RedisClusterNodes
+from tests._support.servers import (
     ADMIN_PASSWORD,
     CATEGORIES,
     USER,

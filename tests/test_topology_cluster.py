@@ -21,10 +21,8 @@ from docket import (
 )
 from docket._redis import open_backend
 from docket.cli import app
-
-from ._cli_support import restore_logging  # noqa: F401  (fixture)
-from ._cluster import RedisClusterNodes
-from .conftest import eventually
+from tests._support.cluster import RedisClusterNodes
+from tests.conftest import eventually
 
 on_cluster = pytest.mark.parametrize("backend", ["cluster"], indirect=True)
 

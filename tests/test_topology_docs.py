@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ._cluster import RedisClusterNodes
-from ._servers import RedisServer, TlsFiles, start_secured_server
+from tests._support.cluster import RedisClusterNodes
+from tests._support.servers import RedisServer, TlsFiles, start_secured_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "topologies.md"

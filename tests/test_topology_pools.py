@@ -15,8 +15,7 @@ from docket import Docket, Worker
 from docket._redis import check_url, open_backend, redact_url
 from docket._redis.cluster import node_url
 from docket._redis.pools import WORKER_BASE_CONNECTIONS, needed_connections
-
-from ._servers import RedisServer, valkey_binary
+from tests._support.servers import RedisServer, valkey_binary
 
 
 async def double(n: int) -> int:

@@ -15,14 +15,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from docket import Docket, ExecutionState, Worker
 from docket._redis import parse_sentinel_url, redact_url
 from docket._redis.sentinel import SentinelConnector
-
-from ._sentinel import (
+from tests._support.sentinel import (
     DATA_PASSWORD,
     SENTINEL_PASSWORD,
     SERVICE,
     SentinelDeployment,
 )
-from .conftest import eventually
+from tests.conftest import eventually
+
 from .test_topology_docs import page_examples, run_example
 
 

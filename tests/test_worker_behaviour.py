@@ -20,8 +20,7 @@ from docket import (
     Timeout,
     Worker,
 )
-
-from .conftest import eventually
+from tests.conftest import eventually
 
 
 @pytest.mark.cluster_ok

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests._support import ROOT
 
 
 def worker_process(
@@ -15,14 +14,14 @@ def worker_process(
     name: str,
     worker_name: str,
     redelivery_ms: int = 300_000,
-    tasks: str = "tests.process_tasks:tasks",
+    tasks: str = "tests._support.process_tasks:tasks",
 ) -> subprocess.Popen[bytes]:
     """Start a worker process on docket ``name`` that registers ``tasks``."""
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "tests.run_worker",
+            "tests._support.run_worker",
             url,
             name,
             worker_name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ._servers import RedisServer
+from tests._support.servers import RedisServer
 
 SERVICE = "docket-primary"
 DATA_PASSWORD = "data-s3cret"

@@ -4,7 +4,6 @@ and plain HTTP GETs to 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import subprocess
@@ -13,18 +12,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from docket import Docket, Worker
-from docket import _logging as docket_logging
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests._support import ROOT
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -85,7 +80,7 @@ class ThreadWorker:
 
     async def _run(self) -> None:
         async with Docket(name=self.name, url=self.url) as docket:
-            docket.register_collection("tests.cli_tasks:tasks")
+            docket.register_collection("tests._support.cli_tasks:tasks")
             async with Worker(
                 docket,
                 name=self.worker_name,
@@ -134,16 +129,3 @@ class WorkerProcess:
             self.process.kill()
         self.process.wait(timeout=10)
         self._log.close()
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """Remove the root handlers a CLI run installed (their stream is gone)."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    docket_logging._installed.clear()
-    root.setLevel(level)

@@ -1,6 +1,6 @@
 """Admission-controlled tasks for the multi-process tests, and their worker runner.
 
-Worker processes register them as ``tests.admission_tasks:tasks``.
+Worker processes register them as ``tests._support.admission_tasks:tasks``.
 Tasks record what they did in lists under ``P:test-...`` keys, so the test process
 can see what every worker process did.
 """

@@ -1,7 +1,7 @@
 """Run a few tasks under an in-memory span exporter and print the spans as JSON.
 
-Run as ``python -m tests._trace_probe``: setting the global tracer provider is
-for ever, so it happens in this separate process, never in the test process.
+Run as ``python -m tests._support.trace_probe``: setting the global tracer provider
+is for ever, so it happens in this separate process, never in the test process.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 
 from docket import Docket, Worker
-
-from . import cli_tasks
+from tests._support import cli_tasks
 
 
 def _describe(span: ReadableSpan) -> dict[str, Any]:
@@ -49,7 +48,7 @@ async def main() -> None:
     trace.set_tracer_provider(provider)
     tracer = trace.get_tracer("probe")
     async with Docket(name="traced", url="memory://trace-probe") as docket:
-        docket.register_collection("tests.cli_tasks:tasks")
+        docket.register_collection("tests._support.cli_tasks:tasks")
         with tracer.start_as_current_span("request"):
             await docket.add(cli_tasks.greet, key="greet-1")("traced")
             await docket.add(cli_tasks.broken, key="broken-1")()

@@ -1,4 +1,5 @@
-"""A real three-primary Redis Cluster on 127.0.0.1, for the topology tests.
+"""A real three-primary Redis Cluster on 127.0.0.1, for the topology tests and the
+``cluster_ok`` behaviour tests (the ``redis_cluster`` fixture is in tests/conftest.py).
 
 Each node listens on a plain port and on a TLS port (``tls-cluster yes``), so one
 cluster serves both ``redis+cluster://`` and ``rediss+cluster://``: Redis
@@ -9,19 +10,11 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
-from ._servers import (
-    RedisServer,
-    TlsFiles,
-    free_port,
-    make_tls_files,
-    redis_cli,
-    tls_supported,
-)
+from tests._support.servers import RedisServer, TlsFiles, free_port, redis_cli
 
 
 @dataclass
@@ -108,22 +101,3 @@ class RedisClusterNodes:
         for node in self.nodes:
             node.close()
         self.nodes = []
-
-
-@pytest.fixture(scope="session")
-def tls_files() -> Iterator[TlsFiles]:
-    files = make_tls_files()
-    try:
-        yield files
-    finally:
-        files.close()
-
-
-@pytest.fixture(scope="session")
-def redis_cluster(tls_files: TlsFiles) -> Iterator[RedisClusterNodes]:
-    """One cluster per test process (each xdist worker has its own)."""
-    cluster = RedisClusterNodes(tls_files if tls_supported() else None).start()
-    try:
-        yield cluster
-    finally:
-        cluster.close()

@@ -1,7 +1,7 @@
-"""Run one worker in a subprocess (started by ``tests._processes.worker_process``).
+"""Run one worker in a subprocess (started by ``processes.worker_process``).
 
-``python -m tests.run_worker URL NAME WORKER REDELIVERY_MS TASKS`` where TASKS is a
-``module:collection`` of task functions to register.
+``python -m tests._support.run_worker URL NAME WORKER REDELIVERY_MS TASKS`` where
+TASKS is a ``module:collection`` of task functions to register.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ async def tick(
 
 async def chatty(message: str) -> None:
     """Logs through a plain module logger, not a TaskLogger."""
-    logging.getLogger("tests.cli_tasks").warning("chatty says %s", message)
+    logging.getLogger("tests._support.cli_tasks").warning("chatty says %s", message)
 
 
 async def steps(count: int, progress: Progress = Progress()) -> None:
