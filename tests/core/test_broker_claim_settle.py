@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from docket import Docket
-
-from ._broker_helpers import (
+from tests.core._broker_helpers import (
     FINISHED,
     STARTED,
     TTL,

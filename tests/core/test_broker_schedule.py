@@ -8,8 +8,7 @@ import pytest
 
 from docket import Docket
 from docket._codec import dumps
-
-from ._broker_helpers import (
+from tests.core._broker_helpers import (
     FINISHED,
     TTL,
     assert_ttl,

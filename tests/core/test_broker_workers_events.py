@@ -13,8 +13,7 @@ import time
 from docket import Docket
 from docket._broker import Broker
 from tests.conftest import eventually
-
-from ._broker_helpers import (
+from tests.core._broker_helpers import (
     FINISHED,
     STARTED,
     TTL,

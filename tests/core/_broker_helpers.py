@@ -1,4 +1,4 @@
-"""Helpers shared by the broker contract tests (``tests/test_broker_*.py``).
+"""Helpers shared by the broker contract tests (``tests/core/test_broker_*.py``).
 
 Those tests talk to ``docket._broker`` directly (the operations seam), so they pin
 what each script does to the keyspace, independently of the worker built on it.

@@ -7,8 +7,7 @@ import time
 import pytest
 
 from docket import Docket
-
-from ._broker_helpers import (
+from tests.core._broker_helpers import (
     FINISHED,
     TTL,
     assert_ttl,
