@@ -1,7 +1,8 @@
 """Redis Cluster: cluster-only behaviours on a real three-primary cluster (spec 9.10, 9.11).
 
-The general behaviour tests marked ``cluster_ok`` (in test_core_basics.py and
-test_worker_behaviour.py) also run on the cluster; these are cluster-specific.
+The general behaviour tests marked ``cluster_ok`` (in tests/core/test_core_basics.py
+and tests/behaviours/test_worker_behaviour.py) also run on the cluster; these are
+cluster-specific.
 """
 
 from __future__ import annotations

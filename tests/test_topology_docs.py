@@ -1,8 +1,9 @@
 """Every example of docs/topologies.md runs against real servers on 127.0.0.1.
 
-The plain-server examples also run in tests/test_docs_examples.py; the ones marked
-``<!-- not-run -->`` there (cluster, TLS, ACL) run here, with the page's host names,
-ports, passwords and CA path replaced by those of the servers the tests started.
+The plain-server examples also run in tests/behaviours/test_docs_examples.py; the
+ones marked ``<!-- not-run -->`` there (cluster, TLS, ACL) run here, with the page's
+host names, ports, passwords and CA path replaced by those of the servers the tests
+started.
 The Sentinel example runs in tests/test_topology_sentinel.py.
 """
 

@@ -27,8 +27,7 @@ from docket.dependencies import (
     get_single_dependency_of_type,
     resolved_dependencies,
 )
-
-from ._dependencies_helpers import (
+from tests.behaviours._dependencies_helpers import (
     Exploding,
     FakeWorker,
     Recorder,

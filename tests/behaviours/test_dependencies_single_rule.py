@@ -24,8 +24,7 @@ from docket.dependencies import (
     resolved_dependencies,
     validate_dependencies,
 )
-
-from ._dependencies_helpers import (
+from tests.behaviours._dependencies_helpers import (
     CustomFailureHandler,
     CustomRuntime,
     FakeWorker,

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from tests._support import ROOT
 from tests._support.servers import RedisServer
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 NOT_RUN = "<!-- not-run -->"
 LOCAL_REDIS = re.compile(r"redis://localhost:6379(/\d+)?")
