@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -24,18 +23,7 @@ from tests._support.servers import (
     USER_PASSWORD,
     RedisServer,
     TlsFiles,
-    start_secured_server,
 )
-
-
-@pytest.fixture(scope="module")
-def secured(tls_files: TlsFiles) -> Iterator[RedisServer]:
-    """A server with a default-user password, a TLS port and the seed's ACL user."""
-    server = start_secured_server(tls_files)
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def needs_tls(server: RedisServer) -> None:

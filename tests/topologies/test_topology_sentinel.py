@@ -22,8 +22,7 @@ from tests._support.sentinel import (
     SentinelDeployment,
 )
 from tests.conftest import eventually
-
-from .test_topology_docs import page_examples, run_example
+from tests.topologies.test_topology_docs import page_examples, run_example
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ The plain-server examples also run in tests/behaviours/test_docs_examples.py; th
 ones marked ``<!-- not-run -->`` there (cluster, TLS, ACL) run here, with the page's
 host names, ports, passwords and CA path replaced by those of the servers the tests
 started.
-The Sentinel example runs in tests/test_topology_sentinel.py.
+The Sentinel example runs in tests/topologies/test_topology_sentinel.py.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
+from tests._support import ROOT
 from tests._support.cluster import RedisClusterNodes
-from tests._support.servers import RedisServer, TlsFiles, start_secured_server
+from tests._support.servers import RedisServer, TlsFiles
 
-ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "topologies.md"
 EXPECTED = re.compile(r"print\(.*\)\s*#\s*(.+)$")
 
@@ -68,15 +68,6 @@ SERVER_EXAMPLES = [
     for line, code, not_run in page_examples()
     if not_run and "sentinel-1" not in code
 ]
-
-
-@pytest.fixture(scope="module")
-def secured(tls_files: TlsFiles) -> Iterator[RedisServer]:
-    server = start_secured_server(tls_files)
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def test_the_page_has_examples_for_every_topology():
