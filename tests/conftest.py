@@ -1,4 +1,7 @@
-"""Fixtures: every behaviour test runs on memory:// and on a real redis-server."""
+"""Fixtures every test folder shares: every backend-parametrized test runs on
+memory:// and on a real redis-server (and on a Redis Cluster when marked
+``cluster_ok``). Fixtures only one folder uses are in that folder's conftest.py;
+helpers that are not fixtures are in tests/_support/."""
 
 from __future__ import annotations
 

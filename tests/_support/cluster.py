@@ -1,5 +1,5 @@
 """A real three-primary Redis Cluster on 127.0.0.1, for the topology tests and the
-``cluster_ok`` behaviour tests (the ``redis_cluster`` fixture is in tests/conftest.py).
+``cluster_ok`` tests (its ``redis_cluster`` fixture is in tests/conftest.py).
 
 Each node listens on a plain port and on a TLS port (``tls-cluster yes``), so one
 cluster serves both ``redis+cluster://`` and ``rediss+cluster://``: Redis
