@@ -1,10 +1,13 @@
-"""Fixtures: every behaviour test runs on memory:// and on a real redis-server."""
+"""Fixtures every test folder shares: every backend-parametrized test runs on
+memory:// and on a real redis-server (and on a Redis Cluster when marked
+``cluster_ok``). Fixtures only one folder uses are in that folder's conftest.py;
+helpers that are not fixtures are in tests/_support/."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -14,10 +17,10 @@ from typing import Any
 import pytest
 
 from docket import Docket, Worker
+from docket import _logging as docket_logging
 from docket._redis import clear_memory_servers
-
-from ._cluster import redis_cluster, tls_files  # noqa: F401  (session fixtures)
-from ._servers import RedisServer
+from tests._support.cluster import RedisClusterNodes
+from tests._support.servers import RedisServer, TlsFiles, make_tls_files, tls_supported
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,6 +64,25 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def tls_files() -> Iterator[TlsFiles]:
+    files = make_tls_files()
+    try:
+        yield files
+    finally:
+        files.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tls_files: TlsFiles) -> Iterator[RedisClusterNodes]:
+    """One cluster per test process (each xdist worker has its own)."""
+    cluster = RedisClusterNodes(tls_files if tls_supported() else None).start()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -121,11 +143,13 @@ async def eventually(
 
 
 @pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Worker processes a test starts; each is killed (by its pid) at teardown."""
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
+def restore_logging() -> Iterator[None]:
+    """Remove the root handlers a CLI run installed (their stream is gone)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    docket_logging._installed.clear()
+    root.setLevel(level)

@@ -1,0 +1,221 @@
+"""The broker's contract, part 2: claim and settle."""
+
+from __future__ import annotations
+
+from docket import Docket
+from tests.core._broker_helpers import (
+    FINISHED,
+    STARTED,
+    TTL,
+    assert_ttl,
+    claim_one,
+    pending_count,
+    place,
+    read_one,
+    record,
+    settlement,
+)
+
+# ---- claim ----------------------------------------------------------------------------
+
+
+async def test_claim_marks_the_record_running(docket: Docket):
+    """A current message is claimed: state running, worker, started_at, no stream id."""
+    broker = docket.broker
+    await place(broker, "k")
+    delivery = await read_one(broker)
+    (claimed,) = await broker.claim(
+        "worker-a", STARTED, [("k", 1, delivery.message_id, False)]
+    )
+    assert claimed is True
+    run = await record(broker, "k")
+    assert run["state"] == "running"
+    assert run["worker"] == "worker-a"
+    assert run["started_at"] == STARTED
+    assert run["stream_id"] == ""
+    assert await pending_count(broker) == 1  # still held until settled
+
+
+async def test_claim_supersedes_stale_generations_and_acknowledges_them(
+    docket: Docket,
+):
+    """A message older than the record's generation is refused, acked and deleted."""
+    broker = docket.broker
+    await place(broker, "k")
+    old = await read_one(broker)
+    await place(broker, "k", when=5000.0, immediate=False, mode="replace")
+    (claimed,) = await broker.claim("w1", STARTED, [("k", 1, old.message_id, False)])
+    assert claimed is False
+    assert await pending_count(broker) == 0
+    assert await broker.client.xlen(broker.keys.stream) == 0
+    run = await record(broker, "k")
+    assert run["state"] == "scheduled"  # the successor's record is untouched
+    assert run["generation"] == "2"
+
+
+async def test_claim_refuses_a_cancelled_record(docket: Docket):
+    """A delivered message whose key was cancelled before the claim never runs."""
+    broker = docket.broker
+    await place(broker, "k")
+    delivery = await read_one(broker)
+    await broker.cancel("k", FINISHED, TTL, signal=False)
+    assert await claim_one(broker, "k", delivery) is False
+    assert await pending_count(broker) == 0
+    assert (await record(broker, "k"))["state"] == "cancelled"
+
+
+async def test_claim_answers_per_message_in_a_batch(docket: Docket):
+    """A batch claim returns one verdict per message, in order."""
+    broker = docket.broker
+    await place(broker, "stale")
+    await place(broker, "fresh")
+    await broker.ensure_group()
+    deliveries = await broker.read("w1", 10, 10)
+    assert [d.fields[b"key"] for d in deliveries] == [b"stale", b"fresh"]
+    await place(broker, "stale", mode="replace")
+    verdicts = await broker.claim(
+        "w1",
+        STARTED,
+        [
+            ("stale", 1, deliveries[0].message_id, False),
+            ("fresh", 1, deliveries[1].message_id, False),
+        ],
+    )
+    assert verdicts == [False, True]
+    assert await pending_count(broker) == 1
+
+
+async def test_claim_of_a_redelivered_message_drops_old_progress(docket: Docket):
+    """A redelivered claim deletes the progress hash left by the crashed run."""
+    broker = docket.broker
+    await place(broker, "k")
+    delivery = await read_one(broker)
+    assert await claim_one(broker, "k", delivery)
+    await broker.write_progress("k", {"current": 5, "message": "half"})
+    (claimed,) = await broker.claim(
+        "w2", STARTED, [("k", 1, delivery.message_id, True)]
+    )
+    assert claimed is True
+    assert await broker.progress_record("k") == {}
+    assert (await record(broker, "k"))["worker"] == "w2"
+
+
+# ---- settle -------------------------------------------------------------------------------
+
+
+async def test_settle_writes_the_final_state_and_acknowledges(
+    docket: Docket, backend: str
+):
+    """Settle writes state, completed_at, result_key and the TTL, and acks the message."""
+    broker = docket.broker
+    await place(broker, "k")
+    delivery = await read_one(broker)
+    assert await claim_one(broker, "k", delivery)
+    superseded = await broker.settle(
+        [settlement("k", 1, delivery.message_id, stored_result=True)], TTL
+    )
+    assert superseded == 0
+    run = await record(broker, "k")
+    assert run["state"] == "completed"
+    assert run["completed_at"] == FINISHED
+    assert run["result_key"] == "k"
+    assert "error" not in run
+    assert await pending_count(broker) == 0
+    assert await broker.client.xlen(broker.keys.stream) == 0
+    await assert_ttl(broker, backend, broker.keys.runs("k"), TTL)
+
+
+async def test_settle_records_the_error_of_a_failure(docket: Docket, backend: str):
+    """A failed settlement stores its error text; no result_key without the flag."""
+    broker = docket.broker
+    await place(broker, "k")
+    delivery = await read_one(broker)
+    assert await claim_one(broker, "k", delivery)
+    await broker.settle(
+        [settlement("k", 1, delivery.message_id, "failed", "ValueError: boom")], TTL
+    )
+    run = await record(broker, "k")
+    assert run["state"] == "failed"
+    assert run["error"] == "ValueError: boom"
+    assert "result_key" not in run
+    await assert_ttl(broker, backend, broker.keys.runs("k"), TTL)
+
+
+async def test_settle_with_zero_ttl_deletes_the_record(docket: Docket):
+    """With TTL 0 (fire-and-forget) the run record is deleted at settlement."""
+    broker = docket.broker
+    await place(broker, "k")
+    delivery = await read_one(broker)
+    assert await claim_one(broker, "k", delivery)
+    await broker.write_progress("k", {"current": 1})
+    assert await broker.settle([settlement("k", 1, delivery.message_id)], 0) == 0
+    assert await broker.client.exists(broker.keys.runs("k")) == 0
+    assert await pending_count(broker) == 0
+
+
+async def test_settle_deletes_the_progress_hash_when_flagged(docket: Docket):
+    """The "p" flag makes settle delete the execution's progress hash."""
+    broker = docket.broker
+    await place(broker, "k")
+    delivery = await read_one(broker)
+    assert await claim_one(broker, "k", delivery)
+    await broker.write_progress("k", {"current": 3, "generation": 1})
+    await broker.settle(
+        [settlement("k", 1, delivery.message_id, wrote_progress=True)], TTL
+    )
+    assert await broker.progress_record("k") == {}
+
+
+async def test_settle_leaves_a_successors_record_alone(docket: Docket, backend: str):
+    """A run replaced while it ran is counted superseded and its successor is untouched."""
+    broker = docket.broker
+    await place(broker, "k")
+    delivery = await read_one(broker)
+    assert await claim_one(broker, "k", delivery)
+    await place(broker, "k", when=5000.0, immediate=False, mode="replace")
+    successor = await broker.run_record("k")
+    superseded = await broker.settle(
+        [settlement("k", 1, delivery.message_id, "failed", "late")], TTL
+    )
+    assert superseded == 1
+    assert await broker.run_record("k") == successor
+    assert await pending_count(broker) == 0  # its own message is still acknowledged
+    await assert_ttl(broker, backend, broker.keys.runs("k"), None)
+
+
+async def test_superseded_settle_keeps_the_successors_progress(docket: Docket):
+    """A superseded run deletes progress only if the hash's generation tag is not newer."""
+    broker = docket.broker
+    await place(broker, "k")
+    delivery = await read_one(broker)
+    assert await claim_one(broker, "k", delivery)
+    await place(broker, "k", mode="replace")
+    await broker.write_progress("k", {"current": 7, "generation": 2})
+    await broker.settle(
+        [settlement("k", 1, delivery.message_id, wrote_progress=True)], TTL
+    )
+    assert (await broker.progress_record("k"))[b"current"] == b"7"
+
+    await broker.write_progress("k", {"generation": 1})  # its own, stale hash
+    await broker.settle([settlement("k", 1, None, wrote_progress=True)], TTL)
+    assert await broker.progress_record("k") == {}
+
+
+async def test_settle_batches_several_executions(docket: Docket):
+    """One settle call finishes a batch and reports how many were superseded."""
+    broker = docket.broker
+    for key in ("a", "b"):
+        await place(broker, key)
+    await broker.ensure_group()
+    a, b = await broker.read("w1", 10, 10)
+    await broker.claim(
+        "w1", STARTED, [("a", 1, a.message_id, False), ("b", 1, b.message_id, False)]
+    )
+    await place(broker, "b", when=5000.0, immediate=False, mode="replace")
+    superseded = await broker.settle(
+        [settlement("a", 1, a.message_id), settlement("b", 1, b.message_id)], TTL
+    )
+    assert superseded == 1
+    assert (await record(broker, "a"))["state"] == "completed"
+    assert (await record(broker, "b"))["state"] == "scheduled"
+    assert await pending_count(broker) == 0

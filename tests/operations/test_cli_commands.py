@@ -1,0 +1,307 @@
+"""The inspection and control commands, in-process, against a real redis-server:
+strike, restore, clear, snapshot, workers, tasks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pytest
+from typer.testing import CliRunner
+
+from docket import Docket, ExecutionState
+from docket.cli import app
+from tests._support import cli_tasks
+from tests._support.cli import ThreadWorker, wait_until
+from tests._support.servers import RedisServer
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
+runner = CliRunner()
+T = TypeVar("T")
+
+
+def flat(output: str) -> str:
+    return " ".join(output.replace("│", " ").split())
+
+
+def with_docket(url: str, name: str, body: Callable[[Docket], Awaitable[T]]) -> T:
+    async def main() -> T:
+        async with Docket(name=name, url=url) as docket:
+            docket.register_collection("tests._support.cli_tasks:tasks")
+            return await body(docket)
+
+    return asyncio.run(main())
+
+
+def invoke(url: str, name: str, *args: str) -> Any:
+    result = runner.invoke(app, [*args, "--url", url, "--docket", name])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_strike_and_restore_reach_every_docket_client(
+    redis_server: RedisServer, docket_name: str
+):
+    """The seed page's strike examples take effect for workers and producers."""
+    url = redis_server.url
+    result = invoke(url, docket_name, "strike", "problematic_function")
+    assert result.output.strip() == "Striking problematic_function"
+    result = invoke(
+        url,
+        docket_name,
+        "strike",
+        "process_order",
+        "customer_id",
+        "==",
+        "problematic-customer",
+    )
+    assert result.output.strip() == (
+        "Striking process_order customer_id == 'problematic-customer'"
+    )
+    result = invoke(url, docket_name, "strike", "*", "amount", ">", "int:1000")
+    assert result.output.strip() == "Striking (all tasks) amount > 1000"
+
+    async def strikes(docket: Docket) -> tuple[Any, Any]:
+        await docket.wait_for_strikes_loaded()
+        strike_list = docket.strike_list
+        return strike_list.struck_functions, (
+            strike_list.task_strikes,
+            strike_list.parameter_strikes,
+        )
+
+    functions, (by_task, everywhere) = with_docket(url, docket_name, strikes)
+    assert "problematic_function" in functions
+    assert by_task["process_order"]["customer_id"]
+    assert everywhere["amount"]
+
+    result = invoke(url, docket_name, "restore", "problematic_function")
+    assert result.output.strip() == "Restoring problematic_function"
+    functions, _ = with_docket(url, docket_name, strikes)
+    assert "problematic_function" not in functions
+
+
+def test_typed_and_between_strikes_block_matching_tasks(
+    redis_server: RedisServer, docket_name: str
+):
+    """``int:``/``decimal.Decimal:`` values and ``between LOW,HIGH`` compare as types."""
+    url = redis_server.url
+    invoke(url, docket_name, "strike", "greet", "name", "==", "str:bad:name")
+    result = invoke(
+        url,
+        docket_name,
+        "strike",
+        "linger",
+        "seconds",
+        "between",
+        "decimal.Decimal:1.5,decimal.Decimal:2.5",
+    )
+    assert "between (Decimal('1.5'), Decimal('2.5'))" in result.output
+
+    async def dispositions(docket: Docket) -> list[str]:
+        await docket.wait_for_strikes_loaded()
+        executions = [
+            await docket.add(cli_tasks.greet)("bad:name"),
+            await docket.add(cli_tasks.greet)("good"),
+            await docket.add(cli_tasks.linger)(Decimal("2")),
+            await docket.add(cli_tasks.linger)(Decimal("3")),
+        ]
+        return [e.disposition.value for e in executions]
+
+    assert with_docket(url, docket_name, dispositions) == [
+        "struck",
+        "scheduled",
+        "struck",
+        "scheduled",
+    ]
+
+
+def test_clear_counts_and_removes_pending_work(
+    redis_server: RedisServer, docket_name: str
+):
+    """``clear`` empties the stream and the future queue and says how many it removed."""
+    url = redis_server.url
+
+    async def add_three(docket: Docket) -> None:
+        soon = datetime.now(timezone.utc) + timedelta(hours=1)
+        await docket.add(cli_tasks.greet)("a")
+        await docket.add(cli_tasks.greet)("b")
+        await docket.add(cli_tasks.greet, when=soon)("c")
+
+    with_docket(url, docket_name, add_three)
+    result = invoke(url, docket_name, "clear")
+    assert result.output.strip() == f"Cleared 3 tasks from docket '{docket_name}'"
+
+    async def total(docket: Docket) -> int:
+        return (await docket.snapshot()).total_tasks
+
+    assert with_docket(url, docket_name, total) == 0
+
+
+def test_tasks_commands_add_the_builtin_tasks_with_a_delay(
+    redis_server: RedisServer, docket_name: str
+):
+    """``tasks trace|fail|sleep`` add the built-ins, ``--delay`` from now."""
+    url = redis_server.url
+    keys: dict[str, str] = {}
+    for command, argument in (("trace", "hi"), ("fail", "oops"), ("sleep", "2.5")):
+        result = invoke(url, docket_name, "tasks", command, argument, "--delay", "10m")
+        prefix = f"Added {command} task '"
+        assert result.output.startswith(prefix)
+        key, _, rest = result.output[len(prefix) :].partition("'")
+        assert rest.strip() == f"to the docket '{docket_name}'"
+        keys[command] = key
+
+    async def inspect(docket: Docket) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for command, key in keys.items():
+            execution = await docket.get_execution(key)
+            assert execution is not None
+            found[command] = execution
+        return found
+
+    executions = with_docket(url, docket_name, inspect)
+    now = datetime.now(timezone.utc)
+    for command, execution in executions.items():
+        assert execution.function_name == command
+        assert execution.state is ExecutionState.SCHEDULED
+        assert timedelta(minutes=9) < execution.when - now <= timedelta(minutes=10)
+    assert executions["trace"].args == ("hi",)
+    assert executions["sleep"].args == (2.5,)
+
+
+def test_tasks_default_arguments(redis_server: RedisServer, docket_name: str):
+    """Without arguments trace says ``Howdy!`` and sleep sleeps one second, now."""
+    url = redis_server.url
+    trace_key = invoke(url, docket_name, "tasks", "trace").output.split("'")[1]
+    sleep_key = invoke(url, docket_name, "tasks", "sleep").output.split("'")[1]
+
+    async def arguments(docket: Docket) -> list[Any]:
+        found = [await docket.get_execution(k) for k in (trace_key, sleep_key)]
+        return [(e.args, e.state) for e in found if e is not None]
+
+    assert with_docket(url, docket_name, arguments) == [
+        (("Howdy!",), ExecutionState.QUEUED),
+        ((1.0,), ExecutionState.QUEUED),
+    ]
+
+
+def test_snapshot_shows_running_queued_and_scheduled_work(
+    redis_server: RedisServer, docket_name: str
+):
+    """The table lists running work with its worker, then queued and future tasks."""
+    url = redis_server.url
+
+    async def add(docket: Docket) -> None:
+        await docket.add(cli_tasks.linger, key="the-runner")(30)
+
+    with_docket(url, docket_name, add)
+    with ThreadWorker(url, docket_name, "snap-worker"):
+
+        async def started(docket: Docket) -> int:
+            async with docket.redis() as client:
+                return await client.llen(docket.key("test-started"))
+
+        wait_until(lambda: with_docket(url, docket_name, started))
+
+        async def more(docket: Docket) -> None:
+            later = datetime.now(timezone.utc) + timedelta(minutes=5)
+            much_later = datetime.now(timezone.utc) + timedelta(hours=2)
+            await docket.add(cli_tasks.greet, when=later, key="the-future")("x")
+            await docket.add(cli_tasks.greet, when=much_later, key="far-future")("y")
+
+        with_docket(url, docket_name, more)
+        result = runner.invoke(
+            app,
+            [
+                "snapshot",
+                "--url",
+                url,
+                "--docket",
+                docket_name,
+                "--tasks",
+                "tests._support.cli_tasks:tasks",
+                "--stats",
+            ],
+            env={"COLUMNS": "200"},
+        )
+    assert result.exit_code == 0, result.output
+    output = result.output
+    assert f"Docket: '{docket_name}'" in output
+    assert "1 workers, 1/3 running" in output
+    for column in ("When", "Function", "Key", "Worker", "Started"):
+        assert column in output
+    rows = [line for line in output.splitlines() if "│" in line]
+    runner_row = next(r for r in rows if "the-runner" in r)
+    assert "snap-worker" in runner_row and "ago" in runner_row
+    assert "in 0:04:5" in next(r for r in rows if "the-future" in r)
+    assert "at " in next(r for r in rows if "far-future" in r)
+    assert rows.index(runner_row) < rows.index(
+        next(r for r in rows if "the-future" in r)
+    )
+    assert "Task Count Statistics by Function" in output
+    stats = [r for r in rows if r.split("│")[1].strip() in ("greet", "linger")]
+    assert [r.split("│")[1].strip() for r in stats] == ["greet", "linger"]
+    assert [c.strip() for c in stats[0].split("│")[2:5]] == ["2", "0", "2"]
+    assert [c.strip() for c in stats[1].split("│")[2:5]] == ["1", "1", "0"]
+
+
+def test_snapshot_of_unregistered_tasks_is_a_clear_error(
+    redis_server: RedisServer, docket_name: str
+):
+    """Queued tasks the command cannot load are reported in one line, exit 1."""
+    url = redis_server.url
+
+    async def add(docket: Docket) -> None:
+        await docket.add(cli_tasks.greet)("x")
+
+    with_docket(url, docket_name, add)
+    result = runner.invoke(app, ["snapshot", "--url", url, "--docket", docket_name])
+    assert result.exit_code == 1
+    assert "greet" in result.output and "not registered" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_workers_ls_and_for_task(redis_server: RedisServer, docket_name: str):
+    """``workers ls`` lists live workers and their tasks; ``for-task`` filters."""
+    url = redis_server.url
+    with ThreadWorker(url, docket_name, "listed-worker"):
+
+        async def listed(docket: Docket) -> int:
+            return len(await docket.workers())
+
+        wait_until(lambda: with_docket(url, docket_name, listed))
+        everyone = runner.invoke(
+            app,
+            ["workers", "ls", "--url", url, "--docket", docket_name],
+            env={"COLUMNS": "200"},
+        )
+        greeters = runner.invoke(
+            app,
+            ["workers", "for-task", "greet", "--url", url, "--docket", docket_name],
+            env={"COLUMNS": "200"},
+        )
+        nobody = runner.invoke(
+            app,
+            ["workers", "for-task", "nope", "--url", url, "--docket", docket_name],
+        )
+    for result in (everyone, greeters):
+        assert result.exit_code == 0, result.output
+        assert f"Workers in Docket: {docket_name}" in result.output
+        assert "listed-worker" in result.output
+        assert " ago" in result.output
+        for task in ("greet", "linger", "trace", "sleep"):
+            assert task in result.output
+    assert "listed-worker" not in nobody.output
+
+
+def test_unreachable_redis_is_a_one_line_error_without_secrets():
+    """A server that does not answer gives exit 1 and a message with a masked URL."""
+    url = "redis://someone:hunter2@127.0.0.1:1/0"
+    result = runner.invoke(app, ["clear", "--url", url])
+    assert result.exit_code == 1
+    assert "could not reach redis://someone:***@127.0.0.1:1/0" in result.output
+    assert "hunter2" not in result.output
+    assert "Traceback" not in result.output

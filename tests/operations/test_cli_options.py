@@ -1,0 +1,299 @@
+"""The CLI's option parsing: durations, log levels, URLs, typed strike values,
+and the promise that every ``Worker.run`` parameter has a CLI option."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+from typer.testing import CliRunner
+
+from docket import Worker, __version__
+from docket.cli import app, duration, interpret_python_value
+from docket.cli._options import MEMORY_URL_MESSAGE
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
+runner = CliRunner()
+
+
+def flat(output: str) -> str:
+    """The output without Rich's box borders and line wrapping."""
+    return " ".join(output.replace("│", " ").split())
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("90", timedelta(seconds=90)),
+        ("1.5", timedelta(seconds=1.5)),
+        ("5s", timedelta(seconds=5)),
+        ("10m", timedelta(minutes=10)),
+        ("2h", timedelta(hours=2)),
+        ("100ms", timedelta(milliseconds=100)),
+        ("250ms", timedelta(milliseconds=250)),
+        ("1.5m", timedelta(seconds=90)),
+        ("01:30", timedelta(minutes=1, seconds=30)),
+        ("1:02:03", timedelta(hours=1, minutes=2, seconds=3)),
+        (" 5S ", timedelta(seconds=5)),
+        ("0", timedelta(0)),
+    ],
+)
+def test_durations_accept_units_fractions_and_clock_forms(
+    text: str, expected: timedelta
+):
+    """Durations take seconds, s/m/h/ms units, fractions, mm:ss and hh:mm:ss."""
+    assert duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "abc", "5d", "-5s", "1:2:3:4", "1:xx", "5 s", "ms", "1e3"]
+)
+def test_durations_reject_anything_else(text: str):
+    """Other spellings are a ValueError naming the accepted forms."""
+    with pytest.raises(ValueError, match="duration"):
+        duration(text)
+
+
+@pytest.mark.parametrize(
+    "option", ["--redelivery-timeout", "--minimum-check-interval", "--shutdown-timeout"]
+)
+def test_a_bad_duration_is_a_usage_error(option: str):
+    """A bad or zero duration exits 2 with a message naming the option."""
+    for value in ("soon", "0"):
+        result = runner.invoke(app, ["worker", option, value])
+        assert result.exit_code == 2, result.output
+        assert option in result.output
+
+
+def test_delay_takes_a_duration():
+    """``tasks trace --delay`` rejects what is not a duration, with exit code 2."""
+    result = runner.invoke(app, ["tasks", "trace", "--delay", "1.5x"])
+    assert result.exit_code == 2
+    assert "not a duration" in result.output
+
+
+def test_log_level_and_format_are_checked_in_any_case(monkeypatch: pytest.MonkeyPatch):
+    """``info``/``INFO``/``Info`` all work; an unknown level or format exits 2."""
+    seen: list[dict[str, Any]] = []
+
+    async def fake_run(**kwargs: Any) -> None:
+        seen.append(kwargs)
+
+    monkeypatch.setattr(Worker, "run", fake_run)
+    for level in ("info", "WARNING", "Debug"):
+        result = runner.invoke(app, ["worker", "--logging-level", level])
+        assert result.exit_code == 0, result.output
+    for args in (["--logging-level", "loud"], ["--logging-format", "xml"]):
+        result = runner.invoke(app, ["worker", *args])
+        assert result.exit_code == 2
+    assert len(seen) == 3
+
+
+def _option_defaults() -> dict[str, Any]:
+    """The ``docket worker`` command function's parameters and their defaults."""
+    from docket.cli.worker import worker
+
+    parameters = inspect.signature(worker).parameters
+    return {name: p.default for name, p in parameters.items()}
+
+
+def test_every_worker_run_parameter_has_a_cli_option_with_the_same_default():
+    """The spec's rule: each ``Worker.run`` parameter is a CLI option, same default."""
+    cli = _option_defaults()
+    for name, parameter in inspect.signature(Worker.run).parameters.items():
+        assert name in cli, f"Worker.run({name}=...) has no CLI option"
+        assert cli[name] == parameter.default, name
+
+
+def test_the_worker_command_passes_every_option_through(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Flags reach ``Worker.run`` parsed: durations, ports, repeated --tasks, flags."""
+    seen: dict[str, Any] = {}
+
+    async def fake_run(**kwargs: Any) -> None:
+        seen.update(kwargs)
+
+    monkeypatch.setattr(Worker, "run", fake_run)
+    result = runner.invoke(
+        app,
+        [
+            "worker",
+            "--tasks",
+            "tests._support.cli_tasks:tasks",
+            "--tasks",
+            "docket.tasks:standard_tasks",
+            "--docket",
+            "orders",
+            "--url",
+            "memory://one",
+            "--name",
+            "w1",
+            "--concurrency",
+            "3",
+            "--redelivery-timeout",
+            "1m",
+            "--reconnection-delay",
+            "0",
+            "--minimum-check-interval",
+            "5ms",
+            "--scheduling-resolution",
+            "00:01",
+            "--no-schedule-automatic-tasks",
+            "--enable-internal-instrumentation",
+            "--until-finished",
+            "--healthcheck-port",
+            "8081",
+            "--metrics-port",
+            "9091",
+            "--http-host",
+            "127.0.0.1",
+            "--shutdown-timeout",
+            "30s",
+            "--fallback-task",
+            "tests._support.cli_tasks:fallback",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert seen == {
+        "docket_name": "orders",
+        "url": "memory://one",
+        "name": "w1",
+        "concurrency": 3,
+        "redelivery_timeout": timedelta(minutes=1),
+        "reconnection_delay": timedelta(0),
+        "minimum_check_interval": timedelta(milliseconds=5),
+        "scheduling_resolution": timedelta(seconds=1),
+        "schedule_automatic_tasks": False,
+        "enable_internal_instrumentation": True,
+        "until_finished": True,
+        "healthcheck_port": 8081,
+        "metrics_port": 9091,
+        "tasks": ["tests._support.cli_tasks:tasks", "docket.tasks:standard_tasks"],
+        "fallback_task": "tests._support.cli_tasks:fallback",
+        "shutdown_timeout": timedelta(seconds=30),
+        "http_host": "127.0.0.1",
+    }
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--tasks", "no_such_module:tasks"],
+        ["--tasks", "tests._support.cli_tasks:missing"],
+        ["--tasks", "tests._support.cli_tasks"],
+        ["--tasks", "tests._support.cli_tasks:greet"],
+        ["--fallback-task", "tests._support.cli_tasks:missing"],
+        ["--concurrency", "0"],
+        ["--metrics-port", "70000"],
+        ["--url", "valkey://localhost:6379"],
+    ],
+)
+def test_bad_worker_input_is_a_usage_error(args: list[str]):
+    """Unimportable tasks, bad numbers and unknown URL schemes exit 2, not a traceback."""
+    result = runner.invoke(app, ["worker", *args])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+
+
+COMMANDS = [
+    ["strike", "some_task"],
+    ["restore", "some_task"],
+    ["clear"],
+    ["snapshot"],
+    ["workers", "ls"],
+    ["workers", "for-task", "trace"],
+    ["tasks", "trace"],
+    ["tasks", "fail"],
+    ["tasks", "sleep"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c))
+def test_memory_urls_are_refused_except_by_worker_and_watch(command: list[str]):
+    """Every command but worker and watch refuses memory:// with the three-line message."""
+    result = runner.invoke(app, [*command, "--url", "memory://test"])
+    assert result.exit_code == 2
+    for line in MEMORY_URL_MESSAGE.splitlines():
+        assert line in flat(result.output)
+
+
+def test_memory_url_from_the_environment_is_refused_too():
+    """``DOCKET_URL=memory://...`` is refused the same way."""
+    result = runner.invoke(app, ["clear"], env={"DOCKET_URL": "memory://x"})
+    assert result.exit_code == 2
+    assert "memory:// URL scheme is not supported" in flat(result.output)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (None, None),
+        ("plain", "plain"),
+        ("int:42", 42),
+        ("float:3.5", 3.5),
+        ("bool:TRUE", True),
+        ("bool:yes", False),
+        ("decimal.Decimal:9.99", Decimal("9.99")),
+        ("datetime.timedelta:90", timedelta(seconds=90)),
+        (
+            "uuid.UUID:12345678-1234-5678-1234-567812345678",
+            UUID("12345678-1234-5678-1234-567812345678"),
+        ),
+        ("str:a:b", "a:b"),
+        ("12:30", "12:30"),
+    ],
+)
+def test_strike_values_are_interpreted_by_their_type_prefix(
+    text: str | None, expected: Any
+):
+    """``type:text`` applies the type; no prefix (or ``str:``) keeps a string."""
+    assert interpret_python_value(text) == expected
+
+
+def test_bad_strike_input_is_a_usage_error():
+    """Wildcards only, unknown operators and unknown types all exit 2."""
+    cases = [
+        (["strike"], "Must provide either a function and/or a parameter"),
+        (["strike", "*", "*"], "Must provide either a function and/or a parameter"),
+        (["strike", "f", "p", "~="], "is not an operator"),
+        (["strike", "f", "p", "==", "nosuchtype:1"], "unknown type"),
+        (["strike", "f", "p", "==", "int:abc"], "invalid literal"),
+        (["strike", "f", "p", "between", "int:5"], "LOW,HIGH"),
+        (["restore", "", ""], "Must provide either a function and/or a parameter"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, [*args, "--url", "redis://127.0.0.1:1/0"])
+        assert result.exit_code == 2, (args, result.output)
+        assert message in flat(result.output), args
+
+
+def test_version_and_help():
+    """``version`` prints the version; no arguments prints the command list."""
+    assert runner.invoke(app, ["version"]).output.strip() == __version__
+    result = runner.invoke(app, [])
+    for command in ("worker", "strike", "restore", "clear", "snapshot", "watch"):
+        assert command in result.output
+
+
+def test_docket_tasks_from_the_environment_is_space_separated(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """``DOCKET_TASKS`` may name several collections, separated by spaces."""
+    seen: dict[str, Any] = {}
+
+    async def fake_run(**kwargs: Any) -> None:
+        seen.update(kwargs)
+
+    monkeypatch.setattr(Worker, "run", fake_run)
+    env = {"DOCKET_TASKS": "tests._support.cli_tasks:tasks docket.tasks:standard_tasks"}
+    result = runner.invoke(app, ["worker"], env=env)
+    assert result.exit_code == 0, result.output
+    assert seen["tasks"] == [
+        "tests._support.cli_tasks:tasks",
+        "docket.tasks:standard_tasks",
+    ]

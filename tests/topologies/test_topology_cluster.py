@@ -1,0 +1,190 @@
+"""Redis Cluster: cluster-only behaviours on a real three-primary cluster (spec 9.10, 9.11).
+
+The general behaviour tests marked ``cluster_ok`` (in tests/core/test_core_basics.py
+and tests/behaviours/test_worker_behaviour.py) also run on the cluster; these are
+cluster-specific.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from redis.asyncio.cluster import RedisCluster
+from typer.testing import CliRunner
+
+from docket import (
+    Docket,
+    ExecutionCancelled,
+    Worker,
+)
+from docket._redis import open_backend
+from docket.cli import app
+from tests._support.cluster import RedisClusterNodes
+from tests.conftest import eventually
+
+on_cluster = pytest.mark.parametrize("backend", ["cluster"], indirect=True)
+
+
+async def greet(name: str) -> str:
+    return f"hello {name}"
+
+
+@on_cluster
+async def test_every_key_shares_the_docket_hash_tag(docket: Docket, worker: Worker):
+    """All of a docket's keys are ``{name}:*`` and hash to a single slot."""
+    done = await docket.add(greet)("y")
+    await worker.run_until_finished()
+    await done.get_result()
+    when = datetime.now(timezone.utc) + timedelta(minutes=5)
+    await docket.add(greet, key="parked", when=when)("x")
+    await docket.strike(greet, "name", "==", "z")
+    assert docket.prefix == f"{{{docket.name}}}"
+    async with docket.redis() as client:
+        assert isinstance(client, RedisCluster)
+        found = await client.keys(f"*{docket.name}*", target_nodes=client.PRIMARIES)
+        keys = [k.decode() for k in found]
+        slots = {client.keyslot(key) for key in keys}
+    assert keys and all(key.startswith(f"{{{docket.name}}}:") for key in keys)
+    assert len(slots) == 1
+    expected = {"queue", "stream", "strikes", "parked", f"runs:{done.key}"}
+    assert expected <= {key.split(":", 1)[1] for key in keys}
+
+
+@on_cluster
+async def test_cancel_a_running_task_through_the_pubsub_node(
+    docket: Docket, worker: Worker
+):
+    started = asyncio.Event()
+
+    async def long_running() -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    execution = await docket.add(long_running, key="long")()
+    run = asyncio.ensure_future(worker.run_until_finished())
+    await asyncio.wait_for(started.wait(), 5)
+    await docket.cancel("long")
+    await asyncio.wait_for(run, 5)
+    with pytest.raises(ExecutionCancelled):
+        await execution.get_result(timeout=timedelta(seconds=2))
+
+
+@on_cluster
+async def test_replace_a_future_task(docket: Docket, worker: Worker):
+    """replace() on the cluster withdraws the parked copy; only the successor runs."""
+    later = datetime.now(timezone.utc) + timedelta(minutes=10)
+    await docket.add(greet, when=later, key="k")("first")
+    soon = datetime.now(timezone.utc) + timedelta(milliseconds=50)
+    successor = await docket.replace(greet, when=soon, key="k")("second")
+    await worker.run_until_finished()
+    assert await successor.get_result(timeout=timedelta(seconds=2)) == "hello second"
+
+
+@on_cluster
+async def test_strikes_reach_the_worker(docket: Docket, worker: Worker):
+    """A strike stops queued work at the worker; a restore lets new work run again."""
+    ran: list[int] = []
+
+    async def target(customer: int) -> None:
+        ran.append(customer)
+
+    await docket.add(target)(1)
+    await docket.add(target)(2)
+    await docket.strike(target, "customer", "==", 1)
+    await worker.run_until_finished()
+    assert ran == [2]
+    await docket.restore(target, "customer", "==", 1)
+    await docket.add(target)(1)
+    await worker.run_until_finished()
+    assert ran == [2, 1]
+
+
+@on_cluster
+async def test_many_concurrent_adds_share_pipelines(docket: Docket, worker: Worker):
+    """Script calls batched into one cluster pipeline (EVALSHA) all land."""
+    executions = await asyncio.gather(*(docket.add(greet)(str(i)) for i in range(60)))
+    await worker.run_until_finished()
+    results = [await e.get_result() for e in executions]
+    assert results == [f"hello {i}" for i in range(60)]
+
+
+@on_cluster
+async def test_snapshot_and_workers_on_the_cluster(docket: Docket, worker: Worker):
+    await docket.add(greet, when=datetime.now(timezone.utc) + timedelta(hours=1))("x")
+    snapshot = await docket.snapshot()
+    assert snapshot.total_tasks == 1
+    await docket.clear()
+    assert (await docket.snapshot()).total_tasks == 0
+
+
+async def test_state_events_reach_subscribers_on_another_node(
+    redis_cluster: RedisClusterNodes,
+):
+    """Publishing through the cluster client reaches subscribers on the pubsub node."""
+    async with open_backend(redis_cluster.url) as backend:
+        assert backend.is_cluster and backend.pubsub_nodes is not None
+        pubsub = backend.pubsub()
+        await pubsub.subscribe("{t}:state:k")
+        await eventually(pubsub.get_message, timeout=2)
+        for node in backend.client.get_primaries():
+            await backend.client.publish("{t}:state:k", node.name, target_nodes=node)
+        seen: set[bytes] = set()
+        while len(seen) < 3:
+            message = await pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=2
+            )
+            assert message is not None
+            seen.add(message["data"])
+        await pubsub.aclose()
+
+
+async def test_tls_cluster(redis_cluster: RedisClusterNodes):
+    """``rediss+cluster://`` with the CA in the query runs tasks end to end."""
+    async with Docket(name="tls-cluster", url=redis_cluster.tls_url) as docket:
+        execution = await docket.add(greet)("tls")
+        async with Worker(
+            docket,
+            minimum_check_interval=timedelta(milliseconds=5),
+            scheduling_resolution=timedelta(milliseconds=5),
+        ) as worker:
+            await worker.run_until_finished()
+        assert await execution.get_result() == "hello tls"
+        assert docket._backend is not None
+        client = docket._backend.pubsub_nodes.client()  # type: ignore[union-attr]
+        assert client.connection_pool.connection_kwargs.get("ssl_ca_certs")
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_cli_against_the_cluster(redis_cluster: RedisClusterNodes):
+    runner = CliRunner()
+    args = ["--url", redis_cluster.url, "--docket", "cli-cluster"]
+    result = runner.invoke(app, ["tasks", "trace", "hello", *args])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["snapshot", *args])
+    assert result.exit_code == 0, result.output
+    assert "trace" in result.output
+    result = runner.invoke(app, ["clear", *args])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_unreachable_cluster_is_a_one_line_cli_error():
+    runner = CliRunner()
+    url = "redis+cluster://someone:hunter2@127.0.0.1:1/0"
+    result = runner.invoke(app, ["clear", "--url", url, "--docket", "x"])
+    assert result.exit_code == 1
+    assert "hunter2" not in result.output and "Traceback" not in result.output
+
+
+async def test_small_cluster_pools_warn(
+    redis_cluster: RedisClusterNodes, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.WARNING, logger="docket.worker")
+    url = redis_cluster.url + "?max_connections=5"
+    async with Docket(name="small-cluster-pool", url=url) as docket:
+        async with Worker(docket, concurrency=3) as worker:
+            await worker.run_until_finished()
+    assert any("allows 5 connections" in r.getMessage() for r in caplog.records)
