@@ -15,7 +15,7 @@ from collections.abc import (
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from key_value.aio.protocols import AsyncKeyValue
 from redis.asyncio import Redis
@@ -177,12 +177,16 @@ class Docket(DocketNames):
 
     @asynccontextmanager
     async def redis(self) -> AsyncGenerator[Redis, None]:
-        """A client for this docket's backend (values are bytes)."""
+        """A client for this docket's backend (values are bytes).
+
+        Typed as ``redis.asyncio.Redis``, as the public API has it; on a cluster or
+        ``memory://`` it is the cluster client or the embedded engine, which offer
+        the same methods."""
         if self._backend is not None:
-            yield self._backend.client
+            yield cast(Redis, self._backend.client)
             return
         async with open_backend(self.url, self._connection_pool) as backend:
-            yield backend.client
+            yield cast(Redis, backend.client)
 
     # ---- registration ------------------------------------------------------------
 

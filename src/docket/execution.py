@@ -87,15 +87,41 @@ class Execution:
         self.progress = ExecutionProgress(docket, key, generation)
         self.acknowledged = False
 
-    docket = property(lambda self: self._docket)
-    function = property(lambda self: self._function)
-    function_name = property(lambda self: self._function_name)
-    args = property(lambda self: self._args)
-    kwargs = property(lambda self: self._kwargs)
-    key = property(lambda self: self._key)
-    trace_context = property(lambda self: self._trace_context)
-    redelivered = property(lambda self: self._redelivered)
-    generation = property(lambda self: self._generation)
+    @property
+    def docket(self) -> DocketHandle:
+        return self._docket
+
+    @property
+    def function(self) -> TaskFunction:
+        return self._function
+
+    @property
+    def function_name(self) -> str:
+        return self._function_name
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        return self._args
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return self._kwargs
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    @property
+    def trace_context(self) -> Any:
+        return self._trace_context
+
+    @property
+    def redelivered(self) -> bool:
+        return self._redelivered
+
+    @property
+    def generation(self) -> int:
+        return self._generation
 
     def __repr__(self) -> str:
         return f"<Execution {self.call_repr()} {self.state.value}>"

@@ -10,6 +10,7 @@ from redis.exceptions import ResponseError
 
 from .._keys import Keyspace
 from .._redis import Backend
+from .._redis.client import RedisClient
 from .batcher import Batcher
 from .scripts import Arg, Script
 
@@ -18,7 +19,7 @@ LISTENING_RECHECK = 1.0
 
 class BrokerBase:
     backend: Backend
-    client: Any
+    client: RedisClient
     keys: Keyspace
     group: str
 

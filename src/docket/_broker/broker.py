@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .._defaults import WORKER_GROUP
 from .._keys import Keyspace
 from .._redis import Backend
+from .._redis.client import RedisClient
 from .admission import AdmissionOps
 from .batcher import Batcher
 from .events import EventOps
@@ -34,7 +33,7 @@ class Broker(
         self, backend: Backend, keys: Keyspace, records_running: bool = True
     ) -> None:
         self.backend = backend
-        self.client: Any = backend.client
+        self.client: RedisClient = backend.client
         self.keys = keys
         self.group = WORKER_GROUP
         self._records_running = records_running

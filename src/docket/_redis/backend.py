@@ -9,6 +9,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from .client import RedisClient
 from .cluster import PubSubNodes, open_cluster_client, plain_client
 from .memory import memory_server
 from .pools import warn_if_pool_too_small
@@ -34,7 +35,7 @@ class Backend:
     """
 
     url: str
-    client: Any
+    client: RedisClient
     is_memory: bool
     is_cluster: bool = False
     is_sentinel: bool = False
