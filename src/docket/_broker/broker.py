@@ -13,6 +13,7 @@ from .inspection import InspectionOps
 from .queue import QueueOps
 from .results import ResultOps
 from .runs import RunOps
+from .signals import SignalOps
 from .strikes import StrikeOps
 from .workers import WorkerOps
 
@@ -26,6 +27,7 @@ class Broker(
     ResultOps,
     InspectionOps,
     StrikeOps,
+    SignalOps,
 ):
     """Docket-level operations (schedule, claim, settle, cancel, read, ...)."""
 

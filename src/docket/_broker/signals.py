@@ -1,0 +1,100 @@
+"""The worker's signals: cancel requests for running tasks and scheduler wake-ups.
+
+One pub/sub connection per worker session receives both: a pattern subscription
+to ``P:cancel:*`` and the ``P:wake`` channel. Redis checks PSUBSCRIBE patterns
+*literally* against a user's channel rules, so a user granted only ``&P:*`` may not
+subscribe ``P:cancel:*``; then the pattern ``P:*`` is used instead and only the
+cancel signals are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from redis.exceptions import NoPermissionError
+
+from .base import BrokerBase
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """``cancel`` (with the task key) or ``wake`` (the earliest due time moved)."""
+
+    kind: Literal["cancel", "wake"]
+    key: str = ""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class WorkerSignals:
+    """Cancel signals and wake-ups, from the moment ``open()`` returns."""
+
+    def __init__(self, ops: SignalOps) -> None:
+        self._ops = ops
+        self._pubsub: Any = None
+
+    async def open(self) -> None:
+        keys = self._ops.keys
+        patterns = [keys.cancel_pattern, keys.key("*")]
+        for pattern in patterns:
+            pubsub: Any = self._ops.backend.pubsub()
+            try:
+                await pubsub.psubscribe(pattern)
+                await pubsub.subscribe(keys.wake)
+                confirmed = 0
+                while confirmed < 2:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None and message["type"] in (
+                        "subscribe",
+                        "psubscribe",
+                    ):
+                        confirmed += 1
+                self._pubsub = pubsub
+                return
+            except NoPermissionError:
+                await pubsub.aclose()
+                if pattern == patterns[-1]:
+                    raise
+            except BaseException:
+                await pubsub.aclose()
+                raise
+
+    async def next(self, timeout: float) -> Signal | None:
+        """The next signal, or None when none came within ``timeout`` seconds."""
+        keys = self._ops.keys
+        message = await self._pubsub.get_message(
+            ignore_subscribe_messages=True, timeout=timeout
+        )
+        if message is None:
+            await asyncio.sleep(0)
+            return None
+        channel = _text(message["channel"])
+        if message["type"] == "pmessage":
+            if channel.startswith(keys.cancel_channel("")):
+                return Signal("cancel", _text(message["data"]))
+            return None
+        if channel == keys.wake:
+            return Signal("wake")
+        return None
+
+    async def close(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            await pubsub.aclose()
+
+    async def __aenter__(self) -> WorkerSignals:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+class SignalOps(BrokerBase):
+    def worker_signals(self) -> WorkerSignals:
+        """This docket's cancel signals and wake-ups (use as ``async with``)."""
+        return WorkerSignals(self)
