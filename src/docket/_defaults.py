@@ -17,6 +17,10 @@ MINIMUM_CHECK_INTERVAL = timedelta(milliseconds=250)
 CLI_MINIMUM_CHECK_INTERVAL = timedelta(milliseconds=100)
 SCHEDULING_RESOLUTION = timedelta(milliseconds=250)
 
+MAX_DELIVERIES = 5  # deliveries of one message before it is dead-lettered
+DEAD_LETTER_LIMIT = 10_000  # entries P:dead keeps (the oldest go first)
+BACKOFF_CAP = timedelta(seconds=30)  # the longest pause between retries after a fault
+
 ADMISSION_RESCHEDULE_DELAY = timedelta(milliseconds=100)
 PERPETUAL_LOCK_TIMEOUT = timedelta(seconds=10)
 RESEED_INTERVAL = timedelta(seconds=60)
@@ -51,3 +55,5 @@ ENV_FALLBACK_TASK = "DOCKET_FALLBACK_TASK"
 ENV_SCHEDULE_AUTOMATIC_TASKS = "DOCKET_WORKER_SCHEDULE_AUTOMATIC_TASKS"
 ENV_SHUTDOWN_TIMEOUT = "DOCKET_WORKER_SHUTDOWN_TIMEOUT"
 ENV_HTTP_HOST = "DOCKET_WORKER_HTTP_HOST"
+ENV_MAX_DELIVERIES = "DOCKET_WORKER_MAX_DELIVERIES"
+ENV_DEAD_LETTER_LIMIT = "DOCKET_DEAD_LETTER_LIMIT"

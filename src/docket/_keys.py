@@ -11,7 +11,16 @@ from dataclasses import dataclass
 # Task keys that would collide with the docket's own structures, because a
 # parked future task lives at ``P:<key>`` (spec 12.2 #13).
 RESERVED_KEYS = frozenset(
-    {"queue", "stream", "strikes", "workers", "listening", "wake", "perpetual:lock"}
+    {
+        "queue",
+        "stream",
+        "strikes",
+        "workers",
+        "listening",
+        "wake",
+        "perpetual:lock",
+        "dead",
+    }
 )
 RESERVED_PREFIXES = (
     "runs:",
@@ -62,6 +71,11 @@ class Keyspace:
     @property
     def strikes(self) -> str:
         return f"{self.prefix}:strikes"
+
+    @property
+    def dead(self) -> str:
+        """The dead-letter stream: messages that must never run, with the reason."""
+        return f"{self.prefix}:dead"
 
     @property
     def workers(self) -> str:

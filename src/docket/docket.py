@@ -83,12 +83,19 @@ class Docket(DocketNames):
         result_storage: AsyncKeyValue | None = None,
         enable_internal_instrumentation: bool = False,
         connection_pool: Any | None = None,
+        dead_letter_limit: int = _defaults.DEAD_LETTER_LIMIT,
     ) -> None:
         if not name or not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ValueError("A docket needs a non-empty name")
         check_url(url)
         if execution_ttl < timedelta(0):
             raise ValueError("execution_ttl must not be negative")
+        if dead_letter_limit < 1:
+            raise ValueError(
+                f"dead_letter_limit must be at least 1, got {dead_letter_limit}"
+            )
+        # How many entries the dead-letter stream P:dead keeps (oldest go first).
+        self.dead_letter_limit = dead_letter_limit
         self.name = name
         self.url = url
         self.heartbeat_interval = heartbeat_interval
@@ -364,21 +371,20 @@ class Docket(DocketNames):
         from ._registry import placeholder_task
 
         record = await self.broker.run_record(key)
-        if (
-            record is None
-            or record.function is None
-            or record.args is None
-            or record.kwargs is None
-            or record.when is None
-        ):
+        if record is None or record.function is None or record.when is None:
             return None
+        finished = record.state in ("completed", "failed", "cancelled")
+        if not finished and (record.args is None or record.kwargs is None):
+            return None
+        # A finished record no longer keeps the arguments (they were for running
+        # it); its execution still syncs its state and fetches its result.
         name = record.function
         function = self.tasks.get(name) or placeholder_task(name)
         execution = Execution(
             self,
             function,
-            _codec.loads(record.args),
-            _codec.loads(record.kwargs),
+            _codec.loads(record.args) if record.args is not None else (),
+            _codec.loads(record.kwargs) if record.kwargs is not None else {},
             key,
             datetime.fromtimestamp(record.when, _codec.now().tzinfo),
             1,

@@ -39,6 +39,11 @@ TASK_PUNCTUALITY = meter.create_histogram("docket_task_punctuality", unit="s")
 QUEUE_DEPTH = meter.create_gauge("docket_queue_depth", unit="1")
 SCHEDULE_DEPTH = meter.create_gauge("docket_schedule_depth", unit="1")
 REDIS_DISRUPTIONS = meter.create_counter("docket_redis_disruptions", unit="1")
+TASKS_DEAD_LETTERED = meter.create_counter(
+    "docket_tasks_dead_lettered",
+    unit="1",
+    description="Messages moved to the dead-letter stream, by reason",
+)
 STRIKES_IN_EFFECT = meter.create_up_down_counter("docket_strikes_in_effect", unit="1")
 CACHE_SIZE = meter.create_gauge("docket_cache_size", unit="1")
 

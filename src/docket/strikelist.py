@@ -180,7 +180,7 @@ class StrikeList:
             try:
                 if COMPARE[operator](argument, value):
                     return True
-            except (TypeError, ValueError):
+            except Exception:  # an argument whose comparison raises never matches
                 incompatible(operator, value)
         return False
 

@@ -12,13 +12,13 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from uncalled_for import Dependency, SharedContext
 
 from . import _defaults
 from . import instrumentation as m
 from ._context import current_docket, current_execution, current_worker
 from ._handles import CancelHook
+from ._redis.faults import AccessDenied, Backoff, Fault, classify
 from ._worker.entrypoint import import_function, serve
 from ._worker.process import run_session
 from ._worker.session import Pulse, wait_for
@@ -67,14 +67,6 @@ def _validate_dependencies(
     return dict(items)
 
 
-def _is_disconnect(error: BaseException) -> bool:
-    """A lost connection to Redis (possibly several, grouped by a TaskGroup)."""
-    if isinstance(error, (RedisConnectionError, ConnectionError, OSError)):
-        return True
-    grouped = getattr(error, "exceptions", None)
-    return bool(grouped) and all(_is_disconnect(e) for e in grouped)
-
-
 class Worker:
     """Claims and runs tasks of one docket, ``concurrency`` at a time."""
 
@@ -93,9 +85,12 @@ class Worker:
         dependencies: Mapping[str, Dependency[Any]]
         | Sequence[Dependency[Any]]
         | None = None,
+        max_deliveries: int = _defaults.MAX_DELIVERIES,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        if max_deliveries < 1:
+            raise ValueError(f"max_deliveries must be at least 1, got {max_deliveries}")
         for label, value in (
             ("redelivery_timeout", redelivery_timeout),
             ("minimum_check_interval", minimum_check_interval),
@@ -114,6 +109,9 @@ class Worker:
         self.enable_internal_instrumentation = enable_internal_instrumentation
         self.fallback_task: TaskFunction = fallback_task or default_fallback_task
         self.dependencies = _validate_dependencies(dependencies)
+        # A message delivered more often than this (its worker kept dying, or it
+        # kept being abandoned) goes to the dead-letter stream instead of running.
+        self.max_deliveries = max_deliveries
         self._stop = asyncio.Event()
         self._running: asyncio.Task[None] | None = None
         self.cancel_hooks: list[CancelHook] = []
@@ -230,22 +228,41 @@ class Worker:
             self._running.cancel()
 
     async def _sessions(self, forever: bool) -> None:
+        """Run processing sessions until stopped. A session's loops survive Redis
+        faults on their own; a session that cannot start (Redis unreachable) is
+        started again after a backoff. A missing ACL rule at start-up raises
+        ``AccessDenied`` at once; later it is retried and logged at ERROR."""
+        base = self.reconnection_delay.total_seconds()
+        backoff = Backoff(base, max(base, _defaults.BACKOFF_CAP.total_seconds()))
+        first = True
         while not self._stop.is_set():
             try:
                 await run_session(
-                    self, self.docket, forever, self._stop, self._executor, self._pulse
+                    self,
+                    self.docket,
+                    forever,
+                    self._stop,
+                    self._executor,
+                    self._pulse,
+                    first,
                 )
                 return
+            except AccessDenied:
+                raise
             except Exception as error:
-                if not _is_disconnect(error):
-                    raise
-                m.REDIS_DISRUPTIONS.add(1, self.labels())
-                delay = self.reconnection_delay.total_seconds()
-                logger.warning(
-                    "Error connecting to redis, retrying in %s...",
-                    self.reconnection_delay,
-                    exc_info=error,
+                kind = classify(error)
+                if kind is not Fault.BUG:
+                    m.REDIS_DISRUPTIONS.add(1, self.labels())
+                log = logger.warning if kind is Fault.TRANSIENT else logger.error
+                delay = backoff.next_delay()
+                log(
+                    "Worker session stopped (%s: %s); starting again in %.1fs",
+                    type(error).__name__,
+                    error,
+                    delay,
+                    exc_info=error if kind is Fault.BUG else None,
                 )
+                first = False
                 if await wait_for(self._stop, delay):
                     return
 

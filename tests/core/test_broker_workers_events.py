@@ -75,10 +75,10 @@ async def test_reclaim_takes_over_idle_messages(docket: Docket):
     broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker, "crashed")
-    assert await broker.reclaim("rescuer", 10, 60_000) == []
-    reclaimed = await broker.reclaim("rescuer", 10, 0)
-    assert [(d.message_id, d.redelivered) for d in reclaimed] == [
-        (delivery.message_id, True)
+    assert (await broker.reclaim("rescuer", 10, 60_000)).deliveries == []
+    reclaimed = (await broker.reclaim("rescuer", 10, 0)).deliveries
+    assert [(d.message_id, d.redelivered, d.deliveries) for d in reclaimed] == [
+        (delivery.message_id, True, 2)
     ]
     assert reclaimed[0].fields[b"key"] == b"k"
     summary = await broker.client.xpending(broker.keys.stream, broker.group)
@@ -93,14 +93,29 @@ async def test_reclaim_skips_deleted_messages(docket: Docket):
     await broker.ensure_group()
     gone, _kept = await broker.read("crashed", 10, 10)
     await broker.client.xdel(broker.keys.stream, gone.message_id)
-    reclaimed = await broker.reclaim("rescuer", 10, 0)
+    reclaimed = (await broker.reclaim("rescuer", 10, 0)).deliveries
     assert [d.fields[b"key"] for d in reclaimed] == [b"kept"]
+
+
+async def test_reclaim_continues_from_its_cursor(docket: Docket):
+    """A sweep returns where the next goes on, so entries far down the pending
+    list are reached even when each sweep may claim only one message."""
+    broker = docket.broker
+    for key in ("a", "b", "c"):
+        await place(broker, key)
+    await broker.ensure_group()
+    await broker.read("crashed", 10, 10)
+    first = await broker.reclaim("rescuer", 1, 0)
+    second = await broker.reclaim("rescuer", 1, 0, first.cursor)
+    third = await broker.reclaim("rescuer", 1, 0, second.cursor)
+    keys = [d.fields[b"key"] for s in (first, second, third) for d in s.deliveries]
+    assert keys == [b"a", b"b", b"c"]
 
 
 async def test_reclaim_without_a_group_creates_it(docket: Docket):
     """Reclaim on a docket whose group does not exist yet answers nothing."""
     broker = docket.broker
-    assert await broker.reclaim("w1", 10, 0) == []
+    assert (await broker.reclaim("w1", 10, 0)).deliveries == []
     assert len(await broker.client.xinfo_groups(broker.keys.stream)) == 1
 
 
@@ -123,7 +138,7 @@ async def test_renew_resets_the_lease(docket: Docket):
     await eventually(held_a_while)
     await broker.renew("holder", [delivery.message_id])
     assert await idle_ms() < 60
-    assert await broker.reclaim("rescuer", 10, 60) == []
+    assert (await broker.reclaim("rescuer", 10, 60)).deliveries == []
     await broker.renew("holder", [])  # nothing held: nothing to do
 
 

@@ -8,6 +8,7 @@ from .._redis import Backend
 from .._redis.client import RedisClient
 from .admission import AdmissionOps
 from .batcher import Batcher
+from .deadletters import DeadLetterOps
 from .events import EventOps
 from .inspection import InspectionOps
 from .queue import QueueOps
@@ -28,6 +29,7 @@ class Broker(
     InspectionOps,
     StrikeOps,
     SignalOps,
+    DeadLetterOps,
 ):
     """Docket-level operations (schedule, claim, settle, cancel, read, ...)."""
 
@@ -41,3 +43,14 @@ class Broker(
         self._records_running = records_running
         # Redis: concurrent script calls share pipelines. In-process: call directly.
         self.batcher = None if backend.is_memory else Batcher(backend.client)
+
+    async def check_access(self, worker: str) -> None:
+        """Run, harmlessly, each kind of command a worker needs (the consumer group,
+        reading its own pending history, the claim and settle scripts with empty
+        batches), so that a missing ACL rule shows at start-up, not mid-run."""
+        await self.ensure_group()
+        await self.client.xreadgroup(
+            self.group, worker, {self.keys.stream: "0"}, count=1
+        )
+        await self.claim(worker, "", [])
+        await self.settle([], 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .. import _codec
@@ -10,13 +10,17 @@ from . import scripts
 from .base import BrokerBase
 from .types import RunRecord, Settlement
 
-# Batch encoding for claim.lua and settle.lua (records() in lua/_prelude.lua).
-RECORD = "\x1e"
-FIELD = "\x1f"
 
-
-def _clean(text: str) -> str:
-    return text.replace(RECORD, " ").replace(FIELD, " ")
+def pack(rows: Iterable[Sequence[str | bytes]]) -> bytes:
+    """A batch for claim.lua and settle.lua as one argument: every field as
+    ``<byte length>:<bytes>`` (records() in lua/_prelude.lua reads it back), so
+    task keys and error texts may hold any character."""
+    parts: list[bytes] = []
+    for row in rows:
+        for field in row:
+            data = field if isinstance(field, bytes) else field.encode()
+            parts.append(b"%d:%b" % (len(data), data))
+    return b"".join(parts)
 
 
 class RunOps(BrokerBase):
@@ -34,10 +38,8 @@ class RunOps(BrokerBase):
         Returns, per message, whether it may run; the others were superseded or
         cancelled and have been acknowledged already.
         """
-        packed = RECORD.join(
-            FIELD.join(
-                (key, str(generation), message_id.decode(), "1" if again else "0")
-            )
+        packed = pack(
+            (key, str(generation), message_id, "1" if again else "0")
             for key, generation, message_id, again in batch
         )
         record_running = "1" if self._records_running else "0"
@@ -57,19 +59,17 @@ class RunOps(BrokerBase):
     async def settle(self, batch: Sequence[Settlement], ttl_seconds: int) -> int:
         """Write the final state of a batch and acknowledge it; returns how many
         were superseded (their successors' records were left alone)."""
-        packed = RECORD.join(
-            FIELD.join(
-                (
-                    item.key,
-                    str(item.generation),
-                    (item.message_id or b"").decode(),
-                    item.state,
-                    item.completed_at,
-                    _clean(item.error),
-                    ("r" if item.stored_result else "")
-                    + ("p" if item.wrote_progress else "")
-                    or "-",
-                )
+        packed = pack(
+            (
+                item.key,
+                str(item.generation),
+                item.message_id or b"",
+                item.state,
+                item.completed_at,
+                item.error,
+                ("r" if item.stored_result else "")
+                + ("p" if item.wrote_progress else "")
+                or "-",
             )
             for item in batch
         )

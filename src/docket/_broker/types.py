@@ -12,6 +12,15 @@ class Delivery:
     message_id: bytes
     fields: dict[bytes, bytes]
     redelivered: bool
+    deliveries: int = 1  # how many times the group has delivered it, this time included
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """What one redelivery sweep found, and where the next one starts."""
+
+    deliveries: list[Delivery]
+    cursor: str
 
 
 @dataclass(frozen=True, slots=True)

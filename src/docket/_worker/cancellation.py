@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-
-from .. import _defaults
-from .. import instrumentation as m
-from .session import Session, wait_for
+from .._redis.faults import Backoff, Fault
+from .resilience import backoff_for, pause, report_fault
+from .session import Session
 
 logger = logging.getLogger("docket.worker")
 
@@ -34,9 +32,10 @@ async def _run_hooks(session: Session, key: str) -> None:
             logger.warning("Handling the cancellation of %r failed: %s", key, error)
 
 
-async def _listen_once(session: Session) -> None:
+async def _listen_once(session: Session, backoff: Backoff) -> None:
     async with session.broker.worker_signals() as signals:
         session.listening.set()
+        backoff.reset()
         while not session.stop.is_set():
             signal = await signals.next(timeout=1.0)
             if signal is None:
@@ -49,18 +48,21 @@ async def _listen_once(session: Session) -> None:
 
 
 async def listener_loop(session: Session) -> None:
-    """Keep the subscription up; resubscribe one second after any failure."""
-    retry = _defaults.LISTENER_RETRY.total_seconds()
+    """Keep the subscription up; subscribe again (after the backoff) on any failure.
+
+    While it is down the scheduler still polls every ``scheduling_resolution`` and
+    cancel signals are missed; running tasks are then only stopped by their
+    settlement, which never overwrites a ``cancelled`` record."""
+    backoff = backoff_for(session)
     while not session.stop.is_set():
         try:
-            await _listen_once(session)
+            await _listen_once(session, backoff)
         except asyncio.CancelledError:
             raise
-        except RedisConnectionError as error:
-            m.REDIS_DISRUPTIONS.add(1, session.worker.labels())
-            logger.warning("Cancellation listener lost its connection: %s", error)
-        except Exception:
-            logger.warning("Cancellation listener failed", exc_info=True)
+        except Exception as error:
+            kind = report_fault(session, "The cancel and wake-up listener", error)
+            if kind is Fault.PERMISSION and not session.listening.is_set():
+                session.refused = error  # start-up fails fast on this
         session.wake_scheduler.set()  # a wake-up may have been missed meanwhile
-        if await wait_for(session.stop, retry):
+        if not await pause(session, backoff):
             return

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import time
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-
 from .. import instrumentation as m
-from .session import Session, every
+from .resilience import every
+from .session import Session
 
 logger = logging.getLogger("docket.worker")
 
@@ -17,23 +16,16 @@ async def heartbeat_loop(session: Session) -> None:
     docket, worker = session.docket, session.worker
 
     async def beat() -> None:
-        try:
-            await session.broker.heartbeat(
-                worker.name, list(docket.tasks), docket.liveness_horizon
-            )
-            ready, future = await session.broker.depths()
-        except RedisConnectionError:
-            m.REDIS_DISRUPTIONS.add(1, worker.labels())
-            raise
+        await session.broker.heartbeat(
+            worker.name, list(docket.tasks), docket.liveness_horizon
+        )
+        ready, future = await session.broker.depths()
         session.pulse.last_beat = time.monotonic()
         m.QUEUE_DEPTH.set(ready, docket.labels())
         m.SCHEDULE_DEPTH.set(future, docket.labels())
 
     await every(
-        lambda: docket.heartbeat_interval.total_seconds(),
-        session.stop,
-        beat,
-        "Heartbeat",
+        session, lambda: docket.heartbeat_interval.total_seconds(), beat, "Heartbeat"
     )
 
 
@@ -50,15 +42,11 @@ async def lease_loop(session: Session) -> None:
     worker = session.worker
 
     async def renew() -> None:
-        ids = [mid for mid in session.by_message if mid]
-        try:
-            await session.broker.renew(worker.name, ids)
-        except Exception:
-            logger.warning("Failed to renew leases", exc_info=True)
+        await session.broker.renew(worker.name, [m for m in session.by_message if m])
 
     await every(
+        session,
         lambda: worker.redelivery_timeout.total_seconds() / 4,
-        session.stop,
         renew,
-        "Leases",
+        "Renewing leases",
     )

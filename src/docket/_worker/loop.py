@@ -8,66 +8,32 @@ from typing import Any
 
 from .. import _codec
 from .._broker import Delivery
-from .._message import identity
-from ..execution import Execution, ExecutionState
+from ..execution import ExecutionState
 from . import report, runner
+from .intake import take_in
+from .resilience import keep_running
 from .session import Running, Session
-
-
-def _decode(session: Session, delivery: Delivery) -> Execution | Exception:
-    fields = delivery.fields
-    name = identity(fields)[1]
-    function: Any = session.docket.tasks.get(name) or session.worker.fallback_task
-    try:
-        return Execution.from_fields(
-            session.docket, fields, function, delivery.redelivered, delivery.message_id
-        )
-    except Exception as error:
-        return error
-
-
-async def _settle_unreadable(
-    session: Session, delivery: Delivery, error: Exception
-) -> None:
-    """A payload that cannot be loaded ends FAILED and acknowledged: it never poisons."""
-    key, function_name, generation = identity(delivery.fields)
-    report.unreadable(session, key, error)
-    if not key:
-        await session.broker.acknowledge([delivery.message_id])
-        return
-    placeholder = Execution(
-        session.docket,
-        session.worker.fallback_task,
-        (),
-        {},
-        key,
-        _codec.now(),
-        1,
-        function_name=function_name,
-        generation=generation,
-        message_id=delivery.message_id,
-    )
-    held = session.hold(placeholder)
-    text = f"Could not load the task's payload: {_codec.error_text(error)}"
-    session.settle(held, placeholder.settlement(ExecutionState.FAILED, text), False)
 
 
 async def _start(
     session: Session, deliveries: list[Delivery], executions_group: Any
 ) -> None:
     worker = session.worker
-    claimable: list[Execution] = []
-    for delivery in deliveries:
-        decoded = _decode(session, delivery)
-        if isinstance(decoded, Exception):
-            await _settle_unreadable(session, delivery, decoded)
-            continue
-        if session.docket.strike_list.is_stricken(decoded):
-            held = session.hold(decoded)
-            report.struck(session, decoded)
-            session.settle(held, decoded.settlement(ExecutionState.CANCELLED), False)
-            continue
-        claimable.append(decoded)
+    intake = take_in(session, deliveries)
+    if intake.rejected:
+        await session.broker.dead_letter(
+            [rejection for rejection, _ in intake.rejected],
+            worker.name,
+            session.docket.ttl_seconds,
+            session.docket.dead_letter_limit,
+        )
+        for rejection, delivery in intake.rejected:
+            report.dead_lettered(session, rejection, delivery.fields)
+    for execution in intake.struck:
+        held = session.hold(execution)
+        report.struck(session, execution)
+        session.settle(held, execution.settlement(ExecutionState.CANCELLED), False)
+    claimable = intake.runnable
     if not claimable:
         return
     held_all = [session.hold(execution) for execution in claimable]
@@ -96,23 +62,34 @@ def _reclaim_interval(session: Session) -> float:
     return min(session.worker.redelivery_timeout.total_seconds() / 4, 1.0)
 
 
-async def main_loop(session: Session, executions_group: Any) -> None:
-    """Claim and dispatch until stopped (or, unless forever, until no work remains)."""
+async def _sweep(session: Session) -> list[Delivery]:
+    """Messages abandoned for ``redelivery_timeout``, continuing the last sweep.
+
+    A message this worker still holds is never taken up again: coming back here
+    means only that its lease lapsed (say, the event loop stalled), and the sweep
+    itself just renewed it."""
+    worker = session.worker
+    min_idle_ms = int(worker.redelivery_timeout.total_seconds() * 1000)
+    sweep = await session.broker.reclaim(
+        worker.name, session.free_slots, min_idle_ms, session.sweep_cursor
+    )
+    session.sweep_cursor = sweep.cursor
+    return [d for d in sweep.deliveries if d.message_id not in session.by_message]
+
+
+async def _loop(session: Session, executions_group: Any) -> None:
     worker = session.worker
     block_ms = max(int(worker.minimum_check_interval.total_seconds() * 1000), 1)
-    min_idle_ms = int(worker.redelivery_timeout.total_seconds() * 1000)
-    next_reclaim = 0.0
+    next_sweep = 0.0
     while not session.stop.is_set():
         if session.free_slots <= 0:
             session.slot_freed.clear()
             await _wait_for_slot(session)
             continue
         deliveries: list[Delivery] = []
-        if time.monotonic() >= next_reclaim:
-            next_reclaim = time.monotonic() + _reclaim_interval(session)
-            deliveries = await session.broker.reclaim(
-                worker.name, session.free_slots, min_idle_ms
-            )
+        if time.monotonic() >= next_sweep:
+            next_sweep = time.monotonic() + _reclaim_interval(session)
+            deliveries = await _sweep(session)
         if not deliveries:
             deliveries = await session.broker.read(
                 worker.name, session.free_slots, block_ms
@@ -123,6 +100,14 @@ async def main_loop(session: Session, executions_group: Any) -> None:
         if not session.forever and session.is_idle():
             if not await session.broker.pending_work():
                 return
+
+
+async def main_loop(session: Session, executions_group: Any) -> None:
+    """Claim and dispatch until stopped (or, unless forever, until no work remains);
+    a Redis fault pauses the loop (with backoff), it never ends it."""
+    await keep_running(
+        session, "Reading tasks", lambda: _loop(session, executions_group)
+    )
 
 
 async def _wait_for_slot(session: Session) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from uncalled_for import get_annotation_dependencies, get_dependency_parameters
 
 from .._broker import Broker
+from .._redis.faults import AccessDenied, Fault, classify
 from ..docket import Docket
 from . import report
 from .cancellation import listener_loop
@@ -19,7 +20,7 @@ from .liveness import deregister, heartbeat_loop, lease_loop
 from .loop import main_loop
 from .scheduler import reseed_loop, scheduler_loop
 from .session import Pulse, Session, SessionWorker, wait_for
-from .settler import flush, settler_loop
+from .settler import settle_all, settler_loop
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from taskgroup import TaskGroup  # pyright: ignore[reportMissingImports]
@@ -51,6 +52,7 @@ async def run_session(
     stop: asyncio.Event,
     executor: Executor | None,
     pulse: Pulse,
+    first: bool = True,
 ) -> None:
     """Process until ``stop`` (or until no work remains); drain in-flight work first."""
     session = Session(
@@ -67,49 +69,61 @@ async def run_session(
     session.broker.backend.warn_if_pool_too_small(worker.concurrency)
     pulse.active = True
     try:
-        await _process(session)
+        await _process(session, first)
     finally:
         pulse.active = False
 
 
-async def _process(session: Session) -> None:
+async def _process(session: Session, first: bool) -> None:
     worker, docket = session.worker, session.docket
+    await _check_access(session, first)
     async with AsyncExitStack() as hooks:
         for cls in _lifecycle_classes(worker, docket):
             manager = cls.worker_lifecycle(docket, worker)
             if manager is not None:
                 await hooks.enter_async_context(manager)
-        failure: BaseException | None = None
         async with TaskGroup() as background:
-            loops: list[asyncio.Task[None]] = []
-            loops.append(background.create_task(listener_loop(session)))
-            await _wait_listening(session)
+            # Leases and cancel signals matter until the last execution settles;
+            # taking new work (scheduling, heartbeats) stops with the main loop.
+            holding = [
+                background.create_task(listener_loop(session)),
+                background.create_task(lease_loop(session)),
+            ]
+            await _wait_listening(session, first)
+            taking = [
+                background.create_task(scheduler_loop(session)),
+                background.create_task(heartbeat_loop(session)),
+            ]
             if worker.schedule_automatic_tasks:
-                loops.append(background.create_task(reseed_loop(session)))
-            loops.append(background.create_task(scheduler_loop(session)))
-            loops.append(background.create_task(lease_loop(session)))
-            loops.append(background.create_task(heartbeat_loop(session)))
+                taking.append(background.create_task(reseed_loop(session)))
             settler = background.create_task(settler_loop(session))
             try:
                 async with TaskGroup() as executions:
                     try:
                         await main_loop(session, executions)
-                    except Exception as error:  # drain first, then report it
-                        failure = error
                     finally:
-                        _stop_loops(loops)
+                        _stop_loops(taking)
+                        session.pulse.active = False  # draining: not announced
                         await deregister(session)
                         if session.in_flight:
                             logger.info(
                                 "Shutdown requested, finishing %d active tasks...",
                                 session.in_flight,
                             )
-                failure = await _drain_settlements(session) or failure
+                await _drain_settlements(session)
             finally:
                 settler.cancel()
-                _stop_loops(loops)
-    if failure is not None:
-        raise failure
+                _stop_loops(holding + taking)
+
+
+async def _check_access(session: Session, first: bool) -> None:
+    """At start-up, a missing ACL rule fails fast (``AccessDenied`` names it)."""
+    try:
+        await session.broker.check_access(session.worker.name)
+    except Exception as error:
+        if first and classify(error) is Fault.PERMISSION:
+            raise AccessDenied(error, session.docket.keyspace.prefix) from error
+        raise
 
 
 def _stop_loops(loops: list[asyncio.Task[None]]) -> None:
@@ -117,25 +131,24 @@ def _stop_loops(loops: list[asyncio.Task[None]]) -> None:
         loop.cancel()
 
 
-async def _wait_listening(session: Session) -> None:
+async def _wait_listening(session: Session, first: bool) -> None:
     while not session.listening.is_set():
         if session.stop.is_set():
             return
+        if first and session.refused is not None:
+            raise AccessDenied(session.refused, session.docket.keyspace.prefix)
         try:
             await asyncio.wait_for(session.listening.wait(), 0.1)
         except asyncio.TimeoutError:
             continue
 
 
-async def _drain_settlements(session: Session) -> BaseException | None:
-    """Wait until every finished execution is settled (by us or the settler loop)."""
+async def _drain_settlements(session: Session) -> None:
+    """Wait until every finished execution is settled (by us or the settler loop),
+    retrying through Redis faults; a forced stop cancels this."""
     while session.pending or session.by_message:
         if session.pending:
-            try:
-                await flush(session)
-            except Exception as error:  # the messages stay pending for redelivery
-                return error
+            await settle_all(session)
         else:
             session.slot_freed.clear()
             await wait_for(session.slot_freed, 1.0)
-    return None

@@ -11,7 +11,9 @@ from uncalled_for.introspection import _signature_cache  # pyright: ignore[repor
 
 from .. import _codec
 from .. import instrumentation as m
+from .._broker.deadletters import Rejection
 from .._context import format_duration
+from .._message import identity
 from .._observe import metrics_enabled
 from ..annotations import Annotation, compact_signature
 from ..execution import Execution
@@ -181,17 +183,27 @@ def storage_failed(
     )
 
 
-def unreadable(session: Session, key: str, error: BaseException) -> None:
+def dead_lettered(
+    session: Session, rejection: Rejection, fields: dict[bytes, bytes]
+) -> None:
+    """One ERROR line and one count per message moved to the dead-letter stream."""
+    key, function, _ = identity(fields)
     logger.error(
-        "Task %r has a payload this worker cannot load: %s",
+        "Dead-lettered message %s of task %r (key %r): %s: %s",
+        rejection.message_id.decode(errors="replace"),
+        function,
         key,
-        error,
+        rejection.reason,
+        rejection.detail,
         extra={
             **session.worker.labels(),
-            "docket.queue_key": session.docket.queue_key,
-            "docket.stream_key": session.docket.stream_key,
             "docket.key": key,
+            "docket.task": function,
+            "docket.dead_reason": rejection.reason,
         },
+    )
+    m.TASKS_DEAD_LETTERED.add(
+        1, {**session.worker.labels(), "docket.reason": rejection.reason}
     )
 
 

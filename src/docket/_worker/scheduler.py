@@ -10,7 +10,8 @@ from typing import Any
 from .. import _defaults
 from ..dependencies._perpetual import Perpetual
 from ..dependencies._resolution import get_single_dependency_parameter_of_type
-from .session import Session, every, wait_for
+from .resilience import backoff_for, every, pause, report_fault
+from .session import Session, wait_for
 
 logger = logging.getLogger("docket.worker")
 
@@ -21,19 +22,24 @@ async def scheduler_loop(session: Session) -> None:
     ``scheduling_resolution`` bounds each sleep, so a missed wake-up costs at most
     that much delay."""
     resolution = session.worker.scheduling_resolution.total_seconds()
+    backoff = backoff_for(session)
     while not session.stop.is_set():
         session.wake_scheduler.clear()
         delay = resolution
         try:
             result = await session.broker.stream_due(time.time())
-            if result.moved >= _defaults.MOVE_BATCH:
-                continue
-            if result.next_due is not None:
-                delay = min(max(result.next_due - time.time(), 0.0), resolution)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            logger.warning("Scheduler failed to move due tasks", exc_info=True)
+        except Exception as error:
+            report_fault(session, "Moving due tasks", error)
+            if not await pause(session, backoff):
+                return
+            continue
+        backoff.reset()
+        if result.moved >= _defaults.MOVE_BATCH:
+            continue
+        if result.next_due is not None:
+            delay = min(max(result.next_due - time.time(), 0.0), resolution)
         if delay > 0:
             wake = asyncio.ensure_future(session.wake_scheduler.wait())
             stop = asyncio.ensure_future(session.stop.wait())
@@ -85,8 +91,8 @@ async def seed_automatic(session: Session) -> None:
 
 async def reseed_loop(session: Session) -> None:
     await every(
+        session,
         lambda: _defaults.RESEED_INTERVAL.total_seconds(),
-        session.stop,
         lambda: seed_automatic(session),
         "Seeding automatic tasks",
     )

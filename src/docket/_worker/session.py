@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,6 +23,8 @@ logger = logging.getLogger("docket.worker")
 class SessionWorker(WorkerHandle, Protocol):
     """What a processing session reads of its ``Worker`` (its settings)."""
 
+    reconnection_delay: timedelta
+    max_deliveries: int
     minimum_check_interval: timedelta
     scheduling_resolution: timedelta
     schedule_automatic_tasks: bool
@@ -66,6 +67,8 @@ class Session:
     free_slots: int
     executor: Executor | None = None
     pulse: Pulse = field(default_factory=Pulse)
+    sweep_cursor: str = "0-0"  # where the next redelivery sweep goes on
+    refused: BaseException | None = None  # the listener's permission error, if any
     running: dict[str, Running] = field(default_factory=dict)
     by_message: dict[bytes, Running] = field(default_factory=dict)
     slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -120,21 +123,3 @@ async def wait_for(event: asyncio.Event, timeout: float) -> bool:
     except asyncio.TimeoutError:
         return False
     return True
-
-
-async def every(
-    interval: Callable[[], float],
-    stop: asyncio.Event,
-    tick: Callable[[], Any],
-    name: str,
-) -> None:
-    """Run ``tick`` every ``interval()`` seconds until ``stop``; errors are logged."""
-    while not stop.is_set():
-        try:
-            await tick()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.warning("%s failed; trying again next tick", name, exc_info=True)
-        if await wait_for(stop, interval()):
-            return

@@ -20,25 +20,20 @@ local function hmget(key, ...)
   return out
 end
 
--- Batches arrive as one argument: records separated by \30, fields by \31 (task keys
--- cannot contain control characters, and error texts are cleaned by the caller).
--- One argument instead of thousands keeps the client's command encoding cheap.
-local function split(text, separator)
-  local out, start = {}, 1
-  while true do
-    local i = string.find(text, separator, start, true)
-    if not i then
-      out[#out + 1] = string.sub(text, start)
-      return out
+-- Batches arrive as one argument: every field written as <byte length>:<bytes>, `width`
+-- fields per record (see pack() in runs.py), so a task key or an error text may hold any
+-- byte. One argument instead of thousands keeps the client's command encoding cheap.
+local function records(text, width)
+  local out, record, pos, last = {}, {}, 1, #text
+  while pos <= last do
+    local colon = string.find(text, ':', pos, true)
+    local size = tonumber(string.sub(text, pos, colon - 1))
+    record[#record + 1] = string.sub(text, colon + 1, colon + size)
+    pos = colon + size + 1
+    if #record == width then
+      out[#out + 1] = record
+      record = {}
     end
-    out[#out + 1] = string.sub(text, start, i - 1)
-    start = i + 1
   end
-end
-
-local function records(text)
-  local out = {}
-  if text == '' then return out end
-  for _, record in ipairs(split(text, '\30')) do out[#out + 1] = split(record, '\31') end
   return out
 end

@@ -3,7 +3,7 @@
 -- KEYS[1] stream P:stream     KEYS[2] listening flag P:listening
 -- ARGV[1] prefix P   ARGV[2] consumer group   ARGV[3] worker name   ARGV[4] started_at ISO
 -- ARGV[5] the batch: one record per message with 4 fields: task key, message
--- generation, message id, redelivered "1"/"0" (see records() in _prelude.lua)
+-- generation, message id, redelivered "1"/"0" (length-prefixed, see records() in _prelude.lua)
 -- ARGV[6] "1" to record the running state on the run record, "0" to leave the record
 -- as it is (fire-and-forget dockets, execution_ttl=0: the record still says "queued",
 -- which keeps the key live for deduplication until the run settles)
@@ -18,7 +18,7 @@ local stream, prefix, group, worker, started = KEYS[1], ARGV[1], ARGV[2], ARGV[3
 local listening = redis.call('EXISTS', KEYS[2]) == 1
 local codes, stale = {}, {}
 
-for _, r in ipairs(records(ARGV[5])) do
+for _, r in ipairs(records(ARGV[5], 4)) do
   local key, generation, id = r[1], tonumber(r[2]), r[3]
   local runs = prefix .. ':runs:' .. key
   local record = hmget(runs, 'generation', 'state')

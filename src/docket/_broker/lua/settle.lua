@@ -11,21 +11,25 @@
 -- Race prevented: a run that was replaced while it ran (its record now carries a
 -- newer generation) must not overwrite its successor's record or delete its
 -- successor's progress; it still publishes its terminal event (so waiters are
--- released) and acknowledges its own message.
+-- released) and acknowledges its own message. A run cancelled while it ran keeps
+-- its `cancelled` state whatever it reports. Finished records drop `args`/`kwargs`.
 -- Returns the number of executions that were superseded.
 
 local stream, prefix, group, ttl = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
 local listening = redis.call('EXISTS', KEYS[2]) == 1
 local acks, superseded = {}, 0
 
-for _, r in ipairs(records(ARGV[5])) do
+for _, r in ipairs(records(ARGV[5], 7)) do
   local key, generation, id = r[1], tonumber(r[2]), r[3]
   local state, completed_at, err, flags = r[4], r[5], r[6], r[7]
   if completed_at == '' then completed_at = ARGV[4] end
   local runs = prefix .. ':runs:' .. key
   local progress = prefix .. ':progress:' .. key
-  local current = tonumber(redis.call('HGET', runs, 'generation'))
+  local record = hmget(runs, 'generation', 'state')
+  local current = tonumber(record[1])
   local stale = generation > 0 and (current == nil or current > generation)
+  -- A run cancelled while it ran (its cancel signal lost) stays cancelled.
+  if record[2] == 'cancelled' then state = 'cancelled' end
 
   if stale then
     superseded = superseded + 1
@@ -41,6 +45,8 @@ for _, r in ipairs(records(ARGV[5])) do
         extra[#extra + 1] = 'result_key'; extra[#extra + 1] = key
       end
       redis.call('HSET', runs, 'state', state, 'completed_at', completed_at, unpack(extra))
+      -- The arguments were for running it; a finished record need not keep them.
+      redis.call('HDEL', runs, 'args', 'kwargs')
       redis.call('EXPIRE', runs, ttl)
     else
       redis.call('DEL', runs)

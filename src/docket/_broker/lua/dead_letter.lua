@@ -1,0 +1,76 @@
+-- dead_letter: move messages that must never run to the dead-letter stream P:dead.
+--
+-- KEYS[1] stream P:stream   KEYS[2] dead letters P:dead   KEYS[3] listening flag
+-- ARGV[1] prefix P   ARGV[2] consumer group   ARGV[3] most entries P:dead keeps
+-- ARGV[4] worker name   ARGV[5] now, ISO   ARGV[6] TTL seconds of terminal records
+-- (0 = delete)   ARGV[7] the batch: one record per message with 3 fields: message id,
+-- reason category, reason text (length-prefixed, see records() in _prelude.lua)
+--
+-- Each message's original fields are copied from the stream, with `dead_reason`,
+-- `dead_detail`, `dead_worker`, `dead_at` and `dead_message_id` added, then the message
+-- is acknowledged and deleted. When the message's key and generation are readable and
+-- still match the run record, the record ends `failed` (so waiters are released and
+-- the key can be added again) and a state event is published.
+-- Race prevented: copying, acknowledging and failing the record in one step, a
+-- message is never both dead-lettered and redelivered, nor lost between the two.
+-- P:dead is capped by deleting its oldest entries (XTRIM is not available to scripts
+-- on every engine). Returns the number of messages dead-lettered.
+
+local stream, dead, prefix, group = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+local limit, worker, now, ttl = tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
+local listening = redis.call('EXISTS', KEYS[3]) == 1
+local moved = 0
+
+for _, r in ipairs(records(ARGV[7], 3)) do
+  local id, category, detail = r[1], r[2], r[3]
+  local entries = redis.call('XRANGE', stream, id, id)
+  local fields = {}
+  local key, generation = nil, nil
+  if entries[1] then
+    local original = entries[1][2]
+    for i = 1, #original, 2 do
+      fields[#fields + 1] = original[i]
+      fields[#fields + 1] = original[i + 1]
+      if original[i] == 'key' then key = original[i + 1] end
+      if original[i] == 'generation' then generation = tonumber(original[i + 1]) end
+    end
+  end
+  fields[#fields + 1] = 'dead_reason'; fields[#fields + 1] = category
+  fields[#fields + 1] = 'dead_detail'; fields[#fields + 1] = detail
+  fields[#fields + 1] = 'dead_worker'; fields[#fields + 1] = worker
+  fields[#fields + 1] = 'dead_at'; fields[#fields + 1] = now
+  fields[#fields + 1] = 'dead_message_id'; fields[#fields + 1] = id
+  redis.call('XADD', dead, '*', unpack(fields))
+  redis.call('XACK', stream, group, id)
+  redis.call('XDEL', stream, id)
+  moved = moved + 1
+
+  if key and key ~= '' then
+    local runs = prefix .. ':runs:' .. key
+    local record = hmget(runs, 'generation', 'state')
+    local current = tonumber(record[1])
+    local live = record[2] == 'queued' or record[2] == 'running' or record[2] == 'scheduled'
+    if current ~= nil and current == (generation or 0) and live then
+      local err = 'dead-lettered (' .. category .. '): ' .. detail
+      if ttl > 0 then
+        redis.call('HSET', runs, 'state', 'failed', 'completed_at', now, 'error', err)
+        redis.call('HDEL', runs, 'args', 'kwargs')
+        redis.call('EXPIRE', runs, ttl)
+      else
+        redis.call('DEL', runs)
+      end
+      if listening then
+        emit(prefix .. ':state:' .. key, '{"type":"state","key":' .. json_string(key)
+          .. ',"state":"failed","completed_at":"' .. now .. '","error":'
+          .. json_string(err) .. '}')
+      end
+    end
+  end
+end
+
+local excess = redis.call('XLEN', dead) - limit
+if excess > 0 then
+  local oldest = redis.call('XRANGE', dead, '-', '+', 'COUNT', excess)
+  for _, entry in ipairs(oldest) do redis.call('XDEL', dead, entry[1]) end
+end
+return moved

@@ -1,0 +1,77 @@
+"""Intake: the one place a delivered stream entry becomes an Execution, or is refused.
+
+Anyone who can write to Redis can put anything in the stream, so each entry is
+checked on its own, every step under one ``try``: the delivery count, the envelope
+and the arguments (``_message``), unpickling, and the strike check. A problem with
+one entry refuses that entry only, as a ``Rejection`` with a reason the caller
+dead-letters; its batch-mates go on. Everything downstream (claim, runner, reports)
+receives only executions that decoded cleanly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import _codec
+from .._broker import Delivery
+from .._broker.deadletters import Rejection
+from .._message import MalformedMessage, identity
+from ..execution import Execution
+from .session import Session
+
+# Reason categories (the ``docket.reason`` label of docket_tasks_dead_lettered).
+MAX_DELIVERIES = "max-deliveries"
+MALFORMED = "malformed-message"
+UNREADABLE = "unreadable-payload"
+STRIKE_CHECK = "strike-check-failed"
+
+
+@dataclass
+class Intake:
+    runnable: list[Execution] = field(default_factory=list)
+    struck: list[Execution] = field(default_factory=list)
+    rejected: list[tuple[Rejection, Delivery]] = field(default_factory=list)
+
+
+def take_in(session: Session, deliveries: list[Delivery]) -> Intake:
+    intake = Intake()
+    for delivery in deliveries:
+        outcome = _examine(session, delivery)
+        if isinstance(outcome, Rejection):
+            intake.rejected.append((outcome, delivery))
+        elif outcome[1]:
+            intake.struck.append(outcome[0])
+        else:
+            intake.runnable.append(outcome[0])
+    return intake
+
+
+def _examine(
+    session: Session, delivery: Delivery
+) -> Rejection | tuple[Execution, bool]:
+    """The execution and whether it is struck, or why the entry must not run."""
+    limit = session.worker.max_deliveries
+    if delivery.deliveries > limit:
+        detail = f"delivered {delivery.deliveries} times (the limit is {limit})"
+        return Rejection(delivery.message_id, MAX_DELIVERIES, detail)
+    fields = delivery.fields
+    name = identity(fields)[1]
+    function = session.docket.tasks.get(name) or session.worker.fallback_task
+    try:
+        execution = Execution.from_fields(
+            session.docket, fields, function, delivery.redelivered, delivery.message_id
+        )
+    except MalformedMessage as error:
+        return Rejection(delivery.message_id, MALFORMED, str(error))
+    except Exception as error:
+        detail = f"the payload cannot be loaded: {_codec.error_text(error)}"
+        return Rejection(delivery.message_id, UNREADABLE, detail)
+    try:
+        struck = session.docket.strike_list.is_stricken(execution)
+    except Exception as error:
+        detail = f"checking strikes raised {_codec.error_text(error)}"
+        return Rejection(delivery.message_id, STRIKE_CHECK, detail)
+    return execution, struck
+
+
+__all__ = ["Intake", "take_in"]
