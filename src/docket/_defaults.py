@@ -19,7 +19,9 @@ SCHEDULING_RESOLUTION = timedelta(milliseconds=250)
 
 MAX_DELIVERIES = 5  # deliveries of one message before it is dead-lettered
 DEAD_LETTER_LIMIT = 10_000  # entries P:dead keeps (the oldest go first)
-BACKOFF_CAP = timedelta(seconds=30)  # the longest pause between retries after a fault
+BACKOFF_CAP = timedelta(seconds=30)
+# After a forced stop, how long to wait for tasks that ignore their cancellation.
+ABANDON_GRACE = timedelta(seconds=5)  # the longest pause between retries after a fault
 
 ADMISSION_RESCHEDULE_DELAY = timedelta(milliseconds=100)
 PERPETUAL_LOCK_TIMEOUT = timedelta(seconds=10)

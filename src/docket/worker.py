@@ -116,6 +116,7 @@ class Worker:
         self._running: asyncio.Task[None] | None = None
         self.cancel_hooks: list[CancelHook] = []
         self._pulse = Pulse()
+        self._abandon: asyncio.Future[None] | None = None
         self._shared: SharedContext | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._limits: dict[str, int] = {}
@@ -143,9 +144,8 @@ class Worker:
         traceback: TracebackType | None,
     ) -> None:
         self._stop.set()
-        running = self._running
-        if running is not None and not running.done():
-            await asyncio.shield(running)
+        if self._running is not None and not self._running.done():
+            await self._wait_running()
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
@@ -191,9 +191,10 @@ class Worker:
         if self._shared is None:
             raise RuntimeError("Use 'async with Worker(...)' before running it")
         self._stop.clear()
+        self._abandon = asyncio.get_running_loop().create_future()
         self._running = asyncio.ensure_future(self._sessions(forever))
         try:
-            await asyncio.shield(self._running)
+            await self._wait_running()
         except asyncio.CancelledError:
             if self._running.done() and self._running.cancelled():
                 raise
@@ -202,12 +203,29 @@ class Worker:
             if uncancel is not None:
                 uncancel()
             try:
-                await self._running
+                await self._wait_running()
             except asyncio.CancelledError:
-                self._running.cancel()
+                self.stop(graceful=False)
                 raise
         finally:
             self._running = None
+
+    async def _wait_running(self) -> None:
+        """Wait for the sessions to end (cancelling this wait does not cancel them).
+        After a forced stop, wait at most ``ABANDON_GRACE``: a task that ignores its
+        cancellation is left behind rather than holding the shutdown forever."""
+        running, abandon = self._running, self._abandon
+        assert running is not None and abandon is not None
+        await asyncio.wait({running, abandon}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            running.result()
+            return
+        logger.error(
+            "Worker %r stopped while some tasks ignored their cancellation; their "
+            "messages will be redelivered",
+            self.name,
+        )
+        raise asyncio.CancelledError
 
     def is_healthy(self) -> bool:
         """Able to process: a session runs and its heartbeat reached Redis recently.
@@ -226,6 +244,12 @@ class Worker:
         self._stop.set()
         if not graceful and self._running is not None:
             self._running.cancel()
+            grace = _defaults.ABANDON_GRACE.total_seconds()
+            abandon = self._abandon
+            if abandon is not None:
+                asyncio.get_running_loop().call_later(
+                    grace, lambda: abandon.done() or abandon.set_result(None)
+                )
 
     async def _sessions(self, forever: bool) -> None:
         """Run processing sessions until stopped. A session's loops survive Redis

@@ -18,6 +18,8 @@ import asyncio
 import enum
 import random
 import re
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from redis.exceptions import (
     AuthenticationError,
@@ -26,6 +28,8 @@ from redis.exceptions import (
     RedisError,
     ResponseError,
 )
+
+T = TypeVar("T")
 
 
 class Fault(enum.Enum):
@@ -102,4 +106,31 @@ class Backoff:
         self.failures = 0
 
 
-__all__ = ["AccessDenied", "Backoff", "Fault", "classify", "missing_rule"]
+async def through_faults(
+    operation: Callable[[], Awaitable[T]],
+    on_fault: Callable[[BaseException], object],
+    base: float = 0.1,
+    cap: float = 5.0,
+) -> T:
+    """``operation()``'s result, trying again after Redis faults (capped backoff
+    with jitter) until it succeeds; ``on_fault`` hears of each. Anything that is
+    not a Redis fault is raised at once; cancellation ends the wait."""
+    backoff = Backoff(base, cap)
+    while True:
+        try:
+            return await operation()
+        except Exception as error:
+            if classify(error) is Fault.BUG:
+                raise
+            on_fault(error)
+            await asyncio.sleep(backoff.next_delay())
+
+
+__all__ = [
+    "AccessDenied",
+    "Backoff",
+    "Fault",
+    "classify",
+    "missing_rule",
+    "through_faults",
+]

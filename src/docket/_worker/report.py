@@ -172,17 +172,6 @@ def admission(session: Session, execution: Execution, action: str) -> None:
     )
 
 
-def storage_failed(
-    session: Session, execution: Execution, error: BaseException
-) -> None:
-    logger.error(
-        "Could not store the exception of %s: %s",
-        execution.call_repr(),
-        error,
-        extra=log_extra(session, execution),
-    )
-
-
 def dead_lettered(
     session: Session, rejection: Rejection, fields: dict[bytes, bytes]
 ) -> None:
@@ -204,6 +193,18 @@ def dead_lettered(
     )
     m.TASKS_DEAD_LETTERED.add(
         1, {**session.worker.labels(), "docket.reason": rejection.reason}
+    )
+
+
+def handler_failed(
+    session: Session, execution: Execution, handler: object, error: BaseException
+) -> None:
+    logger.error(
+        "%s of %s raised; the run ends failed",
+        type(handler).__name__,
+        execution.call_repr(),
+        exc_info=error,
+        extra=log_extra(session, execution),
     )
 
 

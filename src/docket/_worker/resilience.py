@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from .. import _defaults
 from .. import instrumentation as m
@@ -19,6 +20,8 @@ from .._redis.faults import Backoff, Fault, classify
 from .session import Session, wait_for
 
 logger = logging.getLogger("docket.worker")
+
+T = TypeVar("T")
 
 
 def backoff_for(session: Session) -> Backoff:
@@ -47,6 +50,27 @@ async def pause(session: Session, backoff: Backoff, cap: float | None = None) ->
     if cap is not None:
         delay = min(delay, cap)
     return not await wait_for(session.stop, delay)
+
+
+async def until_done(
+    session: Session, what: str, operation: Callable[[], Awaitable[T]]
+) -> T:
+    """``operation()``'s result, trying again through Redis faults (with backoff,
+    never pausing longer than a lease period) until it succeeds: the execution
+    keeps its slot and its lease meanwhile. Errors that are not Redis faults
+    (a result that cannot be stored, say) are raised at once."""
+    backoff = backoff_for(session)
+    cap = session.worker.redelivery_timeout.total_seconds() / 4
+    while True:
+        try:
+            return await operation()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if classify(error) is Fault.BUG:
+                raise
+            report_fault(session, what, error)
+            await asyncio.sleep(min(backoff.next_delay(), cap))
 
 
 async def keep_running(
@@ -91,4 +115,11 @@ async def every(
             return
 
 
-__all__ = ["backoff_for", "every", "keep_running", "pause", "report_fault"]
+__all__ = [
+    "backoff_for",
+    "every",
+    "keep_running",
+    "pause",
+    "report_fault",
+    "until_done",
+]

@@ -30,6 +30,7 @@ from ..dependencies._resolution import (
 )
 from ..execution import Execution, ExecutionState
 from . import report
+from .resilience import until_done
 from .session import Running, Session
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -40,8 +41,8 @@ async def run(session: Session, held: Running) -> None:
     """Run one claimed execution to its settlement; never raises for task errors."""
     execution = held.execution
     started = time.monotonic()
-    report.started(session, execution)
     try:
+        report.started(session, execution)
         if tracing_enabled():
             with span(
                 "docket.worker",
@@ -76,9 +77,12 @@ async def _run_in_span(
         else:
             await _run_with_dependencies(session, held, started, task_span)
     except asyncio.CancelledError:
-        if not held.cancel_requested:
+        if not held.cancel_requested and _stopping_hard():
             raise  # the worker is stopping hard: leave the message for redelivery
-        _uncancel()
+        if held.cancel_requested:
+            _uncancel()
+        # Cancelled by docket.cancel(), or the body raised CancelledError itself:
+        # the run ends cancelled (and a Perpetual chain ends with it).
         report.cancelled(session, execution, time.monotonic() - started)
         await _settle(session, held, ExecutionState.CANCELLED, wait=False)
     except AdmissionBlocked as blocked:
@@ -87,6 +91,13 @@ async def _run_in_span(
         current_execution.reset(tokens[2])
         current_worker.reset(tokens[1])
         current_docket.reset(tokens[0])
+
+
+def _stopping_hard() -> bool:
+    """Whether this task itself is being cancelled (the worker stops at once), as
+    opposed to a CancelledError the task body raised on its own."""
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)
+    return cancelling is None or cancelling() > 0
 
 
 def _uncancel() -> None:
@@ -121,7 +132,7 @@ async def _run_plain(
         result = await call_task(
             execution.function, execution.args, execution.kwargs, session.executor
         )
-        stored = await _store_result(execution, result)
+        stored = await _store_result(session, execution, result)
     except Exception as error:
         await _failed(session, held, error, time.monotonic() - started, None, task_span)
         return
@@ -129,11 +140,16 @@ async def _run_plain(
     await _settle(session, held, ExecutionState.COMPLETED, stored=stored)
 
 
-async def _store_result(execution: Execution, result: Any) -> bool:
+async def _store_result(session: Session, execution: Execution, result: Any) -> bool:
     if result is None or execution.docket.ttl_seconds <= 0:
         return False
-    document = _codec.encode_value(result)
-    return await store_value(execution.docket, execution.key, document) is not None
+    document = _codec.encode_value(result)  # an unpicklable result fails the run
+    stored = await until_done(
+        session,
+        "Storing a result",
+        lambda: store_value(execution.docket, execution.key, document),
+    )
+    return stored is not None
 
 
 async def _run_with_dependencies(
@@ -157,13 +173,21 @@ async def _run_with_dependencies(
             report.succeeded(session, execution, duration, task_span)
             outcome = TaskOutcome(duration=timedelta(seconds=duration), result=result)
             handler = get_single_dependency_of_type(resolved, CompletionHandler)
-            if handler is not None and await handler.on_complete(execution, outcome):
-                await _settle(session, held, ExecutionState.COMPLETED, wait=True)
-            else:
-                stored = await _store_result(execution, result)
-                await _settle(
-                    session, held, ExecutionState.COMPLETED, stored=stored, wait=True
-                )
+            if handler is not None:
+                held.followed_up = True
+                try:
+                    handled = await handler.on_complete(execution, outcome)
+                except Exception as error:  # its failure ends the run, once
+                    report.handler_failed(session, execution, handler, error)
+                    await _store_and_fail(session, held, error, logged=True)
+                    return
+                if handled:
+                    await _settle(session, held, ExecutionState.COMPLETED, wait=True)
+                    return
+            stored = await _store_result(session, execution, result)
+            await _settle(
+                session, held, ExecutionState.COMPLETED, stored=stored, wait=True
+            )
     except (AdmissionBlocked, asyncio.CancelledError):
         raise
     except Exception as error:
@@ -200,13 +224,21 @@ async def _failed(
     completed = execution.state is ExecutionState.COMPLETED  # failed in teardown
     if resolved and not completed:
         handler = get_single_dependency_of_type(resolved, FailureHandler)
-        if handler is not None and await handler.handle_failure(execution, outcome):
-            await _safety_net(session, held)
-            return
+        try:
+            if handler is not None and await handler.handle_failure(execution, outcome):
+                await _safety_net(session, held)
+                return
+        except Exception as failing:  # the handler broke: the failure stands
+            report.handler_failed(session, execution, handler, failing)
         completion = get_single_dependency_of_type(resolved, CompletionHandler)
-        if completion is not None and await completion.on_complete(execution, outcome):
-            await _store_and_fail(session, held, error, logged=True)
-            return
+        if completion is not None and not held.followed_up:
+            held.followed_up = True
+            try:
+                if await completion.on_complete(execution, outcome):
+                    await _store_and_fail(session, held, error, logged=True)
+                    return
+            except Exception as failing:
+                report.handler_failed(session, execution, completion, failing)
     if execution.acknowledged and not completed:  # a handler already settled it
         session.release(held)
         return
@@ -224,15 +256,15 @@ async def _store_and_fail(
     if not logged:
         report.final_failure(session, execution, error, duration)
     stored = False
-    try:
-        stored = (
-            await store_value(
-                execution.docket, execution.key, _codec.encode_exception(error)
-            )
-            is not None
+    document = _codec.encode_exception(error)
+    stored = (
+        await until_done(
+            session,
+            "Storing an exception",
+            lambda: store_value(execution.docket, execution.key, document),
         )
-    except Exception as storing:  # the store is down: still record the failure
-        report.storage_failed(session, execution, storing)
+        is not None
+    )
     await _settle(
         session,
         held,

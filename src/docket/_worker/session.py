@@ -55,6 +55,7 @@ class Running:
     execution: Execution
     task: asyncio.Task[None] | None = None
     cancel_requested: bool = False
+    followed_up: bool = False  # its CompletionHandler ran (it never runs twice)
 
 
 @dataclass(eq=False)

@@ -16,6 +16,7 @@ from cronsim import CronSim
 from typing_extensions import Self
 
 from .._context import current_execution, format_duration
+from .._redis.faults import through_faults
 from ..execution import Execution
 from ..instrumentation import TASKS_PERPETUATED, TASKS_SUPERSEDED
 from ._base import CompletionHandler, TaskOutcome, handler_labels, log_extra, logger
@@ -97,7 +98,18 @@ class Perpetual(CompletionHandler):
         duration = format_duration(outcome.duration.total_seconds())
         extra = log_extra(execution, outcome)
 
-        if await execution.is_superseded():
+        def fault(error: BaseException) -> None:
+            logger.warning(
+                "Scheduling the successor of %s failed (%s); retrying",
+                execution.call_repr(),
+                error,
+                extra=extra,
+            )
+
+        # The successor is scheduled exactly once: Redis faults are waited out
+        # here (replacing under the same key is safe to repeat), never turned
+        # into a failed run that a handler or a redelivery would repeat.
+        if await through_faults(execution.is_superseded, fault):
             TASKS_SUPERSEDED.add(
                 1, {**handler_labels(execution), "docket.where": "on_complete"}
             )
@@ -113,7 +125,8 @@ class Perpetual(CompletionHandler):
         if docket.tasks.get(name) is not execution.function:
             docket.register(execution.function)
             name = execution.function.__name__
-        await docket.replace(name, when, execution.key)(*self.args, **self.kwargs)
+        successor = docket.replace(name, when, execution.key)
+        await through_faults(lambda: successor(*self.args, **self.kwargs), fault)
 
         TASKS_PERPETUATED.add(1, handler_labels(execution))
 
