@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from . import _codec, _defaults
 from ._broker import Broker
+from ._dead_letters import DeadLetters
 from ._keys import Keyspace, check_task_key
 from ._names import DocketNames
 from ._observe import span
@@ -444,6 +445,11 @@ class Docket(DocketNames):
     async def snapshot(self) -> DocketSnapshot:
         view = await self.broker.view()
         return build_snapshot(self, view, await self.workers())
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """The messages workers refused to run (``P:dead``): list, replay, purge."""
+        return DeadLetters(self)
 
     async def workers(self) -> Collection[WorkerInfo]:
         return worker_infos(await self.broker.list_workers(self.liveness_horizon))

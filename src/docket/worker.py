@@ -312,6 +312,8 @@ class Worker:
         fallback_task: str | None = None,
         shutdown_timeout: timedelta | None = None,
         http_host: str = _defaults.HTTP_HOST,
+        max_deliveries: int = _defaults.MAX_DELIVERIES,
+        dead_letter_limit: int = _defaults.DEAD_LETTER_LIMIT,
     ) -> None:
         """Run a worker as a service: signals, health and metrics endpoints."""
         fallback = import_function(fallback_task) if fallback_task else None
@@ -319,6 +321,7 @@ class Worker:
             name=docket_name,
             url=url,
             enable_internal_instrumentation=enable_internal_instrumentation,
+            dead_letter_limit=dead_letter_limit,
         ) as docket:
             for path in tasks:
                 docket.register_collection(path)
@@ -333,6 +336,7 @@ class Worker:
                 schedule_automatic_tasks=schedule_automatic_tasks,
                 enable_internal_instrumentation=enable_internal_instrumentation,
                 fallback_task=fallback,
+                max_deliveries=max_deliveries,
             )
             await serve(
                 worker,

@@ -94,3 +94,9 @@ class DeadLetterOps(BrokerBase):
         if not entry_ids:
             return 0
         return int(await self.client.xdel(self.keys.dead, *entry_ids))
+
+    async def purge_dead(self) -> int:
+        """Remove every entry; returns how many there were."""
+        count = await self.dead_count()
+        await self.client.delete(self.keys.dead)
+        return count

@@ -6,7 +6,7 @@ itself to ``app`` when imported here.
 
 from __future__ import annotations
 
-from . import clear, snapshot, strike, tasks, version, watch, worker, workers
+from . import clear, dead, snapshot, strike, tasks, version, watch, worker, workers
 from ._app import app
 from ._options import (
     duration,
@@ -26,6 +26,7 @@ def main() -> None:
 __all__ = [
     "app",
     "clear",
+    "dead",
     "duration",
     "handle_strike_wildcard",
     "interpret_python_value",

@@ -19,3 +19,9 @@ tasks_app = typer.Typer(
     help="Add the built-in smoke-test tasks to a docket.", no_args_is_help=True
 )
 app.add_typer(tasks_app, name="tasks")
+
+dead_app = typer.Typer(
+    help="Look at, replay and purge the messages workers refused to run.",
+    no_args_is_help=True,
+)
+app.add_typer(dead_app, name="dead")

@@ -147,6 +147,27 @@ def worker(
             help="Trace docket's own Redis polling too",
         ),
     ] = False,
+    max_deliveries: Annotated[
+        int,
+        _option(
+            "--max-deliveries",
+            env=d.ENV_MAX_DELIVERIES,
+            panel=TUNING,
+            min=1,
+            help="Deliveries of one message (its workers kept dying) before it is "
+            "dead-lettered instead of run",
+        ),
+    ] = d.MAX_DELIVERIES,
+    dead_letter_limit: Annotated[
+        int,
+        _option(
+            "--dead-letter-limit",
+            env=d.ENV_DEAD_LETTER_LIMIT,
+            panel=TUNING,
+            min=1,
+            help="Most entries the dead-letter stream keeps (the oldest go first)",
+        ),
+    ] = d.DEAD_LETTER_LIMIT,
     until_finished: Annotated[
         bool,
         _option("--until-finished", help="Exit once the docket has no work left"),
@@ -204,6 +225,7 @@ def worker(
     ] = None,
 ) -> None:
     """Start a worker that runs the docket's tasks."""
+    from .._redis.faults import AccessDenied
     from .._worker.entrypoint import ShutdownForced
     from ..worker import Worker
 
@@ -229,9 +251,13 @@ def worker(
                 fallback_task=fallback_task,
                 shutdown_timeout=shutdown_timeout,
                 http_host=http_host,
+                max_deliveries=max_deliveries,
+                dead_letter_limit=dead_letter_limit,
             )
         )
     except ShutdownForced as stopped:
         raise fail(str(stopped)) from None
+    except AccessDenied as refused:
+        raise fail(f"Error: {refused}") from None
     except (OSError, ImportError) as error:  # a port in use, no metrics SDK...
         raise fail(f"Error: {error}") from None

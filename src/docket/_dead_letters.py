@@ -1,0 +1,132 @@
+"""Dead letters: messages a worker refused to run, to look at, replay or purge.
+
+A worker moves a stream entry to ``P:dead`` instead of running it when the entry
+cannot be a task (a malformed field, a payload that cannot be loaded, a strike
+check that raised) or when it was delivered more than ``max_deliveries`` times (its
+workers kept dying on it). The entry keeps the message's original fields and adds
+the reason, the worker and the time. ``P:dead`` keeps the newest
+``Docket.dead_letter_limit`` entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from . import _codec
+from ._broker.deadletters import DeadEntry
+from ._handles import DocketHandle
+from ._message import check_arguments, decode_message, identity
+from ._states import Disposition
+from .execution import Execution
+
+_OWN_FIELDS = (b"dead_reason", b"dead_detail", b"dead_worker", b"dead_at")
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One dead-lettered message: why, by whom, when, and its original fields."""
+
+    id: str
+    reason: str
+    detail: str
+    worker: str
+    dead_at: datetime | None
+    message_id: str
+    key: str
+    function: str
+    fields: dict[bytes, bytes]
+
+    @classmethod
+    def from_entry(cls, entry: DeadEntry) -> DeadLetter:
+        def text(name: bytes) -> str:
+            return entry.fields.get(name, b"").decode(errors="replace")
+
+        original = {
+            name: value
+            for name, value in entry.fields.items()
+            if name not in _OWN_FIELDS and name != b"dead_message_id"
+        }
+        key, function, _ = identity(original)
+        try:
+            dead_at = _codec.from_iso(text(b"dead_at"))
+        except ValueError:
+            dead_at = None
+        return cls(
+            id=entry.entry_id,
+            reason=text(b"dead_reason"),
+            detail=text(b"dead_detail"),
+            worker=text(b"dead_worker"),
+            dead_at=dead_at,
+            message_id=text(b"dead_message_id"),
+            key=key,
+            function=function,
+            fields=original,
+        )
+
+
+class DeadLetters:
+    """The dead-letter stream of one docket (``docket.dead_letters``)."""
+
+    def __init__(self, docket: DocketHandle) -> None:
+        self._docket = docket
+
+    async def list(
+        self, count: int = 100, before: str | None = None
+    ) -> list[DeadLetter]:
+        """Up to ``count`` dead letters, newest first (older than ``before``)."""
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
+        entries = await self._docket.broker.dead_entries(count, before)
+        return [DeadLetter.from_entry(entry) for entry in entries]
+
+    async def get(self, dead_letter_id: str) -> DeadLetter | None:
+        entry = await self._docket.broker.dead_entry(dead_letter_id)
+        return None if entry is None else DeadLetter.from_entry(entry)
+
+    async def count(self) -> int:
+        return await self._docket.broker.dead_count()
+
+    async def replay(self, dead_letter_id: str) -> Execution:
+        """Schedule the message again, now, under its key, and remove the entry.
+
+        Raises ``LookupError`` when there is no such entry, and ``ValueError`` (the
+        entry stays) when its fields cannot make a task, its task is not
+        registered here, or its key is already scheduled again."""
+        letter = await self.get(dead_letter_id)
+        if letter is None:
+            raise LookupError(f"No dead letter {dead_letter_id!r}")
+        message = decode_message(letter.fields)
+        function = self._docket.tasks.get(message.function)
+        if function is None:
+            raise ValueError(
+                f"Task {message.function!r} is not registered with this docket; "
+                "register it before replaying"
+            )
+        args, kwargs = check_arguments(
+            _codec.loads(message.args), _codec.loads(message.kwargs)
+        )
+        execution = Execution(
+            self._docket,
+            function,
+            args,
+            kwargs,
+            message.key,
+            _codec.now(),
+            1,
+            function_name=message.function,
+        )
+        if await execution.schedule() is not Disposition.SCHEDULED:
+            raise ValueError(f"Task key {message.key!r} is already scheduled")
+        await self._docket.broker.delete_dead([dead_letter_id])
+        return execution
+
+    async def purge(self, ids: Sequence[str] | None = None) -> int:
+        """Remove these dead letters (every one when ``ids`` is None)."""
+        if ids is None:
+            return await self._docket.broker.purge_dead()
+        return await self._docket.broker.delete_dead(list(ids))
+
+
+__all__ = ["DeadLetter", "DeadLetters"]
