@@ -25,14 +25,13 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from opentelemetry import context as otel_context
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from typing_extensions import Self
 
 from docket._broker import Broker
 from docket._defaults import STRIKE_BLOCK_MS, STRIKE_READ_COUNT
 from docket._keys import Keyspace
 from docket._redis import Backend, open_backend
+from docket._redis.faults import Fault, classify
 from docket._strikes import (
     COMPARE,
     FunctionLike,
@@ -61,7 +60,6 @@ __all__ = [
 ]
 
 RETRY_DELAY = 1.0
-_DISRUPTIONS = (RedisConnectionError, RedisTimeoutError, OSError)
 Condition = Callable[[Any], bool]
 
 
@@ -265,11 +263,15 @@ class StrikeList:
         while not self._stopping.is_set():
             try:
                 await self._follow()
-            except _DISRUPTIONS:
-                REDIS_DISRUPTIONS.add(1, {"docket": self.name})
-                logger.warning("Error connecting to redis, retrying in 1s...")
-            except Exception:
-                logger.exception("Strike monitor failed, retrying in 1s...")
+            except Exception as error:
+                if classify(error) is Fault.BUG:
+                    logger.exception("Strike monitor failed, retrying in 1s...")
+                else:  # any Redis fault: unreachable, OOM, read-only, refused...
+                    REDIS_DISRUPTIONS.add(1, {"docket": self.name})
+                    logger.warning(
+                        "Error connecting to redis, retrying in 1s...",
+                        extra={"docket.error": f"{type(error).__name__}: {error}"},
+                    )
             try:
                 await asyncio.wait_for(self._stopping.wait(), RETRY_DELAY)
             except asyncio.TimeoutError:
@@ -279,7 +281,9 @@ class StrikeList:
         assert self._broker is not None
         broker = self._broker
         while True:  # replay without blocking until a read comes back empty
-            block = STRIKE_BLOCK_MS if self._loaded.is_set() else None
+            block = None
+            if self._loaded.is_set() and self._backend is not None:
+                block = self._backend.longest_block_ms(STRIKE_BLOCK_MS)
             entries = await broker.read_strikes(self._last_id, STRIKE_READ_COUNT, block)
             if not entries:
                 self._loaded.set()

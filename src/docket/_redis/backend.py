@@ -59,6 +59,17 @@ class Backend:
     def prefix_for(self, name: str) -> str:
         return f"{{{name}}}" if self.is_cluster else name
 
+    def longest_block_ms(self, wanted_ms: int) -> int:
+        """``wanted_ms``, shortened to half the client's ``socket_timeout`` when one
+        is set: a blocking read (XREAD BLOCK) must return before the socket gives up
+        on it, or every idle wait would end in a TimeoutError."""
+        pool = getattr(self.client, "connection_pool", None)
+        options = getattr(pool, "connection_kwargs", None) or {}
+        timeout = options.get("socket_timeout")
+        if not isinstance(timeout, (int, float)) or timeout <= 0:
+            return wanted_ms
+        return max(1, min(wanted_ms, int(timeout * 1000 / 2)))
+
     def text_client(self) -> Any | None:
         """A new client (``decode_responses=True``) to the same server, for
         py-key-value's RedisStore; None where results use the built-in store."""

@@ -79,7 +79,8 @@ async def _sweep(session: Session) -> list[Delivery]:
 
 async def _loop(session: Session, executions_group: Any) -> None:
     worker = session.worker
-    block_ms = max(int(worker.minimum_check_interval.total_seconds() * 1000), 1)
+    wanted_ms = max(int(worker.minimum_check_interval.total_seconds() * 1000), 1)
+    block_ms = session.broker.backend.longest_block_ms(wanted_ms)
     next_sweep = 0.0
     while not session.stop.is_set():
         if session.free_slots <= 0:
