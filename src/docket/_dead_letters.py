@@ -18,6 +18,7 @@ from . import _codec
 from ._broker.deadletters import DeadEntry
 from ._handles import DocketHandle
 from ._message import check_arguments, decode_message, identity
+from ._registry import placeholder_task
 from ._states import Disposition
 from .execution import Execution
 
@@ -92,18 +93,16 @@ class DeadLetters:
         """Schedule the message again, now, under its key, and remove the entry.
 
         Raises ``LookupError`` when there is no such entry, and ``ValueError`` (the
-        entry stays) when its fields cannot make a task, its task is not
-        registered here, or its key is already scheduled again."""
+        entry stays) when its fields cannot make a task, or its key is already
+        scheduled again."""
         letter = await self.get(dead_letter_id)
         if letter is None:
             raise LookupError(f"No dead letter {dead_letter_id!r}")
         message = decode_message(letter.fields)
-        function = self._docket.tasks.get(message.function)
-        if function is None:
-            raise ValueError(
-                f"Task {message.function!r} is not registered with this docket; "
-                "register it before replaying"
-            )
+        # Scheduled by name: the worker that runs it resolves the function.
+        function = self._docket.tasks.get(message.function) or placeholder_task(
+            message.function
+        )
         args, kwargs = check_arguments(
             _codec.loads(message.args), _codec.loads(message.kwargs)
         )

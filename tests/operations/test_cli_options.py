@@ -177,6 +177,8 @@ def test_the_worker_command_passes_every_option_through(
         "fallback_task": "tests._support.cli_tasks:fallback",
         "shutdown_timeout": timedelta(seconds=30),
         "http_host": "127.0.0.1",
+        "max_deliveries": 5,
+        "dead_letter_limit": 10_000,
     }
 
 

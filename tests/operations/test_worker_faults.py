@@ -278,3 +278,52 @@ async def test_blocking_reads_respect_the_socket_timeout(
                 worker.stop()
                 await running
     assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+
+
+async def test_a_perpetual_successor_is_scheduled_once_through_an_outage(
+    docket: Docket, server: RedisServer
+):
+    """Redis goes down while a perpetual run finishes: scheduling its successor is
+    retried until Redis is back, the chain goes on, and the run is not repeated."""
+    from docket import Perpetual
+
+    seen: list[int] = []
+    outage = asyncio.Event()
+
+    async def chained(perpetual: Perpetual = Perpetual(every=timedelta(0))) -> None:
+        seen.append(len(seen))
+        if len(seen) == 1:
+            await asyncio.to_thread(server.stop)  # the successor cannot be placed
+            outage.set()
+        if len(seen) >= 3:
+            perpetual.cancel()
+
+    docket.register(chained)
+    await docket.add(chained, key="chain")()
+    async with fast_worker(docket) as worker:
+        running = asyncio.ensure_future(worker.run_forever())
+        await asyncio.wait_for(outage.wait(), 10)
+        await asyncio.sleep(0.5)  # the outage itself
+        assert seen == [0]
+        server.start()
+        await eventually(lambda: len(seen) == 3, timeout=15)
+        worker.stop()
+        await running
+    assert seen == [0, 1, 2]
+
+
+async def test_a_missing_acl_rule_fails_fast_and_names_it(server: RedisServer):
+    """A worker whose ACL user lacks a command it needs does not hang or retry at
+    start-up: it raises AccessDenied naming the rule to grant."""
+    from docket._redis.faults import AccessDenied
+
+    reply = server.cli(
+        "ACL", "SETUSER", "narrow", "on", ">pw", "~acl:*", "&acl:*", "+@all",
+        "-xreadgroup",
+    )  # fmt: skip
+    assert reply.strip() == "OK"
+    url = f"redis://narrow:pw@127.0.0.1:{server.port}/0"
+    async with Docket(name="acl", url=url) as docket:
+        async with fast_worker(docket) as worker:
+            with pytest.raises(AccessDenied, match=r"grant it \+xreadgroup"):
+                await asyncio.wait_for(worker.run_until_finished(), 10)

@@ -1,0 +1,169 @@
+"""The completion path: handlers run once, chains survive, finished records are lean."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from docket import (
+    Docket,
+    Execution,
+    ExecutionState,
+    Perpetual,
+    Worker,
+)
+from docket.dependencies import CompletionHandler, TaskOutcome
+from tests.conftest import eventually
+
+
+class Exploding(CompletionHandler):
+    """A completion handler that raises every time."""
+
+    calls = 0
+
+    async def __aenter__(self) -> Exploding:
+        return self
+
+    async def on_complete(self, execution: Execution, outcome: TaskOutcome) -> bool:
+        type(self).calls += 1
+        raise RuntimeError("the follow-up broke")
+
+
+async def test_a_completion_handler_that_raises_fails_the_run_once(
+    docket: Docket, worker: Worker
+):
+    """A raising on_complete ends the run FAILED with its error, acknowledged: it
+    is not called a second time, and the message is not redelivered."""
+    Exploding.calls = 0
+    ran: list[int] = []
+
+    async def task(handler: Exploding = Exploding()) -> None:
+        ran.append(1)
+
+    execution = await docket.add(task)()
+    await worker.run_until_finished()
+    await execution.sync()
+    assert execution.state is ExecutionState.FAILED
+    assert execution.error == "RuntimeError: the follow-up broke"
+    assert (ran, Exploding.calls) == ([1], 1)
+    async with docket.redis() as client:
+        assert await client.xlen(docket.stream_key) == 0
+
+
+async def test_a_cancelled_error_from_a_perpetual_body_ends_the_chain(
+    docket: Docket, worker: Worker
+):
+    """A body that raises CancelledError itself ends its run cancelled, schedules no
+    successor, and the worker still shuts down cleanly afterwards."""
+    runs: list[int] = []
+
+    async def ticking(perpetual: Perpetual = Perpetual(every=timedelta(0))) -> None:
+        runs.append(1)
+        raise asyncio.CancelledError
+
+    execution = await docket.add(ticking, key="ticking")()
+    running = asyncio.ensure_future(worker.run_forever())
+    await eventually(lambda: runs)
+    await eventually(lambda: state_is(execution, ExecutionState.CANCELLED))
+    worker.stop()
+    await asyncio.wait_for(running, 10)
+    assert runs == [1]
+    assert await docket.snapshot() is not None
+    assert (await docket.snapshot()).total_tasks == 0
+
+
+async def state_is(execution: Execution, state: ExecutionState) -> bool:
+    await execution.sync()
+    return execution.state is state
+
+
+async def test_a_perpetual_chain_survives_a_failing_body(
+    docket: Docket, worker: Worker
+):
+    """A perpetual body that raises still gets exactly one successor per run."""
+    runs: list[int] = []
+
+    async def flaky(perpetual: Perpetual = Perpetual(every=timedelta(0))) -> None:
+        runs.append(1)
+        if len(runs) >= 3:
+            perpetual.cancel()
+        raise ValueError("this run failed")
+
+    await docket.add(flaky, key="flaky")()
+    await worker.run_until_finished()
+    assert len(runs) == 3
+
+
+async def test_a_late_cancel_keeps_the_record_cancelled(docket: Docket, worker: Worker):
+    """A run whose record was cancelled while it ran (the cancel signal lost)
+    keeps 'cancelled': its settlement does not overwrite it with 'completed'."""
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> str:
+        started.set()
+        await release.wait()
+        return "done"
+
+    execution = await docket.add(slow, key="slow")()
+    running = asyncio.ensure_future(worker.run_until_finished())
+    await started.wait()
+    await docket.withdraw("slow")  # the record says cancelled; no signal is sent
+    release.set()
+    await running
+    await execution.sync()
+    assert execution.state is ExecutionState.CANCELLED
+
+
+async def test_finished_records_drop_the_arguments(docket: Docket, worker: Worker):
+    """A finished run record keeps no arguments (a 5 MB argument does not stay for
+    the whole TTL), yet get_execution() still finds it and get_result() works."""
+
+    async def echo(blob: bytes) -> int:
+        return len(blob)
+
+    await docket.add(echo, key="big")(b"x" * 100_000)
+    await worker.run_until_finished()
+    async with docket.redis() as client:
+        fields = await client.hgetall(docket.runs_key("big"))
+    assert fields[b"state"] == b"completed"
+    assert b"args" not in fields and b"kwargs" not in fields
+    found = await docket.get_execution("big")
+    assert found is not None and found.state is ExecutionState.COMPLETED
+    assert await found.get_result(timeout=timedelta(seconds=5)) == 100_000
+
+
+@pytest.mark.parametrize("count", [2])
+async def test_dead_letters_can_be_replayed_and_purged(
+    docket: Docket, worker: Worker, count: int
+):
+    """Dead letters list newest first; replay re-adds the task under its key (the
+    entry goes); purge removes the rest; replaying a broken entry is refused."""
+    ran: list[Any] = []
+
+    async def job(value: int) -> None:
+        ran.append(value)
+
+    docket.register(job)
+    for value in range(count):
+        execution = await docket.add(job, key=f"job-{value}")(value)
+        async with docket.redis() as client:
+            ((message_id, fields),) = await client.xrange(docket.stream_key)
+            await client.xdel(docket.stream_key, message_id)
+            await client.xadd(docket.stream_key, {**fields, b"attempt": b"zero"})
+        await worker.run_until_finished()
+        await execution.sync()
+        assert execution.state is ExecutionState.FAILED
+    letters = await docket.dead_letters.list()
+    assert [letter.key for letter in letters] == ["job-1", "job-0"]
+    with pytest.raises(ValueError, match="'attempt' field is not an integer"):
+        await docket.dead_letters.replay(letters[0].id)
+    async with docket.redis() as client:  # mend it by hand, then replay
+        await client.xdel(docket.key("dead"), letters[0].id)
+    assert await docket.dead_letters.count() == 1
+    with pytest.raises(LookupError):
+        await docket.dead_letters.replay(letters[0].id)
+    assert await docket.dead_letters.purge() == 1
+    assert await docket.dead_letters.list() == []
