@@ -11,7 +11,18 @@ from dataclasses import dataclass
 # Task keys that would collide with the docket's own structures, because a
 # parked future task lives at ``P:<key>`` (spec 12.2 #13).
 RESERVED_KEYS = frozenset(
-    {"queue", "stream", "strikes", "workers", "listening", "wake", "perpetual:lock"}
+    {
+        "queue",
+        "stream",
+        "strikes",
+        "workers",
+        "listening",
+        "wake",
+        "perpetual:lock",
+        "failed",
+        "dead",
+        "worker-concurrency",
+    }
 )
 RESERVED_PREFIXES = (
     "runs:",
@@ -24,6 +35,7 @@ RESERVED_PREFIXES = (
     "cancel:",
     "state:",
     "concurrency:",
+    "stats:",
 )
 
 
@@ -80,6 +92,26 @@ class Keyspace:
     def wake(self) -> str:
         """Channel a producer publishes on when it adds a new earliest future task."""
         return f"{self.prefix}:wake"
+
+    @property
+    def failed(self) -> str:
+        """The failed-task archive: a stream, newest entries last (read backwards)."""
+        return f"{self.prefix}:failed"
+
+    @property
+    def dead(self) -> str:
+        """The dead-letter stream: messages given up on without running to the end."""
+        return f"{self.prefix}:dead"
+
+    @property
+    def worker_concurrency(self) -> str:
+        """Hash of worker name -> concurrency, refreshed with every heartbeat."""
+        return f"{self.prefix}:worker-concurrency"
+
+    def stats(self, minute: int) -> str:
+        """Per-minute throughput counts (``<outcome>:<task>`` -> count) of one minute,
+        ``minute`` being the epoch seconds of its start."""
+        return f"{self.prefix}:stats:{minute}"
 
     @property
     def perpetual_lock(self) -> str:

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._defaults import WORKER_GROUP
+from .._defaults import (
+    FAILED_LIMIT,
+    FAILED_RETENTION,
+    STATS_FLUSH_INTERVAL,
+    STATS_RETENTION,
+    WORKER_GROUP,
+)
 from .._keys import Keyspace
 from .._redis import Backend
 from .admission import AdmissionOps
+from .archive import ArchiveOps
 from .batcher import Batcher
 from .events import EventOps
 from .inspection import InspectionOps
+from .listing import ListingOps
 from .queue import QueueOps
 from .results import ResultOps
 from .runs import RunOps
 from .strikes import StrikeOps
+from .tally import Tally
 from .workers import WorkerOps
 
 
@@ -27,16 +36,27 @@ class Broker(
     ResultOps,
     InspectionOps,
     StrikeOps,
+    ArchiveOps,
+    ListingOps,
 ):
     """Docket-level operations (schedule, claim, settle, cancel, read, ...)."""
 
     def __init__(
-        self, backend: Backend, keys: Keyspace, records_running: bool = True
+        self,
+        backend: Backend,
+        keys: Keyspace,
+        records_running: bool = True,
+        failed_limit: int = FAILED_LIMIT,
+        failed_retention: float = FAILED_RETENTION.total_seconds(),
     ) -> None:
         self.backend = backend
         self.client: Any = backend.client
         self.keys = keys
         self.group = WORKER_GROUP
         self._records_running = records_running
+        self.failed_limit = failed_limit
+        self.failed_retention = failed_retention
+        self.stats_retention = int(STATS_RETENTION.total_seconds()) + 120
+        self.tally = Tally(STATS_FLUSH_INTERVAL.total_seconds())
         # Redis: concurrent script calls share pipelines. In-process: call directly.
         self.batcher = None if backend.is_memory else Batcher(backend.client)

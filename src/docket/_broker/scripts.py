@@ -96,6 +96,7 @@ SETTLE = Script("settle")
 CANCEL = Script("cancel")
 STREAM_DUE = Script("stream_due")
 CLEAR = Script("clear")
+ARCHIVE_SCAN = Script("archive_scan")
 # Admission control (spec 5.14-5.17); see docket._broker.admission.
 CONCURRENCY_ACQUIRE = Script("concurrency_acquire", includes=["_concurrency"])
 CONCURRENCY_RELEASE = Script("concurrency_release", includes=["_concurrency"])

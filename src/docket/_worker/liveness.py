@@ -19,7 +19,10 @@ async def heartbeat_loop(session: Session) -> None:
     async def beat() -> None:
         try:
             await session.broker.heartbeat(
-                worker.name, list(docket.tasks), docket.liveness_horizon
+                worker.name,
+                list(docket.tasks),
+                docket.liveness_horizon,
+                worker.concurrency,
             )
             ready, future = await session.broker.depths()
         except RedisConnectionError:

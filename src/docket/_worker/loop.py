@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from .. import _codec
-from .._broker import Delivery
+from .._broker import Delivery, Failure
 from .._message import identity
 from ..execution import Execution, ExecutionState
 from . import report, runner
@@ -49,7 +49,10 @@ async def _settle_unreadable(
     )
     held = session.hold(placeholder)
     text = f"Could not load the task's payload: {_codec.error_text(error)}"
-    session.settle(held, placeholder.settlement(ExecutionState.FAILED, text), False)
+    error_type, message, trace = _codec.exception_parts(error)
+    failure = Failure(error_type, message, trace, 1, session.worker.name)
+    settlement = placeholder.settlement(ExecutionState.FAILED, text, failure=failure)
+    session.settle(held, settlement, False)
 
 
 async def _start(

@@ -12,6 +12,7 @@ from opentelemetry import trace
 from uncalled_for import FailedDependency
 
 from .. import _codec, _defaults
+from .._broker import Failure
 from .._calling import bind_executor, call_task
 from .._context import current_docket, current_execution, current_worker
 from .._observe import span, tracing_enabled
@@ -103,10 +104,12 @@ async def _settle(
     error: str = "",
     stored: bool = False,
     wait: bool = False,
+    failure: Failure | None = None,
 ) -> None:
     execution = held.execution
     execution.acknowledged = True
-    future = session.settle(held, execution.settlement(state, error, stored), wait)
+    settlement = execution.settlement(state, error, stored, failure=failure)
+    future = session.settle(held, settlement, wait)
     if future is not None:
         await future
     execution.state = state
@@ -233,6 +236,15 @@ async def _store_and_fail(
         )
     except Exception as storing:  # the store is down: still record the failure
         report.storage_failed(session, execution, storing)
+    error_type, message, trace = _codec.exception_parts(error)
+    failure = Failure(
+        error_type,
+        message,
+        trace,
+        execution.attempt,
+        session.worker.name,
+        _codec.iso(execution.started_at) if execution.started_at else "",
+    )
     await _settle(
         session,
         held,
@@ -240,6 +252,7 @@ async def _store_and_fail(
         _codec.error_text(error),
         stored,
         wait=True,
+        failure=failure,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from .session import Session
+from .session import Session, wait_for
 
 logger = logging.getLogger("docket.worker")
 
@@ -36,11 +36,21 @@ async def flush(session: Session) -> None:
 
 
 async def settler_loop(session: Session) -> None:
-    """Flush as soon as anything is queued; one round trip settles a whole batch."""
+    """Flush as soon as anything is queued; one round trip settles a whole batch.
+
+    Throughput counts ride along with settlements at most once per interval; when
+    no settlement comes to carry them, they go out on their own after it."""
+    tally = session.broker.tally
     while True:
-        await session.pending_ready.wait()
+        if tally.pending:
+            await wait_for(session.pending_ready, tally.interval)
+        else:
+            await session.pending_ready.wait()
         try:
-            await flush(session)
+            if session.pending:
+                await flush(session)
+            else:
+                await session.broker.flush_tally()
         except asyncio.CancelledError:
             raise
         except Exception:
