@@ -21,7 +21,7 @@ RESERVED_KEYS = frozenset(
         "perpetual:lock",
         "failed",
         "dead",
-        "worker-concurrency",
+        "worker-capacity",
     }
 )
 RESERVED_PREFIXES = (
@@ -104,9 +104,9 @@ class Keyspace:
         return f"{self.prefix}:dead"
 
     @property
-    def worker_concurrency(self) -> str:
+    def worker_capacity(self) -> str:
         """Hash of worker name -> concurrency, refreshed with every heartbeat."""
-        return f"{self.prefix}:worker-concurrency"
+        return f"{self.prefix}:worker-capacity"
 
     def stats(self, minute: int) -> str:
         """Per-minute throughput counts (``<outcome>:<task>`` -> count) of one minute,

@@ -180,7 +180,7 @@ class ListingOps(BrokerBase):
     async def worker_details(self) -> tuple[dict[str, int], dict[str, int]]:
         """(worker -> concurrency from heartbeats, worker -> messages it holds)."""
         pipe = self.backend.pipeline()
-        pipe.hgetall(self.keys.worker_concurrency)
+        pipe.hgetall(self.keys.worker_capacity)
         pipe.xpending(self.keys.stream, self.group)
         try:
             concurrency, summary = await pipe.execute()

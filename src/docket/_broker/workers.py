@@ -34,7 +34,7 @@ class WorkerOps(BrokerBase):
             max(int(horizon_seconds), int(MIN_KEY_TTL.total_seconds())),
         )
         if concurrency is not None:
-            pipe.hset(k.worker_concurrency, worker, str(concurrency))
+            pipe.hset(k.worker_capacity, worker, str(concurrency))
         await pipe.execute()
 
     async def deregister(self, worker: str, tasks: Collection[str]) -> None:
@@ -44,7 +44,7 @@ class WorkerOps(BrokerBase):
         for task in tasks:
             pipe.zrem(k.task_workers(task), worker)
         pipe.delete(k.worker_tasks(worker))
-        pipe.hdel(k.worker_concurrency, worker)
+        pipe.hdel(k.worker_capacity, worker)
         await pipe.execute()
 
     async def list_workers(
