@@ -6,7 +6,18 @@ itself to ``app`` when imported here.
 
 from __future__ import annotations
 
-from . import clear, snapshot, strike, tasks, version, watch, worker, workers
+from . import (
+    clear,
+    control,
+    failed,
+    snapshot,
+    strike,
+    tasks,
+    version,
+    watch,
+    worker,
+    workers,
+)
 from ._app import app
 from ._options import (
     duration,
@@ -26,6 +37,8 @@ def main() -> None:
 __all__ = [
     "app",
     "clear",
+    "control",
+    "failed",
     "duration",
     "handle_strike_wildcard",
     "interpret_python_value",

@@ -19,3 +19,12 @@ tasks_app = typer.Typer(
     help="Add the built-in smoke-test tasks to a docket.", no_args_is_help=True
 )
 app.add_typer(tasks_app, name="tasks")
+
+failed_app = typer.Typer(
+    help="The failed-task archive: list, show, replay and purge failures.",
+    no_args_is_help=True,
+)
+app.add_typer(failed_app, name="failed")
+
+dead_app = typer.Typer(help="Look at the dead-letter stream.", no_args_is_help=True)
+app.add_typer(dead_app, name="dead")
