@@ -84,7 +84,7 @@ def test_failed_ls_json_show_and_filters(redis_server: RedisServer, docket_name:
     shown = json.loads(
         invoke(url, docket_name, "failed", "show", "f1", "--json", "--unpickle").output
     )
-    assert shown["arguments"] == "('one',)"
+    assert shown["arguments"] == "('one')"
     assert "ValueError: refused one" in shown["traceback"]
     text = invoke(url, docket_name, "failed", "show", "f1").output
     assert "Traceback (most recent call last)" in text
