@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import (
     clear,
     control,
+    dashboard,
     failed,
     snapshot,
     strike,
@@ -38,6 +39,7 @@ __all__ = [
     "app",
     "clear",
     "control",
+    "dashboard",
     "failed",
     "duration",
     "handle_strike_wildcard",
