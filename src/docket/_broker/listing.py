@@ -171,30 +171,30 @@ class ListingOps(BrokerBase):
             return fields or None
         stream_id = record.get(b"stream_id")
         if state == b"queued" and stream_id:
+            entry_id = stream_id.decode()
             entries = await self.client.xrange(
-                self.keys.stream, stream_id, stream_id, count=1
+                self.keys.stream, entry_id, entry_id, count=1
             )
             return entries[0][1] if entries and entries[0][1] else None
         return None
 
     async def worker_details(self) -> tuple[dict[str, int], dict[str, int]]:
         """(worker -> concurrency from heartbeats, worker -> messages it holds)."""
-        pipe = self.backend.pipeline()
-        pipe.hgetall(self.keys.worker_capacity)
-        pipe.xpending(self.keys.stream, self.group)
+        concurrency = await self.client.hgetall(self.keys.worker_capacity)
+        capacity = {_text(k): int(v) for k, v in concurrency.items()}
         try:
-            concurrency, summary = await pipe.execute()
+            summary = await self.client.xpending(self.keys.stream, self.group)
         except ResponseError as error:
             if "NOGROUP" not in str(error) and "no such key" not in str(error):
                 raise
-            return {}, {}
+            return capacity, {}
         held: dict[str, int] = {}
         for consumer in _get(summary, "consumers") or []:
             if isinstance(consumer, dict):
                 held[_text(_get(consumer, "name"))] = int(_get(consumer, "pending"))
             else:
                 held[_text(consumer[0])] = int(consumer[1])
-        return {_text(k): int(v) for k, v in concurrency.items()}, held
+        return capacity, held
 
 
 def _parts(stream_id: str) -> tuple[int, int]:

@@ -26,7 +26,7 @@ async def act(request: Request, path: str, body: Body) -> Response:
     api = ACTION_HEADER in request.headers
     try:
         notice = await body(fields)
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) else str(error)
         if api:
             return JSONResponse({"error": str(message)}, status_code=400)
