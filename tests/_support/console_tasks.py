@@ -32,6 +32,14 @@ async def fail_with(value: str, docket: Docket = CurrentDocket()) -> None:
     raise ValueError(f"refused {value}")
 
 
+async def fail_once(value: str, docket: Docket = CurrentDocket()) -> None:
+    """Fail the first time it runs with ``value``; succeed after (a replay)."""
+    await _record(docket, "fail_once", value)
+    earlier = [c for c in await calls(docket) if c == ["fail_once", value]]
+    if len(earlier) == 1:
+        raise ValueError(f"first try with {value} fails")
+
+
 async def crawl(
     steps: int,
     pause: float = 0.3,
@@ -51,4 +59,4 @@ async def quick(number: int, docket: Docket = CurrentDocket()) -> int:
     return number
 
 
-tasks = [fail_with, crawl, quick]
+tasks = [fail_with, fail_once, crawl, quick]

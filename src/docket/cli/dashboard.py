@@ -25,7 +25,12 @@ async def _serve(
     async with Docket(name=docket_name, url=url) as docket:
         web = create_app(docket, read_only=read_only, unpickle=unpickle)
         config = uvicorn.Config(
-            web, host=host, port=port, log_level="warning", lifespan="on"
+            web,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=2,  # live streams end with the server
         )
         server = uvicorn.Server(config)
         say(

@@ -29,7 +29,11 @@
       applyLive(JSON.parse(event.data));
     };
     source.onerror = function () { if (status) status.classList.remove("on"); };
+    // A page left for another must not keep its stream (browsers allow only a
+    // few connections per host); one shown again from the cache reconnects.
+    window.addEventListener("pagehide", function () { source.close(); }, { once: true });
   }
+  window.addEventListener("pageshow", function (event) { if (event.persisted) connect(); });
 
   function confirmForms() {
     document.addEventListener("submit", function (event) {
