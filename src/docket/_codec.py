@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import traceback
 from datetime import datetime, timezone
 from typing import Any
 
@@ -60,6 +61,23 @@ def encode_exception(error: BaseException) -> dict[str, str]:
 
 def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
+
+
+MESSAGE_LIMIT = 4_000
+TRACEBACK_LIMIT = 20_000
+
+
+def exception_parts(error: BaseException) -> tuple[str, str, str]:
+    """(type name, message, traceback text) of an exception, each bounded in
+    length (a traceback keeps its end, where the error is)."""
+    message = str(error)
+    if len(message) > MESSAGE_LIMIT:
+        message = message[:MESSAGE_LIMIT] + "..."
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    text = "".join(lines)
+    if len(text) > TRACEBACK_LIMIT:
+        text = "...\n" + text[-TRACEBACK_LIMIT:]
+    return type(error).__name__, message, text
 
 
 def state_event(key: str, state: str, **fields: Any) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from . import _codec
 from ._broker.deadletters import DeadEntry
@@ -38,6 +39,33 @@ class DeadLetter:
     key: str
     function: str
     fields: dict[bytes, bytes]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stable JSON form (``docket dead ls --json``, the dashboard's
+        ``/api/dead``): text fields as text, pickled or binary ones by size."""
+        text: dict[str, str] = {}
+        sizes: dict[str, int] = {}
+        for name, value in self.fields.items():
+            label = name.decode(errors="replace")
+            if name in (b"args", b"kwargs"):
+                sizes[label] = len(value)
+                continue
+            try:
+                text[label] = value.decode()
+            except UnicodeDecodeError:
+                sizes[label] = len(value)
+        return {
+            "id": self.id,
+            "dead_at": self.dead_at.isoformat() if self.dead_at else None,
+            "key": self.key,
+            "function": self.function,
+            "reason": self.reason,
+            "detail": self.detail,
+            "worker": self.worker,
+            "message_id": self.message_id,
+            "fields": text,
+            "payload_bytes": sizes,
+        }
 
     @classmethod
     def from_entry(cls, entry: DeadEntry) -> DeadLetter:

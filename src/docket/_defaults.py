@@ -35,6 +35,19 @@ LISTENER_RETRY = timedelta(seconds=1)
 LISTENING_FLAG_TTL = timedelta(seconds=60)
 PROGRESS_TOTAL = 100
 
+# The failed-task archive (P:failed) and the per-minute throughput counts.
+FAILED_LIMIT = 10_000
+FAILED_RETENTION = timedelta(days=7)
+STATS_RETENTION = timedelta(hours=24)
+STATS_FLUSH_INTERVAL = timedelta(seconds=1)  # counts reach Redis at most this late
+FAILED_SCAN = 2_000  # archive entries a filtered read examines per call
+
+# The dashboard (docket dashboard, docket.web).
+DASHBOARD_HOST = "127.0.0.1"
+DASHBOARD_PORT = 8787
+DASHBOARD_PAGE_SIZE = 50
+DASHBOARD_TICK = timedelta(milliseconds=500)  # server-sent event interval
+
 STANDARD_TASKS = "docket.tasks:standard_tasks"
 HTTP_HOST = "0.0.0.0"
 
@@ -59,3 +72,8 @@ ENV_SHUTDOWN_TIMEOUT = "DOCKET_WORKER_SHUTDOWN_TIMEOUT"
 ENV_HTTP_HOST = "DOCKET_WORKER_HTTP_HOST"
 ENV_MAX_DELIVERIES = "DOCKET_WORKER_MAX_DELIVERIES"
 ENV_DEAD_LETTER_LIMIT = "DOCKET_DEAD_LETTER_LIMIT"
+ENV_FAILED_LIMIT = "DOCKET_FAILED_LIMIT"
+ENV_FAILED_RETENTION = "DOCKET_FAILED_RETENTION"
+ENV_DASHBOARD_TOKEN = "DOCKET_DASHBOARD_TOKEN"
+ENV_DASHBOARD_HOST = "DOCKET_DASHBOARD_HOST"
+ENV_DASHBOARD_PORT = "DOCKET_DASHBOARD_PORT"

@@ -20,6 +20,8 @@ RESERVED_KEYS = frozenset(
         "wake",
         "perpetual:lock",
         "dead",
+        "failed",
+        "worker-capacity",
     }
 )
 RESERVED_PREFIXES = (
@@ -33,6 +35,7 @@ RESERVED_PREFIXES = (
     "cancel:",
     "state:",
     "concurrency:",
+    "stats:",
 )
 
 
@@ -94,6 +97,21 @@ class Keyspace:
     def wake(self) -> str:
         """Channel a producer publishes on when it adds a new earliest future task."""
         return f"{self.prefix}:wake"
+
+    @property
+    def failed(self) -> str:
+        """The failed-task archive: a stream, newest entries last (read backwards)."""
+        return f"{self.prefix}:failed"
+
+    @property
+    def worker_capacity(self) -> str:
+        """Hash of worker name -> concurrency, refreshed with every heartbeat."""
+        return f"{self.prefix}:worker-capacity"
+
+    def stats(self, minute: int) -> str:
+        """Per-minute throughput counts (``<outcome>:<task>`` -> count) of one minute,
+        ``minute`` being the epoch seconds of its start."""
+        return f"{self.prefix}:stats:{minute}"
 
     @property
     def perpetual_lock(self) -> str:

@@ -93,6 +93,27 @@ def decode_message(fields: Mapping[bytes, bytes]) -> TaskMessage:
     )
 
 
+def raw_message(
+    key: str,
+    function: str,
+    when: datetime,
+    args: bytes,
+    kwargs: bytes,
+    attempt: int = 1,
+) -> dict[bytes, bytes]:
+    """The fields of a message whose payloads are already pickled (a replay puts
+    archived bytes back as they were, without loading them)."""
+    return {
+        b"key": key.encode(),
+        b"when": when.isoformat().encode(),
+        b"function": function.encode(),
+        b"args": args,
+        b"kwargs": kwargs,
+        b"attempt": str(attempt).encode(),
+        b"generation": b"0",
+    }
+
+
 def check_arguments(
     args: object, kwargs: object
 ) -> tuple[tuple[object, ...], dict[str, object]]:
@@ -125,4 +146,5 @@ __all__ = [
     "check_arguments",
     "decode_message",
     "identity",
+    "raw_message",
 ]

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from . import _codec, _defaults
 from ._broker import Broker
+from ._console import OperatorConsole, archive_settings
 from ._dead_letters import DeadLetters
 from ._keys import Keyspace, check_task_key
 from ._names import DocketNames
@@ -67,8 +68,11 @@ __all__ = [
 ]
 
 
-class Docket(DocketNames):
-    """Schedules, replaces, cancels, strikes and inspects the tasks of one docket."""
+class Docket(DocketNames, OperatorConsole):
+    """Schedules, replaces, cancels, strikes and inspects the tasks of one docket.
+
+    The operator's console (the failed-task archive, replay, purge, dead letters,
+    throughput, reschedule) comes from ``OperatorConsole``."""
 
     tasks: dict[str, TaskFunction]
     strike_list: StrikeList
@@ -84,6 +88,8 @@ class Docket(DocketNames):
         result_storage: AsyncKeyValue | None = None,
         enable_internal_instrumentation: bool = False,
         connection_pool: Any | None = None,
+        failed_limit: int | None = None,
+        failed_retention: timedelta | None = None,
         dead_letter_limit: int = _defaults.DEAD_LETTER_LIMIT,
     ) -> None:
         if not name or not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]
@@ -102,6 +108,10 @@ class Docket(DocketNames):
         self.heartbeat_interval = heartbeat_interval
         self.missed_heartbeats = missed_heartbeats
         self.execution_ttl = execution_ttl
+        # The failed-task archive's bounds (DOCKET_FAILED_LIMIT/_RETENTION).
+        self.failed_limit, self.failed_retention = archive_settings(
+            failed_limit, failed_retention
+        )
         self.enable_internal_instrumentation = enable_internal_instrumentation
         self._user_storage = result_storage
         self._connection_pool = connection_pool
@@ -130,7 +140,13 @@ class Docket(DocketNames):
             )
             self._backend = backend
             self._keyspace = Keyspace(backend.prefix_for(self.name))
-            self._broker = Broker(backend, self.keyspace, self.ttl_seconds > 0)
+            self._broker = Broker(
+                backend,
+                self.keyspace,
+                self.ttl_seconds > 0,
+                self.failed_limit,
+                self.failed_retention.total_seconds(),
+            )
             self.strike_list = StrikeList(
                 url=self.url,
                 name=self.name,
@@ -163,10 +179,18 @@ class Docket(DocketNames):
     ) -> None:
         stack, self._stack = self._stack, None
         try:
+            if self._broker is not None:
+                await self._flush_counts(self._broker)
             if stack is not None:
                 await stack.aclose()
         finally:
             self._backend = self._broker = None
+
+    async def _flush_counts(self, broker: Broker) -> None:
+        try:
+            await broker.flush_tally(force=True)
+        except Exception as error:  # counts only; closing goes on
+            logger.warning("Could not write the throughput counts: %s", error)
 
     @property
     def broker(self) -> Broker:

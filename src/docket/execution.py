@@ -14,7 +14,7 @@ from uncalled_for import get_signature
 from uncalled_for.introspection import _signature_cache  # pyright: ignore[reportPrivateUsage]
 
 from . import _codec
-from ._broker import RunRecord, Settlement
+from ._broker import Failure, RunRecord, Settlement
 from ._handles import DocketHandle, TaskFunction
 from ._message import check_arguments, decode_message, identity
 from ._observe import tracing_enabled
@@ -288,12 +288,13 @@ class Execution:
         stored: bool = False,
         completed_at: str = "",
         progress: bool | None = None,
+        failure: Failure | None = None,
     ) -> Settlement:
         """The final word on this execution, for settle.lua.
 
         ``completed_at`` "" is stamped once per settled batch. The progress hash is
         deleted when this run wrote progress (or may have, when redelivered) unless
-        ``progress`` says otherwise."""
+        ``progress`` says otherwise. A ``failure`` goes to the failed-task archive."""
         if progress is None:
             progress = self.progress.written or self._redelivered
         return Settlement(
@@ -305,6 +306,8 @@ class Execution:
             error=error,
             stored_result=stored,
             wrote_progress=progress,
+            function=self._function_name,
+            failure=failure,
         )
 
     async def _finish(

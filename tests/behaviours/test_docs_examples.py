@@ -90,6 +90,7 @@ def test_every_page_has_runnable_examples() -> None:
     """Each page of ours carries at least one example that is actually run."""
     ours = {
         "admission-control.md",
+        "dashboard.md",
         "dependencies.md",
         "progress.md",
         "scheduling-helpers.md",

@@ -59,23 +59,26 @@ def test_dead_letters_are_listed_shown_and_purged(
     url = redis_server.url
     assert "No dead letters" in cli(url, docket_name, "ls")
     poison(url, docket_name, 3)
-    listed = json.loads(cli(url, docket_name, "ls", "--json"))
+    document = json.loads(cli(url, docket_name, "ls", "--json", "--limit", "2"))
+    assert document["cursor"] == document["letters"][-1]["id"]
+    older = cli(url, docket_name, "ls", "--json", "--cursor", document["cursor"])
+    listed = document["letters"] + json.loads(older)["letters"]
     assert [item["key"] for item in listed] == ["bad-2", "bad-1", "bad-0"]
     assert set(listed[0]) == {
         "id", "reason", "detail", "worker", "dead_at", "message_id", "key",
-        "function", "fields",
+        "function", "fields", "payload_bytes",
     }  # fmt: skip
     assert listed[0]["reason"] == "malformed-message"
     assert "no time zone" in listed[0]["detail"]
     assert "bad-1" in cli(url, docket_name, "ls")
     shown = json.loads(cli(url, docket_name, "show", listed[0]["id"]))
-    assert shown["fields"]["args"].endswith("bytes>")
+    assert shown["payload_bytes"]["args"] > 0 and "args" not in shown["fields"]
     assert "no dead letter" in cli(url, docket_name, "show", "0-1", code=1)
     assert "(not both)" in cli(url, docket_name, "purge", code=2)
     assert "Removed 1" in cli(url, docket_name, "purge", listed[0]["id"])
     assert "no time zone" in cli(url, docket_name, "replay", listed[1]["id"], code=1)
     assert "Removed 2" in cli(url, docket_name, "purge", "--all")
-    assert json.loads(cli(url, docket_name, "ls", "--json")) == []
+    assert json.loads(cli(url, docket_name, "ls", "--json"))["letters"] == []
 
 
 def test_a_dead_letter_is_replayed_under_its_key(
@@ -107,4 +110,4 @@ def test_a_dead_letter_is_replayed_under_its_key(
 
     letter_id = asyncio.run(main())
     assert "as task key 'again'" in cli(url, docket_name, "replay", letter_id)
-    assert json.loads(cli(url, docket_name, "ls", "--json")) == []
+    assert json.loads(cli(url, docket_name, "ls", "--json"))["letters"] == []

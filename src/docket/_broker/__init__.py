@@ -5,6 +5,14 @@ that touches more than one key is one script of ``lua/``.
 """
 
 from .broker import Broker
-from .types import Delivery, DueResult, RunRecord, Settlement, Sweep
+from .types import Delivery, DueResult, Failure, RunRecord, Settlement, Sweep
 
-__all__ = ["Broker", "Delivery", "DueResult", "RunRecord", "Settlement", "Sweep"]
+__all__ = [
+    "Broker",
+    "Delivery",
+    "DueResult",
+    "Failure",
+    "RunRecord",
+    "Settlement",
+    "Sweep",
+]

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from .._defaults import WORKER_GROUP
+from .._defaults import (
+    FAILED_LIMIT,
+    FAILED_RETENTION,
+    STATS_FLUSH_INTERVAL,
+    STATS_RETENTION,
+    WORKER_GROUP,
+)
 from .._keys import Keyspace
 from .._redis import Backend
 from .._redis.client import RedisClient
 from .admission import AdmissionOps
+from .archive import ArchiveOps
 from .batcher import Batcher
 from .deadletters import DeadLetterOps
 from .events import EventOps
 from .inspection import InspectionOps
+from .listing import ListingOps
 from .queue import QueueOps
 from .results import ResultOps
 from .runs import RunOps
 from .signals import SignalOps
 from .strikes import StrikeOps
+from .tally import Tally
 from .workers import WorkerOps
 
 
@@ -30,17 +39,28 @@ class Broker(
     StrikeOps,
     SignalOps,
     DeadLetterOps,
+    ArchiveOps,
+    ListingOps,
 ):
     """Docket-level operations (schedule, claim, settle, cancel, read, ...)."""
 
     def __init__(
-        self, backend: Backend, keys: Keyspace, records_running: bool = True
+        self,
+        backend: Backend,
+        keys: Keyspace,
+        records_running: bool = True,
+        failed_limit: int = FAILED_LIMIT,
+        failed_retention: float = FAILED_RETENTION.total_seconds(),
     ) -> None:
         self.backend = backend
         self.client: RedisClient = backend.client
         self.keys = keys
         self.group = WORKER_GROUP
         self._records_running = records_running
+        self.failed_limit = failed_limit
+        self.failed_retention = failed_retention
+        self.stats_retention = int(STATS_RETENTION.total_seconds()) + 120
+        self.tally = Tally(STATS_FLUSH_INTERVAL.total_seconds())
         # Redis: concurrent script calls share pipelines. In-process: call directly.
         self.batcher = None if backend.is_memory else Batcher(backend.client)
 

@@ -8,13 +8,14 @@ from typing import Any
 from .. import _codec
 from . import scripts
 from .base import BrokerBase
+from .tally import Counts, Tally, count_outcomes, merge
 from .types import RunRecord, Settlement
 
 
 def pack(rows: Iterable[Sequence[str | bytes]]) -> bytes:
-    """A batch for claim.lua and settle.lua as one argument: every field as
-    ``<byte length>:<bytes>`` (records() in lua/_prelude.lua reads it back), so
-    task keys and error texts may hold any character."""
+    """A batch for the scripts as one argument: every field as ``<byte length>:
+    <bytes>`` (records() in lua/_prelude.lua reads it back), so task keys and error
+    texts may hold any character."""
     parts: list[bytes] = []
     for row in rows:
         for field in row:
@@ -23,9 +24,50 @@ def pack(rows: Iterable[Sequence[str | bytes]]) -> bytes:
     return b"".join(parts)
 
 
+_NO_FAILURE = ("",) * 7
+
+
+def _fields(item: Settlement) -> tuple[str | bytes, ...]:
+    """The 14 fields of one settlement (the last 7 empty unless it is archived)."""
+    flags = ("r" if item.stored_result else "") + ("p" if item.wrote_progress else "")
+    fields = (
+        item.key,
+        str(item.generation),
+        item.message_id or b"",
+        item.state,
+        item.completed_at,
+        item.error,
+        flags or "-",
+    )
+    failure = item.failure
+    if failure is None or item.state != "failed":
+        return fields + _NO_FAILURE
+    return fields + (
+        item.function or "?",
+        failure.error_type,
+        failure.message,
+        failure.traceback,
+        str(failure.attempt),
+        failure.worker,
+        failure.started_at,
+    )
+
+
+def _pack_counts(counts: Counts) -> bytes:
+    return pack(
+        (str(minute), f"{outcome}:{task}", str(count))
+        for (minute, outcome, task), count in counts.items()
+    )
+
+
 class RunOps(BrokerBase):
     # Fire-and-forget dockets (execution_ttl=0) skip the running-state write.
     _records_running: bool = True
+    # Set by the Broker: the failed-task archive's bounds, the throughput counts.
+    failed_limit: int
+    failed_retention: float
+    stats_retention: int
+    tally: Tally
 
     async def claim(
         self,
@@ -56,30 +98,55 @@ class RunOps(BrokerBase):
         )
         return [code in (b"R", "R") for code in codes]
 
-    async def settle(self, batch: Sequence[Settlement], ttl_seconds: int) -> int:
+    async def settle(
+        self, batch: Sequence[Settlement], ttl_seconds: int, flush: bool = False
+    ) -> int:
         """Write the final state of a batch and acknowledge it; returns how many
-        were superseded (their successors' records were left alone)."""
-        packed = pack(
-            (
-                item.key,
-                str(item.generation),
-                item.message_id or b"",
-                item.state,
-                item.completed_at,
-                item.error,
-                ("r" if item.stored_result else "")
-                + ("p" if item.wrote_progress else "")
-                or "-",
-            )
-            for item in batch
-        )
+        were superseded (their successors' records were left alone).
+
+        Failed executions that carry a ``failure`` are archived in ``P:failed``.
+        The batch's throughput counts join the tally, which goes out with this
+        call when it is due (at most once per interval) or when ``flush``."""
+        counts = count_outcomes((item.state, item.function) for item in batch)
+        taken: Counts | None = None
+        if flush or self.tally.due():
+            taken = self.tally.take()
+        sending = merge(dict(taken), counts) if taken is not None else {}
+        cutoff = ""
+        if any(outcome == "failed" for _, outcome, _ in sending):
+            oldest = _codec.now().timestamp() - self.failed_retention
+            cutoff = str(max(int(oldest * 1000), 0))
+        packed = pack(_fields(item) for item in batch)
         now = _codec.iso(_codec.now())
-        args: list[Any] = [self.keys.prefix, self.group, ttl_seconds, now, packed]
-        return int(
-            await self.run_script(
-                scripts.SETTLE, [self.keys.stream, self.keys.listening], args
+        args: list[Any] = [
+            self.keys.prefix,
+            self.group,
+            ttl_seconds,
+            now,
+            packed,
+            self.failed_limit,
+            cutoff,
+            _pack_counts(sending),
+            self.stats_retention,
+        ]
+        try:
+            superseded = await self.run_script(
+                scripts.SETTLE,
+                [self.keys.stream, self.keys.listening, self.keys.failed],
+                args,
             )
-        )
+        except BaseException:
+            if taken:
+                self.tally.give_back(taken)
+            raise
+        if taken is None:
+            self.tally.give_back(counts)
+        return int(superseded)
+
+    async def flush_tally(self, force: bool = False) -> None:
+        """Write the throughput counts still waiting (when due, or ``force``)."""
+        if self.tally.pending and (force or self.tally.due()):
+            await self.settle([], 0, flush=True)
 
     async def run_record(self, key: str) -> RunRecord | None:
         """The run record of ``key``, decoded; None when there is none."""

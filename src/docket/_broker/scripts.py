@@ -98,6 +98,7 @@ STREAM_DUE = Script("stream_due")
 CLEAR = Script("clear")
 DEAD_LETTER = Script("dead_letter")
 DEAD_PAGE = Script("dead_page")
+ARCHIVE_SCAN = Script("archive_scan")
 # Admission control (spec 5.14-5.17); see docket._broker.admission.
 CONCURRENCY_ACQUIRE = Script("concurrency_acquire", includes=["_concurrency"])
 CONCURRENCY_RELEASE = Script("concurrency_release", includes=["_concurrency"])

@@ -24,6 +24,19 @@ class Sweep:
 
 
 @dataclass(frozen=True, slots=True)
+class Failure:
+    """What the failed-task archive keeps of a run that ended FAILED, beside the
+    task name, key and pickled arguments that settle.lua reads from the run record."""
+
+    error_type: str
+    message: str
+    traceback: str
+    attempt: int
+    worker: str
+    started_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Settlement:
     """The final word on one execution, settled with others in one script call."""
 
@@ -35,6 +48,8 @@ class Settlement:
     error: str = ""
     stored_result: bool = False
     wrote_progress: bool = False
+    function: str = ""  # the task name, for the per-minute throughput counts
+    failure: Failure | None = None  # archived in P:failed when state is "failed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,11 @@ from .base import BrokerBase
 
 class WorkerOps(BrokerBase):
     async def heartbeat(
-        self, worker: str, tasks: Collection[str], horizon_seconds: float
+        self,
+        worker: str,
+        tasks: Collection[str],
+        horizon_seconds: float,
+        concurrency: int | None = None,
     ) -> None:
         """Announce ``worker`` (and the task names it serves) as alive now."""
         now = time.time()
@@ -29,6 +33,8 @@ class WorkerOps(BrokerBase):
             k.worker_tasks(worker),
             max(int(horizon_seconds), int(MIN_KEY_TTL.total_seconds())),
         )
+        if concurrency is not None:
+            pipe.hset(k.worker_capacity, worker, str(concurrency))
         await pipe.execute()
 
     async def deregister(self, worker: str, tasks: Collection[str]) -> None:
@@ -38,6 +44,7 @@ class WorkerOps(BrokerBase):
         for task in tasks:
             pipe.zrem(k.task_workers(task), worker)
         pipe.delete(k.worker_tasks(worker))
+        pipe.hdel(k.worker_capacity, worker)
         await pipe.execute()
 
     async def list_workers(

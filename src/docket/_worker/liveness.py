@@ -17,7 +17,10 @@ async def heartbeat_loop(session: Session) -> None:
 
     async def beat() -> None:
         await session.broker.heartbeat(
-            worker.name, list(docket.tasks), docket.liveness_horizon
+            worker.name,
+            list(docket.tasks),
+            docket.liveness_horizon,
+            worker.concurrency,
         )
         ready, future = await session.broker.depths()
         session.pulse.last_beat = time.monotonic()

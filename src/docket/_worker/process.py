@@ -55,10 +55,18 @@ async def run_session(
     first: bool = True,
 ) -> None:
     """Process until ``stop`` (or until no work remains); drain in-flight work first."""
+    broker = Broker(
+        docket.broker.backend,
+        docket.keyspace,
+        docket.ttl_seconds > 0,
+        docket.failed_limit,
+        docket.failed_retention.total_seconds(),
+    )
+    broker.tally = docket.broker.tally  # retries are counted on the docket's broker
     session = Session(
         worker=worker,
         docket=docket,
-        broker=Broker(docket.broker.backend, docket.keyspace, docket.ttl_seconds > 0),
+        broker=broker,
         forever=forever,
         stop=stop,
         free_slots=worker.concurrency,
@@ -152,3 +160,7 @@ async def _drain_settlements(session: Session) -> None:
         else:
             session.slot_freed.clear()
             await wait_for(session.slot_freed, 1.0)
+    try:
+        await session.broker.flush_tally(force=True)
+    except Exception as error:  # counts only: the work itself is settled
+        logger.warning("Could not write the throughput counts: %s", error)

@@ -12,6 +12,7 @@ from opentelemetry import trace
 from uncalled_for import FailedDependency
 
 from .. import _codec, _defaults
+from .._broker import Failure
 from .._calling import bind_executor, call_task
 from .._context import current_docket, current_execution, current_worker
 from .._observe import span, tracing_enabled
@@ -114,10 +115,12 @@ async def _settle(
     error: str = "",
     stored: bool = False,
     wait: bool = False,
+    failure: Failure | None = None,
 ) -> None:
     execution = held.execution
     execution.acknowledged = True
-    future = session.settle(held, execution.settlement(state, error, stored), wait)
+    settlement = execution.settlement(state, error, stored, failure=failure)
+    future = session.settle(held, settlement, wait)
     if future is not None:
         await future
     execution.state = state
@@ -255,7 +258,6 @@ async def _store_and_fail(
     execution = held.execution
     if not logged:
         report.final_failure(session, execution, error, duration)
-    stored = False
     document = _codec.encode_exception(error)
     stored = (
         await until_done(
@@ -265,6 +267,15 @@ async def _store_and_fail(
         )
         is not None
     )
+    error_type, message, trace = _codec.exception_parts(error)
+    failure = Failure(
+        error_type,
+        message,
+        trace,
+        execution.attempt,
+        session.worker.name,
+        _codec.iso(execution.started_at) if execution.started_at else "",
+    )
     await _settle(
         session,
         held,
@@ -272,6 +283,7 @@ async def _store_and_fail(
         _codec.error_text(error),
         stored,
         wait=True,
+        failure=failure,
     )
 
 

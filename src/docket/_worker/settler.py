@@ -4,7 +4,8 @@ A settlement is never abandoned: when a batch cannot be written (Redis is down),
 its executions keep their slots, so their leases keep being renewed and nobody
 else takes their messages up, and the batch is written again after the backoff,
 until it lands. An outage shorter than ``redelivery_timeout`` therefore never makes
-a finished task run twice.
+a finished task run twice. Throughput counts ride along with settlements at most
+once per interval; when no settlement comes to carry them, they go out alone.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import logging
 
 from .resilience import backoff_for, report_fault
-from .session import Session
+from .session import Session, wait_for
 
 logger = logging.getLogger("docket.worker")
 
@@ -62,6 +63,18 @@ async def settle_all(session: Session) -> None:
 
 async def settler_loop(session: Session) -> None:
     """Flush as soon as anything is queued; one round trip settles a whole batch."""
+    tally = session.broker.tally
     while True:
-        await session.pending_ready.wait()
-        await settle_all(session)
+        if tally.pending:
+            await wait_for(session.pending_ready, tally.interval)
+        else:
+            await session.pending_ready.wait()
+        if session.pending:
+            await settle_all(session)
+            continue
+        try:
+            await session.broker.flush_tally()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the counts stay in the tally for next time
+            report_fault(session, "Writing throughput counts", error)

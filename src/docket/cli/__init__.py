@@ -6,7 +6,20 @@ itself to ``app`` when imported here.
 
 from __future__ import annotations
 
-from . import clear, dead, snapshot, strike, tasks, version, watch, worker, workers
+from . import (
+    clear,
+    control,
+    dashboard,
+    dead,
+    failed,
+    snapshot,
+    strike,
+    tasks,
+    version,
+    watch,
+    worker,
+    workers,
+)
 from ._app import app
 from ._options import (
     duration,
@@ -26,7 +39,10 @@ def main() -> None:
 __all__ = [
     "app",
     "clear",
+    "control",
+    "dashboard",
     "dead",
+    "failed",
     "duration",
     "handle_strike_wildcard",
     "interpret_python_value",

@@ -20,6 +20,12 @@ tasks_app = typer.Typer(
 )
 app.add_typer(tasks_app, name="tasks")
 
+failed_app = typer.Typer(
+    help="The failed-task archive: list, show, replay and purge failures.",
+    no_args_is_help=True,
+)
+app.add_typer(failed_app, name="failed")
+
 dead_app = typer.Typer(
     help="Look at, replay and purge the messages workers refused to run.",
     no_args_is_help=True,

@@ -204,7 +204,15 @@ Delay = Annotated[
     ),
 ]
 
+Json = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print JSON (stable field names, see docs/dashboard.md)"
+    ),
+]
+
 __all__ = [
+    "Json",
     "MEMORY_URL_MESSAGE",
     "DocketName",
     "Delay",

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
+from rich.table import Table
 
 from .. import _defaults
-from .._dead_letters import DeadLetter, DeadLetters
+from .._dead_letters import DeadLetters
 from ._app import dead_app
-from ._common import fail, run, say
+from ._common import console, fail, run, say
 from ._options import DocketName, Url
 
 T = TypeVar("T")
@@ -31,44 +32,43 @@ def _with_letters(
     return run(body(), url)
 
 
-def as_json(letter: DeadLetter) -> dict[str, Any]:
-    """The stable JSON form of a dead letter (``dead ls --json``, ``dead show``)."""
-    return {
-        "id": letter.id,
-        "reason": letter.reason,
-        "detail": letter.detail,
-        "worker": letter.worker,
-        "dead_at": letter.dead_at.isoformat() if letter.dead_at else None,
-        "message_id": letter.message_id,
-        "key": letter.key,
-        "function": letter.function,
-        "fields": sorted(name.decode(errors="replace") for name in letter.fields),
-    }
-
-
 @dead_app.command("ls")
 def list_dead(
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="List those older than this id")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON document, for scripts")
+    ] = False,
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
-    count: Annotated[int, typer.Option(min=1, help="How many, newest first")] = 100,
-    as_json_output: Annotated[
-        bool, typer.Option("--json", help="One JSON array, for scripts")
-    ] = False,
 ) -> None:
     """List dead letters, newest first."""
-    letters = _with_letters(docket_name, url, lambda d: d.list(count))
-    if as_json_output:
-        say(json.dumps([as_json(letter) for letter in letters]))
+    letters = _with_letters(docket_name, url, lambda d: d.list(limit, cursor))
+    following = letters[-1].id if len(letters) == limit else None
+    if as_json:
+        document = {"letters": [letter.as_dict() for letter in letters]}
+        say(json.dumps({**document, "cursor": following}, indent=2))
         return
     if not letters:
         say("No dead letters")
         return
+    table = Table(title="Dead letters, newest first")
+    for column in ("Id", "Dead since", "Task", "Key", "Reason", "Detail"):
+        table.add_column(column, overflow="fold")
     for letter in letters:
-        when = letter.dead_at.isoformat() if letter.dead_at else "?"
-        say(
-            f"{letter.id}  {when}  {letter.reason}  {letter.function!r} "
-            f"key={letter.key!r}: {letter.detail}"
+        table.add_row(
+            letter.id,
+            letter.dead_at.isoformat(timespec="seconds") if letter.dead_at else "?",
+            letter.function,
+            letter.key,
+            letter.reason,
+            letter.detail,
         )
+    console.print(table)
+    if following:
+        say(f"More: --cursor {following}")
 
 
 @dead_app.command("show")
@@ -77,18 +77,11 @@ def show_dead(
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
 ) -> None:
-    """Show one dead letter (its payload is never unpickled here)."""
+    """Show one dead letter as JSON (its payload is never unpickled here)."""
     letter = _with_letters(docket_name, url, lambda d: d.get(dead_id))
     if letter is None:
         raise fail(f"Error: no dead letter {dead_id!r}")
-    document = as_json(letter)
-    document["fields"] = {
-        name.decode(errors="replace"): value.decode(errors="replace")
-        if name not in (b"args", b"kwargs")
-        else f"<{len(value)} bytes>"
-        for name, value in letter.fields.items()
-    }
-    say(json.dumps(document, indent=2))
+    say(json.dumps(letter.as_dict(), indent=2))
 
 
 @dead_app.command("replay")

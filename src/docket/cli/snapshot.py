@@ -14,8 +14,9 @@ from .. import _defaults
 from .._snapshot import DocketSnapshot
 from ..execution import Execution
 from ._app import app
-from ._common import console, fail, run
-from ._options import DocketName, Tasks, Url
+from ._common import console, fail, run, say
+from ._json import snapshot_json
+from ._options import DocketName, Json, Tasks, Url
 
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 _NEAR = timedelta(minutes=30)
@@ -120,12 +121,16 @@ def snapshot(
     stats: Annotated[
         bool, typer.Option("--stats", help="Also count tasks by function")
     ] = False,
+    as_json: Json = False,
 ) -> None:
     """Show the running, queued and scheduled tasks of a docket."""
     try:
         snap = run(_take(docket_name, url, tasks), url)
     except (ValueError, ImportError, AttributeError) as error:
         raise fail(f"Error: {error}") from None
+    if as_json:
+        say(snapshot_json(docket_name, snap))
+        return
     console.print(snapshot_table(docket_name, snap))
     if stats and (snap.running or snap.future):
         console.print(stats_table(snap))

@@ -13,8 +13,9 @@ from rich.text import Text
 from .. import _defaults
 from .._snapshot import WorkerInfo
 from ._app import workers_app
-from ._common import console, run
-from ._options import DocketName, Url
+from ._common import console, run, say
+from ._json import workers_json
+from ._options import DocketName, Json, Url
 
 
 async def _workers(
@@ -55,9 +56,13 @@ def workers_table(
 def list_workers(
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
+    as_json: Json = False,
 ) -> None:
     """List the workers alive in the docket."""
     workers = run(_workers(docket_name, url, None), url)
+    if as_json:
+        say(workers_json(workers))
+        return
     console.print(workers_table(docket_name, workers))
 
 

@@ -10,7 +10,7 @@ from typing import ClassVar, NoReturn
 from typing_extensions import Self
 
 from .._context import current_execution, format_duration
-from ..execution import Execution
+from ..execution import Disposition, Execution
 from ..instrumentation import TASKS_RETRIED
 from ._base import (
     FailureHandler,
@@ -82,7 +82,11 @@ class Retry(FailureHandler):
 
         execution.when = datetime.now(timezone.utc) + self.delay
         execution.attempt += 1
-        await execution.schedule(replace=True, reschedule_message=execution.message_id)
+        placed = await execution.schedule(
+            replace=True, reschedule_message=execution.message_id
+        )
+        if placed is Disposition.SCHEDULED:  # the per-minute "retried" count
+            execution.docket.broker.tally.add("retried", execution.function_name)
 
         TASKS_RETRIED.add(1, handler_labels(execution))
 

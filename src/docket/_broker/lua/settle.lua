@@ -1,35 +1,74 @@
 -- settle: record the final state of a batch of finished executions and acknowledge them.
 --
 -- KEYS[1] stream P:stream     KEYS[2] listening flag P:listening
+-- KEYS[3] failed-task archive P:failed (a stream)
 -- ARGV[1] prefix P   ARGV[2] consumer group   ARGV[3] TTL seconds for terminal records (0 = delete)
 -- ARGV[4] completed_at ISO for records that carry none   ARGV[5] the batch: one record
--- per execution with 7 fields: task key, generation, message id ('' if none),
--- state (completed|failed|cancelled), completed_at ISO ('' = ARGV[4]), error text
--- ('' if none), flags: "r" when a result or exception was stored under the key, "p"
--- when the execution wrote progress (so the progress hash exists and must go).
+-- per execution with 14 fields (length-prefixed, see records() in _prelude.lua): task
+-- key, generation, message id ('' if none), state (completed|failed|cancelled),
+-- completed_at ISO ('' = ARGV[4]), error text ('' if none), flags: "r" when a result
+-- or exception was stored under the key, "p" when the execution wrote progress (so
+-- the progress hash exists and must go); then, for a failed execution to archive
+-- (else 7 empty fields): task name, exception type, message, traceback, attempt,
+-- worker, started_at ISO.
+-- ARGV[6] archive limit (entries; 0 = archive nothing)
+-- ARGV[7] archive age cutoff: entries older than this epoch millisecond go ('' = keep)
+-- ARGV[8] throughput counts: records of 3 fields (length-prefixed): minute (epoch seconds), field
+-- "<outcome>:<task>", count; each adds to the hash P:stats:<minute>
+-- ARGV[9] seconds the per-minute hashes live
+--
+-- Cost: a successful execution costs what it did before (the counts arrive at most
+-- once a second, already summed, from the worker). A failed one to archive reads
+-- its record with HMGET instead of HGET and adds one XADD (trimmed to the limit).
 --
 -- Race prevented: a run that was replaced while it ran (its record now carries a
 -- newer generation) must not overwrite its successor's record or delete its
 -- successor's progress; it still publishes its terminal event (so waiters are
 -- released) and acknowledges its own message. A run cancelled while it ran keeps
--- its `cancelled` state whatever it reports. Finished records drop `args`/`kwargs`.
+-- its `cancelled` state whatever it reports. Finished records drop `args`/`kwargs`
+-- (read for the archive first).
 -- Returns the number of executions that were superseded.
 
 local stream, prefix, group, ttl = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
+local archive, limit = KEYS[3], tonumber(ARGV[6]) or 0
 local listening = redis.call('EXISTS', KEYS[2]) == 1
 local acks, superseded = {}, 0
 
-for _, r in ipairs(records(ARGV[5], 7)) do
+-- XADD trimmed to the limit; engines without XADD options add, then trim by hand.
+local function archive_add(fields)
+  local ok = pcall(redis.call, 'XADD', archive, 'MAXLEN', limit, '*', unpack(fields))
+  if ok then return end
+  redis.call('XADD', archive, '*', unpack(fields))
+  local excess = redis.call('XLEN', archive) - limit
+  if excess > 0 then
+    local ids = {}
+    for _, entry in ipairs(redis.call('XRANGE', archive, '-', '+', 'COUNT', excess)) do
+      ids[#ids + 1] = entry[1]
+    end
+    redis.call('XDEL', archive, unpack(ids))
+  end
+end
+
+for _, r in ipairs(records(ARGV[5], 14)) do
   local key, generation, id = r[1], tonumber(r[2]), r[3]
   local state, completed_at, err, flags = r[4], r[5], r[6], r[7]
   if completed_at == '' then completed_at = ARGV[4] end
   local runs = prefix .. ':runs:' .. key
   local progress = prefix .. ':progress:' .. key
-  local record = hmget(runs, 'generation', 'state')
+  local archived = state == 'failed' and r[8] ~= '' and limit > 0
+  local record
+  if archived then
+    record = hmget(runs, 'generation', 'state', 'function', 'args', 'kwargs', 'when')
+  else
+    record = hmget(runs, 'generation', 'state')
+  end
+  -- A run cancelled while it ran (its cancel signal lost) stays cancelled.
+  if record[2] == 'cancelled' then
+    state = 'cancelled'
+    archived = false
+  end
   local current = tonumber(record[1])
   local stale = generation > 0 and (current == nil or current > generation)
-  -- A run cancelled while it ran (its cancel signal lost) stays cancelled.
-  if record[2] == 'cancelled' then state = 'cancelled' end
 
   if stale then
     superseded = superseded + 1
@@ -52,6 +91,12 @@ for _, r in ipairs(records(ARGV[5], 7)) do
       redis.call('DEL', runs)
     end
     if string.find(flags, 'p', 1, true) then redis.call('DEL', progress) end
+    if archived then
+      archive_add({'key', key, 'function', record[3] or r[8], 'args', record[4] or '',
+        'kwargs', record[5] or '', 'when', record[6] or '', 'generation', r[2],
+        'error_type', r[9], 'message', r[10], 'traceback', r[11], 'attempt', r[12],
+        'worker', r[13], 'started_at', r[14] or '', 'failed_at', completed_at})
+    end
   end
 
   if listening then
@@ -66,5 +111,30 @@ end
 if #acks > 0 then
   redis.call('XACK', stream, group, unpack(acks))
   redis.call('XDEL', stream, unpack(acks))
+end
+
+if ARGV[7] ~= '' then
+  local ok = pcall(redis.call, 'XTRIM', archive, 'MINID', ARGV[7])
+  if not ok then
+    local last = tostring(tonumber(ARGV[7]) - 1)
+    while true do
+      local ids = {}
+      for _, entry in ipairs(redis.call('XRANGE', archive, '-', last, 'COUNT', 100)) do
+        ids[#ids + 1] = entry[1]
+      end
+      if #ids > 0 then redis.call('XDEL', archive, unpack(ids)) end
+      if #ids < 100 then break end
+    end
+  end
+end
+
+if ARGV[8] ~= '' then
+  local touched, seen = {}, {}
+  for _, s in ipairs(records(ARGV[8], 3)) do
+    local hash = prefix .. ':stats:' .. s[1]
+    redis.call('HINCRBY', hash, s[2], tonumber(s[3]))
+    if not seen[hash] then seen[hash] = true; touched[#touched + 1] = hash end
+  end
+  for _, hash in ipairs(touched) do redis.call('EXPIRE', hash, tonumber(ARGV[9])) end
 end
 return superseded

@@ -1,0 +1,206 @@
+"""Paged views of the work in a docket for the dashboard: queued, running and
+scheduled tasks as stored (payloads stay pickled), their progress, the counts,
+and the workers' concurrency and in-flight messages. No view reads more than a
+page (or a bounded chunk) of a list, however long the list is."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.exceptions import ResponseError
+
+from .base import BrokerBase
+
+Fields = dict[bytes, bytes]
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One waiting or running task as stored: its message fields, where it is."""
+
+    fields: Fields
+    stream_id: str | None = None
+    score: float | None = None  # when a scheduled task is due (epoch seconds)
+    consumer: str | None = None  # the worker holding a running task
+    idle_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Depths:
+    queued: int
+    running: int
+    scheduled: int
+    failed: int
+    dead: int
+    last_delivered: str = field(default="0-0")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _get(entry: dict[Any, Any], name: str) -> Any:
+    return entry[name] if name in entry else entry.get(name.encode())
+
+
+def next_id(stream_id: str) -> str:
+    """The smallest stream id after ``stream_id`` (an inclusive start for XRANGE)."""
+    milliseconds, _, sequence = stream_id.partition("-")
+    return f"{milliseconds}-{int(sequence or 0) + 1}"
+
+
+def previous_id(stream_id: str) -> str:
+    """The largest stream id before ``stream_id`` (an inclusive end for XRANGE)."""
+    milliseconds, _, sequence = stream_id.partition("-")
+    if int(sequence or 0) > 0:
+        return f"{milliseconds}-{int(sequence) - 1}"
+    return f"{int(milliseconds) - 1}-18446744073709551615"
+
+
+class ListingOps(BrokerBase):
+    async def _group(self) -> tuple[str, int]:
+        """(last delivered id, pending count) of the workers' group."""
+        for attempt in (1, 2):
+            try:
+                groups = await self.client.xinfo_groups(self.keys.stream)
+            except ResponseError as error:
+                if attempt == 2 or "no such key" not in str(error).lower():
+                    raise
+                await self.ensure_group()
+                continue
+            for group in groups:
+                if _text(_get(group, "name")) == self.group:
+                    last = _text(_get(group, "last-delivered-id"))
+                    return last, int(_get(group, "pending") or 0)
+            if attempt == 1:
+                await self.ensure_group()
+        return "0-0", 0
+
+    async def counts(self) -> Depths:
+        """How many tasks are queued, running and scheduled; archive sizes."""
+        last, pending = await self._group()
+        k = self.keys
+        pipe = self.backend.pipeline()
+        pipe.xlen(k.stream)
+        pipe.zcard(k.queue)
+        pipe.xlen(k.failed)
+        pipe.xlen(k.dead)
+        length, scheduled, failed, dead = await pipe.execute()
+        queued = max(int(length) - pending, 0)
+        return Depths(queued, pending, int(scheduled), int(failed), int(dead), last)
+
+    async def queued_page(
+        self, count: int, after: str | None = None, last_delivered: str | None = None
+    ) -> list[Listed]:
+        """Up to ``count`` messages no worker has read yet, oldest first, after the
+        stream id ``after``."""
+        if last_delivered is None:
+            last_delivered, _ = await self._group()
+        start = last_delivered if after is None else max_id(after, last_delivered)
+        entries = await self.client.xrange(
+            self.keys.stream, next_id(start), "+", count=count
+        )
+        return [Listed(fields, stream_id=_text(i)) for i, fields in entries if fields]
+
+    async def running_page(
+        self, count: int, after: str | None = None, last_delivered: str | None = None
+    ) -> list[Listed]:
+        """Up to ``count`` messages workers hold (read, not yet settled), with
+        who holds each and for how long, oldest first."""
+        if last_delivered is None:
+            last_delivered, _ = await self._group()
+        if last_delivered == "0-0":
+            return []
+        start = "-" if after is None else next_id(after)
+        entries = await self.client.xrange(
+            self.keys.stream, start, last_delivered, count=count
+        )
+        entries = [(_text(i), fields) for i, fields in entries if fields]
+        if not entries:
+            return []
+        pending = await self.client.xpending_range(
+            self.keys.stream, self.group, entries[0][0], entries[-1][0], len(entries)
+        )
+        holders = {
+            _text(_get(p, "message_id")): (
+                _text(_get(p, "consumer")),
+                int(_get(p, "time_since_delivered")),
+            )
+            for p in pending
+        }
+        listed: list[Listed] = []
+        for entry_id, fields in entries:
+            consumer, idle = holders.get(entry_id, (None, None))
+            listed.append(Listed(fields, entry_id, consumer=consumer, idle_ms=idle))
+        return listed
+
+    async def scheduled_page(self, offset: int, count: int) -> list[Listed]:
+        """Up to ``count`` future tasks from position ``offset``, soonest first."""
+        members = await self.client.zrange(
+            self.keys.queue, offset, offset + count - 1, withscores=True
+        )
+        if not members:
+            return []
+        pipe = self.backend.pipeline()
+        for member, _ in members:
+            pipe.hgetall(self.keys.parked(_text(member)))
+        parked = await pipe.execute()
+        return [
+            Listed(fields, score=float(score))
+            for (_, score), fields in zip(members, parked, strict=True)
+            if fields
+        ]
+
+    async def progress_of(self, keys: Sequence[str]) -> list[Fields]:
+        """The progress hash of each key ({} where there is none), one round trip."""
+        if not keys:
+            return []
+        pipe = self.backend.pipeline()
+        for key in keys:
+            pipe.hgetall(self.keys.progress(key))
+        return list(await pipe.execute())
+
+    async def waiting_message(self, key: str) -> Fields | None:
+        """The message of ``key`` while it is queued or scheduled, else None."""
+        record = await self.client.hgetall(self.keys.runs(key))
+        state = record.get(b"state")
+        if state == b"scheduled":
+            fields = await self.client.hgetall(self.keys.parked(key))
+            return fields or None
+        stream_id = record.get(b"stream_id")
+        if state == b"queued" and stream_id:
+            entry_id = stream_id.decode()
+            entries = await self.client.xrange(
+                self.keys.stream, entry_id, entry_id, count=1
+            )
+            return entries[0][1] if entries and entries[0][1] else None
+        return None
+
+    async def worker_details(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(worker -> concurrency from heartbeats, worker -> messages it holds)."""
+        concurrency = await self.client.hgetall(self.keys.worker_capacity)
+        capacity = {_text(k): int(v) for k, v in concurrency.items()}
+        try:
+            summary = await self.client.xpending(self.keys.stream, self.group)
+        except ResponseError as error:
+            if "NOGROUP" not in str(error) and "no such key" not in str(error):
+                raise
+            return capacity, {}
+        held: dict[str, int] = {}
+        for consumer in _get(summary, "consumers") or []:
+            if isinstance(consumer, dict):
+                held[_text(_get(consumer, "name"))] = int(_get(consumer, "pending"))
+            else:
+                held[_text(consumer[0])] = int(consumer[1])
+        return capacity, held
+
+
+def _parts(stream_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = stream_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+def max_id(a: str, b: str) -> str:
+    return a if _parts(a) >= _parts(b) else b

@@ -1,0 +1,89 @@
+"""``docket dashboard``: serve the web dashboard (needs ``docket[web]``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from .. import _defaults
+from .._redis import redact_url
+from ._app import app
+from ._common import fail, say
+from ._options import DocketName, Url
+
+
+async def _serve(
+    docket_name: str, url: str, host: str, port: int, read_only: bool, unpickle: bool
+) -> None:
+    import uvicorn
+
+    from ..docket import Docket
+    from ..web import create_app
+
+    async with Docket(name=docket_name, url=url) as docket:
+        web = create_app(docket, read_only=read_only, unpickle=unpickle)
+        config = uvicorn.Config(
+            web,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=2,  # live streams end with the server
+        )
+        server = uvicorn.Server(config)
+        say(
+            f"Dashboard of docket {docket_name!r} at {redact_url(url)} "
+            f"on http://{host}:{port}/ (Ctrl+C stops it)"
+        )
+        await server.serve()
+
+
+@app.command()
+def dashboard(
+    docket_name: DocketName = _defaults.DOCKET_NAME,
+    url: Url = _defaults.DOCKET_URL,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            envvar=_defaults.ENV_DASHBOARD_HOST,
+            help="The address to listen on (only this machine by default)",
+        ),
+    ] = _defaults.DASHBOARD_HOST,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port",
+            envvar=_defaults.ENV_DASHBOARD_PORT,
+            min=0,
+            max=65535,
+            help="The port to listen on",
+        ),
+    ] = _defaults.DASHBOARD_PORT,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Refuse every action")
+    ] = False,
+    unpickle: Annotated[
+        bool,
+        typer.Option(
+            "--unpickle",
+            help="Show task arguments by unpickling them (runs code from the "
+            "payloads: only for payloads you trust)",
+        ),
+    ] = False,
+) -> None:
+    """Serve the web dashboard. Actions need DOCKET_DASHBOARD_TOKEN when it is set."""
+    import importlib.util
+
+    if not all(importlib.util.find_spec(m) for m in ("starlette", "uvicorn", "jinja2")):
+        raise fail(
+            "Error: the dashboard needs the web extra: pip install 'docket[web]'"
+        )
+    try:
+        asyncio.run(_serve(docket_name, url, host, port, read_only, unpickle))
+    except KeyboardInterrupt:
+        pass
+    except OSError as error:
+        raise fail(f"Error: could not serve on {host}:{port}: {error}") from None

@@ -1,0 +1,209 @@
+"""``docket failed ls|show|replay|purge``: the failed-task archive."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .. import _defaults
+from ..archive import FailedPage, FailedTask
+from ..execution import Disposition
+from ._app import failed_app
+from ._common import console, fail, run, say
+from ._options import DocketName, Json, Url, duration_option
+
+Task = Annotated[
+    str | None, typer.Option("--task", "-t", help="Only failures of this task name")
+]
+ErrorType = Annotated[
+    str | None,
+    typer.Option("--error-type", "-e", help="Only this exception class name"),
+]
+Since = Annotated[
+    timedelta | None,
+    typer.Option(
+        "--since",
+        parser=duration_option,
+        metavar="DURATION",
+        help="Only failures within this long (10m, 2h, ...)",
+    ),
+]
+Unpickle = Annotated[
+    bool,
+    typer.Option(
+        "--unpickle",
+        help="Show arguments by unpickling them (runs code from the payload: "
+        "only for payloads you trust)",
+    ),
+]
+
+
+async def _open(docket_name: str, url: str, body: Any) -> Any:
+    from ..docket import Docket
+
+    async with Docket(name=docket_name, url=url) as docket:
+        return await body(docket)
+
+
+def _page_json(page: FailedPage, unpickle: bool) -> str:
+    return json.dumps(
+        {
+            "tasks": [t.as_dict(unpickle, traceback=False) for t in page.tasks],
+            "cursor": page.cursor,
+        },
+        indent=2,
+    )
+
+
+def failed_table(page: FailedPage, unpickle: bool) -> Table:
+    table = Table(title="Failed tasks, newest first")
+    for column in ("Failed", "Task", "Key", "Error", "Attempt", "Worker", "Arguments"):
+        table.add_column(column, overflow="fold")
+    for task in page.tasks:
+        table.add_row(
+            task.failed_at.isoformat(timespec="seconds") if task.failed_at else "",
+            task.function,
+            task.key,
+            f"{task.error_type}: {task.message}",
+            str(task.attempt),
+            task.worker,
+            task.arguments(unpickle),
+        )
+    return table
+
+
+@failed_app.command("ls")
+def list_failed(
+    task: Task = None,
+    error_type: ErrorType = None,
+    since: Since = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="Go on from a previous page")
+    ] = None,
+    unpickle: Unpickle = False,
+    as_json: Json = False,
+    docket_name: DocketName = _defaults.DOCKET_NAME,
+    url: Url = _defaults.DOCKET_URL,
+) -> None:
+    """List archived failures, newest first."""
+
+    async def body(docket: Any) -> FailedPage:
+        return await docket.failed(task, error_type, None, since, limit, cursor)
+
+    try:
+        page = run(_open(docket_name, url, body), url)
+    except ValueError as error:
+        raise fail(f"Error: {error}") from None
+    if as_json:
+        say(_page_json(page, unpickle))
+        return
+    console.print(failed_table(page, unpickle))
+    if page.cursor:
+        say(f"More: --cursor {page.cursor}")
+
+
+@failed_app.command("show")
+def show_failed(
+    key: Annotated[str, typer.Argument(help="The task key")],
+    unpickle: Unpickle = False,
+    as_json: Json = False,
+    docket_name: DocketName = _defaults.DOCKET_NAME,
+    url: Url = _defaults.DOCKET_URL,
+) -> None:
+    """Show the newest archived failure of KEY, with its traceback."""
+
+    async def body(docket: Any) -> FailedTask | None:
+        return await docket.failed_task(key)
+
+    try:
+        task = run(_open(docket_name, url, body), url)
+    except ValueError as error:
+        raise fail(f"Error: {error}") from None
+    if task is None:
+        raise fail(f"Error: no failed task with key {key!r} in the archive")
+    if as_json:
+        say(json.dumps(task.as_dict(unpickle), indent=2))
+        return
+    for name, value in task.as_dict(unpickle, traceback=False).items():
+        say(f"{name}: {value}")
+    say("")
+    say(task.traceback.rstrip())
+
+
+@failed_app.command("replay")
+def replay_failed(
+    key: Annotated[
+        str | None, typer.Argument(help="The task key (or --all with filters)")
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Replay every failure matching the filters")
+    ] = False,
+    task: Task = None,
+    error_type: ErrorType = None,
+    since: Since = None,
+    docket_name: DocketName = _defaults.DOCKET_NAME,
+    url: Url = _defaults.DOCKET_URL,
+) -> None:
+    """Add archived failures again with their original arguments."""
+    if (key is None) == (not everything):
+        raise fail("Error: give a KEY, or --all (with optional filters)", 2)
+    if key is not None:
+        replay_one(key, docket_name, url)
+        return
+
+    async def body(docket: Any) -> int:
+        return await docket.replay_failed(task, error_type, since)
+
+    count = run(_open(docket_name, url, body), url)
+    say(f"Replayed {count} failed tasks")
+
+
+def replay_one(key: str, docket_name: str, url: str) -> None:
+    async def body(docket: Any) -> Disposition:
+        return await docket.replay(key)
+
+    try:
+        disposition = run(_open(docket_name, url, body), url)
+    except KeyError:
+        raise fail(f"Error: no failed task with key {key!r} in the archive") from None
+    except ValueError as error:
+        raise fail(f"Error: {error}") from None
+    if disposition is Disposition.SCHEDULED:
+        say(f"Replayed {key}")
+    else:
+        raise fail(f"Error: {key!r} is already scheduled; the failure stays archived")
+
+
+@failed_app.command("purge")
+def purge_failed(
+    everything: Annotated[
+        bool, typer.Option("--all", help="Purge the whole archive")
+    ] = False,
+    task: Task = None,
+    error_type: ErrorType = None,
+    key: Annotated[str | None, typer.Option("--key", "-k")] = None,
+    older_than: Annotated[
+        timedelta | None,
+        typer.Option("--older-than", parser=duration_option, metavar="DURATION"),
+    ] = None,
+    docket_name: DocketName = _defaults.DOCKET_NAME,
+    url: Url = _defaults.DOCKET_URL,
+) -> None:
+    """Remove archived failures matching every filter given (--all for all)."""
+    filtered = any(v is not None for v in (task, error_type, key, older_than))
+    if filtered == everything:
+        raise fail("Error: give filters, or --all to purge the whole archive", 2)
+
+    async def body(docket: Any) -> int:
+        return await docket.purge(task, error_type, key, older_than)
+
+    try:
+        count = run(_open(docket_name, url, body), url)
+    except ValueError as error:
+        raise fail(f"Error: {error}") from None
+    say(f"Purged {count} failed tasks")

@@ -1,0 +1,81 @@
+"""Helpers every route module uses: the console of a request, rendering a page
+(with its CSRF cookie), reading query parameters, redirects with a notice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from .console import Console
+from .security import csrf_token, remember_csrf, signed_in
+
+NAVIGATION = [
+    ("overview", "/", "Overview"),
+    ("tasks", "/tasks", "Tasks"),
+    ("failed", "/failed", "Failed"),
+    ("dead", "/dead", "Dead letters"),
+    ("workers", "/workers", "Workers"),
+    ("strikes", "/strikes", "Strikes"),
+]
+
+
+def console_of(request: Request) -> Console:
+    return request.app.state.console
+
+
+def base_of(request: Request) -> str:
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def page(request: Request, template: str, name: str, **context: Any) -> Response:
+    console = console_of(request)
+    settings = console.settings
+    html = console.render(
+        template,
+        page=name,
+        base=base_of(request),
+        navigation=NAVIGATION,
+        docket_name=console.docket.name,
+        docket_url=console.safe_url,
+        csrf=csrf_token(request),
+        read_only=settings.read_only,
+        needs_login=settings.token is not None and not signed_in(console, request),
+        notice=request.query_params.get("notice"),
+        live_query=urlencode({"page": name, **dict(request.query_params)}),
+        **context,
+    )
+    return remember_csrf(request, HTMLResponse(html))
+
+
+def data(document: Any) -> Response:
+    return JSONResponse(document)
+
+
+def back(request: Request, path: str, notice: str, **params: str) -> Response:
+    """Redirect (303) to ``path`` of this dashboard with a notice to show."""
+    query = urlencode({**{k: v for k, v in params.items() if v}, "notice": notice})
+    return RedirectResponse(f"{base_of(request)}{path}?{query}", status_code=303)
+
+
+def text(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name, "").strip()
+    return value or None
+
+
+def minutes(request: Request, name: str) -> timedelta | None:
+    """A positive number of minutes from the query, or None (ValueError if bad)."""
+    value = text(request, name)
+    if value is None:
+        return None
+    number = float(value)
+    if number <= 0:
+        raise ValueError(f"{name} must be a positive number of minutes")
+    return timedelta(minutes=number)
+
+
+def bad_request(message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=400)

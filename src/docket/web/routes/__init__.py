@@ -1,0 +1,2 @@
+"""One module per page: each gives its HTML route, its ``/api/`` JSON route and
+its actions."""

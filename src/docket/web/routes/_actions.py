@@ -1,0 +1,49 @@
+"""Running an action: refuse it when it is not allowed, answer a browser with a
+redirect and a notice, an API client with JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..pages import back, console_of
+from ..security import ACTION_HEADER, refuse_action
+
+Body = Callable[[dict[str, str]], Awaitable[str]]
+
+
+async def act(request: Request, path: str, body: Body) -> Response:
+    """Check the request, read its form, run ``body`` (which returns the notice)."""
+    console = console_of(request)
+    refused = await refuse_action(console, request)
+    if refused is not None:
+        return refused
+    form = await request.form()
+    fields = {name: str(value).strip() for name, value in form.items()}
+    api = ACTION_HEADER in request.headers
+    try:
+        notice = await body(fields)
+    except (ValueError, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) else str(error)
+        if api:
+            return JSONResponse({"error": str(message)}, status_code=400)
+        return back(request, path, f"Error: {message}", **_keep(fields))
+    if api:
+        return JSONResponse({"ok": True, "notice": notice})
+    return back(request, path, notice, **_keep(fields))
+
+
+def _keep(fields: dict[str, Any]) -> dict[str, str]:
+    """Filters to keep on the page the action returns to."""
+    kept = ("q", "task", "error_type", "since")
+    return {name: str(fields[name]) for name in kept if fields.get(name)}
+
+
+def required(fields: dict[str, str], name: str) -> str:
+    value = fields.get(name, "")
+    if not value:
+        raise ValueError(f"{name} is required")
+    return value

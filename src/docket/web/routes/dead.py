@@ -1,0 +1,51 @@
+"""``/dead``: the dead-letter stream, newest first; replay one, purge one or all."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import views
+from ..pages import console_of, data, page, text
+from ._actions import act, required
+
+
+async def dead_page(request: Request) -> Response:
+    found = await views.dead(console_of(request), text(request, "cursor"))
+    return page(request, "dead.html", "dead", **found)
+
+
+async def dead_api(request: Request) -> Response:
+    return data(await views.dead(console_of(request), text(request, "cursor")))
+
+
+async def replay(request: Request) -> Response:
+    async def body(fields: dict[str, str]) -> str:
+        letter = required(fields, "id")
+        try:
+            execution = await console_of(request).docket.dead_letters.replay(letter)
+        except LookupError as error:
+            raise ValueError(str(error)) from None
+        return f"Replayed {letter} as {execution.key}"
+
+    return await act(request, "/dead", body)
+
+
+async def purge(request: Request) -> Response:
+    async def body(fields: dict[str, str]) -> str:
+        letters = console_of(request).docket.dead_letters
+        if fields.get("all") == "1":
+            return f"Purged {await letters.purge()} dead letters"
+        return f"Purged {await letters.purge([required(fields, 'id')])} dead letter"
+
+    return await act(request, "/dead", body)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/dead", dead_page),
+        Route("/api/dead", dead_api),
+        Route("/dead/replay", replay, methods=["POST"]),
+        Route("/dead/purge", purge, methods=["POST"]),
+    ]

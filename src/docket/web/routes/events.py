@@ -1,0 +1,82 @@
+"""``/api/events``: server-sent events that keep a page live (every tick: the
+counts, and the page's live parts rendered from the same templates as the page).
+``/api/counts`` answers the counts once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from .. import views
+from ..pages import base_of, console_of, data, text
+from ..security import csrf_token
+
+STREAM_SECONDS = 300  # a browser's EventSource reconnects by itself after this
+
+
+async def _live(request: Request, page: str) -> dict[str, Any]:
+    console = console_of(request)
+    counts = await views.counts(console)
+    context = {
+        "base": base_of(request),
+        "csrf": csrf_token(request),
+        "read_only": console.settings.read_only,
+    }
+    html: dict[str, str] = {}
+    if page == "tasks":
+        found = await views.tasks(
+            console,
+            text(request, "q") or "",
+            text(request, "running_after"),
+            text(request, "queued_after"),
+            int(request.query_params.get("scheduled_offset", "0") or 0),
+        )
+        for section in ("running", "queued", "scheduled"):
+            html[f"{section}-rows"] = console.render(
+                f"_{section}_rows.html", section=found[section], **context
+            )
+        html["lookup"] = console.render("_lookup.html", lookup=found["lookup"])
+    elif page == "overview":
+        found = await views.overview(console)
+        html["top-failing"] = console.render("_top_failing.html", **found, **context)
+        html["last-hour"] = console.render("_last_hour.html", **found)
+    elif page == "workers":
+        found = await views.workers(console)
+        html["workers-rows"] = console.render("_workers_rows.html", **found)
+    return {"counts": counts, "html": html, "at": time.time()}
+
+
+async def events(request: Request) -> Response:
+    console = console_of(request)
+    page = request.query_params.get("page", "overview")
+
+    async def stream() -> AsyncIterator[str]:
+        deadline = time.monotonic() + STREAM_SECONDS
+        yield "retry: 1000\n\n"
+        while time.monotonic() < deadline:
+            if await request.is_disconnected():
+                return
+            try:
+                payload = await _live(request, page)
+                yield f"data: {json.dumps(payload)}\n\n"
+            except Exception as error:  # Redis trouble: say so, keep trying
+                yield f"event: trouble\ndata: {json.dumps(str(error))}\n\n"
+            await asyncio.sleep(console.settings.tick)
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+async def counts(request: Request) -> Response:
+    return data(await views.counts(console_of(request)))
+
+
+def routes() -> list[Route]:
+    return [Route("/api/events", events), Route("/api/counts", counts)]

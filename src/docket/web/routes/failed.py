@@ -1,0 +1,96 @@
+"""``/failed``: the failed-task archive with tracebacks; replay one, replay all
+matching, purge."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import views
+from ..pages import bad_request, console_of, data, minutes, page, text
+from ._actions import act, required
+
+
+async def _read(request: Request) -> dict[str, Any]:
+    return await views.failed(
+        console_of(request),
+        text(request, "task"),
+        text(request, "error_type"),
+        text(request, "key"),
+        minutes(request, "since"),
+        text(request, "cursor"),
+    )
+
+
+async def failed_page(request: Request) -> Response:
+    try:
+        found = await _read(request)
+    except ValueError as error:
+        return bad_request(str(error))
+    filters = {
+        n: text(request, n) or "" for n in ("task", "error_type", "key", "since")
+    }
+    return page(request, "failed.html", "failed", filters=filters, **found)
+
+
+async def failed_api(request: Request) -> Response:
+    try:
+        return data(await _read(request))
+    except ValueError as error:
+        return bad_request(str(error))
+
+
+def _since(fields: dict[str, str]) -> timedelta | None:
+    if not fields.get("since"):
+        return None
+    number = float(fields["since"])
+    if number <= 0:
+        raise ValueError("since must be a positive number of minutes")
+    return timedelta(minutes=number)
+
+
+async def replay(request: Request) -> Response:
+    async def body(fields: dict[str, str]) -> str:
+        key = required(fields, "key")
+        disposition = await console_of(request).docket.replay(key)
+        if disposition.value != "scheduled":
+            raise ValueError(f"{key} is already scheduled; the failure stays")
+        return f"Replayed {key}"
+
+    return await act(request, "/failed", body)
+
+
+async def replay_all(request: Request) -> Response:
+    async def body(fields: dict[str, str]) -> str:
+        count = await console_of(request).docket.replay_failed(
+            fields.get("task") or None, fields.get("error_type") or None, _since(fields)
+        )
+        return f"Replayed {count} failed tasks"
+
+    return await act(request, "/failed", body)
+
+
+async def purge(request: Request) -> Response:
+    async def body(fields: dict[str, str]) -> str:
+        task, error_type = fields.get("task") or None, fields.get("error_type") or None
+        key = fields.get("key") or None
+        if not (task or error_type or key) and fields.get("all") != "1":
+            raise ValueError("choose filters, or confirm purging everything")
+        count = await console_of(request).docket.purge(task, error_type, key)
+        return f"Purged {count} failed tasks"
+
+    return await act(request, "/failed", body)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/failed", failed_page),
+        Route("/api/failed", failed_api),
+        Route("/failed/replay", replay, methods=["POST"]),
+        Route("/failed/replay-all", replay_all, methods=["POST"]),
+        Route("/failed/purge", purge, methods=["POST"]),
+    ]

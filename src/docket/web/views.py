@@ -1,0 +1,280 @@
+"""The data behind each page, shared by the HTML pages, ``/api/`` and the live
+event stream. Every view reads at most a page (or a bounded chunk) of any list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from .. import _codec
+from .._broker.listing import Depths
+from .console import Console
+from .rows import TaskRow, task_row, with_progress
+
+SEARCH_SCAN = 2_000  # entries a search examines per list
+CHUNK = 500
+
+
+def counts_dict(depths: Depths, workers: int) -> dict[str, int]:
+    return {
+        "queued": depths.queued,
+        "running": depths.running,
+        "scheduled": depths.scheduled,
+        "failed": depths.failed,
+        "dead": depths.dead,
+        "workers": workers,
+    }
+
+
+async def counts(console: Console) -> dict[str, int]:
+    docket = await console.ready()
+    depths = await docket.broker.counts()
+    return counts_dict(depths, len(await docket.workers()))
+
+
+async def overview(console: Console) -> dict[str, Any]:
+    docket = await console.ready()
+    hour = await docket.throughput(60)
+    failing: dict[str, int] = {}
+    for minute in hour:
+        for task, outcomes in minute.tasks.items():
+            if outcomes.get("failed"):
+                failing[task] = failing.get(task, 0) + outcomes["failed"]
+    top = sorted(failing.items(), key=lambda item: (-item[1], item[0]))[:5]
+    return {
+        "counts": await counts(console),
+        "last_hour": {
+            "completed": sum(m.total("completed") for m in hour),
+            "failed": sum(m.total("failed") for m in hour),
+            "retried": sum(m.total("retried") for m in hour),
+        },
+        "top_failing": [{"task": task, "failed": n} for task, n in top],
+    }
+
+
+async def throughput(console: Console, minutes: int) -> list[dict[str, Any]]:
+    docket = await console.ready()
+    return [minute.as_dict() for minute in await docket.throughput(minutes)]
+
+
+@dataclass
+class Section:
+    """One table of the tasks page: its rows and where its next page starts."""
+
+    rows: list[TaskRow] = field(default_factory=list)
+    following: str | None = None
+    searched: int | None = None  # entries examined by a search
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": [row.as_dict() for row in self.rows],
+            "next": self.following,
+            "searched": self.searched,
+        }
+
+
+def _matches(row: TaskRow, query: str) -> bool:
+    return row.task == query or query in row.key
+
+
+async def _running(console: Console, after: str | None, query: str) -> Section:
+    docket = console.docket
+    size, section = console.settings.page_size, Section()
+    examined, cursor = 0, after
+    while True:
+        chunk = size if not query else CHUNK
+        listed = await docket.broker.running_page(chunk, cursor)
+        for item in listed:
+            examined += 1
+            row = task_row(item, console.settings.unpickle)
+            cursor = item.stream_id
+            if not query or _matches(row, query):
+                section.rows.append(row)
+                if len(section.rows) >= size:
+                    break
+        if len(section.rows) >= size or len(listed) < chunk:
+            break
+        if query and examined >= SEARCH_SCAN:
+            break
+    exhausted = len(listed) < chunk and len(section.rows) < size
+    section.following = None if exhausted else cursor
+    section.searched = examined if query else None
+    progress = await docket.broker.progress_of([row.key for row in section.rows])
+    for row, hash_ in zip(section.rows, progress, strict=True):
+        with_progress(row, hash_)
+    return section
+
+
+async def _queued(console: Console, after: str | None, query: str) -> Section:
+    docket = console.docket
+    size, section = console.settings.page_size, Section()
+    examined, cursor = 0, after
+    while True:
+        chunk = size if not query else CHUNK
+        listed = await docket.broker.queued_page(chunk, cursor)
+        for item in listed:
+            examined += 1
+            cursor = item.stream_id
+            row = task_row(item, console.settings.unpickle)
+            if not query or _matches(row, query):
+                section.rows.append(row)
+                if len(section.rows) >= size:
+                    break
+        if len(section.rows) >= size or len(listed) < chunk:
+            break
+        if query and examined >= SEARCH_SCAN:
+            break
+    exhausted = len(listed) < chunk and len(section.rows) < size
+    section.following = None if exhausted else cursor
+    section.searched = examined if query else None
+    return section
+
+
+async def _scheduled(console: Console, offset: int, query: str) -> Section:
+    docket = console.docket
+    size, section = console.settings.page_size, Section()
+    position = offset
+    while True:
+        chunk = size if not query else CHUNK
+        listed = await docket.broker.scheduled_page(position, chunk)
+        taken = 0
+        for item in listed:
+            taken += 1
+            row = task_row(item, console.settings.unpickle)
+            if not query or _matches(row, query):
+                section.rows.append(row)
+                if len(section.rows) >= size:
+                    break
+        position += taken
+        if len(section.rows) >= size or len(listed) < chunk:
+            break
+        if query and position - offset >= SEARCH_SCAN:
+            break
+    exhausted = len(listed) < chunk and len(section.rows) < size
+    section.following = None if exhausted else str(position)
+    section.searched = position - offset if query else None
+    return section
+
+
+async def lookup(console: Console, key: str) -> dict[str, Any] | None:
+    """The run record of an exact key: its state, task and times."""
+    if not key:
+        return None
+    try:
+        record = await console.docket.broker.run_record(key)
+    except ValueError:
+        return None
+    if record is None:
+        return {"key": key, "state": None}
+    return {
+        "key": key,
+        "state": record.state,
+        "task": record.function,
+        "worker": record.worker,
+        "started_at": record.started_at,
+        "completed_at": record.completed_at,
+        "error": record.error,
+    }
+
+
+async def tasks(
+    console: Console,
+    query: str = "",
+    running_after: str | None = None,
+    queued_after: str | None = None,
+    scheduled_offset: int = 0,
+) -> dict[str, Any]:
+    await console.ready()
+    return {
+        "query": query,
+        "lookup": await lookup(console, query),
+        "running": await _running(console, running_after, query),
+        "queued": await _queued(console, queued_after, query),
+        "scheduled": await _scheduled(console, scheduled_offset, query),
+    }
+
+
+def tasks_json(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "query": data["query"],
+        "lookup": data["lookup"],
+        "running": data["running"].as_dict(),
+        "queued": data["queued"].as_dict(),
+        "scheduled": data["scheduled"].as_dict(),
+    }
+
+
+async def failed(
+    console: Console,
+    task: str | None,
+    error_type: str | None,
+    key: str | None,
+    since: timedelta | None,
+    cursor: str | None,
+) -> dict[str, Any]:
+    docket = await console.ready()
+    page = await docket.failed(
+        task, error_type, key, since, console.settings.page_size, cursor
+    )
+    return {
+        "tasks": [t.as_dict(console.settings.unpickle) for t in page.tasks],
+        "cursor": page.cursor,
+        "total": await docket.failed_count(),
+    }
+
+
+async def dead(console: Console, cursor: str | None) -> dict[str, Any]:
+    docket = await console.ready()
+    size = console.settings.page_size
+    letters = await docket.dead_letters.list(size, cursor)
+    return {
+        "letters": [letter.as_dict() for letter in letters],
+        "cursor": letters[-1].id if len(letters) == size else None,
+    }
+
+
+async def workers(console: Console) -> dict[str, Any]:
+    docket = await console.ready()
+    infos = await docket.workers()
+    capacity, held = await docket.broker.worker_details()
+    now = _codec.now()
+    rows = [
+        {
+            "name": info.name,
+            "tasks": sorted(info.tasks),
+            "concurrency": capacity.get(info.name),
+            "in_flight": held.get(info.name, 0),
+            "last_seen": _codec.iso(info.last_seen),
+            "seconds_ago": round((now - info.last_seen).total_seconds(), 1),
+        }
+        for info in sorted(infos, key=lambda w: w.name)
+    ]
+    return {"workers": rows}
+
+
+async def strikes(console: Console) -> dict[str, Any]:
+    docket = await console.ready()
+    strike_list = docket.strike_list
+    rows: list[dict[str, Any]] = []
+    for function in sorted(strike_list.struck_functions):
+        rows.append({"function": function, "parameter": None, "operator": None})
+    for function, parameters in sorted(strike_list.task_strikes.items()):
+        for parameter, pairs in sorted(parameters.items()):
+            for operator, value in sorted(pairs, key=repr):
+                rows.append(_strike(function, parameter, operator, value))
+    for parameter, pairs in sorted(strike_list.parameter_strikes.items()):
+        for operator, value in sorted(pairs, key=repr):
+            rows.append(_strike(None, parameter, operator, value))
+    return {"strikes": rows}
+
+
+def _strike(
+    function: str | None, parameter: str, operator: Any, value: Any
+) -> dict[str, Any]:
+    return {
+        "function": function,
+        "parameter": parameter,
+        "operator": getattr(operator, "value", str(operator)),
+        "value": repr(value),
+    }

@@ -1,0 +1,62 @@
+"""Tasks the console tests (CLI, dashboard, browser) run: in-process or in
+``docket worker`` subprocesses (``tests._support.console_tasks:tasks``).
+
+Each task records its calls under ``<docket>:test-calls`` so that a test can
+wait on the record instead of sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from docket import CurrentDocket, Docket, Progress
+
+
+async def _record(docket: Docket, name: str, *values: object) -> None:
+    async with docket.redis() as client:
+        await client.rpush(docket.key("test-calls"), json.dumps([name, *values]))
+
+
+async def calls(docket: Docket) -> list[list[object]]:
+    """What the tasks recorded so far, in order."""
+    async with docket.redis() as client:
+        raw = await client.lrange(docket.key("test-calls"), 0, -1)
+    return [json.loads(item) for item in raw]
+
+
+async def fail_with(value: str, docket: Docket = CurrentDocket()) -> None:
+    """Record the call, then fail with ValueError(value)."""
+    await _record(docket, "fail_with", value)
+    if value.startswith("ok"):
+        return
+    raise ValueError(f"refused {value}")
+
+
+async def fail_once(value: str, docket: Docket = CurrentDocket()) -> None:
+    """Fail the first time it runs with ``value``; succeed after (a replay)."""
+    await _record(docket, "fail_once", value)
+    earlier = [c for c in await calls(docket) if c == ["fail_once", value]]
+    if len(earlier) == 1:
+        raise ValueError(f"first try with {value} fails")
+
+
+async def crawl(
+    steps: int,
+    pause: float = 0.3,
+    progress: Progress = Progress(),
+    docket: Docket = CurrentDocket(),
+) -> None:
+    """Report progress step by step, ``pause`` seconds apart."""
+    await progress.set_total(steps)
+    for _ in range(steps):
+        await asyncio.sleep(pause)
+        await progress.increment()
+    await _record(docket, "crawl", steps)
+
+
+async def quick(number: int, docket: Docket = CurrentDocket()) -> int:
+    await _record(docket, "quick", number)
+    return number
+
+
+tasks = [fail_with, fail_once, crawl, quick]

@@ -1,0 +1,36 @@
+"""Fixtures of the dashboard tests: the app of the test's docket, and an HTTP
+client talking to it in-process (ASGI) with a CSRF cookie of its own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from docket import Docket
+from docket.web import create_app
+
+
+@pytest.fixture
+async def client(docket: Docket) -> AsyncIterator[httpx.AsyncClient]:
+    docket.register_collection("tests._support.console_tasks:tasks")
+    app = create_app(docket, token="")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver"
+    ) as c:
+        yield c
+
+
+async def csrf(client: httpx.AsyncClient, path: str = "/tasks") -> str:
+    """The client's CSRF token (a page visit sets the cookie)."""
+    response = await client.get(path)
+    assert response.status_code == 200
+    return client.cookies["docket_csrf"]
+
+
+async def post(client: httpx.AsyncClient, path: str, **fields: str) -> httpx.Response:
+    """A browser-style form post with the CSRF token."""
+    token = await csrf(client)
+    return await client.post(path, data={"csrf": token, **fields})
