@@ -97,19 +97,61 @@ async def test_reclaim_skips_deleted_messages(docket: Docket):
     assert [d.fields[b"key"] for d in reclaimed] == [b"kept"]
 
 
-async def test_reclaim_continues_from_its_cursor(docket: Docket):
-    """A sweep returns where the next goes on, so entries far down the pending
-    list are reached even when each sweep may claim only one message."""
+async def test_reclaim_finds_an_orphan_behind_renewed_messages(docket: Docket):
+    """Messages their holder keeps renewing are skipped wherever they lie, so an
+    orphan after them is found even when the sweep may take only one message."""
     broker = docket.broker
-    for key in ("a", "b", "c"):
+    for key in ("live-1", "live-2", "orphan"):
         await place(broker, key)
     await broker.ensure_group()
-    await broker.read("crashed", 10, 10)
-    first = await broker.reclaim("rescuer", 1, 0)
-    second = await broker.reclaim("rescuer", 1, 0, first.cursor)
-    third = await broker.reclaim("rescuer", 1, 0, second.cursor)
-    keys = [d.fields[b"key"] for s in (first, second, third) for d in s.deliveries]
-    assert keys == [b"a", b"b", b"c"]
+    live_1, live_2 = await broker.read("alive", 2, 10)
+    await broker.read("dead", 1, 10)
+    await eventually(lambda: idle_at_least(broker, 50))
+    await broker.renew("alive", [live_1.message_id, live_2.message_id])
+    sweep = await broker.reclaim("rescuer", 1, 50)
+    assert [d.fields[b"key"] for d in sweep.deliveries] == [b"orphan"]
+
+
+async def idle_at_least(broker: Broker, ms: int) -> bool:
+    rows = await broker.client.xpending_range(
+        broker.keys.stream, broker.group, "-", "+", 10
+    )
+    return all(
+        int(row.get("time_since_delivered", row.get(b"time_since_delivered", 0))) >= ms
+        for row in rows
+    )
+
+
+async def test_reclaim_leaves_out_held_messages_and_all_but_one_suspect(docket: Docket):
+    """A sweep never takes what the caller holds, takes one suspect at most (none
+    when told so), and always takes what is past the delivery limit."""
+    broker = docket.broker
+    for key in ("mine", "s1", "s2", "over"):
+        await place(broker, key)
+    await broker.ensure_group()
+    mine, s1, s2, over = await broker.read("ghost", 4, 10)
+    for _ in range(3):  # over: delivered 4 times; s1 and s2: 2 times
+        await broker.reclaim(
+            "ghost",
+            10,
+            0,
+            holding=[mine.message_id, s1.message_id, s2.message_id],
+            quarantine=99,
+        )
+    await broker.reclaim(
+        "ghost", 10, 0, holding=[mine.message_id, over.message_id], quarantine=99
+    )
+    sweep = await broker.reclaim(
+        "rescuer", 10, 0, holding=[mine.message_id], quarantine=3, limit=4
+    )
+    taken = {d.fields[b"key"]: d.deliveries for d in sweep.deliveries}
+    assert taken.pop(b"over") == 5
+    assert len(taken) == 1 and set(taken.values()) == {3}
+    assert len(sweep.suspects) == 1
+    none = await broker.reclaim(
+        "rescuer", 10, 0, holding=[mine.message_id], take_suspect=False, limit=9
+    )
+    assert none.deliveries == []
 
 
 async def test_reclaim_without_a_group_creates_it(docket: Docket):

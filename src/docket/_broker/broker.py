@@ -24,12 +24,14 @@ from .results import ResultOps
 from .runs import RunOps
 from .signals import SignalOps
 from .strikes import StrikeOps
+from .sweep import SweepOps
 from .tally import Tally
 from .workers import WorkerOps
 
 
 class Broker(
     QueueOps,
+    SweepOps,
     RunOps,
     EventOps,
     WorkerOps,

@@ -10,11 +10,7 @@ from redis.exceptions import ResponseError
 from .._defaults import MOVE_BATCH
 from . import scripts
 from .base import BrokerBase
-from .types import Delivery, DueResult, Sweep
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+from .types import Delivery, DueResult
 
 
 def _is_nogroup(error: ResponseError) -> bool:
@@ -112,47 +108,6 @@ class QueueOps(BrokerBase):
                 if fields:
                     deliveries.append(Delivery(message_id, fields, False))
         return deliveries
-
-    async def reclaim(
-        self, consumer: str, count: int, min_idle_ms: int, cursor: str = "0-0"
-    ) -> Sweep:
-        """Messages left unacknowledged for at least ``min_idle_ms``, claimed for
-        ``consumer``, scanning the pending list from ``cursor``.
-
-        Redis scans a bounded part of the pending list per call, so the sweep
-        returns where to go on: keeping that cursor between sweeps, every orphan
-        is found within a few sweeps, whatever lies ahead of it."""
-        try:
-            reply = await self.client.xautoclaim(
-                self.keys.stream, self.group, consumer, min_idle_ms, cursor, count=count
-            )
-        except ResponseError as error:
-            if not _is_nogroup(error):
-                raise
-            await self.ensure_group()
-            return Sweep([], "0-0")
-        following = _text(reply[0])
-        found = [(mid, fields) for mid, fields in reply[1] if fields]
-        counts = await self._delivery_counts([mid for mid, _ in found])
-        deliveries = [
-            Delivery(mid, fields, True, counts.get(mid, 1)) for mid, fields in found
-        ]
-        return Sweep(deliveries, following)
-
-    async def _delivery_counts(self, message_ids: list[bytes]) -> dict[bytes, int]:
-        """How many times each pending message was delivered (one round trip)."""
-        if not message_ids:
-            return {}
-        pipe = self.backend.pipeline()
-        for mid in message_ids:
-            text = _text(mid)
-            pipe.xpending_range(self.keys.stream, self.group, text, text, 1)
-        counts: dict[bytes, int] = {}
-        for mid, rows in zip(message_ids, await pipe.execute(), strict=True):
-            for row in rows:
-                value = row.get("times_delivered", row.get(b"times_delivered", 1))
-                counts[mid] = int(value)
-        return counts
 
     async def renew(self, consumer: str, message_ids: Sequence[bytes]) -> None:
         """Reset the idle time of this consumer's in-flight messages (its lease)."""

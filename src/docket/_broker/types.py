@@ -17,10 +17,10 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class Sweep:
-    """What one redelivery sweep found, and where the next one starts."""
+    """What one redelivery sweep claimed, and which of those are suspects."""
 
     deliveries: list[Delivery]
-    cursor: str
+    suspects: frozenset[bytes] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,7 +98,14 @@ class RedisClient(Protocol):
     def xpending(self, name: str, groupname: str) -> Reply: ...
     def xinfo_groups(self, name: str) -> Reply: ...
     def xpending_range(
-        self, name: str, groupname: str, min: str, max: str, count: int
+        self,
+        name: str,
+        groupname: str,
+        min: str,
+        max: str,
+        count: int,
+        consumername: str | None = None,
+        idle: int | None = None,
     ) -> Reply: ...
 
     # scripts, pub/sub and the rest

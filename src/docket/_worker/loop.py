@@ -6,8 +6,8 @@ import asyncio
 import time
 from typing import Any
 
-from .. import _codec
-from .._broker import Delivery
+from .. import _codec, _defaults
+from .._broker import Delivery, Sweep
 from ..execution import ExecutionState
 from . import report, runner
 from .intake import take_in
@@ -16,7 +16,10 @@ from .session import Running, Session
 
 
 async def _start(
-    session: Session, deliveries: list[Delivery], executions_group: Any
+    session: Session,
+    deliveries: list[Delivery],
+    executions_group: Any,
+    suspects: frozenset[bytes] = frozenset(),
 ) -> None:
     worker = session.worker
     intake = take_in(session, deliveries)
@@ -37,6 +40,8 @@ async def _start(
     if not claimable:
         return
     held_all = [session.hold(execution) for execution in claimable]
+    for held in held_all:
+        held.suspect = held.execution.message_id in suspects
     batch = [
         (e.key, e.generation, e.message_id or b"", e.redelivered) for e in claimable
     ]
@@ -62,19 +67,19 @@ def _reclaim_interval(session: Session) -> float:
     return min(session.worker.redelivery_timeout.total_seconds() / 4, 1.0)
 
 
-async def _sweep(session: Session) -> list[Delivery]:
-    """Messages abandoned for ``redelivery_timeout``, continuing the last sweep.
-
-    A message this worker still holds is never taken up again: coming back here
-    means only that its lease lapsed (say, the event loop stalled), and the sweep
-    itself just renewed it."""
+async def _sweep(session: Session) -> Sweep:
+    """Messages abandoned for ``redelivery_timeout`` (see ``_broker/sweep.py``):
+    never one this worker holds, and at most one suspect at a time."""
     worker = session.worker
-    min_idle_ms = int(worker.redelivery_timeout.total_seconds() * 1000)
-    sweep = await session.broker.reclaim(
-        worker.name, session.free_slots, min_idle_ms, session.sweep_cursor
+    return await session.broker.reclaim(
+        worker.name,
+        session.free_slots,
+        int(worker.redelivery_timeout.total_seconds() * 1000),
+        holding=set(session.by_message),
+        take_suspect=not session.suspect_running,
+        quarantine=_defaults.QUARANTINE_DELIVERIES,
+        limit=worker.max_deliveries,
     )
-    session.sweep_cursor = sweep.cursor
-    return [d for d in sweep.deliveries if d.message_id not in session.by_message]
 
 
 async def _loop(session: Session, executions_group: Any) -> None:
@@ -87,14 +92,17 @@ async def _loop(session: Session, executions_group: Any) -> None:
             session.slot_freed.clear()
             await _wait_for_slot(session)
             continue
-        deliveries: list[Delivery] = []
         if time.monotonic() >= next_sweep:
             next_sweep = time.monotonic() + _reclaim_interval(session)
-            deliveries = await _sweep(session)
-        if not deliveries:
-            deliveries = await session.broker.read(
-                worker.name, session.free_slots, block_ms
-            )
+            sweep = await _sweep(session)
+            if sweep.deliveries:
+                await _start(
+                    session, sweep.deliveries, executions_group, sweep.suspects
+                )
+                continue
+        deliveries = await session.broker.read(
+            worker.name, session.free_slots, block_ms
+        )
         if deliveries:
             await _start(session, deliveries, executions_group)
             continue

@@ -56,6 +56,7 @@ class Running:
     task: asyncio.Task[None] | None = None
     cancel_requested: bool = False
     followed_up: bool = False  # its CompletionHandler ran (it never runs twice)
+    suspect: bool = False  # delivered often enough that it may be killing workers
 
 
 @dataclass(eq=False)
@@ -68,7 +69,6 @@ class Session:
     free_slots: int
     executor: Executor | None = None
     pulse: Pulse = field(default_factory=Pulse)
-    sweep_cursor: str = "0-0"  # where the next redelivery sweep goes on
     refused: BaseException | None = None  # the listener's permission error, if any
     running: dict[str, Running] = field(default_factory=dict)
     by_message: dict[bytes, Running] = field(default_factory=dict)
@@ -84,6 +84,10 @@ class Session:
     @property
     def in_flight(self) -> int:
         return len(self.by_message)
+
+    @property
+    def suspect_running(self) -> bool:
+        return any(held.suspect for held in self.by_message.values())
 
     def hold(self, execution: Execution) -> Running:
         held = Running(execution)
