@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -182,7 +183,8 @@ class Scenario:
         try:
             if not await self.control.exists(name):
                 return None
-            return [fields for _, fields in await self.control.xrange(name)]
+            entries: Any = await self.control.xrange(name)
+            return [cast(dict[bytes, bytes], fields) for _, fields in entries]
         except (RedisError, OSError):
             return None
 

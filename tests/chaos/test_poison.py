@@ -11,6 +11,7 @@ import asyncio
 import pickle
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -66,7 +67,8 @@ async def test_poison_entries(profile: Profile, tmp_path: Path) -> None:
         raw = {"raw-control": entry("raw-control"), **bad}
         ids: dict[str, bytes] = {}
         for key, fields in raw.items():
-            ids[key] = await s.control.xadd(s.docket.stream_key, fields)
+            added = await s.control.xadd(s.docket.stream_key, cast(Any, fields))
+            ids[key] = cast(bytes, added)
             await asyncio.sleep(0.05)  # among the good traffic
         await production
         expected = set(good.confirmed) | {"raw-control"}
