@@ -56,6 +56,9 @@ class Scenario:
         self._stack = contextlib.AsyncExitStack()
         self._docket: Docket | None = None
         self._control: Redis | None = None
+        self.server_gone: float | None = None
+        """When the last restart's old server process had exited: every add
+        confirmed before this may have landed in the data it held."""
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -172,6 +175,7 @@ class Scenario:
         the same port and data directory; (went down, answering again)."""
         down = time.monotonic()
         await asyncio.to_thread(self.server.stop)
+        self.server_gone = time.monotonic()
         await asyncio.sleep(max(0.0, outage - (time.monotonic() - down)))  # the fault
         await asyncio.to_thread(self.server.start)
         return down, await self.back()

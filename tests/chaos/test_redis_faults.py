@@ -27,7 +27,8 @@ Fault = Callable[[Scenario], Awaitable[tuple[float, float]]]
 async def under_load(s: Scenario, fault: Fault, *, wipes: bool = False) -> Outcome:
     """Two workers, the producer running, the fault once a fifth of the tasks
     finished; then drain and reconcile. ``wipes``: the fault erases Redis, so
-    tasks confirmed before it that never ran are counted apart, not as lost."""
+    tasks confirmed before the old server process exited that never ran are
+    counted apart (wiped with its data), not as lost."""
     await s.start_workers("w1", "w2")
     producer = s.producer()
     patience = 30 + max(s.profile.restart_outage, s.profile.pause, s.profile.oom_outage)
@@ -39,14 +40,15 @@ async def under_load(s: Scenario, fault: Fault, *, wipes: bool = False) -> Outco
     finally:
         production.cancel()
     expected = set(producer.confirmed)
+    gone = s.server_gone if s.server_gone is not None else began
     if wipes:
-        expected = producer.confirmed_between(began)
+        expected = producer.confirmed_between(gone)
     drained = await s.drain(expected, s.profile.drain_timeout)
     outcome = await s.outcome(
         expected, drained=drained, came_back=came_back, outage=came_back - began
     )
     if wipes:
-        before = producer.confirmed_between(0, began)
+        before = producer.confirmed_between(0, gone)
         wiped = [k for k in before if not s.journal.finishes.get(k)]
         outcome.details.append(f"unfinished when the data was wiped {len(wiped)}")
     outcome.check(not producer.gave_up, f"producer gave up on {len(producer.gave_up)}")
@@ -69,10 +71,10 @@ async def test_redis_restart_without_persistence(
 ) -> None:
     """A redis-server restart WITHOUT persistence comes back empty (no consumer
     group, no records). Tasks only Redis knew of are legitimately gone, so "lost"
-    counts the tasks the producer added once the restart began (it keeps adding
-    through the outage); tasks added before it that had not run are reported as
-    wiped. Workers must recreate what they need and serve again, and no finished
-    task may run twice."""
+    counts the tasks the producer added once the old server process had exited
+    (it keeps adding through the outage); tasks added before that and not run
+    are reported as wiped. Workers must recreate what they need and serve again,
+    and no finished task may run twice."""
 
     async def restart(s: Scenario) -> tuple[float, float]:
         return await s.restart_server(profile.restart_outage)
