@@ -1,0 +1,60 @@
+"""The tasks the chaos suite's worker processes run (``tests.chaos.tasks:tasks``).
+
+Each task appends a ``start`` line when its body begins and a ``finish`` line when
+it ends to a journal OUTSIDE Redis: one file per worker process, in the directory
+named by ``DOCKET_CHAOS_LOG_DIR``, written with ``O_APPEND`` (one ``write`` per line,
+so lines never interleave). A line is
+``start|finish <quoted key> <pid> <monotonic> <wall>`` and a ``finish`` line adds
+the monotonic time its run started. ``time.monotonic()`` is the machine-wide
+CLOCK_MONOTONIC on Linux, so the controller compares it with its own clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from docket import TaskKey
+
+LOG_DIR_VARIABLE = "DOCKET_CHAOS_LOG_DIR"
+
+_journal: int | None = None
+
+
+def _write(line: str) -> None:
+    global _journal
+    if _journal is None:
+        directory = Path(os.environ[LOG_DIR_VARIABLE])
+        path = directory / f"worker-{os.getpid()}.log"
+        _journal = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.write(_journal, line.encode())
+
+
+def note(kind: str, key: str, started: float | None = None) -> float:
+    """Append one journal line; return its monotonic time."""
+    now = time.monotonic()
+    extra = "" if started is None else f" {started:.6f}"
+    _write(
+        f"{kind} {quote(key, safe='')} {os.getpid()} {now:.6f} {time.time():.6f}{extra}\n"
+    )
+    return now
+
+
+async def work(seconds: float, key: str = TaskKey()) -> None:
+    """A unit of work: journal the start, take ``seconds``, journal the finish."""
+    started = note("start", key)
+    await asyncio.sleep(seconds)
+    note("finish", key, started)
+
+
+async def crash(key: str = TaskKey()) -> None:
+    """Journal the start, then end the whole worker process at once (like an
+    OOM kill or a segfault in a C extension): no finally block, no settlement."""
+    note("start", key)
+    os._exit(1)
+
+
+tasks = [work, crash]
