@@ -28,7 +28,10 @@ RESERVED_PREFIXES = (
 
 
 def check_task_key(key: str) -> None:
-    """Reject task keys that would land on an internal key of the docket."""
+    """Reject task keys that would land on an internal key of the docket.
+
+    Any other text is a valid key, control characters included: scripts carry keys
+    as whole arguments and every event escapes them as JSON."""
     if not isinstance(key, str):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise TypeError(f"Task keys must be strings, not {type(key).__name__}")
     if not key:
@@ -38,8 +41,12 @@ def check_task_key(key: str) -> None:
             f"Task key {key!r} collides with an internal key of the docket; "
             "choose another key"
         )
-    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in key):
-        raise ValueError(f"Task key {key!r} contains control characters")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"Task key {key!r} is not valid text: it cannot be encoded as UTF-8"
+        ) from None
 
 
 @dataclass(frozen=True)
