@@ -25,7 +25,7 @@ from ._broker import Broker
 from ._keys import Keyspace, check_task_key
 from ._names import DocketNames
 from ._observe import span
-from ._redis import Backend, open_backend
+from ._redis import Backend, key_prefix, open_backend
 from ._redis.backend import check_url
 from ._results import default_store
 from ._snapshot import (
@@ -100,7 +100,7 @@ class Docket(DocketNames):
         self._stack: AsyncExitStack | None = None
         self._backend: Backend | None = None
         self._broker: Broker | None = None
-        self._keyspace = Keyspace(name)
+        self._keyspace = Keyspace(key_prefix(name, url))
         self.strike_list = StrikeList(name=name)
 
         from .tasks import standard_tasks

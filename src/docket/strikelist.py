@@ -32,7 +32,7 @@ from typing_extensions import Self
 from docket._broker import Broker
 from docket._defaults import STRIKE_BLOCK_MS, STRIKE_READ_COUNT
 from docket._keys import Keyspace
-from docket._redis import Backend, open_backend
+from docket._redis import Backend, key_prefix, open_backend
 from docket._strikes import (
     COMPARE,
     FunctionLike,
@@ -93,8 +93,7 @@ class StrikeList:
     def prefix(self) -> str:
         if self._backend is not None:
             return self._backend.prefix_for(self.name)
-        cluster = (self.url or "").partition("://")[0].lower().endswith("+cluster")
-        return f"{{{self.name}}}" if cluster else self.name
+        return key_prefix(self.name, self.url)
 
     @property
     def strike_key(self) -> str:

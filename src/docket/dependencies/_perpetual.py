@@ -21,7 +21,7 @@ from ..instrumentation import TASKS_PERPETUATED, TASKS_SUPERSEDED
 from ._base import CompletionHandler, TaskOutcome, handler_labels, log_extra, logger
 
 
-class Perpetual(CompletionHandler):
+class Perpetual(CompletionHandler["Perpetual"]):
     """Reschedule the task under the same key after every run.
 
     The next run starts ``every`` after this one started (immediately if this run

@@ -22,7 +22,7 @@ from ._base import (
 )
 
 
-class Retry(FailureHandler):
+class Retry(FailureHandler["Retry"]):
     """Retry a failed task, up to ``attempts`` attempts in total, after ``delay``.
 
     ``attempts`` counts every attempt, so the default of 1 means "never retry";
