@@ -86,6 +86,7 @@ class Execution:
         self.disposition = Disposition.LOADED
         self.progress = ExecutionProgress(docket, key, generation)
         self.acknowledged = False
+        self._recorded = True  # whether the last sync found a run record
 
     docket = property(lambda self: self._docket)
     function = property(lambda self: self._function)
@@ -324,6 +325,7 @@ class Execution:
 
     async def sync(self) -> None:
         record = await self._docket.broker.run_record(self._key)
+        self._recorded = record is not None
         if record is not None:
             self._apply_record(record)
         else:
@@ -390,7 +392,15 @@ class Execution:
 
     async def _wait_for_terminal(self, deadline: datetime | None) -> None:
         async def wait() -> None:
+            first = True
             async for event in self.subscribe():
+                if first and not self._recorded and self._docket.ttl_seconds <= 0:
+                    raise RuntimeError(
+                        f"Execution {self._key} has no record to wait on: its docket "
+                        "has execution_ttl=0 (fire-and-forget), which keeps nothing "
+                        "once a task ends, so its outcome cannot be read"
+                    )
+                first = False
                 state = event.get("state") if event.get("type") == "state" else None
                 if isinstance(state, ExecutionState) and state in TERMINAL:
                     self.state = state

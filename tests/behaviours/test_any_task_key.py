@@ -94,7 +94,7 @@ async def test_tasks_with_any_key_run_and_their_events_parse(docket: Docket):
         await progress.set_message(f"step {n}")
         return n
 
-    soon = datetime.now(timezone.utc) + timedelta(milliseconds=50)
+    soon = datetime.now(timezone.utc) + timedelta(milliseconds=500)
     async with all_events(docket) as events:
         executions = []
         for n, key in enumerate(KEYS):

@@ -108,15 +108,12 @@ async def main_loop(session: Session, executions_group: Any) -> None:
             await _wait_for_slot(session)
             continue
         deliveries: list[Delivery] = []
+        count = min(session.free_slots, worker.message_batch)
         if time.monotonic() >= next_reclaim:
             next_reclaim = time.monotonic() + _reclaim_interval(session)
-            deliveries = await session.broker.reclaim(
-                worker.name, session.free_slots, min_idle_ms
-            )
+            deliveries = await session.broker.reclaim(worker.name, count, min_idle_ms)
         if not deliveries:
-            deliveries = await session.broker.read(
-                worker.name, session.free_slots, block_ms
-            )
+            deliveries = await session.broker.read(worker.name, count, block_ms)
         if deliveries:
             await _start(session, deliveries, executions_group)
             continue

@@ -85,7 +85,7 @@ async def seed_automatic(session: Session) -> None:
 
 async def reseed_loop(session: Session) -> None:
     await every(
-        lambda: _defaults.RESEED_INTERVAL.total_seconds(),
+        lambda: session.worker.reseed_interval,
         session.stop,
         lambda: seed_automatic(session),
         "Seeding automatic tasks",

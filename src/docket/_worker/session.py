@@ -28,6 +28,12 @@ class SessionWorker(WorkerHandle, Protocol):
     scheduling_resolution: timedelta
     schedule_automatic_tasks: bool
     dependencies: dict[str, Dependency[Any]]
+    message_batch: int
+
+    @property
+    def reseed_interval(self) -> float:
+        """Seconds between re-adds of automatic perpetual tasks."""
+        ...
 
     def note_claim(self, key: str) -> None:
         """Count a claim of ``key`` (``run_at_most`` stops a key at its limit)."""
