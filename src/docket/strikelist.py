@@ -7,9 +7,10 @@ same function, and a function-only restore lifts it even while parameter
 strikes remain. ``task_strikes`` shows a whole-struck function as ``{}`` when it
 has no parameter strikes; ``struck_functions`` lists every whole-struck one.
 
-Senders are strict (``Strike.build``/``Restore.build`` raise ``ValueError`` for
-an unknown operator, a bad ``between`` range or an unhashable value); received
-instructions with such values are logged at WARNING and ignored. Log lines and
+Senders raise ``ValueError`` for an unknown operator or a malformed ``between``
+range. A value that cannot be hashed (a dict, a list) is accepted and sent, as
+pydocket does, but it is logged at WARNING and ignored wherever it is applied: it
+never matches. Neither does a value an argument cannot be compared with. Log lines and
 the ``docket_strikes_in_effect`` gauge follow effective changes only, so a
 repeated strike neither logs again nor counts twice.
 
@@ -45,9 +46,9 @@ from docket._strikes import (
     StrikeInstruction,
     bound_arguments,
     incompatible,
+    is_usable,
     logger,
     stream_order,
-    value_problem,
 )
 from docket.instrumentation import REDIS_DISRUPTIONS, STRIKES_IN_EFFECT
 
@@ -136,7 +137,7 @@ class StrikeList:
             (self._whole.add if striking else self._whole.discard)(function)
             return True
         pair = (instruction.operator, instruction.value)
-        if value_problem(*pair) is not None:
+        if not is_usable(instruction.value):  # unhashable: recorded, never matches
             incompatible(*pair)
             return False
         pairs = self._rules.setdefault((function, parameter), set())
@@ -211,7 +212,8 @@ class StrikeList:
         """Append ``instruction`` to the strike stream, then apply it locally."""
         if self._broker is None:
             raise RuntimeError(
-                "StrikeList is not connected: it needs a URL and an 'async with'"
+                "Cannot send strike instruction: not connected to Redis. "
+                "Give the StrikeList a URL and enter it ('async with') first."
             )
         added = await self._broker.append_strike(instruction.as_message())
         # Apply the log in order up to our own entry, so that an older instruction
@@ -219,8 +221,8 @@ class StrikeList:
         self._apply_entries(await self._broker.strike_range(self._last_id, added))
 
     async def __aenter__(self) -> Self:
-        if self._entered:
-            raise RuntimeError("This StrikeList is already entered; it cannot nest")
+        if self.url is not None and self._entered:
+            raise AssertionError("StrikeList is not reentrant")
         if self.url is not None:
             stack = AsyncExitStack()
             self._backend = await stack.enter_async_context(
@@ -249,10 +251,9 @@ class StrikeList:
                 await stack.aclose()
 
     async def wait_for_strikes_loaded(self) -> None:
-        """Return once the initial replay of the strike stream has finished."""
-        if self.url is not None:
-            if not self._entered:
-                raise RuntimeError("StrikeList is not connected; enter it first")
+        """Return once the initial replay of the strike stream has finished (at once
+        for a local list, or one that is not entered)."""
+        if self.url is not None and self._entered:
             await self._loaded.wait()
 
     async def _monitor(self) -> None:
