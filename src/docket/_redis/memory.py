@@ -6,7 +6,6 @@ import asyncio
 import weakref
 from typing import Any
 
-
 # (url, loop) -> engine. Loops are held weakly so that closed loops drop out.
 _servers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (
     weakref.WeakKeyDictionary()
