@@ -21,6 +21,7 @@ from key_value.aio.protocols import AsyncKeyValue
 from redis.asyncio import Redis
 
 from . import _codec, _defaults
+from . import instrumentation as m
 from ._broker import Broker
 from ._keys import Keyspace, check_task_key
 from ._names import DocketNames
@@ -37,13 +38,6 @@ from ._snapshot import (
 )
 from ._uuid7 import uuid7
 from .execution import Disposition, Execution, TaskFunction
-from .instrumentation import (
-    TASKS_ADDED,
-    TASKS_CANCELLED,
-    TASKS_REPLACED,
-    TASKS_SCHEDULED,
-    TASKS_STRICKEN,
-)
 from .strikelist import LiteralOperator, Operator, StrikeList
 
 logger = logging.getLogger(__name__)
@@ -293,13 +287,13 @@ class Docket(DocketNames):
                 if s is not None:
                     s.set_attribute("docket.disposition", disposition.value)
             if replace:
-                TASKS_REPLACED.add(1, labels)
-                TASKS_CANCELLED.add(1, labels)
-                TASKS_SCHEDULED.add(1, labels)
+                m.TASKS_REPLACED.add(1, labels)
+                m.TASKS_CANCELLED.add(1, labels)
+                m.TASKS_SCHEDULED.add(1, labels)
             else:
-                TASKS_ADDED.add(1, labels)
+                m.TASKS_ADDED.add(1, labels)
                 if disposition is Disposition.SCHEDULED:
-                    TASKS_SCHEDULED.add(1, labels)
+                    m.TASKS_SCHEDULED.add(1, labels)
             return execution
 
         return scheduler
@@ -308,7 +302,7 @@ class Docket(DocketNames):
         return {
             **self.labels(),
             **execution.specific_labels(),
-            "code.function.name": getattr(execution.function, "__qualname__", ""),
+            "code.function.name": execution.function_name,
         }
 
     def _struck(self, execution: Execution) -> bool:
@@ -319,7 +313,7 @@ class Docket(DocketNames):
             execution.function_name,
             execution.key,
         )
-        TASKS_STRICKEN.add(
+        m.TASKS_STRICKEN.add(
             1,
             {
                 **self.labels(),
@@ -336,7 +330,9 @@ class Docket(DocketNames):
             if self._struck(execution):
                 return
             if await execution.schedule() is Disposition.SCHEDULED:
-                TASKS_SCHEDULED.add(1, {**self.labels(), **execution.general_labels()})
+                m.TASKS_SCHEDULED.add(
+                    1, {**self.labels(), **execution.general_labels()}
+                )
 
     async def cancel(self, key: str) -> None:
         """Withdraw ``key`` wherever it waits, and stop it if it is running."""
@@ -347,7 +343,7 @@ class Docket(DocketNames):
             await self.broker.cancel(
                 key, _codec.iso(_codec.now()), self.ttl_seconds, signal=True
             )
-        TASKS_CANCELLED.add(1, self.labels())
+        m.TASKS_CANCELLED.add(1, self.labels())
 
     async def withdraw(self, key: str) -> None:
         """Withdraw ``key`` from the queue and the stream without a cancel signal."""

@@ -30,6 +30,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from typing_extensions import Self
 
+from docket import instrumentation as m
 from docket._broker import Broker
 from docket._defaults import STRIKE_BLOCK_MS, STRIKE_READ_COUNT
 from docket._keys import Keyspace
@@ -50,7 +51,6 @@ from docket._strikes import (
     logger,
     stream_order,
 )
-from docket.instrumentation import REDIS_DISRUPTIONS, STRIKES_IN_EFFECT
 
 __all__ = [
     "LiteralOperator",
@@ -126,7 +126,7 @@ class StrikeList:
         verb, repr_ = "Striking" if striking else "Restoring", instruction.call_repr()
         logger.info("%s %s", verb, repr_, extra={"docket.name": self.name})
         labels = {"docket.name": self.name, **instruction.labels()}
-        STRIKES_IN_EFFECT.add(1 if striking else -1, labels)
+        m.STRIKES_IN_EFFECT.add(1 if striking else -1, labels)
         return True
 
     def _apply(self, instruction: StrikeInstruction, striking: bool) -> bool:
@@ -266,7 +266,7 @@ class StrikeList:
             try:
                 await self._follow()
             except _DISRUPTIONS:
-                REDIS_DISRUPTIONS.add(1, {"docket": self.name})
+                m.REDIS_DISRUPTIONS.add(1, {"docket": self.name})
                 logger.warning("Error connecting to redis, retrying in 1s...")
             except Exception:
                 logger.exception("Strike monitor failed, retrying in 1s...")

@@ -82,6 +82,8 @@ class Session:
     )
     pending_ready: asyncio.Event = field(default_factory=asyncio.Event)
     settler_idle: asyncio.Event = field(default_factory=asyncio.Event)
+    # Metric attributes per task name (see report.labels).
+    metric_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def in_flight(self) -> int:

@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 from cronsim import CronSim
 from typing_extensions import Self
 
+from .. import instrumentation as m
 from .._context import current_execution, format_duration
 from ..execution import Execution
-from ..instrumentation import TASKS_PERPETUATED, TASKS_SUPERSEDED
 from ._base import CompletionHandler, TaskOutcome, handler_labels, log_extra, logger
 
 
@@ -98,7 +98,7 @@ class Perpetual(CompletionHandler["Perpetual"]):
         extra = log_extra(execution, outcome)
 
         if await execution.is_superseded():
-            TASKS_SUPERSEDED.add(
+            m.TASKS_SUPERSEDED.add(
                 1, {**handler_labels(execution), "docket.where": "on_complete"}
             )
             logger.info(
@@ -115,7 +115,7 @@ class Perpetual(CompletionHandler["Perpetual"]):
             name = execution.function.__name__
         await docket.replace(name, when, execution.key)(*self.args, **self.kwargs)
 
-        TASKS_PERPETUATED.add(1, handler_labels(execution))
+        m.TASKS_PERPETUATED.add(1, handler_labels(execution))
 
         if outcome.exception is not None:
             logger.error(

@@ -9,9 +9,9 @@ from typing import ClassVar, NoReturn
 
 from typing_extensions import Self
 
+from .. import instrumentation as m
 from .._context import current_execution, format_duration
 from ..execution import Execution
-from ..instrumentation import TASKS_RETRIED
 from ._base import (
     FailureHandler,
     ForcedRetry,
@@ -84,7 +84,7 @@ class Retry(FailureHandler["Retry"]):
         execution.attempt += 1
         await execution.schedule(replace=True, reschedule_message=execution.message_id)
 
-        TASKS_RETRIED.add(1, handler_labels(execution))
+        m.TASKS_RETRIED.add(1, handler_labels(execution))
 
         duration = format_duration(outcome.duration.total_seconds())
         extra = log_extra(execution, outcome)
