@@ -24,6 +24,7 @@ RESERVED_PREFIXES = (
     "cancel:",
     "state:",
     "concurrency:",
+    "leases:",
 )
 
 
@@ -87,6 +88,11 @@ class Keyspace:
     def wake(self) -> str:
         """Channel a producer publishes on when it adds a new earliest future task."""
         return f"{self.prefix}:wake"
+
+    @property
+    def redelivery_sweep(self) -> str:
+        """The fleet-wide redelivery lease (under ``leases:``, never a task's key)."""
+        return f"{self.prefix}:leases:redelivery-sweep"
 
     @property
     def perpetual_lock(self) -> str:

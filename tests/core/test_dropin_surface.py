@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -133,3 +134,96 @@ def test_one_handler_of_each_role_per_task() -> None:
     with pytest.raises(ValueError, match="Only one Runtime dependency"):
         validate_dependencies(two_runtimes)
     validate_dependencies(one_of_each)
+
+
+# ---- names and signatures of pydocket 0.27 ----------------------------------------
+
+
+def _parameters(function: Any) -> list[str]:
+    """``name`` or ``name=default`` per parameter, ``*`` before keyword-only ones."""
+    described: list[str] = []
+    for parameter in inspect.signature(function).parameters.values():
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and "*" not in described:
+            described.append("*")
+        text = parameter.name
+        if parameter.default is not inspect.Parameter.empty:
+            text += f"={parameter.default!r}"
+        described.append(text)
+    return described
+
+
+def test_the_names_pydocket_027_added_are_exported() -> None:
+    """TaskCall, CallArgument and CycleError come from ``docket``; the last two are
+    uncalled-for's own objects, also in ``docket.dependencies``."""
+    import uncalled_for
+
+    import docket
+    import docket.dependencies
+    import docket.docket
+    import docket.execution
+
+    for name in ("TaskCall", "CallArgument", "CycleError"):
+        assert name in docket.__all__
+    assert docket.CallArgument is uncalled_for.CallArgument
+    assert docket.CycleError is uncalled_for.CycleError
+    assert docket.dependencies.CallArgument is uncalled_for.CallArgument
+    assert docket.dependencies.CycleError is uncalled_for.CycleError
+    assert docket.TaskCall is docket.execution.TaskCall is docket.docket.TaskCall
+    assert [d.value for d in docket.Disposition] == [
+        "loaded",
+        "scheduled",
+        "already_scheduled",
+        "struck",
+        "superseded",
+        "failed",
+    ]
+
+
+def test_signatures_match_pydocket_027() -> None:
+    """The parameters (names, kinds, defaults) of the 0.27 additions."""
+    from docket import CallArgument, TaskCall, Worker
+
+    assert _parameters(Docket.call) == ["self", "function", "when=None", "key=None"]
+    for method in (Docket.add_many, Docket.replace_many):
+        assert _parameters(method) == ["self", "calls", "*", "chunk_size=1000"]
+    assert _parameters(TaskCall) == [
+        "function",
+        "args",
+        "kwargs",
+        "key",
+        "when",
+        "function_name=None",
+    ]
+    assert _parameters(CallArgument)[:2] == ["parameter=None", "optional=False"]
+    assert _parameters(Worker.validate_task_dependencies) == [
+        "self",
+        "function",
+        "arguments",
+        "annotations",
+    ]
+    worker = _parameters(Worker)
+    assert worker[-2:] == ["dependencies=None", "message_batch=1000"]
+    run = _parameters(Worker.run)
+    assert run[run.index("fallback_task=None") + 1 :][:2] == [
+        "message_batch=1000",
+        "dependencies=None",
+    ]
+    for helper in ("runs_key", "parked_task_key", "cancel_channel"):
+        assert _parameters(getattr(Docket, helper)) == ["self", "task_key"]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://h:1/0", "orders:leases:redelivery-sweep"),
+        ("redis+cluster://h:1", "{orders}:leases:redelivery-sweep"),
+    ],
+)
+def test_redelivery_sweep_key(url: str, expected: str) -> None:
+    """The fleet-wide redelivery lease sits under ``leases:``, which no task key may
+    take."""
+    assert Docket(name="orders", url=url).redelivery_sweep_key == expected
+    from docket._keys import check_task_key
+
+    with pytest.raises(ValueError, match="internal key"):
+        check_task_key("leases:redelivery-sweep")

@@ -5,6 +5,13 @@ that touches more than one key is one script of ``lua/``.
 """
 
 from .broker import Broker
-from .types import Delivery, DueResult, RunRecord, Settlement
+from .types import Delivery, DueResult, RunRecord, ScheduleRequest, Settlement
 
-__all__ = ["Broker", "Delivery", "DueResult", "RunRecord", "Settlement"]
+__all__ = [
+    "Broker",
+    "Delivery",
+    "DueResult",
+    "RunRecord",
+    "ScheduleRequest",
+    "Settlement",
+]

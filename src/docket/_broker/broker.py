@@ -8,6 +8,7 @@ from .._defaults import WORKER_GROUP
 from .._keys import Keyspace
 from .._redis import Backend
 from .admission import AdmissionOps
+from .batch import BatchOps
 from .batcher import Batcher
 from .events import EventOps
 from .inspection import InspectionOps
@@ -19,6 +20,7 @@ from .workers import WorkerOps
 
 
 class Broker(
+    BatchOps,
     QueueOps,
     RunOps,
     EventOps,
