@@ -21,6 +21,9 @@ SCHEDULING_RESOLUTION = timedelta(milliseconds=250)
 ADMISSION_RESCHEDULE_DELAY = timedelta(milliseconds=100)
 PERPETUAL_LOCK_TIMEOUT = timedelta(seconds=10)
 RESEED_INTERVAL = timedelta(seconds=60)
+# A P:known:K marker left by an earlier pydocket release keeps its key live until
+# this long after the marked due time (it is given that expiry when first seen).
+LEGACY_MARKER_GRACE = timedelta(hours=1)
 MIN_KEY_TTL = timedelta(seconds=1)
 SNAPSHOT_CAP = 1000
 MOVE_BATCH = 1000  # due tasks moved per scheduler script call

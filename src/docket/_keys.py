@@ -28,6 +28,15 @@ RESERVED_PREFIXES = (
 )
 
 
+class GeneratedKey(str):
+    """A task key this process just generated (a fresh uuid7).
+
+    Markers that earlier pydocket releases left (``P:known:K``) cannot exist for it,
+    so scheduling it skips looking for them."""
+
+    __slots__ = ()
+
+
 def check_task_key(key: str) -> None:
     """Reject task keys that would land on an internal key of the docket.
 

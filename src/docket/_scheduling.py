@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from . import _codec
 from . import instrumentation as m
 from ._handles import TaskFunction
-from ._keys import check_task_key
+from ._keys import GeneratedKey, check_task_key
 from ._states import Disposition
 from ._uuid7 import uuid7
 from .execution import Execution
@@ -64,7 +64,7 @@ def fixed_when(when: datetime | None) -> datetime:
 def fixed_key(key: str | None) -> str:
     """``key`` (checked), or a fresh uuid7."""
     if key is None:
-        return str(uuid7())
+        return GeneratedKey(uuid7())
     check_task_key(key)
     return key
 

@@ -8,11 +8,14 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from .._defaults import MOVE_BATCH
+from .._defaults import LEGACY_MARKER_GRACE, MOVE_BATCH
+from .._keys import GeneratedKey
 from . import scripts
 from .base import BrokerBase
 from .scripts import Arg
 from .types import Delivery, DueResult, ScheduleRequest
+
+LEGACY_GRACE = str(int(LEGACY_MARKER_GRACE.total_seconds()))
 
 
 def _is_nogroup(error: ResponseError) -> bool:
@@ -42,6 +45,7 @@ class QueueOps(BrokerBase):
     def schedule_call(self, request: ScheduleRequest) -> tuple[list[str], list[Arg]]:
         """The keys and arguments of schedule.lua for ``request``."""
         k, key = self.keys, request.key
+        legacy = "" if isinstance(key, GeneratedKey) else repr(time.time())
         args: list[Arg] = [
             key,
             repr(request.when),
@@ -53,11 +57,14 @@ class QueueOps(BrokerBase):
             k.wake,
             request.event,
             self._publish_mode(),
+            legacy,
+            LEGACY_GRACE,
         ]
         for name, value in request.fields.items():
             args.append(name)
             args.append(value)
-        return [k.stream, k.queue, k.runs(key), k.parked(key), k.listening], args
+        keys = [k.stream, k.queue, k.runs(key), k.parked(key), k.listening]
+        return [*keys, k.known(key), k.stream_id(key)], args
 
     def schedule_status(self, reply: Any) -> str:
         """The status of a schedule.lua reply (noting whether anyone listens)."""
@@ -78,6 +85,8 @@ class QueueOps(BrokerBase):
                 k.parked(key),
                 k.progress(key),
                 k.listening,
+                k.known(key),
+                k.stream_id(key),
             ],
             [
                 key,
