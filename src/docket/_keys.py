@@ -95,8 +95,13 @@ class Keyspace:
 
     @property
     def wake(self) -> str:
-        """Channel a producer publishes on when it adds a new earliest future task."""
-        return f"{self.prefix}:wake"
+        """Channel a producer publishes on when it adds a new earliest future task.
+
+        It sits under ``P:cancel:`` (the name ``wake`` is reserved, so no task's
+        cancel channel is ``P:cancel:wake``): a worker's one pattern subscription
+        hears it, and ACL users granted only ``&P:cancel:*``, ``&P:state:*`` and
+        ``&P:progress:*`` (as pydocket's own setup does) may use it."""
+        return f"{self.prefix}:cancel:wake"
 
     @property
     def redelivery_sweep(self) -> str:

@@ -36,12 +36,19 @@ async def _run_hooks(session: Session, key: str) -> None:
             logger.warning("Handling the cancellation of %r failed: %s", key, error)
 
 
-async def _subscribe(session: Session) -> Any:
-    """A pub/sub connection subscribed to cancel signals and wake-ups.
+class SubscriptionRefused(RuntimeError):
+    """The Redis user may not subscribe to the worker's channels (an ACL rule is
+    missing); raised when a worker starts, instead of retrying for ever."""
+
+
+async def subscribe(session: Session) -> Any:
+    """A pub/sub connection subscribed to cancel signals and wake-ups (the wake
+    channel is ``P:cancel:wake``, so one pattern covers both).
 
     Redis checks PSUBSCRIBE patterns *literally* against a user's channel rules,
     so a user granted only ``&P:*`` (spec 9.11) may not subscribe ``P:cancel:*``;
-    then the listener subscribes ``P:*`` and keeps only the cancel signals.
+    then the listener subscribes ``P:*`` and keeps only what it needs. A user
+    allowed neither gets ``SubscriptionRefused`` naming the rule to add.
     """
     keys = session.docket.keyspace
     patterns = [keys.cancel_pattern, keys.key("*")]
@@ -49,34 +56,32 @@ async def _subscribe(session: Session) -> Any:
         pubsub: Any = session.broker.subscriber()
         try:
             await pubsub.psubscribe(pattern)
-            await pubsub.subscribe(keys.wake)
-            confirmed = 0
-            while confirmed < 2:
+            while True:
                 message = await pubsub.get_message(timeout=1.0)
-                if message is not None and message["type"] in (
-                    "subscribe",
-                    "psubscribe",
-                ):
-                    confirmed += 1
-            return pubsub
-        except NoPermissionError:
+                if message is not None and message["type"] == "psubscribe":
+                    return pubsub
+        except NoPermissionError as error:
             await pubsub.aclose()
             if pattern == patterns[-1]:
-                raise
+                raise SubscriptionRefused(
+                    f"Redis refused the worker's subscription to {patterns[0]!r} "
+                    f"({error}): its user needs the channel rule "
+                    f"'&{patterns[0]}' (or '&{patterns[1]}')"
+                ) from error
         except BaseException:
             await pubsub.aclose()
             raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _listen_once(session: Session) -> None:
+async def _listen_once(session: Session, pubsub: Any | None = None) -> None:
     keys = session.docket.keyspace
     cancel_prefix = keys.cancel_channel("")
-    pubsub = await _subscribe(session)
+    subscription: Any = pubsub if pubsub is not None else await subscribe(session)
     try:
         session.listening.set()
         while not session.stop.is_set():
-            message = await pubsub.get_message(
+            message = await subscription.get_message(
                 ignore_subscribe_messages=True, timeout=1.0
             )
             if message is None:
@@ -84,24 +89,25 @@ async def _listen_once(session: Session) -> None:
                 continue
             channel = message["channel"]
             channel = channel.decode() if isinstance(channel, bytes) else channel
-            if message["type"] == "pmessage":
-                if channel.startswith(cancel_prefix):
-                    data = message["data"]
-                    key = data.decode() if isinstance(data, bytes) else data
-                    _on_cancel(session, key)
-                    await _run_hooks(session, key)
-            elif channel == keys.wake:
+            if channel == keys.wake:
                 session.wake_scheduler.set()
+            elif channel.startswith(cancel_prefix):
+                data = message["data"]
+                key = data.decode() if isinstance(data, bytes) else data
+                _on_cancel(session, key)
+                await _run_hooks(session, key)
     finally:
-        await pubsub.aclose()
+        await subscription.aclose()
 
 
-async def listener_loop(session: Session) -> None:
-    """Keep the subscription up; resubscribe one second after any failure."""
+async def listener_loop(session: Session, first: Any | None = None) -> None:
+    """Keep the subscription up (starting with ``first``, a connection ``subscribe``
+    returned); resubscribe one second after any failure."""
     retry = _defaults.LISTENER_RETRY.total_seconds()
     while not session.stop.is_set():
         try:
-            await _listen_once(session)
+            pubsub, first = first, None
+            await _listen_once(session, pubsub)
         except asyncio.CancelledError:
             raise
         except RedisConnectionError as error:

@@ -14,7 +14,7 @@ from uncalled_for import get_annotation_dependencies, get_dependency_parameters
 from .._broker import Broker
 from ..docket import Docket
 from . import report
-from .cancellation import listener_loop
+from .cancellation import listener_loop, subscribe
 from .liveness import deregister, heartbeat_loop, lease_loop
 from .loop import main_loop
 from .scheduler import reseed_loop, scheduler_loop
@@ -80,9 +80,12 @@ async def _process(session: Session) -> None:
             if manager is not None:
                 await hooks.enter_async_context(manager)
         failure: BaseException | None = None
+        # The first subscription happens here, so that a user whose ACL refuses it
+        # fails the start at once (SubscriptionRefused) instead of retrying.
+        pubsub = await subscribe(session)
         async with TaskGroup() as background:
             loops: list[asyncio.Task[None]] = []
-            loops.append(background.create_task(listener_loop(session)))
+            loops.append(background.create_task(listener_loop(session, pubsub)))
             await _wait_listening(session)
             if worker.schedule_automatic_tasks:
                 loops.append(background.create_task(reseed_loop(session)))

@@ -244,6 +244,7 @@ def worker(
     ] = None,
 ) -> None:
     """Start a worker that runs the docket's tasks."""
+    from .._worker.cancellation import SubscriptionRefused
     from .._worker.entrypoint import ShutdownForced
     from ..worker import Worker
 
@@ -275,5 +276,5 @@ def worker(
         )
     except ShutdownForced as stopped:
         raise fail(str(stopped)) from None
-    except (OSError, ImportError) as error:  # a port in use, no metrics SDK...
-        raise fail(f"Error: {error}") from None
+    except (OSError, ImportError, SubscriptionRefused) as error:  # a port in use,
+        raise fail(f"Error: {error}") from None  # no metrics SDK, an ACL rule missing
