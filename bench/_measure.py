@@ -197,6 +197,21 @@ class Bench:
                         added += 1
         return {**window.result(added), "requested": n, "capped": added < n}
 
+    async def add_many(self, phase: str) -> dict[str, Any]:
+        """Add N no-op tasks with ``add_many``, ``--chunk`` calls per batch (each
+        batch is that many schedule calls, pipelined)."""
+        n, chunk, cap = self.o.tasks, self.o.chunk, self.o.time_cap
+        added = 0
+        async with self.open(phase, False) as docket:
+            async with Window(self.probe) as window:
+                deadline = time.perf_counter() + cap
+                while added < n and time.perf_counter() < deadline:
+                    size = min(chunk, n - added)
+                    calls = [docket.call(noop)() for _ in range(size)]
+                    await docket.add_many(calls, chunk_size=chunk)
+                    added += size
+        return {**window.result(added), "requested": n, "capped": added < n}
+
     async def drain(self, phase: str, concurrency: int, best: bool) -> dict[str, Any]:
         """Pre-load N tasks, then time one in-process worker draining them."""
         n = self.o.drain_tasks
@@ -284,6 +299,7 @@ class Bench:
             plan.append(
                 ("enqueue_gather_best", lambda: self.enqueue("egatb", True, True))
             )
+        plan.append(("add_many", lambda: self.add_many("amany")))
         for tag, b in (("", False), ("_best", True)):
             for c in (10, 100):
                 plan.append(

@@ -32,6 +32,7 @@ RATE_PHASES = [
     ("enqueue_seq", "enqueue, sequential awaits"),
     ("enqueue_gather", "enqueue, gather in chunks"),
     ("enqueue_gather_best", "enqueue, gather in chunks [best]"),
+    ("add_many", "enqueue, add_many in chunks"),
     ("drain_c10", "drain c=10 [defaults]"),
     ("drain_c100", "drain c=100 [defaults]"),
     ("drain_c10_best", "drain c=10 [best]"),

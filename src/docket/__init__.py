@@ -6,12 +6,14 @@ from . import testing
 from .agenda import Agenda
 from .annotations import Logged
 from .dependencies import (
+    CallArgument,
     ConcurrencyLimit,
     Cooldown,
     Cron,
     CurrentDocket,
     CurrentExecution,
     CurrentWorker,
+    CycleError,
     Debounce,
     Depends,
     ExponentialRetry,
@@ -26,7 +28,13 @@ from .dependencies import (
     Timeout,
 )
 from .docket import Docket
-from .execution import Disposition, Execution, ExecutionCancelled, ExecutionState
+from .execution import (
+    Disposition,
+    Execution,
+    ExecutionCancelled,
+    ExecutionState,
+    TaskCall,
+)
 from .strikelist import StrikeList
 from .worker import Worker
 
@@ -37,12 +45,14 @@ except PackageNotFoundError:  # pragma: no cover (running from a source tree)
 
 __all__ = [
     "Agenda",
+    "CallArgument",
     "ConcurrencyLimit",
     "Cooldown",
     "Cron",
     "CurrentDocket",
     "CurrentExecution",
     "CurrentWorker",
+    "CycleError",
     "Debounce",
     "Depends",
     "Disposition",
@@ -59,6 +69,7 @@ __all__ = [
     "Shared",
     "StrikeList",
     "TaskArgument",
+    "TaskCall",
     "TaskKey",
     "TaskLogger",
     "Timeout",

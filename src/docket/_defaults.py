@@ -11,6 +11,7 @@ MISSED_HEARTBEATS = 5
 EXECUTION_TTL = timedelta(minutes=15)
 
 CONCURRENCY = 10
+MESSAGE_BATCH = 1000  # most messages per read or redelivery sweep
 REDELIVERY_TIMEOUT = timedelta(minutes=5)
 RECONNECTION_DELAY = timedelta(seconds=5)
 MINIMUM_CHECK_INTERVAL = timedelta(milliseconds=250)
@@ -29,6 +30,9 @@ ABANDON_GRACE = timedelta(seconds=5)  # the longest pause between retries after 
 ADMISSION_RESCHEDULE_DELAY = timedelta(milliseconds=100)
 PERPETUAL_LOCK_TIMEOUT = timedelta(seconds=10)
 RESEED_INTERVAL = timedelta(seconds=60)
+# A P:known:K marker left by an earlier pydocket release keeps its key live until
+# this long after the marked due time (it is given that expiry when first seen).
+LEGACY_MARKER_GRACE = timedelta(hours=1)
 MIN_KEY_TTL = timedelta(seconds=1)
 SNAPSHOT_CAP = 1000
 MOVE_BATCH = 1000  # due tasks moved per scheduler script call
@@ -62,6 +66,8 @@ ENV_WORKER_NAME = "DOCKET_WORKER_NAME"
 ENV_LOGGING_LEVEL = "DOCKET_LOGGING_LEVEL"
 ENV_LOGGING_FORMAT = "DOCKET_LOGGING_FORMAT"
 ENV_CONCURRENCY = "DOCKET_WORKER_CONCURRENCY"
+ENV_MESSAGE_BATCH = "DOCKET_WORKER_MESSAGE_BATCH"
+ENV_DEPENDENCIES = "DOCKET_WORKER_DEPENDENCIES"
 ENV_REDELIVERY_TIMEOUT = "DOCKET_WORKER_REDELIVERY_TIMEOUT"
 ENV_RECONNECTION_DELAY = "DOCKET_WORKER_RECONNECTION_DELAY"
 ENV_MINIMUM_CHECK_INTERVAL = "DOCKET_WORKER_MINIMUM_CHECK_INTERVAL"

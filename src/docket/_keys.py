@@ -36,11 +36,24 @@ RESERVED_PREFIXES = (
     "state:",
     "concurrency:",
     "stats:",
+    "leases:",
 )
 
 
+class GeneratedKey(str):
+    """A task key this process just generated (a fresh uuid7).
+
+    Markers that earlier pydocket releases left (``P:known:K``) cannot exist for it,
+    so scheduling it skips looking for them."""
+
+    __slots__ = ()
+
+
 def check_task_key(key: str) -> None:
-    """Reject task keys that would land on an internal key of the docket."""
+    """Reject task keys that would land on an internal key of the docket.
+
+    Any other text is a valid key, control characters included: scripts carry keys
+    as whole arguments and every event escapes them as JSON."""
     if not isinstance(key, str):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise TypeError(f"Task keys must be strings, not {type(key).__name__}")
     if not key:
@@ -50,8 +63,12 @@ def check_task_key(key: str) -> None:
             f"Task key {key!r} collides with an internal key of the docket; "
             "choose another key"
         )
-    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in key):
-        raise ValueError(f"Task key {key!r} contains control characters")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"Task key {key!r} is not valid text: it cannot be encoded as UTF-8"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -95,8 +112,18 @@ class Keyspace:
 
     @property
     def wake(self) -> str:
-        """Channel a producer publishes on when it adds a new earliest future task."""
-        return f"{self.prefix}:wake"
+        """Channel a producer publishes on when it adds a new earliest future task.
+
+        It sits under ``P:cancel:`` (the name ``wake`` is reserved, so no task's
+        cancel channel is ``P:cancel:wake``): a worker's one pattern subscription
+        hears it, and ACL users granted only ``&P:cancel:*``, ``&P:state:*`` and
+        ``&P:progress:*`` (as pydocket's own setup does) may use it."""
+        return f"{self.prefix}:cancel:wake"
+
+    @property
+    def redelivery_sweep(self) -> str:
+        """The fleet-wide redelivery lease (under ``leases:``, never a task's key)."""
+        return f"{self.prefix}:leases:redelivery-sweep"
 
     @property
     def failed(self) -> str:

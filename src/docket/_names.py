@@ -36,24 +36,29 @@ class DocketNames:
     def stream_key(self) -> str:
         return self.keyspace.stream
 
-    def runs_key(self, key: str) -> str:
-        return self.keyspace.runs(key)
+    def runs_key(self, task_key: str) -> str:
+        return self.keyspace.runs(task_key)
 
-    def cancel_channel(self, key: str) -> str:
-        return self.keyspace.cancel_channel(key)
+    def cancel_channel(self, task_key: str) -> str:
+        return self.keyspace.cancel_channel(task_key)
 
     @property
     def results_collection(self) -> str:
         return self.keyspace.results
 
-    def parked_task_key(self, key: str) -> str:
-        return self.keyspace.parked(key)
+    def parked_task_key(self, task_key: str) -> str:
+        return self.keyspace.parked(task_key)
 
-    def known_task_key(self, key: str) -> str:
-        return self.keyspace.known(key)
+    def known_task_key(self, task_key: str) -> str:
+        return self.keyspace.known(task_key)
 
-    def stream_id_key(self, key: str) -> str:
-        return self.keyspace.stream_id(key)
+    def stream_id_key(self, task_key: str) -> str:
+        return self.keyspace.stream_id(task_key)
+
+    @property
+    def redelivery_sweep_key(self) -> str:
+        """The key of the fleet-wide redelivery lease (``P:leases:redelivery-sweep``)."""
+        return self.keyspace.redelivery_sweep
 
     @property
     def workers_set(self) -> str:

@@ -8,17 +8,11 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry import trace as trace_api
-from opentelemetry.metrics import _internal as metrics_api
 
 
 def tracing_enabled() -> bool:
     """Whether a tracer provider was installed (no spans are built otherwise)."""
     return trace_api._TRACER_PROVIDER is not None  # pyright: ignore[reportPrivateUsage]
-
-
-def metrics_enabled() -> bool:
-    """Whether a meter provider was installed (instruments are no-ops otherwise)."""
-    return metrics_api._METER_PROVIDER is not None  # pyright: ignore[reportPrivateUsage]
 
 
 @contextmanager

@@ -89,6 +89,8 @@ async def fetch_outcome(
     document = None
     if result_key is not None:
         document = await docket.result_storage.get(result_key)
+    if not isinstance(document, dict) or "data" not in document:
+        document = None  # missing or not a result document: as if nothing was stored
     if state is ExecutionState.FAILED:
         if document is not None:
             raise _codec.decode_value(document)

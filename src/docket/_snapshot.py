@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -35,25 +35,38 @@ class DocketSnapshot:
     workers: Collection[WorkerInfo]
 
 
-def _function(docket: DocketHandle, fields: dict[bytes, bytes]) -> TaskFunction:
+Unknown = Callable[[str], TaskFunction] | None
+
+
+def _function(
+    docket: DocketHandle, fields: dict[bytes, bytes], unknown: Unknown
+) -> TaskFunction:
     name = identity(fields)[1]
     function = docket.tasks.get(name)
-    if function is None:
-        raise ValueError(
-            f"Task function {name!r} is not registered with the current docket"
-        )
-    return function
+    if function is not None:
+        return function
+    if unknown is not None:
+        return unknown(name)
+    raise ValueError(
+        f"Task function {name!r} is not registered with the current docket"
+    )
 
 
 def build_snapshot(
-    docket: DocketHandle, view: DocketView, workers: Collection[WorkerInfo]
+    docket: DocketHandle,
+    view: DocketView,
+    workers: Collection[WorkerInfo],
+    unknown: Unknown = None,
 ) -> DocketSnapshot:
-    """The snapshot of what ``view`` shows (``view`` comes from ``broker.view()``)."""
+    """The snapshot of what ``view`` shows (``view`` comes from ``broker.view()``).
+
+    A task name this process has not registered raises ``ValueError``, unless
+    ``unknown(name)`` supplies a stand-in function (the CLI shows it by name)."""
     taken = datetime.now(timezone.utc)
     running: list[RunningExecution] = []
     future: list[Execution] = []
     for message_id, fields in view.stream:
-        function = _function(docket, fields)
+        function = _function(docket, fields, unknown)
         holder = view.pending.get(message_id)
         if holder is None:
             future.append(Execution.from_fields(docket, fields, function))
@@ -63,7 +76,8 @@ def build_snapshot(
         execution.started = taken - timedelta(milliseconds=holder.idle_ms)
         running.append(execution)
     for fields in view.parked:
-        future.append(Execution.from_fields(docket, fields, _function(docket, fields)))
+        function = _function(docket, fields, unknown)
+        future.append(Execution.from_fields(docket, fields, function))
     total = view.stream_length + view.queue_length
     return DocketSnapshot(taken, total, future, running, workers)
 

@@ -30,6 +30,8 @@ class Disposition(enum.Enum):
     SCHEDULED = "scheduled"
     ALREADY_SCHEDULED = "already_scheduled"
     STRUCK = "struck"
+    SUPERSEDED = "superseded"  # a schedule that found a newer generation in place
+    FAILED = "failed"  # add_many/replace_many: this execution's Redis command failed
 
 
 class ExecutionCancelled(Exception):

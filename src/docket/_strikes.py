@@ -1,10 +1,10 @@
 """The strike data model: operators and strike/restore instructions (spec 6.1).
 
 ``docket.strikelist`` re-exports the public names; import them from there.
-Senders are strict: ``build`` rejects an unknown operator, a ``between`` value
-that is not an ordered ``(low, high)`` tuple, and an unhashable value with
-``ValueError``; see ``docket.strikelist`` for how received instructions with
-such values are handled.
+Senders reject an unknown operator and a ``between`` value that is not an ordered
+``(low, high)`` tuple with ``ValueError``. Values that cannot be hashed or compared
+(a dict, a list) are accepted, as pydocket accepts them; see ``docket.strikelist``
+for how they are handled (they never match).
 """
 
 from __future__ import annotations
@@ -62,11 +62,10 @@ def as_operator(operator: OperatorLike | str) -> Operator:
 
 
 def value_problem(operator: Operator, value: Any) -> str | None:
-    """Why ``value`` cannot be a strike value for ``operator``, or None."""
-    try:
-        hash(value)
-    except TypeError:
-        return f"strike values must be hashable, not {type(value).__name__}"
+    """Why ``value`` is a malformed ``between`` range, or None.
+
+    Values that cannot be hashed or compared are not refused (pydocket accepts
+    them): they are recorded, and simply never match (see ``is_usable``)."""
     if operator is not Operator.BETWEEN:
         return None
     if not isinstance(value, tuple) or len(value) != 2:  # pyright: ignore[reportUnknownArgumentType]
@@ -74,7 +73,16 @@ def value_problem(operator: Operator, value: Any) -> str | None:
     try:
         return None if value[0] <= value[1] else "'between' needs low <= high"
     except (TypeError, ValueError):
-        return "'between' bounds must be comparable"
+        return None  # bounds that cannot be compared: it matches nothing
+
+
+def is_usable(value: Any) -> bool:
+    """Whether a strike value can be held in the rules (it must be hashable)."""
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def text(value: Any) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
+from ._keys import GeneratedKey
 from ._uuid7 import uuid7
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class Agenda:
         executions: list[Execution] = []
         for (function, args, kwargs, key), when in zip(entries, times, strict=True):
             schedule = docket.add(
-                function, when=when, key=str(uuid7()) if key is None else key
+                function, when=when, key=GeneratedKey(uuid7()) if key is None else key
             )
             executions.append(await schedule(*args, **kwargs))
         return executions

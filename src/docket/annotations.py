@@ -224,6 +224,37 @@ def call_repr(
     return f"{function_name}({', '.join(parts)}){{{key}}}"
 
 
+def _type_name(annotation: Any) -> str:
+    """How a parameter's type reads in a signature: ``Annotated[str, Logged]`` (also
+    as a string annotation) reads as its underlying type ``str``."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if isinstance(annotation, str):
+        text = annotation.strip()
+        for prefix in (
+            "Annotated[",
+            "typing.Annotated[",
+            "typing_extensions.Annotated[",
+        ):
+            if text.startswith(prefix) and text.endswith("]"):
+                return _first_argument(text[len(prefix) : -1])
+        return text
+    return getattr(annotation, "__name__", None) or str(annotation)
+
+
+def _first_argument(arguments: str) -> str:
+    """The first top-level item of ``a, b[c, d], e`` (brackets nest)."""
+    depth = 0
+    for index, char in enumerate(arguments):
+        if char in "[(":
+            depth += 1
+        elif char in "])":
+            depth -= 1
+        elif char == "," and depth == 0:
+            return arguments[:index].strip()
+    return arguments.strip()
+
+
 def compact_signature(signature: inspect.Signature) -> str:
     """``name: Type = default`` for each non-dependency parameter, ``...`` for the rest."""
     parts: list[str] = []
@@ -235,7 +266,7 @@ def compact_signature(signature: inspect.Signature) -> str:
         text = parameter.name
         if parameter.annotation is not inspect.Parameter.empty:
             annotation = parameter.annotation
-            text += f": {getattr(annotation, '__name__', None) or annotation}"
+            text += f": {_type_name(annotation)}"
         if parameter.default is not inspect.Parameter.empty:
             text += f" = {parameter.default!r}"
         parts.append(text)

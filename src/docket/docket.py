@@ -21,15 +21,25 @@ from key_value.aio.protocols import AsyncKeyValue
 from redis.asyncio import Redis
 
 from . import _codec, _defaults
+from . import instrumentation as m
+from ._batch import make_call, schedule_calls
 from ._broker import Broker
 from ._console import OperatorConsole, archive_settings
 from ._dead_letters import DeadLetters
 from ._keys import Keyspace, check_task_key
 from ._names import DocketNames
 from ._observe import span
-from ._redis import Backend, open_backend
+from ._redis import Backend, key_prefix, open_backend
 from ._redis.backend import check_url
 from ._results import default_store
+from ._scheduling import (
+    count,
+    fixed_key,
+    fixed_when,
+    resolve,
+    span_attributes,
+    struck,
+)
 from ._snapshot import (
     DocketSnapshot,
     RunningExecution,
@@ -37,15 +47,8 @@ from ._snapshot import (
     build_snapshot,
     worker_infos,
 )
-from ._uuid7 import uuid7
+from ._taskcall import TaskCall
 from .execution import Disposition, Execution, TaskFunction
-from .instrumentation import (
-    TASKS_ADDED,
-    TASKS_CANCELLED,
-    TASKS_REPLACED,
-    TASKS_SCHEDULED,
-    TASKS_STRICKEN,
-)
 from .strikelist import LiteralOperator, Operator, StrikeList
 
 logger = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ __all__ = [
     "RedisMessage",
     "RedisMessageID",
     "RunningExecution",
+    "TaskCall",
     "TaskCollection",
     "WorkerInfo",
 ]
@@ -118,7 +122,7 @@ class Docket(DocketNames, OperatorConsole):
         self._stack: AsyncExitStack | None = None
         self._backend: Backend | None = None
         self._broker: Broker | None = None
-        self._keyspace = Keyspace(name)
+        self._keyspace = Keyspace(key_prefix(name, url))
         self.strike_list = StrikeList(name=name)
 
         from .tasks import standard_tasks
@@ -241,16 +245,6 @@ class Docket(DocketNames, OperatorConsole):
         for function in getattr(module, attribute):
             self.register(function)
 
-    def _resolve(self, function: Callable[..., Any] | str) -> tuple[TaskFunction, str]:
-        if isinstance(function, str):
-            if function not in self.tasks:
-                raise KeyError(function)
-            return self.tasks[function], function
-        name = function.__name__
-        if self.tasks.get(name) is not function:
-            self.register(function)
-        return function, name
-
     # ---- scheduling -----------------------------------------------------------------
 
     @overload
@@ -298,81 +292,78 @@ class Docket(DocketNames, OperatorConsole):
         key: str | None,
         replace: bool,
     ) -> Callable[..., Awaitable[Execution]]:
-        task, name = self._resolve(function)
-        if when is None:
-            when = _codec.now()
-        elif when.tzinfo is None:
-            raise TypeError(
-                f"'when' must be timezone-aware, got naive {when!r}; "
-                "use datetime.now(timezone.utc) or attach a tzinfo"
-            )
-        if key is None:
-            key = str(uuid7())
-        else:
-            check_task_key(key)
-        labels = {"docket.name": self.name, "docket.task": name}
-        fixed_when, fixed_key = when, key
+        task, name = resolve(self, function)
+        at, under = fixed_when(when), fixed_key(key)
 
         async def scheduler(*args: Any, **kwargs: Any) -> Execution:
             execution = Execution(
-                self, task, args, kwargs, fixed_key, fixed_when, 1, function_name=name
+                self, task, args, kwargs, under, at, 1, None, False, name
             )
             span_name = "docket.replace" if replace else "docket.add"
             with span(
-                "docket.docket", span_name, self._span_attributes(execution)
+                "docket.docket", span_name, span_attributes(self, execution)
             ) as s:
-                if self._struck(execution):
+                if struck(self, execution):
                     if s is not None:
                         s.set_attribute("docket.disposition", "struck")
                     return execution
                 disposition = await execution.schedule(replace=replace)
                 if s is not None:
                     s.set_attribute("docket.disposition", disposition.value)
-            if replace:
-                TASKS_REPLACED.add(1, labels)
-                TASKS_CANCELLED.add(1, labels)
-                TASKS_SCHEDULED.add(1, labels)
-            else:
-                TASKS_ADDED.add(1, labels)
-                if disposition is Disposition.SCHEDULED:
-                    TASKS_SCHEDULED.add(1, labels)
+            count(self, execution, replace)
             return execution
 
         return scheduler
 
-    def _span_attributes(self, execution: Execution) -> dict[str, Any]:
-        return {
-            **self.labels(),
-            **execution.specific_labels(),
-            "code.function.name": getattr(execution.function, "__qualname__", ""),
-        }
+    @overload
+    def call(
+        self,
+        function: Callable[P, Awaitable[R]],
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[P, TaskCall]: ...
 
-    def _struck(self, execution: Execution) -> bool:
-        if not self.strike_list.is_stricken(execution):
-            return False
-        logger.warning(
-            "%r is stricken, skipping schedule of %r",
-            execution.function_name,
-            execution.key,
-        )
-        TASKS_STRICKEN.add(
-            1,
-            {
-                **self.labels(),
-                "docket.task": execution.function_name,
-                "docket.where": "docket",
-            },
-        )
-        execution.disposition = Disposition.STRUCK
-        return True
+    @overload
+    def call(
+        self, function: str, when: datetime | None = None, key: str | None = None
+    ) -> Callable[..., TaskCall]: ...
+
+    def call(
+        self,
+        function: Callable[..., Any] | str,
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[..., TaskCall]:
+        """Like ``add``, but the returned function captures its arguments as a
+        ``TaskCall`` for ``add_many``/``replace_many`` (nothing is written).
+
+        The task is resolved and registered, and ``when`` (default now) and ``key``
+        (default a fresh uuid7) are fixed at this moment."""
+        return make_call(self, function, when, key)
+
+    async def add_many(
+        self, calls: Iterable[TaskCall], *, chunk_size: int | None = 1000
+    ) -> list[Execution]:
+        """Schedule many calls, each as ``add`` would, ``chunk_size`` per round trip
+        (None: all at once). Returns one execution per call, in order; one whose
+        Redis command failed is ``Disposition.FAILED`` with ``schedule_exception``."""
+        return await schedule_calls(self, calls, replace=False, chunk_size=chunk_size)
+
+    async def replace_many(
+        self, calls: Iterable[TaskCall], *, chunk_size: int | None = 1000
+    ) -> list[Execution]:
+        """Like ``add_many``, but each call replaces its key as ``replace`` would."""
+        return await schedule_calls(self, calls, replace=True, chunk_size=chunk_size)
 
     async def schedule(self, execution: Execution) -> None:
         """Schedule a pre-built execution (never replacing)."""
-        with span("docket.docket", "docket.schedule", self._span_attributes(execution)):
-            if self._struck(execution):
+        with span("docket.docket", "docket.schedule", span_attributes(self, execution)):
+            if struck(self, execution):
                 return
             if await execution.schedule() is Disposition.SCHEDULED:
-                TASKS_SCHEDULED.add(1, {**self.labels(), **execution.general_labels()})
+                m.TASKS_SCHEDULED.add(
+                    1, {**self.labels(), **execution.general_labels()}
+                )
 
     async def cancel(self, key: str) -> None:
         """Withdraw ``key`` wherever it waits, and stop it if it is running."""
@@ -383,7 +374,7 @@ class Docket(DocketNames, OperatorConsole):
             await self.broker.cancel(
                 key, _codec.iso(_codec.now()), self.ttl_seconds, signal=True
             )
-        TASKS_CANCELLED.add(1, self.labels())
+        m.TASKS_CANCELLED.add(1, self.labels())
 
     async def withdraw(self, key: str) -> None:
         """Withdraw ``key`` from the queue and the stream without a cancel signal."""

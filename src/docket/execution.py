@@ -14,7 +14,7 @@ from uncalled_for import get_signature
 from uncalled_for.introspection import _signature_cache  # pyright: ignore[reportPrivateUsage]
 
 from . import _codec
-from ._broker import Failure, RunRecord, Settlement
+from ._broker import Failure, RunRecord, ScheduleRequest, Settlement
 from ._handles import DocketHandle, TaskFunction
 from ._message import check_arguments, decode_message, identity
 from ._observe import tracing_enabled
@@ -27,6 +27,7 @@ from ._states import (
     ExecutionState,
     StateEvent,
 )
+from ._taskcall import TaskCall
 from .annotations import call_repr, compact_signature
 from .instrumentation import message_getter, message_setter
 
@@ -40,6 +41,7 @@ __all__ = [
     "ExecutionState",
     "ProgressEvent",
     "StateEvent",
+    "TaskCall",
     "TaskFunction",
     "_signature_cache",
     "compact_signature",
@@ -84,8 +86,11 @@ class Execution:
         self.error: str | None = None
         self.result_key: str | None = None
         self.disposition = Disposition.LOADED
+        # The Redis error of this execution's command in add_many/replace_many.
+        self.schedule_exception: BaseException | None = None
         self.progress = ExecutionProgress(docket, key, generation)
         self.acknowledged = False
+        self._recorded = True  # whether the last sync found a run record
 
     @property
     def docket(self) -> DocketHandle:
@@ -230,15 +235,34 @@ class Execution:
         self, replace: bool = False, reschedule_message: bytes | None = None
     ) -> Disposition:
         """Place this execution (atomically); returns and records the disposition."""
+        request = self.schedule_request(replace, reschedule_message)
+        placed = await self._docket.broker.schedule(
+            key=request.key,
+            when=request.when,
+            immediate=request.immediate,
+            mode=request.mode,
+            fields=request.fields,
+            event=request.event,
+            reschedule_from=request.reschedule_from,
+        )
+        if reschedule_message is not None and reschedule_message == self.message_id:
+            self.acknowledged = True
+        return self.scheduled(placed, request.immediate)
+
+    def schedule_request(
+        self, replace: bool = False, reschedule_message: bytes | None = None
+    ) -> ScheduleRequest:
+        """What schedule.lua needs to place this execution (message built now;
+        due now or later by this process's clock). Raises TypeError for a naive
+        ``when`` and whatever pickling raises for its arguments."""
         if self.when.tzinfo is None:
             raise TypeError(
                 "Docket needs timezone-aware datetimes: use datetime.now(timezone.utc)"
             )
-        now = _codec.now()
-        immediate = self.when <= now
+        immediate = self.when <= _codec.now()
         state = ExecutionState.QUEUED if immediate else ExecutionState.SCHEDULED
         mode = "reschedule" if reschedule_message else ("replace" if replace else "add")
-        placed = await self._docket.broker.schedule(
+        return ScheduleRequest(
             key=self._key,
             when=self.when.timestamp(),
             immediate=immediate,
@@ -249,12 +273,13 @@ class Execution:
             ),
             reschedule_from=reschedule_message,
         )
-        if reschedule_message is not None and reschedule_message == self.message_id:
-            self.acknowledged = True
+
+    def scheduled(self, placed: str, immediate: bool) -> Disposition:
+        """Record the outcome of schedule.lua ("OK", "EXISTS" or "SUPERSEDED")."""
         if placed != "OK":  # EXISTS, or SUPERSEDED: a successor's schedule stands
             self.disposition = Disposition.ALREADY_SCHEDULED
             return self.disposition
-        self.state = state
+        self.state = ExecutionState.QUEUED if immediate else ExecutionState.SCHEDULED
         self.disposition = Disposition.SCHEDULED
         return self.disposition
 
@@ -353,6 +378,7 @@ class Execution:
 
     async def sync(self) -> None:
         record = await self._docket.broker.run_record(self._key)
+        self._recorded = record is not None
         if record is not None:
             self._apply_record(record)
         else:
@@ -419,7 +445,15 @@ class Execution:
 
     async def _wait_for_terminal(self, deadline: datetime | None) -> None:
         async def wait() -> None:
+            first = True
             async for event in self.subscribe():
+                if first and not self._recorded and self._docket.ttl_seconds <= 0:
+                    raise RuntimeError(
+                        f"Execution {self._key} has no record to wait on: its docket "
+                        "has execution_ttl=0 (fire-and-forget), which keeps nothing "
+                        "once a task ends, so its outcome cannot be read"
+                    )
+                first = False
                 state = event.get("state") if event.get("type") == "state" else None
                 if isinstance(state, ExecutionState) and state in TERMINAL:
                     self.state = state

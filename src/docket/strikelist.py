@@ -7,9 +7,10 @@ same function, and a function-only restore lifts it even while parameter
 strikes remain. ``task_strikes`` shows a whole-struck function as ``{}`` when it
 has no parameter strikes; ``struck_functions`` lists every whole-struck one.
 
-Senders are strict (``Strike.build``/``Restore.build`` raise ``ValueError`` for
-an unknown operator, a bad ``between`` range or an unhashable value); received
-instructions with such values are logged at WARNING and ignored. Log lines and
+Senders raise ``ValueError`` for an unknown operator or a malformed ``between``
+range. A value that cannot be hashed (a dict, a list) is accepted and sent, as
+pydocket does, but it is logged at WARNING and ignored wherever it is applied: it
+never matches. Neither does a value an argument cannot be compared with. Log lines and
 the ``docket_strikes_in_effect`` gauge follow effective changes only, so a
 repeated strike neither logs again nor counts twice.
 
@@ -27,10 +28,11 @@ from typing import Any
 from opentelemetry import context as otel_context
 from typing_extensions import Self
 
+from docket import instrumentation as m
 from docket._broker import Broker
 from docket._defaults import STRIKE_BLOCK_MS, STRIKE_READ_COUNT
 from docket._keys import Keyspace
-from docket._redis import Backend, open_backend
+from docket._redis import Backend, key_prefix, open_backend
 from docket._redis.faults import Fault, classify
 from docket._strikes import (
     COMPARE,
@@ -44,11 +46,10 @@ from docket._strikes import (
     StrikeInstruction,
     bound_arguments,
     incompatible,
+    is_usable,
     logger,
     stream_order,
-    value_problem,
 )
-from docket.instrumentation import REDIS_DISRUPTIONS, STRIKES_IN_EFFECT
 
 __all__ = [
     "LiteralOperator",
@@ -91,8 +92,7 @@ class StrikeList:
     def prefix(self) -> str:
         if self._backend is not None:
             return self._backend.prefix_for(self.name)
-        cluster = (self.url or "").partition("://")[0].lower().endswith("+cluster")
-        return f"{{{self.name}}}" if cluster else self.name
+        return key_prefix(self.name, self.url)
 
     @property
     def strike_key(self) -> str:
@@ -124,7 +124,7 @@ class StrikeList:
         verb, repr_ = "Striking" if striking else "Restoring", instruction.call_repr()
         logger.info("%s %s", verb, repr_, extra={"docket.name": self.name})
         labels = {"docket.name": self.name, **instruction.labels()}
-        STRIKES_IN_EFFECT.add(1 if striking else -1, labels)
+        m.STRIKES_IN_EFFECT.add(1 if striking else -1, labels)
         return True
 
     def _apply(self, instruction: StrikeInstruction, striking: bool) -> bool:
@@ -135,7 +135,7 @@ class StrikeList:
             (self._whole.add if striking else self._whole.discard)(function)
             return True
         pair = (instruction.operator, instruction.value)
-        if value_problem(*pair) is not None:
+        if not is_usable(instruction.value):  # unhashable: recorded, never matches
             incompatible(*pair)
             return False
         pairs = self._rules.setdefault((function, parameter), set())
@@ -210,7 +210,8 @@ class StrikeList:
         """Append ``instruction`` to the strike stream, then apply it locally."""
         if self._broker is None:
             raise RuntimeError(
-                "StrikeList is not connected: it needs a URL and an 'async with'"
+                "Cannot send strike instruction: not connected to Redis. "
+                "Give the StrikeList a URL and enter it ('async with') first."
             )
         added = await self._broker.append_strike(instruction.as_message())
         # Apply the log in order up to our own entry, so that an older instruction
@@ -218,8 +219,8 @@ class StrikeList:
         self._apply_entries(await self._broker.strike_range(self._last_id, added))
 
     async def __aenter__(self) -> Self:
-        if self._entered:
-            raise RuntimeError("This StrikeList is already entered; it cannot nest")
+        if self.url is not None and self._entered:
+            raise AssertionError("StrikeList is not reentrant")
         if self.url is not None:
             stack = AsyncExitStack()
             self._backend = await stack.enter_async_context(
@@ -248,10 +249,9 @@ class StrikeList:
                 await stack.aclose()
 
     async def wait_for_strikes_loaded(self) -> None:
-        """Return once the initial replay of the strike stream has finished."""
-        if self.url is not None:
-            if not self._entered:
-                raise RuntimeError("StrikeList is not connected; enter it first")
+        """Return once the initial replay of the strike stream has finished (at once
+        for a local list, or one that is not entered)."""
+        if self.url is not None and self._entered:
             await self._loaded.wait()
 
     async def _monitor(self) -> None:
@@ -267,7 +267,7 @@ class StrikeList:
                 if classify(error) is Fault.BUG:
                     logger.exception("Strike monitor failed, retrying in 1s...")
                 else:  # any Redis fault: unreachable, OOM, read-only, refused...
-                    REDIS_DISRUPTIONS.add(1, {"docket": self.name})
+                    m.REDIS_DISRUPTIONS.add(1, {"docket": self.name})
                     logger.warning(
                         "Error connecting to redis, retrying in 1s...",
                         extra={"docket.error": f"{type(error).__name__}: {error}"},

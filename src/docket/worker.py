@@ -6,13 +6,14 @@ import asyncio
 import logging
 import os
 import socket
+import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
-from uncalled_for import Dependency, SharedContext
+from uncalled_for import Dependency, FailedDependency, SharedContext
 
 from . import _defaults
 from . import instrumentation as m
@@ -22,12 +23,29 @@ from ._redis.faults import AccessDenied, Backoff, Fault, classify
 from ._worker.entrypoint import import_function, serve
 from ._worker.process import run_session
 from ._worker.session import Pulse, wait_for
+from .dependencies._validation import dependency_conflicts
 from .docket import Docket
 from .execution import Execution, TaskFunction
 
 logger = logging.getLogger("docket.worker")
 
-__all__ = ["Worker", "default_fallback_task"]
+__all__ = [
+    "AUTOMATIC_PERPETUAL_RESEED_INTERVAL_SECONDS",
+    "MESSAGE_BATCH",
+    "Worker",
+    "default_fallback_task",
+]
+
+# How often a running worker adds back automatic perpetual tasks whose chain ended
+# (cancelled, lost, or struck and then restored). Read at every wait, so it can be
+# changed while workers run.
+AUTOMATIC_PERPETUAL_RESEED_INTERVAL_SECONDS = int(
+    _defaults.RESEED_INTERVAL.total_seconds()
+)
+# The most messages one read (or one redelivery sweep) takes at once by default.
+MESSAGE_BATCH = _defaults.MESSAGE_BATCH
+
+WorkerDependencies = Mapping[str, Dependency[Any]] | Sequence[Dependency[Any]]
 
 
 async def default_fallback_task(*args: Any, **kwargs: Any) -> None:
@@ -82,13 +100,14 @@ class Worker:
         schedule_automatic_tasks: bool = True,
         enable_internal_instrumentation: bool = False,
         fallback_task: TaskFunction | None = None,
-        dependencies: Mapping[str, Dependency[Any]]
-        | Sequence[Dependency[Any]]
-        | None = None,
+        dependencies: WorkerDependencies | None = None,
+        message_batch: int = _defaults.MESSAGE_BATCH,
         max_deliveries: int = _defaults.MAX_DELIVERIES,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        if message_batch < 1:
+            raise ValueError(f"message_batch must be at least 1, got {message_batch}")
         if max_deliveries < 1:
             raise ValueError(f"max_deliveries must be at least 1, got {max_deliveries}")
         for label, value in (
@@ -109,6 +128,10 @@ class Worker:
         self.enable_internal_instrumentation = enable_internal_instrumentation
         self.fallback_task: TaskFunction = fallback_task or default_fallback_task
         self.dependencies = _validate_dependencies(dependencies)
+        self.message_batch = message_batch
+        self._conflicts: weakref.WeakKeyDictionary[Any, dict[str, FailedDependency]] = (
+            weakref.WeakKeyDictionary()
+        )
         # A message delivered more often than this (its worker kept dying, or it
         # kept being abandoned) goes to the dead-letter stream instead of running.
         self.max_deliveries = max_deliveries
@@ -124,6 +147,42 @@ class Worker:
 
     def labels(self) -> dict[str, str]:
         return {**self.docket.labels(), "docket.worker": self.name}
+
+    @staticmethod
+    def check_dependencies(dependencies: Any) -> None:
+        """Raise the constructor's TypeError or ValueError for a bad collection."""
+        _validate_dependencies(dependencies)
+
+    @property
+    def reseed_interval(self) -> float:
+        """Seconds between re-adds of automatic perpetual tasks (the module's
+        ``AUTOMATIC_PERPETUAL_RESEED_INTERVAL_SECONDS``, read now)."""
+        return float(AUTOMATIC_PERPETUAL_RESEED_INTERVAL_SECONDS)
+
+    def validate_task_dependencies(
+        self,
+        function: TaskFunction,
+        arguments: dict[str, Any],
+        annotations: Mapping[str, Sequence[Dependency[Any]]],
+    ) -> dict[str, FailedDependency]:
+        """Where a task's dependencies and this worker's break the "single" rule.
+
+        ``arguments`` are the resolved arguments (dependency values included) and
+        ``annotations`` the task's ``Annotated`` dependencies. Returns ``{}`` when
+        the worker has no dependencies of its own; otherwise one
+        ``FailedDependency`` per conflict, under ``__conflict_<Type>__``. The first
+        answer for a function is kept and reused.
+        """
+        if not self.dependencies:
+            return {}
+        try:
+            cached = self._conflicts.get(function)
+        except TypeError:  # not weakly referenceable: no caching
+            return dependency_conflicts(arguments, annotations)
+        if cached is None:
+            cached = dependency_conflicts(arguments, annotations)
+            self._conflicts[function] = cached
+        return dict(cached)
 
     # ---- context ---------------------------------------------------------------
 
@@ -310,13 +369,22 @@ class Worker:
         metrics_port: int | None = None,
         tasks: list[str] = [_defaults.STANDARD_TASKS],
         fallback_task: str | None = None,
+        message_batch: int = _defaults.MESSAGE_BATCH,
+        dependencies: WorkerDependencies | str | None = None,
         shutdown_timeout: timedelta | None = None,
         http_host: str = _defaults.HTTP_HOST,
         max_deliveries: int = _defaults.MAX_DELIVERIES,
         dead_letter_limit: int = _defaults.DEAD_LETTER_LIMIT,
     ) -> None:
-        """Run a worker as a service: signals, health and metrics endpoints."""
+        """Run a worker as a service: signals, health and metrics endpoints.
+
+        ``dependencies`` may name a collection as ``"module:member"``."""
         fallback = import_function(fallback_task) if fallback_task else None
+        collection: WorkerDependencies | None
+        if isinstance(dependencies, str):
+            collection = import_function(dependencies) if dependencies else None
+        else:
+            collection = dependencies
         async with Docket(
             name=docket_name,
             url=url,
@@ -336,6 +404,8 @@ class Worker:
                 schedule_automatic_tasks=schedule_automatic_tasks,
                 enable_internal_instrumentation=enable_internal_instrumentation,
                 fallback_task=fallback,
+                dependencies=collection,
+                message_batch=message_batch,
                 max_deliveries=max_deliveries,
             )
             await serve(

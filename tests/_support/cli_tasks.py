@@ -82,7 +82,17 @@ async def block_loop(seconds: float) -> None:
     time.sleep(seconds)
 
 
-tasks = [greet, linger, flaky, broken, tick, chatty, steps, block_loop]
+async def fails_first(execution: Execution = CurrentExecution()) -> str:
+    """Fails on its first attempt; declares no Retry (see worker_dependencies)."""
+    if execution.attempt == 1:
+        raise RuntimeError("first attempt fails")
+    return f"attempt {execution.attempt}"
+
+
+tasks = [greet, linger, flaky, broken, tick, chatty, steps, block_loop, fails_first]
+
+# For ``docket worker --dependencies tests._support.cli_tasks:worker_dependencies``.
+worker_dependencies = [Retry(attempts=2)]
 
 
 async def fallback(*args: object, execution: Execution = CurrentExecution()) -> str:

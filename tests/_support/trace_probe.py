@@ -41,6 +41,15 @@ def _describe(span: ReadableSpan) -> dict[str, Any]:
     }
 
 
+def _nested_task() -> Any:
+    """A task defined inside a function: its qualified name has ``<locals>``."""
+
+    async def nested_task() -> str:
+        return "nested"
+
+    return nested_task
+
+
 async def main() -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -55,6 +64,7 @@ async def main() -> None:
             await docket.add(cli_tasks.flaky, key="flaky-1")()
             soon = datetime.now(timezone.utc) + timedelta(milliseconds=50)
             await docket.add(cli_tasks.greet, when=soon, key="greet-later")("later")
+            await docket.add(_nested_task(), key="nested-1")()
         async with Worker(
             docket,
             name="trace-worker",

@@ -205,8 +205,12 @@ async def test_safeguards_are_ordinary_tasks_of_the_docket(
 ):
     """While a task is parked, its safeguard waits in the queue as __safeguard__:K."""
     run = await park_behind_holder(docket, worker)
-    snapshot = await docket.snapshot()
-    safeguards: list[Any] = [e for e in snapshot.future if e.key.startswith("__")]
+
+    async def safeguards_placed() -> list[Any]:  # placed just after the park
+        snapshot = await docket.snapshot()
+        return [e for e in snapshot.future if e.key.startswith("__")]
+
+    safeguards: list[Any] = await eventually(safeguards_placed)
     assert [(e.key, e.function_name) for e in safeguards] == [
         ("__safeguard__:waiter", "_safeguard_wake")
     ]

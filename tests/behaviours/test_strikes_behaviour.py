@@ -146,7 +146,6 @@ async def test_another_docket_object_sees_the_strike(docket: Docket):
     "arguments, message",
     [
         (("charge", "customer", "~=", 1), "Unknown strike operator '~='"),
-        (("charge", "customer", "==", [1, 2]), "strike values must be hashable"),
         (
             ("charge", "customer", "between", 5),
             "'between' needs a \\(low, high\\) tuple",
@@ -158,7 +157,7 @@ async def test_another_docket_object_sees_the_strike(docket: Docket):
 async def test_bad_strikes_raise_clear_errors(
     docket: Docket, arguments: tuple[Any, ...], message: str
 ):
-    """Unknown operators, unhashable values and bad ranges raise ValueError at once."""
+    """Unknown operators and malformed ranges raise ValueError at once."""
     with pytest.raises(ValueError, match=message):
         await docket.strike(*arguments)
     with pytest.raises(ValueError, match=message):

@@ -213,18 +213,16 @@ def test_no_rules_returns_at_once_without_inspecting_the_target() -> None:
     ("arguments", "message"),
     [
         (("send_email", "x", "~=", 1), "Unknown strike operator '~='"),
-        (("send_email", "x", "==", [1, 2]), "must be hashable"),
         (("send_email", "x", "between", 5), r"needs a \(low, high\) tuple"),
         (("send_email", "x", "between", (1, 2, 3)), r"needs a \(low, high\) tuple"),
         (("send_email", "x", "between", (9, 1)), "low <= high"),
-        (("send_email", "x", "between", (1, "a")), "must be comparable"),
         ((None, None, "==", None), "needs a function, a parameter, or both"),
     ],
 )
 async def test_invalid_strikes_are_rejected_at_the_sender(
     arguments: tuple[Any, ...], message: str
 ) -> None:
-    """Bad operators, unhashable values and malformed ranges raise ValueError early."""
+    """Bad operators and malformed ranges raise ValueError early."""
     strikes = StrikeList()
     with pytest.raises(ValueError, match=message):
         await strikes.strike(*arguments)
@@ -302,14 +300,13 @@ async def test_striking_logs_effective_changes(
 
 
 async def test_local_list_needs_no_connection() -> None:
-    """Without a URL, entering works, strikes load at once, and nesting is refused."""
+    """Without a URL, entering (even twice) works and strikes load at once."""
     strikes = StrikeList(name="orders")
     assert strikes.strike_key == "orders:strikes"
     await strikes.wait_for_strikes_loaded()
     async with strikes:
-        with pytest.raises(RuntimeError, match="cannot nest"):
-            await strikes.__aenter__()
-        await strikes.strike("f")
-    with pytest.raises(RuntimeError, match="not connected"):
+        async with strikes:
+            await strikes.strike("f")
+    with pytest.raises(RuntimeError, match="not connected to Redis"):
         await strikes.send_instruction(Strike("f", None, "==", None))
     assert strikes.is_stricken(FakeExecution(send_email, function_name="f"))

@@ -248,20 +248,71 @@ def test_snapshot_shows_running_queued_and_scheduled_work(
     assert [c.strip() for c in stats[1].split("│")[2:5]] == ["1", "1", "0"]
 
 
-def test_snapshot_of_unregistered_tasks_is_a_clear_error(
+def test_snapshot_shows_unregistered_tasks_by_name(
     redis_server: RedisServer, docket_name: str
 ):
-    """Queued tasks the command cannot load are reported in one line, exit 1."""
+    """Queued and scheduled tasks the command has not registered are listed by name
+    (the API's ``Docket.snapshot()`` still refuses them, as in pydocket)."""
     url = redis_server.url
 
     async def add(docket: Docket) -> None:
-        await docket.add(cli_tasks.greet)("x")
+        await docket.add(cli_tasks.greet, key="now-key")("x")
+        later = datetime.now(timezone.utc) + timedelta(hours=1)
+        await docket.add(cli_tasks.greet, when=later, key="later-key")("y")
 
     with_docket(url, docket_name, add)
     result = runner.invoke(app, ["snapshot", "--url", url, "--docket", docket_name])
-    assert result.exit_code == 1
-    assert "greet" in result.output and "not registered" in result.output
+    assert result.exit_code == 0, result.output
+    assert "greet" in result.output
+    assert "now-key" in result.output and "later-key" in result.output
     assert "Traceback" not in result.output
+
+    async def api_snapshot() -> None:
+        async with Docket(name=docket_name, url=url) as docket:
+            with pytest.raises(ValueError, match="not registered"):
+                await docket.snapshot()
+
+    asyncio.run(api_snapshot())
+
+
+def test_worker_dependencies_from_the_command_line(
+    redis_server: RedisServer, docket_name: str
+):
+    """``docket worker --dependencies module:member`` applies them to every task: a
+    task without a Retry of its own is retried by the worker-level one."""
+    url = redis_server.url
+
+    async def add(docket: Docket) -> str:
+        return (await docket.add(cli_tasks.fails_first)()).key
+
+    key = with_docket(url, docket_name, add)
+    result = runner.invoke(
+        app,
+        [
+            "worker",
+            "--until-finished",
+            "--url",
+            url,
+            "--docket",
+            docket_name,
+            "--tasks",
+            "tests._support.cli_tasks:tasks",
+            "--dependencies",
+            "tests._support.cli_tasks:worker_dependencies",
+            "--minimum-check-interval",
+            "5ms",
+            "--scheduling-resolution",
+            "5ms",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+
+    async def outcome(docket: Docket) -> Any:
+        execution = await docket.get_execution(key)
+        assert execution is not None
+        return await execution.get_result(timeout=timedelta(seconds=5))
+
+    assert with_docket(url, docket_name, outcome) == "attempt 2"
 
 
 def test_workers_ls_and_for_task(redis_server: RedisServer, docket_name: str):

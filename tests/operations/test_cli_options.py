@@ -105,8 +105,9 @@ def test_every_worker_run_parameter_has_a_cli_option_with_the_same_default():
     """The spec's rule: each ``Worker.run`` parameter is a CLI option, same default."""
     cli = _option_defaults()
     for name, parameter in inspect.signature(Worker.run).parameters.items():
-        assert name in cli, f"Worker.run({name}=...) has no CLI option"
-        assert cli[name] == parameter.default, name
+        option = "docket_" if name == "docket_name" else name  # as pydocket names it
+        assert option in cli, f"Worker.run({name}=...) has no CLI option"
+        assert cli[option] == parameter.default, name
 
 
 def test_the_worker_command_passes_every_option_through(
@@ -156,6 +157,10 @@ def test_the_worker_command_passes_every_option_through(
             "30s",
             "--fallback-task",
             "tests._support.cli_tasks:fallback",
+            "--message-batch",
+            "25",
+            "--dependencies",
+            "tests._support.cli_tasks:worker_dependencies",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -177,6 +182,8 @@ def test_the_worker_command_passes_every_option_through(
         "fallback_task": "tests._support.cli_tasks:fallback",
         "shutdown_timeout": timedelta(seconds=30),
         "http_host": "127.0.0.1",
+        "message_batch": 25,
+        "dependencies": "tests._support.cli_tasks:worker_dependencies",
         "max_deliveries": 5,
         "dead_letter_limit": 10_000,
     }
@@ -191,6 +198,9 @@ def test_the_worker_command_passes_every_option_through(
         ["--tasks", "tests._support.cli_tasks:greet"],
         ["--fallback-task", "tests._support.cli_tasks:missing"],
         ["--concurrency", "0"],
+        ["--message-batch", "0"],
+        ["--dependencies", "tests._support.cli_tasks:greet"],
+        ["--dependencies", "tests._support.cli_tasks:missing"],
         ["--metrics-port", "70000"],
         ["--url", "valkey://localhost:6379"],
     ],

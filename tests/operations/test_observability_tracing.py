@@ -95,6 +95,19 @@ def test_each_run_has_a_consumer_span_linked_to_its_producer(
     ]
 
 
+def test_spans_name_the_function_by_its_name_not_its_qualified_name(
+    spans: list[dict[str, Any]],
+):
+    """A task defined inside a function: its span and ``code.function.name`` (on the
+    run and on ``docket.add``) are its ``__name__``, without ``<locals>``."""
+    (run,) = runs(spans, "nested-1")
+    assert run["name"] == "nested_task"
+    assert run["attributes"]["code.function.name"] == "nested_task"
+    assert (
+        adding(spans, "nested-1")["attributes"]["code.function.name"] == "nested_task"
+    )
+
+
 def test_future_tasks_keep_their_link(spans: list[dict[str, Any]]):
     """A task scheduled for later still links to its producer (the reference drops it)."""
     (run,) = runs(spans, "greet-later")

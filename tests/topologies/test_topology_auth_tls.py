@@ -24,6 +24,7 @@ from tests._support.servers import (
     RedisServer,
     TlsFiles,
 )
+from tests.conftest import eventually
 
 
 def needs_tls(server: RedisServer) -> None:
@@ -81,6 +82,50 @@ async def test_restricted_acl_user_runs_producers_and_workers(secured: RedisServ
     url = f"redis://{USER}:{USER_PASSWORD}@127.0.0.1:{secured.port}/0"
     async with Docket(name="orders", url=url) as docket:
         await exercise(docket)
+
+
+async def test_pydocket_style_acl_user_runs_producers_and_workers(
+    secured: RedisServer,
+):
+    """pydocket's own test setup grants keys ``~P:*`` and only the channel patterns
+    ``P:cancel:*``, ``P:state:*`` and ``P:progress:*``: every channel we use falls
+    under them (the scheduler's wake-ups included), so workers start and run."""
+    user = "pydocket-style"
+    rules = ["on", ">pw", "~billing:*", "&billing:cancel:*", "&billing:state:*"]
+    secured.cli("ACL", "SETUSER", user, *rules, "&billing:progress:*", "+@all")
+    url = f"redis://{user}:pw@127.0.0.1:{secured.port}/0"
+    async with Docket(name="billing", url=url) as docket:
+        await asyncio.wait_for(exercise(docket), 30)
+        async with Worker(
+            docket,
+            minimum_check_interval=timedelta(milliseconds=5),
+            scheduling_resolution=timedelta(seconds=60),  # only a wake-up is prompt
+        ) as worker:
+            run = asyncio.ensure_future(worker.run_forever())
+            try:
+                await eventually(docket.workers)  # running; its scheduler idles
+                later = await docket.add(
+                    greet, when=datetime.now(timezone.utc) + timedelta(seconds=0.3)
+                )("woken")
+                result = await later.get_result(timeout=timedelta(seconds=10))
+            finally:
+                worker.stop()
+                await asyncio.wait_for(run, 10)
+        assert result == "hello woken"
+
+
+async def test_a_user_refused_the_worker_channels_fails_fast(secured: RedisServer):
+    """A user without any channel rule for the docket: starting a worker raises at
+    once, naming the rule to add, instead of hanging."""
+    user = "no-channels"
+    secured.cli(
+        "ACL", "SETUSER", user, "on", ">pw", "~mute:*", "resetchannels", "+@all"
+    )
+    url = f"redis://{user}:pw@127.0.0.1:{secured.port}/0"
+    async with Docket(name="mute", url=url) as docket:
+        async with fast_worker(docket) as worker:
+            with pytest.raises(RuntimeError, match=r"&mute:cancel:\*"):
+                await asyncio.wait_for(worker.run_until_finished(), 10)
 
 
 async def test_restricted_acl_user_cannot_touch_another_docket(secured: RedisServer):

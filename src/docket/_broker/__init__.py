@@ -5,7 +5,15 @@ that touches more than one key is one script of ``lua/``.
 """
 
 from .broker import Broker
-from .types import Delivery, DueResult, Failure, RunRecord, Settlement, Sweep
+from .types import (
+    Delivery,
+    DueResult,
+    Failure,
+    RunRecord,
+    ScheduleRequest,
+    Settlement,
+    Sweep,
+)
 
 __all__ = [
     "Broker",
@@ -15,4 +23,5 @@ __all__ = [
     "RunRecord",
     "Settlement",
     "Sweep",
+    "ScheduleRequest",
 ]

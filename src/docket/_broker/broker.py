@@ -14,6 +14,7 @@ from .._redis import Backend
 from .._redis.client import RedisClient
 from .admission import AdmissionOps
 from .archive import ArchiveOps
+from .batch import BatchOps
 from .batcher import Batcher
 from .deadletters import DeadLetterOps
 from .events import EventOps
@@ -30,6 +31,7 @@ from .workers import WorkerOps
 
 
 class Broker(
+    BatchOps,
     QueueOps,
     SweepOps,
     RunOps,

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from redis.exceptions import ResponseError
 
-from .._defaults import MOVE_BATCH
+from .._defaults import LEGACY_MARKER_GRACE, MOVE_BATCH
+from .._keys import GeneratedKey
 from . import scripts
 from .base import BrokerBase
-from .types import Delivery, DueResult
+from .scripts import Arg
+from .types import Delivery, DueResult, ScheduleRequest
+
+LEGACY_GRACE = str(int(LEGACY_MARKER_GRACE.total_seconds()))
 
 
 def _is_nogroup(error: ResponseError) -> bool:
@@ -30,27 +35,40 @@ class QueueOps(BrokerBase):
     ) -> str:
         """Place a task: "OK", "EXISTS" (add of a live key) or "SUPERSEDED"
         (reschedule of a message whose key was replaced meanwhile)."""
-        k = self.keys
-        args: list[str | bytes | float] = [
+        request = ScheduleRequest(
+            key, when, immediate, mode, dict(fields), event, reschedule_from
+        )
+        keys, args = self.schedule_call(request)
+        reply = await self.run_script(scripts.SCHEDULE, keys, args)
+        return self.schedule_status(reply)
+
+    def schedule_call(self, request: ScheduleRequest) -> tuple[list[str], list[Arg]]:
+        """The keys and arguments of schedule.lua for ``request``."""
+        k, key = self.keys, request.key
+        legacy = "" if isinstance(key, GeneratedKey) else repr(time.time())
+        args: list[Arg] = [
             key,
-            repr(when),
-            "1" if immediate else "0",
-            mode,
-            reschedule_from or b"",
+            repr(request.when),
+            "1" if request.immediate else "0",
+            request.mode,
+            request.reschedule_from or b"",
             self.group,
             k.state_channel(key),
             k.wake,
-            event,
+            request.event,
             self._publish_mode(),
+            legacy,
+            LEGACY_GRACE,
         ]
-        for name, value in fields.items():
+        for name, value in request.fields.items():
             args.append(name)
             args.append(value)
-        status, listening = await self.run_script(
-            scripts.SCHEDULE,
-            [k.stream, k.queue, k.runs(key), k.parked(key), k.listening],
-            args,
-        )
+        keys = [k.stream, k.queue, k.runs(key), k.parked(key), k.listening]
+        return [*keys, k.known(key), k.stream_id(key)], args
+
+    def schedule_status(self, reply: Any) -> str:
+        """The status of a schedule.lua reply (noting whether anyone listens)."""
+        status, listening = reply
         self._note_listening(int(listening))
         return status.decode() if isinstance(status, bytes) else str(status)
 
@@ -67,6 +85,8 @@ class QueueOps(BrokerBase):
                 k.parked(key),
                 k.progress(key),
                 k.listening,
+                k.known(key),
+                k.stream_id(key),
             ],
             [
                 key,

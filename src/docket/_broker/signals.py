@@ -1,10 +1,12 @@
 """The worker's signals: cancel requests for running tasks and scheduler wake-ups.
 
-One pub/sub connection per worker session receives both: a pattern subscription
-to ``P:cancel:*`` and the ``P:wake`` channel. Redis checks PSUBSCRIBE patterns
-*literally* against a user's channel rules, so a user granted only ``&P:*`` may not
-subscribe ``P:cancel:*``; then the pattern ``P:*`` is used instead and only the
-cancel signals are kept.
+One pub/sub connection per worker session receives both, through one pattern
+subscription to ``P:cancel:*`` (wake-ups are published on ``P:cancel:wake``; no task
+key may be ``wake``), so a user granted only pydocket's ``&P:cancel:*``,
+``&P:state:*`` and ``&P:progress:*`` channel rules can run a worker. Redis checks
+PSUBSCRIBE patterns *literally* against a user's channel rules, so a user granted
+only ``&P:*`` may not subscribe ``P:cancel:*``; then the pattern ``P:*`` is used
+instead and only what the worker needs is kept.
 """
 
 from __future__ import annotations
@@ -44,15 +46,10 @@ class WorkerSignals:
             pubsub: Any = self._ops.backend.pubsub()
             try:
                 await pubsub.psubscribe(pattern)
-                await pubsub.subscribe(keys.wake)
-                confirmed = 0
-                while confirmed < 2:
+                while True:
                     message = await pubsub.get_message(timeout=1.0)
-                    if message is not None and message["type"] in (
-                        "subscribe",
-                        "psubscribe",
-                    ):
-                        confirmed += 1
+                    if message is not None and message["type"] == "psubscribe":
+                        break
                 self._pubsub = pubsub
                 return
             except NoPermissionError:
@@ -73,12 +70,12 @@ class WorkerSignals:
             await asyncio.sleep(0)
             return None
         channel = _text(message["channel"])
-        if message["type"] == "pmessage":
-            if channel.startswith(keys.cancel_channel("")):
-                return Signal("cancel", _text(message["data"]))
+        if message["type"] != "pmessage":
             return None
         if channel == keys.wake:
             return Signal("wake")
+        if channel.startswith(keys.cancel_channel("")):
+            return Signal("cancel", _text(message["data"]))
         return None
 
     async def close(self) -> None:

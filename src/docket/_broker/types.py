@@ -53,6 +53,19 @@ class Settlement:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleRequest:
+    """One call of schedule.lua: where and how to place one execution's message."""
+
+    key: str
+    when: float  # epoch seconds
+    immediate: bool
+    mode: str  # "add" | "replace" | "reschedule"
+    fields: dict[bytes, bytes]
+    event: str  # the state event to publish while someone listens
+    reschedule_from: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DueResult:
     moved: int
     next_due: float | None

@@ -12,7 +12,13 @@ from .backend import Backend, check_url, open_backend
 from .memory import clear_memory_servers, get_memory_server
 from .pools import WORKER_BASE_CONNECTIONS, needed_connections
 from .sentinel import SentinelTarget, parse_sentinel_url
-from .urls import is_cluster_url, is_memory_url, is_sentinel_url, redact_url
+from .urls import (
+    is_cluster_url,
+    is_memory_url,
+    is_sentinel_url,
+    key_prefix,
+    redact_url,
+)
 
 __all__ = [
     "WORKER_BASE_CONNECTIONS",
@@ -24,6 +30,7 @@ __all__ = [
     "is_cluster_url",
     "is_memory_url",
     "is_sentinel_url",
+    "key_prefix",
     "needed_connections",
     "open_backend",
     "parse_sentinel_url",

@@ -72,13 +72,16 @@ def missing_rule(error: BaseException, prefix: str) -> str:
     if _KEY.search(text):
         return f"~{prefix}:*"
     if _CHANNEL.search(text):
-        return f"&{prefix}:*"
+        return (
+            f"&{prefix}:cancel:* &{prefix}:state:* &{prefix}:progress:* "
+            f"(or &{prefix}:*)"
+        )
     if isinstance(error, AuthenticationError) or "WRONGPASS" in text:
         return "a valid user name and password in the URL"
     return ""
 
 
-class AccessDenied(Exception):
+class AccessDenied(RuntimeError):
     """Redis refused the worker's user something it needs: a configuration error,
     raised at start-up instead of retrying forever."""
 

@@ -6,12 +6,21 @@ import asyncio
 import weakref
 from typing import Any
 
-from burner_redis import BurnerRedis
-
 # (url, loop) -> engine. Loops are held weakly so that closed loops drop out.
 _servers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def _engine_class() -> Any:
+    """burner-redis's engine, imported on first use of a memory:// URL."""
+    try:
+        from burner_redis import BurnerRedis
+    except ImportError as error:
+        raise ImportError(
+            "memory:// URLs need the burner-redis package (pip install burner-redis)"
+        ) from error
+    return BurnerRedis
 
 
 def memory_server(url: str) -> Any:
@@ -20,7 +29,7 @@ def memory_server(url: str) -> Any:
     per_loop = _servers.setdefault(loop, {})
     server = per_loop.get(url)
     if server is None:
-        server = BurnerRedis()
+        server = _engine_class()()
         per_loop[url] = server
     return server
 

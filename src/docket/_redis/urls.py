@@ -26,6 +26,12 @@ def is_cluster_url(url: str) -> bool:
     return scheme_of(url) in CLUSTER_SCHEMES
 
 
+def key_prefix(name: str, url: str | None) -> str:
+    """The prefix of a docket's keys: ``{name}`` on a cluster URL, so that every key
+    of the docket hashes to one slot, else the name itself."""
+    return f"{{{name}}}" if url is not None and is_cluster_url(url) else name
+
+
 def is_sentinel_url(url: str) -> bool:
     return scheme_of(url) in SENTINEL_SCHEMES
 

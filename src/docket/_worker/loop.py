@@ -67,13 +67,13 @@ def _reclaim_interval(session: Session) -> float:
     return min(session.worker.redelivery_timeout.total_seconds() / 4, 1.0)
 
 
-async def _sweep(session: Session) -> Sweep:
+async def _sweep(session: Session, count: int) -> Sweep:
     """Messages abandoned for ``redelivery_timeout`` (see ``_broker/sweep.py``):
     never one this worker holds, and at most one suspect at a time."""
     worker = session.worker
     return await session.broker.reclaim(
         worker.name,
-        session.free_slots,
+        count,
         int(worker.redelivery_timeout.total_seconds() * 1000),
         holding=set(session.by_message),
         take_suspect=not session.suspect_running,
@@ -92,17 +92,16 @@ async def _loop(session: Session, executions_group: Any) -> None:
             session.slot_freed.clear()
             await _wait_for_slot(session)
             continue
+        count = min(session.free_slots, worker.message_batch)
         if time.monotonic() >= next_sweep:
             next_sweep = time.monotonic() + _reclaim_interval(session)
-            sweep = await _sweep(session)
+            sweep = await _sweep(session, count)
             if sweep.deliveries:
                 await _start(
                     session, sweep.deliveries, executions_group, sweep.suspects
                 )
                 continue
-        deliveries = await session.broker.read(
-            worker.name, session.free_slots, block_ms
-        )
+        deliveries = await session.broker.read(worker.name, count, block_ms)
         if deliveries:
             await _start(session, deliveries, executions_group)
             continue

@@ -78,6 +78,13 @@ async def run_session(
     pulse.active = True
     try:
         await _process(session, first)
+    except Exception as error:  # a refusal at start-up, out of its task group
+        denied = [
+            e for e in getattr(error, "exceptions", ()) if isinstance(e, AccessDenied)
+        ]
+        if denied:
+            raise denied[0] from None
+        raise
     finally:
         pulse.active = False
 

@@ -225,7 +225,7 @@ async def _failed(
     report.failed(session, execution, error, task_span)
     outcome = TaskOutcome(duration=timedelta(seconds=duration), exception=error)
     completed = execution.state is ExecutionState.COMPLETED  # failed in teardown
-    if resolved and not completed:
+    if resolved is not None and not completed:  # (an empty dict may hold extras)
         handler = get_single_dependency_of_type(resolved, FailureHandler)
         try:
             if handler is not None and await handler.handle_failure(execution, outcome):

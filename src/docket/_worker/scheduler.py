@@ -92,7 +92,7 @@ async def seed_automatic(session: Session) -> None:
 async def reseed_loop(session: Session) -> None:
     await every(
         session,
-        lambda: _defaults.RESEED_INTERVAL.total_seconds(),
+        lambda: session.worker.reseed_interval,
         lambda: seed_automatic(session),
         "Seeding automatic tasks",
     )

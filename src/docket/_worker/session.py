@@ -29,6 +29,12 @@ class SessionWorker(WorkerHandle, Protocol):
     scheduling_resolution: timedelta
     schedule_automatic_tasks: bool
     dependencies: dict[str, Dependency[Any]]
+    message_batch: int
+
+    @property
+    def reseed_interval(self) -> float:
+        """Seconds between re-adds of automatic perpetual tasks."""
+        ...
 
     def note_claim(self, key: str) -> None:
         """Count a claim of ``key`` (``run_at_most`` stops a key at its limit)."""
@@ -80,6 +86,8 @@ class Session:
     )
     pending_ready: asyncio.Event = field(default_factory=asyncio.Event)
     settler_idle: asyncio.Event = field(default_factory=asyncio.Event)
+    # Metric attributes per task name (see report.labels).
+    metric_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def in_flight(self) -> int:

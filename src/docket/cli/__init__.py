@@ -1,26 +1,29 @@
 """The ``docket`` command line (Typer): one module per command.
 
 Shared options and parsers live in ``_options``; each command module attaches
-itself to ``app`` when imported here.
+itself to ``app`` when imported here. As in pydocket, the package exposes the
+command functions themselves (``docket.cli.worker`` mirrors ``Worker.run``), the
+``Docket`` and ``Worker`` classes the commands use, and ``iterate_with_timeout``.
 """
 
 from __future__ import annotations
 
-from . import (
-    clear,
-    control,
-    dashboard,
-    dead,
-    failed,
-    snapshot,
-    strike,
-    tasks,
-    version,
-    watch,
-    worker,
-    workers,
-)
+from ..docket import Docket
+from ..worker import Worker
+from . import clear as _clear
+from . import control as _control
+from . import dashboard as _dashboard
+from . import dead as _dead
+from . import failed as _failed
+from . import snapshot as _snapshot
+from . import strike as _strike
+from . import tasks as tasks
+from . import version as _version
+from . import watch as _watch
+from . import worker as _worker
+from . import workers as workers
 from ._app import app
+from ._common import iterate_with_timeout
 from ._options import (
     duration,
     set_logging_format,
@@ -30,6 +33,20 @@ from ._options import (
 from .snapshot import relative_time
 from .strike import handle_strike_wildcard, interpret_python_value
 
+# The command functions, under the names pydocket gives them (the modules that
+# define them stay importable as ``docket.cli.<module>``).
+clear = _clear.clear
+snapshot = _snapshot.snapshot
+strike = _strike.strike
+restore = _strike.restore
+version = _version.version
+watch = _watch.watch
+worker = _worker.worker
+list_workers = workers.list_workers
+workers_for_task = workers.workers_for_task
+# Commands of ours the reference does not have attach themselves on import.
+_COMMAND_MODULES = (_control, _dashboard, _dead, _failed)
+
 
 def main() -> None:
     """The console script ``docket``."""
@@ -37,17 +54,18 @@ def main() -> None:
 
 
 __all__ = [
+    "Docket",
+    "Worker",
     "app",
     "clear",
-    "control",
-    "dashboard",
-    "dead",
-    "failed",
     "duration",
     "handle_strike_wildcard",
     "interpret_python_value",
+    "iterate_with_timeout",
+    "list_workers",
     "main",
     "relative_time",
+    "restore",
     "set_logging_format",
     "set_logging_level",
     "snapshot",
@@ -58,4 +76,5 @@ __all__ = [
     "watch",
     "worker",
     "workers",
+    "workers_for_task",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
 import typer
@@ -40,3 +40,36 @@ def run(body: Coroutine[Any, Any, T], url: str) -> T:
         raise fail(f"Error: could not reach {redact_url(url)}: {e}") from None
     except ResponseError as error:
         raise fail(f"Error: Redis at {redact_url(url)} refused: {error}") from None
+
+
+async def iterate_with_timeout(
+    iterator: AsyncIterator[T], timeout: float
+) -> AsyncGenerator[T | None, None]:
+    """The items of ``iterator``, and None whenever ``timeout`` seconds pass without one.
+
+    A read that times out is not cancelled: the next step goes on waiting for it, so
+    no item is lost. When this generator ends (exhausted, closed or cancelled), the
+    pending read is cancelled and ``iterator`` is closed.
+    """
+    pending: asyncio.Future[T] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=timeout)
+            if not done:
+                yield None
+                continue
+            finished, pending = pending, None
+            try:
+                item = finished.result()
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        if pending is not None:
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()

@@ -129,6 +129,20 @@ def validate_fallback_task(path: str | None) -> str | None:
     return path
 
 
+def validate_dependencies(path: str | None) -> str | None:
+    """``module:member`` must name a list or a mapping of worker dependencies."""
+    if not path:
+        return path
+    from ..worker import Worker  # the constructor's own checks, messages included
+
+    collection = _import(path, "Worker dependencies")
+    try:
+        Worker.check_dependencies(collection)
+    except (TypeError, ValueError) as error:
+        raise typer.BadParameter(f"{path!r}: {error}") from None
+    return path
+
+
 def set_logging_level(level: str) -> str:
     try:
         return normalise_level(level)
@@ -179,7 +193,7 @@ WatchUrl = Annotated[
     typer.Option(
         "--url",
         "-u",
-        envvar=_defaults.ENV_WATCH_URL,
+        envvar=[_defaults.ENV_WATCH_URL, _defaults.ENV_URL],
         callback=validate_any_url,
         help="The URL of the Redis server",
     ),
@@ -227,6 +241,7 @@ __all__ = [
     "set_logging_format",
     "set_logging_level",
     "validate_any_url",
+    "validate_dependencies",
     "validate_fallback_task",
     "validate_tasks",
     "validate_url",

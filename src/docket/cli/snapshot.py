@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from .. import _defaults
-from .._snapshot import DocketSnapshot
+from .._registry import placeholder_task
+from .._snapshot import DocketSnapshot, build_snapshot
 from ..execution import Execution
 from ._app import app
 from ._common import console, fail, run, say
@@ -41,7 +42,9 @@ async def _take(docket_name: str, url: str, tasks: list[str]) -> DocketSnapshot:
     async with Docket(name=docket_name, url=url) as docket:
         for path in tasks:
             docket.register_collection(path)
-        return await docket.snapshot()
+        # Tasks this command has not registered are shown by name.
+        view = await docket.broker.view()
+        return build_snapshot(docket, view, await docket.workers(), placeholder_task)
 
 
 def snapshot_table(docket_name: str, snap: DocketSnapshot) -> Table:

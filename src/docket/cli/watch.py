@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,7 +15,7 @@ from rich.text import Text
 from .. import _codec, _defaults
 from ..execution import TERMINAL, ExecutionState
 from ._app import app
-from ._common import console, run, say
+from ._common import console, iterate_with_timeout, run, say
 from ._options import DocketName, WatchUrl
 
 if TYPE_CHECKING:
@@ -144,23 +143,17 @@ async def _resync(docket: Docket, view: WatchView) -> bool:
 
 
 async def _follow(docket: Docket, view: WatchView, live: Live) -> str | None:
-    events = view.execution.subscribe()
-    pending: asyncio.Future[Any] | None = None
+    events = iterate_with_timeout(view.execution.subscribe(), RESYNC_SECONDS)
     try:
-        while not view.finished:
-            if pending is None:
-                pending = asyncio.ensure_future(events.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=RESYNC_SECONDS)
-            if done:
-                event, pending = pending.result(), None
+        async for event in events:
+            if event is not None:
                 view.apply(dict(event))
             elif not await _resync(docket, view):
                 return "The task's record is gone (expired, or execution_ttl=0)"
             live.refresh()
+            if view.finished:
+                break
     finally:
-        if pending is not None:
-            pending.cancel()
-            await asyncio.gather(pending, return_exceptions=True)
         await events.aclose()
     return None
 

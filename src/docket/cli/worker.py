@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from .. import _defaults as d
 from .._logging import configure_logging
@@ -22,6 +24,7 @@ from ._options import (
     positive_duration_option,
     set_logging_format,
     set_logging_level,
+    validate_dependencies,
     validate_fallback_task,
 )
 
@@ -45,10 +48,28 @@ def _duration(*names: str, default: str, positive: bool = True, **options: Any) 
     )
 
 
-@app.command()
+# Below this many columns the rich help table would cut long flag names short
+# (--enable-internal-instrumentation/--no-...), so help uses the plain layout.
+WIDE_HELP = 160
+
+
+class WorkerCommand(TyperCommand):
+    """The worker command: rich help on wide terminals, plain help on narrow ones."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        if shutil.get_terminal_size().columns >= WIDE_HELP:
+            return super().format_help(ctx, formatter)
+        saved, self.rich_markup_mode = self.rich_markup_mode, None
+        try:
+            return super().format_help(ctx, formatter)
+        finally:
+            self.rich_markup_mode = saved
+
+
+@app.command(cls=WorkerCommand)
 def worker(
     tasks: Tasks = [d.STANDARD_TASKS],
-    docket_name: DocketName = d.DOCKET_NAME,
+    docket_: DocketName = d.DOCKET_NAME,
     url: WorkerUrl = d.DOCKET_URL,
     name: Annotated[
         str | None,
@@ -88,6 +109,16 @@ def worker(
             help="Most tasks run at once",
         ),
     ] = d.CONCURRENCY,
+    message_batch: Annotated[
+        int,
+        _option(
+            "--message-batch",
+            env=d.ENV_MESSAGE_BATCH,
+            panel=TUNING,
+            min=1,
+            help="Most messages taken by one read or redelivery sweep",
+        ),
+    ] = d.MESSAGE_BATCH,
     redelivery_timeout: Annotated[
         timedelta,
         _duration(
@@ -223,6 +254,15 @@ def worker(
             help="module:function to run for unknown task names",
         ),
     ] = None,
+    dependencies: Annotated[
+        str | None,
+        _option(
+            "--dependencies",
+            env=d.ENV_DEPENDENCIES,
+            callback=validate_dependencies,
+            help="module:member, a list or mapping of dependencies for every task",
+        ),
+    ] = None,
 ) -> None:
     """Start a worker that runs the docket's tasks."""
     from .._redis.faults import AccessDenied
@@ -234,7 +274,7 @@ def worker(
     try:
         asyncio.run(
             Worker.run(
-                docket_name=docket_name,
+                docket_name=docket_,
                 url=url,
                 name=name,
                 concurrency=concurrency,
@@ -249,6 +289,8 @@ def worker(
                 metrics_port=metrics_port,
                 tasks=tasks,
                 fallback_task=fallback_task,
+                message_batch=message_batch,
+                dependencies=dependencies or None,
                 shutdown_timeout=shutdown_timeout,
                 http_host=http_host,
                 max_deliveries=max_deliveries,

@@ -8,6 +8,8 @@ resolution used by the worker.
 """
 
 from uncalled_for import (
+    CallArgument,
+    CycleError,
     Dependency,
     FailedDependency,
     Shared,
@@ -61,6 +63,7 @@ from ._validation import single_rule_violation, validate_dependencies
 
 __all__ = [
     "AdmissionBlocked",
+    "CallArgument",
     "CompletionHandler",
     "ConcurrencyBlocked",
     "ConcurrencyLimit",
@@ -69,6 +72,7 @@ __all__ = [
     "CurrentDocket",
     "CurrentExecution",
     "CurrentWorker",
+    "CycleError",
     "Debounce",
     "Dependency",
     "DependencyFunction",

@@ -16,6 +16,7 @@ once when their cancel is announced.
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import time
 from contextlib import AbstractAsyncContextManager
@@ -89,6 +90,7 @@ class ConcurrencyLimit(AdmissionControl):
         self.max_concurrent = max_concurrent
         self.scope = check_scope(scope)
         self._slot: str | None = None
+        self._concurrency_key: str | None = None
         self._renewal: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -96,6 +98,26 @@ class ConcurrencyLimit(AdmissionControl):
             f"ConcurrencyLimit(argument_name={self.argument_name!r}, "
             f"max_concurrent={self.max_concurrent!r}, scope={self.scope!r})"
         )
+
+    @property
+    def concurrency_key(self) -> str:
+        """The slot key this instance admitted its execution under.
+
+        Only known inside a task run: a declaration that was never entered raises
+        ``RuntimeError``."""
+        if self._concurrency_key is None:
+            raise RuntimeError(
+                "ConcurrencyLimit not initialized - use within task context"
+            )
+        return self._concurrency_key
+
+    def bind_to_parameter(self, name: str, value: Any) -> Self:
+        """As ``Annotated`` metadata: group by this parameter's value, unless the
+        declaration names another argument (``ConcurrencyLimit("db", 2)`` on any
+        parameter groups by ``db``)."""
+        if self.argument_name is not None and self.argument_name != name:
+            return copy.copy(self)
+        return super().bind_to_parameter(name, value)
 
     @classmethod
     def worker_lifecycle(
@@ -119,6 +141,7 @@ class ConcurrencyLimit(AdmissionControl):
     async def __aenter__(self) -> Self:
         execution, worker = self._context()
         slot = self.slot_key(execution)
+        self._concurrency_key = slot
         redelivery = worker.redelivery_timeout.total_seconds()
         times = SlotTimes(time.time(), redelivery)
         broker = execution.docket.broker

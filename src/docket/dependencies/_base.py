@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from uncalled_for import Dependency
 
@@ -24,6 +24,9 @@ from .._context import current_docket, current_execution, current_worker
 from ..execution import Execution
 
 logger = logging.getLogger("docket.dependencies")
+
+# What a handler role's dependency value is, for ``Runtime[T]`` and friends.
+T = TypeVar("T", covariant=True)
 
 # Backward-compatibility shim (spec 1.2): older custom dependencies read
 # ``self.execution.get()`` and friends, so the engine's base class carries the
@@ -42,7 +45,7 @@ class TaskOutcome:
     exception: BaseException | None = None
 
 
-class Runtime(Dependency["Runtime"], abc.ABC):
+class Runtime(Dependency[T], abc.ABC):
     """A dependency that performs the call of the task body (for example ``Timeout``)."""
 
     single: bool = True
@@ -59,7 +62,7 @@ class Runtime(Dependency["Runtime"], abc.ABC):
         """Call ``function(*args, **kwargs)`` and return its result."""
 
 
-class FailureHandler(Dependency["FailureHandler"], abc.ABC):
+class FailureHandler(Dependency[T], abc.ABC):
     """A dependency that decides what happens after the task body failed."""
 
     single: bool = True
@@ -70,7 +73,7 @@ class FailureHandler(Dependency["FailureHandler"], abc.ABC):
         """Return True when the execution was rescheduled and must not be marked failed."""
 
 
-class CompletionHandler(Dependency["CompletionHandler"], abc.ABC):
+class CompletionHandler(Dependency[T], abc.ABC):
     """A dependency that takes over the follow-up of a finished run."""
 
     single: bool = True

@@ -15,14 +15,14 @@ from typing import Any, ClassVar
 from cronsim import CronSim
 from typing_extensions import Self
 
+from .. import instrumentation as m
 from .._context import current_execution, format_duration
 from .._redis.faults import through_faults
 from ..execution import Execution
-from ..instrumentation import TASKS_PERPETUATED, TASKS_SUPERSEDED
 from ._base import CompletionHandler, TaskOutcome, handler_labels, log_extra, logger
 
 
-class Perpetual(CompletionHandler):
+class Perpetual(CompletionHandler["Perpetual"]):
     """Reschedule the task under the same key after every run.
 
     The next run starts ``every`` after this one started (immediately if this run
@@ -110,7 +110,7 @@ class Perpetual(CompletionHandler):
         # here (replacing under the same key is safe to repeat), never turned
         # into a failed run that a handler or a redelivery would repeat.
         if await through_faults(execution.is_superseded, fault):
-            TASKS_SUPERSEDED.add(
+            m.TASKS_SUPERSEDED.add(
                 1, {**handler_labels(execution), "docket.where": "on_complete"}
             )
             logger.info(
@@ -128,7 +128,7 @@ class Perpetual(CompletionHandler):
         successor = docket.replace(name, when, execution.key)
         await through_faults(lambda: successor(*self.args, **self.kwargs), fault)
 
-        TASKS_PERPETUATED.add(1, handler_labels(execution))
+        m.TASKS_PERPETUATED.add(1, handler_labels(execution))
 
         if outcome.exception is not None:
             logger.error(

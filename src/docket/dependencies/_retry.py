@@ -9,9 +9,9 @@ from typing import ClassVar, NoReturn
 
 from typing_extensions import Self
 
+from .. import instrumentation as m
 from .._context import current_execution, format_duration
 from ..execution import Disposition, Execution
-from ..instrumentation import TASKS_RETRIED
 from ._base import (
     FailureHandler,
     ForcedRetry,
@@ -22,7 +22,7 @@ from ._base import (
 )
 
 
-class Retry(FailureHandler):
+class Retry(FailureHandler["Retry"]):
     """Retry a failed task, up to ``attempts`` attempts in total, after ``delay``.
 
     ``attempts`` counts every attempt, so the default of 1 means "never retry";
@@ -88,7 +88,7 @@ class Retry(FailureHandler):
         if placed is Disposition.SCHEDULED:  # the per-minute "retried" count
             execution.docket.broker.tally.add("retried", execution.function_name)
 
-        TASKS_RETRIED.add(1, handler_labels(execution))
+        m.TASKS_RETRIED.add(1, handler_labels(execution))
 
         duration = format_duration(outcome.duration.total_seconds())
         extra = log_extra(execution, outcome)

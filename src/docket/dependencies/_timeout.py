@@ -15,7 +15,7 @@ from ..execution import Execution
 from ._base import Runtime
 
 
-class Timeout(Runtime):
+class Timeout(Runtime["Timeout"]):
     """Cancel the task body and fail with ``TimeoutError`` once ``base`` has passed.
 
     The body may push the deadline out with ``extend()`` and inspect it with

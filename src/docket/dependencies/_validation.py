@@ -8,11 +8,12 @@ different classes under one single base conflict (spec 5.1 and 3.15).
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from uncalled_for import (
     Dependency,
+    FailedDependency,
     get_annotation_dependencies,
     get_dependency_parameters,
 )
@@ -137,3 +138,68 @@ def cross_level_violation(
         cached = single_rule_violation(declared_dependencies(function), at_worker) or ""
         cache[function] = cached
     return cached or None
+
+
+_ONE_PLACE = "Declare it in exactly one place (task or worker)."
+
+
+def dependency_conflicts(
+    arguments: Mapping[str, Any],
+    annotations: Mapping[str, Sequence[Dependency[Any]]],
+) -> dict[str, FailedDependency]:
+    """The "single" rule over resolved arguments and ``Annotated`` dependencies.
+
+    Looks at argument values that are dependencies (worker-level ones included)
+    and at every ``Annotated`` dependency. A single type found twice or more gives
+    ``__conflict_<Type>__``; different types under one single base (not already
+    reported) give ``__conflict_<Base>__``. Each maps to a ``FailedDependency``
+    holding the ``ValueError`` that explains it.
+    """
+    found: list[tuple[str, Dependency[Any]]] = [
+        (name, value)
+        for name, value in arguments.items()
+        if isinstance(value, Dependency)
+    ]
+    for name, dependencies in annotations.items():
+        found.extend((name, dependency) for dependency in dependencies)
+
+    conflicts: dict[str, FailedDependency] = {}
+    reported: set[type] = set()
+    by_type: dict[type, list[str]] = {}
+    for name, dependency in found:
+        by_type.setdefault(type(dependency), []).append(name)
+    for kind, names in by_type.items():
+        if _is_single(kind) and len(names) > 1:
+            places = ", ".join(f"'{name}'" for name in names)
+            message = (
+                f"Only one {kind.__name__} dependency is allowed, but found at: "
+                f"{places}. {_ONE_PLACE}"
+            )
+            slot = f"__conflict_{kind.__name__}__"
+            conflicts[slot] = FailedDependency(slot, ValueError(message))
+            reported.add(kind)
+
+    bases: list[type] = []
+    for _, dependency in found:
+        for cls in type(dependency).__mro__:
+            if (
+                cls is not Dependency
+                and issubclass(cls, Dependency)
+                and _is_single(cls)
+                and cls not in bases
+            ):
+                bases.append(cls)
+    for base in bases:
+        members = [(n, d) for n, d in found if isinstance(d, base)]
+        kinds = {type(d) for _, d in members}
+        if len(kinds) < 2 or kinds <= reported:
+            continue
+        listed = ", ".join(f"'{n}' ({type(d).__name__})" for n, d in members)
+        message = (
+            f"Only one {base.__name__} dependency is allowed, but found: {listed}. "
+            f"{_ONE_PLACE}"
+        )
+        slot = f"__conflict_{base.__name__}__"
+        conflicts[slot] = FailedDependency(slot, ValueError(message))
+        reported.update(kinds)
+    return conflicts

@@ -40,15 +40,27 @@ local function take(key)
   redis.call('PEXPIRE', C.slot, C.ttl)
 end
 
--- Evict holders that stopped renewing (score below stale) and holders whose run
--- record is gone or terminal (a crash between the terminal write and the release,
--- or a woken waiter that was cancelled before it started).
-local function evict(stale)
-  redis.call('ZREMRANGEBYSCORE', C.slot, '-inf', '(' .. stale)
+-- Evict holders that stopped renewing (score below stale, oldest first), then holders
+-- whose run record is gone or terminal (a crash between the terminal write and the
+-- release, or a woken waiter that was cancelled before it started). At most
+-- ``limit`` members go (nil: every such member).
+local function evict(stale, limit)
+  local left = limit or math.huge
+  if limit == nil then
+    redis.call('ZREMRANGEBYSCORE', C.slot, '-inf', '(' .. stale)
+  else
+    for _, member in ipairs(redis.call('ZRANGEBYSCORE', C.slot, '-inf', '(' .. stale)) do
+      if left <= 0 then return end
+      redis.call('ZREM', C.slot, member)
+      left = left - 1
+    end
+  end
   for _, member in ipairs(redis.call('ZRANGE', C.slot, 0, -1)) do
+    if left <= 0 then return end
     local state = redis.call('HGET', C.prefix .. ':runs:' .. member, 'state')
     if not state or state == 'completed' or state == 'failed' or state == 'cancelled' then
       redis.call('ZREM', C.slot, member)
+      left = left - 1
     end
   end
 end

@@ -2,6 +2,8 @@
 --
 -- KEYS[1] stream P:stream   KEYS[2] queue P:queue   KEYS[3] runs P:runs:K
 -- KEYS[4] parked P:K        KEYS[5] progress P:progress:K   KEYS[6] listening flag
+-- KEYS[7] legacy marker P:known:K   KEYS[8] legacy stream id P:stream-id:K (written by
+--         earlier pydocket releases: the stream id falls back to it; both are deleted)
 -- ARGV[1] task key   ARGV[2] completed_at ISO   ARGV[3] TTL seconds (0 = delete record)
 -- ARGV[4] state channel   ARGV[5] cancel channel ('' = do not signal workers)
 --
@@ -17,9 +19,10 @@ local key, completed_at, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
 local record = hmget(runs, 'state', 'stream_id')
 local state, stream_id = record[1], record[2]
-if stream_id and stream_id ~= '' then redis.call('XDEL', stream, stream_id) end
+if not stream_id or stream_id == '' then stream_id = redis.call('GET', KEYS[8]) end
+if stream_id and stream_id ~= '' then pcall(redis.call, 'XDEL', stream, stream_id) end
 redis.call('ZREM', queue, key)
-redis.call('DEL', KEYS[4], KEYS[5])
+redis.call('DEL', KEYS[4], KEYS[5], KEYS[7], KEYS[8])
 
 local changed = state ~= 'completed' and state ~= 'failed' and state ~= 'cancelled'
 if changed then

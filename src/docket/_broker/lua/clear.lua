@@ -9,7 +9,8 @@
 -- it); nothing can be half-cleared. Stream entries are deleted one by one rather than
 -- trimmed, which keeps the consumer group and works on every engine.
 -- Withdrawn records become "cancelled" (so their keys can be added again at once)
--- and their waiters get a cancelled event.
+-- and their waiters get a cancelled event. Legacy markers of earlier pydocket releases
+-- (P:known:K, P:stream-id:K) are deleted for every withdrawn key.
 -- Returns the number of tasks that were waiting: stream length + queue size.
 
 local stream, queue, prefix = KEYS[1], KEYS[2], ARGV[1]
@@ -18,6 +19,7 @@ local listening = redis.call('EXISTS', KEYS[3]) == 1
 local waiting = redis.call('XLEN', stream) + redis.call('ZCARD', queue)
 
 local function withdraw(key, pending_state)
+  redis.call('DEL', prefix .. ':known:' .. key, prefix .. ':stream-id:' .. key)  -- legacy
   local runs = prefix .. ':runs:' .. key
   if redis.call('HGET', runs, 'state') ~= pending_state then return end
   if ttl > 0 then

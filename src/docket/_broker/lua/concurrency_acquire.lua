@@ -18,8 +18,9 @@
 -- Order: a key that already holds a slot takes it when the slot was reserved for this
 -- generation by a wake, or when this is a redelivery and the slot stopped renewing
 -- (older than takeover); otherwise it parks (an older generation still runs). A free
--- slot is taken; a full one first evicts stale and finished holders and wakes waiters
--- (they come first), then takes what is left, else parks.
+-- slot is taken; a full one first evicts one stale or finished holder (only what one
+-- more execution needs) and wakes waiters (they come first), then takes what is left,
+-- else parks.
 -- Returns {1} when acquired, {0, waiter entry id, new generation} when parked.
 
 C.prefix, C.stream, C.queue = ARGV[1], KEYS[3], KEYS[4]
@@ -38,7 +39,8 @@ if held then
     return {1}
   end
 else
-  if redis.call('ZCARD', C.slot) >= max then evict(ARGV[8]) end
+  local holders = redis.call('ZCARD', C.slot)
+  if holders >= max then evict(ARGV[8], holders - max + 1) end
   if redis.call('XLEN', C.waiters) > 0 then wake(max) end
   if redis.call('ZCARD', C.slot) < max then
     take(key)

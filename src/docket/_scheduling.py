@@ -1,0 +1,123 @@
+"""What ``add``, ``replace``, ``call`` and the batch methods share: resolving the
+task, fixing its time and key, the producer-side strike check and the counters."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from . import _codec
+from . import instrumentation as m
+from ._handles import TaskFunction
+from ._keys import GeneratedKey, check_task_key
+from ._states import Disposition
+from ._uuid7 import uuid7
+from .execution import Execution
+from .strikelist import StrikeList
+
+logger = logging.getLogger("docket.docket")
+
+
+class Producer(Protocol):
+    """The docket as the scheduling helpers see it."""
+
+    name: str
+    tasks: dict[str, TaskFunction]
+    strike_list: StrikeList
+
+    def register(
+        self, function: TaskFunction, names: list[str] | None = None
+    ) -> None: ...
+
+    def labels(self) -> dict[str, str]: ...
+
+
+def resolve(
+    docket: Producer, function: Callable[..., Any] | str
+) -> tuple[TaskFunction, str]:
+    """The task and the name its messages carry: a registered name (possibly an
+    alias, KeyError when unknown), or a function (registered under its name)."""
+    if isinstance(function, str):
+        if function not in docket.tasks:
+            raise KeyError(function)
+        return docket.tasks[function], function
+    name = function.__name__
+    if docket.tasks.get(name) is not function:
+        docket.register(function)
+    return function, name
+
+
+def fixed_when(when: datetime | None) -> datetime:
+    """``when``, or now; a naive datetime is a TypeError."""
+    if when is None:
+        return _codec.now()
+    if when.tzinfo is None:
+        raise TypeError(
+            f"'when' must be timezone-aware, got naive {when!r}; "
+            "use datetime.now(timezone.utc) or attach a tzinfo"
+        )
+    return when
+
+
+def fixed_key(key: str | None) -> str:
+    """``key`` (checked), or a fresh uuid7."""
+    if key is None:
+        return GeneratedKey(uuid7())
+    check_task_key(key)
+    return key
+
+
+def span_attributes(docket: Producer, execution: Execution) -> dict[str, Any]:
+    return {
+        **docket.labels(),
+        **execution.specific_labels(),
+        "code.function.name": execution.function_name,
+    }
+
+
+def struck(docket: Producer, execution: Execution) -> bool:
+    """Whether a strike refuses ``execution`` here; if so it is ``STRUCK``, logged
+    and counted, and nothing is written."""
+    if not docket.strike_list.is_stricken(execution):
+        return False
+    logger.warning(
+        "%r is stricken, skipping schedule of %r",
+        execution.function_name,
+        execution.key,
+    )
+    m.TASKS_STRICKEN.add(
+        1,
+        {
+            **docket.labels(),
+            "docket.task": execution.function_name,
+            "docket.where": "docket",
+        },
+    )
+    execution.disposition = Disposition.STRUCK
+    return True
+
+
+def count(docket: Producer, execution: Execution, replace: bool) -> None:
+    """The counters of one add or replace that reached Redis."""
+    labels = {"docket.name": docket.name, "docket.task": execution.function_name}
+    if replace:
+        m.TASKS_REPLACED.add(1, labels)
+        m.TASKS_CANCELLED.add(1, labels)
+        m.TASKS_SCHEDULED.add(1, labels)
+    else:
+        m.TASKS_ADDED.add(1, labels)
+        if execution.disposition is Disposition.SCHEDULED:
+            m.TASKS_SCHEDULED.add(1, labels)
+
+
+__all__ = [
+    "Producer",
+    "count",
+    "fixed_key",
+    "fixed_when",
+    "resolve",
+    "span_attributes",
+    "struck",
+]

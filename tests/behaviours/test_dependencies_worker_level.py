@@ -1,0 +1,176 @@
+"""Worker-level dependencies as pydocket code uses them: handlers for tasks that
+declare none, ``validate_task_dependencies``, ``message_batch`` and the automatic
+perpetual re-seeding interval."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Annotated, Any
+
+import pytest
+from uncalled_for import FailedDependency
+
+from docket import (
+    ConcurrencyLimit,
+    CurrentExecution,
+    Docket,
+    Execution,
+    Perpetual,
+    Retry,
+    Timeout,
+    Worker,
+)
+from docket import worker as worker_module
+from docket.dependencies import Runtime
+from tests.conftest import eventually
+
+FAST = {
+    "minimum_check_interval": timedelta(milliseconds=5),
+    "scheduling_resolution": timedelta(milliseconds=5),
+}
+
+
+@pytest.mark.parametrize(
+    "dependencies", [[Retry(attempts=3)], {"retry": Retry(attempts=3)}]
+)
+async def test_a_worker_retry_applies_to_tasks_without_dependencies(
+    docket: Docket, dependencies: Any
+):
+    """``Worker(dependencies=[Retry(attempts=3)])`` (list or mapping form) retries a
+    task that declares no dependency at all: it runs three times, then fails."""
+    attempts: list[int] = []
+
+    async def fragile() -> None:
+        attempts.append(len(attempts) + 1)
+        raise RuntimeError("always")
+
+    execution = await docket.add(fragile)()
+    async with Worker(docket, dependencies=dependencies, **FAST) as worker:
+        await asyncio.wait_for(worker.run_until_finished(), 10)
+    assert attempts == [1, 2, 3]
+    with pytest.raises(RuntimeError, match="always"):
+        await execution.get_result()
+
+
+async def test_a_worker_timeout_applies_to_tasks_without_dependencies(
+    docket: Docket,
+):
+    """A worker-level Timeout stops a plain task that runs too long."""
+
+    async def slow() -> None:
+        await asyncio.sleep(10)
+
+    execution = await docket.add(slow)()
+    async with Worker(
+        docket, dependencies=[Timeout(timedelta(milliseconds=50))], **FAST
+    ) as worker:
+        await asyncio.wait_for(worker.run_until_finished(), 5)
+    with pytest.raises(asyncio.TimeoutError):
+        await execution.get_result()
+
+
+async def test_validate_task_dependencies_reports_single_rule_conflicts(
+    docket: Docket,
+):
+    """The public check returns ``{}`` without worker dependencies, else one
+    FailedDependency per conflict, keyed ``__conflict_<Type>__``; cached per task."""
+
+    class OtherRuntime(Runtime["OtherRuntime"]):
+        async def __aenter__(self) -> OtherRuntime:
+            return self
+
+        async def run(self, execution: Any, function: Any, a: Any, k: Any) -> Any:
+            return await function(*a, **k)
+
+    async def task(customer: Annotated[int, ConcurrencyLimit(1)]) -> None: ...
+
+    limits: dict[str, Any] = {"customer": [ConcurrencyLimit(2)]}
+    plain = Worker(docket)
+    assert (
+        plain.validate_task_dependencies(task, {"x": Timeout(timedelta(1))}, {}) == {}
+    )
+
+    worker = Worker(docket, dependencies={"limit": ConcurrencyLimit(3)})
+    arguments: dict[str, Any] = {
+        "__worker_dep__limit": ConcurrencyLimit(3),
+        "t": Timeout(timedelta(seconds=1)),
+        "r": OtherRuntime(),
+    }
+    conflicts = worker.validate_task_dependencies(task, arguments, limits)
+    assert set(conflicts) == {"__conflict_ConcurrencyLimit__", "__conflict_Runtime__"}
+    assert all(isinstance(f, FailedDependency) for f in conflicts.values())
+    assert str(conflicts["__conflict_ConcurrencyLimit__"].error) == (
+        "Only one ConcurrencyLimit dependency is allowed, but found at: "
+        "'__worker_dep__limit', 'customer'. Declare it in exactly one place "
+        "(task or worker)."
+    )
+    assert str(conflicts["__conflict_Runtime__"].error) == (
+        "Only one Runtime dependency is allowed, but found: 't' (Timeout), "
+        "'r' (OtherRuntime). Declare it in exactly one place (task or worker)."
+    )
+    assert worker.validate_task_dependencies(task, {}, {}) == conflicts  # cached
+
+
+async def test_message_batch_caps_each_read(docket: Docket):
+    """``message_batch`` is validated and caps how many messages one read takes."""
+    with pytest.raises(ValueError, match="message_batch must be at least 1, got 0"):
+        Worker(docket, message_batch=0)
+    started: list[int] = []
+    gate = asyncio.Event()
+
+    async def held(n: int) -> None:
+        started.append(n)
+        await asyncio.wait_for(gate.wait(), 10)
+
+    for n in range(6):
+        await docket.add(held)(n)
+    async with Worker(docket, concurrency=10, message_batch=2, **FAST) as worker:
+        assert worker.message_batch == 2
+        run = asyncio.ensure_future(worker.run_until_finished())
+        await eventually(lambda: len(started) == 6)
+        gate.set()
+        await asyncio.wait_for(run, 10)
+    assert sorted(started) == list(range(6))
+
+
+async def test_automatic_perpetual_tasks_are_reseeded_while_running(
+    docket: Docket, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """A running worker adds back an automatic perpetual task whose chain was cut
+    (cancelled), and resumes one that was struck once it is restored, on the
+    interval of ``docket.worker.AUTOMATIC_PERPETUAL_RESEED_INTERVAL_SECONDS``."""
+    assert worker_module.AUTOMATIC_PERPETUAL_RESEED_INTERVAL_SECONDS == 60
+    monkeypatch.setattr(
+        worker_module, "AUTOMATIC_PERPETUAL_RESEED_INTERVAL_SECONDS", 0.05
+    )
+    runs: list[str] = []
+
+    async def heartbeat(
+        execution: Execution = CurrentExecution(),
+        perpetual: Perpetual = Perpetual(every=timedelta(hours=1), automatic=True),
+    ) -> None:
+        runs.append(execution.key)
+
+    async def next_run_waits(count: int) -> bool:
+        record = await docket.broker.run_record("heartbeat")
+        return len(runs) == count and record is not None and record.state == "scheduled"
+
+    docket.register(heartbeat)
+    async with Worker(docket, **FAST) as worker:
+        run = asyncio.ensure_future(worker.run_forever())
+        try:
+            await eventually(lambda: next_run_waits(1))  # seeded at start
+            await docket.cancel("heartbeat")  # the next run (in an hour) is gone
+            await eventually(lambda: next_run_waits(2))  # seeded again, ran at once
+            await docket.strike(heartbeat)
+            await docket.cancel("heartbeat")
+            refused = "'heartbeat' is stricken, skipping schedule"
+            await eventually(lambda: caplog.text.count(refused) >= 3)  # re-tried
+            assert len(runs) == 2
+            await docket.restore(heartbeat)
+            await eventually(lambda: len(runs) == 3)
+        finally:
+            worker.stop()
+            await asyncio.wait_for(run, 10)
+    assert runs == ["heartbeat"] * 3
