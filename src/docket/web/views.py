@@ -3,6 +3,7 @@ event stream. Every view reads at most a page (or a bounded chunk) of any list."
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -78,17 +79,23 @@ def _matches(row: TaskRow, query: str) -> bool:
     return row.task == query or query in row.key
 
 
-async def _running(console: Console, after: str | None, query: str) -> Section:
-    docket = console.docket
+async def _paged(
+    console: Console,
+    fetch: Callable[[int, str | None], Awaitable[list[Any]]],
+    after: str | None,
+    query: str,
+) -> Section:
+    """One page of a stream-ordered listing (running or queued), after ``after``;
+    with a search, up to ``SEARCH_SCAN`` entries are examined in chunks."""
     size, section = console.settings.page_size, Section()
     examined, cursor = 0, after
     while True:
         chunk = size if not query else CHUNK
-        listed = await docket.broker.running_page(chunk, cursor)
+        listed = await fetch(chunk, cursor)
         for item in listed:
             examined += 1
-            row = task_row(item, console.settings.unpickle)
             cursor = item.stream_id
+            row = task_row(item, console.settings.unpickle)
             if not query or _matches(row, query):
                 section.rows.append(row)
                 if len(section.rows) >= size:
@@ -100,6 +107,12 @@ async def _running(console: Console, after: str | None, query: str) -> Section:
     exhausted = len(listed) < chunk and len(section.rows) < size
     section.following = None if exhausted else cursor
     section.searched = examined if query else None
+    return section
+
+
+async def _running(console: Console, after: str | None, query: str) -> Section:
+    docket = console.docket
+    section = await _paged(console, docket.broker.running_page, after, query)
     progress = await docket.broker.progress_of([row.key for row in section.rows])
     for row, hash_ in zip(section.rows, progress, strict=True):
         with_progress(row, hash_)
@@ -107,28 +120,7 @@ async def _running(console: Console, after: str | None, query: str) -> Section:
 
 
 async def _queued(console: Console, after: str | None, query: str) -> Section:
-    docket = console.docket
-    size, section = console.settings.page_size, Section()
-    examined, cursor = 0, after
-    while True:
-        chunk = size if not query else CHUNK
-        listed = await docket.broker.queued_page(chunk, cursor)
-        for item in listed:
-            examined += 1
-            cursor = item.stream_id
-            row = task_row(item, console.settings.unpickle)
-            if not query or _matches(row, query):
-                section.rows.append(row)
-                if len(section.rows) >= size:
-                    break
-        if len(section.rows) >= size or len(listed) < chunk:
-            break
-        if query and examined >= SEARCH_SCAN:
-            break
-    exhausted = len(listed) < chunk and len(section.rows) < size
-    section.following = None if exhausted else cursor
-    section.searched = examined if query else None
-    return section
+    return await _paged(console, console.docket.broker.queued_page, after, query)
 
 
 async def _scheduled(console: Console, offset: int, query: str) -> Section:
