@@ -177,9 +177,11 @@ async def test_a_worker_configured_only_by_environment(
 
             (info,) = await eventually(listed, timeout=20)
             assert info.name == "orders-worker-1"
-            health_answer = await asyncio.to_thread(http_get, health)
+            async def healthy() -> bool:  # the beat lands, then its reply comes
+                return await asyncio.to_thread(http_get, health) == (200, "OK")
+
+            await eventually(healthy, timeout=10)
             metrics_answer = await asyncio.to_thread(http_get, metrics, "/metrics")
-            assert health_answer == (200, "OK")
             assert metrics_answer is not None and metrics_answer[0] == 200
         worker.signal(signal.SIGTERM)
         assert await asyncio.to_thread(worker.wait) == 0

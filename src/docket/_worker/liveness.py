@@ -22,8 +22,8 @@ async def heartbeat_loop(session: Session) -> None:
             docket.liveness_horizon,
             worker.concurrency,
         )
+        session.pulse.last_beat = time.monotonic()  # Redis heard us: healthy
         ready, future = await session.broker.depths()
-        session.pulse.last_beat = time.monotonic()
         m.QUEUE_DEPTH.set(ready, docket.labels())
         m.SCHEDULE_DEPTH.set(future, docket.labels())
 
