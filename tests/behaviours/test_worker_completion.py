@@ -167,3 +167,30 @@ async def test_dead_letters_can_be_replayed_and_purged(
         await docket.dead_letters.replay(letters[0].id)
     assert await docket.dead_letters.purge() == 1
     assert await docket.dead_letters.list() == []
+
+
+async def test_a_forced_stop_is_bounded_whatever_a_task_does(
+    docket: Docket, worker: Worker, monkeypatch: pytest.MonkeyPatch
+):
+    """A task that swallows its cancellation cannot hold a forced stop: the worker
+    gives up on it after ABANDON_GRACE (its message stays for redelivery)."""
+    from docket import _defaults
+
+    monkeypatch.setattr(_defaults, "ABANDON_GRACE", timedelta(milliseconds=300))
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def stubborn() -> None:
+        started.set()
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue  # ignores every cancellation
+
+    await docket.add(stubborn)()
+    running = asyncio.ensure_future(worker.run_forever())
+    await started.wait()
+    worker.stop(graceful=False)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(running, 5)
+    release.set()  # let the abandoned body end, so the test leaves nothing behind

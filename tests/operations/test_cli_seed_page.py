@@ -177,6 +177,7 @@ async def test_a_worker_configured_only_by_environment(
 
             (info,) = await eventually(listed, timeout=20)
             assert info.name == "orders-worker-1"
+
             async def healthy() -> bool:  # the beat lands, then its reply comes
                 return await asyncio.to_thread(http_get, health) == (200, "OK")
 
