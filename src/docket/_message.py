@@ -75,7 +75,32 @@ def _blob(fields: Mapping[bytes, bytes], name: str) -> bytes:
 
 
 def decode_message(fields: Mapping[bytes, bytes]) -> TaskMessage:
-    """The envelope of a task message (payloads still pickled), or MalformedMessage."""
+    """The envelope of a task message (payloads still pickled), or MalformedMessage.
+
+    The common case (a well-formed message) takes one quick pass; anything odd is
+    decoded again field by field, so that the error names what is wrong."""
+    try:
+        key = fields[b"key"].decode()
+        function = fields[b"function"].decode()
+        when = datetime.fromisoformat(fields[b"when"].decode())
+        attempt = int(fields.get(b"attempt", b"1"))
+        generation = int(fields.get(b"generation", b"0"))
+        args, kwargs = fields[b"args"], fields[b"kwargs"]
+    except (KeyError, ValueError):  # UnicodeDecodeError is a ValueError too
+        return _decode_carefully(fields)
+    if (
+        key
+        and function
+        and attempt >= 1
+        and generation >= 0
+        and when.tzinfo is not None
+        and when.utcoffset() is not None
+    ):
+        return TaskMessage(key, function, when, attempt, generation, args, kwargs)
+    return _decode_carefully(fields)
+
+
+def _decode_carefully(fields: Mapping[bytes, bytes]) -> TaskMessage:
     key = _text(fields, "key")
     if not key:
         raise MalformedMessage("the 'key' field is empty")

@@ -390,17 +390,17 @@ class Docket(DocketNames, OperatorConsole):
         if record is None or record.function is None or record.when is None:
             return None
         finished = record.state in ("completed", "failed", "cancelled")
-        if not finished and (record.args is None or record.kwargs is None):
+        if not finished and not (record.args and record.kwargs):
             return None
-        # A finished record no longer keeps the arguments (they were for running
-        # it); its execution still syncs its state and fetches its result.
+        # A finished record keeps its arguments empty (they were for running it);
+        # its execution still syncs its state and fetches its result.
         name = record.function
         function = self.tasks.get(name) or placeholder_task(name)
         execution = Execution(
             self,
             function,
-            _codec.loads(record.args) if record.args is not None else (),
-            _codec.loads(record.kwargs) if record.kwargs is not None else {},
+            _codec.loads(record.args) if record.args else (),
+            _codec.loads(record.kwargs) if record.kwargs else {},
             key,
             datetime.fromtimestamp(record.when, _codec.now().tzinfo),
             1,

@@ -12,37 +12,46 @@ from .tally import Counts, Tally, count_outcomes, merge
 from .types import RunRecord, Settlement
 
 
+def _field(text: str) -> str:
+    """One field as ``<byte length>:<text>`` (records() in lua/_prelude.lua)."""
+    if text.isascii():
+        return f"{len(text)}:{text}"
+    return f"{len(text.encode('utf-8', 'surrogateescape'))}:{text}"
+
+
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode("utf-8", "surrogateescape")
+
+
 def pack(rows: Iterable[Sequence[str | bytes]]) -> bytes:
     """A batch for the scripts as one argument: every field as ``<byte length>:
     <bytes>`` (records() in lua/_prelude.lua reads it back), so task keys and error
-    texts may hold any character."""
-    parts: list[bytes] = []
-    for row in rows:
-        for field in row:
-            data = field if isinstance(field, bytes) else field.encode()
-            parts.append(b"%d:%b" % (len(data), data))
-    return b"".join(parts)
+    texts may hold any character. Built as text and encoded once."""
+    text = "".join(_field(_text(field)) for row in rows for field in row)
+    return text.encode("utf-8", "surrogateescape")
 
 
-_NO_FAILURE = ("",) * 7
+_NO_FAILURE = "0:" * 7  # the 7 empty archive fields of a settlement not archived
 
 
-def _fields(item: Settlement) -> tuple[str | bytes, ...]:
-    """The 14 fields of one settlement (the last 7 empty unless it is archived)."""
+def _settlement(item: Settlement) -> str:
+    """The 14 fields of one settlement, packed (the last 7 empty unless archived).
+
+    This runs for every task: the fields known to be ASCII skip the check."""
     flags = ("r" if item.stored_result else "") + ("p" if item.wrote_progress else "")
-    fields = (
-        item.key,
-        str(item.generation),
-        item.message_id or b"",
-        item.state,
-        item.completed_at,
-        item.error,
-        flags or "-",
+    flags = flags or "-"
+    generation = str(item.generation)
+    message_id = (item.message_id or b"").decode("ascii")
+    head = (
+        f"{_field(item.key)}{len(generation)}:{generation}"
+        f"{len(message_id)}:{message_id}{len(item.state)}:{item.state}"
+        f"{len(item.completed_at)}:{item.completed_at}{_field(item.error)}"
+        f"{len(flags)}:{flags}"
     )
     failure = item.failure
     if failure is None or item.state != "failed":
-        return fields + _NO_FAILURE
-    return fields + (
+        return head + _NO_FAILURE
+    tail = (
         item.function or "?",
         failure.error_type,
         failure.message,
@@ -51,6 +60,7 @@ def _fields(item: Settlement) -> tuple[str | bytes, ...]:
         failure.worker,
         failure.started_at,
     )
+    return head + "".join(_field(field) for field in tail)
 
 
 def _pack_counts(counts: Counts) -> bytes:
@@ -116,7 +126,9 @@ class RunOps(BrokerBase):
         if any(outcome == "failed" for _, outcome, _ in sending):
             oldest = _codec.now().timestamp() - self.failed_retention
             cutoff = str(max(int(oldest * 1000), 0))
-        packed = pack(_fields(item) for item in batch)
+        packed = "".join(_settlement(item) for item in batch).encode(
+            "utf-8", "surrogateescape"
+        )
         now = _codec.iso(_codec.now())
         args: list[Any] = [
             self.keys.prefix,

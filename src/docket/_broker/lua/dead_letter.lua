@@ -53,8 +53,8 @@ for _, r in ipairs(records(ARGV[7], 3)) do
     if current ~= nil and current == (generation or 0) and live then
       local err = 'dead-lettered (' .. category .. '): ' .. detail
       if ttl > 0 then
-        redis.call('HSET', runs, 'state', 'failed', 'completed_at', now, 'error', err)
-        redis.call('HDEL', runs, 'args', 'kwargs')
+        redis.call('HSET', runs, 'state', 'failed', 'completed_at', now, 'error', err,
+          'args', '', 'kwargs', '')
         redis.call('EXPIRE', runs, ttl)
       else
         redis.call('DEL', runs)
