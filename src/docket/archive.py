@@ -54,8 +54,8 @@ def describe_arguments(args: bytes, kwargs: bytes, unpickle: bool = False) -> st
     if not unpickle:
         return f"args {placeholder(args)}, kwargs {placeholder(kwargs)}"
     try:
-        loaded_args = _codec.loads(args) if args else ()
-        loaded_kwargs = _codec.loads(kwargs) if kwargs else {}
+        loaded_args = _codec.decode_blob(_codec.PICKLE, args) if args else ()
+        loaded_kwargs = _codec.decode_blob(_codec.PICKLE, kwargs) if kwargs else {}
     except Exception as error:
         return f"<could not unpickle: {_codec.error_text(error)}>"
     parts = [repr(a) for a in loaded_args]

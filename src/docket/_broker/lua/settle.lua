@@ -26,7 +26,7 @@
 -- successor's progress; it still publishes its terminal event (so waiters are
 -- released) and acknowledges its own message. A run cancelled while it ran keeps
 -- its `cancelled` state whatever it reports. Finished records keep `args`/`kwargs` empty
--- (read for the archive first).
+-- (read for the archive first, with the signature fields that verify them).
 -- Returns the number of executions that were superseded.
 
 local stream, prefix, group, ttl = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -84,7 +84,9 @@ for _, r in ipairs(records(ARGV[5], 14)) do
         extra[#extra + 1] = 'result_key'; extra[#extra + 1] = key
       end
       -- The arguments were for running it: a finished record keeps them empty
-      -- (blanked in the same HSET, so dropping them costs no extra command).
+      -- (blanked in the same HSET, so dropping them costs no extra command). The
+      -- signature fields schedule.lua copied stay: with no arguments left they
+      -- verify nothing, and removing them would cost a command per task.
       redis.call('HSET', runs, 'state', state, 'completed_at', completed_at,
         'args', '', 'kwargs', '', unpack(extra))
       redis.call('EXPIRE', runs, ttl)
