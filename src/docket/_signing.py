@@ -49,13 +49,19 @@ def _key_bytes(key: KeyLike) -> bytes:
     return key
 
 
+def key_list(keys: Sequence[KeyLike]) -> list[KeyLike]:
+    """``keys`` as a list; a lone str or bytes is a mistake, not a list of
+    one-character keys."""
+    if isinstance(keys, (str, bytes)):
+        raise TypeError("signing_keys is a list of keys, not a single key")
+    return list(keys)
+
+
 class Signer:
     """Signs with the first key and verifies with any of them."""
 
     def __init__(self, keys: Sequence[KeyLike]) -> None:
-        if isinstance(keys, (str, bytes)):
-            raise TypeError("signing_keys is a list of keys, not a single key")
-        self._keys = [_key_bytes(key) for key in keys]
+        self._keys = [_key_bytes(key) for key in key_list(keys)]
         if not self._keys:
             raise ValueError("A Signer needs at least one key")
 
@@ -122,6 +128,7 @@ __all__ = [
     "Signer",
     "canonical",
     "environment_keys",
+    "key_list",
     "parse_keys",
     "read_keys_file",
 ]

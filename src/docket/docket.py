@@ -43,7 +43,7 @@ from ._scheduling import (
     span_attributes,
     struck,
 )
-from ._signing import environment_keys
+from ._signing import environment_keys, key_list
 from ._snapshot import (
     DocketSnapshot,
     RunningExecution,
@@ -117,7 +117,7 @@ class Docket(DocketNames, OperatorConsole):
             )
         # How many entries the dead-letter stream P:dead keeps (oldest go first).
         self.dead_letter_limit = dead_letter_limit
-        keys = environment_keys() if signing_keys is None else list(signing_keys)
+        keys = environment_keys() if signing_keys is None else key_list(signing_keys)
         self.codec = Codec.configured(serializer, keys)
         self._signing_keys = keys
         self.name = name
