@@ -101,7 +101,7 @@ class Codec:
     def dumps(self, purpose: bytes, fields: Sequence[Part], *values: Any) -> Sealed:
         """Serialize ``values`` and sign them together with ``fields`` (the
         context that gives them meaning, such as the task name and key)."""
-        blobs = tuple(self.encode(value) for value in values)
+        blobs = tuple([self.encode(value) for value in values])
         signature = None
         if self.signer is not None:
             signature = self.signer.sign(

@@ -19,11 +19,11 @@ from typing import Any
 
 from . import _codec
 from ._broker import RunRecord
-from ._codec import UnverifiedPayload
 from ._handles import DocketHandle
 from ._message import (
     MalformedMessage,
     TaskMessage,
+    UnverifiedMessage,
     decode_message,
     identity,
     open_arguments,
@@ -136,8 +136,8 @@ def _arguments(docket: DocketHandle, message: TaskMessage, unsafe: bool) -> Entr
         return entry(HIDDEN)
     try:
         args, kwargs = open_arguments(docket.codec, message)
-    except UnverifiedPayload as problem:
-        return entry(f"<unverified: {problem}>", False)
+    except UnverifiedMessage as problem:
+        return entry(f"<unverified: {problem.reason}>", False)
     except Exception as error:  # whatever decoding an unsafe payload raised
         return entry(f"<unreadable: {_codec.error_text(error)}>", False)
     return entry(format_arguments(args, kwargs))

@@ -30,6 +30,10 @@ class UnverifiedMessage(MalformedMessage):
     """A task message whose arguments were not decoded: unsigned or wrongly
     signed while signing keys are configured, or pickled on a JSON docket."""
 
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the task's arguments were not loaded: {reason}")
+        self.reason = reason
+
 
 @dataclass(frozen=True, slots=True)
 class TaskMessage:
@@ -220,9 +224,7 @@ def open_arguments(
     try:
         args, kwargs = codec.loads(TASK, message.envelope, sealed)
     except UnverifiedPayload as problem:
-        raise UnverifiedMessage(
-            f"the task's arguments were not loaded: {problem}"
-        ) from None
+        raise UnverifiedMessage(str(problem)) from None
     if message.serializer == JSON and isinstance(args, list):
         args = tuple(args)  # pyright: ignore[reportUnknownArgumentType]
     return check_arguments(args, kwargs)

@@ -15,6 +15,7 @@ import hmac
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 from . import _defaults
 
@@ -24,15 +25,13 @@ KeyLike = str | bytes
 
 def canonical(parts: Sequence[Part]) -> bytes:
     """Netstrings of ``parts`` (``-,`` for None), concatenated."""
-    out = bytearray()
-    for part in parts:
-        if part is None:
-            out += b"-,"
-        else:
-            out += b"%d:" % len(part)
-            out += part
-            out += b","
-    return bytes(out)
+    if None in parts:
+        return b"".join(b"-," if p is None else b"%d:%b," % (len(p), p) for p in parts)
+    present = cast(Sequence[bytes], parts)
+    values: list[int | bytes] = [0] * (2 * len(present))
+    values[0::2] = map(len, present)
+    values[1::2] = present
+    return (b"%d:%b," * len(present)) % tuple(values)  # one formatting pass: cheap
 
 
 def _key_bytes(key: KeyLike) -> bytes:
@@ -61,30 +60,36 @@ class Signer:
     """Signs with the first key and verifies with any of them."""
 
     def __init__(self, keys: Sequence[KeyLike]) -> None:
-        self._keys = [_key_bytes(key) for key in key_list(keys)]
-        if not self._keys:
+        # Keyed HMAC states, copied per message (cheaper than re-keying each time).
+        self._states = [
+            hmac.new(_key_bytes(key), digestmod=hashlib.sha256)
+            for key in key_list(keys)
+        ]
+        if not self._states:
             raise ValueError("A Signer needs at least one key")
 
     @property
     def key_count(self) -> int:
-        return len(self._keys)
+        return len(self._states)
 
     def sign(self, parts: Sequence[Part]) -> bytes:
-        message = canonical(parts)
-        return hmac.new(self._keys[0], message, hashlib.sha256).hexdigest().encode()
+        state = self._states[0].copy()
+        state.update(canonical(parts))
+        return state.hexdigest().encode()
 
     def verify(self, signature: bytes, parts: Sequence[Part]) -> bool:
         """Whether ``signature`` is the HMAC of ``parts`` under one of the keys
         (compared in constant time, and with every key, matching or not)."""
         message = canonical(parts)
         matched = False
-        for key in self._keys:
-            expected = hmac.new(key, message, hashlib.sha256).hexdigest().encode()
-            matched |= hmac.compare_digest(expected, signature)
+        for keyed in self._states:
+            state = keyed.copy()
+            state.update(message)
+            matched |= hmac.compare_digest(state.hexdigest().encode(), signature)
         return matched
 
     def __repr__(self) -> str:
-        return f"<Signer with {len(self._keys)} key(s)>"
+        return f"<Signer with {len(self._states)} key(s)>"
 
 
 def parse_keys(text: str) -> list[str]:
