@@ -15,8 +15,15 @@ from uncalled_for.introspection import _signature_cache  # pyright: ignore[repor
 
 from . import _codec
 from ._broker import Failure, RunRecord, ScheduleRequest, Settlement
+from ._codec import UnverifiedPayload
 from ._handles import DocketHandle, TaskFunction
-from ._message import decode_message, encode_message, identity, open_arguments
+from ._message import (
+    UnverifiedMessage,
+    decode_message,
+    encode_message,
+    identity,
+    open_arguments,
+)
 from ._observe import tracing_enabled
 from ._progress import ExecutionProgress, ProgressEvent
 from ._results import fetch_outcome
@@ -43,6 +50,8 @@ __all__ = [
     "StateEvent",
     "TaskCall",
     "TaskFunction",
+    "UnverifiedMessage",
+    "UnverifiedPayload",
     "_signature_cache",
     "compact_signature",
     "get_signature",
