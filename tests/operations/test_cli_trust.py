@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from docket import Docket, Worker
 from docket.cli import app
+from docket.cli._common import console
 from tests._support import cli_tasks
 from tests._support.cli import WorkerProcess
 from tests._support.hostile import (
@@ -46,6 +47,12 @@ def with_docket(
             return await body(docket)
 
     return asyncio.run(main())
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables as wide as their rows: the CLI's console took its width at import."""
+    monkeypatch.setattr(console, "width", 250)
 
 
 @pytest.fixture
