@@ -120,10 +120,10 @@ async def test_every_supported_type_round_trips(
     ) as docket:
         docket.register(echo)
         execution = await docket.add(echo)(*EVERY_TYPE, last=EVERY_TYPE[-1])
+        recorded = await docket.get_execution(execution.key)  # from the run record
         async with Worker(docket, **FAST) as worker:
             await worker.run_until_finished()
         args, kwargs = await execution.get_result()
-        recorded = await docket.get_execution(execution.key)
     clear_memory_servers()
     for received in (SEEN[0][0], args, recorded.args if recorded else None):
         assert received is not None
@@ -178,16 +178,16 @@ async def test_strike_values_travel_as_json(json_docket: Docket):
 
 async def test_a_json_docket_never_loads_a_pickle(json_docket: Docket, tmp_path: Path):
     """Even without keys, a worker whose serializer is json refuses a pickled
-    message (FAILED with the reason); the marker is never created."""
+    message (dead-lettered with the reason); the marker is never created."""
     proves_marker_works(tmp_path)
     marker = tmp_path / "marker"
     async with json_docket.redis() as client:
         await client.xadd(json_docket.stream_key, hostile_message(marker, "pickled"))
     async with Worker(json_docket, **FAST) as worker:
         await worker.run_until_finished()
-    record = await json_docket.broker.run_record("pickled")
-    assert record is not None and record.state == ExecutionState.FAILED.value
-    assert "serializer is 'json'" in (record.error or "")
+    (letter,) = await json_docket.dead_letters.list()
+    assert (letter.key, letter.reason) == ("pickled", "unverified-payload")
+    assert "serializer is 'json'" in letter.detail
     assert not marker.exists()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from docket import Docket, ExecutionState, Worker
+from docket import Docket, Worker
 from docket._codec import UnverifiedPayload
 from docket._message import UnverifiedMessage
 from docket._redis import clear_memory_servers
@@ -74,8 +74,9 @@ async def test_the_worker_never_unpickles_an_unverified_message(
     caplog: pytest.LogCaptureFixture,
 ):
     """An injected message (unsigned, wrongly signed, or naming no registered
-    task) ends FAILED and acknowledged with the reason; the marker never appears
-    and the worker runs the next task."""
+    task) is dead-lettered with the reason and never runs; the marker never
+    appears, the worker runs the next task, and replaying the dead letter is
+    refused the same way."""
     async with signed.redis() as client:
         await client.xadd(
             signed.stream_key, hostile_message(marker, "hostile", function, signature)
@@ -86,13 +87,18 @@ async def test_the_worker_never_unpickles_an_unverified_message(
             await worker.run_until_finished()
     assert not marker.exists()
     assert await after.get_result() == 42
-    hostile = await signed.broker.run_record("hostile")
-    assert hostile is not None and hostile.state == ExecutionState.FAILED.value
+    (letter,) = await signed.dead_letters.list()
     reason = "not signed" if signature is None else "matches none"
-    assert reason in (hostile.error or "")
+    assert (letter.key, letter.reason) == ("hostile", "unverified-payload")
+    assert reason in letter.detail
     assert "'hostile'" in caplog.text and reason in caplog.text
     async with signed.redis() as client:
         assert await client.xlen(signed.stream_key) == 0
+    if function == "double":
+        with pytest.raises(UnverifiedMessage, match=reason):
+            await signed.dead_letters.replay(letter.id)
+        assert await signed.dead_letters.count() == 1
+    assert not marker.exists()
 
 
 async def test_producers_and_workers_skip_an_unverified_strike(
@@ -175,8 +181,7 @@ async def test_a_tampered_run_record_is_refused_by_get_execution(
 ):
     """Run records keep the signature of their message: get_execution verifies
     them, and refuses one whose arguments were swapped."""
-    later = signed.add(double, key="later", when=None)
-    await later(5)
+    await signed.add(double, key="later")(5)
     execution = await signed.get_execution("later")
     assert execution is not None and execution.args == (5,)
     async with signed.redis() as client:
@@ -209,12 +214,12 @@ async def test_rotation_old_key_verifies_new_key_signs(
         assert new.codec.read_document("by-old", result) == 2  # signed with new
         with pytest.raises(UnverifiedPayload, match="matches none"):
             await by_old.get_result()  # [old] cannot verify the new signature
-        stale = await old.add(double, key="stale")(3)
+        await old.add(double, key="stale")(3)
         async with Worker(new, **FAST) as worker:
             await worker.run_until_finished()
-        await stale.sync()
-        assert stale.state is ExecutionState.FAILED
-        assert "matches none" in (stale.error or "")
+        (letter,) = await new.dead_letters.list()
+        assert (letter.key, letter.reason) == ("stale", "unverified-payload")
+        assert "matches none" in letter.detail
     clear_memory_servers()
 
 

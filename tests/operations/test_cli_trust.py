@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import threading
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +20,7 @@ from docket import Docket, Worker
 from docket.cli import app
 from docket.cli._common import console
 from tests._support import cli_tasks
-from tests._support.cli import WorkerProcess
+from tests._support.cli import WorkerProcess, wait_until
 from tests._support.hostile import (
     OLD_KEY,
     hostile_message,
@@ -147,71 +148,89 @@ def test_snapshot_without_keys_hides_arguments_unless_asked(
 def test_watch_shows_arguments_only_when_they_verify(
     redis_server: RedisServer, docket_name: str, marker: Path, keys_file: Path
 ):
-    """watch verifies the run record: a tampered one shows as unverified (state
-    and outcome still shown), a genuine one shows its arguments."""
+    """watch verifies the run record: a waiting task shows its signed arguments;
+    a finished one whose record was given hostile arguments shows them as
+    unverified (state and outcome still shown); without keys they stay hidden."""
     url = redis_server.url
 
-    async def run_and_tamper(docket: Docket) -> None:
-        await docket.add(cli_tasks.greet, key="genuine")("Ada")
+    async def prepare(docket: Docket) -> str:
         await docket.add(cli_tasks.greet, key="tampered")("Bob")
         async with Worker(docket) as worker:
             await worker.run_until_finished()
         async with docket.redis() as client:
-            await client.hset(
-                docket.runs_key("tampered"), "args", marker_pickle(marker)
-            )
+            hostile = {"args": marker_pickle(marker), "kwargs": pickle.dumps({})}
+            await client.hset(docket.runs_key("tampered"), mapping=hostile)
+        later = datetime.now(timezone.utc) + timedelta(hours=1)
+        return (await docket.add(cli_tasks.greet, when=later)("Ada")).key
 
-    with_docket(url, docket_name, run_and_tamper, [OLD_KEY])
+    waiting = with_docket(url, docket_name, prepare, [OLD_KEY])
     keys = ["--signing-keys-file", str(keys_file)]
     base = ["watch", "--url", url, "--docket", docket_name, *keys]
-    genuine = runner.invoke(app, [*base, "genuine"])
+
+    def cancel_once_watched() -> None:
+        wait_until(lambda: with_docket(url, docket_name, listening))
+        with_docket(url, docket_name, lambda d: d.cancel(waiting), [OLD_KEY])
+
+    canceller = threading.Thread(target=cancel_once_watched)
+    canceller.start()
+    genuine = runner.invoke(app, [*base, waiting])
+    canceller.join()
     assert genuine.exit_code == 0, genuine.output
     assert "Arguments: ('Ada')" in genuine.output
     tampered = runner.invoke(app, [*base, "tampered"])
     assert tampered.exit_code == 0, tampered.output
-    assert "Arguments: <unverified" in tampered.output
+    assert "Arguments: <unverified: it is not signed" in tampered.output
     assert "State: COMPLETED" in tampered.output
-    unsigned = runner.invoke(app, ["watch", "--url", url, "-d", docket_name, "genuine"])
+    unsigned = runner.invoke(
+        app, ["watch", "--url", url, "-d", docket_name, "tampered"]
+    )
     assert "Arguments: <hidden: unsigned payload" in unsigned.output
     assert not marker.exists()
+
+
+async def listening(docket: Docket) -> bool:
+    """Whether someone subscribed to the docket's events (the listening flag)."""
+    async with docket.redis() as client:
+        return bool(await client.exists(docket.keyspace.listening))
 
 
 def test_watch_without_keys_never_unpickles_a_record(
     redis_server: RedisServer, docket_name: str, marker: Path
 ):
     """Without keys (and without --unsafe-show-args) a hostile record is shown,
-    hidden, and not unpickled; with the flag a genuine record's arguments show."""
+    hidden, and not unpickled; with the flag a benign record's arguments show,
+    and a finished task says its arguments are no longer kept."""
     url = redis_server.url
 
+    def record(args: bytes) -> dict[str, Any]:
+        return {
+            "state": "completed",
+            "when": "0",
+            "function": "greet",
+            "args": args,
+            "kwargs": pickle.dumps({}),
+        }
+
     async def write(docket: Docket) -> None:
-        await docket.add(cli_tasks.greet, key="genuine")("Ada")
+        await docket.add(cli_tasks.greet, key="finished")("Ada")
+        async with Worker(docket) as worker:
+            await worker.run_until_finished()
         async with docket.redis() as client:
-            await client.hset(
-                docket.runs_key("hostile"),
-                mapping={
-                    "state": "completed",
-                    "when": "0",
-                    "function": "greet",
-                    "args": marker_pickle(marker),
-                    "kwargs": pickle.dumps({}),
-                },
-            )
+            hostile = record(marker_pickle(marker))
+            await client.hset(docket.runs_key("hostile"), mapping=hostile)
+            benign = record(pickle.dumps(("Ada",)))
+            await client.hset(docket.runs_key("benign"), mapping=benign)
 
     with_docket(url, docket_name, write)
-    hostile = runner.invoke(app, ["watch", "--url", url, "-d", docket_name, "hostile"])
+    base = ["watch", "--url", url, "-d", docket_name]
+    hostile = runner.invoke(app, [*base, "hostile"])
     assert hostile.exit_code == 0, hostile.output
     assert "<hidden: unsigned payload" in hostile.output
     assert not marker.exists()
-
-    async def finish(docket: Docket) -> None:
-        async with Worker(docket) as worker:
-            await worker.run_until_finished()
-
-    with_docket(url, docket_name, finish)
-    shown = runner.invoke(
-        app, ["watch", "--url", url, "-d", docket_name, "--unsafe-show-args", "genuine"]
-    )
+    shown = runner.invoke(app, [*base, "--unsafe-show-args", "benign"])
     assert "Arguments: ('Ada')" in shown.output
+    finished = runner.invoke(app, [*base, "--unsafe-show-args", "finished"])
+    assert "Arguments: <not kept once the task finished>" in finished.output
 
 
 def test_workers_ls_survives_names_that_are_not_text(
@@ -288,8 +307,8 @@ async def test_docket_worker_with_a_keys_file_refuses_injected_messages(
             assert await greeting.get_result(timeout=timedelta(seconds=20)) == (
                 "Hello, signed!"
             )
-            hostile = await docket.broker.run_record("hostile")
-            assert hostile is not None and hostile.state == "failed"
+            (letter,) = await docket.dead_letters.list()
+            assert (letter.key, letter.reason) == ("hostile", "unverified-payload")
             later = await docket.add(cli_tasks.greet)("still running")
             assert await later.get_result(timeout=timedelta(seconds=20)) == (
                 "Hello, still running!"
