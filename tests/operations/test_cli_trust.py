@@ -351,3 +351,38 @@ def test_strike_and_tasks_sign_with_the_keys_file(
 
     other = "another-key-0123456789abcdef-xyz"
     assert with_docket(url, docket_name, refused, [other]) is False
+
+
+def test_dead_replay_refuses_an_unverified_dead_letter(
+    redis_server: RedisServer, docket_name: str, marker: Path, keys_file: Path
+):
+    """``docket dead replay --signing-keys-file`` verifies the entry first: a
+    hostile one is refused with the reason (exit 1), stays, and is never
+    unpickled; ``dead show`` lists its fields without decoding them."""
+    url = redis_server.url
+
+    async def dead_letter(docket: Docket) -> str:
+        async with docket.redis() as client:
+            await client.xadd(
+                docket.stream_key, hostile_message(marker, "bad", "greet")
+            )
+        async with Worker(docket) as worker:
+            await worker.run_until_finished()
+        (letter,) = await docket.dead_letters.list()
+        return letter.id
+
+    dead_id = with_docket(url, docket_name, dead_letter, [OLD_KEY])
+    base = ["--url", url, "--docket", docket_name]
+    shown = runner.invoke(app, ["dead", "show", dead_id, *base])
+    assert shown.exit_code == 0, shown.output
+    assert "unverified-payload" in shown.output
+    keys = ["--signing-keys-file", str(keys_file)]
+    replayed = runner.invoke(app, ["dead", "replay", dead_id, *base, *keys])
+    assert replayed.exit_code == 1, replayed.output
+    assert "not signed" in flat(replayed.output)
+
+    async def count(docket: Docket) -> int:
+        return await docket.dead_letters.count()
+
+    assert with_docket(url, docket_name, count) == 1
+    assert not marker.exists()
