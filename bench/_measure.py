@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import random
 import time
 import traceback
@@ -159,6 +160,9 @@ class Bench:
         self.docket = docket
         self.o = options
         self.probe = probe
+        # --signing applies only where Docket takes signing keys (not the original).
+        parameters = inspect.signature(docket.Docket).parameters
+        self.signing = bool(options.signing) and "signing_keys" in parameters
 
     @contextlib.asynccontextmanager
     async def open(
@@ -172,7 +176,7 @@ class Bench:
         kwargs: dict[str, Any] = {"name": name, "url": best_url(self.o.url, best)}
         if self.o.execution_ttl is not None:
             kwargs["execution_ttl"] = timedelta(seconds=self.o.execution_ttl)
-        if self.o.signing:
+        if self.signing:
             kwargs["signing_keys"] = [BENCH_KEY] if signed else []
         try:
             async with self.docket.Docket(**kwargs) as docket:
@@ -316,7 +320,7 @@ class Bench:
                 plan.append(
                     (f"drain_c{c}{tag}", lambda c=c, b=b: self.drain(f"d{c}", c, b))
                 )
-        if self.o.signing:  # keys on, right after the same phases with keys off
+        if self.signing:  # keys on, right after the same phases with keys off
             plan += [
                 (
                     "enqueue_gather_signed",
