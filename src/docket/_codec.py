@@ -133,6 +133,22 @@ class Codec:
                 "its signature matches none of this docket's signing keys"
             )
 
+    def reseal(
+        self,
+        purpose: bytes,
+        fields: Sequence[Part],
+        new_fields: Sequence[Part],
+        sealed: Sealed,
+    ) -> Sealed:
+        """The same blobs with a signature over ``new_fields`` (None without
+        keys), once ``sealed`` verifies against ``fields``: nothing is decoded."""
+        self.verify(purpose, fields, sealed)
+        signature = None
+        if self.signer is not None:
+            parts = signed_parts(purpose, sealed.serializer, new_fields, sealed.blobs)
+            signature = self.signer.sign(parts)
+        return Sealed(sealed.serializer, sealed.blobs, signature)
+
     def loads(
         self, purpose: bytes, fields: Sequence[Part], sealed: Sealed
     ) -> list[Any]:

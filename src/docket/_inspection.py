@@ -19,6 +19,7 @@ from typing import Any
 
 from . import _codec
 from ._broker import RunRecord
+from ._codec import Codec
 from ._handles import DocketHandle
 from ._message import (
     MalformedMessage,
@@ -128,23 +129,25 @@ def format_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
     return text if len(text) <= _LONGEST else text[: _LONGEST - 4] + "...)"
 
 
-def _arguments(docket: DocketHandle, message: TaskMessage, unsafe: bool) -> Entry:
-    def entry(arguments: str, readable: bool = True) -> Entry:
-        return Entry(message.key, message.function, message.when, arguments, readable)
-
-    if not docket.codec.signing and not unsafe:
-        return entry(HIDDEN)
+def arguments_text(
+    codec: Codec, message: TaskMessage, unsafe: bool, hidden: str = HIDDEN
+) -> tuple[str, bool]:
+    """How to show the message's arguments, and whether they could be read:
+    decoded when they verify against the codec's keys, or (without keys) only
+    when ``unsafe``; ``hidden`` otherwise. Never raises."""
+    if not codec.signing and not unsafe:
+        return hidden, True
     try:
-        args, kwargs = open_arguments(docket.codec, message)
+        args, kwargs = open_arguments(codec, message)
     except UnverifiedMessage as problem:
-        return entry(f"<unverified: {problem.reason}>", False)
+        return f"<unverified: {problem.reason}>", False
     except Exception as error:  # whatever decoding an unsafe payload raised
-        return entry(f"<unreadable: {_codec.error_text(error)}>", False)
-    return entry(format_arguments(args, kwargs))
+        return f"<unreadable: {_codec.error_text(error)}>", False
+    return format_arguments(args, kwargs), True
 
 
 def describe_message(
-    docket: DocketHandle, fields: Mapping[bytes, bytes], unsafe: bool = False
+    codec: Codec, fields: Mapping[bytes, bytes], unsafe: bool = False
 ) -> Entry:
     """A stream entry or parked task; never raises for a bad entry."""
     try:
@@ -152,7 +155,8 @@ def describe_message(
     except MalformedMessage as problem:
         key, function, _ = identity(fields)
         return Entry(key, function, None, f"<unreadable: {problem}>", False)
-    return _arguments(docket, message, unsafe)
+    text, readable = arguments_text(codec, message, unsafe)
+    return Entry(message.key, message.function, message.when, text, readable)
 
 
 async def describe_record(
@@ -171,7 +175,7 @@ async def describe_record(
         fields = record_message(key, record)
         if fields is None:
             return None
-        entry = describe_message(docket, fields, unsafe)
+        entry = describe_message(docket.codec, fields, unsafe)
     when = entry.when or recorded
     execution = Execution(
         docket,
@@ -192,6 +196,7 @@ __all__ = [
     "GONE",
     "HIDDEN",
     "Entry",
+    "arguments_text",
     "describe_message",
     "describe_record",
     "format_arguments",

@@ -189,25 +189,40 @@ def _decode_carefully(fields: Mapping[bytes, bytes]) -> TaskMessage:
     )
 
 
-def raw_message(
-    key: str,
-    function: str,
-    when: datetime,
-    args: bytes,
-    kwargs: bytes,
-    attempt: int = 1,
+def resealed_message(
+    codec: Codec, message: TaskMessage, when: datetime, attempt: int = 1
 ) -> dict[bytes, bytes]:
-    """The fields of a message whose payloads are already pickled (a replay puts
-    archived bytes back as they were, without loading them)."""
-    return {
-        b"key": key.encode(),
-        b"when": when.isoformat().encode(),
-        b"function": function.encode(),
-        b"args": args,
-        b"kwargs": kwargs,
-        b"attempt": str(attempt).encode(),
+    """``message`` due at ``when``, its payloads put back as they were stored,
+    without decoding them (a replay). Its signature is checked first, against
+    its own envelope, and the new envelope is signed with the codec's key:
+    ``UnverifiedMessage`` when the stored message does not verify."""
+    sealed = Sealed(
+        message.serializer, (message.args, message.kwargs), message.signature
+    )
+    envelope = (
+        message.function.encode(),
+        message.key.encode(),
+        when.isoformat().encode(),
+        str(attempt).encode(),
+    )
+    try:
+        sealed = codec.reseal(TASK, message.envelope, envelope, sealed)
+    except UnverifiedPayload as problem:
+        raise UnverifiedMessage(str(problem)) from None
+    fields = {
+        b"key": envelope[1],
+        b"when": envelope[2],
+        b"function": envelope[0],
+        b"args": message.args,
+        b"kwargs": message.kwargs,
+        b"attempt": envelope[3],
         b"generation": b"0",
     }
+    if sealed.serializer != PICKLE:
+        fields[b"serializer"] = sealed.serializer.encode()
+    if sealed.signature is not None:
+        fields[b"signature"] = sealed.signature
+    return fields
 
 
 def open_arguments(
@@ -264,6 +279,6 @@ __all__ = [
     "decode_message",
     "encode_message",
     "identity",
-    "raw_message",
     "open_arguments",
+    "resealed_message",
 ]

@@ -73,7 +73,7 @@ async def take(
 
 def _entry(docket: Docket, fields: dict[bytes, bytes], unsafe: bool) -> Entry:
     """Tasks this command has not registered are shown by name too."""
-    return describe_message(docket, fields, unsafe)
+    return describe_message(docket.codec, fields, unsafe)
 
 
 __all__ = ["Row", "View", "take"]
