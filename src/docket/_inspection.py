@@ -46,12 +46,9 @@ def record_message(key: str, record: RunRecord) -> dict[bytes, bytes] | None:
     Records of signed messages keep the message's exact ``when`` text, attempt,
     serializer and signature (schedule.lua copies them), so the record verifies
     exactly as the message did."""
-    if (
-        record.function is None
-        or record.args is None
-        or record.kwargs is None
-        or record.when is None
-    ):
+    if record.function is None or not (record.args and record.kwargs):
+        return None
+    if record.when is None:
         return None
     when = record.message_when or _codec.iso(
         datetime.fromtimestamp(record.when, timezone.utc)
@@ -75,8 +72,8 @@ def record_message(key: str, record: RunRecord) -> dict[bytes, bytes] | None:
 
 
 def _finished(record: RunRecord) -> bool:
-    """A finished record no longer keeps its arguments (settle.lua drops them)."""
-    return record.state in FINISHED and record.args is None
+    """A finished record keeps its arguments empty (settle.lua blanks them)."""
+    return record.state in FINISHED and not (record.args and record.kwargs)
 
 
 async def load_execution(docket: DocketHandle, key: str) -> Execution | None:

@@ -179,7 +179,7 @@ def test_watch_shows_arguments_only_when_they_verify(
     assert "Arguments: ('Ada')" in genuine.output
     tampered = runner.invoke(app, [*base, "tampered"])
     assert tampered.exit_code == 0, tampered.output
-    assert "Arguments: <unverified: it is not signed" in tampered.output
+    assert "Arguments: <unverified: its signature matches none" in tampered.output
     assert "State: COMPLETED" in tampered.output
     unsigned = runner.invoke(
         app, ["watch", "--url", url, "-d", docket_name, "tampered"]
