@@ -11,7 +11,13 @@ import pytest
 
 from docket import Docket, StrikeList
 from docket._codec import JSON, PICKLE, RESULT, TASK, Codec, Sealed, UnverifiedPayload
-from docket._message import UnverifiedMessage, decode_message, open_arguments
+from docket._message import (
+    UnverifiedMessage,
+    _decode_carefully,  # pyright: ignore[reportPrivateUsage]
+    decode_message,
+    encode_message,
+    open_arguments,
+)
 from docket._signing import Signer, canonical, environment_keys, read_keys_file
 from docket._strikes import Strike, StrikeInstruction
 from tests._support.hostile import (
@@ -191,3 +197,22 @@ def test_reprs_never_show_keys():
     docket = Docket(name="d", url="memory://k", signing_keys=[OLD_KEY])
     for text in (repr(docket.codec), repr(docket.codec.signer), repr(docket)):
         assert OLD_KEY not in text
+
+
+def test_both_decoding_paths_keep_what_the_signature_covers():
+    """The quick path for well-formed messages and the field-by-field one give the
+    same message, serializer, signature and signed envelope included, so both
+    verify and load alike; changing a signed field's bytes breaks verification
+    even where the value reads the same."""
+    codec = Codec(JSON, [OLD_KEY])
+    fields = encode_message(
+        codec, "k", "greet", "2026-01-01T00:00:00+00:00", 2, 3, (1,), {"a": 2}
+    )
+    quick = decode_message(fields)
+    assert quick == _decode_carefully(fields)
+    assert (quick.serializer, quick.signature) == (JSON, fields[b"signature"])
+    assert open_arguments(codec, quick) == ((1,), {"a": 2})
+    padded = decode_message({**fields, b"attempt": b" 2"})  # int() reads it as 2
+    assert padded.attempt == 2 and padded.envelope != quick.envelope
+    with pytest.raises(UnverifiedMessage, match="matches none"):
+        open_arguments(codec, padded)
