@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import random
 import time
 import traceback
@@ -159,14 +160,24 @@ class Bench:
         self.docket = docket
         self.o = options
         self.probe = probe
+        # --signing applies only where Docket takes signing keys (not the original).
+        parameters = inspect.signature(docket.Docket).parameters
+        self.signing = bool(options.signing) and "signing_keys" in parameters
 
     @contextlib.asynccontextmanager
-    async def open(self, phase: str, best: bool) -> AsyncIterator[Any]:
-        """A fresh, entered Docket for one phase; its keys are deleted afterwards."""
+    async def open(
+        self, phase: str, best: bool, signed: bool = False
+    ) -> AsyncIterator[Any]:
+        """A fresh, entered Docket for one phase; its keys are deleted afterwards.
+
+        With ``--signing`` every phase says explicitly whether it signs (keys off
+        unless ``signed``), so the environment cannot blur the comparison."""
         name = f"bench-{phase}-{uuid4().hex[:10]}"
         kwargs: dict[str, Any] = {"name": name, "url": best_url(self.o.url, best)}
         if self.o.execution_ttl is not None:
             kwargs["execution_ttl"] = timedelta(seconds=self.o.execution_ttl)
+        if self.signing:
+            kwargs["signing_keys"] = [BENCH_KEY] if signed else []
         try:
             async with self.docket.Docket(**kwargs) as docket:
                 yield docket
@@ -180,11 +191,13 @@ class Bench:
             extra["minimum_check_interval"] = timedelta(milliseconds=1)
         return self.docket.Worker(docket, concurrency=concurrency, **extra)
 
-    async def enqueue(self, phase: str, concurrent: bool, best: bool) -> dict[str, Any]:
+    async def enqueue(
+        self, phase: str, concurrent: bool, best: bool, signed: bool = False
+    ) -> dict[str, Any]:
         """Add N no-op tasks, one await at a time or ``--chunk`` at a time."""
         n, chunk, cap = self.o.tasks, self.o.chunk, self.o.time_cap
         added = 0
-        async with self.open(phase, best) as docket:
+        async with self.open(phase, best, signed) as docket:
             async with Window(self.probe) as window:
                 deadline = time.perf_counter() + cap
                 while added < n and time.perf_counter() < deadline:
@@ -212,10 +225,12 @@ class Bench:
                     added += size
         return {**window.result(added), "requested": n, "capped": added < n}
 
-    async def drain(self, phase: str, concurrency: int, best: bool) -> dict[str, Any]:
+    async def drain(
+        self, phase: str, concurrency: int, best: bool, signed: bool = False
+    ) -> dict[str, Any]:
         """Pre-load N tasks, then time one in-process worker draining them."""
         n = self.o.drain_tasks
-        async with self.open(phase, best) as docket:
+        async with self.open(phase, best, signed) as docket:
             for start in range(0, n, SETUP_CHUNK):
                 size = min(SETUP_CHUNK, n - start)
                 await gather_all(docket, size)
@@ -305,6 +320,14 @@ class Bench:
                 plan.append(
                     (f"drain_c{c}{tag}", lambda c=c, b=b: self.drain(f"d{c}", c, b))
                 )
+        if self.signing:  # keys on, right after the same phases with keys off
+            plan += [
+                (
+                    "enqueue_gather_signed",
+                    lambda: self.enqueue("egs", True, False, True),
+                ),
+                ("drain_c100_signed", lambda: self.drain("d100s", 100, False, True)),
+            ]
         for tag, b in (("", False), ("_best", True)) if best else (("", False),):
             plan.append(
                 (f"latency{tag}", lambda b=b, t=tag: self.latency(f"lat{t}", b))
@@ -332,6 +355,9 @@ class Bench:
             status = "ERROR" if "error" in results[phase] else "ok"
             progress(f"{phase} {status} in {took:.1f}s")
         return results
+
+
+BENCH_KEY = "bench-signing-key-0123456789abcdef"  # only for --signing phases
 
 
 async def gather_all(docket: Any, size: int) -> None:

@@ -37,6 +37,8 @@ RATE_PHASES = [
     ("drain_c100", "drain c=100 [defaults]"),
     ("drain_c10_best", "drain c=10 [best]"),
     ("drain_c100_best", "drain c=100 [best]"),
+    ("enqueue_gather_signed", "enqueue, gather in chunks [signed]"),
+    ("drain_c100_signed", "drain c=100 [defaults, signed]"),
 ]
 RATE_METRICS = [
     ("rate", "tasks/s", True, "{:,.0f}"),
@@ -91,6 +93,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--best-settings",
         action="store_true",
         help="also run gather and latency phases with best settings",
+    )
+    p.add_argument(
+        "--signing",
+        action="store_true",
+        help="also run gather and drain c=100 with signing keys (ours only), and "
+        "the unsigned phases with keys explicitly off",
     )
     p.add_argument("--only", help="comma-separated phase ids to run")
     p.add_argument("--label", help="name of this implementation in the output")
@@ -171,7 +179,7 @@ def describe(o: argparse.Namespace, redis_version: str | None) -> dict[str, Any]
         "redis_py": metadata.version("redis"),
         "hiredis": importlib.util.find_spec("hiredis") is not None,
         "redis_server": redis_version,
-        "options": {k: getattr(o, k) for k in FORWARDED + ["best_settings"]},
+        "options": {k: getattr(o, k) for k in FORWARDED + ["best_settings", "signing"]},
     }
 
 
@@ -205,6 +213,7 @@ def run_child(python: str, o: argparse.Namespace, label: str | None) -> dict[str
             if getattr(o, key) is not None:
                 cmd += [f"--{key.replace('_', '-')}", str(getattr(o, key))]
         cmd += ["--best-settings"] if o.best_settings else []
+        cmd += ["--signing"] if o.signing else []
         cmd += ["--only", ",".join(sorted(o.only))] if o.only else []
         cmd += ["--label", label] if label else []
         print("+ " + " ".join(cmd), file=sys.stderr, flush=True)

@@ -4,11 +4,13 @@ their own manager, ``docket.dead_letters``).
 
 ``Docket`` inherits these methods; they issue no Redis command themselves but
 call broker operations. Payloads are never unpickled here: a replay puts the
-archived bytes back into the stream as they were.
+archived bytes back into the stream as they were (with signing keys, only once
+their signature verifies, and signed again for their new ``when``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,10 +18,13 @@ from typing import Any
 from . import _codec, _defaults
 from ._broker import Broker
 from ._broker.tally import minute_of
+from ._codec import Codec
 from ._keys import check_task_key
-from ._message import decode_message, raw_message
+from ._message import UnverifiedMessage, decode_message, resealed_message
 from ._states import Disposition
 from .archive import FailedPage, FailedTask, ThroughputMinute
+
+logger = logging.getLogger("docket.console")
 
 
 def archive_settings(
@@ -72,6 +77,7 @@ class OperatorConsole:
 
     failed_limit: int
     failed_retention: timedelta
+    codec: Codec
 
     @property
     def broker(self) -> Broker:
@@ -111,7 +117,7 @@ class OperatorConsole:
             cursor,
             self._oldest_ms(since),
         )
-        tasks = [FailedTask.decode(i, fields) for i, fields in page.entries]
+        tasks = [FailedTask.decode(i, f, self.codec) for i, f in page.entries]
         return FailedPage(tasks, page.cursor)
 
     async def failed_count(self) -> int:
@@ -128,7 +134,7 @@ class OperatorConsole:
                 "failed", 1, _defaults.FAILED_SCAN, filters, cursor, self._oldest_ms()
             )
             if page.entries:
-                return FailedTask.decode(*page.entries[0])
+                return FailedTask.decode(*page.entries[0], self.codec)
             if page.cursor is None:
                 return None
             cursor = page.cursor
@@ -150,10 +156,20 @@ class OperatorConsole:
                 "arguments to replay (its payload could not be read)"
             )
         now = _codec.now()
-        fields = raw_message(
-            failed.key, failed.function, now, failed.args, failed.kwargs
-        )
-        decode_message(fields)  # the envelope we are about to write must be valid
+        message = failed.task_message()
+        if message is None:
+            raise ValueError(
+                f"The archived failure of {failed.key!r} is not a task message"
+            )
+        try:
+            # The archived bytes go back as they were, never decoded; with signing
+            # keys they must verify first, and the new message is signed again.
+            fields = resealed_message(self.codec, message, now)
+        except UnverifiedMessage as problem:
+            raise ValueError(
+                f"The archived failure of {failed.key!r} was not replayed: "
+                f"{problem.reason}"
+            ) from None
         placed = await self.broker.schedule(
             key=failed.key,
             when=now.timestamp(),
@@ -174,7 +190,8 @@ class OperatorConsole:
         since: timedelta | None = None,
     ) -> int:
         """Replay every archived failure matching the filters (the newest one per
-        key); returns how many were scheduled."""
+        key); returns how many were scheduled. Entries that do not verify against
+        the signing keys stay archived (one ERROR line each)."""
         replayed, seen = 0, set[str]()
         cursor: str | None = None
         while True:
@@ -183,7 +200,12 @@ class OperatorConsole:
                 if failed.key in seen or not failed.replayable:
                     continue
                 seen.add(failed.key)
-                if await self.replay_entry(failed) is Disposition.SCHEDULED:
+                try:
+                    disposition = await self.replay_entry(failed)
+                except ValueError as refused:
+                    logger.error("%s", refused)
+                    continue
+                if disposition is Disposition.SCHEDULED:
                     replayed += 1
             if page.cursor is None:
                 return replayed
@@ -239,7 +261,9 @@ class OperatorConsole:
 
     async def reschedule(self, key: str, when: datetime | None = None) -> bool:
         """Move the queued or scheduled task ``key`` to ``when`` (default: now),
-        keeping its arguments as stored. False when ``key`` is not waiting."""
+        keeping its arguments as stored. False when ``key`` is not waiting;
+        ``UnverifiedMessage`` when its message does not verify against the
+        signing keys."""
         check_task_key(key)
         if when is not None and when.tzinfo is None:
             raise TypeError("'when' must be timezone-aware")
@@ -247,8 +271,14 @@ class OperatorConsole:
         if fields is None:
             return False
         moment = when or _codec.now()
-        message: dict[bytes, Any] = dict(fields)
-        message[b"when"] = _codec.iso(moment).encode()
+        stored = decode_message(fields)
+        # The payloads stay as stored, never decoded; a signed message must verify
+        # and is signed again for its new 'when' (UnverifiedMessage otherwise).
+        moved = resealed_message(self.codec, stored, moment, stored.attempt)
+        message: dict[bytes, Any] = {
+            name: value for name, value in fields.items() if name != b"signature"
+        }
+        message.update(moved)
         decoded = decode_message(message)
         state = "queued" if moment <= _codec.now() else "scheduled"
         placed = await self.broker.schedule(

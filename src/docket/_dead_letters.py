@@ -18,7 +18,7 @@ from typing import Any
 from . import _codec
 from ._broker.deadletters import DeadEntry
 from ._handles import DocketHandle
-from ._message import check_arguments, decode_message, identity
+from ._message import decode_message, identity, open_arguments
 from ._registry import placeholder_task
 from ._states import Disposition
 from .execution import Execution
@@ -121,8 +121,10 @@ class DeadLetters:
         """Schedule the message again, now, under its key, and remove the entry.
 
         Raises ``LookupError`` when there is no such entry, and ``ValueError`` (the
-        entry stays) when its fields cannot make a task, or its key is already
-        scheduled again."""
+        entry stays) when its fields cannot make a task, its arguments do not
+        verify against the docket's signing keys (``UnverifiedMessage``), or its
+        key is already scheduled again. The replayed message is signed afresh
+        with the docket's current key."""
         letter = await self.get(dead_letter_id)
         if letter is None:
             raise LookupError(f"No dead letter {dead_letter_id!r}")
@@ -131,9 +133,7 @@ class DeadLetters:
         function = self._docket.tasks.get(message.function) or placeholder_task(
             message.function
         )
-        args, kwargs = check_arguments(
-            _codec.loads(message.args), _codec.loads(message.kwargs)
-        )
+        args, kwargs = open_arguments(self._docket.codec, message)
         execution = Execution(
             self._docket,
             function,

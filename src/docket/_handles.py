@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from key_value.aio.protocols import AsyncKeyValue
 
 from ._broker import Broker
+from ._codec import Codec
 from ._keys import Keyspace
 
 TaskFunction = Callable[..., Awaitable[Any]]
@@ -30,6 +31,8 @@ class DocketHandle(Protocol):
     execution_ttl: timedelta
     tasks: dict[str, TaskFunction]
     result_storage: AsyncKeyValue
+    # Serializes and signs every payload; refuses what it cannot verify.
+    codec: Codec
 
     @property
     def broker(self) -> Broker:

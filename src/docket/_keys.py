@@ -34,9 +34,13 @@ RESERVED_PREFIXES = (
     "task-workers:",
     "cancel:",
     "state:",
-    "concurrency:",
     "stats:",
     "leases:",
+    # Admission-control keys of a docket scoped by its name (P:<kind>:<tag>).
+    "concurrency:",
+    "debounce:",
+    "ratelimit:",
+    "cooldown:",
 )
 
 

@@ -1,10 +1,15 @@
-"""The task message: its stream fields decoded and checked in one place.
+"""The task message: its stream fields encoded, decoded and checked in one place.
 
 A message in ``P:stream`` (or parked at ``P:K``) carries ``key``, ``function``,
 ``when`` (ISO 8601 with a time zone), ``attempt``, ``generation`` and the
-pickled ``args`` and ``kwargs`` (plus ``traceparent``/``tracestate`` when
-tracing). Anyone can write to Redis, so nothing here trusts a field: every
-problem is a ``MalformedMessage`` naming the field, never another exception.
+serialized ``args`` and ``kwargs`` (plus ``traceparent``/``tracestate`` when
+tracing, ``serializer`` when it is not pickle, and ``signature`` when the
+docket has signing keys). Anyone who can write to Redis can write a message, so
+nothing here trusts a field: every problem is a ``MalformedMessage`` naming the
+field (``UnverifiedMessage`` for a missing or wrong signature), and the
+arguments are verified before they are decoded. The signature covers the task
+name, key, ``when``, ``attempt``, serializer and both payloads; docs/security.md
+gives the exact wire format.
 """
 
 from __future__ import annotations
@@ -12,10 +17,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from ._codec import JSON, PICKLE, TASK, Codec, Sealed, UnverifiedPayload
 
 
 class MalformedMessage(ValueError):
     """A stream entry that is not a valid task message; the text says why."""
+
+
+class UnverifiedMessage(MalformedMessage):
+    """A task message whose arguments were not decoded: unsigned or wrongly
+    signed while signing keys are configured, or pickled on a JSON docket."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the task's arguments were not loaded: {reason}")
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +44,40 @@ class TaskMessage:
     generation: int
     args: bytes
     kwargs: bytes
+    serializer: str = PICKLE
+    signature: bytes | None = None
+    # The exact bytes of the signed envelope fields: function, key, when, attempt.
+    envelope: tuple[bytes | None, ...] = ()
+
+
+def encode_message(
+    codec: Codec,
+    key: str,
+    function: str,
+    when: str,
+    attempt: int,
+    generation: int,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> dict[bytes, bytes]:
+    """The stream fields of one task message, signed when the codec signs."""
+    envelope = (function.encode(), key.encode(), when.encode(), str(attempt).encode())
+    payload = list(args) if codec.serializer == JSON else args
+    sealed = codec.dumps(TASK, envelope, payload, kwargs)
+    message = {
+        b"key": envelope[1],
+        b"when": envelope[2],
+        b"function": envelope[0],
+        b"args": sealed.blobs[0],
+        b"kwargs": sealed.blobs[1],
+        b"attempt": envelope[3],
+        b"generation": str(generation).encode(),
+    }
+    if sealed.serializer != PICKLE:
+        message[b"serializer"] = sealed.serializer.encode()
+    if sealed.signature is not None:
+        message[b"signature"] = sealed.signature
+    return message
 
 
 def _text(fields: Mapping[bytes, bytes], name: str) -> str:
@@ -80,12 +131,15 @@ def decode_message(fields: Mapping[bytes, bytes]) -> TaskMessage:
     The common case (a well-formed message) takes one quick pass; anything odd is
     decoded again field by field, so that the error names what is wrong."""
     try:
-        key = fields[b"key"].decode()
-        function = fields[b"function"].decode()
-        when = datetime.fromisoformat(fields[b"when"].decode())
-        attempt = int(fields.get(b"attempt", b"1"))
+        raw_function, raw_key = fields[b"function"], fields[b"key"]
+        raw_when, raw_attempt = fields[b"when"], fields.get(b"attempt")
+        key = raw_key.decode()
+        function = raw_function.decode()
+        when = datetime.fromisoformat(raw_when.decode())
+        attempt = 1 if raw_attempt is None else int(raw_attempt)
         generation = int(fields.get(b"generation", b"0"))
         args, kwargs = fields[b"args"], fields[b"kwargs"]
+        serializer = fields.get(b"serializer", b"pickle").decode()
     except (KeyError, ValueError):  # UnicodeDecodeError is a ValueError too
         return _decode_carefully(fields)
     if (
@@ -96,7 +150,18 @@ def decode_message(fields: Mapping[bytes, bytes]) -> TaskMessage:
         and when.tzinfo is not None
         and when.utcoffset() is not None
     ):
-        return TaskMessage(key, function, when, attempt, generation, args, kwargs)
+        return TaskMessage(
+            key,
+            function,
+            when,
+            attempt,
+            generation,
+            args,
+            kwargs,
+            serializer,
+            fields.get(b"signature") or None,
+            (raw_function, raw_key, raw_when, raw_attempt),
+        )
     return _decode_carefully(fields)
 
 
@@ -107,6 +172,7 @@ def _decode_carefully(fields: Mapping[bytes, bytes]) -> TaskMessage:
     function = _text(fields, "function")
     if not function:
         raise MalformedMessage("the 'function' field is empty")
+    serializer = _text(fields, "serializer") if b"serializer" in fields else PICKLE
     return TaskMessage(
         key=key,
         function=function,
@@ -115,28 +181,68 @@ def _decode_carefully(fields: Mapping[bytes, bytes]) -> TaskMessage:
         generation=_integer(fields, "generation", 0, 0),
         args=_blob(fields, "args"),
         kwargs=_blob(fields, "kwargs"),
+        serializer=serializer,
+        signature=fields.get(b"signature") or None,
+        envelope=tuple(
+            fields.get(f) for f in (b"function", b"key", b"when", b"attempt")
+        ),
     )
 
 
-def raw_message(
-    key: str,
-    function: str,
-    when: datetime,
-    args: bytes,
-    kwargs: bytes,
-    attempt: int = 1,
+def resealed_message(
+    codec: Codec, message: TaskMessage, when: datetime, attempt: int = 1
 ) -> dict[bytes, bytes]:
-    """The fields of a message whose payloads are already pickled (a replay puts
-    archived bytes back as they were, without loading them)."""
-    return {
-        b"key": key.encode(),
-        b"when": when.isoformat().encode(),
-        b"function": function.encode(),
-        b"args": args,
-        b"kwargs": kwargs,
-        b"attempt": str(attempt).encode(),
+    """``message`` due at ``when``, its payloads put back as they were stored,
+    without decoding them (a replay). Its signature is checked first, against
+    its own envelope, and the new envelope is signed with the codec's key:
+    ``UnverifiedMessage`` when the stored message does not verify."""
+    sealed = Sealed(
+        message.serializer, (message.args, message.kwargs), message.signature
+    )
+    envelope = (
+        message.function.encode(),
+        message.key.encode(),
+        when.isoformat().encode(),
+        str(attempt).encode(),
+    )
+    try:
+        sealed = codec.reseal(TASK, message.envelope, envelope, sealed)
+    except UnverifiedPayload as problem:
+        raise UnverifiedMessage(str(problem)) from None
+    fields = {
+        b"key": envelope[1],
+        b"when": envelope[2],
+        b"function": envelope[0],
+        b"args": message.args,
+        b"kwargs": message.kwargs,
+        b"attempt": envelope[3],
         b"generation": b"0",
     }
+    if sealed.serializer != PICKLE:
+        fields[b"serializer"] = sealed.serializer.encode()
+    if sealed.signature is not None:
+        fields[b"signature"] = sealed.signature
+    return fields
+
+
+def open_arguments(
+    codec: Codec, message: TaskMessage
+) -> tuple[tuple[object, ...], dict[str, object]]:
+    """Verify, then decode and check the arguments of ``message``.
+
+    Raises ``UnverifiedMessage`` before decoding anything it cannot trust,
+    ``MalformedMessage`` for arguments of the wrong shape, and whatever decoding
+    raises for an unreadable payload."""
+    sealed = Sealed(
+        message.serializer, (message.args, message.kwargs), message.signature
+    )
+    try:
+        args, kwargs = codec.loads(TASK, message.envelope, sealed)
+    except UnverifiedPayload as problem:
+        raise UnverifiedMessage(str(problem)) from None
+    if message.serializer == JSON and isinstance(args, list):
+        args = tuple(args)  # pyright: ignore[reportUnknownArgumentType]
+    return check_arguments(args, kwargs)
 
 
 def check_arguments(
@@ -168,8 +274,11 @@ def identity(fields: Mapping[bytes, bytes]) -> tuple[str, str, int]:
 __all__ = [
     "MalformedMessage",
     "TaskMessage",
+    "UnverifiedMessage",
     "check_arguments",
     "decode_message",
+    "encode_message",
     "identity",
-    "raw_message",
+    "open_arguments",
+    "resealed_message",
 ]

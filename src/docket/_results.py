@@ -7,7 +7,6 @@ from typing import Any
 
 from key_value.aio.protocols import AsyncKeyValue
 
-from . import _codec
 from ._broker import Broker
 from ._handles import DocketHandle
 from ._redis import Backend
@@ -91,11 +90,12 @@ async def fetch_outcome(
         document = await docket.result_storage.get(result_key)
     if not isinstance(document, dict) or "data" not in document:
         document = None  # missing or not a result document: as if nothing was stored
+    codec = docket.codec
     if state is ExecutionState.FAILED:
         if document is not None:
-            raise _codec.decode_value(document)
+            raise codec.read_document(key, document, error=True)
         raise Exception(error or "Task execution failed")
-    return None if document is None else _codec.decode_value(document)
+    return None if document is None else codec.read_document(key, document)
 
 
 __all__ = ["BuiltinStore", "default_store", "fetch_outcome", "store_value"]

@@ -16,9 +16,10 @@ import operator as op
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any, ClassVar, Literal
 
-import cloudpickle  # type: ignore[import-untyped]
 from typing_extensions import Self
 from uncalled_for import get_signature
+
+from ._codec import PICKLE, STRIKE, Codec, Sealed
 
 logger = logging.getLogger("docket.strikelist")
 
@@ -89,6 +90,18 @@ def text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _raw(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+def _signed_fields(fields: Mapping[Any, bytes]) -> list[bytes | None]:
+    """What a strike's signature covers besides its value."""
+    names = ("direction", "function", "parameter", "operator")
+    if fields and isinstance(next(iter(fields)), bytes):
+        return [fields.get(name.encode()) for name in names]
+    return [fields.get(name) for name in names]
+
+
 class StrikeInstruction:
     """One strike or restore; a ``function`` or ``parameter`` of None means any."""
 
@@ -124,29 +137,45 @@ class StrikeInstruction:
             raise ValueError(f"Invalid strike value {value!r}: {problem}")
         return instruction
 
-    def as_message(self) -> dict[bytes, bytes]:
+    def as_message(self, codec: Codec | None = None) -> dict[bytes, bytes]:
+        """The strike stream entry; the value is serialized (and the entry signed)
+        by ``codec`` (default: pickle, unsigned)."""
+        codec = codec or Codec()
         message = {b"direction": self.direction.encode()}
         if self.function is not None:
             message[b"function"] = self.function.encode()
         if self.parameter is not None:
             message[b"parameter"] = self.parameter.encode()
         message[b"operator"] = self.operator.value.encode()
-        message[b"value"] = cloudpickle.dumps(self.value)
+        sealed = codec.dumps(STRIKE, _signed_fields(message), self.value)
+        message[b"value"] = sealed.blobs[0]
+        if sealed.serializer != PICKLE:
+            message[b"serializer"] = sealed.serializer.encode()
+        if sealed.signature is not None:
+            message[b"signature"] = sealed.signature
         return message
 
     @classmethod
-    def from_message(cls, message: Mapping[Any, Any]) -> StrikeInstruction:
-        fields = {text(k): v for k, v in message.items()}
+    def from_message(
+        cls, message: Mapping[Any, Any], codec: Codec | None = None
+    ) -> StrikeInstruction:
+        """The instruction of a strike stream entry. ``codec`` (default: pickle,
+        unsigned) verifies it before the value is decoded: UnverifiedPayload."""
+        fields = {text(k): _raw(v) for k, v in message.items()}
         direction = text(fields.get("direction", b""))
         kind = {"strike": Strike, "restore": Restore}.get(direction)
         if kind is None:
             raise ValueError(f"Unknown strike direction {direction!r}")
         function, parameter = fields.get("function"), fields.get("parameter")
+        serializer = text(fields.get("serializer", PICKLE.encode()))
+        blobs = (fields["value"],) if "value" in fields else ()
+        sealed = Sealed(serializer, blobs, fields.get("signature") or None)
+        values = (codec or Codec()).loads(STRIKE, _signed_fields(fields), sealed)
         return kind(
             None if function is None else text(function),
             None if parameter is None else text(parameter),
             as_operator(text(fields.get("operator", b"=="))),
-            cloudpickle.loads(fields["value"]) if "value" in fields else None,
+            values[0] if values else None,
         )
 
     def labels(self) -> Mapping[str, str]:

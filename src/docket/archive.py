@@ -1,8 +1,9 @@
 """What the operator's console reads: failed tasks, dead letters, throughput.
 
 Payloads stay as they were stored (pickled bytes). Nothing here unpickles them
-unless asked to with ``unpickle=True``: unpickling runs code chosen by whoever
-wrote the bytes, so a console shows a placeholder by default.
+unless they verify against the docket's signing keys, or, on a docket without
+keys, when asked to with ``unpickle=True``: unpickling runs code chosen by
+whoever wrote the bytes, so a console shows a placeholder by default.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import _codec
+from ._codec import Codec
+from ._inspection import arguments_text
+from ._message import MalformedMessage, TaskMessage, decode_message
+
+_SIGNED = ("serializer", "signature", "message_when", "message_attempt")
 
 
 def _text(fields: dict[str, bytes], name: str) -> str:
@@ -49,18 +55,16 @@ def placeholder(payload: bytes) -> str:
     return f"<pickled, {len(payload)} bytes>"
 
 
-def describe_arguments(args: bytes, kwargs: bytes, unpickle: bool = False) -> str:
-    """``(1, 'a', x=2)`` when ``unpickle`` and the payloads load, else placeholders."""
-    if not unpickle:
-        return f"args {placeholder(args)}, kwargs {placeholder(kwargs)}"
-    try:
-        loaded_args = _codec.loads(args) if args else ()
-        loaded_kwargs = _codec.loads(kwargs) if kwargs else {}
-    except Exception as error:
-        return f"<could not unpickle: {_codec.error_text(error)}>"
-    parts = [repr(a) for a in loaded_args]
-    parts += [f"{k}={v!r}" for k, v in dict(loaded_kwargs).items()]
-    return "(" + ", ".join(parts) + ")"
+def describe_arguments(
+    codec: Codec, message: TaskMessage | None, unpickle: bool = False
+) -> str:
+    """``(1, 'a', x=2)`` when the payloads verify against the codec's keys, or,
+    without keys, when ``unpickle``; else placeholders (``<unverified: ...>``
+    for payloads that fail verification). Never raises."""
+    if message is None:
+        return "<unreadable: the archived entry is not a task message>"
+    hidden = f"args {placeholder(message.args)}, kwargs {placeholder(message.kwargs)}"
+    return arguments_text(codec, message, unpickle, hidden)[0]
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,17 @@ class FailedTask:
     worker: str
     started_at: datetime | None
     failed_at: datetime | None
+    # What verifies the payloads: their serializer and signature, and the exact
+    # 'when' and 'attempt' of the message the signature covers (when signed).
+    signed: dict[str, bytes] = field(default_factory=dict[str, bytes], repr=False)
+    codec: Codec = field(default_factory=Codec, repr=False, compare=False)
 
     @classmethod
-    def decode(cls, entry_id: str, fields: dict[str, bytes]) -> FailedTask:
+    def decode(
+        cls, entry_id: str, fields: dict[str, bytes], codec: Codec | None = None
+    ) -> FailedTask:
+        """An archive entry; ``codec`` (the docket's) verifies its payloads."""
+        signed = {name: fields[name] for name in _SIGNED if name in fields}
         return cls(
             id=entry_id,
             key=_text(fields, "key"),
@@ -97,7 +109,32 @@ class FailedTask:
             worker=_text(fields, "worker"),
             started_at=_moment(_text(fields, "started_at")),
             failed_at=_moment(_text(fields, "failed_at")) or entry_time(entry_id),
+            signed=signed,
+            codec=codec or Codec(),
         )
+
+    def task_message(self) -> TaskMessage | None:
+        """The archived task as the message it was (payloads still encoded), or
+        None when the entry cannot make one."""
+        when = self.signed.get("message_when")
+        if when is None:
+            moment = self.when or self.failed_at or datetime.now(timezone.utc)
+            when = _codec.iso(moment).encode()
+        fields = {
+            b"key": self.key.encode(),
+            b"function": self.function.encode(),
+            b"when": when,
+            b"attempt": self.signed.get("message_attempt", b"1"),
+            b"args": self.args,
+            b"kwargs": self.kwargs,
+        }
+        for name in ("serializer", "signature"):
+            if name in self.signed:
+                fields[name.encode()] = self.signed[name]
+        try:
+            return decode_message(fields)
+        except MalformedMessage:
+            return None
 
     @property
     def replayable(self) -> bool:
@@ -105,7 +142,7 @@ class FailedTask:
         return bool(self.function and self.args and self.kwargs)
 
     def arguments(self, unpickle: bool = False) -> str:
-        return describe_arguments(self.args, self.kwargs, unpickle)
+        return describe_arguments(self.codec, self.task_message(), unpickle)
 
     def as_dict(self, unpickle: bool = False, traceback: bool = True) -> dict[str, Any]:
         """The stable JSON form (``docket failed ls --json``, ``/api/failed``)."""

@@ -11,6 +11,7 @@ from collections.abc import (
     Collection,
     Hashable,
     Iterable,
+    Sequence,
 )
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
@@ -24,12 +25,14 @@ from . import _codec, _defaults
 from . import instrumentation as m
 from ._batch import make_call, schedule_calls
 from ._broker import Broker
+from ._codec import Codec
 from ._console import OperatorConsole, archive_settings
 from ._dead_letters import DeadLetters
+from ._inspection import load_execution
 from ._keys import Keyspace, check_task_key
 from ._names import DocketNames
 from ._observe import span
-from ._redis import Backend, key_prefix, open_backend
+from ._redis import Backend, key_prefix, open_backend, redact_url
 from ._redis.backend import check_url
 from ._results import default_store
 from ._scheduling import (
@@ -40,6 +43,7 @@ from ._scheduling import (
     span_attributes,
     struck,
 )
+from ._signing import environment_keys, key_list
 from ._snapshot import (
     DocketSnapshot,
     RunningExecution,
@@ -95,7 +99,13 @@ class Docket(DocketNames, OperatorConsole):
         failed_limit: int | None = None,
         failed_retention: timedelta | None = None,
         dead_letter_limit: int = _defaults.DEAD_LETTER_LIMIT,
+        signing_keys: Sequence[str | bytes] | None = None,
+        serializer: str | None = None,
     ) -> None:
+        """``signing_keys`` (default: ``DOCKET_SIGNING_KEYS``) sign every payload
+        with the first key and verify with all; ``serializer`` is ``"pickle"``
+        or ``"json"`` (default: ``DOCKET_SERIALIZER``, else pickle). See
+        docs/security.md."""
         if not name or not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ValueError("A docket needs a non-empty name")
         check_url(url)
@@ -107,6 +117,9 @@ class Docket(DocketNames, OperatorConsole):
             )
         # How many entries the dead-letter stream P:dead keeps (oldest go first).
         self.dead_letter_limit = dead_letter_limit
+        keys = environment_keys() if signing_keys is None else key_list(signing_keys)
+        self.codec = Codec.configured(serializer, keys)
+        self._signing_keys = keys
         self.name = name
         self.url = url
         self.heartbeat_interval = heartbeat_interval
@@ -123,13 +136,18 @@ class Docket(DocketNames, OperatorConsole):
         self._backend: Backend | None = None
         self._broker: Broker | None = None
         self._keyspace = Keyspace(key_prefix(name, url))
-        self.strike_list = StrikeList(name=name)
+        self.strike_list = StrikeList(
+            name=name, signing_keys=keys, serializer=serializer
+        )
 
         from .tasks import standard_tasks
 
         self.tasks = {}
         for function in standard_tasks:
             self.register(function)
+
+    def __repr__(self) -> str:
+        return f"Docket(name={self.name!r}, url={redact_url(self.url)!r})"
 
     # ---- lifecycle -----------------------------------------------------------
 
@@ -156,6 +174,8 @@ class Docket(DocketNames, OperatorConsole):
                 name=self.name,
                 enable_internal_instrumentation=self.enable_internal_instrumentation,
                 connection_pool=self._connection_pool,
+                signing_keys=self._signing_keys,
+                serializer=self.codec.serializer,
             )
             await stack.enter_async_context(self.strike_list)
             if self._user_storage is not None:
@@ -383,32 +403,10 @@ class Docket(DocketNames, OperatorConsole):
         )
 
     async def get_execution(self, key: str) -> Execution | None:
-        """The execution recorded under ``key`` (the claim-check pattern), if any."""
-        from ._registry import placeholder_task
+        """The execution recorded under ``key`` (the claim-check pattern), if any.
 
-        record = await self.broker.run_record(key)
-        if record is None or record.function is None or record.when is None:
-            return None
-        finished = record.state in ("completed", "failed", "cancelled")
-        if not finished and not (record.args and record.kwargs):
-            return None
-        # A finished record keeps its arguments empty (they were for running it);
-        # its execution still syncs its state and fetches its result.
-        name = record.function
-        function = self.tasks.get(name) or placeholder_task(name)
-        execution = Execution(
-            self,
-            function,
-            _codec.loads(record.args) if record.args else (),
-            _codec.loads(record.kwargs) if record.kwargs else {},
-            key,
-            datetime.fromtimestamp(record.when, _codec.now().tzinfo),
-            1,
-            function_name=name,
-            generation=record.generation,
-        )
-        await execution.sync()
-        return execution
+        Its arguments are verified like a worker's (``UnverifiedMessage``)."""
+        return await load_execution(self, key)
 
     async def clear(self) -> int:
         """Remove all pending work (strikes stay); returns how many tasks waited."""

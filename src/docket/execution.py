@@ -15,8 +15,15 @@ from uncalled_for.introspection import _signature_cache  # pyright: ignore[repor
 
 from . import _codec
 from ._broker import Failure, RunRecord, ScheduleRequest, Settlement
+from ._codec import UnverifiedPayload
 from ._handles import DocketHandle, TaskFunction
-from ._message import check_arguments, decode_message, identity
+from ._message import (
+    UnverifiedMessage,
+    decode_message,
+    encode_message,
+    identity,
+    open_arguments,
+)
 from ._observe import tracing_enabled
 from ._progress import ExecutionProgress, ProgressEvent
 from ._results import fetch_outcome
@@ -43,6 +50,8 @@ __all__ = [
     "StateEvent",
     "TaskCall",
     "TaskFunction",
+    "UnverifiedMessage",
+    "UnverifiedPayload",
     "_signature_cache",
     "compact_signature",
     "get_signature",
@@ -134,15 +143,16 @@ class Execution:
     # ---- the message -------------------------------------------------------
 
     def as_message(self) -> dict[bytes, bytes]:
-        message: dict[bytes, bytes] = {
-            b"key": self._key.encode(),
-            b"when": _codec.iso(self.when).encode(),
-            b"function": self._function_name.encode(),
-            b"args": _codec.dumps(self._args),
-            b"kwargs": _codec.dumps(self._kwargs),
-            b"attempt": str(self.attempt).encode(),
-            b"generation": str(self._generation).encode(),
-        }
+        message = encode_message(
+            self._docket.codec,
+            self._key,
+            self._function_name,
+            _codec.iso(self.when),
+            self.attempt,
+            self._generation,
+            self._args,
+            self._kwargs,
+        )
         if tracing_enabled():
             propagate.inject(message, setter=message_setter)
         return message
@@ -159,11 +169,11 @@ class Execution:
         """Rebuild from message fields without touching Redis.
 
         Raises ``MalformedMessage`` for a broken envelope or arguments of the wrong
-        shape, and whatever unpickling raises for an unreadable payload."""
+        shape, ``UnverifiedMessage`` (before decoding anything) for arguments the
+        docket's codec does not trust, and whatever decoding raises for an
+        unreadable payload."""
         decoded = decode_message(message)
-        args, kwargs = check_arguments(
-            _codec.loads(decoded.args), _codec.loads(decoded.kwargs)
-        )
+        args, kwargs = open_arguments(docket.codec, decoded)
         has_trace = b"traceparent" in message
         return cls(
             docket=docket,

@@ -21,7 +21,7 @@ the monitor skips applied ones), so a late read never undoes a newer instruction
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -30,9 +30,10 @@ from typing_extensions import Self
 
 from docket import instrumentation as m
 from docket._broker import Broker
+from docket._codec import Codec, UnverifiedPayload
 from docket._defaults import STRIKE_BLOCK_MS, STRIKE_READ_COUNT
 from docket._keys import Keyspace
-from docket._redis import Backend, key_prefix, open_backend
+from docket._redis import Backend, key_prefix, open_backend, redact_url
 from docket._redis.faults import Fault, classify
 from docket._strikes import (
     COMPARE,
@@ -73,8 +74,14 @@ class StrikeList:
         name: str = "strikelist",
         enable_internal_instrumentation: bool = False,
         connection_pool: Any | None = None,
+        *,
+        signing_keys: Sequence[str | bytes] | None = None,
+        serializer: str | None = None,
     ) -> None:
         self.url, self.name = url, name
+        # Strike values are serialized and signed like task arguments; None reads
+        # DOCKET_SIGNING_KEYS / DOCKET_SERIALIZER, as Docket does.
+        self.codec = Codec.configured(serializer, signing_keys)
         self._connection_pool = connection_pool  # a Docket's custom pool, shared
         self.enable_internal_instrumentation = enable_internal_instrumentation
         self._whole: set[str] = set()
@@ -87,6 +94,10 @@ class StrikeList:
         self._broker: Broker | None = None
         self._monitor_task: asyncio.Task[None] | None = None
         self._stopping, self._loaded = asyncio.Event(), asyncio.Event()
+
+    def __repr__(self) -> str:
+        where = "local" if self.url is None else redact_url(self.url)
+        return f"StrikeList(name={self.name!r}, url={where!r})"
 
     @property
     def prefix(self) -> str:
@@ -213,7 +224,8 @@ class StrikeList:
                 "Cannot send strike instruction: not connected to Redis. "
                 "Give the StrikeList a URL and enter it ('async with') first."
             )
-        added = await self._broker.append_strike(instruction.as_message())
+        message = instruction.as_message(self.codec)
+        added = await self._broker.append_strike(message)
         # Apply the log in order up to our own entry, so that an older instruction
         # the monitor has not applied yet cannot land after (and undo) this one.
         self._apply_entries(await self._broker.strike_range(self._last_id, added))
@@ -299,7 +311,10 @@ class StrikeList:
                 continue
             self._last_id = message_id
             try:
-                instruction = StrikeInstruction.from_message(fields)
+                instruction = StrikeInstruction.from_message(fields, self.codec)
+            except UnverifiedPayload as problem:
+                logger.error("Skipping strike %s: %s", message_id, problem)
+                continue
             except Exception:
                 logger.exception("Skipping unreadable strike %s", message_id)
                 continue

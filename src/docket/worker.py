@@ -117,6 +117,11 @@ class Worker:
         ):
             if value <= timedelta(0):
                 raise ValueError(f"{label} must be positive, got {value}")
+        if redelivery_timeout < _defaults.MIN_REDELIVERY_TIMEOUT:
+            raise ValueError(
+                f"redelivery_timeout must be at least "
+                f"{_defaults.MIN_REDELIVERY_TIMEOUT}, got {redelivery_timeout}"
+            )
         self.docket = docket
         self.name = name or f"{socket.gethostname()}#{os.getpid()}"
         self.concurrency = concurrency
@@ -375,10 +380,14 @@ class Worker:
         http_host: str = _defaults.HTTP_HOST,
         max_deliveries: int = _defaults.MAX_DELIVERIES,
         dead_letter_limit: int = _defaults.DEAD_LETTER_LIMIT,
+        signing_keys: list[str] | None = None,
+        serializer: str | None = None,
     ) -> None:
         """Run a worker as a service: signals, health and metrics endpoints.
 
-        ``dependencies`` may name a collection as ``"module:member"``."""
+        ``dependencies`` may name a collection as ``"module:member"``;
+        ``signing_keys`` and ``serializer`` go to the Docket (None: from the
+        environment, see docs/security.md)."""
         fallback = import_function(fallback_task) if fallback_task else None
         collection: WorkerDependencies | None
         if isinstance(dependencies, str):
@@ -390,6 +399,8 @@ class Worker:
             url=url,
             enable_internal_instrumentation=enable_internal_instrumentation,
             dead_letter_limit=dead_letter_limit,
+            signing_keys=signing_keys,
+            serializer=serializer,
         ) as docket:
             for path in tasks:
                 docket.register_collection(path)

@@ -9,8 +9,9 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from docket import Disposition, Docket, ExecutionState, Worker
-from docket._codec import dumps
+from docket._codec import Codec
 
+dumps = Codec().encode  # a pickle, as an unsigned docket writes it
 FAST = {
     "minimum_check_interval": timedelta(milliseconds=5),
     "scheduling_resolution": timedelta(milliseconds=5),

@@ -13,9 +13,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from docket._broker import Broker, Delivery, Settlement
-from docket._codec import dumps, state_event
+from docket._codec import Codec, state_event
 
 TTL = 60
+dumps = Codec().encode
 STARTED = "2026-01-01T00:00:00+00:00"
 FINISHED = "2026-01-01T00:00:01+00:00"
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from docket import Docket
 from docket._broker import Broker, Failure
-from docket._codec import dumps
+from docket._codec import Codec
 from tests.core._broker_helpers import (
     TTL,
     claim_one,
@@ -17,6 +17,7 @@ from tests.core._broker_helpers import (
     settlement,
 )
 
+dumps = Codec().encode  # a pickle, as an unsigned docket writes it
 FAILURE = Failure(
     "ValueError", "bad input", "Traceback...\nValueError: bad input", 3, "w1"
 )

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from docket import Docket
-from docket._codec import dumps
+from docket._codec import Codec
 from tests.core._broker_helpers import (
     FINISHED,
     TTL,
@@ -23,6 +23,8 @@ from tests.core._broker_helpers import (
     settlement,
     stream_ids,
 )
+
+dumps = Codec().encode
 
 # ---- schedule ---------------------------------------------------------------------
 

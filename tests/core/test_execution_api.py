@@ -415,12 +415,16 @@ async def test_naive_datetimes_raise_type_error(docket: Docket):
 
 @pytest.mark.parametrize(
     "key",
-    ["queue", "stream", "strikes", "workers", "listening", "runs:x", "progress:y"],
+    [
+        *("queue", "stream", "strikes", "workers", "listening", "runs:x", "progress:y"),
+        *("concurrency:x", "debounce:x", "ratelimit:x", "cooldown:x"),
+    ],
 )
 async def test_reserved_keys_raise_value_error_and_write_nothing(
     docket: Docket, key: str
 ):
-    """Keys that collide with internal keys are refused (spec 12.2 #13)."""
+    """Keys that collide with internal keys, the admission-control prefixes
+    included, are refused (spec 12.2 #13)."""
     await docket.add(greet, when=much_later(), key="bystander")("a")
     before = await docket_keys(docket)
     with pytest.raises(ValueError):

@@ -14,13 +14,14 @@ import pytest
 from typer.testing import CliRunner
 
 from docket import Docket, Worker
-from docket._codec import dumps, now
+from docket._codec import Codec, now
 from docket.cli import app
 from tests._support.console_tasks import calls
 from tests._support.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 runner = CliRunner()
+dumps = Codec().encode  # a pickle, as an unsigned docket writes it
 T = TypeVar("T")
 TASKS = "tests._support.console_tasks:tasks"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -111,10 +112,13 @@ def test_every_worker_run_parameter_has_a_cli_option_with_the_same_default():
 
 
 def test_the_worker_command_passes_every_option_through(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ):
-    """Flags reach ``Worker.run`` parsed: durations, ports, repeated --tasks, flags."""
+    """Flags reach ``Worker.run`` parsed: durations, ports, repeated --tasks, flags,
+    and the keys of ``--signing-keys-file``."""
     seen: dict[str, Any] = {}
+    keys_file = tmp_path / "keys"
+    keys_file.write_text("first-key-0123456789abcdef\nsecond-key-0123456789abcdef\n")
 
     async def fake_run(**kwargs: Any) -> None:
         seen.update(kwargs)
@@ -161,6 +165,10 @@ def test_the_worker_command_passes_every_option_through(
             "25",
             "--dependencies",
             "tests._support.cli_tasks:worker_dependencies",
+            "--signing-keys-file",
+            str(keys_file),
+            "--serializer",
+            "JSON",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -186,6 +194,8 @@ def test_the_worker_command_passes_every_option_through(
         "dependencies": "tests._support.cli_tasks:worker_dependencies",
         "max_deliveries": 5,
         "dead_letter_limit": 10_000,
+        "signing_keys": ["first-key-0123456789abcdef", "second-key-0123456789abcdef"],
+        "serializer": "json",
     }
 
 

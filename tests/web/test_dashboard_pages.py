@@ -11,10 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from docket import Docket, Worker
-from docket._codec import dumps, now
+from docket._codec import Codec, now
 from tests.conftest import eventually
 from tests.web.conftest import post
 
+dumps = Codec().encode  # a pickle, as an unsigned docket writes it
 PAGES = ["/", "/tasks", "/failed", "/dead", "/workers", "/strikes"]
 APIS = ["overview", "tasks", "failed", "dead", "workers", "strikes", "counts"]
 

@@ -17,7 +17,7 @@ class Rejection:
     """A delivered message that must not run: dead-letter it with this reason."""
 
     message_id: bytes
-    reason: str  # a short category: malformed-message, unreadable-payload, ...
+    reason: str  # a short category: malformed-message, unverified-payload, ...
     detail: str  # what exactly was wrong, for people
 
 

@@ -106,6 +106,11 @@ class RunRecord:
     error: str | None = None
     result_key: str | None = None
     waiter_entry_id: str | None = None
+    # Copied from a signed or non-pickle message, so the record verifies like it.
+    message_when: str | None = None
+    attempt: str | None = None
+    serializer: str | None = None
+    signature: str | None = None
 
     @classmethod
     def decode(cls, raw: dict[bytes, bytes]) -> RunRecord | None:
@@ -127,6 +132,10 @@ class RunRecord:
             error=_text(raw, b"error"),
             result_key=_text(raw, b"result_key"),
             waiter_entry_id=_text(raw, b"waiter_entry_id"),
+            message_when=_text(raw, b"message_when"),
+            attempt=_text(raw, b"attempt"),
+            serializer=_text(raw, b"serializer"),
+            signature=_text(raw, b"signature"),
         )
 
     @property

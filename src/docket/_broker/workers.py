@@ -58,13 +58,15 @@ class WorkerOps(BrokerBase):
         entries = await self.client.zrange(roster, 0, -1, withscores=True)
         if not entries:
             return []
+        # Names come from Redis: text that is not UTF-8 is shown, not fatal.
+        names = [name.decode(errors="replace") for name, _ in entries]
         pipe = self.backend.pipeline()
-        for name, _ in entries:
-            pipe.smembers(k.worker_tasks(name.decode()))
+        for name in names:
+            pipe.smembers(k.worker_tasks(name))
         members = await pipe.execute()
         return [
-            (name.decode(), float(score), {t.decode() for t in tasks})
-            for (name, score), tasks in zip(entries, members, strict=True)
+            (name, float(score), {t.decode(errors="replace") for t in tasks})
+            for name, (_, score), tasks in zip(names, entries, members, strict=True)
         ]
 
     async def take_perpetual_lock(self, owner: str, timeout_ms: int) -> bool:

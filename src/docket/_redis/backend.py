@@ -43,6 +43,10 @@ class Backend:
     pubsub_nodes: PubSubNodes | None = None
     text_client_factory: Callable[[], Any] | None = field(default=None, repr=False)
 
+    def __repr__(self) -> str:  # never the URL's password, nor the client's
+        kind = "cluster" if self.is_cluster else "sentinel" if self.is_sentinel else ""
+        return f"Backend({redact_url(self.url)!r}{', ' + kind if kind else ''})"
+
     def pubsub(self) -> Any:
         if self.pubsub_nodes is not None:
             return self.pubsub_nodes.pubsub()

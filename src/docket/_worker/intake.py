@@ -2,7 +2,8 @@
 
 Anyone who can write to Redis can put anything in the stream, so each entry is
 checked on its own, every step under one ``try``: the delivery count, the envelope
-and the arguments (``_message``), unpickling, and the strike check. A problem with
+and the arguments (``_message``), their signature (checked before anything is
+unpickled), unpickling, and the strike check. A problem with
 one entry refuses that entry only, as a ``Rejection`` with a reason the caller
 dead-letters; its batch-mates go on. Everything downstream (claim, runner, reports)
 receives only executions that decoded cleanly.
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from .. import _codec
 from .._broker import Delivery
 from .._broker.deadletters import Rejection
-from .._message import MalformedMessage, identity
+from .._message import MalformedMessage, UnverifiedMessage, identity
 from ..execution import Execution
 from .session import Session
 
@@ -23,6 +24,7 @@ from .session import Session
 MAX_DELIVERIES = "max-deliveries"
 MALFORMED = "malformed-message"
 UNREADABLE = "unreadable-payload"
+UNVERIFIED = "unverified-payload"  # unsigned or wrongly signed, or a pickle on json
 STRIKE_CHECK = "strike-check-failed"
 
 
@@ -61,6 +63,8 @@ def _examine(
         execution = Execution.from_fields(
             session.docket, fields, function, delivery.redelivered, delivery.message_id
         )
+    except UnverifiedMessage as error:  # refused before anything was decoded
+        return Rejection(delivery.message_id, UNVERIFIED, error.reason)
     except MalformedMessage as error:
         return Rejection(delivery.message_id, MALFORMED, str(error))
     except Exception as error:

@@ -34,6 +34,20 @@ def worker_started(session: Session) -> None:
     for name, function in session.docket.tasks.items():
         lines.append(f"* {name}({compact_signature(get_signature(function))})")
     logger.info("\n".join(lines), extra=worker.labels())
+    if not session.docket.codec.signing:
+        consequence = (
+            "enqueue any task"
+            if session.docket.codec.serializer == "json"
+            else "run any code in this worker"
+        )
+        logger.warning(
+            "Task payloads are unsigned: anyone who can write to this docket's Redis "
+            "keys can %s. Turn signing on with DOCKET_SIGNING_KEYS (or "
+            "--signing-keys-file, or Docket(signing_keys=[...])); see "
+            "docs/security.md",
+            consequence,
+            extra=worker.labels(),
+        )
 
 
 def labels(session: Session, execution: Execution) -> dict[str, str]:

@@ -146,7 +146,8 @@ async def _run_plain(
 async def _store_result(session: Session, execution: Execution, result: Any) -> bool:
     if result is None or execution.docket.ttl_seconds <= 0:
         return False
-    document = _codec.encode_value(result)  # an unpicklable result fails the run
+    # A result the codec cannot serialize fails the run.
+    document = execution.docket.codec.result_document(execution.key, result)
     stored = await until_done(
         session,
         "Storing a result",
@@ -258,7 +259,7 @@ async def _store_and_fail(
     execution = held.execution
     if not logged:
         report.final_failure(session, execution, error, duration)
-    document = _codec.encode_exception(error)
+    document = execution.docket.codec.exception_document(execution.key, error)
     stored = (
         await until_done(
             session,

@@ -7,7 +7,8 @@ from collections.abc import Collection
 from typing import Any
 
 from .. import _codec
-from .._snapshot import DocketSnapshot, WorkerInfo
+from .._snapshot import WorkerInfo
+from ._snapshot_view import Row, View
 
 
 def worker_dict(info: WorkerInfo) -> dict[str, Any]:
@@ -23,25 +24,32 @@ def workers_json(workers: Collection[WorkerInfo]) -> str:
     return json.dumps({"workers": [worker_dict(w) for w in ordered]}, indent=2)
 
 
-def snapshot_json(docket_name: str, snap: DocketSnapshot) -> str:
+def snapshot_json(docket_name: str, snap: View) -> str:
+    """Arguments appear as the table shows them: decoded only when they verify
+    (or with --unsafe-show-args on a docket without keys), else a placeholder."""
+
+    def task(row: Row) -> dict[str, Any]:
+        return {
+            "key": row.entry.key,
+            "task": row.function,
+            "when": _codec.iso(row.when),
+            "arguments": row.entry.arguments,
+            "readable": row.entry.readable,
+        }
+
     document = {
         "docket": docket_name,
         "taken": _codec.iso(snap.taken),
         "total_tasks": snap.total_tasks,
         "running": [
             {
-                "key": e.key,
-                "task": e.function_name,
-                "when": _codec.iso(e.when),
-                "worker": e.worker,
-                "started": _codec.iso(e.started),
+                **task(row),
+                "worker": row.worker,
+                "started": _codec.iso(row.started or snap.taken),
             }
-            for e in snap.running
+            for row in snap.running
         ],
-        "future": [
-            {"key": e.key, "task": e.function_name, "when": _codec.iso(e.when)}
-            for e in sorted(snap.future, key=lambda e: e.when)
-        ],
+        "future": [task(row) for row in sorted(snap.future, key=lambda r: r.when)],
         "workers": [worker_dict(w) for w in snap.workers],
     }
     return json.dumps(document, indent=2)

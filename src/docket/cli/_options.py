@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import re
 import sys
@@ -12,9 +13,11 @@ from typing import Annotated, Any
 import typer
 
 from .. import _defaults
+from .._codec import Codec, check_serializer
 from .._logging import normalise_format, normalise_level
 from .._redis import is_memory_url
 from .._redis.backend import check_url
+from .._signing import read_keys_file
 
 MEMORY_URL_MESSAGE = (
     "The memory:// URL scheme is not supported by the CLI.\n"
@@ -43,7 +46,7 @@ def duration(value: str | timedelta) -> timedelta:
         seconds = 0.0
         for part in parts:
             seconds = seconds * 60 + float(part)
-        return timedelta(seconds=seconds)
+        return _bounded(value, seconds)
     match = _NUMBER_WITH_UNIT.match(text)
     if match is None:
         raise ValueError(
@@ -51,7 +54,17 @@ def duration(value: str | timedelta) -> timedelta:
             "(250ms, 5s, 10m, 1h), mm:ss or hh:mm:ss"
         )
     number, unit = match.groups()
-    return timedelta(seconds=float(number) * _UNITS[unit or "s"])
+    return _bounded(value, float(number) * _UNITS[unit or "s"])
+
+
+def _bounded(value: str, seconds: float) -> timedelta:
+    """``seconds`` as a timedelta, refusing absurd lengths (no OverflowError)."""
+    longest = _defaults.MAX_CLI_DURATION
+    if not math.isfinite(seconds) or seconds > longest.total_seconds():
+        raise ValueError(
+            f"{value!r} is too long: durations go up to {longest.days} days"
+        )
+    return timedelta(seconds=seconds)
 
 
 def positive_duration(value: str | timedelta) -> timedelta:
@@ -72,6 +85,43 @@ def duration_option(value: str | timedelta) -> timedelta:
 def positive_duration_option(value: str | timedelta) -> timedelta:
     try:
         return positive_duration(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def redelivery_timeout_option(value: str | timedelta) -> timedelta:
+    """A redelivery timeout: at least ``MIN_REDELIVERY_TIMEOUT`` (usage error)."""
+    parsed = positive_duration_option(value)
+    shortest = _defaults.MIN_REDELIVERY_TIMEOUT
+    if parsed < shortest:
+        raise typer.BadParameter(
+            f"{value!r} is too short: the redelivery timeout is at least "
+            f"{shortest.total_seconds() * 1000:.0f}ms"
+        )
+    return parsed
+
+
+def check_signing_keys(path: str | None) -> str | None:
+    """The keys file (or, without one, DOCKET_SIGNING_KEYS and DOCKET_SERIALIZER)
+    must make a usable codec: a bad file or key is a usage error, exit 2."""
+    try:
+        Codec.configured(None, None if path is None else read_keys_file(path))
+    except (ValueError, TypeError) as error:
+        raise typer.BadParameter(str(error)) from None
+    return path
+
+
+def signing_keys(path: str | None) -> list[str] | None:
+    """The keys of ``--signing-keys-file``; None lets the Docket read the
+    environment (DOCKET_SIGNING_KEYS or DOCKET_SIGNING_KEYS_FILE)."""
+    return None if path is None else read_keys_file(path)
+
+
+def validate_serializer(name: str | None) -> str | None:
+    if name is None:
+        return None
+    try:
+        return check_serializer(name.strip().lower())
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
 
@@ -207,6 +257,25 @@ Tasks = Annotated[
         help="Task collections to register, as module:attribute (repeatable)",
     ),
 ]
+SigningKeysFile = Annotated[
+    str | None,
+    typer.Option(
+        "--signing-keys-file",
+        metavar="PATH",
+        callback=check_signing_keys,
+        show_default="DOCKET_SIGNING_KEYS",
+        help="File of signing keys, one a line (the first signs, all verify); "
+        "see docs/security.md",
+    ),
+]
+UnsafeShowArgs = Annotated[
+    bool,
+    typer.Option(
+        "--unsafe-show-args",
+        help="Without signing keys, decode and show task arguments anyway "
+        "(unpickling what anyone with Redis access wrote: only on trusted data)",
+    ),
+]
 Delay = Annotated[
     timedelta,
     typer.Option(
@@ -230,7 +299,9 @@ __all__ = [
     "MEMORY_URL_MESSAGE",
     "DocketName",
     "Delay",
+    "SigningKeysFile",
     "Tasks",
+    "UnsafeShowArgs",
     "Url",
     "WatchUrl",
     "WorkerUrl",
@@ -238,11 +309,14 @@ __all__ = [
     "duration_option",
     "positive_duration",
     "positive_duration_option",
+    "redelivery_timeout_option",
+    "signing_keys",
     "set_logging_format",
     "set_logging_level",
     "validate_any_url",
     "validate_dependencies",
     "validate_fallback_task",
+    "validate_serializer",
     "validate_tasks",
     "validate_url",
 ]

@@ -9,7 +9,7 @@ import typer
 from .. import _defaults
 from ._app import app
 from ._common import fail, run, say
-from ._options import DocketName, Url
+from ._options import DocketName, SigningKeysFile, Url
 from .failed import replay_one
 
 
@@ -39,6 +39,7 @@ def replay(
     key: Annotated[str, typer.Argument(help="The task key")],
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
+    signing_keys: SigningKeysFile = None,
 ) -> None:
     """Replay the newest archived failure of KEY with its original arguments."""
-    replay_one(key, docket_name, url)
+    replay_one(key, docket_name, url, signing_keys)

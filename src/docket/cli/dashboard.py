@@ -11,18 +11,25 @@ from .. import _defaults
 from .._redis import redact_url
 from ._app import app
 from ._common import fail, say
-from ._options import DocketName, Url
+from ._options import DocketName, SigningKeysFile, Url
+from ._options import signing_keys as keys_of
 
 
 async def _serve(
-    docket_name: str, url: str, host: str, port: int, read_only: bool, unpickle: bool
+    docket_name: str,
+    url: str,
+    host: str,
+    port: int,
+    read_only: bool,
+    unpickle: bool,
+    keys: list[str] | None = None,
 ) -> None:
     import uvicorn
 
     from ..docket import Docket
     from ..web import create_app
 
-    async with Docket(name=docket_name, url=url) as docket:
+    async with Docket(name=docket_name, url=url, signing_keys=keys) as docket:
         web = create_app(docket, read_only=read_only, unpickle=unpickle)
         config = uvicorn.Config(
             web,
@@ -70,9 +77,11 @@ def dashboard(
         typer.Option(
             "--unpickle",
             help="Show task arguments by unpickling them (runs code from the "
-            "payloads: only for payloads you trust)",
+            "payloads: only for payloads you trust; with signing keys, arguments "
+            "that verify are shown anyway and the others never)",
         ),
     ] = False,
+    signing_keys: SigningKeysFile = None,
 ) -> None:
     """Serve the web dashboard. Actions need DOCKET_DASHBOARD_TOKEN when it is set."""
     import importlib.util
@@ -82,7 +91,8 @@ def dashboard(
             "Error: the dashboard needs the web extra: pip install 'docket[web]'"
         )
     try:
-        asyncio.run(_serve(docket_name, url, host, port, read_only, unpickle))
+        keys = keys_of(signing_keys)
+        asyncio.run(_serve(docket_name, url, host, port, read_only, unpickle, keys))
     except KeyboardInterrupt:
         pass
     except OSError as error:

@@ -13,7 +13,8 @@ from .. import _defaults
 from .._dead_letters import DeadLetters
 from ._app import dead_app
 from ._common import console, fail, run, say
-from ._options import DocketName, Url
+from ._options import DocketName, SigningKeysFile, Url
+from ._options import signing_keys as keys_of
 
 T = TypeVar("T")
 
@@ -21,12 +22,15 @@ DeadId = Annotated[str, typer.Argument(help="The dead letter's id (from 'dead ls
 
 
 def _with_letters(
-    docket_name: str, url: str, action: Callable[[DeadLetters], Awaitable[T]]
+    docket_name: str,
+    url: str,
+    action: Callable[[DeadLetters], Awaitable[T]],
+    keys: list[str] | None = None,
 ) -> T:
     async def body() -> T:
         from ..docket import Docket
 
-        async with Docket(name=docket_name, url=url) as docket:
+        async with Docket(name=docket_name, url=url, signing_keys=keys) as docket:
             return await action(docket.dead_letters)
 
     return run(body(), url)
@@ -89,8 +93,11 @@ def replay_dead(
     dead_id: DeadId,
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
+    signing_keys: SigningKeysFile = None,
 ) -> None:
-    """Schedule a dead letter's task again, now, under its key; remove the entry."""
+    """Schedule a dead letter's task again, now, under its key; remove the entry.
+
+    With signing keys its arguments must verify first (and are signed again)."""
 
     async def replay(letters: DeadLetters) -> str:
         try:
@@ -99,7 +106,7 @@ def replay_dead(
             raise fail(f"Error: {error}") from None
         return execution.key
 
-    key = _with_letters(docket_name, url, replay)
+    key = _with_letters(docket_name, url, replay, keys_of(signing_keys))
     say(f"Replayed {dead_id} as task key {key!r}")
 
 

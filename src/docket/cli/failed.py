@@ -14,7 +14,8 @@ from ..archive import FailedPage, FailedTask
 from ..execution import Disposition
 from ._app import failed_app
 from ._common import console, fail, run, say
-from ._options import DocketName, Json, Url, duration_option
+from ._options import DocketName, Json, SigningKeysFile, Url, duration_option
+from ._options import signing_keys as keys_of
 
 Task = Annotated[
     str | None, typer.Option("--task", "-t", help="Only failures of this task name")
@@ -42,10 +43,13 @@ Unpickle = Annotated[
 ]
 
 
-async def _open(docket_name: str, url: str, body: Any) -> Any:
+async def _open(
+    docket_name: str, url: str, body: Any, keys_file: str | None = None
+) -> Any:
     from ..docket import Docket
 
-    async with Docket(name=docket_name, url=url) as docket:
+    keys = keys_of(keys_file)
+    async with Docket(name=docket_name, url=url, signing_keys=keys) as docket:
         return await body(docket)
 
 
@@ -89,14 +93,16 @@ def list_failed(
     as_json: Json = False,
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
+    signing_keys: SigningKeysFile = None,
 ) -> None:
-    """List archived failures, newest first."""
+    """List archived failures, newest first (arguments shown when they verify
+    against the signing keys, or with --unpickle on a docket without keys)."""
 
     async def body(docket: Any) -> FailedPage:
         return await docket.failed(task, error_type, None, since, limit, cursor)
 
     try:
-        page = run(_open(docket_name, url, body), url)
+        page = run(_open(docket_name, url, body, signing_keys), url)
     except ValueError as error:
         raise fail(f"Error: {error}") from None
     if as_json:
@@ -114,6 +120,7 @@ def show_failed(
     as_json: Json = False,
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
+    signing_keys: SigningKeysFile = None,
 ) -> None:
     """Show the newest archived failure of KEY, with its traceback."""
 
@@ -121,7 +128,7 @@ def show_failed(
         return await docket.failed_task(key)
 
     try:
-        task = run(_open(docket_name, url, body), url)
+        task = run(_open(docket_name, url, body, signing_keys), url)
     except ValueError as error:
         raise fail(f"Error: {error}") from None
     if task is None:
@@ -148,27 +155,34 @@ def replay_failed(
     since: Since = None,
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
+    signing_keys: SigningKeysFile = None,
 ) -> None:
-    """Add archived failures again with their original arguments."""
+    """Add archived failures again with their original arguments (with signing
+    keys, only those that verify; they are signed again)."""
     if (key is None) == (not everything):
         raise fail("Error: give a KEY, or --all (with optional filters)", 2)
     if key is not None:
-        replay_one(key, docket_name, url)
+        replay_one(key, docket_name, url, signing_keys)
         return
 
     async def body(docket: Any) -> int:
         return await docket.replay_failed(task, error_type, since)
 
-    count = run(_open(docket_name, url, body), url)
+    try:
+        count = run(_open(docket_name, url, body, signing_keys), url)
+    except ValueError as error:
+        raise fail(f"Error: {error}") from None
     say(f"Replayed {count} failed tasks")
 
 
-def replay_one(key: str, docket_name: str, url: str) -> None:
+def replay_one(
+    key: str, docket_name: str, url: str, keys_file: str | None = None
+) -> None:
     async def body(docket: Any) -> Disposition:
         return await docket.replay(key)
 
     try:
-        disposition = run(_open(docket_name, url, body), url)
+        disposition = run(_open(docket_name, url, body, keys_file), url)
     except KeyError:
         raise fail(f"Error: no failed task with key {key!r} in the archive") from None
     except ValueError as error:

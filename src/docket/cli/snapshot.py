@@ -9,15 +9,16 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from .. import _defaults
-from .._registry import placeholder_task
-from .._snapshot import DocketSnapshot, build_snapshot
-from ..execution import Execution
+from .._inspection import Entry
 from ._app import app
 from ._common import console, fail, run, say
 from ._json import snapshot_json
-from ._options import DocketName, Json, Tasks, Url
+from ._options import DocketName, Json, SigningKeysFile, Tasks, UnsafeShowArgs, Url
+from ._options import signing_keys as keys_of
+from ._snapshot_view import Row, View, take
 
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 _NEAR = timedelta(minutes=30)
@@ -36,18 +37,11 @@ def relative_time(now: datetime, when: datetime) -> str:
     return f"{_short(now - when)} ago"
 
 
-async def _take(docket_name: str, url: str, tasks: list[str]) -> DocketSnapshot:
-    from ..docket import Docket
-
-    async with Docket(name=docket_name, url=url) as docket:
-        for path in tasks:
-            docket.register_collection(path)
-        # Tasks this command has not registered are shown by name.
-        view = await docket.broker.view()
-        return build_snapshot(docket, view, await docket.workers(), placeholder_task)
+def _arguments(entry: Entry) -> Text:
+    return Text(entry.arguments, style="" if entry.readable else "bold red")
 
 
-def snapshot_table(docket_name: str, snap: DocketSnapshot) -> Table:
+def snapshot_table(docket_name: str, snap: View) -> Table:
     now = snap.taken
     title = (
         f"Docket: {docket_name!r}\n"
@@ -55,37 +49,39 @@ def snapshot_table(docket_name: str, snap: DocketSnapshot) -> Table:
         f"{len(snap.workers)} workers, {len(snap.running)}/{snap.total_tasks} running"
     )
     table = Table(title=title)
-    for column in ("When", "Function", "Key", "Worker", "Started"):
+    for column in ("When", "Function", "Key", "Worker", "Started", "Arguments"):
         table.add_column(column, overflow="fold")
     for running in snap.running:
         table.add_row(
             relative_time(now, running.when),
-            running.function_name,
-            running.key,
-            running.worker or "",
-            relative_time(now, running.started),
+            Text(running.function),
+            Text(running.entry.key),
+            Text(running.worker or ""),
+            relative_time(now, running.started or now),
+            _arguments(running.entry),
             style="blue",
         )
-    for waiting in sorted(snap.future, key=lambda e: e.when):
+    for waiting in sorted(snap.future, key=lambda r: r.when):
         style = "cyan" if waiting.when <= now else "yellow"
         table.add_row(
             relative_time(now, waiting.when),
-            waiting.function_name,
-            waiting.key,
+            Text(waiting.function),
+            Text(waiting.entry.key),
             "",
             "",
+            _arguments(waiting.entry),
             style=style,
         )
     return table
 
 
-def stats_table(snap: DocketSnapshot) -> Table:
+def stats_table(snap: View) -> Table:
     """Counts per function, most numerous first."""
     now = snap.taken
-    running = Counter(e.function_name for e in snap.running)
-    waiting: dict[str, list[Execution]] = {}
-    for execution in snap.future:
-        waiting.setdefault(execution.function_name, []).append(execution)
+    running = Counter(r.function for r in snap.running)
+    waiting: dict[str, list[Row]] = {}
+    for row in snap.future:
+        waiting.setdefault(row.function, []).append(row)
     names = set(running) | set(waiting)
     table = Table(title="Task Count Statistics by Function")
     for column in ("Function", "Total", "Running", "Queued"):
@@ -95,7 +91,7 @@ def stats_table(snap: DocketSnapshot) -> Table:
     rows: list[tuple[int, str, Sequence[str]]] = []
     for name in names:
         queued = waiting.get(name, [])
-        whens = [e.when for e in queued]
+        whens = [r.when for r in queued]
         total = running[name] + len(queued)
         rows.append(
             (
@@ -112,7 +108,7 @@ def stats_table(snap: DocketSnapshot) -> Table:
             )
         )
     for _, _, cells in sorted(rows, key=lambda row: (-row[0], row[1])):
-        table.add_row(*cells)
+        table.add_row(*(Text(cell) for cell in cells))
     return table
 
 
@@ -125,10 +121,17 @@ def snapshot(
         bool, typer.Option("--stats", help="Also count tasks by function")
     ] = False,
     as_json: Json = False,
+    signing_keys: SigningKeysFile = None,
+    unsafe_show_args: UnsafeShowArgs = False,
 ) -> None:
-    """Show the running, queued and scheduled tasks of a docket."""
+    """Show the running, queued and scheduled tasks of a docket.
+
+    Arguments are shown when they verify against the signing keys; without
+    keys only with --unsafe-show-args. Entries that cannot be read or verified
+    are listed, marked, and never decoded."""
+    keys = keys_of(signing_keys)
     try:
-        snap = run(_take(docket_name, url, tasks), url)
+        snap = run(take(docket_name, url, tasks, keys, unsafe_show_args), url)
     except (ValueError, ImportError, AttributeError) as error:
         raise fail(f"Error: {error}") from None
     if as_json:

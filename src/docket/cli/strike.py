@@ -15,7 +15,8 @@ from .. import _defaults
 from .._strikes import Operator, Restore, Strike
 from ._app import app
 from ._common import run, say
-from ._options import DocketName, Url
+from ._options import DocketName, SigningKeysFile, Url
+from ._options import signing_keys as keys_of
 
 _TYPE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 OPERATORS = [o.value for o in Operator]
@@ -146,10 +147,11 @@ async def _send(
     param: str | None,
     operator: str,
     value: Any,
+    keys: list[str] | None,
 ) -> None:
     from ..docket import Docket
 
-    async with Docket(name=docket_name, url=url) as docket:
+    async with Docket(name=docket_name, url=url, signing_keys=keys) as docket:
         if verb == "Striking":
             await docket.strike(task, param, Operator(operator), value)
         else:
@@ -164,10 +166,12 @@ def _command(
     value: str | None,
     docket_name: str,
     url: str,
+    keys_file: str | None,
 ) -> None:
     task, param, parsed, text = _instruction(verb, function, parameter, operator, value)
+    keys = keys_of(keys_file)
     say(text)
-    run(_send(verb, docket_name, url, task, param, operator, parsed), url)
+    run(_send(verb, docket_name, url, task, param, operator, parsed, keys), url)
 
 
 @app.command()
@@ -178,9 +182,12 @@ def strike(
     value: Value = None,
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
+    signing_keys: SigningKeysFile = None,
 ) -> None:
     """Stop a task (or tasks with matching arguments) from being scheduled or run."""
-    _command("Striking", function, parameter, operator, value, docket_name, url)
+    _command(
+        "Striking", function, parameter, operator, value, docket_name, url, signing_keys
+    )
 
 
 @app.command()
@@ -191,6 +198,16 @@ def restore(
     value: Value = None,
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
+    signing_keys: SigningKeysFile = None,
 ) -> None:
     """Lift a strike given earlier with the same arguments."""
-    _command("Restoring", function, parameter, operator, value, docket_name, url)
+    _command(
+        "Restoring",
+        function,
+        parameter,
+        operator,
+        value,
+        docket_name,
+        url,
+        signing_keys,
+    )

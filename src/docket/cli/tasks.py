@@ -11,26 +11,38 @@ from .. import _defaults
 from .. import tasks as builtin
 from ._app import tasks_app
 from ._common import run, say
-from ._options import Delay, DocketName, Url
+from ._options import Delay, DocketName, SigningKeysFile, Url
+from ._options import signing_keys as keys_of
 
 Message = Annotated[str, typer.Argument(help="The message the task logs or raises")]
 
 
 async def _add(
-    docket_name: str, url: str, delay: timedelta, function: Any, argument: Any
+    docket_name: str,
+    url: str,
+    delay: timedelta,
+    function: Any,
+    argument: Any,
+    keys: list[str] | None,
 ) -> str:
     from ..docket import Docket
 
     when = datetime.now(timezone.utc) + delay
-    async with Docket(name=docket_name, url=url) as docket:
+    async with Docket(name=docket_name, url=url, signing_keys=keys) as docket:
         execution = await docket.add(function, when)(argument)
     return execution.key
 
 
 def _command(
-    docket_name: str, url: str, delay: timedelta, function: Any, argument: Any
+    docket_name: str,
+    url: str,
+    delay: timedelta,
+    function: Any,
+    argument: Any,
+    keys_file: str | None,
 ) -> None:
-    key = run(_add(docket_name, url, delay, function, argument), url)
+    keys = keys_of(keys_file)
+    key = run(_add(docket_name, url, delay, function, argument, keys), url)
     say(f"Added {function.__name__} task {key!r} to the docket {docket_name!r}")
 
 
@@ -40,9 +52,10 @@ def trace(
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     delay: Delay = timedelta(0),
+    signing_keys: SigningKeysFile = None,
 ) -> None:
     """Add a task that logs MESSAGE on the worker that runs it."""
-    _command(docket_name, url, delay, builtin.trace, message)
+    _command(docket_name, url, delay, builtin.trace, message, signing_keys)
 
 
 @tasks_app.command()
@@ -51,9 +64,10 @@ def fail(
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     delay: Delay = timedelta(0),
+    signing_keys: SigningKeysFile = None,
 ) -> None:
     """Add a task that fails with MESSAGE (and is retried once)."""
-    _command(docket_name, url, delay, builtin.fail, message)
+    _command(docket_name, url, delay, builtin.fail, message, signing_keys)
 
 
 @tasks_app.command()
@@ -62,6 +76,7 @@ def sleep(
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     delay: Delay = timedelta(0),
+    signing_keys: SigningKeysFile = None,
 ) -> None:
     """Add a task that sleeps SECONDS on a worker."""
-    _command(docket_name, url, delay, builtin.sleep, seconds)
+    _command(docket_name, url, delay, builtin.sleep, seconds, signing_keys)

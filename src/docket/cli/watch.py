@@ -13,10 +13,12 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import _codec, _defaults
+from .._inspection import Entry, describe_record
 from ..execution import TERMINAL, ExecutionState
 from ._app import app
 from ._common import console, iterate_with_timeout, run, say
-from ._options import DocketName, WatchUrl
+from ._options import DocketName, SigningKeysFile, UnsafeShowArgs, WatchUrl
+from ._options import signing_keys as keys_of
 
 if TYPE_CHECKING:
     from ..docket import Docket
@@ -41,9 +43,12 @@ RESYNC_SECONDS = 1.0
 class WatchView:
     """What ``watch`` shows; ``render`` is called again on every refresh."""
 
-    def __init__(self, docket_name: str, execution: Execution) -> None:
+    def __init__(
+        self, docket_name: str, execution: Execution, entry: Entry | None = None
+    ) -> None:
         self.docket_name = docket_name
         self.execution = execution
+        self.entry = entry
         self.show_progress = False
         self._update_progress_flag()
 
@@ -81,6 +86,11 @@ class WatchView:
         lines: list[RenderableType] = [
             Text(f"Task: {execution.key}"),
             Text(f"Docket: {self.docket_name}"),
+        ]
+        if self.entry is not None:
+            style = "" if self.entry.readable else "bold red"
+            lines.append(Text.assemble("Arguments: ", (self.entry.arguments, style)))
+        lines += [
             Text.assemble(
                 "State: ", (state.value.upper(), f"bold {STATE_COLOURS[state]}")
             ),
@@ -122,9 +132,10 @@ class WatchView:
 async def _resync(docket: Docket, view: WatchView) -> bool:
     """Catch up when no event came for a while; False when the record is gone."""
     execution = view.execution
-    fresh = await docket.get_execution(execution.key)
-    if fresh is None:
+    found = await describe_record(docket, execution.key)
+    if found is None:
         return False
+    fresh = found[0]
     if fresh.state is not execution.state:
         view.apply(dict(fresh.state_snapshot()))
     p, q = execution.progress, fresh.progress
@@ -158,14 +169,16 @@ async def _follow(docket: Docket, view: WatchView, live: Live) -> str | None:
     return None
 
 
-async def _watch(docket_name: str, url: str, key: str) -> str | None:
+async def _watch(
+    docket_name: str, url: str, key: str, keys: list[str] | None, unsafe: bool
+) -> str | None:
     from ..docket import Docket
 
-    async with Docket(name=docket_name, url=url) as docket:
-        execution = await docket.get_execution(key)
-        if execution is None:
+    async with Docket(name=docket_name, url=url, signing_keys=keys) as docket:
+        found = await describe_record(docket, key, unsafe)
+        if found is None:
             return f"Error: Task with key {key!r} not found or function not registered"
-        view = WatchView(docket_name, execution)
+        view = WatchView(docket_name, *found)
         if view.finished:
             console.print(view.render())
             return None
@@ -180,8 +193,14 @@ def watch(
     key: Annotated[str, typer.Argument(help="The task's key")],
     url: WatchUrl = _defaults.DOCKET_URL,
     docket_name: DocketName = _defaults.DOCKET_NAME,
+    signing_keys: SigningKeysFile = None,
+    unsafe_show_args: UnsafeShowArgs = False,
 ) -> None:
-    """Follow a task's state and progress until it completes, fails or is cancelled."""
-    message = run(_watch(docket_name, url, key), url)
+    """Follow a task's state and progress until it completes, fails or is cancelled.
+
+    Its arguments are shown when they verify against the signing keys; without
+    keys only with --unsafe-show-args."""
+    keys = keys_of(signing_keys)
+    message = run(_watch(docket_name, url, key, keys, unsafe_show_args), url)
     if message is not None:
         say(message)

@@ -18,15 +18,19 @@ from ._app import app
 from ._common import fail
 from ._options import (
     DocketName,
+    SigningKeysFile,
     Tasks,
     WorkerUrl,
     duration_option,
     positive_duration_option,
+    redelivery_timeout_option,
     set_logging_format,
     set_logging_level,
     validate_dependencies,
     validate_fallback_task,
+    validate_serializer,
 )
+from ._options import signing_keys as keys_of
 
 logger = logging.getLogger("docket.worker")
 
@@ -121,12 +125,15 @@ def worker(
     ] = d.MESSAGE_BATCH,
     redelivery_timeout: Annotated[
         timedelta,
-        _duration(
+        _option(
             "--redelivery-timeout",
-            default="5m",
             env=d.ENV_REDELIVERY_TIMEOUT,
             panel=TUNING,
-            help="Idle time after which another worker may take over a task",
+            parser=redelivery_timeout_option,
+            metavar="DURATION",
+            show_default="5m",
+            help="Idle time after which another worker may take over a task "
+            "(at least 100ms)",
         ),
     ] = d.REDELIVERY_TIMEOUT,
     reconnection_delay: Annotated[
@@ -263,6 +270,18 @@ def worker(
             help="module:member, a list or mapping of dependencies for every task",
         ),
     ] = None,
+    signing_keys: SigningKeysFile = None,
+    serializer: Annotated[
+        str | None,
+        _option(
+            "--serializer",
+            env=d.ENV_SERIALIZER,
+            callback=validate_serializer,
+            show_default="pickle",
+            help="pickle or json: how this worker writes payloads (a json worker "
+            "never loads pickles)",
+        ),
+    ] = None,
 ) -> None:
     """Start a worker that runs the docket's tasks."""
     from .._redis.faults import AccessDenied
@@ -295,6 +314,8 @@ def worker(
                 http_host=http_host,
                 max_deliveries=max_deliveries,
                 dead_letter_limit=dead_letter_limit,
+                signing_keys=keys_of(signing_keys),
+                serializer=serializer,
             )
         )
     except ShutdownForced as stopped:

@@ -1,4 +1,5 @@
-"""Rows of the task tables, decoded from stored messages without unpickling."""
+"""Rows of the task tables, decoded from stored messages without unpickling
+(arguments only when they verify, or with ``unpickle`` on a docket without keys)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .._broker.listing import Listed
+from .._codec import Codec
 from .._message import MalformedMessage, decode_message, identity
 from ..archive import describe_arguments
 
@@ -38,7 +40,7 @@ class TaskRow:
         return document
 
 
-def task_row(listed: Listed, unpickle: bool) -> TaskRow:
+def task_row(listed: Listed, unpickle: bool, codec: Codec) -> TaskRow:
     fields = listed.fields
     try:
         message = decode_message(fields)
@@ -55,7 +57,7 @@ def task_row(listed: Listed, unpickle: bool) -> TaskRow:
         task=message.function,
         when=when.isoformat(),
         attempt=message.attempt,
-        arguments=describe_arguments(message.args, message.kwargs, unpickle),
+        arguments=describe_arguments(codec, message, unpickle),
         stream_id=listed.stream_id,
         worker=listed.consumer,
         running_for=None if listed.idle_ms is None else listed.idle_ms / 1000,

@@ -95,7 +95,7 @@ async def _paged(
         for item in listed:
             examined += 1
             cursor = item.stream_id
-            row = task_row(item, console.settings.unpickle)
+            row = task_row(item, console.settings.unpickle, console.docket.codec)
             if not query or _matches(row, query):
                 section.rows.append(row)
                 if len(section.rows) >= size:
@@ -133,7 +133,7 @@ async def _scheduled(console: Console, offset: int, query: str) -> Section:
         taken = 0
         for item in listed:
             taken += 1
-            row = task_row(item, console.settings.unpickle)
+            row = task_row(item, console.settings.unpickle, docket.codec)
             if not query or _matches(row, query):
                 section.rows.append(row)
                 if len(section.rows) >= size:

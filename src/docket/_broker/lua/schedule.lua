@@ -19,6 +19,9 @@
 -- without one); a key whose record exists ignores and deletes them. Replace falls back
 -- to P:stream-id:K to withdraw the old message and deletes both. A stream id the
 -- server rejects is ignored: the generation bump still makes the old message stale.
+-- The record gets the message's function, args and kwargs; and, when the message
+-- has them, its serializer, and its signature with the exact 'when' text and
+-- attempt it covers (as message_when/attempt), so the record verifies like it.
 --
 -- Race prevented: two producers adding one key at once, or a replace racing a worker's
 -- claim, both see one consistent record; the generation counter makes every older copy
@@ -77,15 +80,26 @@ end
 generation = generation + 1
 local fields = {}
 local function_name, args, kwargs = '', '', ''
+local copied, signed = {}, false
 for i = FIELDS, #ARGV, 2 do
   local name, value = ARGV[i], ARGV[i + 1]
   if name == 'generation' then value = tostring(generation) end
   if name == 'function' then function_name = value end
   if name == 'args' then args = value end
   if name == 'kwargs' then kwargs = value end
+  if name == 'serializer' or name == 'signature' or name == 'attempt' then
+    copied[#copied + 1] = name
+    copied[#copied + 1] = value
+  end
+  if name == 'when' then
+    copied[#copied + 1] = 'message_when'
+    copied[#copied + 1] = value
+  end
+  if name == 'signature' or name == 'serializer' then signed = true end
   fields[#fields + 1] = name
   fields[#fields + 1] = value
 end
+if not signed then copied = {} end
 
 -- A fresh record: drops the previous run's fields and any terminal TTL.
 if state then redis.call('DEL', runs) end
@@ -93,12 +107,13 @@ if state then redis.call('DEL', runs) end
 if immediate then
   local id = redis.call('XADD', stream, '*', unpack(fields))
   redis.call('HSET', runs, 'state', 'queued', 'when', when, 'function', function_name,
-    'args', args, 'kwargs', kwargs, 'generation', generation, 'stream_id', id)
+    'args', args, 'kwargs', kwargs, 'generation', generation, 'stream_id', id,
+    unpack(copied))
 else
   redis.call('HSET', parked, unpack(fields))
   redis.call('ZADD', queue, when, key)
   redis.call('HSET', runs, 'state', 'scheduled', 'when', when, 'function', function_name,
-    'args', args, 'kwargs', kwargs, 'generation', generation)
+    'args', args, 'kwargs', kwargs, 'generation', generation, unpack(copied))
   local first = redis.call('ZRANGE', queue, 0, 0)
   if first[1] == key then emit(ARGV[8], when) end
 end

@@ -26,7 +26,7 @@
 -- successor's progress; it still publishes its terminal event (so waiters are
 -- released) and acknowledges its own message. A run cancelled while it ran keeps
 -- its `cancelled` state whatever it reports. Finished records keep `args`/`kwargs` empty
--- (read for the archive first).
+-- (read for the archive first, with the signature fields that verify them).
 -- Returns the number of executions that were superseded.
 
 local stream, prefix, group, ttl = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -58,7 +58,8 @@ for _, r in ipairs(records(ARGV[5], 14)) do
   local archived = state == 'failed' and r[8] ~= '' and limit > 0
   local record
   if archived then
-    record = hmget(runs, 'generation', 'state', 'function', 'args', 'kwargs', 'when')
+    record = hmget(runs, 'generation', 'state', 'function', 'args', 'kwargs', 'when',
+      'serializer', 'signature', 'message_when', 'attempt')
   else
     record = hmget(runs, 'generation', 'state')
   end
@@ -84,7 +85,9 @@ for _, r in ipairs(records(ARGV[5], 14)) do
         extra[#extra + 1] = 'result_key'; extra[#extra + 1] = key
       end
       -- The arguments were for running it: a finished record keeps them empty
-      -- (blanked in the same HSET, so dropping them costs no extra command).
+      -- (blanked in the same HSET, so dropping them costs no extra command). The
+      -- signature fields schedule.lua copied stay: with no arguments left they
+      -- verify nothing, and removing them would cost a command per task.
       redis.call('HSET', runs, 'state', state, 'completed_at', completed_at,
         'args', '', 'kwargs', '', unpack(extra))
       redis.call('EXPIRE', runs, ttl)
@@ -93,10 +96,20 @@ for _, r in ipairs(records(ARGV[5], 14)) do
     end
     if string.find(flags, 'p', 1, true) then redis.call('DEL', progress) end
     if archived then
-      archive_add({'key', key, 'function', record[3] or r[8], 'args', record[4] or '',
+      local entry = {'key', key, 'function', record[3] or r[8], 'args', record[4] or '',
         'kwargs', record[5] or '', 'when', record[6] or '', 'generation', r[2],
         'error_type', r[9], 'message', r[10], 'traceback', r[11], 'attempt', r[12],
-        'worker', r[13], 'started_at', r[14] or '', 'failed_at', completed_at})
+        'worker', r[13], 'started_at', r[14] or '', 'failed_at', completed_at}
+      -- A signed (or non-pickle) message's signature and the exact fields it covers,
+      -- so the archived arguments verify (and a replay can be signed again).
+      local signed = {'serializer', 'signature', 'message_when', 'message_attempt'}
+      for i, name in ipairs(signed) do
+        if record[6 + i] then
+          entry[#entry + 1] = name
+          entry[#entry + 1] = record[6 + i]
+        end
+      end
+      archive_add(entry)
     end
   end
 

@@ -1,0 +1,79 @@
+"""What ``docket snapshot`` shows, read without trusting the stored messages:
+arguments are decoded only as ``_inspection.describe_message`` allows."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+from .._inspection import Entry, describe_message
+from .._snapshot import WorkerInfo
+
+if TYPE_CHECKING:
+    from ..docket import Docket
+
+
+@dataclass(frozen=True)
+class Row:
+    """One task as the table shows it; ``worker`` is set for running tasks."""
+
+    entry: Entry
+    when: datetime
+    worker: str | None = None
+    started: datetime | None = None
+
+    @property
+    def function(self) -> str:
+        return self.entry.function
+
+
+@dataclass(frozen=True)
+class View:
+    taken: datetime
+    total_tasks: int
+    workers: Collection[WorkerInfo]
+    running: list[Row]
+    future: list[Row]
+
+
+async def take(
+    docket_name: str,
+    url: str,
+    tasks: list[str],
+    keys: list[str] | None,
+    unsafe: bool,
+) -> View:
+    """The docket's running and waiting tasks, and its workers."""
+    from ..docket import Docket
+
+    async with Docket(name=docket_name, url=url, signing_keys=keys) as docket:
+        for path in tasks:
+            docket.register_collection(path)
+        view = await docket.broker.view()
+        workers = await docket.workers()
+        taken = datetime.now(timezone.utc)
+        running: list[Row] = []
+        future: list[Row] = []
+        for message_id, fields in view.stream:
+            entry = _entry(docket, fields, unsafe)
+            holder = view.pending.get(message_id)
+            if holder is None:
+                future.append(Row(entry, entry.when or taken))
+                continue
+            started = taken - timedelta(milliseconds=holder.idle_ms)
+            running.append(Row(entry, entry.when or taken, holder.consumer, started))
+        for fields in view.parked:
+            entry = _entry(docket, fields, unsafe)
+            future.append(Row(entry, entry.when or taken))
+    total = view.stream_length + view.queue_length
+    return View(taken, total, workers, running, future)
+
+
+def _entry(docket: Docket, fields: dict[bytes, bytes], unsafe: bool) -> Entry:
+    """Tasks this command has not registered are shown by name too."""
+    return describe_message(docket.codec, fields, unsafe)
+
+
+__all__ = ["Row", "View", "take"]
