@@ -108,7 +108,8 @@ async def test_rate_limit_reschedules_to_when_a_slot_opens(
     assert set(await final_states(executions)) == {ExecutionState.COMPLETED}
     gaps = [starts[i + 2] - starts[i] for i in range(len(starts) - 2)]
     assert min(gaps) >= 0.3 - 0.05, gaps
-    assert starts[-1] - starts[0] < 3 * 0.3 + 0.5  # rescheduled promptly, not later
+    # rescheduled promptly (not after a long fixed delay), with room for a busy machine
+    assert starts[-1] - starts[0] < 3 * 0.3 + 1.5
 
 
 async def test_rate_limit_drop_cancels_the_excess(docket: Docket, worker: Worker):
