@@ -53,6 +53,14 @@ async def _open(
         return await body(docket)
 
 
+def _run(docket_name: str, url: str, body: Any, keys_file: str | None = None) -> Any:
+    """Run ``body(docket)``; a bad filter or value is a one-line error, exit 1."""
+    try:
+        return run(_open(docket_name, url, body, keys_file), url)
+    except ValueError as error:
+        raise fail(f"Error: {error}") from None
+
+
 def _page_json(page: FailedPage, unpickle: bool) -> str:
     return json.dumps(
         {
@@ -101,10 +109,7 @@ def list_failed(
     async def body(docket: Any) -> FailedPage:
         return await docket.failed(task, error_type, None, since, limit, cursor)
 
-    try:
-        page = run(_open(docket_name, url, body, signing_keys), url)
-    except ValueError as error:
-        raise fail(f"Error: {error}") from None
+    page = _run(docket_name, url, body, signing_keys)
     if as_json:
         say(_page_json(page, unpickle))
         return
@@ -127,10 +132,7 @@ def show_failed(
     async def body(docket: Any) -> FailedTask | None:
         return await docket.failed_task(key)
 
-    try:
-        task = run(_open(docket_name, url, body, signing_keys), url)
-    except ValueError as error:
-        raise fail(f"Error: {error}") from None
+    task = _run(docket_name, url, body, signing_keys)
     if task is None:
         raise fail(f"Error: no failed task with key {key!r} in the archive")
     if as_json:
@@ -168,10 +170,7 @@ def replay_failed(
     async def body(docket: Any) -> int:
         return await docket.replay_failed(task, error_type, since)
 
-    try:
-        count = run(_open(docket_name, url, body, signing_keys), url)
-    except ValueError as error:
-        raise fail(f"Error: {error}") from None
+    count = _run(docket_name, url, body, signing_keys)
     say(f"Replayed {count} failed tasks")
 
 
@@ -216,8 +215,5 @@ def purge_failed(
     async def body(docket: Any) -> int:
         return await docket.purge(task, error_type, key, older_than)
 
-    try:
-        count = run(_open(docket_name, url, body), url)
-    except ValueError as error:
-        raise fail(f"Error: {error}") from None
+    count = _run(docket_name, url, body)
     say(f"Purged {count} failed tasks")

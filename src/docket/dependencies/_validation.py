@@ -38,6 +38,22 @@ def _is_single(cls: type) -> bool:
     return bool(getattr(cls, "single", False))
 
 
+def _single_bases(dependencies: Iterable[Any]) -> list[type]:
+    """The "single" dependency classes among the dependencies' classes and their
+    bases (a Retry subclass counts as a Retry), in first-seen order."""
+    bases: list[type] = []
+    for dependency in dependencies:
+        for cls in type(dependency).__mro__:
+            if (
+                cls is not Dependency
+                and issubclass(cls, Dependency)
+                and _is_single(cls)
+                and cls not in bases
+            ):
+                bases.append(cls)
+    return bases
+
+
 def single_rule_violation(
     task: list[tuple[str, Dependency[Any]]],
     worker: list[tuple[str, Dependency[Any]]] | None = None,
@@ -68,16 +84,7 @@ def single_rule_violation(
             )
         return f"Only one {dependency_type.__name__} dependency is allowed"
 
-    single_bases: list[type] = []
-    for _, dependency in entries:
-        for cls in type(dependency).__mro__:
-            if (
-                cls is not Dependency
-                and issubclass(cls, Dependency)
-                and _is_single(cls)
-                and cls not in single_bases
-            ):
-                single_bases.append(cls)
+    single_bases = _single_bases(dependency for _, dependency in entries)
 
     for base in single_bases:
         found = [
@@ -179,16 +186,7 @@ def dependency_conflicts(
             conflicts[slot] = FailedDependency(slot, ValueError(message))
             reported.add(kind)
 
-    bases: list[type] = []
-    for _, dependency in found:
-        for cls in type(dependency).__mro__:
-            if (
-                cls is not Dependency
-                and issubclass(cls, Dependency)
-                and _is_single(cls)
-                and cls not in bases
-            ):
-                bases.append(cls)
+    bases = _single_bases(dependency for _, dependency in found)
     for base in bases:
         members = [(n, d) for n, d in found if isinstance(d, base)]
         kinds = {type(d) for _, d in members}
