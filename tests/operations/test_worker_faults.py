@@ -330,3 +330,19 @@ async def test_a_missing_acl_rule_fails_fast_and_names_it(server: RedisServer):
         async with fast_worker(docket) as worker:
             with pytest.raises(AccessDenied, match=r"grant it \+xreadgroup"):
                 await asyncio.wait_for(worker.run_until_finished(), 10)
+
+
+async def test_connections_idle_through_a_restart_are_opened_again(
+    docket: Docket, server: RedisServer
+):
+    """After Redis restarts, the first commands on connections that sat idle through
+    it (the docket's pooled connection, and the one its script calls hold) succeed:
+    nobody sees 'Connection closed by server' for a socket that closed while idle."""
+    execution = await docket.add(counted, key="idle-1")("idle-1")
+    await execution.sync()  # both connections are open and idle now
+    await asyncio.to_thread(server.stop)  # the event loop sees the sockets close
+    await asyncio.to_thread(server.start)
+    await execution.sync()
+    assert execution.state is ExecutionState.QUEUED
+    second = await docket.add(counted, key="idle-2")("idle-2")
+    assert second.state is ExecutionState.QUEUED

@@ -1,9 +1,20 @@
-"""Auto-pipelining: script calls made in the same moment share one round trip.
+"""Auto-pipelining over one held connection: commands of the same moment share a
+round trip, and a lone command costs no more than a plain call.
 
-Every caller enqueues its call and awaits a future; one flusher sends everything
-queued as a single non-transactional pipeline, then the next batch, and so on. So
-a thousand concurrent ``add()`` calls cost a handful of round trips and one pool
-connection, never a connection each (redis-py's pool holds 100 by default).
+The broker's script calls (and the worker's non-blocking reads) go through one
+``Batcher``. While nothing is in flight a call is written at once on the held
+connection and its reply read back: no task, no future, no pool look-up. Calls that
+arrive while a round trip is in flight queue up; when it returns, one flusher sends
+everything queued as one pipeline, then the next batch, and so on. So a thousand
+concurrent ``add()`` calls cost a handful of round trips on one connection, and a
+worker's settle and claim of the same moment travel together.
+
+The connection comes from the client's pool once and is kept (``aclose`` gives it
+back). Commands are packed by hiredis when it is installed. A connection the server
+closed while it sat idle is opened again before sending, as redis-py's pool does; a
+fault during a round trip retries under the connection's own retry policy (none by
+default), as redis-py's own calls do. A cluster client
+has no single pool: there every batch goes through its cluster pipeline instead.
 """
 
 from __future__ import annotations
@@ -12,67 +23,189 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
 
 from .scripts import Script
 
+try:
+    from hiredis import pack_command as _hiredis_pack
+except ImportError:  # pragma: no cover - hiredis is a dependency
+    _hiredis_pack = None
+
 MAX_BATCH = 500
 
-Call = tuple[Script, Sequence[str], list[str | bytes], "asyncio.Future[Any]"]
+Command = tuple[Any, ...]
+# (command, the script it runs or None, the caller's future or None for a direct call)
+Call = tuple[Command, "Script | None", "asyncio.Future[Any]"]
+
+
+def script_command(
+    script: Script, keys: Sequence[str], values: Sequence[str | bytes]
+) -> Command:
+    """The EVALSHA command of ``script`` (its publishing-inline variant)."""
+    return ("EVALSHA", script.inline.sha, len(keys), *keys, *values)
 
 
 class Batcher:
     def __init__(self, client: Any) -> None:
         self._client = client
+        self._pool: Any = getattr(client, "connection_pool", None)
+        self._connection: Any = None
         self._queue: list[Call] = []
-        self._flushing: asyncio.Future[None] | None = None
+        self._busy = False
+        self._flusher: asyncio.Task[None] | None = None
+
+    # ---- calls ------------------------------------------------------------------
 
     async def call(
-        self, script: Script, keys: Sequence[str], values: list[str | bytes]
+        self, script: Script, keys: Sequence[str], values: Sequence[str | bytes]
     ) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((script, keys, values, future))
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.ensure_future(self._flush())
-        return await future
+        """Run ``script`` (loading it when the server does not know it)."""
+        return await self.send(script_command(script, keys, values), script)
+
+    async def send(self, command: Command, script: Script | None = None) -> Any:
+        """Send one command and return its raw reply (an error reply raises)."""
+        if self._busy:
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._queue.append((command, script, future))
+            return await future
+        self._busy = True
+        try:
+            (reply,) = await self._round_trip([(command, script)])
+        finally:
+            self._busy = False
+            if self._queue:
+                self._start_flusher()
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def _start_flusher(self) -> None:
+        self._busy = True
+        self._flusher = asyncio.ensure_future(self._flush())
 
     async def _flush(self) -> None:
-        await asyncio.sleep(0)  # let every caller of this moment join the batch
-        while self._queue:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            live = [call for call in batch if not call[3].cancelled()]
-            try:
-                await self._send(live)
-            except BaseException as error:
-                for *_, future in live:
-                    if not future.done():
-                        future.set_exception(error)
-                if not isinstance(error, Exception):
-                    raise
-
-    async def _send(self, batch: list[Call]) -> None:
-        if len(batch) == 1:
-            script, keys, values, future = batch[0]
-            result = await script.call_inline(self._client, keys, values)
-            if not future.done():
-                future.set_result(result)
-            return
-        pipe = self._client.pipeline(transaction=False)
-        for script, keys, values, _ in batch:
-            # execute_command, not pipe.evalsha: cluster pipelines block the latter
-            pipe.execute_command(
-                "EVALSHA", script.inline.sha, len(keys), *keys, *values
-            )
-        replies = await pipe.execute(raise_on_error=False)
-        for (script, keys, values, future), reply in zip(batch, replies, strict=True):
-            if isinstance(reply, NoScriptError):
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                live = [call for call in batch if not call[2].done()]
+                if not live:
+                    continue
                 try:
-                    reply = await script.call_inline(self._client, keys, values)
-                except Exception as error:
-                    reply = error
-            if future.done():
-                continue
+                    replies = await self._round_trip([(c, s) for c, s, _ in live])
+                except BaseException as error:
+                    for _, _, future in live:
+                        if not future.done():
+                            future.set_exception(error)
+                    if not isinstance(error, Exception):
+                        raise
+                    continue
+                for (_, _, future), reply in zip(live, replies, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(reply, Exception):
+                        future.set_exception(reply)
+                    else:
+                        future.set_result(reply)
+        finally:
+            self._busy = False
+
+    # ---- the wire ---------------------------------------------------------------
+
+    async def _round_trip(
+        self, calls: list[tuple[Command, Script | None]]
+    ) -> list[Any]:
+        """One reply (or error reply, as an exception value) per call, in order;
+        calls whose script the server did not know are loaded and sent again."""
+        replies = await self._exchange([command for command, _ in calls])
+        missing = [
+            i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)
+        ]
+        if missing:
+            scripts = {id(calls[i][1]): calls[i][1] for i in missing}
+            loads: list[Command] = [
+                ("SCRIPT", "LOAD", script.inline.source)
+                for script in scripts.values()
+                if script is not None
+            ]
+            if self._pool is None:  # a cluster client loads on every primary
+                for load in loads:
+                    await self._client.script_load(load[2])
+                loads = []
+            again = await self._exchange(
+                loads + [calls[i][0] for i in missing], skip=len(loads)
+            )
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        return replies
+
+    async def _exchange(self, commands: list[Command], skip: int = 0) -> list[Any]:
+        """Send ``commands`` in one write, read every reply; the first ``skip``
+        replies are checked (an error raises) and left out of the result."""
+        if self._pool is None:  # a cluster client: its pipeline routes by slot
+            return await self._cluster_exchange(commands, skip)
+        connection = await self._held()
+        packed = _pack(connection, commands)
+
+        async def attempt() -> list[Any]:
+            await connection.send_packed_command(packed, check_health=False)
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(await connection.read_response())
+                except ResponseError as error:  # a reply; the stream stays in step
+                    replies.append(error)
+            for reply in replies[:skip]:
+                if isinstance(reply, Exception):
+                    raise reply
+            return replies[skip:]
+
+        async def failed(_error: BaseException) -> None:
+            await connection.disconnect()
+
+        return await connection.retry.call_with_retry(attempt, failed)
+
+    async def _cluster_exchange(self, commands: list[Command], skip: int) -> list[Any]:
+        pipe = self._client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        replies = list(await pipe.execute(raise_on_error=False))
+        for reply in replies[:skip]:
             if isinstance(reply, Exception):
-                future.set_exception(reply)
-            else:
-                future.set_result(reply)
+                raise reply
+        return replies[skip:]
+
+    async def _held(self) -> Any:
+        """The held connection, ready to send: one the server closed while it was
+        idle (or that holds a stray reply) is opened again first, as the pool
+        itself does before handing a connection out. No system call: this looks
+        at what the event loop has already read."""
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = await self._pool.get_connection()
+        elif connection.is_connected:
+            try:
+                stale = await connection.can_read()
+            except (RedisConnectionError, OSError):
+                stale = True
+            if stale:
+                await connection.disconnect()
+        return connection
+
+    async def aclose(self) -> None:
+        """Give the held connection back to its pool (after the flusher ends)."""
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None and not flusher.done():
+            await asyncio.gather(flusher, return_exceptions=True)
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await self._pool.release(connection)
+
+
+def _pack(connection: Any, commands: list[Command]) -> bytes | list[bytes]:
+    if _hiredis_pack is not None:
+        if len(commands) == 1:
+            return _hiredis_pack(commands[0])
+        return b"".join([_hiredis_pack(command) for command in commands])
+    return connection.pack_commands(commands)

@@ -68,6 +68,11 @@ class Broker(
         # Redis: concurrent script calls share pipelines. In-process: call directly.
         self.batcher = None if backend.is_memory else Batcher(backend.client)
 
+    async def aclose(self) -> None:
+        """Give back the connection the batcher holds (the backend stays open)."""
+        if self.batcher is not None:
+            await self.batcher.aclose()
+
     async def check_access(self, worker: str) -> None:
         """Run, harmlessly, each kind of command a worker needs (the consumer group,
         reading its own pending history, the claim and settle scripts with empty

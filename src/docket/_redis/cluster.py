@@ -20,6 +20,13 @@ from redis.exceptions import NoPermissionError, RedisClusterException
 
 from .urls import strip_scheme_suffix
 
+try:  # redis-py 7 and later
+    from redis.maint_notifications import (
+        MaintNotificationsConfig as _MaintNotificationsConfig,
+    )
+except ImportError:  # pragma: no cover - older redis-py has no such notifications
+    _MaintNotificationsConfig = None
+
 # Query options that configure the cluster client, not a node connection.
 _CLUSTER_ONLY = frozenset(
     {
@@ -57,6 +64,13 @@ def plain_client(url: str, **options: Any) -> Any:
     settings: dict[str, Any] = {"decode_responses": False, **options}
     if not _has_option(url, "socket_timeout"):
         settings["socket_timeout"] = None
+    if _MaintNotificationsConfig is not None:
+        # While these (managed-service) notifications are "auto", redis-py 8's pool
+        # skips its check for connections the server closed while they sat idle,
+        # so the first command after a Redis restart would fail.
+        settings.setdefault(
+            "maint_notifications_config", _MaintNotificationsConfig(enabled=False)
+        )
     return aioredis.Redis.from_url(url, **settings)
 
 

@@ -87,6 +87,7 @@ async def run_session(
         raise
     finally:
         pulse.active = False
+        await broker.aclose()
 
 
 async def _process(session: Session, first: bool) -> None:
