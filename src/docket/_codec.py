@@ -10,7 +10,6 @@ serializer is ``json``.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import pickle
 import traceback
@@ -32,6 +31,11 @@ TASK = b"docket.task.v1"
 RESULT = b"docket.result.v1"
 ERROR = b"docket.error.v1"
 STRIKE = b"docket.strike.v1"
+
+_EMPTY: dict[type, bytes] = {
+    tuple: cloudpickle.dumps(()),  # pyright: ignore[reportUnknownMemberType]
+    dict: cloudpickle.dumps({}),  # pyright: ignore[reportUnknownMemberType]
+}
 
 
 class UnverifiedPayload(ValueError):
@@ -95,6 +99,8 @@ class Codec:
 
     def encode(self, value: Any) -> bytes:
         """One value in this docket's serializer (no signature)."""
+        if type(value) in _EMPTY and not value and self.serializer == PICKLE:
+            return _EMPTY[type(value)]  # most calls pass no args or no kwargs
         if self.serializer == JSON:
             return _json_codec.dumps(value)
         return cloudpickle.dumps(value)  # pyright: ignore[reportUnknownMemberType]
@@ -265,10 +271,6 @@ def exception_parts(error: BaseException) -> tuple[str, str, str]:
     if len(text) > TRACEBACK_LIMIT:
         text = "...\n" + text[-TRACEBACK_LIMIT:]
     return type(error).__name__, message, text
-
-
-def state_event(key: str, state: str, **fields: Any) -> str:
-    return json.dumps({"type": "state", "key": key, "state": state, **fields})
 
 
 __all__ = [

@@ -176,7 +176,6 @@ class OperatorConsole:
             immediate=True,
             mode="add",
             fields=fields,
-            event=_codec.state_event(failed.key, "queued", when=_codec.iso(now)),
         )
         if placed != "OK":
             return Disposition.ALREADY_SCHEDULED
@@ -279,7 +278,7 @@ class OperatorConsole:
             name: value for name, value in fields.items() if name != b"signature"
         }
         message.update(moved)
-        decoded = decode_message(message)
+        decode_message(message)  # the message we are about to write must be valid
         state = "queued" if moment <= _codec.now() else "scheduled"
         placed = await self.broker.schedule(
             key=key,
@@ -287,6 +286,5 @@ class OperatorConsole:
             immediate=state == "queued",
             mode="replace",
             fields=message,
-            event=_codec.state_event(key, state, when=_codec.iso(decoded.when)),
         )
         return placed == "OK"

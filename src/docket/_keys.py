@@ -7,6 +7,7 @@ docket hashes to one slot (spec section 9.1).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 # Task keys that would collide with the docket's own structures, because a
 # parked future task lives at ``P:<key>`` (spec 12.2 #13).
@@ -77,44 +78,45 @@ def check_task_key(key: str) -> None:
 
 @dataclass(frozen=True)
 class Keyspace:
-    """Names of the keys and channels of the docket with prefix ``prefix``."""
+    """Names of the keys and channels of the docket with prefix ``prefix`` (the
+    fixed ones are built once per Keyspace)."""
 
     prefix: str
 
     def key(self, suffix: str) -> str:
         return f"{self.prefix}:{suffix}"
 
-    @property
+    @cached_property
     def stream(self) -> str:
         return f"{self.prefix}:stream"
 
-    @property
+    @cached_property
     def queue(self) -> str:
         return f"{self.prefix}:queue"
 
-    @property
+    @cached_property
     def strikes(self) -> str:
         return f"{self.prefix}:strikes"
 
-    @property
+    @cached_property
     def dead(self) -> str:
         """The dead-letter stream: messages that must never run, with the reason."""
         return f"{self.prefix}:dead"
 
-    @property
+    @cached_property
     def workers(self) -> str:
         return f"{self.prefix}:workers"
 
-    @property
+    @cached_property
     def results(self) -> str:
         return f"{self.prefix}:results"
 
-    @property
+    @cached_property
     def listening(self) -> str:
         """Flag set by state/progress subscribers; events publish only while set."""
         return f"{self.prefix}:listening"
 
-    @property
+    @cached_property
     def wake(self) -> str:
         """Channel a producer publishes on when it adds a new earliest future task.
 
@@ -124,17 +126,17 @@ class Keyspace:
         ``&P:progress:*`` (as pydocket's own setup does) may use it."""
         return f"{self.prefix}:cancel:wake"
 
-    @property
+    @cached_property
     def redelivery_sweep(self) -> str:
         """The fleet-wide redelivery lease (under ``leases:``, never a task's key)."""
         return f"{self.prefix}:leases:redelivery-sweep"
 
-    @property
+    @cached_property
     def failed(self) -> str:
         """The failed-task archive: a stream, newest entries last (read backwards)."""
         return f"{self.prefix}:failed"
 
-    @property
+    @cached_property
     def worker_capacity(self) -> str:
         """Hash of worker name -> concurrency, refreshed with every heartbeat."""
         return f"{self.prefix}:worker-capacity"
@@ -144,7 +146,7 @@ class Keyspace:
         ``minute`` being the epoch seconds of its start."""
         return f"{self.prefix}:stats:{minute}"
 
-    @property
+    @cached_property
     def perpetual_lock(self) -> str:
         return f"{self.prefix}:perpetual:lock"
 
@@ -164,7 +166,7 @@ class Keyspace:
     def cancel_channel(self, task_key: str) -> str:
         return f"{self.prefix}:cancel:{task_key}"
 
-    @property
+    @cached_property
     def cancel_pattern(self) -> str:
         return f"{self.prefix}:cancel:*"
 

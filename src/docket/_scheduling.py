@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from . import _codec
@@ -44,7 +45,10 @@ def resolve(
             raise KeyError(function)
         return docket.tasks[function], function
     name = function.__name__
-    if docket.tasks.get(name) is not function:
+    registered = docket.tasks.get(name)
+    # A bound method is a new object at every attribute access, but an equal one:
+    # it is checked and registered once, like a function.
+    if registered is not function and registered != function:
         docket.register(function)
     return function, name
 
@@ -99,9 +103,16 @@ def struck(docket: Producer, execution: Execution) -> bool:
     return True
 
 
+@lru_cache(maxsize=1024)
+def _count_labels(docket: str, task: str) -> dict[str, str]:
+    """The attributes of the scheduling counters (built once per docket and task;
+    never mutated)."""
+    return {"docket.name": docket, "docket.task": task}
+
+
 def count(docket: Producer, execution: Execution, replace: bool) -> None:
     """The counters of one add or replace that reached Redis."""
-    labels = {"docket.name": docket.name, "docket.task": execution.function_name}
+    labels = _count_labels(docket.name, execution.function_name)
     if replace:
         m.TASKS_REPLACED.add(1, labels)
         m.TASKS_CANCELLED.add(1, labels)

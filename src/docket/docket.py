@@ -31,7 +31,7 @@ from ._dead_letters import DeadLetters
 from ._inspection import load_execution
 from ._keys import Keyspace, check_task_key
 from ._names import DocketNames
-from ._observe import span
+from ._observe import span, tracing_enabled
 from ._redis import Backend, key_prefix, open_backend, redact_url
 from ._redis.backend import check_url
 from ._results import default_store
@@ -205,6 +205,7 @@ class Docket(DocketNames, OperatorConsole):
         try:
             if self._broker is not None:
                 await self._flush_counts(self._broker)
+                await self._broker.aclose()
             if stack is not None:
                 await stack.aclose()
         finally:
@@ -319,21 +320,26 @@ class Docket(DocketNames, OperatorConsole):
             execution = Execution(
                 self, task, args, kwargs, under, at, 1, None, False, name
             )
-            span_name = "docket.replace" if replace else "docket.add"
-            with span(
-                "docket.docket", span_name, span_attributes(self, execution)
-            ) as s:
-                if struck(self, execution):
-                    if s is not None:
-                        s.set_attribute("docket.disposition", "struck")
-                    return execution
-                disposition = await execution.schedule(replace=replace)
-                if s is not None:
-                    s.set_attribute("docket.disposition", disposition.value)
-            count(self, execution, replace)
+            if tracing_enabled():
+                return await self._schedule_traced(execution, replace)
+            if not struck(self, execution):
+                await execution.schedule(replace=replace)
+                count(self, execution, replace)
             return execution
 
         return scheduler
+
+    async def _schedule_traced(self, execution: Execution, replace: bool) -> Execution:
+        """``scheduler`` under a span (only while a tracer provider is installed)."""
+        span_name = "docket.replace" if replace else "docket.add"
+        with span("docket.docket", span_name, span_attributes(self, execution)) as s:
+            if struck(self, execution):
+                s.set_attribute("docket.disposition", "struck")
+                return execution
+            disposition = await execution.schedule(replace=replace)
+            s.set_attribute("docket.disposition", disposition.value)
+        count(self, execution, replace)
+        return execution
 
     @overload
     def call(

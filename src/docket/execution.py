@@ -246,15 +246,7 @@ class Execution:
     ) -> Disposition:
         """Place this execution (atomically); returns and records the disposition."""
         request = self.schedule_request(replace, reschedule_message)
-        placed = await self._docket.broker.schedule(
-            key=request.key,
-            when=request.when,
-            immediate=request.immediate,
-            mode=request.mode,
-            fields=request.fields,
-            event=request.event,
-            reschedule_from=request.reschedule_from,
-        )
+        placed = await self._docket.broker.place(request)
         if reschedule_message is not None and reschedule_message == self.message_id:
             self.acknowledged = True
         return self.scheduled(placed, request.immediate)
@@ -270,18 +262,14 @@ class Execution:
                 "Docket needs timezone-aware datetimes: use datetime.now(timezone.utc)"
             )
         immediate = self.when <= _codec.now()
-        state = ExecutionState.QUEUED if immediate else ExecutionState.SCHEDULED
         mode = "reschedule" if reschedule_message else ("replace" if replace else "add")
         return ScheduleRequest(
-            key=self._key,
-            when=self.when.timestamp(),
-            immediate=immediate,
-            mode=mode,
-            fields=self.as_message(),
-            event=_codec.state_event(
-                self._key, state.value, when=_codec.iso(self.when)
-            ),
-            reschedule_from=reschedule_message,
+            self._key,
+            self.when.timestamp(),
+            immediate,
+            mode,
+            self.as_message(),
+            reschedule_message,
         )
 
     def scheduled(self, placed: str, immediate: bool) -> Disposition:

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from docket._broker import Broker, Delivery, Settlement
-from docket._codec import Codec, state_event
+from docket._codec import Codec
 
 TTL = 60
 dumps = Codec().encode
@@ -53,14 +53,12 @@ async def place(
 ) -> bool:
     """Run the schedule script for ``key`` with a minimal message."""
     when = time.time() if when is None else when
-    state = "queued" if immediate else "scheduled"
     status = await broker.schedule(
         key,
         when,
         immediate,
         mode,
         fields_for(key, args, generation=generation),
-        state_event(key, state, when=str(when)),
         reschedule_from,
     )
     return status == "OK"

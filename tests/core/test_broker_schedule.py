@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -284,3 +285,26 @@ async def test_a_moved_task_can_still_be_cancelled_before_its_claim(docket: Dock
     await broker.stream_due(2000.0)
     assert await broker.cancel("k", FINISHED, TTL, signal=False) == "cancelled"
     assert await broker.client.xlen(broker.keys.stream) == 0
+
+
+async def test_schedule_events_carry_the_key_state_and_message_time(docket: Docket):
+    """schedule.lua builds its state event itself: valid JSON for any key, the state
+    it placed the task in, and the ``when`` of the message it wrote."""
+    broker = docket.broker
+    key = 'odd "key" \x1b[1m\\ \x00'
+    channel = broker.keys.state_channel(key)
+    await broker.mark_listening(60)
+    async with listener(broker, channel) as pubsub:
+        await place(broker, key, when=5000.0, immediate=False)
+        await broker.cancel(key, FINISHED, TTL, signal=False)
+        await place(broker, key)
+        payloads = await published(broker, pubsub, channel)
+    events = [json.loads(p) for p in payloads]
+    assert [e["state"] for e in events] == ["scheduled", "cancelled", "queued"]
+    for event in (events[0], events[2]):
+        assert event == {
+            "type": "state",
+            "key": key,
+            "state": event["state"],
+            "when": "2026-01-01T00:00:00+00:00",
+        }

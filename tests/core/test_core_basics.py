@@ -87,3 +87,22 @@ async def test_adding_an_unknown_name_raises_at_once(docket: Docket):
     """add() by a name nobody registered raises KeyError before anything is awaited."""
     with pytest.raises(KeyError):
         docket.add("no-such-task")
+
+
+class Greeter:
+    async def greet(self, name: str) -> None: ...
+
+
+async def test_a_bound_method_is_registered_once(docket: Docket):
+    """Adding ``obj.method`` again (a new but equal bound method each time) neither
+    checks nor registers it again: the first registration stays. Another object's
+    method is a different task and replaces it."""
+    greeter = Greeter()
+    await docket.add(greeter.greet)("a")
+    registered = docket.tasks["greet"]
+    for name in ("b", "c"):
+        await docket.add(greeter.greet)(name)
+        assert docket.tasks["greet"] is registered
+    await docket.add(Greeter().greet)("d")
+    assert docket.tasks["greet"] is not registered
+    assert docket.tasks["greet"] != registered

@@ -30,41 +30,48 @@ class QueueOps(BrokerBase):
         immediate: bool,
         mode: str,
         fields: Mapping[bytes, bytes],
-        event: str,
         reschedule_from: bytes | None = None,
     ) -> str:
         """Place a task: "OK", "EXISTS" (add of a live key) or "SUPERSEDED"
         (reschedule of a message whose key was replaced meanwhile)."""
         request = ScheduleRequest(
-            key, when, immediate, mode, dict(fields), event, reschedule_from
+            key, when, immediate, mode, dict(fields), reschedule_from
         )
+        return await self.place(request)
+
+    async def place(self, request: ScheduleRequest) -> str:
+        """Run schedule.lua for one request (see ``schedule``)."""
         keys, args = self.schedule_call(request)
         reply = await self.run_script(scripts.SCHEDULE, keys, args)
         return self.schedule_status(reply)
 
     def schedule_call(self, request: ScheduleRequest) -> tuple[list[str], list[Arg]]:
-        """The keys and arguments of schedule.lua for ``request``."""
+        """The keys and arguments of schedule.lua for ``request`` (every argument
+        already text or bytes)."""
         k, key = self.keys, request.key
-        legacy = "" if isinstance(key, GeneratedKey) else repr(time.time())
+        keys = [k.stream, k.queue, k.runs(key), k.parked(key), k.listening]
+        if isinstance(key, GeneratedKey):  # fresh: no legacy marker can exist
+            legacy = ""
+        else:
+            legacy = repr(time.time())
+            keys += [k.known(key), k.stream_id(key)]
         args: list[Arg] = [
+            k.prefix,
             key,
             repr(request.when),
             "1" if request.immediate else "0",
             request.mode,
             request.reschedule_from or b"",
-            self.group,
-            k.state_channel(key),
-            k.wake,
-            request.event,
             self._publish_mode(),
+            self.group,
             legacy,
             LEGACY_GRACE,
+            k.wake,
         ]
         for name, value in request.fields.items():
             args.append(name)
             args.append(value)
-        keys = [k.stream, k.queue, k.runs(key), k.parked(key), k.listening]
-        return [*keys, k.known(key), k.stream_id(key)], args
+        return keys, args
 
     def schedule_status(self, reply: Any) -> str:
         """The status of a schedule.lua reply (noting whether anyone listens)."""

@@ -61,7 +61,6 @@ class ScheduleRequest:
     immediate: bool
     mode: str  # "add" | "replace" | "reschedule"
     fields: dict[bytes, bytes]
-    event: str  # the state event to publish while someone listens
     reschedule_from: bytes | None = None
 
 
