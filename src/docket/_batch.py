@@ -98,7 +98,6 @@ async def schedule_calls(
 async def _place(
     broker: Broker, pending: list[Execution], replace: bool, chunk_size: int | None
 ) -> None:
-    await broker.prepare_schedule_batch()
     for chunk in _chunks(pending, chunk_size):
         requests = [execution.schedule_request(replace) for execution in chunk]
         outcomes = await broker.schedule_batch(requests)

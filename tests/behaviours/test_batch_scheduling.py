@@ -4,6 +4,7 @@ error fails only its own execution."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 from collections.abc import Iterator
@@ -202,3 +203,45 @@ async def test_call_arguments_and_cycles(docket: Docket, worker: Worker):
     errors = getattr(raised.value, "exceptions", [])
     assert errors and all(isinstance(e, CycleError) for e in errors)
     assert issubclass(CycleError, ValueError)
+
+
+async def _reads(docket: Docket) -> int:
+    async with docket.redis() as client:
+        return int((await client.info("stats"))["total_reads_processed"])
+
+
+async def test_each_chunk_is_one_round_trip(docket: Docket, backend: str):
+    """60 calls in chunks of 20 reach Redis in three round trips (each chunk is one
+    write, small enough for one server read), even right after the server forgot
+    the script (it is loaded on the first NOSCRIPT)."""
+    if backend == "memory":
+        pytest.skip("the embedded engine has no round trips to count")
+    await docket.add_many([docket.call(double)(0)])
+    before = await _reads(docket)
+    executions = await docket.add_many(
+        [docket.call(double)(n) for n in range(60)], chunk_size=20
+    )
+    after = await _reads(docket)
+    assert after - before - 1 == 3  # minus the first INFO's own read event
+    assert {e.disposition for e in executions} == {Disposition.SCHEDULED}
+    async with docket.redis() as client:
+        await client.script_flush()
+    again = await docket.add_many([docket.call(double)(n) for n in range(50)])
+    assert {e.disposition for e in again} == {Disposition.SCHEDULED}
+
+
+async def test_batches_and_single_adds_in_flight_together(docket: Docket):
+    """add_many calls and single adds made at the same moment share the connection:
+    every one of them is placed once, with its own outcome."""
+    outcomes = await asyncio.gather(
+        docket.add_many([docket.call(double, key=f"m{n}")(n) for n in range(40)]),
+        *(docket.add(double, key=f"s{n}")(n) for n in range(40)),
+        docket.add_many([docket.call(double, key=f"m{n}")(n) for n in range(5)]),
+    )
+    first, *singles, repeated = outcomes
+    assert {e.disposition for e in first} == {Disposition.SCHEDULED}
+    assert {e.disposition for e in singles} == {Disposition.SCHEDULED}
+    assert {e.disposition for e in repeated} == {Disposition.ALREADY_SCHEDULED}
+    async with Worker(docket, **FAST) as worker:
+        await worker.run_until_finished()
+    assert [await e.get_result() for e in first] == [n * 2 for n in range(40)]

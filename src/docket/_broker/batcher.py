@@ -81,6 +81,28 @@ class Batcher:
             raise reply
         return reply
 
+    async def send_many(
+        self, commands: list[Command], script: Script | None
+    ) -> list[Any]:
+        """Send ``commands`` together and return one reply per command, in order; an
+        error reply is returned as its exception (it fails that command only). A
+        connection fault raises for all of them: which ran is unknown."""
+        if self._busy:  # join the queue: the flusher pipelines them
+            loop = asyncio.get_running_loop()
+            futures: list[asyncio.Future[Any]] = []
+            for command in commands:
+                future = loop.create_future()
+                self._queue.append((command, script, future))
+                futures.append(future)
+            return list(await asyncio.gather(*futures, return_exceptions=True))
+        self._busy = True
+        try:
+            return await self._round_trip([(command, script) for command in commands])
+        finally:
+            self._busy = False
+            if self._queue:
+                self._start_flusher()
+
     def _start_flusher(self) -> None:
         self._busy = True
         self._flusher = asyncio.ensure_future(self._flush())

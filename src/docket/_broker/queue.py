@@ -12,7 +12,6 @@ from .._defaults import LEGACY_MARKER_GRACE, MOVE_BATCH
 from .._keys import GeneratedKey
 from . import scripts
 from .base import BrokerBase
-from .scripts import Arg
 from .types import Delivery, DueResult, ScheduleRequest
 
 LEGACY_GRACE = str(int(LEGACY_MARKER_GRACE.total_seconds()))
@@ -45,7 +44,9 @@ class QueueOps(BrokerBase):
         reply = await self.run_script(scripts.SCHEDULE, keys, args)
         return self.schedule_status(reply)
 
-    def schedule_call(self, request: ScheduleRequest) -> tuple[list[str], list[Arg]]:
+    def schedule_call(
+        self, request: ScheduleRequest
+    ) -> tuple[list[str], list[str | bytes]]:
         """The keys and arguments of schedule.lua for ``request`` (every argument
         already text or bytes)."""
         k, key = self.keys, request.key
@@ -55,7 +56,7 @@ class QueueOps(BrokerBase):
         else:
             legacy = repr(time.time())
             keys += [k.known(key), k.stream_id(key)]
-        args: list[Arg] = [
+        args: list[str | bytes] = [
             k.prefix,
             key,
             repr(request.when),
