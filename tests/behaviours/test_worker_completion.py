@@ -119,7 +119,8 @@ async def test_a_late_cancel_keeps_the_record_cancelled(docket: Docket, worker: 
 
 async def test_finished_records_drop_the_arguments(docket: Docket, worker: Worker):
     """A finished run record keeps no arguments (a 5 MB argument does not stay for
-    the whole TTL), yet get_execution() still finds it and get_result() works."""
+    the whole TTL: they are emptied), yet get_execution() still finds it (with
+    empty arguments) and get_result() works."""
 
     async def echo(blob: bytes) -> int:
         return len(blob)
@@ -132,6 +133,7 @@ async def test_finished_records_drop_the_arguments(docket: Docket, worker: Worke
     assert fields.get(b"args", b"") == b"" and fields.get(b"kwargs", b"") == b""
     found = await docket.get_execution("big")
     assert found is not None and found.state is ExecutionState.COMPLETED
+    assert found.args == () and found.kwargs == {}
     assert await found.get_result(timeout=timedelta(seconds=5)) == 100_000
 
 
