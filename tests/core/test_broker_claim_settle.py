@@ -219,3 +219,64 @@ async def test_settle_batches_several_executions(docket: Docket):
     assert (await record(broker, "a"))["state"] == "completed"
     assert (await record(broker, "b"))["state"] == "scheduled"
     assert await pending_count(broker) == 0
+
+
+async def test_keys_and_errors_of_any_text_survive_claim_and_settle(docket: Docket):
+    """Claim and settle batches carry each field length-prefixed: keys with colons,
+    digits, multibyte and control characters, and errors with newlines, come back
+    exactly (and every record of the batch is written, none shifted)."""
+    broker = docket.broker
+    keys = ["12:34", "é:ü 9:", "line\nbreak\x00", "plain"]
+    for key in keys:
+        await place(broker, key)
+    await broker.ensure_group()
+    deliveries = await broker.read("w1", 10, 10)
+    by_key = {d.fields[b"key"].decode(): d for d in deliveries}
+    claims = [(k, 1, by_key[k].message_id, False) for k in keys]
+    assert await broker.claim("w1", STARTED, claims) == [True] * 4
+    errors = {k: f"E: {k}\n  more: {n}:{n}" for n, k in enumerate(keys)}
+    await broker.settle(
+        [settlement(k, 1, by_key[k].message_id, "failed", errors[k]) for k in keys],
+        TTL,
+    )
+    for key in keys:
+        run = await record(broker, key)
+        assert run["state"] == "failed"
+        assert run["error"].encode("latin-1").decode() == errors[key]
+    assert await pending_count(broker) == 0
+
+
+async def test_a_turn_settles_claims_and_reads_together(docket: Docket):
+    """``turn`` settles one batch, claims the next and reads ahead in one call; each
+    part answers on its own (a refused claim does not undo the settle)."""
+    broker = docket.broker
+    for key in ("a", "b", "c", "d"):
+        await place(broker, key)
+    await broker.ensure_group()
+    a, b = await broker.read("w1", 2, 10)
+    assert await claim_one(broker, "a", a)
+    turn = await broker.turn(
+        [settlement("a", 1, a.message_id)],
+        TTL,
+        "w1",
+        STARTED,
+        [("b", 1, b.message_id, False)],
+        read=5,
+    )
+    assert turn.settled == 0 and turn.claimed == [True]
+    assert isinstance(turn.deliveries, list)
+    assert [d.fields[b"key"] for d in turn.deliveries] == [b"c", b"d"]
+    assert (await record(broker, "a"))["state"] == "completed"
+    assert (await record(broker, "b"))["state"] == "running"
+    async with docket.redis() as client:
+        await client.set(docket.runs_key("e"), "not a hash")
+    turn = await broker.turn(
+        [settlement("b", 1, b.message_id)],
+        TTL,
+        "w1",
+        STARTED,
+        [("e", 1, b"1-1", False)],
+    )
+    assert turn.settled == 0 and isinstance(turn.claimed, Exception)
+    assert turn.deliveries == []
+    assert (await record(broker, "b"))["state"] == "completed"

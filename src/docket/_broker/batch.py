@@ -36,10 +36,11 @@ class BatchOps(QueueOps, BrokerBase):
         if self.batcher is None:  # in-process engine: no round trips to save
             return [await self._schedule_one(request) for request in requests]
         script = scripts.SCHEDULE
-        commands = [
-            script_command(script, *self.schedule_call(request)) for request in requests
+        calls = [
+            (script_command(script, *self.schedule_call(request)), script)
+            for request in requests
         ]
-        replies = await self.batcher.send_many(commands, script)
+        replies = await self.batcher.send_many(calls)
         outcomes: list[Outcome] = []
         for reply in replies:
             if isinstance(reply, RedisError):

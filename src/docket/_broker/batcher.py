@@ -82,22 +82,29 @@ class Batcher:
         return reply
 
     async def send_many(
-        self, commands: list[Command], script: Script | None
+        self, calls: Sequence[tuple[Command, Script | None]]
     ) -> list[Any]:
-        """Send ``commands`` together and return one reply per command, in order; an
-        error reply is returned as its exception (it fails that command only). A
-        connection fault raises for all of them: which ran is unknown."""
+        """Send ``calls`` (a command and the script it runs, if any) together and
+        return one reply per call, in order; an error reply is returned as its
+        exception (it fails that call only). A connection fault raises for all of
+        them: which ran is unknown."""
         if self._busy:  # join the queue: the flusher pipelines them
             loop = asyncio.get_running_loop()
             futures: list[asyncio.Future[Any]] = []
-            for command in commands:
+            for command, script in calls:
                 future = loop.create_future()
                 self._queue.append((command, script, future))
                 futures.append(future)
-            return list(await asyncio.gather(*futures, return_exceptions=True))
+            replies = await asyncio.gather(*futures, return_exceptions=True)
+            for reply in replies:  # a fault of the whole round trip, not a reply
+                if isinstance(reply, BaseException) and not isinstance(
+                    reply, ResponseError
+                ):
+                    raise reply
+            return list(replies)
         self._busy = True
         try:
-            return await self._round_trip([(command, script) for command in commands])
+            return await self._round_trip(list(calls))
         finally:
             self._busy = False
             if self._queue:

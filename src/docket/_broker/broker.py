@@ -32,9 +32,9 @@ from .workers import WorkerOps
 
 class Broker(
     BatchOps,
+    RunOps,
     QueueOps,
     SweepOps,
-    RunOps,
     EventOps,
     WorkerOps,
     AdmissionOps,

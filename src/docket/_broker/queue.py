@@ -115,9 +115,15 @@ class QueueOps(BrokerBase):
         )
         return DueResult(int(moved), float(first) if first not in (b"", "") else None)
 
-    async def read(self, consumer: str, count: int, block_ms: int) -> list[Delivery]:
-        """New messages for ``consumer``, blocking up to ``block_ms`` when none wait."""
+    async def read(
+        self, consumer: str, count: int, block_ms: int | None
+    ) -> list[Delivery]:
+        """New messages for ``consumer``, blocking up to ``block_ms`` when none wait
+        (None: answer at once, through the batcher when there is one)."""
         try:
+            if block_ms is None and self.batcher is not None:
+                reply = await self.batcher.send(self.read_command(consumer, count))
+                return parse_read(reply)
             reply = await self.client.xreadgroup(
                 self.group,
                 consumer,
@@ -136,6 +142,21 @@ class QueueOps(BrokerBase):
                 if fields:
                     deliveries.append(Delivery(message_id, fields, False))
         return deliveries
+
+    def read_command(self, consumer: str, count: int) -> tuple[str | int, ...]:
+        """XREADGROUP of up to ``count`` new messages, not blocking (raw reply: see
+        ``parse_read``)."""
+        return (
+            "XREADGROUP",
+            "GROUP",
+            self.group,
+            consumer,
+            "COUNT",
+            count,
+            "STREAMS",
+            self.keys.stream,
+            ">",
+        )
 
     async def renew(self, consumer: str, message_ids: Sequence[bytes]) -> None:
         """Reset the idle time of this consumer's in-flight messages (its lease)."""
@@ -175,3 +196,18 @@ class QueueOps(BrokerBase):
         pipe.zcount(self.keys.queue, now, "+inf")
         length, overdue, future = await pipe.execute()
         return int(length) + int(overdue), int(future)
+
+
+def parse_read(reply: Any) -> list[Delivery]:
+    """The deliveries of a raw XREADGROUP reply (RESP2 lists or a RESP3 map);
+    entries deleted while pending (no fields) are left out."""
+    if not reply:
+        return []
+    streams = reply.items() if isinstance(reply, dict) else reply
+    deliveries: list[Delivery] = []
+    for _stream, messages in streams:
+        for message_id, flat in messages or ():
+            if flat:
+                fields = dict(zip(flat[::2], flat[1::2], strict=True))
+                deliveries.append(Delivery(message_id, fields, False))
+    return deliveries

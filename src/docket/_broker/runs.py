@@ -2,73 +2,106 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from .. import _codec
 from . import scripts
 from .base import BrokerBase
+from .batcher import script_command
+from .queue import QueueOps, parse_read
 from .tally import Counts, Tally, count_outcomes, merge
-from .types import RunRecord, Settlement
-
-
-def _field(text: str) -> str:
-    """One field as ``<byte length>:<text>`` (records() in lua/_prelude.lua)."""
-    if text.isascii():
-        return f"{len(text)}:{text}"
-    return f"{len(text.encode('utf-8', 'surrogateescape'))}:{text}"
-
-
-def _text(value: str | bytes) -> str:
-    return value if isinstance(value, str) else value.decode("utf-8", "surrogateescape")
+from .types import Delivery, RunRecord, Settlement
 
 
 def pack(rows: Iterable[Sequence[str | bytes]]) -> bytes:
     """A batch for the scripts as one argument: every field as ``<byte length>:
     <bytes>`` (records() in lua/_prelude.lua reads it back), so task keys and error
-    texts may hold any character. Built as text and encoded once."""
-    text = "".join(_field(_text(field)) for row in rows for field in row)
-    return text.encode("utf-8", "surrogateescape")
+    texts may hold any character."""
+    parts: list[bytes] = []
+    for row in rows:
+        for field in row:
+            data = field if isinstance(field, bytes) else field.encode()
+            parts.append(b"%d:%b" % (len(data), data))
+    return b"".join(parts)
 
 
-def _claim_record(key: str, generation: int, message_id: bytes, again: bool) -> str:
-    """The 4 fields of one claim, packed (runs for every task: the ASCII ones
-    skip the check)."""
-    number, mid = str(generation), message_id.decode("ascii")
-    flag = "1:1" if again else "1:0"
-    return f"{_field(key)}{len(number)}:{number}{len(mid)}:{mid}{flag}"
+T = TypeVar("T")
+_NO_FAILURE = b"0:" * 7  # the 7 archive fields, empty
 
 
-_NO_FAILURE = "0:" * 7  # the 7 empty archive fields of a settlement not archived
+def _field(text: str | bytes) -> bytes:
+    data = text if isinstance(text, bytes) else text.encode()
+    return b"%d:%b" % (len(data), data)
 
 
-def _settlement(item: Settlement) -> str:
-    """The 14 fields of one settlement, packed (the last 7 empty unless archived).
+def _pack_settlements(batch: Iterable[Settlement]) -> bytes:
+    """``pack`` of the 14 fields of each settlement (the last 7 empty unless it is
+    archived), one format per settlement: this runs for every task."""
+    parts: list[bytes] = []
+    for item in batch:
+        flags = ("r" if item.stored_result else "") + (
+            "p" if item.wrote_progress else ""
+        )
+        key, generation = item.key.encode(), b"%d" % item.generation
+        message_id, state = item.message_id or b"", item.state.encode()
+        completed, error = item.completed_at.encode(), item.error.encode()
+        mark = (flags or "-").encode()
+        parts.append(
+            b"%d:%b%d:%b%d:%b%d:%b%d:%b%d:%b%d:%b"
+            % (
+                len(key),
+                key,
+                len(generation),
+                generation,
+                len(message_id),
+                message_id,
+                len(state),
+                state,
+                len(completed),
+                completed,
+                len(error),
+                error,
+                len(mark),
+                mark,
+            )
+        )
+        failure = item.failure
+        if failure is None or item.state != "failed":
+            parts.append(_NO_FAILURE)
+            continue
+        for text in (
+            item.function or "?",
+            failure.error_type,
+            failure.message,
+            failure.traceback,
+            str(failure.attempt),
+            failure.worker,
+            failure.started_at,
+        ):
+            parts.append(_field(text))
+    return b"".join(parts)
 
-    This runs for every task: the fields known to be ASCII skip the check."""
-    flags = ("r" if item.stored_result else "") + ("p" if item.wrote_progress else "")
-    flags = flags or "-"
-    generation = str(item.generation)
-    message_id = (item.message_id or b"").decode("ascii")
-    head = (
-        f"{_field(item.key)}{len(generation)}:{generation}"
-        f"{len(message_id)}:{message_id}{len(item.state)}:{item.state}"
-        f"{len(item.completed_at)}:{item.completed_at}{_field(item.error)}"
-        f"{len(flags)}:{flags}"
-    )
-    failure = item.failure
-    if failure is None or item.state != "failed":
-        return head + _NO_FAILURE
-    tail = (
-        item.function or "?",
-        failure.error_type,
-        failure.message,
-        failure.traceback,
-        str(failure.attempt),
-        failure.worker,
-        failure.started_at,
-    )
-    return head + "".join(_field(field) for field in tail)
+
+def _pack_claims(batch: Iterable[tuple[str, int, bytes, bool]]) -> bytes:
+    """``pack`` of (key, generation, message id, redelivered "1"/"0") per claim."""
+    parts: list[bytes] = []
+    for key, generation, message_id, again in batch:
+        data, number = key.encode(), b"%d" % generation
+        parts.append(
+            b"%d:%b%d:%b%d:%b1:%b"
+            % (
+                len(data),
+                data,
+                len(number),
+                number,
+                len(message_id),
+                message_id,
+                b"1" if again else b"0",
+            )
+        )
+    return b"".join(parts)
 
 
 def _pack_counts(counts: Counts) -> bytes:
@@ -78,7 +111,69 @@ def _pack_counts(counts: Counts) -> bytes:
     )
 
 
-class RunOps(BrokerBase):
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What one settle-claim-read round trip did; each part may be the Redis
+    error it got instead."""
+
+    settled: int | Exception
+    claimed: list[bool] | Exception
+    deliveries: list[Delivery] | Exception
+
+
+def _claimed(codes: Any) -> list[bool]:
+    return [code in (b"R", "R") for code in codes]
+
+
+async def _outcome(call: Awaitable[T]) -> T | Exception:
+    try:
+        return await call
+    except Exception as error:
+        return error
+
+
+class _SettleCall:
+    """The keys and arguments of one settle.lua call, and what becomes of the
+    throughput counts it carries when it lands or fails."""
+
+    def __init__(
+        self, ops: RunOps, batch: Sequence[Settlement], ttl_seconds: int, flush: bool
+    ) -> None:
+        self.tally = ops.tally
+        counts = count_outcomes((item.state, item.function) for item in batch)
+        self.counts = counts
+        self.taken: Counts | None = None
+        if flush or ops.tally.due():
+            self.taken = ops.tally.take()
+        sending = merge(dict(self.taken), counts) if self.taken is not None else {}
+        cutoff = ""
+        if any(outcome == "failed" for _, outcome, _ in sending):
+            oldest = _codec.now().timestamp() - ops.failed_retention
+            cutoff = str(max(int(oldest * 1000), 0))
+        keys = ops.keys
+        self.keys = [keys.stream, keys.listening, keys.failed]
+        self.args: list[Any] = [
+            keys.prefix,
+            ops.group,
+            ttl_seconds,
+            _codec.iso(_codec.now()),
+            _pack_settlements(batch),
+            ops.failed_limit,
+            cutoff,
+            _pack_counts(sending),
+            ops.stats_retention,
+        ]
+
+    def failed(self) -> None:
+        if self.taken:
+            self.tally.give_back(self.taken)
+
+    def landed(self) -> None:
+        if self.taken is None:
+            self.tally.give_back(self.counts)
+
+
+class RunOps(QueueOps, BrokerBase):
     # Fire-and-forget dockets (execution_ttl=0) skip the running-state write.
     _records_running: bool = True
     # Set by the Broker: the failed-task archive's bounds, the throughput counts.
@@ -98,10 +193,16 @@ class RunOps(BrokerBase):
         Returns, per message, whether it may run; the others were superseded or
         cancelled and have been acknowledged already.
         """
-        packed = "".join(
-            _claim_record(key, generation, message_id, again)
-            for key, generation, message_id, again in batch
-        ).encode("utf-8", "surrogateescape")
+        keys, args = self._claim_call(worker, started_at, batch)
+        return _claimed(await self.run_script(scripts.CLAIM, keys, args))
+
+    def _claim_call(
+        self,
+        worker: str,
+        started_at: str,
+        batch: Sequence[tuple[str, int, bytes, bool]],
+    ) -> tuple[list[str], list[Any]]:
+        packed = _pack_claims(batch)
         record_running = "1" if self._records_running else "0"
         args: list[Any] = [
             self.keys.prefix,
@@ -111,10 +212,7 @@ class RunOps(BrokerBase):
             packed,
             record_running,
         ]
-        codes = await self.run_script(
-            scripts.CLAIM, [self.keys.stream, self.keys.listening], args
-        )
-        return [code in (b"R", "R") for code in codes]
+        return [self.keys.stream, self.keys.listening], args
 
     async def settle(
         self, batch: Sequence[Settlement], ttl_seconds: int, flush: bool = False
@@ -125,43 +223,63 @@ class RunOps(BrokerBase):
         Failed executions that carry a ``failure`` are archived in ``P:failed``.
         The batch's throughput counts join the tally, which goes out with this
         call when it is due (at most once per interval) or when ``flush``."""
-        counts = count_outcomes((item.state, item.function) for item in batch)
-        taken: Counts | None = None
-        if flush or self.tally.due():
-            taken = self.tally.take()
-        sending = merge(dict(taken), counts) if taken is not None else {}
-        cutoff = ""
-        if any(outcome == "failed" for _, outcome, _ in sending):
-            oldest = _codec.now().timestamp() - self.failed_retention
-            cutoff = str(max(int(oldest * 1000), 0))
-        packed = "".join(_settlement(item) for item in batch).encode(
-            "utf-8", "surrogateescape"
-        )
-        now = _codec.iso(_codec.now())
-        args: list[Any] = [
-            self.keys.prefix,
-            self.group,
-            ttl_seconds,
-            now,
-            packed,
-            self.failed_limit,
-            cutoff,
-            _pack_counts(sending),
-            self.stats_retention,
-        ]
+        call = _SettleCall(self, batch, ttl_seconds, flush)
         try:
-            superseded = await self.run_script(
-                scripts.SETTLE,
-                [self.keys.stream, self.keys.listening, self.keys.failed],
-                args,
-            )
+            superseded = await self.run_script(scripts.SETTLE, call.keys, call.args)
         except BaseException:
-            if taken:
-                self.tally.give_back(taken)
+            call.failed()
             raise
-        if taken is None:
-            self.tally.give_back(counts)
+        call.landed()
         return int(superseded)
+
+    async def turn(
+        self,
+        settlements: Sequence[Settlement],
+        ttl_seconds: int,
+        worker: str,
+        started_at: str,
+        claims: Sequence[tuple[str, int, bytes, bool]],
+        read: int = 0,
+    ) -> Turn:
+        """``settle``, then ``claim``, then a non-blocking read of up to ``read``
+        new messages, in one round trip where the backend pipelines: the slots the
+        settled executions free are taken up, and the next batch is in hand,
+        without waiting for another reply. Each part's outcome comes back on its
+        own (a Redis error as the exception): a claim that failed never undoes a
+        settle that landed. A connection fault raises (no outcome is known)."""
+        if self.batcher is None:  # in-process engine: one call after the other
+            return Turn(
+                await _outcome(self.settle(settlements, ttl_seconds)),
+                await _outcome(self.claim(worker, started_at, claims)),
+                await _outcome(self.read(worker, read, None)) if read else [],
+            )
+        call = _SettleCall(self, settlements, ttl_seconds, False)
+        claim_keys, claim_args = self._claim_call(worker, started_at, claims)
+        calls: list[tuple[tuple[Any, ...], scripts.Script | None]] = [
+            (script_command(scripts.SETTLE, call.keys, call.args), scripts.SETTLE),
+            (script_command(scripts.CLAIM, claim_keys, claim_args), scripts.CLAIM),
+        ]
+        if read:
+            calls.append((self.read_command(worker, read), None))
+        try:
+            replies = await self.batcher.send_many(calls)
+        except BaseException:
+            call.failed()
+            raise
+        settled, claimed = replies[0], replies[1]
+        if isinstance(settled, Exception):
+            call.failed()
+        else:
+            call.landed()
+            settled = int(settled)
+        if not isinstance(claimed, Exception):
+            claimed = _claimed(claimed)
+        deliveries: list[Delivery] | Exception = []
+        if read:
+            deliveries = replies[2]
+            if not isinstance(deliveries, Exception):
+                deliveries = parse_read(deliveries)
+        return Turn(settled, claimed, deliveries)
 
     async def flush_tally(self, force: bool = False) -> None:
         """Write the throughput counts still waiting (when due, or ``force``)."""

@@ -45,7 +45,7 @@ async def lease_loop(session: Session) -> None:
     worker = session.worker
 
     async def renew() -> None:
-        await session.broker.renew(worker.name, [m for m in session.by_message if m])
+        await session.broker.renew(worker.name, [m for m in session.holding if m])
 
     await every(
         session,

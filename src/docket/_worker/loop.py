@@ -1,10 +1,23 @@
-"""The main loop: read as many messages as there are free slots, claim, dispatch."""
+"""The main loop: read, claim, dispatch; and reading ahead while tasks are short.
+
+The loop reads as many messages as there are free slots. While tasks typically
+finish within ``READ_AHEAD_BELOW``, it also reads up to ``READ_AHEAD`` more
+(never more than the concurrency), so that the next batch is in hand when the
+current one settles: the settler then settles and claims in one round trip
+(``settler.py``), and a worker at small concurrency keeps Redis busy. Messages
+read ahead are this consumer's pending entries like the ones it runs: their
+leases are renewed and the sweep leaves them alone (``Session.holding``); a
+graceful stop runs them before the loop ends. They are taken in (decoded,
+checked against strikes) only when claimed, so a strike issued meanwhile holds.
+Long tasks read nothing ahead: no message waits behind a slow one while another
+worker could run it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from datetime import datetime
 
 from .. import _codec, _defaults
 from .._broker import Delivery, Sweep
@@ -12,15 +25,32 @@ from ..execution import ExecutionState
 from . import report, runner
 from .intake import take_in
 from .resilience import keep_running
-from .session import Running, Session
+from .session import Running, Session, wait_for
+
+READ_AHEAD_BELOW = _defaults.READ_AHEAD_BELOW.total_seconds()
+
+Held = list[tuple[Running, Delivery]]
 
 
-async def _start(
+def read_ahead(session: Session) -> int:
+    """How many messages beyond the free slots to hold: none while tasks are long."""
+    if session.typical_duration > READ_AHEAD_BELOW:
+        return 0
+    return min(session.worker.concurrency, _defaults.READ_AHEAD)
+
+
+def take_buffered(session: Session, count: int) -> list[Delivery]:
+    taken, session.buffer = session.buffer[:count], session.buffer[count:]
+    return taken
+
+
+async def prepare(
     session: Session,
     deliveries: list[Delivery],
-    executions_group: Any,
     suspects: frozenset[bytes] = frozenset(),
-) -> None:
+) -> Held:
+    """Take ``deliveries`` in: dead-letter the refused, settle the struck, and hold
+    the runnable ones (each with its delivery) ready to be claimed."""
     worker = session.worker
     intake = take_in(session, deliveries)
     if intake.rejected:
@@ -36,31 +66,69 @@ async def _start(
         held = session.hold(execution)
         report.struck(session, execution)
         session.settle(held, execution.settlement(ExecutionState.CANCELLED), False)
-    claimable = intake.runnable
-    if not claimable:
-        return
-    held_all = [session.hold(execution) for execution in claimable]
-    for held in held_all:
-        held.suspect = held.execution.message_id in suspects
-    batch = [
-        (e.key, e.generation, e.message_id or b"", e.redelivered) for e in claimable
+    by_id = {delivery.message_id: delivery for delivery in deliveries}
+    prepared: Held = []
+    for execution in intake.runnable:
+        held = session.hold(execution)
+        held.suspect = execution.message_id in suspects
+        prepared.append((held, by_id[execution.message_id or b""]))
+    return prepared
+
+
+def claims_of(prepared: Held) -> list[tuple[str, int, bytes, bool]]:
+    return [
+        (e.key, e.generation, e.message_id or b"", e.redelivered)
+        for e in (held.execution for held, _ in prepared)
     ]
-    started = _codec.now()
-    try:
-        claimed = await session.broker.claim(worker.name, _codec.iso(started), batch)
-    except BaseException:  # unclaimed: the messages stay pending for redelivery
-        for held in held_all:
-            session.release(held)
-        raise
-    for held, ok in zip(held_all, claimed, strict=True):
+
+
+def launch(
+    session: Session, prepared: Held, claimed: list[bool], started: datetime
+) -> None:
+    """Start every claimed execution; let go of the superseded ones."""
+    worker = session.worker
+    for (held, _), ok in zip(prepared, claimed, strict=True):
         execution = held.execution
         if not ok:
             report.superseded(session, execution)
             session.release(held)
             continue
+        if session.executions is None:  # the main loop ended meanwhile: no
+            session.release(held)  # one will run it here; the sweep will
+            continue
         execution.mark_claimed(worker.name, started)
         worker.note_claim(execution.key)
-        held.task = executions_group.create_task(runner.run(session, held))
+        held.task = session.executions.create_task(runner.run(session, held))
+
+
+def unclaim(session: Session, prepared: Held, keep: bool) -> None:
+    """A claim that did not happen: free the slots; with ``keep`` the messages go
+    back to the front of the read-ahead buffer (still ours, still leased) to be
+    claimed again, else they wait in the pending list for the sweep."""
+    for held, _ in prepared:
+        session.release(held)
+    if keep:
+        session.buffer[:0] = [delivery for _, delivery in prepared]
+
+
+async def _start(
+    session: Session,
+    deliveries: list[Delivery],
+    suspects: frozenset[bytes] = frozenset(),
+    keep: bool = True,
+) -> None:
+    prepared = await prepare(session, deliveries, suspects)
+    if not prepared:
+        return
+    started = _codec.now()
+    try:
+        claimed = await session.broker.claim(
+            session.worker.name, _codec.iso(started), claims_of(prepared)
+        )
+    except BaseException:
+        unclaim(session, prepared, keep)
+        raise
+    launch(session, prepared, claimed, started)
 
 
 def _reclaim_interval(session: Session) -> float:
@@ -75,50 +143,64 @@ async def _sweep(session: Session, count: int) -> Sweep:
         worker.name,
         count,
         int(worker.redelivery_timeout.total_seconds() * 1000),
-        holding=set(session.by_message),
+        holding=session.holding,
         take_suspect=not session.suspect_running,
         quarantine=_defaults.QUARANTINE_DELIVERIES,
         limit=worker.max_deliveries,
     )
 
 
-async def _loop(session: Session, executions_group: Any) -> None:
+async def _loop(session: Session) -> None:
     worker = session.worker
     wanted_ms = max(int(worker.minimum_check_interval.total_seconds() * 1000), 1)
     block_ms = session.broker.backend.longest_block_ms(wanted_ms)
     next_sweep = 0.0
-    while not session.stop.is_set():
-        if session.free_slots <= 0:
-            session.slot_freed.clear()
-            await _wait_for_slot(session)
+    while True:
+        # Cleared before looking, so a slot freed while this pass awaits wakes it.
+        session.slot_freed.clear()
+        stopping = session.stop.is_set()
+        if stopping and not session.buffer and not session.claiming:
+            return
+        free = session.free_slots
+        if session.buffer and free > 0:
+            await _start(session, take_buffered(session, free))
             continue
-        count = min(session.free_slots, worker.message_batch)
-        if time.monotonic() >= next_sweep:
+        wanted = 0 if stopping else free + read_ahead(session) - len(session.buffer)
+        if wanted <= 0:
+            await _wait_for_slot(session, stopping)
+            continue
+        if free > 0 and time.monotonic() >= next_sweep:
             next_sweep = time.monotonic() + _reclaim_interval(session)
-            sweep = await _sweep(session, count)
+            sweep = await _sweep(session, min(free, worker.message_batch))
             if sweep.deliveries:
-                await _start(
-                    session, sweep.deliveries, executions_group, sweep.suspects
-                )
+                await _start(session, sweep.deliveries, sweep.suspects, keep=False)
                 continue
-        deliveries = await session.broker.read(worker.name, count, block_ms)
+        count = min(wanted, worker.message_batch)
+        # With every slot taken, only look (a read ahead); else wait for work.
+        block = block_ms if free > 0 else None
+        deliveries = await session.broker.read(worker.name, count, block)
         if deliveries:
-            await _start(session, deliveries, executions_group)
+            session.buffer.extend(deliveries)  # claimed at the top, as slots allow
+            continue
+        if free <= 0:  # nothing to read ahead: wait for a slot
+            await _wait_for_slot(session, stopping)
             continue
         if not session.forever and session.is_idle():
             if not await session.broker.pending_work():
                 return
 
 
-async def main_loop(session: Session, executions_group: Any) -> None:
+async def main_loop(session: Session) -> None:
     """Claim and dispatch until stopped (or, unless forever, until no work remains);
     a Redis fault pauses the loop (with backoff), it never ends it."""
-    await keep_running(
-        session, "Reading tasks", lambda: _loop(session, executions_group)
-    )
+    await keep_running(session, "Reading tasks", lambda: _loop(session))
 
 
-async def _wait_for_slot(session: Session) -> None:
+async def _wait_for_slot(session: Session, stopping: bool) -> None:
+    """Until a slot frees up (or, unless already stopping, the worker stops)."""
+    if stopping:  # a settle always frees slots; the timeout is a safety net
+        await wait_for(session.slot_freed, 1.0)
+        return
     stop = asyncio.ensure_future(session.stop.wait())
     freed = asyncio.ensure_future(session.slot_freed.wait())
     try:

@@ -115,9 +115,11 @@ async def _process(session: Session, first: bool) -> None:
             settler = background.create_task(settler_loop(session))
             try:
                 async with TaskGroup() as executions:
+                    session.executions = executions
                     try:
-                        await main_loop(session, executions)
+                        await main_loop(session)
                     finally:
+                        session.executions = None
                         _stop_loops(taking)
                         session.pulse.active = False  # draining: not announced
                         await deregister(session)

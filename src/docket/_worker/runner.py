@@ -59,7 +59,9 @@ async def run(session: Session, held: Running) -> None:
         report.unrecorded(session, execution, error)
         session.release(held)
     finally:
-        report.finished(session, execution, time.monotonic() - started)
+        duration = time.monotonic() - started
+        session.note_duration(duration)
+        report.finished(session, execution, duration)
 
 
 async def _run_in_span(

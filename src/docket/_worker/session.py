@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from uncalled_for import Dependency
 
-from .._broker import Broker, Settlement
+from .._broker import Broker, Delivery, Settlement
 from .._handles import WorkerHandle
 from ..docket import Docket
 from ..execution import Execution
@@ -88,6 +88,15 @@ class Session:
     settler_idle: asyncio.Event = field(default_factory=asyncio.Event)
     # Metric attributes per task name (see report.labels).
     metric_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Read ahead, not yet claimed (see loop.py): in this consumer's pending list,
+    # so leased and kept out of the sweep like the executions held.
+    buffer: list[Delivery] = field(default_factory=list)
+    # The task group executions run in, while the main loop runs (the settler
+    # starts the executions it claims there), and how many such claims are out.
+    executions: Any = None
+    claiming: int = 0
+    # A moving average of task durations: read ahead only while tasks are short.
+    typical_duration: float = float("inf")
 
     @property
     def in_flight(self) -> int:
@@ -124,15 +133,36 @@ class Session:
         return future
 
     def is_idle(self) -> bool:
-        return not self.by_message and not self.pending
+        return not self.by_message and not self.pending and not self.buffer
+
+    @property
+    def holding(self) -> set[bytes]:
+        """Every message this worker holds: executions, and those read ahead."""
+        return {*self.by_message, *(d.message_id for d in self.buffer)}
+
+    def note_duration(self, seconds: float) -> None:
+        """Fold one task's duration into ``typical_duration``."""
+        if self.typical_duration == float("inf"):
+            self.typical_duration = seconds
+        else:
+            self.typical_duration += (seconds - self.typical_duration) / 8
 
 
 async def wait_for(event: asyncio.Event, timeout: float) -> bool:
-    """Wait for ``event`` at most ``timeout`` seconds; True if it was set."""
+    """Wait for ``event`` at most ``timeout`` seconds; True if it was set.
+
+    Python 3.11's ``asyncio.timeout`` never loses a cancellation that arrives as
+    the event is set (3.11's ``asyncio.wait_for`` can swallow it, leaving a loop
+    that was told to stop waiting for ever)."""
     if event.is_set():
         return True
+    timeout_scope = getattr(asyncio, "timeout", None)
     try:
-        await asyncio.wait_for(event.wait(), timeout)
+        if timeout_scope is None:  # pragma: no cover - Python 3.10
+            await asyncio.wait_for(event.wait(), timeout)
+        else:
+            async with timeout_scope(timeout):
+                await event.wait()
     except asyncio.TimeoutError:
         return False
     return True

@@ -13,8 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .. import _codec
+from .._broker import Settlement
+from .loop import claims_of, launch, prepare, read_ahead, take_buffered, unclaim
 from .resilience import backoff_for, report_fault
-from .session import Session, wait_for
+from .session import Running, Session, wait_for
+
+Pending = list[tuple[Settlement, Running, "asyncio.Future[None] | None"]]
 
 logger = logging.getLogger("docket.worker")
 
@@ -22,20 +27,78 @@ logger = logging.getLogger("docket.worker")
 async def flush(session: Session) -> None:
     """Settle everything queued so far in one script call, then free the slots.
 
+    When messages were read ahead, as many as the settled executions free slots
+    for are claimed in the same round trip and started as soon as it returns.
     Raises when the batch could not be written; it is then queued again, ahead of
-    anything settled since."""
+    anything settled since (and the claims go back to the read-ahead buffer)."""
     batch, session.pending = session.pending, []
     session.pending_ready.clear()
     if not batch:
         return
+    settlements = [s for s, _, _ in batch]
+    ttl = session.docket.ttl_seconds
+    if session.buffer and session.executions is not None:
+        await _settle_and_claim(session, batch)
+        return
     try:
-        await session.broker.settle(
-            [s for s, _, _ in batch], session.docket.ttl_seconds
-        )
+        await session.broker.settle(settlements, ttl)
     except BaseException:
-        session.pending[:0] = batch
-        session.pending_ready.set()
+        _requeue(session, batch)
         raise
+    _settled(session, batch)
+
+
+async def _settle_and_claim(session: Session, batch: Pending) -> None:
+    count = min(len(session.buffer), max(session.free_slots, 0) + len(batch))
+    deliveries = take_buffered(session, count)
+    session.claiming += 1
+    try:
+        try:
+            prepared = await prepare(session, deliveries)
+        except BaseException:
+            session.buffer[:0] = deliveries
+            raise
+        # Refill the read-ahead buffer in the same round trip (unless stopping).
+        refill = 0 if session.stop.is_set() else read_ahead(session)
+        refill -= len(session.buffer)
+        started = _codec.now()
+        try:
+            turn = await session.broker.turn(
+                [s for s, _, _ in batch],
+                session.docket.ttl_seconds,
+                session.worker.name,
+                _codec.iso(started),
+                claims_of(prepared),
+                read=max(refill, 0),
+            )
+        except BaseException:
+            unclaim(session, prepared, keep=True)
+            raise
+    except BaseException:
+        _requeue(session, batch)
+        raise
+    finally:
+        session.claiming -= 1
+    if isinstance(turn.deliveries, list):
+        session.buffer.extend(turn.deliveries)
+    if isinstance(turn.claimed, Exception):
+        unclaim(session, prepared, keep=True)
+    else:
+        launch(session, prepared, turn.claimed, started)
+    if isinstance(turn.settled, Exception):
+        _requeue(session, batch)
+        raise turn.settled
+    _settled(session, batch)
+    if isinstance(turn.claimed, Exception):
+        raise turn.claimed
+
+
+def _requeue(session: Session, batch: Pending) -> None:
+    session.pending[:0] = batch
+    session.pending_ready.set()
+
+
+def _settled(session: Session, batch: Pending) -> None:
     for _, held, future in batch:
         session.release(held)
         if future is not None and not future.done():
