@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
+import os
 import random
+import sys
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,9 +35,26 @@ async def noop() -> None:
     COMPLETED[0] += 1
 
 
+STARTS: dict[str, list[float]] = {}
+BUCKETS_MS = [0.5, 1, 2, 3, 5, 10, 15, 20, 30, 50, 100, 200, 500, 1000]
+
+
 async def stamp(added: float, sink: str) -> None:
     """Record how long after ``added`` (a ``time.time()``) this task started."""
-    SINKS.setdefault(sink, []).append(time.time() - added)
+    now = time.time()
+    SINKS.setdefault(sink, []).append(now - added)
+    STARTS.setdefault(sink, []).append(now)
+
+
+def histogram(delays: list[float]) -> dict[str, int]:
+    """How many delays fall under each bucket's upper edge (ms), and above all."""
+    counts = {f"<={edge}": 0 for edge in BUCKETS_MS}
+    counts[f">{BUCKETS_MS[-1]}"] = 0
+    for delay in delays:
+        ms = delay * 1e3
+        label = next((f"<={e}" for e in BUCKETS_MS if ms <= e), f">{BUCKETS_MS[-1]}")
+        counts[label] += 1
+    return counts
 
 
 def best_url(url: str, best: bool) -> str:
@@ -231,9 +251,7 @@ class Bench:
         """Pre-load N tasks, then time one in-process worker draining them."""
         n = self.o.drain_tasks
         async with self.open(phase, best, signed) as docket:
-            for start in range(0, n, SETUP_CHUNK):
-                size = min(SETUP_CHUNK, n - start)
-                await gather_all(docket, size)
+            await load(docket, n)
             COMPLETED[0] = 0
             capped = False
             async with Window(self.probe) as window:
@@ -249,6 +267,66 @@ class Bench:
                         await run
         result = window.result(COMPLETED[0], measured)
         return {**result, "requested": n, "capped": capped, "measured": measured}
+
+    async def drain_processes(
+        self, phase: str, processes: int, concurrency: int
+    ) -> dict[str, Any]:
+        """Pre-load N tasks, then time ``processes`` worker processes (Worker
+        defaults, ``concurrency`` each) draining them together. Their start-up is
+        not timed: each signals it is ready, then all start at once. CPU is the
+        workers' own, summed."""
+        n = self.o.drain_tasks
+        script = os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "_drain_worker.py"
+        )
+        async with self.open(phase, False) as docket:
+            await load(docket, n)
+            command = [
+                sys.executable,
+                script,
+                "--url",
+                self.o.url,
+                "--name",
+                docket.name,
+            ]
+            command += ["--concurrency", str(concurrency)]
+            if self.o.execution_ttl is not None:
+                command += ["--execution-ttl", str(self.o.execution_ttl)]
+            children = [
+                await asyncio.create_subprocess_exec(
+                    *command,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                )
+                for _ in range(processes)
+            ]
+            try:
+                for child in children:
+                    assert child.stdout is not None
+                    line = await asyncio.wait_for(child.stdout.readline(), 60)
+                    if line.strip() != b"ready":
+                        raise RuntimeError(f"a worker process did not start: {line!r}")
+                async with Window(self.probe) as window:
+                    for child in children:
+                        assert child.stdin is not None
+                        child.stdin.write(b"go\n")
+                        await child.stdin.drain()
+                    outputs = await asyncio.wait_for(
+                        asyncio.gather(*(child.communicate() for child in children)),
+                        self.o.time_cap * 2,
+                    )
+                    window.stop()
+            finally:
+                for child in children:
+                    if child.returncode is None:
+                        child.kill()
+                        await child.wait()
+        reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+        done = sum(r["completed"] for r in reports)
+        window.cpu = sum(r["cpu"] for r in reports)
+        result = window.result(done)
+        spread = [r["completed"] for r in reports]
+        return {**result, "requested": n, "capped": False, "per_process": spread}
 
     async def _running(
         self, phase: str, best: bool, body: Callable[[Any], Awaitable[list[float]]]
@@ -267,11 +345,17 @@ class Bench:
                         await background
         if not delays:
             raise RuntimeError("no task started")
+        starts = STARTS.get(phase, [])
+        first = min(starts) if starts else 0.0
+        worst = sorted(zip(delays, starts, strict=False), reverse=True)[:10]
         return {
             "completed": len(delays),
             "p50_ms": percentile(delays, 0.50) * 1e3,
             "p99_ms": percentile(delays, 0.99) * 1e3,
             "max_ms": max(delays) * 1e3,
+            "histogram": histogram(delays),
+            # the slowest starts: (delay ms, seconds into the phase)
+            "worst": [(round(d * 1e3, 2), round(t - first, 3)) for d, t in worst],
         }
 
     async def latency(self, phase: str, best: bool) -> dict[str, Any]:
@@ -320,6 +404,14 @@ class Bench:
                 plan.append(
                     (f"drain_c{c}{tag}", lambda c=c, b=b: self.drain(f"d{c}", c, b))
                 )
+        c = self.o.process_concurrency
+        for count in sorted({1, self.o.processes}):
+            plan.append(
+                (
+                    f"drain_p{count}_c{c}",
+                    lambda n=count: self.drain_processes(f"p{n}", n, c),
+                )
+            )
         if self.signing:  # keys on, right after the same phases with keys off
             plan += [
                 (
@@ -358,6 +450,12 @@ class Bench:
 
 
 BENCH_KEY = "bench-signing-key-0123456789abcdef"  # only for --signing phases
+
+
+async def load(docket: Any, n: int) -> None:
+    """Pre-load ``n`` no-op tasks (untimed), ``SETUP_CHUNK`` at a time."""
+    for start in range(0, n, SETUP_CHUNK):
+        await gather_all(docket, min(SETUP_CHUNK, n - start))
 
 
 async def gather_all(docket: Any, size: int) -> None:

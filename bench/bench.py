@@ -68,6 +68,8 @@ FORWARDED = [
     "latency_rate",
     "sched_tasks",
     "sched_rate",
+    "processes",
+    "process_concurrency",
 ]
 
 
@@ -89,6 +91,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latency-rate", type=float, default=100.0, help="tasks/s")
     p.add_argument("--sched-tasks", type=int, default=200)
     p.add_argument("--sched-rate", type=float, default=20.0, help="adds/s")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="worker processes of the drain_pN phase (drain_p1 runs too)",
+    )
+    p.add_argument(
+        "--process-concurrency",
+        type=int,
+        default=10,
+        help="concurrency of each worker process in the drain_p* phases",
+    )
+    p.add_argument(
+        "--histogram",
+        action="store_true",
+        help="print a histogram of each latency phase's delays",
+    )
     p.add_argument(
         "--best-settings",
         action="store_true",
@@ -218,8 +237,13 @@ def run_child(python: str, o: argparse.Namespace, label: str | None) -> dict[str
         cmd += ["--label", label] if label else []
         print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
         note = None
+        env = dict(os.environ)
+        if python != sys.executable:  # another interpreter: not our import path
+            env.pop("PYTHONPATH", None)
         try:
-            code = subprocess.run(cmd, stdout=sys.stderr, timeout=3600).returncode
+            code = subprocess.run(
+                cmd, stdout=sys.stderr, timeout=3600, env=env
+            ).returncode
         except subprocess.TimeoutExpired:
             code, note = -9, "killed after 3600 s"
         if not os.path.exists(out):
@@ -249,7 +273,18 @@ def _cell(run: dict[str, Any], phase: str, metric: str, fmt: str) -> tuple[str, 
 
 def _rows(runs: list[dict[str, Any]]) -> list[list[str]]:
     rows: list[list[str]] = []
-    groups = [(RATE_PHASES, RATE_METRICS), (LATENCY_PHASES, LATENCY_METRICS)]
+    found = {phase for run in runs for phase in run.get("phases", {})}
+    processes = [
+        (
+            phase,
+            "drain {} x c={} [defaults]".format(*phase[len("drain_p") :].split("_c")),
+        )
+        for phase in sorted(p for p in found if p.startswith("drain_p"))
+    ]
+    groups = [
+        (RATE_PHASES + processes, RATE_METRICS),
+        (LATENCY_PHASES, LATENCY_METRICS),
+    ]
     for phases, metrics in groups:
         for phase, title in phases:
             if not any(phase in r.get("phases", {}) for r in runs):
@@ -266,11 +301,22 @@ def _rows(runs: list[dict[str, Any]]) -> list[list[str]]:
         values = [_sum_cmds(r, phases) for r in runs]
         cells = ["-" if v is None else f"{v:.2f}" for v in values]
         rows.append(["redis cmds/task: " + name, ""] + cells + _ratio(values, False))
+    for name, phase in (
+        ("producer, sequential add", "enqueue_seq"),
+        ("producer, add_many", "add_many"),
+        ("worker, drain c=10", "drain_c10"),
+        ("worker, drain c=100", "drain_c100"),
+    ):
+        values = [_sum_cmds(r, [phase], "cpu_us_per_task") for r in runs]
+        cells = ["-" if v is None else f"{v:.0f}" for v in values]
+        rows.append(["client CPU us/task: " + name, ""] + cells + _ratio(values, False))
     return rows
 
 
-def _sum_cmds(run: dict[str, Any], phases: list[str]) -> float | None:
-    values = [run.get("phases", {}).get(p, {}).get("cmds_per_task") for p in phases]
+def _sum_cmds(
+    run: dict[str, Any], phases: list[str], metric: str = "cmds_per_task"
+) -> float | None:
+    values = [run.get("phases", {}).get(p, {}).get(metric) for p in phases]
     return None if None in values else sum(values)
 
 
@@ -330,7 +376,21 @@ def _breakdown(run: dict[str, Any]) -> list[str]:
     return lines
 
 
-def report(runs: list[dict[str, Any]]) -> str:
+def _histograms(run: dict[str, Any]) -> list[str]:
+    lines = []
+    for phase, data in run.get("phases", {}).items():
+        counts = data.get("histogram")
+        if not counts:
+            continue
+        label = run.get("meta", {}).get("label", "?")
+        text = ", ".join(f"{k} ms: {v}" for k, v in counts.items() if v)
+        lines.append(f"[{label}] {phase} delays: {text}")
+        worst = ", ".join(f"{d} ms at {t} s" for d, t in data.get("worst", []))
+        lines.append(f"[{label}] {phase} slowest: {worst}")
+    return lines
+
+
+def report(runs: list[dict[str, Any]], histograms: bool = False) -> str:
     """The human-readable results table, notes, errors and command breakdown."""
     labels = [r.get("meta", {}).get("label", "?") for r in runs]
     heads = [f"{'AB'[i]}: {label}" for i, label in enumerate(labels)]
@@ -349,6 +409,7 @@ def report(runs: list[dict[str, Any]]) -> str:
     out.append("* capped by --time-cap. round trips = server read events.")
     for run in runs:
         out += _notes(run) + _breakdown(run)
+        out += _histograms(run) if histograms else []
     for run in runs:
         for phase, data in run.get("phases", {}).items():
             if "error" in data:
@@ -386,7 +447,8 @@ def main(argv: list[str] | None = None) -> int:
             json.dump(result, f, indent=2)
     if o.output and not o.compare:
         return 0
-    print(json.dumps(result, indent=2) if o.json else report(runs), flush=True)
+    text = json.dumps(result, indent=2) if o.json else report(runs, o.histogram)
+    print(text, flush=True)
     return 0
 
 

@@ -250,35 +250,40 @@ class RunOps(QueueOps, BrokerBase):
         if self.batcher is None:  # in-process engine: one call after the other
             return Turn(
                 await _outcome(self.settle(settlements, ttl_seconds)),
-                await _outcome(self.claim(worker, started_at, claims)),
+                await _outcome(self.claim(worker, started_at, claims))
+                if claims
+                else [],
                 await _outcome(self.read(worker, read, None)) if read else [],
             )
         call = _SettleCall(self, settlements, ttl_seconds, False)
-        claim_keys, claim_args = self._claim_call(worker, started_at, claims)
         calls: list[tuple[tuple[Any, ...], scripts.Script | None]] = [
-            (script_command(scripts.SETTLE, call.keys, call.args), scripts.SETTLE),
-            (script_command(scripts.CLAIM, claim_keys, claim_args), scripts.CLAIM),
+            (script_command(scripts.SETTLE, call.keys, call.args), scripts.SETTLE)
         ]
+        if claims:
+            claim_keys, claim_args = self._claim_call(worker, started_at, claims)
+            command = script_command(scripts.CLAIM, claim_keys, claim_args)
+            calls.append((command, scripts.CLAIM))
         if read:
             calls.append((self.read_command(worker, read), None))
         try:
-            replies = await self.batcher.send_many(calls)
+            replies = iter(await self.batcher.send_many(calls))
         except BaseException:
             call.failed()
             raise
-        settled, claimed = replies[0], replies[1]
+        settled = next(replies)
         if isinstance(settled, Exception):
             call.failed()
         else:
             call.landed()
             settled = int(settled)
-        if not isinstance(claimed, Exception):
-            claimed = _claimed(claimed)
+        claimed: list[bool] | Exception = []
+        if claims:
+            reply = next(replies)
+            claimed = reply if isinstance(reply, Exception) else _claimed(reply)
         deliveries: list[Delivery] | Exception = []
         if read:
-            deliveries = replies[2]
-            if not isinstance(deliveries, Exception):
-                deliveries = parse_read(deliveries)
+            reply = next(replies)
+            deliveries = reply if isinstance(reply, Exception) else parse_read(reply)
         return Turn(settled, claimed, deliveries)
 
     async def flush_tally(self, force: bool = False) -> None:

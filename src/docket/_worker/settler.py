@@ -27,8 +27,9 @@ logger = logging.getLogger("docket.worker")
 async def flush(session: Session) -> None:
     """Settle everything queued so far in one script call, then free the slots.
 
-    When messages were read ahead, as many as the settled executions free slots
-    for are claimed in the same round trip and started as soon as it returns.
+    While the worker takes work, the same round trip claims read-ahead messages
+    for the slots this settle frees (they start as soon as it returns) and reads
+    what the free slots and the read-ahead want next (``broker.turn``).
     Raises when the batch could not be written; it is then queued again, ahead of
     anything settled since (and the claims go back to the read-ahead buffer)."""
     batch, session.pending = session.pending, []
@@ -37,7 +38,8 @@ async def flush(session: Session) -> None:
         return
     settlements = [s for s, _, _ in batch]
     ttl = session.docket.ttl_seconds
-    if session.buffer and session.executions is not None:
+    taking = session.buffer or not session.stop.is_set()
+    if taking and session.executions is not None:
         await _settle_and_claim(session, batch)
         return
     try:
@@ -49,8 +51,11 @@ async def flush(session: Session) -> None:
 
 
 async def _settle_and_claim(session: Session, batch: Pending) -> None:
-    count = min(len(session.buffer), max(session.free_slots, 0) + len(batch))
-    deliveries = take_buffered(session, count)
+    free = max(session.free_slots, 0) + len(batch)  # once this settle lands
+    # Read what the free slots and the read-ahead want beyond what is in hand.
+    wanted = 0 if session.stop.is_set() else free + read_ahead(session)
+    refill = max(wanted - len(session.buffer), 0)
+    deliveries = take_buffered(session, min(len(session.buffer), free))
     session.claiming += 1
     try:
         try:
@@ -58,9 +63,6 @@ async def _settle_and_claim(session: Session, batch: Pending) -> None:
         except BaseException:
             session.buffer[:0] = deliveries
             raise
-        # Refill the read-ahead buffer in the same round trip (unless stopping).
-        refill = 0 if session.stop.is_set() else read_ahead(session)
-        refill -= len(session.buffer)
         started = _codec.now()
         try:
             turn = await session.broker.turn(
@@ -69,7 +71,7 @@ async def _settle_and_claim(session: Session, batch: Pending) -> None:
                 session.worker.name,
                 _codec.iso(started),
                 claims_of(prepared),
-                read=max(refill, 0),
+                read=min(refill, session.worker.message_batch),
             )
         except BaseException:
             unclaim(session, prepared, keep=True)

@@ -1,0 +1,45 @@
+"""One worker process of the ``drain_p*`` phases of ``bench.py``.
+
+Started by the benchmark with the docket's URL and name: it registers the no-op
+task, enters a ``Worker`` (defaults, ``--concurrency``), prints ``ready``, waits
+for a line on stdin (the start signal, so that process start-up is not timed),
+runs ``run_until_finished()`` and prints one JSON line: tasks run, CPU seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from datetime import timedelta
+
+from _measure import COMPLETED, noop
+
+
+async def main(url: str, name: str, concurrency: int, ttl: float | None) -> None:
+    import docket
+
+    kwargs = {"name": name, "url": url}
+    if ttl is not None:
+        kwargs["execution_ttl"] = timedelta(seconds=ttl)
+    async with docket.Docket(**kwargs) as d:  # type: ignore[arg-type]
+        d.register(noop)
+        async with docket.Worker(d, concurrency=concurrency) as worker:
+            print("ready", flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            cpu = time.process_time()
+            await worker.run_until_finished()
+            cpu = time.process_time() - cpu
+    print(json.dumps({"completed": COMPLETED[0], "cpu": cpu}), flush=True)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--url", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--concurrency", type=int, default=10)
+    p.add_argument("--execution-ttl", type=float)
+    o = p.parse_args()
+    asyncio.run(main(o.url, o.name, o.concurrency, o.execution_ttl))
