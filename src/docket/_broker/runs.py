@@ -28,80 +28,46 @@ def pack(rows: Iterable[Sequence[str | bytes]]) -> bytes:
 
 
 T = TypeVar("T")
-_NO_FAILURE = b"0:" * 7  # the 7 archive fields, empty
 
 
-def _field(text: str | bytes) -> bytes:
-    data = text if isinstance(text, bytes) else text.encode()
-    return b"%d:%b" % (len(data), data)
-
-
-def _pack_settlements(batch: Iterable[Settlement]) -> bytes:
-    """``pack`` of the 14 fields of each settlement (the last 7 empty unless it is
-    archived), one format per settlement: this runs for every task."""
-    parts: list[bytes] = []
+def _settlement_args(batch: Iterable[Settlement]) -> list[str | bytes]:
+    """settle.lua's 7 arguments per settlement (14 when it goes to the archive)."""
+    args: list[str | bytes] = []
     for item in batch:
         flags = ("r" if item.stored_result else "") + (
             "p" if item.wrote_progress else ""
         )
-        key, generation = item.key.encode(), b"%d" % item.generation
-        message_id, state = item.message_id or b"", item.state.encode()
-        completed, error = item.completed_at.encode(), item.error.encode()
-        mark = (flags or "-").encode()
-        parts.append(
-            b"%d:%b%d:%b%d:%b%d:%b%d:%b%d:%b%d:%b"
-            % (
-                len(key),
-                key,
-                len(generation),
-                generation,
-                len(message_id),
-                message_id,
-                len(state),
-                state,
-                len(completed),
-                completed,
-                len(error),
-                error,
-                len(mark),
-                mark,
-            )
+        failure = item.failure if item.state == "failed" else None
+        if failure is not None:
+            flags += "a"
+        args += (
+            item.key,
+            str(item.generation),
+            item.message_id or b"",
+            item.state,
+            item.completed_at,
+            item.error,
+            flags or "-",
         )
-        failure = item.failure
-        if failure is None or item.state != "failed":
-            parts.append(_NO_FAILURE)
-            continue
-        for text in (
-            item.function or "?",
-            failure.error_type,
-            failure.message,
-            failure.traceback,
-            str(failure.attempt),
-            failure.worker,
-            failure.started_at,
-        ):
-            parts.append(_field(text))
-    return b"".join(parts)
+        if failure is not None:
+            args += (
+                item.function or "?",
+                failure.error_type,
+                failure.message,
+                failure.traceback,
+                str(failure.attempt),
+                failure.worker,
+                failure.started_at,
+            )
+    return args
 
 
-def _pack_claims(batch: Iterable[tuple[str, int, bytes, bool]]) -> bytes:
-    """``pack`` of (key, generation, message id, redelivered "1"/"0") per claim."""
-    parts: list[bytes] = []
+def _claim_args(batch: Iterable[tuple[str, int, bytes, bool]]) -> list[str | bytes]:
+    """claim.lua's 4 arguments per message."""
+    args: list[str | bytes] = []
     for key, generation, message_id, again in batch:
-        data, number = key.encode(), b"%d" % generation
-        parts.append(
-            b"%d:%b%d:%b%d:%b1:%b"
-            % (
-                len(data),
-                data,
-                len(number),
-                number,
-                len(message_id),
-                message_id,
-                b"1" if again else b"0",
-            )
-        )
-    return b"".join(parts)
+        args += (key, str(generation), message_id, "1" if again else "0")
+    return args
 
 
 def _pack_counts(counts: Counts) -> bytes:
@@ -155,14 +121,14 @@ class _SettleCall:
         self.args: list[Any] = [
             keys.prefix,
             ops.group,
-            ttl_seconds,
+            str(ttl_seconds),
             _codec.iso(_codec.now()),
-            _pack_settlements(batch),
-            ops.failed_limit,
+            str(ops.failed_limit),
             cutoff,
             _pack_counts(sending),
-            ops.stats_retention,
+            str(ops.stats_retention),
         ]
+        self.args += _settlement_args(batch)
 
     def failed(self) -> None:
         if self.taken:
@@ -202,16 +168,10 @@ class RunOps(QueueOps, BrokerBase):
         started_at: str,
         batch: Sequence[tuple[str, int, bytes, bool]],
     ) -> tuple[list[str], list[Any]]:
-        packed = _pack_claims(batch)
         record_running = "1" if self._records_running else "0"
-        args: list[Any] = [
-            self.keys.prefix,
-            self.group,
-            worker,
-            started_at,
-            packed,
-            record_running,
-        ]
+        args: list[Any] = [self.keys.prefix, self.group, worker, started_at]
+        args.append(record_running)
+        args += _claim_args(batch)
         return [self.keys.stream, self.keys.listening], args
 
     async def settle(

@@ -2,11 +2,12 @@
 --
 -- KEYS[1] stream P:stream     KEYS[2] listening flag P:listening
 -- ARGV[1] prefix P   ARGV[2] consumer group   ARGV[3] worker name   ARGV[4] started_at ISO
--- ARGV[5] the batch: one record per message with 4 fields: task key, message
--- generation, message id, redelivered "1"/"0" (length-prefixed, see records() in _prelude.lua)
--- ARGV[6] "1" to record the running state on the run record, "0" to leave the record
+-- ARGV[5] "1" to record the running state on the run record, "0" to leave the record
 -- as it is (fire-and-forget dockets, execution_ttl=0: the record still says "queued",
 -- which keeps the key live for deduplication until the run settles)
+-- ARGV[6..] the batch, 4 arguments per message: task key, message generation,
+-- message id, redelivered "1"/"0" (whole arguments: any byte is fine, and Redis
+-- hands them over without parsing, far cheaper than splitting one packed string)
 --
 -- Race prevented: a message whose key was replaced (newer generation) or cancelled
 -- after it entered the stream must not run; checking and marking running happen in
@@ -18,8 +19,8 @@ local stream, prefix, group, worker, started = KEYS[1], ARGV[1], ARGV[2], ARGV[3
 local listening = redis.call('EXISTS', KEYS[2]) == 1
 local codes, stale = {}, {}
 
-for _, r in ipairs(records(ARGV[5], 4)) do
-  local key, generation, id = r[1], tonumber(r[2]), r[3]
+for i = 6, #ARGV, 4 do
+  local key, generation, id, again = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
   local runs = prefix .. ':runs:' .. key
   local record = hmget(runs, 'generation', 'state')
   local current = tonumber(record[1])
@@ -27,11 +28,11 @@ for _, r in ipairs(records(ARGV[5], 4)) do
     codes[#codes + 1] = 'S'
     stale[#stale + 1] = id
   else
-    if ARGV[6] == '1' then
+    if ARGV[5] == '1' then
       redis.call('HSET', runs, 'state', 'running', 'worker', worker, 'started_at', started,
         'stream_id', '')
     end
-    if r[4] == '1' then redis.call('DEL', prefix .. ':progress:' .. key) end
+    if again == '1' then redis.call('DEL', prefix .. ':progress:' .. key) end
     if listening then
       emit(prefix .. ':state:' .. key,
         '{"type":"state","key":' .. json_string(key) .. ',"state":"running","worker":'

@@ -3,19 +3,21 @@
 -- KEYS[1] stream P:stream     KEYS[2] listening flag P:listening
 -- KEYS[3] failed-task archive P:failed (a stream)
 -- ARGV[1] prefix P   ARGV[2] consumer group   ARGV[3] TTL seconds for terminal records (0 = delete)
--- ARGV[4] completed_at ISO for records that carry none   ARGV[5] the batch: one record
--- per execution with 14 fields (length-prefixed, see records() in _prelude.lua): task
--- key, generation, message id ('' if none), state (completed|failed|cancelled),
--- completed_at ISO ('' = ARGV[4]), error text ('' if none), flags: "r" when a result
--- or exception was stored under the key, "p" when the execution wrote progress (so
--- the progress hash exists and must go); then, for a failed execution to archive
--- (else 7 empty fields): task name, exception type, message, traceback, attempt,
--- worker, started_at ISO.
--- ARGV[6] archive limit (entries; 0 = archive nothing)
--- ARGV[7] archive age cutoff: entries older than this epoch millisecond go ('' = keep)
--- ARGV[8] throughput counts: records of 3 fields (length-prefixed): minute (epoch seconds), field
--- "<outcome>:<task>", count; each adds to the hash P:stats:<minute>
--- ARGV[9] seconds the per-minute hashes live
+-- ARGV[4] completed_at ISO for records that carry none
+-- ARGV[5] archive limit (entries; 0 = archive nothing)
+-- ARGV[6] archive age cutoff: entries older than this epoch millisecond go ('' = keep)
+-- ARGV[7] throughput counts: records of 3 fields (length-prefixed, see records() in
+-- _prelude.lua): minute (epoch seconds), field "<outcome>:<task>", count; each adds to
+-- the hash P:stats:<minute>
+-- ARGV[8] seconds the per-minute hashes live
+-- ARGV[9..] the batch, 7 arguments per execution: task key, generation, message id
+-- ('' if none), state (completed|failed|cancelled), completed_at ISO ('' = ARGV[4]),
+-- error text ('' if none), flags: "r" when a result or exception was stored under the
+-- key, "p" when the execution wrote progress (so the progress hash exists and must
+-- go), "a" when 7 more arguments follow for the failed-task archive: task name,
+-- exception type, message, traceback, attempt, worker, started_at ISO. (Whole
+-- arguments: Redis hands them over without parsing, far cheaper than splitting one
+-- packed string, and any byte is fine.)
 --
 -- Cost: a successful execution costs what it did before (the counts arrive at most
 -- once a second, already summed, from the worker). A failed one to archive reads
@@ -30,7 +32,7 @@
 -- Returns the number of executions that were superseded.
 
 local stream, prefix, group, ttl = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
-local archive, limit = KEYS[3], tonumber(ARGV[6]) or 0
+local archive, limit = KEYS[3], tonumber(ARGV[5]) or 0
 local listening = redis.call('EXISTS', KEYS[2]) == 1
 local acks, superseded = {}, 0
 
@@ -49,13 +51,23 @@ local function archive_add(fields)
   end
 end
 
-for _, r in ipairs(records(ARGV[5], 14)) do
-  local key, generation, id = r[1], tonumber(r[2]), r[3]
-  local state, completed_at, err, flags = r[4], r[5], r[6], r[7]
+local i = 9
+while i <= #ARGV do
+  local key, generation_text, id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local state, completed_at, err, flags = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+  local generation = tonumber(generation_text)
+  local r = nil  -- the archive fields, r[8]..r[14], when flags has "a"
+  if string.find(flags, 'a', 1, true) then
+    r = {}
+    for j = 8, 14 do r[j] = ARGV[i + j - 1] end
+    i = i + 14
+  else
+    i = i + 7
+  end
   if completed_at == '' then completed_at = ARGV[4] end
   local runs = prefix .. ':runs:' .. key
   local progress = prefix .. ':progress:' .. key
-  local archived = state == 'failed' and r[8] ~= '' and limit > 0
+  local archived = state == 'failed' and r ~= nil and limit > 0
   local record
   if archived then
     record = hmget(runs, 'generation', 'state', 'function', 'args', 'kwargs', 'when',
@@ -97,16 +109,16 @@ for _, r in ipairs(records(ARGV[5], 14)) do
     if string.find(flags, 'p', 1, true) then redis.call('DEL', progress) end
     if archived then
       local entry = {'key', key, 'function', record[3] or r[8], 'args', record[4] or '',
-        'kwargs', record[5] or '', 'when', record[6] or '', 'generation', r[2],
+        'kwargs', record[5] or '', 'when', record[6] or '', 'generation', generation_text,
         'error_type', r[9], 'message', r[10], 'traceback', r[11], 'attempt', r[12],
         'worker', r[13], 'started_at', r[14] or '', 'failed_at', completed_at}
       -- A signed (or non-pickle) message's signature and the exact fields it covers,
       -- so the archived arguments verify (and a replay can be signed again).
       local signed = {'serializer', 'signature', 'message_when', 'message_attempt'}
-      for i, name in ipairs(signed) do
-        if record[6 + i] then
+      for n, name in ipairs(signed) do
+        if record[6 + n] then
           entry[#entry + 1] = name
-          entry[#entry + 1] = record[6 + i]
+          entry[#entry + 1] = record[6 + n]
         end
       end
       archive_add(entry)
@@ -127,10 +139,10 @@ if #acks > 0 then
   redis.call('XDEL', stream, unpack(acks))
 end
 
-if ARGV[7] ~= '' then
-  local ok = pcall(redis.call, 'XTRIM', archive, 'MINID', ARGV[7])
+if ARGV[6] ~= '' then
+  local ok = pcall(redis.call, 'XTRIM', archive, 'MINID', ARGV[6])
   if not ok then
-    local last = tostring(tonumber(ARGV[7]) - 1)
+    local last = tostring(tonumber(ARGV[6]) - 1)
     while true do
       local ids = {}
       for _, entry in ipairs(redis.call('XRANGE', archive, '-', last, 'COUNT', 100)) do
@@ -142,13 +154,13 @@ if ARGV[7] ~= '' then
   end
 end
 
-if ARGV[8] ~= '' then
+if ARGV[7] ~= '' then
   local touched, seen = {}, {}
-  for _, s in ipairs(records(ARGV[8], 3)) do
+  for _, s in ipairs(records(ARGV[7], 3)) do
     local hash = prefix .. ':stats:' .. s[1]
     redis.call('HINCRBY', hash, s[2], tonumber(s[3]))
     if not seen[hash] then seen[hash] = true; touched[#touched + 1] = hash end
   end
-  for _, hash in ipairs(touched) do redis.call('EXPIRE', hash, tonumber(ARGV[9])) end
+  for _, hash in ipairs(touched) do redis.call('EXPIRE', hash, tonumber(ARGV[8])) end
 end
 return superseded
