@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .. import _codec
 from .._broker import Delivery
 from .._broker.deadletters import Rejection
-from .._message import MalformedMessage, UnverifiedMessage, identity
+from .._message import MalformedMessage, UnverifiedMessage
 from ..execution import Execution
 from .session import Session
 
@@ -57,7 +57,8 @@ def _examine(
         detail = f"delivered {delivery.deliveries} times (the limit is {limit})"
         return Rejection(delivery.message_id, MAX_DELIVERIES, detail)
     fields = delivery.fields
-    name = identity(fields)[1]
+    raw = fields.get(b"function")  # as identity() reads it, without the rest
+    name = "?" if raw is None else raw.decode(errors="replace")
     function = session.docket.tasks.get(name) or session.worker.fallback_task
     try:
         execution = Execution.from_fields(

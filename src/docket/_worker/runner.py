@@ -75,7 +75,7 @@ async def _run_in_span(
         current_execution.set(execution),
     )
     try:
-        if not has_dependencies(execution.function) and not worker.dependencies:
+        if not worker.dependencies and _plain(session, execution.function):
             await _run_plain(session, held, started, task_span)
         else:
             await _run_with_dependencies(session, held, started, task_span)
@@ -94,6 +94,15 @@ async def _run_in_span(
         current_execution.reset(tokens[2])
         current_worker.reset(tokens[1])
         current_docket.reset(tokens[0])
+
+
+def _plain(session: Session, function: Any) -> bool:
+    """Whether ``function`` declares no dependencies (looked up once per function
+    and session: the fast path is decided for every task)."""
+    plain = session.plain_tasks.get(function)  # tasks are hashable (registered)
+    if plain is None:
+        plain = session.plain_tasks[function] = not has_dependencies(function)
+    return plain
 
 
 def _stopping_hard() -> bool:

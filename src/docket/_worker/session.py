@@ -95,6 +95,8 @@ class Session:
     # starts the executions it claims there), and how many such claims are out.
     executions: Any = None
     claiming: int = 0
+    # Whether each task function runs on the fast path (declares no dependencies).
+    plain_tasks: dict[Any, bool] = field(default_factory=dict)
     # A moving average of task durations: read ahead only while tasks are short.
     typical_duration: float = float("inf")
 
