@@ -14,19 +14,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from ._broker import Broker
-from ._handles import DocketHandle
 from ._observe import span
-from ._scheduling import Producer, count, fixed_key, fixed_when, resolve, struck
+from ._scheduling import (
+    Producer,
+    SchedulingDocket,
+    count,
+    fixed_key,
+    fixed_when,
+    resolve,
+    struck,
+)
 from ._states import Disposition
 from ._taskcall import TaskCall
 from .execution import Execution
-
-
-class BatchProducer(Producer, DocketHandle, Protocol):
-    """The docket as the batch methods see it."""
 
 
 def make_call(
@@ -55,7 +58,7 @@ def _chunks(items: list[Execution], size: int | None) -> Iterable[list[Execution
 
 
 async def schedule_calls(
-    docket: BatchProducer,
+    docket: SchedulingDocket,
     calls: Iterable[TaskCall],
     *,
     replace: bool,

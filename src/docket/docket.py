@@ -31,15 +31,12 @@ from ._dead_letters import DeadLetters
 from ._inspection import load_execution
 from ._keys import Keyspace, check_task_key
 from ._names import DocketNames
-from ._observe import span, tracing_enabled
+from ._observe import span
 from ._redis import Backend, key_prefix, open_backend, redact_url
 from ._redis.backend import check_url
 from ._results import default_store
 from ._scheduling import (
-    count,
-    fixed_key,
-    fixed_when,
-    resolve,
+    Scheduler,
     span_attributes,
     struck,
 )
@@ -288,7 +285,7 @@ class Docket(DocketNames, OperatorConsole):
         key: str | None = None,
     ) -> Callable[..., Awaitable[Execution]]:
         """Schedule ``function`` at ``when`` (default now) under ``key`` (default uuid7)."""
-        return self._scheduler(function, when, key, replace=False)
+        return Scheduler(self, function, when, key, replace=False)
 
     @overload
     def replace(
@@ -304,42 +301,7 @@ class Docket(DocketNames, OperatorConsole):
         self, function: Callable[..., Any] | str, when: datetime, key: str
     ) -> Callable[..., Awaitable[Execution]]:
         """Schedule ``function`` under ``key``, removing any pending copy of it."""
-        return self._scheduler(function, when, key, replace=True)
-
-    def _scheduler(
-        self,
-        function: Callable[..., Any] | str,
-        when: datetime | None,
-        key: str | None,
-        replace: bool,
-    ) -> Callable[..., Awaitable[Execution]]:
-        task, name = resolve(self, function)
-        at, under = fixed_when(when), fixed_key(key)
-
-        async def scheduler(*args: Any, **kwargs: Any) -> Execution:
-            execution = Execution(
-                self, task, args, kwargs, under, at, 1, None, False, name
-            )
-            if tracing_enabled():
-                return await self._schedule_traced(execution, replace)
-            if not struck(self, execution):
-                await execution.schedule(replace=replace)
-                count(self, execution, replace)
-            return execution
-
-        return scheduler
-
-    async def _schedule_traced(self, execution: Execution, replace: bool) -> Execution:
-        """``scheduler`` under a span (only while a tracer provider is installed)."""
-        span_name = "docket.replace" if replace else "docket.add"
-        with span("docket.docket", span_name, span_attributes(self, execution)) as s:
-            if struck(self, execution):
-                s.set_attribute("docket.disposition", "struck")
-                return execution
-            disposition = await execution.schedule(replace=replace)
-            s.set_attribute("docket.disposition", disposition.value)
-        count(self, execution, replace)
-        return execution
+        return Scheduler(self, function, when, key, replace=True)
 
     @overload
     def call(

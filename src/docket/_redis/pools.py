@@ -3,9 +3,11 @@ is too small for it.
 
 A worker keeps, at the same time: one blocking stream read, one pub/sub
 connection (cancellations and wake-ups), the strike monitor's blocking read
-(it shares a custom pool), and one each for the settler, the scheduler, lease
-renewal and heartbeats. Tasks that touch Redis themselves (progress, results of
-other tasks) take one more each while they do. redis-py's default
+(it shares a custom pool), the connection its session's batcher holds (claims,
+settles, non-blocking reads, the scheduler's moves), the one the Docket's batcher
+holds (adds, retries), and one each for lease renewal and heartbeats. Tasks that
+touch Redis themselves (progress, results of other tasks) take one more each
+while they do. redis-py's default
 ``ConnectionPool`` raises ``ConnectionError("Too many connections")`` instead of
 waiting once ``max_connections`` are in use, so an undersized pool shows up as
 sporadic failures; hence the warning.
@@ -18,7 +20,7 @@ from typing import Any
 
 logger = logging.getLogger("docket.worker")
 
-# Blocking read + pub/sub + strike monitor + settler, scheduler, leases, heartbeats.
+# Blocking read + pub/sub + strike monitor + two batchers + leases + heartbeats.
 WORKER_BASE_CONNECTIONS = 7
 
 _warned: set[str] = set()
