@@ -12,11 +12,12 @@ connections propagate: chunks already sent stay scheduled, the others keep
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from ._broker import Broker
+from ._broker import Broker, ScheduleRequest
 from ._observe import span
 from ._scheduling import (
     Producer,
@@ -98,18 +99,43 @@ async def schedule_calls(
     return executions
 
 
+# Calls written to Redis at a time while a chunk is built: the first are placed
+# while the rest are pickled.
+PIECE = 100
+
+
 async def _place(
     broker: Broker, pending: list[Execution], replace: bool, chunk_size: int | None
 ) -> None:
-    for chunk in _chunks(pending, chunk_size):
-        requests = [execution.schedule_request(replace) for execution in chunk]
-        outcomes = await broker.schedule_batch(requests)
-        for execution, request, outcome in zip(chunk, requests, outcomes, strict=True):
-            if isinstance(outcome, str):
-                execution.scheduled(outcome, request.immediate)
-            else:
-                execution.disposition = Disposition.FAILED
-                execution.schedule_exception = outcome
+    """Place every execution, writing calls as soon as a piece of them is built, so
+    building overlaps Redis placing what was written; a chunk's replies are read
+    once the next chunk is written. A call that cannot be built stops the batch:
+    what was written before it is still recorded."""
+    async with broker.schedule_stream() as stream:
+        written: deque[tuple[list[Execution], list[ScheduleRequest]]] = deque()
+        try:
+            for chunk in _chunks(pending, chunk_size):
+                before = len(written)
+                for piece in _chunks(chunk, min(PIECE, chunk_size or PIECE)):
+                    requests = [e.schedule_request(replace) for e in piece]
+                    await stream.write(requests)
+                    written.append((piece, requests))
+                for _ in range(before):  # the chunk before this one
+                    _record(*written.popleft(), await stream.read())
+        finally:
+            while written and stream.unread:  # (a broken connection has none left)
+                _record(*written.popleft(), await stream.read())
+
+
+def _record(
+    chunk: list[Execution], requests: list[ScheduleRequest], outcomes: list[Any]
+) -> None:
+    for execution, request, outcome in zip(chunk, requests, outcomes, strict=True):
+        if isinstance(outcome, str):
+            execution.scheduled(outcome, request.immediate)
+        else:
+            execution.disposition = Disposition.FAILED
+            execution.schedule_exception = outcome
 
 
 __all__ = ["make_call", "schedule_calls"]

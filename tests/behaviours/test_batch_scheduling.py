@@ -245,3 +245,19 @@ async def test_batches_and_single_adds_in_flight_together(docket: Docket):
     async with Worker(docket, **FAST) as worker:
         await worker.run_until_finished()
     assert [await e.get_result() for e in first] == [n * 2 for n in range(40)]
+
+
+async def test_calls_go_out_in_pieces_as_they_are_built(docket: Docket):
+    """A chunk's calls are written a piece at a time while the rest are built: when
+    call 150 cannot be pickled, the first piece of 100 is placed (and recorded
+    SCHEDULED), the piece holding the bad call and everything after stay LOADED."""
+    calls = [docket.call(echo, key=f"p{n}")(n) for n in range(300)]
+    calls[150] = docket.call(echo, key="p150")(threading.Lock())
+    executions: list[Any] = []
+    with pytest.raises(TypeError):
+        executions = await docket.add_many(calls)
+    assert executions == []  # raised: look at what Redis holds
+    for n in (0, 99):
+        assert (await docket.broker.run_record(f"p{n}")) is not None
+    for n in (100, 149, 151, 299):
+        assert (await docket.broker.run_record(f"p{n}")) is None

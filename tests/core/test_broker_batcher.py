@@ -185,3 +185,40 @@ async def test_a_lone_add_creates_no_task(redis_server: RedisServer):
                 await docket.add(noop)()
         assert created == []
         assert await docket.broker.client.xlen(docket.keyspace.stream) == 4
+
+
+async def test_a_stream_reads_replies_in_order_and_carries_riders(batcher: Batcher):
+    """Batches written back to back come back in order, each with its own replies;
+    a call made elsewhere meanwhile rides along with the next batch."""
+    async with batcher.stream() as stream:
+        await stream.write([(("ECHO", b"a"), None), (("ECHO", b"b"), None)])
+        rider = asyncio.ensure_future(batcher.send(("ECHO", b"rider")))
+        await asyncio.sleep(0)  # the rider waits for the lane
+        await stream.write([(("ECHO", b"c"), None)])
+        await stream.write([(("ECHO", b"d"), None), (("ECHO", b"e"), None)])
+        assert stream.unread == 3
+        assert await stream.read() == [b"a", b"b"]
+        assert await stream.read() == [b"c"]
+        assert await rider == b"rider"
+        assert await stream.read() == [b"d", b"e"]
+    assert await batcher.send(("ECHO", b"after")) == b"after"
+
+
+async def test_a_stream_left_with_replies_unread_drops_its_connection(
+    batcher: Batcher,
+):
+    """A stream that ends early (its caller failed) leaves no stray reply for the
+    next caller: the connection is dropped, and a call riding along fails."""
+    await batcher.send(("PING",))
+    rider: asyncio.Future[object] | None = None
+    with pytest.raises(RuntimeError, match="building failed"):
+        async with batcher.stream() as stream:
+            await stream.write([(("ECHO", b"first"), None)])
+            rider = asyncio.ensure_future(batcher.send(("ECHO", b"rider")))
+            await asyncio.sleep(0)
+            await stream.write([(("ECHO", b"unread"), None)])
+            raise RuntimeError("building failed")
+    assert rider is not None
+    with pytest.raises(RedisConnectionError):
+        await rider
+    assert await batcher.send(("ECHO", b"mine")) == b"mine"

@@ -20,7 +20,9 @@ has no single pool: there every batch goes through its cluster pipeline instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -140,6 +142,44 @@ class Batcher:
         finally:
             self._busy = False
 
+    # ---- streams: batches written back to back --------------------------------
+
+    @asynccontextmanager
+    async def stream(self) -> AsyncGenerator[Stream, None]:
+        """A ``Stream`` of batches on the held connection; while it is open, calls
+        from elsewhere ride along with its batches. When the lane is busy (or on a
+        cluster) the stream falls back to one round trip per batch."""
+        if self._pool is None or self._busy:
+            yield Stream(self, None)
+            return
+        self._busy = True
+        stream = Stream(self, await self._held())
+        try:
+            yield stream
+        except BaseException as error:
+            await stream.abandon(error)
+            raise
+        finally:
+            self._busy = False
+            if self._queue:
+                self._start_flusher()
+
+    def take_queued(self) -> list[Call]:
+        """The calls waiting for the lane (a stream sends them with its batch)."""
+        queued, self._queue = [c for c in self._queue if not c[2].done()], []
+        return queued
+
+    def requeue(self, calls: list[Call]) -> None:
+        """Calls to send again once the lane is free (their script is reloaded)."""
+        self._queue[:0] = calls
+
+    async def round_trip(
+        self, calls: Sequence[tuple[Command, Script | None]]
+    ) -> list[Any]:
+        """One round trip of ``calls`` (see ``send_many``), for a stream's first
+        batch: it loads any script the server does not know."""
+        return await self._round_trip(list(calls))
+
     # ---- the wire ---------------------------------------------------------------
 
     async def _round_trip(
@@ -238,3 +278,101 @@ def _pack(connection: Any, commands: list[Command]) -> bytes | list[bytes]:
             return _hiredis_pack(commands[0])
         return b"".join([_hiredis_pack(command) for command in commands])
     return connection.pack_commands(commands)
+
+
+class Stream:
+    """Batches written as they are built, their replies read later, in order: the
+    caller builds the next batch while Redis runs the ones before. ``write`` sends
+    a batch; ``read`` returns the replies of the oldest batch not read yet.
+
+    The first batch goes out as an ordinary round trip (loading its script if the
+    server forgot it); should a script be flushed in the middle of a stream, its
+    later calls come back as NoScriptError replies (each fails its own call), and
+    the calls of others riding along go out again after the stream. A connection
+    fault raises: which calls ran is unknown."""
+
+    def __init__(self, batcher: Batcher, connection: Any) -> None:
+        self._batcher = batcher
+        self._connection = connection
+        # Per batch written: (calls, riders, replies already read or None).
+        self._written: deque[tuple[int, list[Call], list[Any] | None]] = deque()
+        self._started = False
+
+    @property
+    def unread(self) -> int:
+        """How many batches were written and not read yet."""
+        return len(self._written)
+
+    async def write(self, calls: Sequence[tuple[Command, Script | None]]) -> None:
+        if self._connection is None:  # no stream: one round trip per batch
+            self._written.append((len(calls), [], await self._batcher.send_many(calls)))
+            return
+        if not self._started:  # the first batch: an ordinary round trip
+            self._started = True
+            replies = await self._batcher.round_trip(calls)
+            self._written.append((len(calls), [], replies))
+            return
+        riders = self._batcher.take_queued()
+        commands = [command for command, _ in calls]
+        commands += [command for command, _, _ in riders]
+        try:
+            await self._connection.send_packed_command(
+                _pack(self._connection, commands), check_health=False
+            )
+        except BaseException as error:
+            _fail(riders, error)
+            raise
+        self._written.append((len(calls), riders, None))
+
+    async def read(self) -> list[Any]:
+        """The replies of the oldest batch written and not read yet."""
+        count, riders, replies = self._written.popleft()
+        if replies is not None:
+            return replies
+        replies = []
+        try:
+            for _ in range(count + len(riders)):
+                try:
+                    replies.append(await self._connection.read_response())
+                except ResponseError as error:  # a reply; the stream stays in step
+                    replies.append(error)
+        except BaseException as error:  # the connection broke (and was dropped)
+            self._abandon(error, riders)
+            raise
+        again: list[Call] = []
+        for call, reply in zip(riders, replies[count:], strict=True):
+            if isinstance(reply, NoScriptError):
+                again.append(call)
+            elif not call[2].done():
+                if isinstance(reply, Exception):
+                    call[2].set_exception(reply)
+                else:
+                    call[2].set_result(reply)
+        self._batcher.requeue(again)
+        return replies[:count]
+
+    async def abandon(self, error: BaseException) -> None:
+        """The stream ends early: replies still unread would answer the next caller
+        on this connection, so it is dropped; calls riding along fail."""
+        if any(replies is None for _, _, replies in self._written):
+            await self._connection.disconnect()
+        self._abandon(error, [])
+
+    def _abandon(self, error: BaseException, riders: list[Call]) -> None:
+        for _, more, _ in self._written:
+            riders = riders + more
+        self._written.clear()
+        _fail(riders, error)
+
+
+def _fail(calls: list[Call], error: BaseException) -> None:
+    """Fail calls whose replies are lost: with the connection error that lost them,
+    else (the stream's owner failed, or was cancelled: not their fault) with a
+    connection error saying so."""
+    if not isinstance(error, RedisConnectionError):
+        error = RedisConnectionError(
+            "the connection was dropped with this call in flight"
+        )
+    for _, _, future in calls:
+        if not future.done():
+            future.set_exception(error)
