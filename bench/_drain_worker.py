@@ -3,7 +3,8 @@
 Started by the benchmark with the docket's URL and name: it registers the no-op
 task, enters a ``Worker`` (defaults, ``--concurrency``), prints ``ready``, waits
 for a line on stdin (the start signal, so that process start-up is not timed),
-runs ``run_until_finished()`` and prints one JSON line: tasks run, CPU seconds.
+runs ``run_until_finished()`` (for at most ``--time-cap`` seconds) and prints one
+JSON line: tasks run, CPU seconds, seconds, whether it was capped.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from datetime import timedelta
 from _measure import COMPLETED, noop
 
 
-async def main(url: str, name: str, concurrency: int, ttl: float | None) -> None:
+async def main(
+    url: str, name: str, concurrency: int, ttl: float | None, cap: float
+) -> None:
     import docket
 
     kwargs = {"name": name, "url": url}
@@ -29,10 +32,16 @@ async def main(url: str, name: str, concurrency: int, ttl: float | None) -> None
         async with docket.Worker(d, concurrency=concurrency) as worker:
             print("ready", flush=True)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-            cpu = time.process_time()
-            await worker.run_until_finished()
+            cpu, started = time.process_time(), time.perf_counter()
+            run = asyncio.ensure_future(worker.run_until_finished())
+            done, _ = await asyncio.wait({run}, timeout=cap)
+            seconds, measured = time.perf_counter() - started, COMPLETED[0]
             cpu = time.process_time() - cpu
-    print(json.dumps({"completed": COMPLETED[0], "cpu": cpu}), flush=True)
+            if not done:  # capped: stop where it is
+                run.cancel()
+                await asyncio.gather(run, return_exceptions=True)
+    report = {"completed": measured, "cpu": cpu, "seconds": seconds}
+    print(json.dumps({**report, "capped": not done}), flush=True)
 
 
 if __name__ == "__main__":
@@ -41,5 +50,6 @@ if __name__ == "__main__":
     p.add_argument("--name", required=True)
     p.add_argument("--concurrency", type=int, default=10)
     p.add_argument("--execution-ttl", type=float)
+    p.add_argument("--time-cap", type=float, default=60.0)
     o = p.parse_args()
-    asyncio.run(main(o.url, o.name, o.concurrency, o.execution_ttl))
+    asyncio.run(main(o.url, o.name, o.concurrency, o.execution_ttl, o.time_cap))

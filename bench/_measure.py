@@ -290,6 +290,7 @@ class Bench:
                 docket.name,
             ]
             command += ["--concurrency", str(concurrency)]
+            command += ["--time-cap", str(self.o.time_cap)]
             if self.o.execution_ttl is not None:
                 command += ["--execution-ttl", str(self.o.execution_ttl)]
             children = [
@@ -313,7 +314,7 @@ class Bench:
                         await child.stdin.drain()
                     outputs = await asyncio.wait_for(
                         asyncio.gather(*(child.communicate() for child in children)),
-                        self.o.time_cap * 2,
+                        self.o.time_cap + 60,
                     )
                     window.stop()
             finally:
@@ -323,10 +324,13 @@ class Bench:
                         await child.wait()
         reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
         done = sum(r["completed"] for r in reports)
+        capped = any(r["capped"] for r in reports)
         window.cpu = sum(r["cpu"] for r in reports)
+        if capped:  # the rate over the capped window, not the shutdown after it
+            window.seconds = max(r["seconds"] for r in reports)
         result = window.result(done)
         spread = [r["completed"] for r in reports]
-        return {**result, "requested": n, "capped": False, "per_process": spread}
+        return {**result, "requested": n, "capped": capped, "per_process": spread}
 
     async def _running(
         self, phase: str, best: bool, body: Callable[[Any], Awaitable[list[float]]]
