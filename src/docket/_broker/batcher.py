@@ -218,6 +218,8 @@ class Batcher:
         packed = _pack(connection, commands)
 
         async def attempt() -> list[Any]:
+            if not connection.is_connected:  # a retry after a fault
+                await connection.connect()
             await connection.send_packed_command(packed, check_health=False)
             replies: list[Any] = []
             for _ in commands:
@@ -248,8 +250,8 @@ class Batcher:
     async def _held(self) -> Any:
         """The held connection, ready to send: one the server closed while it was
         idle (or that holds a stray reply) is opened again first, as the pool
-        itself does before handing a connection out. No system call: this looks
-        at what the event loop has already read."""
+        itself does before handing a connection out. No system call while it is
+        open: this looks at what the event loop has already read."""
         connection = self._connection
         if connection is None:
             connection = self._connection = await self._pool.get_connection()
@@ -260,6 +262,10 @@ class Batcher:
                 stale = True
             if stale:
                 await connection.disconnect()
+        if not connection.is_connected:
+            # connect() as the pool does (a Sentinel connection asks the Sentinels
+            # for the master here; sending would reconnect to the old address).
+            await connection.connect()
         return connection
 
     async def aclose(self) -> None:

@@ -206,15 +206,20 @@ class QueueOps(BrokerBase):
 
 
 def parse_read(reply: Any) -> list[Delivery]:
-    """The deliveries of a raw XREADGROUP reply (RESP2 lists or a RESP3 map);
-    entries deleted while pending (no fields) are left out."""
+    """The deliveries of an XREADGROUP reply: raw (RESP2 lists or a RESP3 map, with
+    each entry's fields flat) or as redis-py parses it (a cluster pipeline does:
+    fields in a dict). Entries deleted while pending (no fields) are left out."""
     if not reply:
         return []
     streams = reply.items() if isinstance(reply, dict) else reply
     deliveries: list[Delivery] = []
     for _stream, messages in streams:
         for message_id, flat in messages or ():
-            if flat:
+            if not flat:
+                continue
+            if isinstance(flat, dict):
+                fields: dict[bytes, bytes] = flat
+            else:
                 fields = dict(zip(flat[::2], flat[1::2], strict=True))
-                deliveries.append(Delivery(message_id, fields, False))
+            deliveries.append(Delivery(message_id, fields, False))
     return deliveries
