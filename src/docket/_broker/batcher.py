@@ -6,15 +6,16 @@ The broker's script calls (and the worker's non-blocking reads) go through one
 connection and its reply read back: no task, no future, no pool look-up. Calls that
 arrive while a round trip is in flight queue up; when it returns, one flusher sends
 everything queued as one pipeline, then the next batch, and so on. So a thousand
-concurrent ``add()`` calls cost a handful of round trips on one connection, and a
-worker's settle and claim of the same moment travel together.
+concurrent ``add()`` calls cost a handful of round trips on one connection. A caller
+with many calls of its own sends them together (``send_many``: the worker's settle,
+claim and read) or as a ``Stream`` of batches written back to back (``add_many``).
 
 The connection comes from the client's pool once and is kept (``aclose`` gives it
 back). Commands are packed by hiredis when it is installed. A connection the server
 closed while it sat idle is opened again before sending, as redis-py's pool does; a
 fault during a round trip retries under the connection's own retry policy (none by
-default), as redis-py's own calls do. A cluster client
-has no single pool: there every batch goes through its cluster pipeline instead.
+default), as redis-py's own calls do. A cluster client has no single pool: there
+every batch goes through its cluster pipeline instead.
 """
 
 from __future__ import annotations
