@@ -176,8 +176,11 @@ async def _loop(session: Session) -> None:
                 await _start(session, sweep.deliveries, sweep.suspects, keep=False)
                 continue
         count = min(wanted, worker.message_batch)
-        # With every slot taken, only look (a read ahead); else wait for work.
-        block = block_ms if free > 0 else None
+        # With every slot taken, only look (a read ahead); else wait for work. A
+        # run until finished looks first too: a blocking read would hold its end
+        # back by up to the check interval after the last task settled.
+        finishing = not session.forever
+        block = block_ms if free > 0 and not finishing else None
         deliveries = await session.broker.read(worker.name, count, block)
         if deliveries:
             session.buffer.extend(deliveries)  # claimed at the top, as slots allow
@@ -185,9 +188,25 @@ async def _loop(session: Session) -> None:
         if free <= 0:  # nothing to read ahead: wait for a slot
             await _wait_for_slot(session, stopping)
             continue
-        if not session.forever and session.is_idle():
-            if not await session.broker.pending_work():
-                return
+        if finishing and await _finished(session, count, block_ms):
+            return
+
+
+async def _finished(session: Session, count: int, block_ms: int) -> bool:
+    """After an empty look in a run until finished: True when nothing is left
+    anywhere; else wait (a settle here, or new work) before looking again."""
+    if not session.is_idle():  # ours still run: their settle frees a slot
+        await wait_for(session.slot_freed, block_ms / 1000)
+        return False
+    if not session.seeded.is_set():  # automatic perpetuals are being added
+        await wait_for(session.seeded, block_ms / 1000)
+        return False
+    if not await session.broker.pending_work():
+        return True
+    # Work elsewhere (tasks due later, or held by another worker): wait for it.
+    deliveries = await session.broker.read(session.worker.name, count, block_ms)
+    session.buffer.extend(deliveries)
+    return False
 
 
 async def main_loop(session: Session) -> None:

@@ -112,6 +112,8 @@ async def _process(session: Session, first: bool) -> None:
             ]
             if worker.schedule_automatic_tasks:
                 taking.append(background.create_task(reseed_loop(session)))
+            else:
+                session.seeded.set()
             settler = background.create_task(settler_loop(session))
             try:
                 async with TaskGroup() as executions:

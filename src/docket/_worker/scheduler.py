@@ -90,11 +90,14 @@ async def seed_automatic(session: Session) -> None:
 
 
 async def reseed_loop(session: Session) -> None:
+    async def seed() -> None:
+        try:
+            await seed_automatic(session)
+        finally:
+            session.seeded.set()  # tried once: a run until finished may end
+
     await every(
-        session,
-        lambda: session.worker.reseed_interval,
-        lambda: seed_automatic(session),
-        "Seeding automatic tasks",
+        session, lambda: session.worker.reseed_interval, seed, "Seeding automatic tasks"
     )
 
 

@@ -81,6 +81,9 @@ class Session:
     slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
     wake_scheduler: asyncio.Event = field(default_factory=asyncio.Event)
     listening: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set once automatic perpetuals were seeded (or there is nothing to seed): a
+    # run until finished does not end before their first copies exist.
+    seeded: asyncio.Event = field(default_factory=asyncio.Event)
     pending: list[tuple[Settlement, Running, asyncio.Future[None] | None]] = field(
         default_factory=list
     )
