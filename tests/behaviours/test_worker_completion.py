@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -196,3 +196,25 @@ async def test_a_forced_stop_is_bounded_whatever_a_task_does(
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(running, 5)
     release.set()  # let the abandoned body end, so the test leaves nothing behind
+
+
+async def test_run_until_finished_ends_with_the_last_task(docket: Docket):
+    """run_until_finished returns once the last task settled, not after another
+    check interval: with a one-minute interval, a short run is over in seconds
+    (also with tasks still running when the stream runs dry, and with tasks that
+    were only due a moment later)."""
+    ran: list[str] = []
+
+    async def quick(label: str) -> None:
+        await asyncio.sleep(0.01)
+        ran.append(label)
+
+    for label in ("a", "b", "c"):
+        await docket.add(quick)(label)
+    soon = datetime.now(timezone.utc) + timedelta(milliseconds=50)
+    await docket.add(quick, when=soon)("later")
+    async with Worker(
+        docket, concurrency=2, minimum_check_interval=timedelta(minutes=1)
+    ) as worker:
+        await asyncio.wait_for(worker.run_until_finished(), 20)
+    assert sorted(ran) == ["a", "b", "c", "later"]
