@@ -21,6 +21,7 @@ from docket import (
     Retry,
     Worker,
 )
+from docket.execution import TERMINAL
 from tests.conftest import eventually
 
 FAST = {
@@ -465,12 +466,18 @@ async def test_fire_and_forget_leaves_no_run_record(docket_url: str, docket_name
         execution = await ttl0.add(greet, key="fleeting")("Gus")
         fleeting = await ttl0.broker.run_record("fleeting")
         assert fleeting is not None and fleeting.state == "queued"
-        waiter = asyncio.ensure_future(
-            execution.get_result(timeout=timedelta(seconds=5))
-        )
+        subscribed = asyncio.Event()
+
+        async def final_state() -> Any:
+            async for event in execution.subscribe(ready=subscribed):
+                if event["type"] == "state" and event["state"] in TERMINAL:
+                    return event["state"]
+
+        waiter = asyncio.ensure_future(final_state())
+        await asyncio.wait_for(subscribed.wait(), 5)  # before the task can end
         async with Worker(ttl0, **FAST) as worker:
             await worker.run_until_finished()
-        assert await asyncio.wait_for(waiter, 5) is None  # nothing is stored
+        assert await asyncio.wait_for(waiter, 5) is ExecutionState.COMPLETED
         assert await ttl0.broker.run_record("fleeting") is None
         assert await ttl0.get_execution("fleeting") is None
         async with ttl0.redis() as client:
