@@ -165,6 +165,7 @@ class Docket(DocketNames, OperatorConsole):
                 self.ttl_seconds > 0,
                 self.failed_limit,
                 self.failed_retention.total_seconds(),
+                self.dead_letter_limit,
             )
             self.strike_list = StrikeList(
                 url=self.url,

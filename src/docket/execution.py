@@ -282,7 +282,8 @@ class Execution:
         return self.disposition
 
     async def claim(self, worker: str) -> bool:
-        """Mark this execution running on ``worker``; False when superseded."""
+        """Mark this execution running on ``worker``; False when superseded (or
+        dead-lettered: its run record is not a hash)."""
         started = _codec.now()
         batch = [
             (self._key, self._generation, self.message_id or b"", self._redelivered)
@@ -292,7 +293,7 @@ class Execution:
             self.mark_claimed(worker, started)
         else:
             self.acknowledged = True
-        return claimed
+        return bool(claimed)
 
     def mark_claimed(self, worker: str, started: datetime) -> None:
         """Local state after a successful claim (the worker claims in batches)."""

@@ -268,15 +268,48 @@ async def test_a_turn_settles_claims_and_reads_together(docket: Docket):
     assert [d.fields[b"key"] for d in turn.deliveries] == [b"c", b"d"]
     assert (await record(broker, "a"))["state"] == "completed"
     assert (await record(broker, "b"))["state"] == "running"
+    c, d = turn.deliveries
     async with docket.redis() as client:
-        await client.set(docket.runs_key("e"), "not a hash")
+        # The dead-letter stream itself is not a stream: claiming a message whose
+        # record is bad (it would be dead-lettered) fails the claim script.
+        await client.set(docket.runs_key("c"), "not a hash")
+        await client.set(docket.keyspace.dead, "not a stream")
     turn = await broker.turn(
         [settlement("b", 1, b.message_id)],
         TTL,
         "w1",
         STARTED,
-        [("e", 1, b"1-1", False)],
+        [("c", 1, c.message_id, False)],
     )
     assert turn.settled == 0 and isinstance(turn.claimed, Exception)
     assert turn.deliveries == []
     assert (await record(broker, "b"))["state"] == "completed"
+    assert await pending_count(broker) == 2  # c and d: nothing acknowledged
+
+
+async def test_a_claim_dead_letters_a_message_whose_record_is_not_a_hash(
+    docket: Docket,
+):
+    """A run record someone overwrote with another type cannot say whether its
+    message is current: the claim moves that message to P:dead (bad-run-record)
+    and claims the rest of the batch as usual."""
+    broker = docket.broker
+    for key in ("a", "b", "c"):
+        await place(broker, key)
+    await broker.ensure_group()
+    a, b, c = await broker.read("w1", 3, 10)
+    async with docket.redis() as client:
+        await client.set(docket.runs_key("b"), "not a hash")
+    claimed = await broker.claim(
+        "w1",
+        STARTED,
+        [(k, 1, m.message_id, False) for k, m in (("a", a), ("b", b), ("c", c))],
+    )
+    assert claimed == [True, None, True]
+    (letter,) = await docket.dead_letters.list()
+    assert letter.reason == "bad-run-record"
+    assert "is not a hash" in letter.detail
+    assert letter.fields[b"key"] == b"b"
+    assert await pending_count(broker) == 2  # b was acknowledged and deleted
+    async with docket.redis() as client:
+        assert await client.get(docket.runs_key("b")) == b"not a hash"  # untouched

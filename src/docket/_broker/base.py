@@ -8,6 +8,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
+from .._defaults import DEAD_LETTER_LIMIT
 from .._keys import Keyspace
 from .._redis import Backend
 from .._redis.client import RedisClient
@@ -22,6 +23,8 @@ class BrokerBase:
     client: RedisClient
     keys: Keyspace
     group: str
+    # Most entries the dead-letter stream keeps (scripts that dead-letter trim it).
+    dead_limit: int = DEAD_LETTER_LIMIT
 
     batcher: Batcher | None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._defaults import (
+    DEAD_LETTER_LIMIT,
     FAILED_LIMIT,
     FAILED_RETENTION,
     STATS_FLUSH_INTERVAL,
@@ -55,6 +56,7 @@ class Broker(
         records_running: bool = True,
         failed_limit: int = FAILED_LIMIT,
         failed_retention: float = FAILED_RETENTION.total_seconds(),
+        dead_limit: int = DEAD_LETTER_LIMIT,
     ) -> None:
         self.backend = backend
         self.client: RedisClient = backend.client
@@ -63,6 +65,7 @@ class Broker(
         self._records_running = records_running
         self.failed_limit = failed_limit
         self.failed_retention = failed_retention
+        self.dead_limit = dead_limit
         self.stats_retention = int(STATS_RETENTION.total_seconds()) + 120
         self.tally = Tally(STATS_FLUSH_INTERVAL.total_seconds())
         # Redis: concurrent script calls share pipelines. In-process: call directly.

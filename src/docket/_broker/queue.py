@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from redis.exceptions import ResponseError
 
+from .. import _codec
 from .._defaults import LEGACY_MARKER_GRACE, MOVE_BATCH
 from .._keys import GeneratedKey
 from . import scripts
@@ -113,14 +115,25 @@ class QueueOps(BrokerBase):
         )
         return reply.decode() if isinstance(reply, bytes) else str(reply)
 
-    async def stream_due(self, now: float, limit: int = MOVE_BATCH) -> DueResult:
+    async def stream_due(
+        self,
+        now: float,
+        limit: int = MOVE_BATCH,
+        worker: str = "",
+        ttl_seconds: int = 0,
+    ) -> DueResult:
+        """Move up to ``limit`` tasks due by ``now`` into the stream. A parked task
+        that is not a hash goes to the dead letters (by ``worker``), its record
+        failed (kept ``ttl_seconds``, deleted when 0)."""
         k = self.keys
-        moved, first = await self.run_script(
+        moment = _codec.iso(datetime.fromtimestamp(now, timezone.utc))
+        moved, first, buried = await self.run_script(
             scripts.STREAM_DUE,
-            [k.queue, k.stream, k.listening],
-            [k.prefix, repr(now), limit],
+            [k.queue, k.stream, k.listening, k.dead],
+            [k.prefix, repr(now), limit, moment, worker, ttl_seconds, self.dead_limit],
         )
-        return DueResult(int(moved), float(first) if first not in (b"", "") else None)
+        next_due = float(first) if first not in (b"", "") else None
+        return DueResult(int(moved), next_due, int(buried))
 
     async def read(
         self, consumer: str, count: int, block_ms: int | None

@@ -83,12 +83,17 @@ class Turn:
     error it got instead."""
 
     settled: int | Exception
-    claimed: list[bool] | Exception
+    claimed: list[bool | None] | Exception
     deliveries: list[Delivery] | Exception
 
 
-def _claimed(codes: Any) -> list[bool]:
-    return [code in (b"R", "R") for code in codes]
+def _claimed(codes: Any) -> list[bool | None]:
+    """True: claimed, run it. False: superseded or cancelled. None: dead-lettered
+    (its run record is not a hash). Neither of the last two may run."""
+    return [
+        True if code in (b"R", "R") else None if code in (b"B", "B") else False
+        for code in codes
+    ]
 
 
 async def _outcome(call: Awaitable[T]) -> T | Exception:
@@ -153,11 +158,12 @@ class RunOps(QueueOps, BrokerBase):
         worker: str,
         started_at: str,
         batch: Sequence[tuple[str, int, bytes, bool]],
-    ) -> list[bool]:
+    ) -> list[bool | None]:
         """Mark a batch (key, generation, message id, redelivered) running.
 
-        Returns, per message, whether it may run; the others were superseded or
-        cancelled and have been acknowledged already.
+        Returns, per message, True when it may run; False when it was superseded
+        or cancelled, None when its run record is not a hash and it was moved to
+        the dead letters (``bad-run-record``); both are acknowledged already.
         """
         keys, args = self._claim_call(worker, started_at, batch)
         return _claimed(await self.run_script(scripts.CLAIM, keys, args))
@@ -171,8 +177,9 @@ class RunOps(QueueOps, BrokerBase):
         record_running = "1" if self._records_running else "0"
         args: list[Any] = [self.keys.prefix, self.group, worker, started_at]
         args.append(record_running)
+        args.append(self.dead_limit)
         args += _claim_args(batch)
-        return [self.keys.stream, self.keys.listening], args
+        return [self.keys.stream, self.keys.listening, self.keys.dead], args
 
     async def settle(
         self, batch: Sequence[Settlement], ttl_seconds: int, flush: bool = False
@@ -236,7 +243,7 @@ class RunOps(QueueOps, BrokerBase):
         else:
             call.landed()
             settled = int(settled)
-        claimed: list[bool] | Exception = []
+        claimed: list[bool | None] | Exception = []
         if claims:
             reply = next(replies)
             claimed = reply if isinstance(reply, Exception) else _claimed(reply)

@@ -68,6 +68,7 @@ class ScheduleRequest:
 class DueResult:
     moved: int
     next_due: float | None
+    dead_lettered: int = 0  # parked tasks that were not hashes (bad-parked-task)
 
 
 LIVE_STATES = frozenset({"scheduled", "queued", "running"})

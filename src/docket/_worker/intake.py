@@ -25,6 +25,7 @@ MAX_DELIVERIES = "max-deliveries"
 MALFORMED = "malformed-message"
 UNREADABLE = "unreadable-payload"
 UNVERIFIED = "unverified-payload"  # unsigned or wrongly signed, or a pickle on json
+BAD_RECORD = "bad-run-record"  # its run record is not a hash (claim.lua)
 STRIKE_CHECK = "strike-check-failed"
 
 

@@ -21,9 +21,10 @@ from datetime import datetime
 
 from .. import _codec, _defaults
 from .._broker import Delivery, Sweep
+from .._broker.deadletters import Rejection
 from ..execution import ExecutionState
 from . import report, runner
-from .intake import take_in
+from .intake import BAD_RECORD, take_in
 from .resilience import keep_running
 from .session import Running, Session, wait_for
 
@@ -83,12 +84,20 @@ def claims_of(prepared: Held) -> list[tuple[str, int, bytes, bool]]:
 
 
 def launch(
-    session: Session, prepared: Held, claimed: list[bool], started: datetime
+    session: Session, prepared: Held, claimed: list[bool | None], started: datetime
 ) -> None:
-    """Start every claimed execution; let go of the superseded ones."""
+    """Start every claimed execution; let go of the superseded ones and of those
+    the claim dead-lettered (their run record is not a hash)."""
     worker = session.worker
-    for (held, _), ok in zip(prepared, claimed, strict=True):
+    for (held, delivery), ok in zip(prepared, claimed, strict=True):
         execution = held.execution
+        if ok is None:
+            record = session.docket.keyspace.runs(execution.key)
+            detail = f"its run record {record} is not a hash"
+            rejection = Rejection(delivery.message_id, BAD_RECORD, detail)
+            report.dead_lettered(session, rejection, delivery.fields)
+            session.release(held)
+            continue
         if not ok:
             report.superseded(session, execution)
             session.release(held)

@@ -186,6 +186,20 @@ def superseded(session: Session, execution: Execution) -> None:
     m.TASKS_SUPERSEDED.add(1, {**labels(session, execution), "docket.where": "worker"})
 
 
+def parked_dead_lettered(session: Session, count: int) -> None:
+    """Future tasks whose parked copy was not a hash, moved to the dead letters
+    by the scheduler (stream_due.lua) instead of into the stream."""
+    logger.error(
+        "Dead-lettered %d due task(s) whose parked copy is not a hash "
+        "(bad-parked-task; see the dead-letter stream)",
+        count,
+        extra=session.worker.labels(),
+    )
+    m.TASKS_DEAD_LETTERED.add(
+        count, {**session.worker.labels(), "docket.reason": "bad-parked-task"}
+    )
+
+
 def admission(session: Session, execution: Execution, action: str) -> None:
     symbol = "⏳" if action == "rescheduling" else "⏭"
     logger.debug(

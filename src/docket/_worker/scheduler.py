@@ -10,6 +10,7 @@ from typing import Any
 from .. import _defaults
 from ..dependencies._perpetual import Perpetual
 from ..dependencies._resolution import get_single_dependency_parameter_of_type
+from . import report
 from .resilience import backoff_for, every, pause, report_fault
 from .session import Session, wait_for
 
@@ -27,7 +28,11 @@ async def scheduler_loop(session: Session) -> None:
         session.wake_scheduler.clear()
         delay = resolution
         try:
-            result = await session.broker.stream_due(time.time())
+            result = await session.broker.stream_due(
+                time.time(),
+                worker=session.worker.name,
+                ttl_seconds=session.docket.ttl_seconds,
+            )
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -36,6 +41,8 @@ async def scheduler_loop(session: Session) -> None:
                 return
             continue
         backoff.reset()
+        if result.dead_lettered:
+            report.parked_dead_lettered(session, result.dead_lettered)
         if result.moved >= _defaults.MOVE_BATCH:
             continue
         if result.next_due is not None:

@@ -38,3 +38,55 @@ local function records(text, width)
   end
   return out
 end
+
+-- The fields of a hash (a run record, a parked task), or false when the key holds
+-- another type: written there by someone else, it must fail only its own task, never
+-- the whole batch a script works through.
+local function hash_fields(key, ...)
+  local ok, values = pcall(hmget, key, ...)
+  if ok then return values end
+  return false
+end
+
+-- Add an entry to the dead-letter stream: `fields` (a flat name/value list, changed
+-- in place) with the dead_* fields after them.
+local function to_dead(dead, fields, category, detail, worker, now, id)
+  local n = #fields
+  fields[n + 1] = 'dead_reason'; fields[n + 2] = category
+  fields[n + 3] = 'dead_detail'; fields[n + 4] = detail
+  fields[n + 5] = 'dead_worker'; fields[n + 6] = worker
+  fields[n + 7] = 'dead_at'; fields[n + 8] = now
+  fields[n + 9] = 'dead_message_id'; fields[n + 10] = id
+  redis.call('XADD', dead, '*', unpack(fields))
+end
+
+-- Move stream entry `id` to the dead-letter stream (its original fields, then the
+-- dead_* ones), acknowledge and delete it. Returns its key and generation fields
+-- (nil when missing).
+local function bury(stream, dead, group, id, category, detail, worker, now)
+  local entries = redis.call('XRANGE', stream, id, id)
+  local fields, key, generation = {}, nil, nil
+  if entries[1] then
+    local original = entries[1][2]
+    for i = 1, #original, 2 do
+      fields[#fields + 1] = original[i]
+      fields[#fields + 1] = original[i + 1]
+      if original[i] == 'key' then key = original[i + 1] end
+      if original[i] == 'generation' then generation = tonumber(original[i + 1]) end
+    end
+  end
+  to_dead(dead, fields, category, detail, worker, now, id)
+  redis.call('XACK', stream, group, id)
+  redis.call('XDEL', stream, id)
+  return key, generation
+end
+
+-- Keep the dead-letter stream to `limit` entries, deleting the oldest (XTRIM is not
+-- available to scripts on every engine).
+local function trim_dead(dead, limit)
+  local excess = redis.call('XLEN', dead) - limit
+  if excess > 0 then
+    local oldest = redis.call('XRANGE', dead, '-', '+', 'COUNT', excess)
+    for _, entry in ipairs(oldest) do redis.call('XDEL', dead, entry[1]) end
+  end
+end

@@ -10,11 +10,12 @@
 -- `dead_detail`, `dead_worker`, `dead_at` and `dead_message_id` added, then the message
 -- is acknowledged and deleted. When the message's key and generation are readable and
 -- still match the run record, the record ends `failed` (so waiters are released and
--- the key can be added again) and a state event is published.
+-- the key can be added again) and a state event is published; a run record that is
+-- not a hash (written by someone else) is left as it is.
 -- Race prevented: copying, acknowledging and failing the record in one step, a
 -- message is never both dead-lettered and redelivered, nor lost between the two.
--- P:dead is capped by deleting its oldest entries (XTRIM is not available to scripts
--- on every engine). Returns the number of messages dead-lettered.
+-- P:dead is capped by deleting its oldest entries (trim_dead, _prelude.lua).
+-- Returns the number of messages dead-lettered.
 
 local stream, dead, prefix, group = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 local limit, worker, now, ttl = tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
@@ -23,31 +24,12 @@ local moved = 0
 
 for _, r in ipairs(records(ARGV[7], 3)) do
   local id, category, detail = r[1], r[2], r[3]
-  local entries = redis.call('XRANGE', stream, id, id)
-  local fields = {}
-  local key, generation = nil, nil
-  if entries[1] then
-    local original = entries[1][2]
-    for i = 1, #original, 2 do
-      fields[#fields + 1] = original[i]
-      fields[#fields + 1] = original[i + 1]
-      if original[i] == 'key' then key = original[i + 1] end
-      if original[i] == 'generation' then generation = tonumber(original[i + 1]) end
-    end
-  end
-  fields[#fields + 1] = 'dead_reason'; fields[#fields + 1] = category
-  fields[#fields + 1] = 'dead_detail'; fields[#fields + 1] = detail
-  fields[#fields + 1] = 'dead_worker'; fields[#fields + 1] = worker
-  fields[#fields + 1] = 'dead_at'; fields[#fields + 1] = now
-  fields[#fields + 1] = 'dead_message_id'; fields[#fields + 1] = id
-  redis.call('XADD', dead, '*', unpack(fields))
-  redis.call('XACK', stream, group, id)
-  redis.call('XDEL', stream, id)
+  local key, generation = bury(stream, dead, group, id, category, detail, worker, now)
   moved = moved + 1
 
   if key and key ~= '' then
     local runs = prefix .. ':runs:' .. key
-    local record = hmget(runs, 'generation', 'state')
+    local record = hash_fields(runs, 'generation', 'state') or {}
     local current = tonumber(record[1])
     local live = record[2] == 'queued' or record[2] == 'running' or record[2] == 'scheduled'
     if current ~= nil and current == (generation or 0) and live then
@@ -68,9 +50,5 @@ for _, r in ipairs(records(ARGV[7], 3)) do
   end
 end
 
-local excess = redis.call('XLEN', dead) - limit
-if excess > 0 then
-  local oldest = redis.call('XRANGE', dead, '-', '+', 'COUNT', excess)
-  for _, entry in ipairs(oldest) do redis.call('XDEL', dead, entry[1]) end
-end
+trim_dead(dead, limit)
 return moved

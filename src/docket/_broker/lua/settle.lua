@@ -28,8 +28,11 @@
 -- successor's progress; it still publishes its terminal event (so waiters are
 -- released) and acknowledges its own message. A run cancelled while it ran keeps
 -- its `cancelled` state whatever it reports. Finished records keep `args`/`kwargs` empty
--- (read for the archive first, with the signature fields that verify them).
--- Returns the number of executions that were superseded.
+-- (read for the archive first, with the signature fields that verify them). A run
+-- record that is not a hash (someone else wrote that key) is left as it is, and
+-- counted with the superseded: the message is still acknowledged and the terminal
+-- event published, so one bad key never holds the batch back.
+-- Returns the number of executions that were superseded (or whose record was bad).
 
 local stream, prefix, group, ttl = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
 local archive, limit = KEYS[3], tonumber(ARGV[5]) or 0
@@ -70,23 +73,26 @@ while i <= #ARGV do
   local archived = state == 'failed' and r ~= nil and limit > 0
   local record
   if archived then
-    record = hmget(runs, 'generation', 'state', 'function', 'args', 'kwargs', 'when',
-      'serializer', 'signature', 'message_when', 'attempt')
+    record = hash_fields(runs, 'generation', 'state', 'function', 'args', 'kwargs',
+      'when', 'serializer', 'signature', 'message_when', 'attempt')
   else
-    record = hmget(runs, 'generation', 'state')
+    record = hash_fields(runs, 'generation', 'state')
   end
+  -- A record that is not a hash (someone else wrote the key) is left alone.
+  local bad = not record
+  record = record or {}
   -- A run cancelled while it ran (its cancel signal lost) stays cancelled.
   if record[2] == 'cancelled' then
     state = 'cancelled'
     archived = false
   end
   local current = tonumber(record[1])
-  local stale = generation > 0 and (current == nil or current > generation)
+  local stale = bad or (generation > 0 and (current == nil or current > generation))
 
   if stale then
     superseded = superseded + 1
     if string.find(flags, 'p', 1, true) then
-      local tag = tonumber(redis.call('HGET', progress, 'generation'))
+      local tag = tonumber((hash_fields(progress, 'generation') or {})[1])
       if tag == nil or tag <= generation then redis.call('DEL', progress) end
     end
   else

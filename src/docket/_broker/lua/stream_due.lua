@@ -1,26 +1,58 @@
 -- stream_due: move future tasks whose time has come from the queue into the stream.
 --
 -- KEYS[1] queue P:queue   KEYS[2] stream P:stream   KEYS[3] listening flag
+-- KEYS[4] dead letters P:dead
 -- ARGV[1] prefix P   ARGV[2] now (epoch seconds, the worker's clock)   ARGV[3] batch limit
+-- ARGV[4] now, ISO   ARGV[5] worker name   ARGV[6] TTL seconds of terminal records
+-- (0 = delete)   ARGV[7] most entries P:dead keeps
 --
 -- Race prevented: many workers run this at once; each due task is moved by exactly
 -- one of them because reading, moving and removing it happen in one step. The new
 -- stream id is recorded on the run record so that cancel and replace can still
 -- withdraw the task before a worker claims it.
--- Returns {moved count, score of the earliest remaining task or ""}.
+-- A parked task P:K that is not a hash (someone else wrote that key) cannot be moved:
+-- its key goes to P:dead (bad-parked-task) and its run record, when it is a hash,
+-- ends failed; a run record that is not a hash is not updated (the claim then
+-- dead-letters the message). Either way the tasks after it still move.
+-- Returns {moved count, score of the earliest remaining task or "", dead-lettered}.
 
 local queue, stream, prefix, now = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 local listening = redis.call('EXISTS', KEYS[3]) == 1
 local due = redis.call('ZRANGEBYSCORE', queue, '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 
+local buried = 0
+
+-- The run record of a task whose parked copy was unreadable ends failed.
+local function fail_record(key, err)
+  local runs = prefix .. ':runs:' .. key
+  local record = hash_fields(runs, 'state')
+  if not record or record[1] ~= 'scheduled' then return end
+  if tonumber(ARGV[6]) > 0 then
+    redis.call('HSET', runs, 'state', 'failed', 'completed_at', ARGV[4], 'error', err)
+    redis.call('EXPIRE', runs, tonumber(ARGV[6]))
+  else
+    redis.call('DEL', runs)
+  end
+  if listening then
+    emit(prefix .. ':state:' .. key, '{"type":"state","key":' .. json_string(key)
+      .. ',"state":"failed","completed_at":"' .. ARGV[4] .. '","error":'
+      .. json_string(err) .. '}')
+  end
+end
+
 for _, key in ipairs(due) do
   local parked = prefix .. ':' .. key
-  local fields = redis.call('HGETALL', parked)
-  if #fields > 0 then
+  local ok, fields = pcall(redis.call, 'HGETALL', parked)
+  if not ok then
+    local detail = 'its parked task ' .. parked .. ' is not a hash'
+    to_dead(KEYS[4], {'key', key}, 'bad-parked-task', detail, ARGV[5], ARGV[4], '')
+    buried = buried + 1
+    fail_record(key, 'dead-lettered (bad-parked-task): ' .. detail)
+  elseif #fields > 0 then
     local id = redis.call('XADD', stream, '*', unpack(fields))
     redis.call('DEL', parked)
     local runs = prefix .. ':runs:' .. key
-    redis.call('HSET', runs, 'state', 'queued', 'stream_id', id)
+    pcall(redis.call, 'HSET', runs, 'state', 'queued', 'stream_id', id)
     if listening then
       local when = ''
       for i = 1, #fields, 2 do
@@ -33,5 +65,6 @@ for _, key in ipairs(due) do
   redis.call('ZREM', queue, key)
 end
 
+if buried > 0 then trim_dead(KEYS[4], tonumber(ARGV[7])) end
 local first = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
-return {#due, first[2] or ''}
+return {#due, first[2] or '', buried}
