@@ -134,3 +134,25 @@ async def test_a_scheduled_task_whose_record_went_bad_still_moves_and_is_caught(
     (letter,) = await docket.dead_letters.list()
     assert letter.reason == "bad-run-record"
     assert letter.fields[b"key"] == b"bent"
+
+
+async def test_the_dead_letter_limit_holds_for_bad_keys(
+    docket_url: str, docket_name: str
+):
+    """Messages a worker's claim dead-letters count against the docket's
+    dead_letter_limit like any other: with a limit of 1, only the newest stays."""
+    ran.clear()
+    async with Docket(name=docket_name, url=docket_url, dead_letter_limit=1) as docket:
+        docket.register(good)
+        for label in ("first", "second", "fine"):
+            await docket.add(good, key=label)(label)
+        async with docket.redis() as client:
+            for label in ("first", "second"):
+                await client.delete(docket.runs_key(label))
+                await client.set(docket.runs_key(label), "not a hash")
+        async with Worker(docket) as worker:
+            await finish(worker)
+        assert ran == ["fine"]
+        (letter,) = await docket.dead_letters.list()
+        assert letter.reason == "bad-run-record"
+        assert letter.fields[b"key"] == b"second"

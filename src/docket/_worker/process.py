@@ -61,6 +61,7 @@ async def run_session(
         docket.ttl_seconds > 0,
         docket.failed_limit,
         docket.failed_retention.total_seconds(),
+        docket.dead_letter_limit,
     )
     broker.tally = docket.broker.tally  # retries are counted on the docket's broker
     session = Session(
