@@ -15,6 +15,7 @@ from docket import (
     Perpetual,
     Worker,
 )
+from docket._broker import Broker
 from docket.dependencies import CompletionHandler, TaskOutcome
 from tests.conftest import eventually
 
@@ -218,3 +219,44 @@ async def test_run_until_finished_ends_with_the_last_task(docket: Docket):
     ) as worker:
         await asyncio.wait_for(worker.run_until_finished(), 20)
     assert sorted(ran) == ["a", "b", "c", "later"]
+
+
+async def test_run_until_finished_ends_soon_after_another_worker_settles(
+    docket_url: str, docket_name: str, monkeypatch: pytest.MonkeyPatch
+):
+    """A run until finished that finds the last task held by another worker waits
+    for it, and returns soon after that worker settles it, not a (one-minute)
+    check interval later: the other worker's settle wakes nothing, so it looks
+    again soon, then less and less often."""
+    gate, started, looked = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def held() -> None:
+        started.set()
+        await gate.wait()
+
+    slow = {"minimum_check_interval": timedelta(minutes=1)}
+    async with Docket(name=docket_name, url=docket_url) as ours:
+        async with Docket(name=docket_name, url=docket_url) as theirs:
+            ours.register(held)
+            theirs.register(held)
+            await theirs.add(held, key="held")()
+            looking = Broker.pending_work
+
+            async def pending_work(broker: Broker) -> bool:  # the real call, observed
+                found = await looking(broker)
+                if found:  # only "mine" is idle before the gate opens
+                    looked.set()
+                return found
+
+            monkeypatch.setattr(Broker, "pending_work", pending_work)
+            async with (
+                Worker(theirs, name="other", **slow) as other,
+                Worker(ours, name="mine", **slow) as mine,
+            ):
+                run_other = asyncio.ensure_future(other.run_until_finished())
+                await asyncio.wait_for(started.wait(), 10)
+                run_mine = asyncio.ensure_future(mine.run_until_finished())
+                await asyncio.wait_for(looked.wait(), 10)  # it saw the task held
+                gate.set()
+                done, _ = await asyncio.wait({run_mine, run_other}, timeout=20)
+                assert done == {run_mine, run_other}

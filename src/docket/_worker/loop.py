@@ -29,6 +29,8 @@ from .resilience import keep_running
 from .session import Running, Session, wait_for
 
 READ_AHEAD_BELOW = _defaults.READ_AHEAD_BELOW.total_seconds()
+# While a run until finished waits on work held elsewhere: the first look's wait.
+FIRST_FINISH_POLL_MS = 5
 
 Held = list[tuple[Running, Delivery]]
 
@@ -205,6 +207,7 @@ async def _finished(session: Session, count: int, block_ms: int) -> bool:
     """After an empty look in a run until finished: True when nothing is left
     anywhere; else wait (a settle here, or new work) before looking again."""
     if not session.is_idle():  # ours still run: their settle frees a slot
+        session.finish_poll_ms = FIRST_FINISH_POLL_MS
         await wait_for(session.slot_freed, block_ms / 1000)
         return False
     if not session.seeded.is_set():  # automatic perpetuals are being added
@@ -212,8 +215,12 @@ async def _finished(session: Session, count: int, block_ms: int) -> bool:
         return False
     if not await session.broker.pending_work():
         return True
-    # Work elsewhere (tasks due later, or held by another worker): wait for it.
-    deliveries = await session.broker.read(session.worker.name, count, block_ms)
+    # Work elsewhere: tasks due later (their move wakes the read), or held by
+    # another worker (its settle wakes nothing here): look again soon, then less
+    # and less often, up to the check interval.
+    wait_ms = min(session.finish_poll_ms, block_ms)
+    session.finish_poll_ms = min(wait_ms * 2, block_ms)
+    deliveries = await session.broker.read(session.worker.name, count, wait_ms)
     session.buffer.extend(deliveries)
     return False
 

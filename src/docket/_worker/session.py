@@ -84,6 +84,8 @@ class Session:
     # Set once automatic perpetuals were seeded (or there is nothing to seed): a
     # run until finished does not end before their first copies exist.
     seeded: asyncio.Event = field(default_factory=asyncio.Event)
+    # How long a run until finished next waits for work held elsewhere (loop.py).
+    finish_poll_ms: int = 5
     pending: list[tuple[Settlement, Running, asyncio.Future[None] | None]] = field(
         default_factory=list
     )
