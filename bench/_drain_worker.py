@@ -4,7 +4,8 @@ Started by the benchmark with the docket's URL and name: it registers the no-op
 task, enters a ``Worker`` (defaults, ``--concurrency``), prints ``ready``, waits
 for a line on stdin (the start signal, so that process start-up is not timed),
 runs ``run_until_finished()`` (for at most ``--time-cap`` seconds) and prints one
-JSON line: tasks run, CPU seconds, seconds, whether it was capped.
+JSON line as soon as that returns (before leaving the worker): tasks run, CPU
+seconds, seconds, whether it was capped.
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ async def main(
             if not done:  # capped: stop where it is
                 run.cancel()
                 await asyncio.gather(run, return_exceptions=True)
-    report = {"completed": measured, "cpu": cpu, "seconds": seconds}
-    print(json.dumps({**report, "capped": not done}), flush=True)
+            # Reported as soon as the drain ends: leaving the worker and the
+            # docket, and the interpreter's exit, are not part of the drain.
+            report = {"completed": measured, "cpu": cpu, "seconds": seconds}
+            print(json.dumps({**report, "capped": not done}), flush=True)
 
 
 if __name__ == "__main__":

@@ -312,17 +312,21 @@ class Bench:
                         assert child.stdin is not None
                         child.stdin.write(b"go\n")
                         await child.stdin.drain()
-                    outputs = await asyncio.wait_for(
-                        asyncio.gather(*(child.communicate() for child in children)),
+                    # Each reports as soon as its drain ends; the window closes
+                    # with the last report (their shutdown is not timed).
+                    lines = await asyncio.wait_for(
+                        asyncio.gather(*(report_line(child) for child in children)),
                         self.o.time_cap + 60,
                     )
                     window.stop()
+                for child in children:
+                    await asyncio.wait_for(child.communicate(), 60)
             finally:
                 for child in children:
                     if child.returncode is None:
                         child.kill()
                         await child.wait()
-        reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+        reports = [json.loads(line) for line in lines]
         done = sum(r["completed"] for r in reports)
         capped = any(r["capped"] for r in reports)
         window.cpu = sum(r["cpu"] for r in reports)
@@ -454,6 +458,17 @@ class Bench:
 
 
 BENCH_KEY = "bench-signing-key-0123456789abcdef"  # only for --signing phases
+
+
+async def report_line(child: asyncio.subprocess.Process) -> bytes:
+    """The JSON line a ``_drain_worker.py`` process prints when its drain ends."""
+    assert child.stdout is not None
+    while True:
+        line = await child.stdout.readline()
+        if not line:
+            raise RuntimeError("a worker process ended without a report")
+        if line.startswith(b"{"):
+            return line
 
 
 async def load(docket: Any, n: int) -> None:
