@@ -20,18 +20,8 @@ local waiting = redis.call('XLEN', stream) + redis.call('ZCARD', queue)
 
 local function withdraw(key, pending_state)
   redis.call('DEL', prefix .. ':known:' .. key, prefix .. ':stream-id:' .. key)  -- legacy
-  local runs = prefix .. ':runs:' .. key
-  if redis.call('HGET', runs, 'state') ~= pending_state then return end
-  if ttl > 0 then
-    redis.call('HSET', runs, 'state', 'cancelled', 'completed_at', completed_at, 'stream_id', '')
-    redis.call('EXPIRE', runs, ttl)
-  else
-    redis.call('DEL', runs)
-  end
-  if listening then
-    emit(prefix .. ':state:' .. key, '{"type":"state","key":' .. json_string(key)
-      .. ',"state":"cancelled","completed_at":"' .. completed_at .. '"}')
-  end
+  if redis.call('HGET', prefix .. ':runs:' .. key, 'state') ~= pending_state then return end
+  end_run(prefix, key, 'cancelled', completed_at, ttl, listening, nil, {'stream_id', ''})
 end
 
 for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+')) do

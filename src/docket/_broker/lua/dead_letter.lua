@@ -28,24 +28,12 @@ for _, r in ipairs(records(ARGV[7], 3)) do
   moved = moved + 1
 
   if key and key ~= '' then
-    local runs = prefix .. ':runs:' .. key
-    local record = hash_fields(runs, 'generation', 'state') or {}
+    local record = hash_fields(prefix .. ':runs:' .. key, 'generation', 'state') or {}
     local current = tonumber(record[1])
     local live = record[2] == 'queued' or record[2] == 'running' or record[2] == 'scheduled'
     if current ~= nil and current == (generation or 0) and live then
-      local err = 'dead-lettered (' .. category .. '): ' .. detail
-      if ttl > 0 then
-        redis.call('HSET', runs, 'state', 'failed', 'completed_at', now, 'error', err,
-          'args', '', 'kwargs', '')
-        redis.call('EXPIRE', runs, ttl)
-      else
-        redis.call('DEL', runs)
-      end
-      if listening then
-        emit(prefix .. ':state:' .. key, '{"type":"state","key":' .. json_string(key)
-          .. ',"state":"failed","completed_at":"' .. now .. '","error":'
-          .. json_string(err) .. '}')
-      end
+      end_run(prefix, key, 'failed', now, ttl, listening,
+        'dead-lettered (' .. category .. '): ' .. detail, {'args', '', 'kwargs', ''})
     end
   end
 end

@@ -22,24 +22,6 @@ local due = redis.call('ZRANGEBYSCORE', queue, '-inf', now, 'LIMIT', 0, tonumber
 
 local buried = 0
 
--- The run record of a task whose parked copy was unreadable ends failed.
-local function fail_record(key, err)
-  local runs = prefix .. ':runs:' .. key
-  local record = hash_fields(runs, 'state')
-  if not record or record[1] ~= 'scheduled' then return end
-  if tonumber(ARGV[6]) > 0 then
-    redis.call('HSET', runs, 'state', 'failed', 'completed_at', ARGV[4], 'error', err)
-    redis.call('EXPIRE', runs, tonumber(ARGV[6]))
-  else
-    redis.call('DEL', runs)
-  end
-  if listening then
-    emit(prefix .. ':state:' .. key, '{"type":"state","key":' .. json_string(key)
-      .. ',"state":"failed","completed_at":"' .. ARGV[4] .. '","error":'
-      .. json_string(err) .. '}')
-  end
-end
-
 for _, key in ipairs(due) do
   local parked = prefix .. ':' .. key
   local ok, fields = pcall(redis.call, 'HGETALL', parked)
@@ -47,7 +29,11 @@ for _, key in ipairs(due) do
     local detail = 'its parked task ' .. parked .. ' is not a hash'
     to_dead(KEYS[4], {'key', key}, 'bad-parked-task', detail, ARGV[5], ARGV[4], '')
     buried = buried + 1
-    fail_record(key, 'dead-lettered (bad-parked-task): ' .. detail)
+    local record = hash_fields(prefix .. ':runs:' .. key, 'state')
+    if record and record[1] == 'scheduled' then
+      end_run(prefix, key, 'failed', ARGV[4], tonumber(ARGV[6]), listening,
+        'dead-lettered (bad-parked-task): ' .. detail)
+    end
   elseif #fields > 0 then
     local id = redis.call('XADD', stream, '*', unpack(fields))
     redis.call('DEL', parked)

@@ -1,0 +1,27 @@
+-- _runs: ending a run record from outside its run (included at the top of the body,
+-- after the prelude, so it can publish with emit).
+
+-- End the run record of `key` in `state` at `completed_at`: with `err` (or nil) and
+-- the `extra` field/value pairs, kept `ttl` seconds, or deleted when `ttl` is 0. The
+-- state event (with the error) goes out when anyone listens.
+local function end_run(prefix, key, state, completed_at, ttl, listening, err, extra)
+  local runs = prefix .. ':runs:' .. key
+  if ttl > 0 then
+    local fields = {'state', state, 'completed_at', completed_at}
+    if err then
+      fields[#fields + 1] = 'error'
+      fields[#fields + 1] = err
+    end
+    for _, value in ipairs(extra or {}) do fields[#fields + 1] = value end
+    redis.call('HSET', runs, unpack(fields))
+    redis.call('EXPIRE', runs, ttl)
+  else
+    redis.call('DEL', runs)
+  end
+  if listening then
+    local event = '{"type":"state","key":' .. json_string(key) .. ',"state":"' .. state
+      .. '","completed_at":"' .. completed_at .. '"'
+    if err then event = event .. ',"error":' .. json_string(err) end
+    emit(prefix .. ':state:' .. key, event .. '}')
+  end
+end
