@@ -26,11 +26,9 @@ from ..execution import ExecutionState
 from . import report, runner
 from .intake import BAD_RECORD, take_in
 from .resilience import keep_running
-from .session import Running, Session, wait_for
+from .session import FIRST_FINISH_POLL_MS, Running, Session, wait_for
 
 READ_AHEAD_BELOW = _defaults.READ_AHEAD_BELOW.total_seconds()
-# While a run until finished waits on work held elsewhere: the first look's wait.
-FIRST_FINISH_POLL_MS = 5
 
 Held = list[tuple[Running, Delivery]]
 

@@ -19,6 +19,9 @@ from ..execution import Execution
 
 logger = logging.getLogger("docket.worker")
 
+# While a run until finished waits on work held elsewhere: its first look's wait.
+FIRST_FINISH_POLL_MS = 5
+
 
 class SessionWorker(WorkerHandle, Protocol):
     """What a processing session reads of its ``Worker`` (its settings)."""
@@ -85,7 +88,7 @@ class Session:
     # run until finished does not end before their first copies exist.
     seeded: asyncio.Event = field(default_factory=asyncio.Event)
     # How long a run until finished next waits for work held elsewhere (loop.py).
-    finish_poll_ms: int = 5
+    finish_poll_ms: int = FIRST_FINISH_POLL_MS
     pending: list[tuple[Settlement, Running, asyncio.Future[None] | None]] = field(
         default_factory=list
     )
