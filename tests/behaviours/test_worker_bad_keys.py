@@ -24,13 +24,25 @@ async def good(label: str) -> None:
     ran.append(label)
 
 
+async def overwrite(docket: Docket, redis_key: str) -> None:
+    """Put a string where a hash of ours should be (as someone else could)."""
+    async with docket.redis() as client:
+        await client.delete(redis_key)
+        await client.set(redis_key, "not a hash")
+
+
+async def add_all(docket: Docket, *labels: str, when: datetime | None = None) -> None:
+    """One ``good`` task per label, under that label as its key."""
+    docket.register(good)
+    for label in labels:
+        await docket.add(good, when=when, key=label)(label)
+
+
 async def spoils_its_record(
     docket: Docket = CurrentDocket(), key: str = TaskKey()
 ) -> None:
-    """Overwrites its own run record while it runs (as someone else could)."""
-    async with docket.redis() as client:
-        await client.delete(docket.runs_key(key))
-        await client.set(docket.runs_key(key), "not a hash")
+    """Overwrites its own run record while it runs."""
+    await overwrite(docket, docket.runs_key(key))
     ran.append(key)
 
 
@@ -46,12 +58,8 @@ async def test_a_run_record_that_is_not_a_hash_is_dead_lettered_at_claim(
     worker claims it (bad-run-record, naming the key); the tasks read with it in
     the same batch run, and the worker finishes."""
     ran.clear()
-    docket.register(good)
-    for label in ("a", "b", "spoiled", "c", "d"):
-        await docket.add(good, key=label)(label)
-    async with docket.redis() as client:
-        await client.delete(docket.runs_key("spoiled"))
-        await client.set(docket.runs_key("spoiled"), "not a hash")
+    await add_all(docket, "a", "b", "spoiled", "c", "d")
+    await overwrite(docket, docket.runs_key("spoiled"))
     await finish(worker)
     assert sorted(ran) == ["a", "b", "c", "d"]
     (letter,) = await docket.dead_letters.list()
@@ -93,13 +101,9 @@ async def test_a_parked_task_that_is_not_a_hash_is_dead_lettered_when_due(
     key can be added again); the tasks due with it still run."""
     ran.clear()
     caplog.set_level(logging.ERROR, logger="docket.worker")
-    docket.register(good)
     soon = datetime.now(timezone.utc) + timedelta(milliseconds=100)
-    for label in ("x", "lost", "y"):
-        await docket.add(good, when=soon, key=label)(label)
-    async with docket.redis() as client:
-        await client.delete(docket.parked_task_key("lost"))
-        await client.set(docket.parked_task_key("lost"), "not a hash")
+    await add_all(docket, "x", "lost", "y", when=soon)
+    await overwrite(docket, docket.parked_task_key("lost"))
     await finish(worker)
     assert sorted(ran) == ["x", "y"]
     (letter,) = await docket.dead_letters.list()
@@ -122,13 +126,9 @@ async def test_a_scheduled_task_whose_record_went_bad_still_moves_and_is_caught(
     when due (the record is left alone), and the claim then dead-letters it; the
     scheduler and the worker go on."""
     ran.clear()
-    docket.register(good)
     soon = datetime.now(timezone.utc) + timedelta(milliseconds=100)
-    for label in ("p", "bent", "q"):
-        await docket.add(good, when=soon, key=label)(label)
-    async with docket.redis() as client:
-        await client.delete(docket.runs_key("bent"))
-        await client.set(docket.runs_key("bent"), "not a hash")
+    await add_all(docket, "p", "bent", "q", when=soon)
+    await overwrite(docket, docket.runs_key("bent"))
     await finish(worker)
     assert sorted(ran) == ["p", "q"]
     (letter,) = await docket.dead_letters.list()
@@ -143,13 +143,9 @@ async def test_the_dead_letter_limit_holds_for_bad_keys(
     dead_letter_limit like any other: with a limit of 1, only the newest stays."""
     ran.clear()
     async with Docket(name=docket_name, url=docket_url, dead_letter_limit=1) as docket:
-        docket.register(good)
-        for label in ("first", "second", "fine"):
-            await docket.add(good, key=label)(label)
-        async with docket.redis() as client:
-            for label in ("first", "second"):
-                await client.delete(docket.runs_key(label))
-                await client.set(docket.runs_key(label), "not a hash")
+        await add_all(docket, "first", "second", "fine")
+        for label in ("first", "second"):
+            await overwrite(docket, docket.runs_key(label))
         async with Worker(docket) as worker:
             await finish(worker)
         assert ran == ["fine"]
