@@ -205,7 +205,9 @@ async def test_workers_page(docket: Docket, client: httpx.AsyncClient):
 async def test_strike_and_restore(docket: Docket, client: httpx.AsyncClient):
     """A strike added on the page is listed and can be restored from it."""
     await post(client, "/strikes/add", function="quick")
-    await post(client, "/strikes/add", parameter="number", operator=">", value="int:5")
+    await post(
+        client, "/strikes/add", parameter="number", operator=">", type="int", value="5"
+    )
     rows = (await client.get("/api/strikes")).json()["strikes"]
     assert {(r["function"], r["parameter"]) for r in rows} == {
         ("quick", None),

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import builtins
-import decimal
 import importlib
-import re
-from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
 
 from .. import _defaults
+from .._strike_values import parse_typed, split_between
 from .._strikes import Operator, Restore, Strike
 from ._app import app
 from ._common import run, say
 from ._options import DocketName, SigningKeysFile, Url
 from ._options import signing_keys as keys_of
 
-_TYPE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 OPERATORS = [o.value for o in Operator]
 
 
@@ -29,61 +26,49 @@ def handle_strike_wildcard(value: str | None) -> str | None:
     return value
 
 
-def _resolve_type(path: str) -> Any:
-    if "." not in path:
-        found = getattr(builtins, path, None)
-        if found is None:
-            raise ValueError(f"unknown type {path!r}")
-        return found
-    module_name, _, attribute = path.rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        raise ValueError(f"cannot import {module_name!r} for type {path!r}") from None
-    found = getattr(module, attribute, None)
-    if found is None or not callable(found):
-        raise ValueError(f"{path!r} is not a callable type")
-    return found
-
-
-def interpret_python_value(value: str | None) -> Any:
-    """``type:text`` becomes ``type(text)``; plain text stays a string.
-
-    The type is a builtin (``int``, ``float``, ``bool``, ``str``) or a dotted path
-    to a callable (``decimal.Decimal``, ``uuid.UUID``). ``datetime.timedelta:N``
-    is N seconds; ``bool:x`` is true only for ``true`` (any case). The text after
-    the *first* colon is the value, so ``str:a:b`` is the string ``a:b``.
-    """
-    if value is None:
-        return None
-    type_path, colon, text = value.partition(":")
-    if not colon or not _TYPE_PATH.match(type_path):
-        return value
-    if type_path == "datetime.timedelta":
-        return timedelta(seconds=float(text))
-    if type_path == "bool":
-        return text.strip().lower() == "true"
-    if type_path == "decimal.Decimal":
+def _call_dotted_path(type_path: str, text: str) -> Any:
+    """``--unsafe-resolve-values`` only: import ``type_path`` (a builtin name or
+    ``module.attribute``) and call it with ``text``. This runs code."""
+    if "." not in type_path:
+        found = getattr(builtins, type_path, None)
+    else:
+        module_name, _, attribute = type_path.rpartition(".")
         try:
-            return decimal.Decimal(text)
-        except decimal.InvalidOperation:
-            raise ValueError(f"{text!r} is not a decimal number") from None
-    try:
-        converter = _resolve_type(type_path)
-    except ValueError as error:
-        raise ValueError(
-            f"{error} in {value!r} (write str:{value} for a string with a colon)"
-        ) from None
-    return converter(text)
+            module = importlib.import_module(module_name)
+        except ImportError:
+            raise ValueError(
+                f"cannot import {module_name!r} for {type_path!r}"
+            ) from None
+        found = getattr(module, attribute, None)
+    if found is None or not callable(found):
+        raise ValueError(f"{type_path!r} is not a callable")
+    return found(text)
 
 
-def _parse_value(operator: str, value: str | None) -> Any:
+def interpret_python_value(
+    value: str | None, *, unsafe_resolve_values: bool = False
+) -> Any:
+    """``type:text`` becomes a value of that type; plain text stays a string.
+
+    The types are literals only: ``str``, ``int``, ``float``, ``bool``, ``None``,
+    ``decimal.Decimal``, ``uuid.UUID``, ``datetime.timedelta`` (N seconds),
+    ``datetime.date`` and ``datetime.datetime`` (ISO). ``bool:x`` is true only for
+    ``true`` (any case). The text after the *first* colon is the value, so
+    ``str:a:b`` is the string ``a:b``. Any other prefix is a ValueError, unless
+    ``unsafe_resolve_values`` lets it name a callable to call with the text.
+    """
+    fallback = _call_dotted_path if unsafe_resolve_values else None
+    return parse_typed(value, fallback)
+
+
+def _parse_value(operator: str, value: str | None, unsafe: bool) -> Any:
     if operator == Operator.BETWEEN.value and value is not None:
-        low, comma, high = value.partition(",")
-        if not comma:
-            raise ValueError("'between' takes LOW,HIGH, for example int:10,int:100")
-        return (interpret_python_value(low), interpret_python_value(high))
-    return interpret_python_value(value)
+        low, high = split_between(value)
+        return (
+            interpret_python_value(low, unsafe_resolve_values=unsafe),
+            interpret_python_value(high, unsafe_resolve_values=unsafe),
+        )
+    return interpret_python_value(value, unsafe_resolve_values=unsafe)
 
 
 def _validate_operator(operator: str) -> str:
@@ -105,8 +90,18 @@ OperatorArgument = Annotated[
 Value = Annotated[
     str | None,
     typer.Argument(
-        help="The value, as text or type:text (int:42, decimal.Decimal:9.99, "
-        "bool:true); for between, LOW,HIGH"
+        help="The value, as text or type:text (int:42, float:2.5, bool:true, None:, "
+        "decimal.Decimal:9.99, uuid.UUID:..., datetime.timedelta:SECONDS, "
+        "datetime.date:ISO, datetime.datetime:ISO); for between, LOW,HIGH"
+    ),
+]
+UnsafeResolveValues = Annotated[
+    bool,
+    typer.Option(
+        "--unsafe-resolve-values",
+        help="Let VALUE's prefix name any callable (module.callable:text), which "
+        "is imported and called with the text: this runs code. Off by default, "
+        "when only the literal types above are read.",
     ),
 ]
 
@@ -117,6 +112,7 @@ def _instruction(
     parameter: str,
     operator: str,
     value: str | None,
+    unsafe: bool = False,
 ) -> tuple[str | None, str | None, Any, str]:
     """Parse the arguments; the text printed before the instruction is sent."""
     task = handle_strike_wildcard(function)
@@ -124,7 +120,7 @@ def _instruction(
     if task is None and param is None:
         raise typer.BadParameter("Must provide either a function and/or a parameter")
     try:
-        parsed = _parse_value(operator, value)
+        parsed = _parse_value(operator, value, unsafe)
         builder = Strike if verb == "Striking" else Restore
         builder.build(task, param, Operator(operator), parsed)  # validates, no I/O
     except (ValueError, TypeError, ArithmeticError) as error:
@@ -167,8 +163,11 @@ def _command(
     docket_name: str,
     url: str,
     keys_file: str | None,
+    unsafe: bool,
 ) -> None:
-    task, param, parsed, text = _instruction(verb, function, parameter, operator, value)
+    task, param, parsed, text = _instruction(
+        verb, function, parameter, operator, value, unsafe
+    )
     keys = keys_of(keys_file)
     say(text)
     run(_send(verb, docket_name, url, task, param, operator, parsed, keys), url)
@@ -183,10 +182,19 @@ def strike(
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
+    unsafe_resolve_values: UnsafeResolveValues = False,
 ) -> None:
     """Stop a task (or tasks with matching arguments) from being scheduled or run."""
     _command(
-        "Striking", function, parameter, operator, value, docket_name, url, signing_keys
+        "Striking",
+        function,
+        parameter,
+        operator,
+        value,
+        docket_name,
+        url,
+        signing_keys,
+        unsafe_resolve_values,
     )
 
 
@@ -199,6 +207,7 @@ def restore(
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
+    unsafe_resolve_values: UnsafeResolveValues = False,
 ) -> None:
     """Lift a strike given earlier with the same arguments."""
     _command(
@@ -210,4 +219,5 @@ def restore(
         docket_name,
         url,
         signing_keys,
+        unsafe_resolve_values,
     )

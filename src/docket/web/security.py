@@ -10,7 +10,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
 from .console import Console
 
@@ -70,10 +70,12 @@ async def refuse_action(console: Console, request: Request) -> Response | None:
     if console.settings.read_only:
         return PlainTextResponse("This dashboard is read-only.", status_code=403)
     if not signed_in(console, request):
-        if ACTION_HEADER in request.headers:
-            return PlainTextResponse("A valid token is required.", status_code=401)
         root = request.scope.get("root_path", "")
-        return RedirectResponse(f"{root}/login", status_code=303)
+        return PlainTextResponse(
+            f"A valid token is required: sign in at {root}/login, or send "
+            "Authorization: Bearer <token>.",
+            status_code=401,
+        )
     if ACTION_HEADER in request.headers:
         return None  # not sendable cross-site without a CORS preflight we refuse
     if not _same_origin(request):

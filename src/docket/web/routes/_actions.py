@@ -7,12 +7,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from ..pages import back, console_of
 from ..security import ACTION_HEADER, refuse_action
 
 Body = Callable[[dict[str, str]], Awaitable[str]]
+
+
+class Malformed(ValueError):
+    """A request no page of ours sends (a missing or unknown field): 400 for
+    browsers too, not a redirect back with a notice."""
 
 
 async def act(request: Request, path: str, body: Body) -> Response:
@@ -26,6 +31,10 @@ async def act(request: Request, path: str, body: Body) -> Response:
     api = ACTION_HEADER in request.headers
     try:
         notice = await body(fields)
+    except Malformed as error:
+        if api:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        return PlainTextResponse(f"Bad request: {error}", status_code=400)
     except (ValueError, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) else str(error)
         if api:

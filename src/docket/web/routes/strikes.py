@@ -10,13 +10,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..._strike_values import LITERAL_TYPES, parse_literal, split_between
 from ..._strikes import Operator
-from ...cli.strike import interpret_python_value
 from .. import views
 from ..pages import console_of, data, page
-from ._actions import act
+from ._actions import Malformed, act
 
 OPERATORS = [operator.value for operator in Operator]
+VALUE_TYPES = list(LITERAL_TYPES)
 
 
 def strike_id(
@@ -64,11 +65,34 @@ async def _rows(request: Request) -> dict[str, Any]:
 
 async def strikes_page(request: Request) -> Response:
     found = await _rows(request)
-    return page(request, "strikes.html", "strikes", operators=OPERATORS, **found)
+    return page(
+        request,
+        "strikes.html",
+        "strikes",
+        operators=OPERATORS,
+        value_types=VALUE_TYPES,
+        **found,
+    )
 
 
 async def strikes_api(request: Request) -> Response:
     return data(await _rows(request))
+
+
+def typed_value(fields: dict[str, str], operator: str) -> Any:
+    """The form's ``value`` read as a literal of the type its ``type`` field
+    names (``str``, ``int``, ... never code); ``LOW,HIGH`` for ``between``."""
+    kind = fields.get("type", "")
+    if kind not in LITERAL_TYPES:
+        raise Malformed(
+            f"type must be one of {', '.join(VALUE_TYPES)} (got {kind!r}); "
+            "values are never evaluated"
+        )
+    text = fields.get("value", "")
+    if operator == Operator.BETWEEN.value:
+        low, high = split_between(text)
+        return (parse_literal(kind, low), parse_literal(kind, high))
+    return parse_literal(kind, text)
 
 
 async def add(request: Request) -> Response:
@@ -77,10 +101,10 @@ async def add(request: Request) -> Response:
         parameter = fields.get("parameter") or None
         operator = fields.get("operator") or "=="
         if operator not in OPERATORS:
-            raise ValueError(f"unknown operator {operator!r}")
+            raise Malformed(f"unknown operator {operator!r}")
         if function is None and parameter is None:
             raise ValueError("give a task name, a parameter, or both")
-        value = interpret_python_value(fields.get("value")) if parameter else None
+        value = typed_value(fields, operator) if parameter else None
         docket = console_of(request).docket
         await docket.strike(function, parameter, Operator(operator), value)
         target = function or "every task"
