@@ -62,6 +62,9 @@ DASHBOARD_TICK = timedelta(milliseconds=500)  # server-sent event interval
 # The trust boundary (docs/security.md).
 SERIALIZER = "pickle"  # or "json"
 MIN_SIGNING_KEY_BYTES = 16
+# A message found in the stream more than this long before its `when` (it was copied
+# there early, or its producer's clock is ahead) is parked until then, not run.
+EARLY_MESSAGE_TOLERANCE = timedelta(seconds=1)
 MIN_REDELIVERY_TIMEOUT = timedelta(milliseconds=100)
 MAX_CLI_DURATION = timedelta(days=365)  # longest duration the CLI/env accept
 
@@ -99,4 +102,7 @@ ENV_DASHBOARD_PORT = "DOCKET_DASHBOARD_PORT"
 
 ENV_SIGNING_KEYS = "DOCKET_SIGNING_KEYS"
 ENV_SIGNING_KEYS_FILE = "DOCKET_SIGNING_KEYS_FILE"
+# "1" accepts v1 signatures (which bind neither the docket nor the run) while a
+# deployment upgrades; off by default (docs/security.md, upgrading signatures).
+ENV_SIGNING_ACCEPT_V1 = "DOCKET_SIGNING_ACCEPT_V1"
 ENV_SERIALIZER = "DOCKET_SERIALIZER"

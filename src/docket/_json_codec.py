@@ -16,8 +16,11 @@ other supported value is an object with exactly one ``$``-key (a *tag*):
 
 Decoding never imports anything: enum, dataclass and exception types are looked
 up in modules that are already imported (a worker has imported its task modules),
-so a payload cannot make a process load code. An exception whose type cannot be
-found or rebuilt comes back as ``Exception("<type>: <args>")``.
+so a payload cannot make a process load code. Only ``Exception`` subclasses are
+rebuilt: any other type named as an exception (``SystemExit``,
+``KeyboardInterrupt``, ``GeneratorExit``...), or one that cannot be found or
+rebuilt, comes back as ``Exception("<type>: <args>")``. Whatever is wrong with a
+document, ``loads`` raises ``MalformedPayload`` and nothing else.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+
+
+class MalformedPayload(ValueError):
+    """A payload that cannot be decoded into what it must be (the text says why)."""
+
 
 SUPPORTED = (
     "None, bool, int, float, str, list, tuple, dict, set, frozenset, bytes, "
@@ -147,11 +155,13 @@ def find_type(path: Any) -> type | None:
 def _decode_exception(body: dict[str, Any]) -> BaseException:
     args = [decode(a) for a in body.get("args") or []]
     cls = find_type(body.get("type"))
-    if cls is not None and issubclass(cls, BaseException):
+    if cls is not None and issubclass(cls, Exception):  # never BaseException-only
         try:
-            return cls(*args)
+            error = cls(*args)
         except Exception:
-            pass
+            error = None
+        if isinstance(error, Exception):
+            return error
     name = str(body.get("type", "Exception")).replace(":", ".")
     return Exception(f"{name}: {', '.join(map(str, args))}")
 
@@ -273,10 +283,32 @@ def decode(value: Any) -> Any:
 
 
 def loads(data: bytes) -> Any:
+    """The value of a JSON payload; ``MalformedPayload`` for any document that is
+    not one (bad JSON, bad tags, numbers out of range, nesting too deep, a type's
+    constructor refusing its fields...). Exceptions that are not ``Exception``s
+    (KeyboardInterrupt from a signal, say) pass through untouched."""
     try:
         return decode(json.loads(data))
-    except (ValueError, TypeError, KeyError, RecursionError) as error:
-        raise ValueError(f"not a valid JSON payload: {error}") from None
+    except Exception as error:
+        raise MalformedPayload(
+            f"not a valid JSON payload: {_describe(error)}"
+        ) from None
 
 
-__all__ = ["SUPPORTED", "decode", "dumps", "encode", "find_type", "loads"]
+def _describe(error: Exception) -> str:
+    try:
+        text = f"{type(error).__name__}: {error}"
+    except Exception:  # an exception whose own text fails
+        text = type(error).__name__
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
+__all__ = [
+    "SUPPORTED",
+    "MalformedPayload",
+    "decode",
+    "dumps",
+    "encode",
+    "find_type",
+    "loads",
+]

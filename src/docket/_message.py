@@ -7,9 +7,10 @@ tracing, ``serializer`` when it is not pickle, and ``signature`` when the
 docket has signing keys). Anyone who can write to Redis can write a message, so
 nothing here trusts a field: every problem is a ``MalformedMessage`` naming the
 field (``UnverifiedMessage`` for a missing or wrong signature), and the
-arguments are verified before they are decoded. The signature covers the task
-name, key, ``when``, ``attempt``, serializer and both payloads; docs/security.md
-gives the exact wire format.
+arguments are verified before they are decoded. The signature covers the docket's
+name, the task name, key, ``when``, ``attempt``, serializer and both payloads
+(not ``generation``, which the server assigns); docs/security.md gives the exact
+wire format.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ._codec import JSON, PICKLE, TASK, Codec, Sealed, UnverifiedPayload
+from ._codec import JSON, PICKLE, TASK, Codec, Sealed, UnverifiedPayload, V1Signature
 
 
 class MalformedMessage(ValueError):
@@ -28,11 +29,17 @@ class MalformedMessage(ValueError):
 
 class UnverifiedMessage(MalformedMessage):
     """A task message whose arguments were not decoded: unsigned or wrongly
-    signed while signing keys are configured, or pickled on a JSON docket."""
+    signed while signing keys are configured (``v1`` when it carries a refused
+    v1 signature), or pickled on a JSON docket."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, v1: bool = False) -> None:
         super().__init__(f"the task's arguments were not loaded: {reason}")
         self.reason = reason
+        self.v1 = v1
+
+    @classmethod
+    def refusing(cls, problem: UnverifiedPayload) -> UnverifiedMessage:
+        return cls(str(problem), isinstance(problem, V1Signature))
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +215,7 @@ def resealed_message(
     try:
         sealed = codec.reseal(TASK, message.envelope, envelope, sealed)
     except UnverifiedPayload as problem:
-        raise UnverifiedMessage(str(problem)) from None
+        raise UnverifiedMessage.refusing(problem) from None
     fields = {
         b"key": envelope[1],
         b"when": envelope[2],
@@ -239,7 +246,7 @@ def open_arguments(
     try:
         args, kwargs = codec.loads(TASK, message.envelope, sealed)
     except UnverifiedPayload as problem:
-        raise UnverifiedMessage(str(problem)) from None
+        raise UnverifiedMessage.refusing(problem) from None
     if message.serializer == JSON and isinstance(args, list):
         args = tuple(args)  # pyright: ignore[reportUnknownArgumentType]
     return check_arguments(args, kwargs)

@@ -81,8 +81,13 @@ async def fetch_outcome(
     state: ExecutionState,
     error: str | None,
     result_key: str | None,
+    generation: int,
 ) -> Any:
-    """The result of a finished execution, or raise its exception (or cancellation)."""
+    """The result of a finished execution, or raise its exception (or cancellation).
+
+    ``generation`` is the run record's: with signing keys, a stored outcome must
+    have been signed by that run or a later one (an earlier run's outcome copied
+    over the latest one is refused)."""
     if state is ExecutionState.CANCELLED:
         raise ExecutionCancelled(f"Execution {key} was cancelled")
     document = None
@@ -93,9 +98,11 @@ async def fetch_outcome(
     codec = docket.codec
     if state is ExecutionState.FAILED:
         if document is not None:
-            raise codec.read_document(key, document, error=True)
+            raise codec.read_document(key, document, generation, error=True)
         raise Exception(error or "Task execution failed")
-    return None if document is None else codec.read_document(key, document)
+    if document is None:
+        return None
+    return codec.read_document(key, document, generation)
 
 
 __all__ = ["BuiltinStore", "default_store", "fetch_outcome", "store_value"]

@@ -115,7 +115,7 @@ class Docket(DocketNames, OperatorConsole):
         # How many entries the dead-letter stream P:dead keeps (oldest go first).
         self.dead_letter_limit = dead_letter_limit
         keys = environment_keys() if signing_keys is None else key_list(signing_keys)
-        self.codec = Codec.configured(serializer, keys)
+        self.codec = Codec.configured(serializer, keys, name)
         self._signing_keys = keys
         self.name = name
         self.url = url

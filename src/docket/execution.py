@@ -87,6 +87,7 @@ class Execution:
         self._trace_context = trace_context
         self._redelivered = redelivered
         self._generation = generation
+        self._record_generation = generation  # the run record's, at the last sync
         self.message_id = message_id
         self.state = ExecutionState.SCHEDULED
         self.worker: str | None = None
@@ -374,6 +375,7 @@ class Execution:
         self.completed_at = _codec.from_iso(record.completed_at)
         self.error = record.error
         self.result_key = record.result_key
+        self._record_generation = record.generation
 
     async def sync(self) -> None:
         record = await self._docket.broker.run_record(self._key)
@@ -439,7 +441,12 @@ class Execution:
             if self.state not in TERMINAL:  # the record is gone (execution_ttl=0)
                 self.state, self.error = final_state, final_error
         return await fetch_outcome(
-            self._docket, self._key, self.state, self.error, self.result_key
+            self._docket,
+            self._key,
+            self.state,
+            self.error,
+            self.result_key,
+            self._record_generation,
         )
 
     async def _wait_for_terminal(self, deadline: datetime | None) -> None:

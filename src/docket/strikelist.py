@@ -79,9 +79,10 @@ class StrikeList:
         serializer: str | None = None,
     ) -> None:
         self.url, self.name = url, name
-        # Strike values are serialized and signed like task arguments; None reads
-        # DOCKET_SIGNING_KEYS / DOCKET_SERIALIZER, as Docket does.
-        self.codec = Codec.configured(serializer, signing_keys)
+        # Strike values are serialized and signed like task arguments, for the
+        # docket this list follows (its name); None reads DOCKET_SIGNING_KEYS /
+        # DOCKET_SERIALIZER, as Docket does.
+        self.codec = Codec.configured(serializer, signing_keys, name)
         self._connection_pool = connection_pool  # a Docket's custom pool, shared
         self.enable_internal_instrumentation = enable_internal_instrumentation
         self._whole: set[str] = set()

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from docket import Disposition, Docket, ExecutionState, Worker
+from docket._codec import MalformedPayload
 from docket._redis import clear_memory_servers
 from docket.strikelist import Operator
 from tests._support.hostile import OLD_KEY, hostile_message, proves_marker_works
@@ -145,6 +146,35 @@ async def test_exceptions_come_back_as_their_type(json_docket: Docket):
     assert raised.value.args == ("no", 3)
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["SystemExit", "KeyboardInterrupt", "GeneratorExit", "BaseException"],
+)
+async def test_a_forged_error_document_never_raises_a_base_exception(
+    json_docket: Docket, name: str
+):
+    """Without keys, an exception document naming a BaseException-only type
+    (written straight into the result store, as an attacker would) makes
+    get_result() raise a plain Exception naming that type, never the type
+    itself; a document whose numbers are out of range raises the codec's own
+    MalformedPayload (a ValueError), not OverflowError."""
+    execution = await json_docket.add(refuse, key="forged")("no", 1)
+    async with Worker(json_docket, **FAST) as worker:
+        await worker.run_until_finished()
+    forged = {"$exception": {"type": f"builtins:{name}", "args": ["bye"]}}
+    document = {"serializer": "json", "data": json.dumps(forged)}
+    await json_docket.result_storage.put("forged", document, ttl=60)
+    with pytest.raises(Exception) as raised:
+        await execution.get_result()
+    assert type(raised.value) is Exception
+    assert str(raised.value) == f"builtins.{name}: bye"
+    overflow = {"$exception": {"type": "x:Y", "args": [{"$timedelta": [1e300, 0, 0]}]}}
+    document = {"serializer": "json", "data": json.dumps(overflow)}
+    await json_docket.result_storage.put("forged", document, ttl=60)
+    with pytest.raises(MalformedPayload, match="OverflowError"):
+        await execution.get_result()
+
+
 async def test_unsupported_arguments_are_refused_before_anything_is_written(
     json_docket: Docket,
 ):
@@ -215,8 +245,8 @@ async def test_a_producer_in_another_language_can_enqueue(
         )
         kwargs = json.dumps({"at": {"$datetime": "2026-01-01T00:00:00+00:00"}})
         signed = netstrings(
-            b"docket.task.v1", b"json", function, key, when, attempt,
-            args.encode(), kwargs.encode(),
+            b"docket.task.v2", b"json", docket_name.encode(), function, key, when,
+            attempt, args.encode(), kwargs.encode(),
         )  # fmt: skip
         signature = hmac.new(OLD_KEY.encode(), signed, hashlib.sha256).hexdigest()
         async with docket.redis() as client:

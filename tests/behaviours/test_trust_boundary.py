@@ -211,7 +211,8 @@ async def test_rotation_old_key_verifies_new_key_signs(
         rotated = await rotating.get_execution("by-old")
         assert rotated is not None and await rotated.get_result() == 2
         result = await new.result_storage.get("by-old")
-        assert new.codec.read_document("by-old", result) == 2  # signed with new
+        assert rotated.generation == 1
+        assert new.codec.read_document("by-old", result, 1) == 2  # signed with new
         with pytest.raises(UnverifiedPayload, match="matches none"):
             await by_old.get_result()  # [old] cannot verify the new signature
         await old.add(double, key="stale")(3)

@@ -42,7 +42,7 @@ def test_canonical_form_is_unambiguous():
 
 def test_a_signature_is_hmac_sha256_of_the_canonical_form():
     """What docs/security.md promises other languages: hex HMAC-SHA256."""
-    parts = [TASK, b"pickle", b"x"]
+    parts = [TASK.tag, b"pickle", b"x"]
     expected = hmac.new(OLD_KEY.encode(), canonical(parts), hashlib.sha256)
     assert Signer([OLD_KEY]).sign(parts) == expected.hexdigest().encode()
 
@@ -84,7 +84,7 @@ def test_unverified_pickles_are_never_loaded(tmp_path: Path):
     proves_marker_works(tmp_path)
     marker = tmp_path / "marker"
     blob = marker_pickle(marker)
-    forged = Signer([OTHER_KEY]).sign([RESULT, b"pickle", *FIELDS, blob])
+    forged = Signer([OTHER_KEY]).sign([RESULT.tag, b"pickle", b"", *FIELDS, blob])
     cases = [
         (Codec(PICKLE, [OLD_KEY]), Sealed(PICKLE, (blob,)), "not signed"),
         (Codec(PICKLE, [OLD_KEY]), Sealed(PICKLE, (blob,), forged), "matches none"),
@@ -120,17 +120,17 @@ def test_a_hostile_task_message_raises_unverified_message(tmp_path: Path):
 
 def test_result_documents_keep_the_old_shape_and_verify():
     """Unsigned pickle results stay ``{"data": base64}``; signed ones add a
-    signature bound to the task key; JSON ones say so."""
-    assert set(Codec().result_document("k", 1)) == {"data"}
-    signed = Codec(PICKLE, [OLD_KEY]).result_document("k", 1)
-    assert set(signed) == {"data", "signature"}
-    assert Codec(PICKLE, [OLD_KEY]).read_document("k", signed) == 1
+    signature bound to the task key and its run; JSON ones say so."""
+    assert set(Codec().result_document("k", 1, 3)) == {"data"}
+    signed = Codec(PICKLE, [OLD_KEY]).result_document("k", 1, 3)
+    assert set(signed) == {"data", "generation", "signature"}
+    assert Codec(PICKLE, [OLD_KEY]).read_document("k", signed, 3) == 1
     with pytest.raises(UnverifiedPayload, match="stored result of task 'other'"):
-        Codec(PICKLE, [OLD_KEY]).read_document("other", signed)
-    as_json = Codec(JSON).result_document("k", {"a": 1})
+        Codec(PICKLE, [OLD_KEY]).read_document("other", signed, 3)
+    as_json = Codec(JSON).result_document("k", {"a": 1}, 3)
     assert as_json == {"serializer": "json", "data": '{"a":1}'}
     with pytest.raises(UnverifiedPayload, match="not a result document"):
-        Codec().read_document("k", {"nothing": "here"})
+        Codec().read_document("k", {"nothing": "here"}, 3)
 
 
 def test_strike_entries_are_signed_and_verified(tmp_path: Path):

@@ -263,8 +263,13 @@ class RunOps(QueueOps, BrokerBase):
         return RunRecord.decode(await self.client.hgetall(self.keys.runs(key)))
 
     async def run_generation(self, key: str) -> int | None:
+        """The generation on the run record of ``key``; None without one (or when
+        the field is not a number)."""
         value = await self.client.hget(self.keys.runs(key), "generation")
-        return None if value is None else int(value)
+        try:
+            return None if value is None else int(value)
+        except ValueError:
+            return None
 
     async def clear(self, ttl_seconds: int) -> int:
         """Withdraw all pending work; returns how many tasks were waiting."""

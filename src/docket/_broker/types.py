@@ -59,7 +59,7 @@ class ScheduleRequest:
     key: str
     when: float  # epoch seconds
     immediate: bool
-    mode: str  # "add" | "replace" | "reschedule"
+    mode: str  # "add" | "replace" | "reschedule" | "repark"
     fields: dict[bytes, bytes]
     reschedule_from: bytes | None = None
 

@@ -7,13 +7,18 @@ unpickled), unpickling, and the strike check. A problem with
 one entry refuses that entry only, as a ``Rejection`` with a reason the caller
 dead-letters; its batch-mates go on. Everything downstream (claim, runner, reports)
 receives only executions that decoded cleanly.
+
+A message is in the stream only once it is due, so one whose ``when`` is still
+ahead (by more than ``EARLY_MESSAGE_TOLERANCE``, which absorbs clock skew) was
+copied there early, or its producer's clock runs ahead: it is set aside as
+``early``, and the caller parks it until its time instead of running it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import _codec
+from .. import _codec, _defaults
 from .._broker import Delivery
 from .._broker.deadletters import Rejection
 from .._message import MalformedMessage, UnverifiedMessage
@@ -25,6 +30,7 @@ MAX_DELIVERIES = "max-deliveries"
 MALFORMED = "malformed-message"
 UNREADABLE = "unreadable-payload"
 UNVERIFIED = "unverified-payload"  # unsigned or wrongly signed, or a pickle on json
+V1_SIGNATURE = "v1-signature"  # signed in the v1 format, refused since v2
 BAD_RECORD = "bad-run-record"  # its run record is not a hash (claim.lua)
 STRIKE_CHECK = "strike-check-failed"
 
@@ -34,14 +40,18 @@ class Intake:
     runnable: list[Execution] = field(default_factory=list)
     struck: list[Execution] = field(default_factory=list)
     rejected: list[tuple[Rejection, Delivery]] = field(default_factory=list)
+    early: list[tuple[Execution, Delivery]] = field(default_factory=list)
 
 
 def take_in(session: Session, deliveries: list[Delivery]) -> Intake:
     intake = Intake()
+    horizon = _codec.now() + _defaults.EARLY_MESSAGE_TOLERANCE  # one clock read
     for delivery in deliveries:
         outcome = _examine(session, delivery)
         if isinstance(outcome, Rejection):
             intake.rejected.append((outcome, delivery))
+        elif outcome[0].when > horizon:
+            intake.early.append((outcome[0], delivery))
         elif outcome[1]:
             intake.struck.append(outcome[0])
         else:
@@ -66,7 +76,8 @@ def _examine(
             session.docket, fields, function, delivery.redelivered, delivery.message_id
         )
     except UnverifiedMessage as error:  # refused before anything was decoded
-        return Rejection(delivery.message_id, UNVERIFIED, error.reason)
+        category = V1_SIGNATURE if error.v1 else UNVERIFIED
+        return Rejection(delivery.message_id, category, error.reason)
     except MalformedMessage as error:
         return Rejection(delivery.message_id, MALFORMED, str(error))
     except Exception as error:

@@ -20,9 +20,9 @@ import time
 from datetime import datetime
 
 from .. import _codec, _defaults
-from .._broker import Delivery, Sweep
+from .._broker import Delivery, ScheduleRequest, Sweep
 from .._broker.deadletters import Rejection
-from ..execution import ExecutionState
+from ..execution import Execution, ExecutionState
 from . import report, runner
 from .intake import BAD_RECORD, take_in
 from .resilience import keep_running
@@ -50,10 +50,13 @@ async def prepare(
     deliveries: list[Delivery],
     suspects: frozenset[bytes] = frozenset(),
 ) -> Held:
-    """Take ``deliveries`` in: dead-letter the refused, settle the struck, and hold
-    the runnable ones (each with its delivery) ready to be claimed."""
+    """Take ``deliveries`` in: dead-letter the refused, settle the struck, park
+    the early, and hold the runnable ones (each with its delivery) ready to be
+    claimed."""
     worker = session.worker
     intake = take_in(session, deliveries)
+    for execution, delivery in intake.early:
+        await park_early(session, execution, delivery)
     if intake.rejected:
         await session.broker.dead_letter(
             [rejection for rejection, _ in intake.rejected],
@@ -74,6 +77,24 @@ async def prepare(
         held.suspect = execution.message_id in suspects
         prepared.append((held, by_id[execution.message_id or b""]))
     return prepared
+
+
+async def park_early(
+    session: Session, execution: Execution, delivery: Delivery
+) -> None:
+    """Park a message found in the stream before its time until then (schedule.lua
+    in repark mode: its bytes as they are, acknowledged in the same step), rather
+    than run it early; a copy of a parked task merges with it."""
+    request = ScheduleRequest(
+        execution.key,
+        execution.when.timestamp(),
+        False,
+        "repark",
+        delivery.fields,
+        delivery.message_id,
+    )
+    placed = await session.broker.place(request)
+    report.parked_early(session, execution, placed == "OK")
 
 
 def claims_of(prepared: Held) -> list[tuple[str, int, bytes, bool]]:

@@ -10,7 +10,7 @@ from opentelemetry import trace
 from uncalled_for import get_signature
 from uncalled_for.introspection import _signature_cache  # pyright: ignore[reportPrivateUsage]
 
-from .. import _codec
+from .. import _codec, _defaults
 from .. import instrumentation as m
 from .._broker.deadletters import Rejection
 from .._context import format_duration
@@ -46,6 +46,15 @@ def worker_started(session: Session) -> None:
             "--signing-keys-file, or Docket(signing_keys=[...])); see "
             "docs/security.md",
             consequence,
+            extra=worker.labels(),
+        )
+    elif session.docket.codec.accept_v1:
+        logger.warning(
+            "Accepting v1 signatures (%s is on): they bind neither the docket nor "
+            "the run, so a message signed for another docket with the same keys "
+            "runs here. Turn it off once the upgrade's backlog is gone; see "
+            "docs/security.md",
+            _defaults.ENV_SIGNING_ACCEPT_V1,
             extra=worker.labels(),
         )
 
@@ -184,6 +193,30 @@ def superseded(session: Session, execution: Execution) -> None:
         "↬ %s (superseded)", execution.call_repr(), extra=log_extra(session, execution)
     )
     m.TASKS_SUPERSEDED.add(1, {**labels(session, execution), "docket.where": "worker"})
+
+
+def parked_early(session: Session, execution: Execution, parked: bool) -> None:
+    """A message found in the stream before its time: parked until then, or only
+    acknowledged when its run record says it was superseded or cancelled."""
+    outcome = "parked until then" if parked else "dropped (superseded or cancelled)"
+    logger.warning(
+        "Task %r (key %r) was in the stream %s before it is due, %s: a message "
+        "reaches the stream only when due (was it copied there, or is its "
+        "producer's clock ahead?)",
+        execution.function_name,
+        execution.key,
+        _roughly((execution.when - _codec.now()).total_seconds()),
+        outcome,
+        extra=log_extra(session, execution),
+    )
+
+
+def _roughly(seconds: float) -> str:
+    """A duration in its largest whole unit: 3s, 5m, 2h, 6d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size:.0f}{unit}"
+    return f"{max(seconds, 0):.0f}s"
 
 
 def parked_dead_lettered(session: Session, count: int) -> None:

@@ -158,13 +158,30 @@ async def _store_result(session: Session, execution: Execution, result: Any) -> 
     if result is None or execution.docket.ttl_seconds <= 0:
         return False
     # A result the codec cannot serialize fails the run.
-    document = execution.docket.codec.result_document(execution.key, result)
+    generation = await _outcome_generation(session, execution)
+    document = execution.docket.codec.result_document(execution.key, result, generation)
     stored = await until_done(
         session,
         "Storing a result",
         lambda: store_value(execution.docket, execution.key, document),
     )
     return stored is not None
+
+
+async def _outcome_generation(session: Session, execution: Execution) -> int:
+    """The run a stored outcome is signed for: the message's generation; for a
+    generation-0 message (written without a run record, e.g. by another language)
+    the run record's, which is what get_result checks it against. Read only then,
+    with signing keys and a result store: native messages cost nothing more."""
+    docket = execution.docket
+    if execution.generation or not docket.codec.signing or docket.ttl_seconds <= 0:
+        return execution.generation
+    current = await until_done(
+        session,
+        "Reading a run generation",
+        lambda: docket.broker.run_generation(execution.key),
+    )
+    return current or 0
 
 
 async def _run_with_dependencies(
@@ -270,7 +287,10 @@ async def _store_and_fail(
     execution = held.execution
     if not logged:
         report.final_failure(session, execution, error, duration)
-    document = execution.docket.codec.exception_document(execution.key, error)
+    generation = await _outcome_generation(session, execution)
+    document = execution.docket.codec.exception_document(
+        execution.key, error, generation
+    )
     stored = (
         await until_done(
             session,

@@ -7,7 +7,7 @@
 --         earlier pydocket release wrote; never written here). Both are left out for
 --         a key the caller just generated (ARGV[9] is ''): no marker can exist for it.
 -- ARGV[1] prefix P           ARGV[2] task key           ARGV[3] when (epoch seconds)
--- ARGV[4] immediate "1"/"0"  ARGV[5] mode: "add" | "replace" | "reschedule"
+-- ARGV[4] immediate "1"/"0"  ARGV[5] mode: "add" | "replace" | "reschedule" | "repark"
 -- ARGV[6] message id to reschedule from                 ARGV[7] publish the state
 --         event: "1", "0", or "?" = if listening        ARGV[8] consumer group
 -- ARGV[9] now (epoch seconds) to honour a legacy marker in add mode, '' = the key is a
@@ -34,6 +34,10 @@
 -- Liveness: a key is live while its record's state is scheduled, queued or running.
 -- In reschedule mode a message older than its record (the key was replaced while the
 -- run that now retries was going) is only acknowledged: the successor stands.
+-- Repark mode is reschedule mode for a message a worker found in the stream before its
+-- time (copied there early, or its producer's clock is ahead): it is parked until then;
+-- like claim.lua it also just acknowledges one whose record was cancelled. A copy of
+-- a parked task lands on the same P:K and queue entry, so the task still runs once.
 -- Returns {"OK" when placed, "EXISTS" when mode is add and the key is live, or
 --          "SUPERSEDED" (reschedule of a stale message),
 --          1/0 whether anyone listens (when ARGV[7] asked, else -1)}.
@@ -46,14 +50,15 @@ local FIELDS = 12
 local record = hmget(runs, 'state', 'generation', 'stream_id')
 local state, generation, stream_id = record[1], tonumber(record[2]) or 0, record[3]
 
-if mode == 'reschedule' then
+if mode == 'reschedule' or mode == 'repark' then
   redis.call('XACK', stream, ARGV[8], ARGV[6])
   redis.call('XDEL', stream, ARGV[6])
   local sent = 0
   for i = FIELDS, #ARGV, 2 do
     if ARGV[i] == 'generation' then sent = tonumber(ARGV[i + 1]) or 0 end
   end
-  if sent > 0 and (record[2] == false or generation > sent) then
+  if sent > 0 and (record[2] == false or generation > sent
+      or (mode == 'repark' and state == 'cancelled')) then
     return {'SUPERSEDED', -1}
   end
 elseif mode == 'replace' then
