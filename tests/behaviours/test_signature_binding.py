@@ -190,11 +190,11 @@ async def test_an_earlier_runs_outcome_copied_over_the_latest_is_refused(
 async def test_a_task_copied_into_the_stream_early_runs_once_when_due(
     signed: Docket, caplog: pytest.LogCaptureFixture
 ):
-    """A parked task's fields copied into the stream three seconds before it is
+    """A parked task's fields copied into the stream four seconds before it is
     due are parked again, not run: the task runs once, at its time, and nothing
     is left to run it again. A copy of a task that was cancelled since is only
     acknowledged. Each early message is one WARNING line."""
-    due = datetime.now(timezone.utc) + timedelta(seconds=3)
+    due = datetime.now(timezone.utc) + timedelta(seconds=4)
     execution = await signed.add(double, when=due, key="later")(7)
     await signed.add(double, when=due + timedelta(hours=1), key="cancelled")(8)
     async with signed.redis() as client:
