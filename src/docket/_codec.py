@@ -78,8 +78,8 @@ class V1Signature(UnverifiedPayload):
     """A payload whose signature verifies only in the v1 format (no docket name,
     no run), refused unless ``DOCKET_SIGNING_ACCEPT_V1`` is set."""
 
-    def __init__(self) -> None:
-        super().__init__(V1_REFUSED)
+    def __init__(self, text: str = V1_REFUSED) -> None:
+        super().__init__(text)
 
 
 class Sealed(NamedTuple):
@@ -294,9 +294,11 @@ class Codec:
                         f"{generation} now: an earlier {what} in place of the latest"
                     )
         except UnverifiedPayload as problem:
-            raise UnverifiedPayload(
-                f"The stored {what} of task {key!r} was not loaded: {problem}"
-            ) from None
+            kind = (
+                V1Signature if isinstance(problem, V1Signature) else UnverifiedPayload
+            )
+            text = f"The stored {what} of task {key!r} was not loaded: {problem}"
+            raise kind(text) from None
         value = decode_blob(serializer, blob)
         if error and not isinstance(value, Exception):
             raise MalformedPayload(

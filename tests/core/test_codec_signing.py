@@ -3,6 +3,7 @@ configuration, and serializer refusals (no Redis needed)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from pathlib import Path
@@ -10,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from docket import Docket, StrikeList
-from docket._codec import JSON, PICKLE, RESULT, TASK, Codec, Sealed, UnverifiedPayload
+from docket._codec import (
+    JSON,
+    PICKLE,
+    RESULT,
+    TASK,
+    Codec,
+    Sealed,
+    UnverifiedPayload,
+    V1Signature,
+)
 from docket._message import (
     UnverifiedMessage,
     _decode_carefully,  # pyright: ignore[reportPrivateUsage]
@@ -216,3 +226,33 @@ def test_both_decoding_paths_keep_what_the_signature_covers():
     assert padded.attempt == 2 and padded.envelope != quick.envelope
     with pytest.raises(UnverifiedMessage, match="matches none"):
         open_arguments(codec, padded)
+
+
+def test_v1_signatures_are_recognised_refused_and_accepted_only_on_request():
+    """A strike entry and a result signed in the v1 format (no docket name, no
+    run) are refused with V1Signature naming DOCKET_SIGNING_ACCEPT_V1; a codec
+    that accepts v1 loads them; a v2 signature made for another docket is
+    refused as a wrong signature, not as v1."""
+    strict = Codec(PICKLE, [OLD_KEY], docket="orders")
+    upgrading = Codec(PICKLE, [OLD_KEY], docket="orders", accept_v1=True)
+    message = Strike("f", "p", "==", 7).as_message(strict)
+    parts = [b"docket.strike.v1", b"pickle", b"strike", b"f", b"p", b"=="]
+    message[b"signature"] = Signer([OLD_KEY]).sign([*parts, message[b"value"]])
+    with pytest.raises(V1Signature, match="DOCKET_SIGNING_ACCEPT_V1=1"):
+        StrikeInstruction.from_message(message, strict)
+    assert StrikeInstruction.from_message(message, upgrading).value == 7
+    elsewhere = Codec(PICKLE, [OLD_KEY], docket="billing")
+    moved = Strike("f", "p", "==", 7).as_message(elsewhere)
+    with pytest.raises(UnverifiedPayload, match="matches none") as raised:
+        StrikeInstruction.from_message(moved, strict)
+    assert not isinstance(raised.value, V1Signature)
+    document = strict.result_document("k", 5, 2)
+    blob = base64.b64decode(document["data"])
+    v1 = Signer([OLD_KEY]).sign([b"docket.result.v1", b"pickle", b"k", blob])
+    old = {"data": document["data"], "signature": v1.decode()}
+    with pytest.raises(V1Signature):
+        strict.read_document("k", old, 2)
+    assert upgrading.read_document("k", old, 2) == 5
+    assert strict.read_document("k", document, 2) == 5
+    with pytest.raises(UnverifiedPayload, match="run 2 of the task, which is at run 3"):
+        strict.read_document("k", document, 3)
