@@ -23,6 +23,7 @@ RESERVED_KEYS = frozenset(
         "dead",
         "failed",
         "worker-capacity",
+        "paused",
     }
 )
 RESERVED_PREFIXES = (
@@ -37,6 +38,7 @@ RESERVED_PREFIXES = (
     "state:",
     "stats:",
     "leases:",
+    "paused:",
     # Admission-control keys of a docket scoped by its name (P:<kind>:<tag>).
     "concurrency:",
     "debounce:",
@@ -73,6 +75,18 @@ def check_task_key(key: str) -> None:
     except UnicodeEncodeError:
         raise ValueError(
             f"Task key {key!r} is not valid text: it cannot be encoded as UTF-8"
+        ) from None
+
+
+def check_task_name(name: str) -> None:
+    """Reject a task name that cannot name a task type (empty, or not UTF-8 text)."""
+    if not name:
+        raise ValueError("A task name must not be empty")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"Task name {name!r} is not valid text: it cannot be encoded as UTF-8"
         ) from None
 
 
@@ -125,6 +139,25 @@ class Keyspace:
         hears it, and ACL users granted only ``&P:cancel:*``, ``&P:state:*`` and
         ``&P:progress:*`` (as pydocket's own setup does) may use it."""
         return f"{self.prefix}:cancel:wake"
+
+    @cached_property
+    def paused(self) -> str:
+        """Hash of paused task names -> ``p:<ISO time>`` (paused since) or
+        ``r:<ISO time>`` (being resumed); a field exists only while its task is
+        paused or its held work is being released."""
+        return f"{self.prefix}:paused"
+
+    def paused_tasks(self, function: str) -> str:
+        """Sorted set of the task keys held while ``function`` is paused (score:
+        their due time); their messages wait in their parked hashes ``P:K``."""
+        return f"{self.prefix}:paused:{function}"
+
+    @cached_property
+    def pause_signal(self) -> str:
+        """Channel a pause or resume is announced on, under ``P:cancel:`` like the
+        wake-ups (the key ``paused`` is reserved, so no task's cancel channel is
+        this one)."""
+        return f"{self.prefix}:cancel:paused"
 
     @cached_property
     def redelivery_sweep(self) -> str:

@@ -32,6 +32,7 @@ from ._inspection import load_execution
 from ._keys import Keyspace, check_task_key
 from ._names import DocketNames
 from ._observe import span
+from ._pausing import TaskPauses
 from ._redis import Backend, key_prefix, open_backend, redact_url
 from ._redis.backend import check_url
 from ._results import default_store
@@ -73,11 +74,12 @@ __all__ = [
 ]
 
 
-class Docket(DocketNames, OperatorConsole):
+class Docket(DocketNames, OperatorConsole, TaskPauses):
     """Schedules, replaces, cancels, strikes and inspects the tasks of one docket.
 
     The operator's console (the failed-task archive, replay, purge, dead letters,
-    throughput, reschedule) comes from ``OperatorConsole``."""
+    throughput, reschedule) comes from ``OperatorConsole``; pausing and resuming a
+    task type from ``TaskPauses``."""
 
     tasks: dict[str, TaskFunction]
     strike_list: StrikeList

@@ -21,6 +21,7 @@ from .deadletters import DeadLetterOps
 from .events import EventOps
 from .inspection import InspectionOps
 from .listing import ListingOps
+from .pauses import PauseOps
 from .queue import QueueOps
 from .results import ResultOps
 from .runs import RunOps
@@ -46,6 +47,7 @@ class Broker(
     DeadLetterOps,
     ArchiveOps,
     ListingOps,
+    PauseOps,
 ):
     """Docket-level operations (schedule, claim, settle, cancel, read, ...)."""
 

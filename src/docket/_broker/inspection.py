@@ -44,18 +44,27 @@ class InspectionOps(BrokerBase):
         pipe.xpending_range(k.stream, self.group, "-", "+", SNAPSHOT_CAP)
         pipe.xrange(k.stream, "-", "+", count=SNAPSHOT_CAP)
         pipe.zrange(k.queue, 0, -1)
+        pipe.hgetall(k.paused)
         return await pipe.execute()
 
     async def view(self) -> DocketView:
         """The first ``SNAPSHOT_CAP`` stream entries with their holders, and every
-        parked future task (creating the consumer group if it is missing)."""
+        parked future task, those held for paused task types included (creating
+        the consumer group if it is missing)."""
         try:
-            length, queued, pending, entries, members = await self._read_view()
+            length, queued, pending, entries, members, paused = await self._read_view()
         except ResponseError as error:
             if "NOGROUP" not in str(error):
                 raise
             await self.ensure_group()
-            length, queued, pending, entries, members = await self._read_view()
+            length, queued, pending, entries, members, paused = await self._read_view()
+        if paused:
+            pipe = self.backend.pipeline()
+            for task in paused:
+                pipe.zrange(self.keys.paused_tasks(task.decode()), 0, -1)
+            for held in await pipe.execute():
+                members = [*members, *held]
+                queued += len(held)
         holders = {
             _field(p, "message_id"): Pending(
                 _field(p, "consumer").decode(), int(_field(p, "time_since_delivered"))

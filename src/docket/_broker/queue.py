@@ -111,6 +111,7 @@ class QueueOps(BrokerBase):
                 ttl_seconds,
                 k.state_channel(key),
                 k.cancel_channel(key) if signal else "",
+                k.prefix,
             ],
         )
         return reply.decode() if isinstance(reply, bytes) else str(reply)

@@ -277,7 +277,7 @@ class RunOps(QueueOps, BrokerBase):
         now = _codec.iso(_codec.now())
         waiting = await self.run_script(
             scripts.CLEAR,
-            [k.stream, k.queue, k.listening],
+            [k.stream, k.queue, k.listening, k.paused],
             [k.prefix, ttl_seconds, now],
         )
         return int(waiting)

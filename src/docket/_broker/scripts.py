@@ -107,3 +107,7 @@ CONCURRENCY_CANCEL = Script("concurrency_cancel", includes=["_concurrency"])
 DEBOUNCE = Script("debounce")
 RATELIMIT = Script("ratelimit")
 COOLDOWN = Script("cooldown")
+# Pausing a task type: holding its delivered work, releasing it.
+PAUSE = Script("pause")
+PAUSE_PARK = Script("pause_park")
+RESUME = Script("resume")

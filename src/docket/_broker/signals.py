@@ -1,8 +1,8 @@
 """The worker's signals: cancel requests for running tasks and scheduler wake-ups.
 
-One pub/sub connection per worker session receives both, through one pattern
-subscription to ``P:cancel:*`` (wake-ups are published on ``P:cancel:wake``; no task
-key may be ``wake``), so a user granted only pydocket's ``&P:cancel:*``,
+One pub/sub connection per worker session receives them all, through one pattern
+subscription to ``P:cancel:*`` (wake-ups are published on ``P:cancel:wake``, pauses
+and resumes on ``P:cancel:paused``; no task key may be ``wake`` or ``paused``), so a user granted only pydocket's ``&P:cancel:*``,
 ``&P:state:*`` and ``&P:progress:*`` channel rules can run a worker. Redis checks
 PSUBSCRIBE patterns *literally* against a user's channel rules, so a user granted
 only ``&P:*`` may not subscribe ``P:cancel:*``; then the pattern ``P:*`` is used
@@ -22,9 +22,10 @@ from .base import BrokerBase
 
 @dataclass(frozen=True, slots=True)
 class Signal:
-    """``cancel`` (with the task key) or ``wake`` (the earliest due time moved)."""
+    """``cancel`` (with the task key), ``wake`` (the earliest due time moved) or
+    ``paused`` (a task type was paused or resumed)."""
 
-    kind: Literal["cancel", "wake"]
+    kind: Literal["cancel", "wake", "paused"]
     key: str = ""
 
 
@@ -74,6 +75,8 @@ class WorkerSignals:
             return None
         if channel == keys.wake:
             return Signal("wake")
+        if channel == keys.pause_signal:
+            return Signal("paused")
         if channel.startswith(keys.cancel_channel("")):
             return Signal("cancel", _text(message["data"]))
         return None

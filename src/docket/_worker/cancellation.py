@@ -1,4 +1,5 @@
-"""The listener: cancel signals for running tasks, and wake-ups for the scheduler."""
+"""The listener: cancel signals for running tasks, wake-ups for the scheduler, and
+word of paused or resumed task types."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ async def _run_hooks(session: Session, key: str) -> None:
 async def _listen_once(session: Session, backoff: Backoff) -> None:
     async with session.broker.worker_signals() as signals:
         session.listening.set()
+        session.pauses_changed.set()  # a pause may have been missed meanwhile
         backoff.reset()
         while not session.stop.is_set():
             signal = await signals.next(timeout=1.0)
@@ -43,6 +45,8 @@ async def _listen_once(session: Session, backoff: Backoff) -> None:
             if signal.kind == "cancel":
                 _on_cancel(session, signal.key)
                 await _run_hooks(session, signal.key)
+            elif signal.kind == "paused":
+                session.pauses_changed.set()
             else:
                 session.wake_scheduler.set()
 

@@ -25,6 +25,7 @@ from .._broker.deadletters import Rejection
 from ..execution import Execution, ExecutionState
 from . import report, runner
 from .intake import BAD_RECORD, take_in
+from .pauses import hold_paused
 from .resilience import keep_running
 from .session import FIRST_FINISH_POLL_MS, Running, Session, wait_for
 
@@ -51,9 +52,11 @@ async def prepare(
     suspects: frozenset[bytes] = frozenset(),
 ) -> Held:
     """Take ``deliveries`` in: dead-letter the refused, settle the struck, park
-    the early, and hold the runnable ones (each with its delivery) ready to be
-    claimed."""
+    the early, hold back those of paused types (in Redis), and hold the runnable
+    ones (each with its delivery) ready to be claimed."""
     worker = session.worker
+    if session.paused:  # nothing is read for this while no task type is paused
+        deliveries = await hold_paused(session, deliveries)
     intake = take_in(session, deliveries)
     for execution, delivery in intake.early:
         await park_early(session, execution, delivery)
@@ -147,7 +150,14 @@ async def _start(
     suspects: frozenset[bytes] = frozenset(),
     keep: bool = True,
 ) -> None:
-    prepared = await prepare(session, deliveries, suspects)
+    try:
+        prepared = await prepare(session, deliveries, suspects)
+    except BaseException:
+        if keep:  # still ours: claimed again (unless already held here)
+            session.buffer[:0] = [
+                d for d in deliveries if d.message_id not in session.by_message
+            ]
+        raise
     if not prepared:
         return
     started = _codec.now()

@@ -18,6 +18,8 @@ from . import report
 from .cancellation import listener_loop
 from .liveness import deregister, heartbeat_loop, lease_loop
 from .loop import main_loop
+from .pauses import pause_loop
+from .pauses import refresh as refresh_pauses
 from .scheduler import reseed_loop, scheduler_loop
 from .session import Pulse, Session, SessionWorker, wait_for
 from .settler import settle_all, settler_loop
@@ -107,9 +109,11 @@ async def _process(session: Session, first: bool) -> None:
                 background.create_task(lease_loop(session)),
             ]
             await _wait_listening(session, first)
+            await refresh_pauses(session)  # before the first claim
             taking = [
                 background.create_task(scheduler_loop(session)),
                 background.create_task(heartbeat_loop(session)),
+                background.create_task(pause_loop(session)),
             ]
             if worker.schedule_automatic_tasks:
                 taking.append(background.create_task(reseed_loop(session)))

@@ -52,6 +52,8 @@ class Pulse:
 
     active: bool = False
     last_beat: float = 0.0
+    # The paused task types as the session last read them (pauses.py).
+    paused: frozenset[str] = frozenset()
 
     def healthy(self, horizon: float) -> bool:
         return self.active and time.monotonic() - self.last_beat < horizon
@@ -107,6 +109,9 @@ class Session:
     plain_tasks: dict[Any, bool] = field(default_factory=dict)
     # A moving average of task durations: read ahead only while tasks are short.
     typical_duration: float = float("inf")
+    # The paused task types (pauses.py), and a nudge to read them again.
+    paused: frozenset[str] = frozenset()
+    pauses_changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def in_flight(self) -> int:

@@ -15,8 +15,10 @@ from . import control as _control
 from . import dashboard as _dashboard
 from . import dead as _dead
 from . import failed as _failed
+from . import pausing as _pausing
 from . import snapshot as _snapshot
 from . import strike as _strike
+from . import strike_list as _strike_list
 from . import tasks as tasks
 from . import version as _version
 from . import watch as _watch
@@ -45,7 +47,7 @@ worker = _worker.worker
 list_workers = workers.list_workers
 workers_for_task = workers.workers_for_task
 # Commands of ours the reference does not have attach themselves on import.
-_COMMAND_MODULES = (_control, _dashboard, _dead, _failed)
+_COMMAND_MODULES = (_control, _dashboard, _dead, _failed, _pausing, _strike_list)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from ._app import app
 from ._common import run, say
 from ._options import DocketName, SigningKeysFile, Url
 from ._options import signing_keys as keys_of
+from .strike_list import list_strikes
 
 OPERATORS = [o.value for o in Operator]
 
@@ -80,8 +81,25 @@ def _validate_operator(operator: str) -> str:
 
 
 Function = Annotated[str, typer.Argument(help="The task's name, or * for every task")]
+
+
+class Unset(str):
+    """An argument's default, not typed on the command line."""
+
+    __slots__ = ()
+
+
+def _note_default(ctx: typer.Context, param: typer.CallbackParam, value: str) -> str:
+    source = ctx.get_parameter_source(param.name or "")
+    return Unset(value) if source is not None and source.name == "DEFAULT" else value
+
+
 Parameter = Annotated[
-    str, typer.Argument(help="The parameter to compare, or * for the whole task")
+    str,
+    typer.Argument(
+        callback=_note_default,
+        help="The parameter to compare, or * for the whole task",
+    ),
 ]
 OperatorArgument = Annotated[
     str,
@@ -173,6 +191,13 @@ def _command(
     run(_send(verb, docket_name, url, task, param, operator, parsed, keys), url)
 
 
+def _listing_requested(function: str, parameter: str) -> bool:
+    """``docket strike ls`` with nothing after it lists the strikes (a task really
+    named ``ls`` is struck with ``docket strike ls '*'``; called as a function,
+    ``strike("ls")`` strikes it, as pydocket's does)."""
+    return function == "ls" and isinstance(parameter, Unset)
+
+
 @app.command()
 def strike(
     function: Function = "*",
@@ -184,7 +209,13 @@ def strike(
     signing_keys: SigningKeysFile = None,
     unsafe_resolve_values: UnsafeResolveValues = False,
 ) -> None:
-    """Stop a task (or tasks with matching arguments) from being scheduled or run."""
+    """Stop a task (or tasks with matching arguments) from being scheduled or run.
+
+    'docket strike ls' lists the strikes (as 'docket strikes' does); to strike a
+    task named ls, give the parameter too: docket strike ls '*'."""
+    if _listing_requested(function, parameter):
+        list_strikes(docket_name, url, signing_keys, as_json=False)
+        return
     _command(
         "Striking",
         function,

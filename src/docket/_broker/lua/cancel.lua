@@ -6,6 +6,7 @@
 --         earlier pydocket releases: the stream id falls back to it; both are deleted)
 -- ARGV[1] task key   ARGV[2] completed_at ISO   ARGV[3] TTL seconds (0 = delete record)
 -- ARGV[4] state channel   ARGV[5] cancel channel ('' = do not signal workers)
+-- ARGV[6] prefix P (a task held while its type is paused leaves P:paused:<task>)
 --
 -- Race prevented: the task's stream entry is deleted using the id recorded on its
 -- record (set by schedule and by the scheduler's move), and a claim that races this
@@ -17,8 +18,11 @@
 local stream, queue, runs = KEYS[1], KEYS[2], KEYS[3]
 local key, completed_at, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
-local record = hmget(runs, 'state', 'stream_id')
+local record = hmget(runs, 'state', 'stream_id', 'paused', 'function')
 local state, stream_id = record[1], record[2]
+if record[3] and record[4] then
+  redis.call('ZREM', ARGV[6] .. ':paused:' .. record[4], key)
+end
 if not stream_id or stream_id == '' then stream_id = redis.call('GET', KEYS[8]) end
 if stream_id and stream_id ~= '' then pcall(redis.call, 'XDEL', stream, stream_id) end
 redis.call('ZREM', queue, key)

@@ -1,6 +1,8 @@
--- clear: withdraw all pending work of the docket (strikes and running tasks stay).
+-- clear: withdraw all pending work of the docket (strikes, pauses and running tasks
+-- stay), including the work held for paused task types.
 --
 -- KEYS[1] stream P:stream   KEYS[2] queue P:queue   KEYS[3] listening flag
+-- KEYS[4] pause marks P:paused
 -- ARGV[1] prefix P   ARGV[2] TTL seconds for the withdrawn records (0 = delete)
 -- ARGV[3] completed_at ISO
 --
@@ -11,12 +13,18 @@
 -- Withdrawn records become "cancelled" (so their keys can be added again at once)
 -- and their waiters get a cancelled event. Legacy markers of earlier pydocket releases
 -- (P:known:K, P:stream-id:K) are deleted for every withdrawn key.
--- Returns the number of tasks that were waiting: stream length + queue size.
+-- Returns the number of tasks that were waiting: stream length + queue size + held.
 
 local stream, queue, prefix = KEYS[1], KEYS[2], ARGV[1]
 local ttl, completed_at = tonumber(ARGV[2]), ARGV[3]
 local listening = redis.call('EXISTS', KEYS[3]) == 1
 local waiting = redis.call('XLEN', stream) + redis.call('ZCARD', queue)
+local held = {}
+local marks = redis.call('HGETALL', KEYS[4])
+for i = 1, #marks, 2 do
+  held[#held + 1] = prefix .. ':paused:' .. marks[i]
+  waiting = waiting + redis.call('ZCARD', held[#held])
+end
 
 local function withdraw(key, pending_state)
   redis.call('DEL', prefix .. ':known:' .. key, prefix .. ':stream-id:' .. key)  -- legacy
@@ -37,4 +45,12 @@ for _, key in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
   redis.call('DEL', prefix .. ':' .. key)
 end
 redis.call('DEL', queue)
+
+for _, set in ipairs(held) do
+  for _, key in ipairs(redis.call('ZRANGE', set, 0, -1)) do
+    withdraw(key, 'scheduled')
+    redis.call('DEL', prefix .. ':' .. key)
+  end
+  redis.call('DEL', set)
+end
 return waiting

@@ -1,0 +1,103 @@
+"""Pausing task types: the marks in ``P:paused``, the work held for them.
+
+A pause is a mark (``p:<ISO time>``) in the hash ``P:paused``; workers read the
+marks, hear of changes on ``P:cancel:paused``, and hold the delivered messages of a
+paused type in its parked set instead of running them (``pause_park.lua``). A resume
+marks the type ``r:<ISO time>`` and moves the held keys into the future queue, a
+chunk per call, then deletes the mark (``resume.lua``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from . import scripts
+from .base import BrokerBase
+
+RESUME_CHUNK = 1000  # held keys one resume.lua call moves
+
+
+@dataclass(frozen=True, slots=True)
+class PauseMark:
+    """One task type's mark: paused (else being resumed) since ``at`` (ISO)."""
+
+    task: str
+    paused: bool
+    at: str
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _mark(task: bytes | str, value: bytes | str) -> PauseMark:
+    text = _text(value)
+    return PauseMark(_text(task), not text.startswith("r:"), text[2:])
+
+
+class PauseOps(BrokerBase):
+    async def pause(self, task: str, at: str) -> bool:
+        """Mark ``task`` paused since ``at`` and tell the workers; False when it
+        was paused already (its mark is kept)."""
+        k = self.keys
+        changed = await self.run_script(
+            scripts.PAUSE, [k.paused], [task, at, k.pause_signal]
+        )
+        return bool(int(changed))
+
+    async def resume_step(self, task: str, at: str = "") -> tuple[int, bool]:
+        """Release up to ``RESUME_CHUNK`` keys held for ``task`` (beginning the
+        resume when ``at`` is given): (keys moved, nothing left held)."""
+        k = self.keys
+        moved, done = await self.run_script(
+            scripts.RESUME,
+            [k.queue, k.paused],
+            [
+                k.prefix,
+                task,
+                RESUME_CHUNK,
+                "begin" if at else "",
+                at,
+                k.pause_signal,
+                k.wake,
+            ],
+        )
+        return int(moved), bool(int(done))
+
+    async def pause_marks(self) -> list[PauseMark]:
+        """Every task type's mark, paused or being resumed."""
+        marks = await self.client.hgetall(self.keys.paused)
+        return sorted(
+            (_mark(task, value) for task, value in marks.items()),
+            key=lambda mark: mark.task,
+        )
+
+    async def held_count(self, tasks: Sequence[str]) -> list[int]:
+        """How many keys are held for each of ``tasks``."""
+        if not tasks:
+            return []
+        pipe = self.backend.pipeline()
+        for task in tasks:
+            pipe.zcard(self.keys.paused_tasks(task))
+        return [int(count) for count in await pipe.execute()]
+
+    async def held_keys(self, task: str, start: int = 0, stop: int = -1) -> list[str]:
+        """The keys held for ``task``, earliest due first (ranks ``start``..``stop``)."""
+        members = await self.client.zrange(self.keys.paused_tasks(task), start, stop)
+        return [_text(member) for member in members]
+
+    async def park_paused(
+        self, batch: Sequence[tuple[str, int, bytes, str]], now: float
+    ) -> list[str]:
+        """Hold delivered messages of paused types (key, generation, message id,
+        task name each): per message "P" held, "C" to claim as usual (its type is
+        no longer paused), "S" superseded or cancelled (acknowledged here)."""
+        k = self.keys
+        args: list[str | bytes] = [k.prefix, self.group, repr(now)]
+        for key, generation, message_id, task in batch:
+            args += (key, str(generation), message_id, task)
+        codes = await self.run_script(
+            scripts.PAUSE_PARK, [k.stream, k.paused, k.listening], args
+        )
+        return [_text(code) for code in codes]
