@@ -216,3 +216,23 @@ async def test_pausing_twice_keeps_the_first_time_and_bad_names_are_refused(
     with pytest.raises(TypeError, match="task function or a task name"):
         await docket.pause(42)  # type: ignore[arg-type]
     assert await docket.resume("notify") == 0
+
+
+async def test_held_work_of_a_signed_docket_still_verifies(docket_url: str):
+    """With signing keys, a task held by a pause and released by the resume
+    verifies and runs; its result reads back."""
+    keys = ["pause-test-signing-key-0123456789"]
+    async with Docket(name="paused-signed", url=docket_url, signing_keys=keys) as d:
+
+        async def doubled(value: int) -> int:
+            return value * 2
+
+        d.register(doubled)
+        await d.pause(doubled)
+        execution = await d.add(doubled, key="signed")(21)
+        async with Worker(d, minimum_check_interval=timedelta(milliseconds=5)) as w:
+            await asyncio.wait_for(w.run_until_finished(), 10)
+            assert await held(d, 1)
+            assert await d.resume(doubled) == 1
+            await asyncio.wait_for(w.run_until_finished(), 10)
+        assert await execution.get_result() == 42
