@@ -35,6 +35,7 @@ from .workers import WorkerOps
 class Broker(
     BatchOps,
     RunOps,
+    PauseOps,
     QueueOps,
     SweepOps,
     EventOps,
@@ -47,7 +48,6 @@ class Broker(
     DeadLetterOps,
     ArchiveOps,
     ListingOps,
-    PauseOps,
 ):
     """Docket-level operations (schedule, claim, settle, cancel, read, ...)."""
 

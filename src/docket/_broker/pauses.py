@@ -9,11 +9,11 @@ chunk per call, then deletes the mark (``resume.lua``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from . import scripts
-from .base import BrokerBase
+from .queue import QueueOps
 
 RESUME_CHUNK = 1000  # held keys one resume.lua call moves
 
@@ -36,7 +36,13 @@ def _mark(task: bytes | str, value: bytes | str) -> PauseMark:
     return PauseMark(_text(task), not text.startswith("r:"), text[2:])
 
 
-class PauseOps(BrokerBase):
+def _marks(found: Mapping[bytes | str, bytes | str]) -> list[PauseMark]:
+    return sorted(
+        (_mark(task, value) for task, value in found.items()), key=lambda m: m.task
+    )
+
+
+class PauseOps(QueueOps):
     async def pause(self, task: str, at: str) -> bool:
         """Mark ``task`` paused since ``at`` and tell the workers; False when it
         was paused already (its mark is kept)."""
@@ -67,11 +73,16 @@ class PauseOps(BrokerBase):
 
     async def pause_marks(self) -> list[PauseMark]:
         """Every task type's mark, paused or being resumed."""
-        marks = await self.client.hgetall(self.keys.paused)
-        return sorted(
-            (_mark(task, value) for task, value in marks.items()),
-            key=lambda mark: mark.task,
-        )
+        return _marks(await self.client.hgetall(self.keys.paused))
+
+    async def depths_and_marks(self) -> tuple[int, int, list[PauseMark]]:
+        """``depths()`` and ``pause_marks()`` in one round trip (a heartbeat's)."""
+        pipe = self.backend.pipeline()
+        self.depth_commands(pipe)
+        pipe.hgetall(self.keys.paused)
+        replies = await pipe.execute()
+        ready, future = self.parse_depths(replies)
+        return ready, future, _marks(replies[3])
 
     async def held_count(self, tasks: Sequence[str]) -> list[int]:
         """How many keys are held for each of ``tasks``."""

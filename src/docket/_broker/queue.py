@@ -210,12 +210,20 @@ class QueueOps(BrokerBase):
 
     async def depths(self) -> tuple[int, int]:
         """(ready: stream length + overdue queued, future: queued not yet due)."""
-        now = time.time()
         pipe = self.backend.pipeline()
+        self.depth_commands(pipe)
+        return self.parse_depths(await pipe.execute())
+
+    def depth_commands(self, pipe: Any) -> None:
+        """Add the three commands ``depths`` reads to ``pipe``."""
+        now = time.time()
         pipe.xlen(self.keys.stream)
         pipe.zcount(self.keys.queue, "-inf", now)
         pipe.zcount(self.keys.queue, now, "+inf")
-        length, overdue, future = await pipe.execute()
+
+    @staticmethod
+    def parse_depths(replies: Sequence[Any]) -> tuple[int, int]:
+        length, overdue, future = replies[:3]
         return int(length) + int(overdue), int(future)
 
 

@@ -6,6 +6,7 @@ import logging
 import time
 
 from .. import instrumentation as m
+from .pauses import follow
 from .resilience import every
 from .session import Session
 
@@ -23,7 +24,8 @@ async def heartbeat_loop(session: Session) -> None:
             worker.concurrency,
         )
         session.pulse.last_beat = time.monotonic()  # Redis heard us: healthy
-        ready, future = await session.broker.depths()
+        ready, future, marks = await session.broker.depths_and_marks()
+        follow(session, marks)  # in case a pause signal was missed
         m.QUEUE_DEPTH.set(ready, docket.labels())
         m.SCHEDULE_DEPTH.set(future, docket.labels())
 

@@ -15,6 +15,7 @@ import logging
 import time
 
 from .._broker import Delivery
+from .._broker.pauses import PauseMark
 from .._message import identity
 from .resilience import backoff_for, pause, report_fault
 from .session import Session
@@ -22,11 +23,19 @@ from .session import Session
 logger = logging.getLogger("docket.worker")
 
 
+def follow(session: Session, marks: list[PauseMark]) -> None:
+    """Take ``marks`` as the pause state; a resume left unfinished (a mark that
+    says "r:") asks the pause loop to carry it on."""
+    session.paused = frozenset(mark.task for mark in marks if mark.paused)
+    session.pulse.paused = session.paused
+    if any(not mark.paused for mark in marks):
+        session.pauses_changed.set()
+
+
 async def refresh(session: Session) -> None:
     """Read the pause marks; go on with any resume left unfinished."""
     marks = await session.broker.pause_marks()
-    session.paused = frozenset(mark.task for mark in marks if mark.paused)
-    session.pulse.paused = session.paused
+    follow(session, marks)
     for mark in marks:
         if not mark.paused:
             done = False
@@ -37,10 +46,20 @@ async def refresh(session: Session) -> None:
 
 
 async def pause_loop(session: Session) -> None:
-    """Refresh on every pause signal, and every heartbeat interval besides."""
+    """Refresh whenever a pause or resume is announced (the listener sets
+    ``pauses_changed``, also after it subscribes again); heartbeats read the
+    marks besides, so a lost announcement is made up within one interval."""
     backoff = backoff_for(session)
-    interval = session.docket.heartbeat_interval.total_seconds()
     while not session.stop.is_set():
+        changed = asyncio.ensure_future(session.pauses_changed.wait())
+        stop = asyncio.ensure_future(session.stop.wait())
+        try:
+            await asyncio.wait([changed, stop], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            changed.cancel()
+            stop.cancel()
+        if session.stop.is_set():
+            return
         session.pauses_changed.clear()
         try:
             await refresh(session)
@@ -48,19 +67,11 @@ async def pause_loop(session: Session) -> None:
             raise
         except Exception as error:
             report_fault(session, "Reading the paused tasks", error)
-            if not await pause(session, backoff, interval):
+            session.pauses_changed.set()  # try again after the pause
+            if not await pause(session, backoff):
                 return
             continue
         backoff.reset()
-        changed = asyncio.ensure_future(session.pauses_changed.wait())
-        stop = asyncio.ensure_future(session.stop.wait())
-        try:
-            await asyncio.wait(
-                [changed, stop], timeout=interval, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            changed.cancel()
-            stop.cancel()
 
 
 async def hold_paused(session: Session, deliveries: list[Delivery]) -> list[Delivery]:
@@ -98,4 +109,4 @@ async def hold_paused(session: Session, deliveries: list[Delivery]) -> list[Deli
     return [d for d in deliveries if d.message_id not in gone]
 
 
-__all__ = ["hold_paused", "pause_loop", "refresh"]
+__all__ = ["follow", "hold_paused", "pause_loop", "refresh"]

@@ -110,6 +110,7 @@ async def _process(session: Session, first: bool) -> None:
             ]
             await _wait_listening(session, first)
             await refresh_pauses(session)  # before the first claim
+            session.pauses_changed.clear()  # the listener's first nudge: done
             taking = [
                 background.create_task(scheduler_loop(session)),
                 background.create_task(heartbeat_loop(session)),
