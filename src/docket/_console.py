@@ -19,6 +19,7 @@ from . import _codec, _defaults
 from ._broker import Broker
 from ._broker.tally import minute_of
 from ._codec import Codec
+from ._durations import parse_duration
 from ._keys import check_task_key
 from ._message import UnverifiedMessage, decode_message, resealed_message
 from ._states import Disposition
@@ -31,7 +32,8 @@ def archive_settings(
     limit: int | None, retention: timedelta | None
 ) -> tuple[int, timedelta]:
     """The archive's bounds: the arguments, else ``DOCKET_FAILED_LIMIT`` and
-    ``DOCKET_FAILED_RETENTION`` (seconds), else 10,000 entries and 7 days."""
+    ``DOCKET_FAILED_RETENTION`` (a duration: ``604800``, ``7d``, ``12h``...),
+    else 10,000 entries and 7 days."""
     if limit is None:
         text = os.environ.get(_defaults.ENV_FAILED_LIMIT)
         try:
@@ -43,17 +45,11 @@ def archive_settings(
     if retention is None:
         text = os.environ.get(_defaults.ENV_FAILED_RETENTION)
         try:
-            seconds = None if text is None else float(text)
-        except ValueError:
-            raise ValueError(
-                f"{_defaults.ENV_FAILED_RETENTION} must be a number of seconds, "
-                f"not {text!r}"
-            ) from None
-        retention = (
-            _defaults.FAILED_RETENTION
-            if seconds is None
-            else timedelta(seconds=seconds)
-        )
+            retention = (
+                _defaults.FAILED_RETENTION if text is None else parse_duration(text)
+            )
+        except ValueError as error:
+            raise ValueError(f"{_defaults.ENV_FAILED_RETENTION}: {error}") from None
     if limit < 0:
         raise ValueError("failed_limit must not be negative (0 archives nothing)")
     if retention <= timedelta(0):

@@ -5,7 +5,7 @@ arguments like a worker verifies a message. ``describe_message`` and
 ``describe_record`` serve the inspection commands (``docket snapshot``,
 ``docket watch``): they decode arguments only when they verify against the
 docket's signing keys, or, on a docket without keys, only when the caller
-passed ``unsafe=True`` (``--unsafe-show-args``); otherwise they show a
+passed ``unsafe=True`` (``--unpickle``); otherwise they show a
 placeholder. They never raise for an entry they cannot read.
 """
 
@@ -32,7 +32,7 @@ from ._message import (
 from ._registry import placeholder_task
 from .execution import Execution
 
-HIDDEN = "<hidden: unsigned payload (--unsafe-show-args shows it)>"
+HIDDEN = "<hidden: unsigned payload (--unpickle shows it)>"
 GONE = "<not kept once the task finished>"
 FINISHED = ("completed", "failed", "cancelled")
 _REPR = reprlib.Repr()

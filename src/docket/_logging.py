@@ -9,14 +9,25 @@ writes passes through two safeguards:
   wrote them;
 * a formatter wrapper that masks the password of any URL in the final text
   (``redis://user:secret@host`` becomes ``redis://user:***@host``).
+
+The ``rich`` and ``plain`` formats are read by people, so ``TerminalFormatter``
+escapes what a record carries before it reaches the terminal: each argument
+whole (a key with a newline or an ESC prints as ``\n`` / ``\x1b``, so it cannot
+forge a line or drive the terminal), the message and the traceback but their own
+line breaks; in ``plain`` every continuation line is indented, so that nothing an
+exception message holds can pass for a new record. ``json`` stays exact JSON.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from typing import Any, Literal
+
+from ._text import for_lines, for_terminal
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("rich", "plain", "json")
@@ -73,14 +84,78 @@ class RedactingFormatter(logging.Formatter):
         return redact_secrets(self.inner.format(record))
 
 
+class _Shown:
+    """A log argument as a terminal may show it (``%s``, ``%r`` and ``{}``)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return for_terminal(str(self.value))
+
+    def __repr__(self) -> str:
+        return for_terminal(repr(self.value))
+
+    def __format__(self, spec: str) -> str:
+        return for_terminal(format(self.value, spec))
+
+
+def _shown(value: object) -> object:
+    return value if isinstance(value, (int, float)) else _Shown(value)
+
+
+CONTINUATION = "    "  # the indent of a plain record's further lines
+
+
+class TerminalFormatter(logging.Formatter):
+    """Formats a record for a terminal: arguments escaped whole, the message,
+    traceback and stack escaped but their line breaks; with ``indent``, every
+    line after the first starts with it."""
+
+    def __init__(self, fmt: str, datefmt: str | None = None, indent: str = "") -> None:
+        super().__init__(fmt, datefmt=datefmt)
+        self.indent = indent
+
+    def format(self, record: logging.LogRecord) -> str:
+        safe = copy.copy(record)
+        safe.msg, safe.args = self._message(record), None
+        if record.exc_text:
+            safe.exc_text = for_lines(record.exc_text)
+        text = super().format(safe)
+        return text.replace("\n", "\n" + self.indent) if self.indent else text
+
+    @staticmethod
+    def _message(record: logging.LogRecord) -> str:
+        template = for_lines(str(record.msg))
+        arguments = record.args
+        if not arguments:
+            return template
+        if isinstance(arguments, Mapping):
+            shown: Any = {name: _shown(v) for name, v in arguments.items()}
+        else:
+            shown = tuple(_shown(value) for value in arguments)
+        try:
+            return template % shown
+        except (TypeError, ValueError, KeyError):  # a format only the raw values fit
+            return for_lines(record.getMessage())
+
+    def formatException(self, ei: Any) -> str:
+        return for_lines(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return for_lines(super().formatStack(stack_info))
+
+
 def _formatter(log_format: LogFormat) -> logging.Formatter:
     if log_format == "json":
         from pythonjsonlogger.json import JsonFormatter
 
         return JsonFormatter(JSON_FIELDS, json_ensure_ascii=False)
-    if log_format == "rich":
-        return logging.Formatter("%(message)s")
-    return logging.Formatter(PLAIN_FORMAT, datefmt=PLAIN_DATEFMT)
+    if log_format == "rich":  # the handler lays out further lines itself
+        return TerminalFormatter("%(message)s")
+    return TerminalFormatter(PLAIN_FORMAT, PLAIN_DATEFMT, indent=CONTINUATION)
 
 
 def _handler(log_format: LogFormat) -> logging.Handler:
@@ -146,6 +221,7 @@ __all__ = [
     "LOG_LEVELS",
     "RedactingFormatter",
     "TaskContextFilter",
+    "TerminalFormatter",
     "configure_logging",
     "default_format",
     "normalise_format",

@@ -251,6 +251,8 @@ def test_settings_come_from_arguments_or_the_environment(
     monkeypatch.setenv("DOCKET_FAILED_RETENTION", "3600")
     docket = Docket("d", url="memory://")
     assert (docket.failed_limit, docket.failed_retention) == (25, timedelta(hours=1))
+    monkeypatch.setenv("DOCKET_FAILED_RETENTION", "2d")  # the CLI's durations too
+    assert Docket("d", url="memory://").failed_retention == timedelta(days=2)
     assert Docket("d", url="memory://", failed_limit=3).failed_limit == 3
     monkeypatch.setenv("DOCKET_FAILED_LIMIT", "many")
     with pytest.raises(ValueError, match="DOCKET_FAILED_LIMIT"):

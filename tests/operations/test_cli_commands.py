@@ -4,6 +4,8 @@ strike, restore, clear, snapshot, workers, tasks."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -20,6 +22,7 @@ from tests._support.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 runner = CliRunner()
+TASKS = "tests._support.cli_tasks:tasks"
 T = TypeVar("T")
 
 
@@ -225,27 +228,30 @@ def test_snapshot_shows_running_queued_and_scheduled_work(
                 "tests._support.cli_tasks:tasks",
                 "--stats",
             ],
-            env={"COLUMNS": "200"},
         )
     assert result.exit_code == 0, result.output
     output = result.output
     assert f"Docket: '{docket_name}'" in output
-    assert "1 workers, 1/3 running" in output
-    for column in ("When", "Function", "Key", "Worker", "Started"):
-        assert column in output
-    rows = [line for line in output.splitlines() if "│" in line]
-    runner_row = next(r for r in rows if "the-runner" in r)
-    assert "snap-worker" in runner_row and "ago" in runner_row
-    assert "in 0:04:5" in next(r for r in rows if "the-future" in r)
-    assert "at " in next(r for r in rows if "far-future" in r)
-    assert rows.index(runner_row) < rows.index(
-        next(r for r in rows if "the-future" in r)
-    )
+    assert "1 worker, 1/3 running" in output
+    lines = output.splitlines()
+    assert lines[3].split() == ["When", "Task", "Key", "Worker", "Started"]
+    rows = [line.split("  ") for line in lines[4:7]]
+    cells = [[cell.strip() for cell in row if cell.strip()] for row in rows]
+    assert cells[0][1:4] == ["linger", "the-runner", "snap-worker"]
+    assert cells[0][0].endswith(" ago") and cells[0][4].endswith(" ago")
+    assert cells[1][1:] == ["greet", "the-future"]
+    assert cells[1][0].startswith("in 4m 5")
+    assert cells[2][1:] == ["greet", "far-future"]
+    assert cells[2][0].startswith("in 1h 59m") or cells[2][0].startswith("in 2h")
+    assert all(len(line) <= 80 for line in lines)  # one line per task at 80 columns
     assert "Task Count Statistics by Function" in output
-    stats = [r for r in rows if r.split("│")[1].strip() in ("greet", "linger")]
-    assert [r.split("│")[1].strip() for r in stats] == ["greet", "linger"]
-    assert [c.strip() for c in stats[0].split("│")[2:5]] == ["2", "0", "2"]
-    assert [c.strip() for c in stats[1].split("│")[2:5]] == ["1", "1", "0"]
+    stats = [
+        line.split() for line in lines if line.split()[:1] in (["greet"], ["linger"])
+    ]
+    assert [row[:4] for row in stats] == [
+        ["greet", "2", "0", "2"],
+        ["linger", "1", "1", "0"],
+    ]
 
 
 def test_snapshot_shows_unregistered_tasks_by_name(
@@ -273,6 +279,40 @@ def test_snapshot_shows_unregistered_tasks_by_name(
                 await docket.snapshot()
 
     asyncio.run(api_snapshot())
+
+
+def test_snapshot_limits_and_filters_what_it_lists(
+    redis_server: RedisServer, docket_name: str
+):
+    """Without --limit the table shows the 50 soonest tasks and says how many it
+    left out; --limit and --task narrow it; --json lists all unless limited."""
+    url = redis_server.url
+
+    async def add(docket: Docket) -> None:
+        start = datetime.now(timezone.utc) + timedelta(hours=1)
+        for i in range(55):
+            function = cli_tasks.greet if i % 5 else cli_tasks.linger
+            when = start + timedelta(seconds=i)
+            await docket.add(function, when=when, key=f"task-{i:02d}")("x")
+
+    with_docket(url, docket_name, add)
+
+    def snapshot(*args: str) -> Any:
+        return invoke(url, docket_name, "snapshot", "--tasks", TASKS, *args).output
+
+    def keys(output: str) -> list[str]:
+        return re.findall(r"task-\d\d", output)
+
+    assert keys(snapshot()) == [f"task-{i:02d}" for i in range(50)]
+    assert "Showing 50 of 55 tasks: --limit N shows more" in snapshot()
+    assert keys(snapshot("--limit", "3")) == ["task-00", "task-01", "task-02"]
+    linger = snapshot("--task", "linger", "-n", "2", "--stats")
+    assert keys(linger) == ["task-00", "task-05"]
+    assert "Showing 2 of 11 tasks" in linger
+    assert re.search(r"\nlinger +11 +0 +11 ", linger)  # stats of what matched
+    everything = json.loads(snapshot("--json"))
+    assert len(everything["future"]) == everything["total_tasks"] == 55
+    assert len(json.loads(snapshot("--json", "--limit", "4"))["future"]) == 4
 
 
 def test_worker_dependencies_from_the_command_line(
@@ -340,19 +380,27 @@ def test_workers_ls_and_for_task(redis_server: RedisServer, docket_name: str):
         )
     for result in (everyone, greeters):
         assert result.exit_code == 0, result.output
-        assert f"Workers in Docket: {docket_name}" in result.output
+        assert f"Workers in Docket: {docket_name}\n1 worker\n" in result.output
         assert "listed-worker" in result.output
         assert " ago" in result.output
+        assert not re.search(r"\d\.\d{3}", result.output)  # no microseconds
         for task in ("greet", "linger", "trace", "sleep"):
             assert task in result.output
     assert "listed-worker" not in nobody.output
 
 
-def test_unreachable_redis_is_a_one_line_error_without_secrets():
-    """A server that does not answer gives exit 1 and a message with a masked URL."""
+@pytest.mark.parametrize(
+    "command", [["clear"], ["strike", "greet"], ["restore", "greet", "name", "==", "x"]]
+)
+def test_unreachable_redis_is_a_one_line_error_without_secrets(command: list[str]):
+    """A server that does not answer gives exit 1 and a message with a masked URL,
+    and nothing else: strike and restore say nothing before they have reached it."""
     url = "redis://someone:hunter2@127.0.0.1:1/0"
-    result = runner.invoke(app, ["clear", "--url", url])
+    result = runner.invoke(app, [*command, "--url", url])
     assert result.exit_code == 1
-    assert "could not reach redis://someone:***@127.0.0.1:1/0" in result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        "Error: could not reach redis://someone:***@127.0.0.1:1/0"
+    )
     assert "hunter2" not in result.output
     assert "Traceback" not in result.output

@@ -113,10 +113,12 @@ def test_replay_purge_and_their_mistakes(redis_server: RedisServer, docket_name:
     assert "--all" in refused.output
     both = invoke(url, docket_name, "failed", "replay", code=2)
     assert "KEY" in both.output
+    fresh = invoke(url, docket_name, "failed", "purge", "--older-than", "1d")
+    assert fresh.output.strip() == "Purged 0 failed tasks"  # the docs' example
     out = invoke(url, docket_name, "failed", "purge", "--key", "f2").output
-    assert out.strip() == "Purged 1 failed tasks"
+    assert out.strip() == "Purged 1 failed task"
     out = invoke(url, docket_name, "failed", "replay", "--all").output
-    assert out.strip() == "Replayed 1 failed tasks"
+    assert out.strip() == "Replayed 1 failed task"
     out = invoke(url, docket_name, "failed", "purge", "--all").output
     assert out.strip() == "Purged 0 failed tasks"
 
@@ -138,6 +140,35 @@ def test_cancel_removes_a_waiting_task(redis_server: RedisServer, docket_name: s
     assert snapshot["total_tasks"] == 0
     bad = invoke(url, docket_name, "cancel", "queue", code=1)
     assert "collides" in bad.output
+
+
+def test_cancel_of_an_unknown_or_finished_key_exits_1_changing_nothing(
+    redis_server: RedisServer, docket_name: str
+):
+    """An unknown key is an error (exit 1) that writes nothing; so is a task
+    that has already finished (its record keeps its state)."""
+    url = redis_server.url
+    unknown = invoke(url, docket_name, "cancel", "no-such-key", code=1)
+    assert unknown.stdout == ""
+    assert unknown.stderr.strip() == (
+        f"Error: no task with key 'no-such-key' in docket '{docket_name}': "
+        "nothing to cancel"
+    )
+
+    async def finish(docket: Docket) -> Any:
+        await docket.add("quick", key="done")(1)
+        await drain(docket)
+        return await docket.broker.run_record("no-such-key")
+
+    assert with_docket(url, docket_name, finish) is None
+    finished = invoke(url, docket_name, "cancel", "done", code=1)
+    assert "task 'done' already completed: nothing to cancel" in finished.stderr
+
+    async def state(docket: Docket) -> Any:
+        record = await docket.broker.run_record("done")
+        return record and record.state
+
+    assert with_docket(url, docket_name, state) == "completed"
 
 
 def test_snapshot_and_workers_json(redis_server: RedisServer, docket_name: str):

@@ -71,14 +71,36 @@ def test_dead_letters_are_listed_shown_and_purged(
     assert listed[0]["reason"] == "malformed-message"
     assert "no time zone" in listed[0]["detail"]
     assert "bad-1" in cli(url, docket_name, "ls")
-    shown = json.loads(cli(url, docket_name, "show", listed[0]["id"]))
+    shown = json.loads(cli(url, docket_name, "show", listed[0]["id"], "--json"))
     assert shown["payload_bytes"]["args"] > 0 and "args" not in shown["fields"]
+    text = cli(url, docket_name, "show", listed[0]["id"]).splitlines()
+    assert text[:2] == [f"Id: {listed[0]['id']}", "Key: bad-2"]
+    assert "Reason: malformed-message" in text
+    assert f"  args: <{shown['payload_bytes']['args']} bytes, not decoded>" in text
     assert "no dead letter" in cli(url, docket_name, "show", "0-1", code=1)
     assert "(not both)" in cli(url, docket_name, "purge", code=2)
     assert "Removed 1" in cli(url, docket_name, "purge", listed[0]["id"])
     assert "no time zone" in cli(url, docket_name, "replay", listed[1]["id"], code=1)
     assert "Removed 2" in cli(url, docket_name, "purge", "--all")
     assert json.loads(cli(url, docket_name, "ls", "--json"))["letters"] == []
+
+
+def test_dead_ls_fits_80_columns_with_whole_ids(
+    redis_server: RedisServer, docket_name: str
+):
+    """At 80 columns every entry is one line holding its whole id (what 'dead
+    show' takes); --task keeps one task's entries."""
+    url = redis_server.url
+    poison(url, docket_name, 2)
+    ids = [
+        d["id"] for d in json.loads(cli(url, docket_name, "ls", "--json"))["letters"]
+    ]
+    lines = cli(url, docket_name, "ls").splitlines()
+    assert lines[1].split() == ["Id", "Dead", "Task", "Key", "Reason"]
+    assert [line.split()[0] for line in lines[2:]] == ids
+    assert all(len(line) <= 80 for line in lines)
+    assert "No dead letters" in cli(url, docket_name, "ls", "--task", "other")
+    assert len(cli(url, docket_name, "ls", "-t", "noted").splitlines()) == 4
 
 
 def test_a_dead_letter_is_replayed_under_its_key(

@@ -41,17 +41,19 @@ def flat(output: str) -> str:
         ("1:02:03", timedelta(hours=1, minutes=2, seconds=3)),
         (" 5S ", timedelta(seconds=5)),
         ("0", timedelta(0)),
+        ("1d", timedelta(days=1)),
+        ("1.5D", timedelta(hours=36)),
     ],
 )
 def test_durations_accept_units_fractions_and_clock_forms(
     text: str, expected: timedelta
 ):
-    """Durations take seconds, s/m/h/ms units, fractions, mm:ss and hh:mm:ss."""
+    """Durations take seconds, ms/s/m/h/d units, fractions, mm:ss and hh:mm:ss."""
     assert duration(text) == expected
 
 
 @pytest.mark.parametrize(
-    "text", ["", "abc", "5d", "-5s", "1:2:3:4", "1:xx", "5 s", "ms", "1e3"]
+    "text", ["", "abc", "5w", "-5s", "1:2:3:4", "1:xx", "5 s", "ms", "1e3", "1d2h"]
 )
 def test_durations_reject_anything_else(text: str):
     """Other spellings are a ValueError naming the accepted forms."""
@@ -68,6 +70,36 @@ def test_a_bad_duration_is_a_usage_error(option: str):
         result = runner.invoke(app, ["worker", option, value])
         assert result.exit_code == 2, result.output
         assert option in result.output
+
+
+def test_every_duration_option_and_variable_takes_days(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The units the help and the docs show work everywhere: ``--older-than 1d``
+    and ``--since 2d`` on the console commands (parsed before any connection,
+    so an unreachable URL fails with exit 1, not a usage error), and ``1d`` in
+    the worker's options and DOCKET_WORKER_* variables."""
+    unreachable = ["--url", "redis://127.0.0.1:1/0"]
+    for args in (
+        ["failed", "purge", "--older-than", "1d"],
+        ["failed", "ls", "--since", "2d"],
+        ["failed", "replay", "--all", "--since", "12h"],
+        ["tasks", "trace", "--delay", "1d"],
+    ):
+        result = runner.invoke(app, [*args, *unreachable])
+        assert result.exit_code == 1, (args, result.output)
+        assert "could not reach" in result.output
+    seen: dict[str, Any] = {}
+
+    async def fake_run(**kwargs: Any) -> None:
+        seen.update(kwargs)
+
+    monkeypatch.setattr(Worker, "run", fake_run)
+    monkeypatch.setenv("DOCKET_WORKER_REDELIVERY_TIMEOUT", "1d")
+    result = runner.invoke(app, ["worker", "--shutdown-timeout", "2d"])
+    assert result.exit_code == 0, result.output
+    assert seen["redelivery_timeout"] == timedelta(days=1)
+    assert seen["shutdown_timeout"] == timedelta(days=2)
 
 
 def test_delay_takes_a_duration():

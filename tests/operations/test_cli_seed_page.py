@@ -137,7 +137,11 @@ def test_the_production_command_line_works_as_written(
     "args, level, formatter",
     [
         (["--logging-format", "json", "--logging-level", "info"], "INFO", "Json"),
-        (["--logging-format", "plain", "--logging-level", "warning"], "WARNING", ""),
+        (
+            ["--logging-format", "plain", "--logging-level", "warning"],
+            "WARNING",
+            "Terminal",
+        ),
     ],
 )
 def test_the_logging_examples_work_in_lower_case(

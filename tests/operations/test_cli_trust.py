@@ -93,6 +93,13 @@ def snapshot(url: str, name: str, *args: str) -> Any:
     )
 
 
+def arguments_of(output: str, key: str) -> str:
+    """With --show-args, the line under a task's row holds its arguments."""
+    lines = output.splitlines()
+    row = next(i for i, line in enumerate(lines) if f"  {key}" in line)
+    return lines[row + 1]
+
+
 def test_snapshot_with_keys_shows_verified_arguments_and_marks_the_rest(
     redis_server: RedisServer, docket_name: str, marker: Path, keys_file: Path
 ):
@@ -100,13 +107,16 @@ def test_snapshot_with_keys_shows_verified_arguments_and_marks_the_rest(
     with the reason, and never unpickled."""
     inject(redis_server.url, docket_name, marker, [OLD_KEY])
     result = snapshot(
-        redis_server.url, docket_name, "--signing-keys-file", str(keys_file)
+        redis_server.url,
+        docket_name,
+        "--signing-keys-file",
+        str(keys_file),
+        "--show-args",
     )
     assert result.exit_code == 0, result.output
-    rows = [line for line in result.output.splitlines() if "│" in line]
-    assert "('Ada')" in next(r for r in rows if "genuine" in r)
+    assert arguments_of(result.output, "genuine").strip() == "greet('Ada')"
     for key in ("in-stream", "parked"):
-        assert "<unverified" in next(r for r in rows if key in r)
+        assert "<unverified" in arguments_of(result.output, key)
     assert "not signed" in flat(result.output)
     assert "0/3 running" in result.output
     assert not marker.exists()
@@ -116,12 +126,14 @@ def test_snapshot_without_keys_hides_arguments_unless_asked(
     redis_server: RedisServer, docket_name: str, marker: Path
 ):
     """Unsigned payloads are hidden by default (no unpickling at all);
-    --unsafe-show-args decodes them, and one that cannot be decoded, or whose
-    envelope is broken, is shown as unreadable instead of crashing."""
+    --unpickle (or its earlier spelling --unsafe-show-args) decodes them, and
+    one that cannot be decoded, or whose envelope is broken, is shown as
+    unreadable instead of crashing."""
     inject(redis_server.url, docket_name, marker)
-    hidden = snapshot(redis_server.url, docket_name)
+    hidden = snapshot(redis_server.url, docket_name, "--show-args")
     assert hidden.exit_code == 0, hidden.output
     assert flat(hidden.output).count("<hidden: unsigned payload") == 3
+    assert "<hidden" not in snapshot(redis_server.url, docket_name).output
     assert not marker.exists()
 
     async def replace_hostile(docket: Docket) -> None:
@@ -136,13 +148,13 @@ def test_snapshot_without_keys_hides_arguments_unless_asked(
             await client.xadd(docket.stream_key, {b"key": b"no-envelope"})
 
     with_docket(redis_server.url, docket_name, replace_hostile)
-    shown = snapshot(redis_server.url, docket_name, "--unsafe-show-args")
-    assert shown.exit_code == 0, shown.output
-    rows = [line for line in shown.output.splitlines() if "│" in line]
-    assert "('Ada')" in next(r for r in rows if "genuine" in r)
-    assert "<unreadable" in next(r for r in rows if "broken" in r)
-    assert "<unreadable" in next(r for r in rows if "no-envelope" in r)
-    assert "Traceback" not in shown.output
+    for flag in ("--unpickle", "--unsafe-show-args"):
+        shown = snapshot(redis_server.url, docket_name, flag)
+        assert shown.exit_code == 0, shown.output
+        assert arguments_of(shown.output, "genuine").strip() == "greet('Ada')"
+        assert "<unreadable" in arguments_of(shown.output, "broken")
+        assert "<unreadable" in arguments_of(shown.output, "no-envelope")
+        assert "Traceback" not in shown.output
 
 
 def test_watch_shows_arguments_only_when_they_verify(
@@ -175,7 +187,7 @@ def test_watch_shows_arguments_only_when_they_verify(
     canceller.start()
     genuine = runner.invoke(app, [*base, waiting])
     canceller.join()
-    assert genuine.exit_code == 0, genuine.output
+    assert genuine.exit_code == 4, genuine.output  # it was cancelled
     assert "Arguments: ('Ada')" in genuine.output
     tampered = runner.invoke(app, [*base, "tampered"])
     assert tampered.exit_code == 0, tampered.output
@@ -227,7 +239,7 @@ def test_watch_without_keys_never_unpickles_a_record(
     assert hostile.exit_code == 0, hostile.output
     assert "<hidden: unsigned payload" in hostile.output
     assert not marker.exists()
-    shown = runner.invoke(app, [*base, "--unsafe-show-args", "benign"])
+    shown = runner.invoke(app, [*base, "--unpickle", "benign"])
     assert "Arguments: ('Ada')" in shown.output
     finished = runner.invoke(app, [*base, "--unsafe-show-args", "finished"])
     assert "Arguments: <not kept once the task finished>" in finished.output

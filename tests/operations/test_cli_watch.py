@@ -1,5 +1,5 @@
 """``docket watch KEY``: state, worker, error, progress, and an exit on every final
-state (completed, failed and cancelled)."""
+state with its own code (0 completed, 3 failed, 4 cancelled, 1 unknown key)."""
 
 from __future__ import annotations
 
@@ -75,10 +75,11 @@ def test_watching_a_completed_task_prints_it_once(
 def test_watching_a_failed_task_shows_its_error(
     redis_server: RedisServer, docket_name: str
 ):
-    """A failed task shows FAILED, the error text and the failure mark."""
+    """A failed task shows FAILED, the error text and the failure mark, and
+    watch exits 3."""
     key = drain(redis_server.url, docket_name, cli_tasks.broken)
     result = watch(redis_server.url, docket_name, key)
-    assert result.exit_code == 0
+    assert result.exit_code == 3, result.output
     assert "State: FAILED" in result.output
     assert "Error: ValueError: broken on purpose" in result.output
     assert "✗ Task failed" in result.output
@@ -87,7 +88,8 @@ def test_watching_a_failed_task_shows_its_error(
 def test_watch_exits_when_a_waiting_task_is_cancelled(
     redis_server: RedisServer, docket_name: str
 ):
-    """A scheduled task cancelled while watched ends the watch (unlike the reference)."""
+    """A scheduled task cancelled while watched ends the watch (unlike the
+    reference), with exit code 4."""
     url = redis_server.url
 
     async def schedule(docket: Docket) -> str:
@@ -104,7 +106,7 @@ def test_watch_exits_when_a_waiting_task_is_cancelled(
     canceller.start()
     result = watch(url, docket_name, key)
     canceller.join()
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 4, result.output
     assert "State: CANCELLED" in result.output
     assert "✗ Task cancelled" in result.output
 
@@ -134,7 +136,7 @@ def test_watch_follows_a_running_task_to_its_cancellation(
         canceller.start()
         result = watch(url, docket_name, key)
         canceller.join()
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 4, result.output
     assert "State: CANCELLED" in result.output
     assert "Worker: watched-worker" in result.output
 
@@ -160,11 +162,13 @@ def test_watch_shows_progress_until_completion(
 
 
 def test_watch_reports_an_unknown_key(redis_server: RedisServer, docket_name: str):
-    """An unknown key is reported in one line."""
+    """An unknown key is reported in one line on stderr, exit code 1."""
     result = watch(redis_server.url, docket_name, "no-such-key")
-    assert result.exit_code == 0
-    assert result.output.strip() == (
-        "Error: Task with key 'no-such-key' not found or function not registered"
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        f"Error: no task with key 'no-such-key' in docket '{docket_name}' "
+        "(never added, or its record expired)"
     )
 
 
@@ -180,5 +184,5 @@ def test_watch_reads_its_url_from_docket_redis_url(
     )
     assert "State: COMPLETED" in result.output
     result = runner.invoke(app, ["watch", "k", "--url", "memory://watch-test"])
-    assert result.exit_code == 0
-    assert "not found" in result.output
+    assert result.exit_code == 1
+    assert "no task with key 'k'" in result.output

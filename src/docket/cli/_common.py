@@ -14,6 +14,7 @@ from rich.console import Console
 
 from .._logging import redact_secrets
 from .._redis import redact_url
+from .._text import for_lines
 
 T = TypeVar("T")
 
@@ -22,13 +23,16 @@ errors = Console(stderr=True, highlight=False)
 
 
 def say(message: str) -> None:
-    """Print a plain line as it is: no markup, no wrapping (keys stay whole)."""
-    console.print(message, markup=False, soft_wrap=True)
+    """Print plain lines: no markup, no wrapping (keys stay whole), and no
+    control character but the line breaks (values inside ``message`` should
+    still go through ``for_terminal``, so that theirs are escaped too)."""
+    console.print(for_lines(message), markup=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``message`` on stderr (without secrets); the Exit to raise."""
-    errors.print(redact_secrets(message), markup=False, soft_wrap=True)
+    """Print ``message`` on stderr (without secrets, control characters
+    escaped as by ``say``); the Exit to raise."""
+    errors.print(for_lines(redact_secrets(message)), markup=False, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import importlib
-import math
 import os
-import re
 import sys
 from datetime import timedelta
 from typing import Annotated, Any
@@ -14,6 +12,7 @@ import typer
 
 from .. import _defaults
 from .._codec import Codec, check_serializer
+from .._durations import parse_duration
 from .._logging import normalise_format, normalise_level
 from .._redis import is_memory_url
 from .._redis.backend import check_url
@@ -25,46 +24,11 @@ MEMORY_URL_MESSAGE = (
     "Please use a persistent backend like Redis or Valkey."
 )
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_NUMBER_WITH_UNIT = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)?$")
-_CLOCK_PART = re.compile(r"^\d+$")
-_CLOCK_SECONDS = re.compile(r"^\d+(?:\.\d+)?$")
-
 
 def duration(value: str | timedelta) -> timedelta:
-    """Parse ``10m``, ``5s``, ``250ms``, ``1.5``, ``90`` (seconds), ``mm:ss`` or
-    ``hh:mm:ss``; raise ValueError for anything else."""
-    if isinstance(value, timedelta):
-        return value
-    text = value.strip().lower()
-    if ":" in text:
-        parts = text.split(":")
-        if len(parts) > 3 or not all(_CLOCK_PART.match(p) for p in parts[:-1]):
-            raise ValueError(f"{value!r} is not a duration like 10m, 5s or hh:mm:ss")
-        if not _CLOCK_SECONDS.match(parts[-1]):
-            raise ValueError(f"{value!r} is not a duration like 10m, 5s or hh:mm:ss")
-        seconds = 0.0
-        for part in parts:
-            seconds = seconds * 60 + float(part)
-        return _bounded(value, seconds)
-    match = _NUMBER_WITH_UNIT.match(text)
-    if match is None:
-        raise ValueError(
-            f"{value!r} is not a duration: use seconds (90, 1.5), a unit "
-            "(250ms, 5s, 10m, 1h), mm:ss or hh:mm:ss"
-        )
-    number, unit = match.groups()
-    return _bounded(value, float(number) * _UNITS[unit or "s"])
-
-
-def _bounded(value: str, seconds: float) -> timedelta:
-    """``seconds`` as a timedelta, refusing absurd lengths (no OverflowError)."""
-    longest = _defaults.MAX_CLI_DURATION
-    if not math.isfinite(seconds) or seconds > longest.total_seconds():
-        raise ValueError(
-            f"{value!r} is too long: durations go up to {longest.days} days"
-        )
-    return timedelta(seconds=seconds)
+    """Parse ``10m``, ``5s``, ``250ms``, ``1d``, ``1.5``, ``90`` (seconds),
+    ``mm:ss`` or ``hh:mm:ss``; raise ValueError for anything else."""
+    return parse_duration(value)
 
 
 def positive_duration(value: str | timedelta) -> timedelta:
@@ -268,14 +232,24 @@ SigningKeysFile = Annotated[
         "see docs/security.md",
     ),
 ]
-UnsafeShowArgs = Annotated[
+ShowArgs = Annotated[
     bool,
     typer.Option(
-        "--unsafe-show-args",
-        help="Without signing keys, decode and show task arguments anyway "
-        "(unpickling what anyone with Redis access wrote: only on trusted data)",
+        "--show-args",
+        help="Add an Arguments column: arguments that verify against the signing "
+        "keys, else a placeholder saying why not",
     ),
 ]
+Unpickle = Annotated[
+    bool,
+    typer.Option(
+        "--unpickle",
+        help="Without signing keys, decode and show arguments anyway (unpickling "
+        "runs code chosen by whoever wrote to Redis: only on trusted data)",
+    ),
+]
+# The earlier spelling of --unpickle on snapshot and watch, kept working.
+UnsafeShowArgs = Annotated[bool, typer.Option("--unsafe-show-args", hidden=True)]
 Delay = Annotated[
     timedelta,
     typer.Option(
@@ -299,8 +273,10 @@ __all__ = [
     "MEMORY_URL_MESSAGE",
     "DocketName",
     "Delay",
+    "ShowArgs",
     "SigningKeysFile",
     "Tasks",
+    "Unpickle",
     "UnsafeShowArgs",
     "Url",
     "WatchUrl",

@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from .. import _defaults
+from .._text import for_lines, for_terminal
 from ..archive import FailedPage, FailedTask
 from ..execution import Disposition
 from ._app import failed_app
 from ._common import console, fail, run, say
-from ._options import DocketName, Json, SigningKeysFile, Url, duration_option
+from ._human import count as count_of
+from ._human import local_and_relative, relative
+from ._options import (
+    DocketName,
+    Json,
+    ShowArgs,
+    SigningKeysFile,
+    Unpickle,
+    Url,
+    duration_option,
+)
 from ._options import signing_keys as keys_of
+from ._table import TIME_WIDTH, Column, Grid, print_grid
+
+ERROR_WIDTH = 20  # what the error column keeps on a narrow terminal
+TRACEBACK_INDENT = "    "  # no line of a stored traceback starts a line of output
 
 Task = Annotated[
     str | None, typer.Option("--task", "-t", help="Only failures of this task name")
@@ -30,15 +44,7 @@ Since = Annotated[
         "--since",
         parser=duration_option,
         metavar="DURATION",
-        help="Only failures within this long (10m, 2h, ...)",
-    ),
-]
-Unpickle = Annotated[
-    bool,
-    typer.Option(
-        "--unpickle",
-        help="Show arguments by unpickling them (runs code from the payload: "
-        "only for payloads you trust)",
+        help="Only failures within this long (10m, 2h, 1d, ...)",
     ),
 ]
 
@@ -71,21 +77,50 @@ def _page_json(page: FailedPage, unpickle: bool) -> str:
     )
 
 
-def failed_table(page: FailedPage, unpickle: bool) -> Table:
-    table = Table(title="Failed tasks, newest first")
-    for column in ("Failed", "Task", "Key", "Error", "Attempt", "Worker", "Arguments"):
-        table.add_column(column, overflow="fold")
+def failed_table(page: FailedPage, unpickle: bool, show_args: bool = False) -> Grid:
+    """One line per failure; with ``show_args`` its arguments on a line under it."""
+    now = datetime.now(timezone.utc)
+    table = Grid(
+        [
+            Column("Failed", least=TIME_WIDTH),
+            Column("Task"),
+            Column("Key", whole=True),
+            Column("Try", justify="right"),
+            Column("Error", least=ERROR_WIDTH),
+        ],
+        title=["Failed tasks, newest first"],
+    )
     for task in page.tasks:
+        arguments = task.arguments(unpickle) if show_args else ""
         table.add_row(
-            task.failed_at.isoformat(timespec="seconds") if task.failed_at else "",
+            relative(now, task.failed_at),
             task.function,
             task.key,
+            task.attempt,
             f"{task.error_type}: {task.message}",
-            str(task.attempt),
-            task.worker,
-            task.arguments(unpickle),
+            detail=arguments,
         )
     return table
+
+
+def failed_detail(task: FailedTask, unpickle: bool) -> list[str]:
+    """``failed show``: one field a line, then the traceback (all escaped)."""
+    now = datetime.now(timezone.utc)
+    fields = [
+        ("Key", task.key),
+        ("Task", task.function),
+        ("Arguments", task.arguments(unpickle)),
+        ("Error", f"{task.error_type}: {task.message}"),
+        ("Attempt", str(task.attempt)),
+        ("Worker", task.worker),
+        ("Due", local_and_relative(now, task.when)),
+        ("Started", local_and_relative(now, task.started_at)),
+        ("Failed", local_and_relative(now, task.failed_at)),
+        ("Archive id", task.id),
+    ]
+    lines = [f"{name}: {for_terminal(value)}" for name, value in fields]
+    traceback = for_lines(task.traceback.rstrip()).split("\n")
+    return [*lines, "Traceback:", *(TRACEBACK_INDENT + line for line in traceback)]
 
 
 @failed_app.command("ls")
@@ -97,14 +132,17 @@ def list_failed(
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="Go on from a previous page")
     ] = None,
+    show_args: ShowArgs = False,
     unpickle: Unpickle = False,
     as_json: Json = False,
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
 ) -> None:
-    """List archived failures, newest first (arguments shown when they verify
-    against the signing keys, or with --unpickle on a docket without keys)."""
+    """List archived failures, newest first, one line each.
+
+    --show-args adds their arguments (shown when they verify against the
+    signing keys, or with --unpickle on a docket without keys)."""
 
     async def body(docket: Any) -> FailedPage:
         return await docket.failed(task, error_type, None, since, limit, cursor)
@@ -113,7 +151,10 @@ def list_failed(
     if as_json:
         say(_page_json(page, unpickle))
         return
-    console.print(failed_table(page, unpickle))
+    if not page.tasks:
+        say("No failed tasks")
+        return
+    print_grid(console, failed_table(page, unpickle, show_args or unpickle))
     if page.cursor:
         say(f"More: --cursor {page.cursor}")
 
@@ -138,10 +179,7 @@ def show_failed(
     if as_json:
         say(json.dumps(task.as_dict(unpickle), indent=2))
         return
-    for name, value in task.as_dict(unpickle, traceback=False).items():
-        say(f"{name}: {value}")
-    say("")
-    say(task.traceback.rstrip())
+    say("\n".join(failed_detail(task, unpickle)))
 
 
 @failed_app.command("replay")
@@ -171,7 +209,7 @@ def replay_failed(
         return await docket.replay_failed(task, error_type, since)
 
     count = _run(docket_name, url, body, signing_keys)
-    say(f"Replayed {count} failed tasks")
+    say(f"Replayed {count_of(count, 'failed task')}")
 
 
 def replay_one(
@@ -187,7 +225,7 @@ def replay_one(
     except ValueError as error:
         raise fail(f"Error: {error}") from None
     if disposition is Disposition.SCHEDULED:
-        say(f"Replayed {key}")
+        say(f"Replayed {for_terminal(key)}")
     else:
         raise fail(f"Error: {key!r} is already scheduled; the failure stays archived")
 
@@ -202,7 +240,12 @@ def purge_failed(
     key: Annotated[str | None, typer.Option("--key", "-k")] = None,
     older_than: Annotated[
         timedelta | None,
-        typer.Option("--older-than", parser=duration_option, metavar="DURATION"),
+        typer.Option(
+            "--older-than",
+            parser=duration_option,
+            metavar="DURATION",
+            help="Only failures older than this (30m, 12h, 1d, ...)",
+        ),
     ] = None,
     docket_name: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
@@ -216,4 +259,4 @@ def purge_failed(
         return await docket.purge(task, error_type, key, older_than)
 
     count = _run(docket_name, url, body)
-    say(f"Purged {count} failed tasks")
+    say(f"Purged {count_of(count, 'failed task')}")

@@ -8,17 +8,25 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from .. import _defaults
-from .._inspection import Entry
 from ._app import app
 from ._common import console, fail, run, say
+from ._human import count, local, relative
 from ._json import snapshot_json
-from ._options import DocketName, Json, SigningKeysFile, Tasks, UnsafeShowArgs, Url
+from ._options import (
+    DocketName,
+    Json,
+    ShowArgs,
+    SigningKeysFile,
+    Tasks,
+    Unpickle,
+    UnsafeShowArgs,
+    Url,
+)
 from ._options import signing_keys as keys_of
 from ._snapshot_view import Row, View, take
+from ._table import TIME_WIDTH, Column, Grid, print_grid
 
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 _NEAR = timedelta(minutes=30)
@@ -37,45 +45,67 @@ def relative_time(now: datetime, when: datetime) -> str:
     return f"{_short(now - when)} ago"
 
 
-def _arguments(entry: Entry) -> Text:
-    return Text(entry.arguments, style="" if entry.readable else "bold red")
-
-
-def snapshot_table(docket_name: str, snap: View) -> Table:
-    now = snap.taken
-    title = (
-        f"Docket: {docket_name!r}\n"
-        f"as of {now.astimezone().strftime(LOCAL_FORMAT)}\n"
-        f"{len(snap.workers)} workers, {len(snap.running)}/{snap.total_tasks} running"
+def limited(snap: View, task: str | None, limit: int | None) -> View:
+    """The view with only ``task``'s rows and at most ``limit`` of them (running
+    first, then the soonest due); counts and workers stay whole."""
+    running = [r for r in snap.running if task is None or r.function == task]
+    future = sorted(
+        (r for r in snap.future if task is None or r.function == task),
+        key=lambda r: r.when,
     )
-    table = Table(title=title)
-    for column in ("When", "Function", "Key", "Worker", "Started", "Arguments"):
-        table.add_column(column, overflow="fold")
+    if limit is not None:
+        running = running[:limit]
+        future = future[: max(limit - len(running), 0)]
+    return View(snap.taken, snap.total_tasks, snap.workers, running, future)
+
+
+def snapshot_table(docket_name: str, snap: View, show_args: bool = False) -> Grid:
+    """One line per task, running (blue), due (cyan), scheduled (yellow); with
+    ``show_args`` its arguments on a line under it."""
+    now = snap.taken
+    columns = [
+        Column("When", least=TIME_WIDTH),
+        Column("Task"),
+        Column("Key", whole=True),
+        Column("Worker"),
+        Column("Started", least=TIME_WIDTH),
+    ]
+    table = Grid(
+        columns,
+        title=[
+            f"Docket: {docket_name!r}",
+            f"as of {local(now)}",
+            f"{count(len(snap.workers), 'worker')}, "
+            f"{len(snap.running)}/{snap.total_tasks} running",
+        ],
+    )
     for running in snap.running:
-        table.add_row(
-            relative_time(now, running.when),
-            Text(running.function),
-            Text(running.entry.key),
-            Text(running.worker or ""),
-            relative_time(now, running.started or now),
-            _arguments(running.entry),
-            style="blue",
-        )
-    for waiting in sorted(snap.future, key=lambda r: r.when):
+        cells = [
+            relative(now, running.when),
+            running.function,
+            running.entry.key,
+            running.worker,
+            relative(now, running.started or now),
+        ]
+        table.add_row(*cells, style="blue", detail=_arguments(running, show_args))
+    for waiting in snap.future:
         style = "cyan" if waiting.when <= now else "yellow"
+        cells = [relative(now, waiting.when), waiting.function, waiting.entry.key]
         table.add_row(
-            relative_time(now, waiting.when),
-            Text(waiting.function),
-            Text(waiting.entry.key),
-            "",
-            "",
-            _arguments(waiting.entry),
-            style=style,
+            *cells, "", "", style=style, detail=_arguments(waiting, show_args)
         )
     return table
 
 
-def stats_table(snap: View) -> Table:
+def _arguments(row: Row, show: bool) -> str:
+    """With --show-args, a line under the task: its arguments or why not."""
+    if not show:
+        return ""
+    text = row.entry.arguments
+    return f"{row.function}{text}" if text.startswith("(") else text
+
+
+def stats_table(snap: View) -> Grid:
     """Counts per function, most numerous first."""
     now = snap.taken
     running = Counter(r.function for r in snap.running)
@@ -83,11 +113,17 @@ def stats_table(snap: View) -> Table:
     for row in snap.future:
         waiting.setdefault(row.function, []).append(row)
     names = set(running) | set(waiting)
-    table = Table(title="Task Count Statistics by Function")
-    for column in ("Function", "Total", "Running", "Queued"):
-        table.add_column(column, justify="left" if column == "Function" else "right")
-    table.add_column("Oldest Queued")
-    table.add_column("Latest Queued")
+    table = Grid(
+        [
+            Column("Function"),
+            Column("Total", justify="right"),
+            Column("Running", justify="right"),
+            Column("Queued", justify="right"),
+            Column("Oldest Queued", least=TIME_WIDTH),
+            Column("Latest Queued", least=TIME_WIDTH),
+        ],
+        title=["", "Task Count Statistics by Function"],
+    )
     rows: list[tuple[int, str, Sequence[str]]] = []
     for name in names:
         queued = waiting.get(name, [])
@@ -102,14 +138,17 @@ def stats_table(snap: View) -> Table:
                     str(total),
                     str(running[name]),
                     str(len(queued)),
-                    relative_time(now, min(whens)) if whens else "",
-                    relative_time(now, max(whens)) if whens else "",
+                    relative(now, min(whens)) if whens else "",
+                    relative(now, max(whens)) if whens else "",
                 ],
             )
         )
     for _, _, cells in sorted(rows, key=lambda row: (-row[0], row[1])):
-        table.add_row(*(Text(cell) for cell in cells))
+        table.add_row(*cells)
     return table
+
+
+DEFAULT_LIMIT = 50
 
 
 @app.command()
@@ -120,23 +159,45 @@ def snapshot(
     stats: Annotated[
         bool, typer.Option("--stats", help="Also count tasks by function")
     ] = False,
+    task: Annotated[
+        str | None, typer.Option("--task", "-t", help="Only tasks of this name")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=1,
+            show_default=f"{DEFAULT_LIMIT}, all with --json",
+            help="At most this many tasks (running first, then the soonest due)",
+        ),
+    ] = None,
+    show_args: ShowArgs = False,
+    unpickle: Unpickle = False,
     as_json: Json = False,
     signing_keys: SigningKeysFile = None,
     unsafe_show_args: UnsafeShowArgs = False,
 ) -> None:
-    """Show the running, queued and scheduled tasks of a docket.
+    """Show the running, queued and scheduled tasks of a docket, one line each.
 
-    Arguments are shown when they verify against the signing keys; without
-    keys only with --unsafe-show-args. Entries that cannot be read or verified
-    are listed, marked, and never decoded."""
+    --show-args adds their arguments: shown when they verify against the
+    signing keys; without keys only with --unpickle. Entries that cannot be
+    read or verified are listed, marked, and never decoded."""
     keys = keys_of(signing_keys)
+    unsafe = unpickle or unsafe_show_args
     try:
-        snap = run(take(docket_name, url, tasks, keys, unsafe_show_args), url)
+        whole = run(take(docket_name, url, tasks, keys, unsafe), url)
     except (ValueError, ImportError, AttributeError) as error:
         raise fail(f"Error: {error}") from None
     if as_json:
-        say(snapshot_json(docket_name, snap))
+        say(snapshot_json(docket_name, limited(whole, task, limit)))
         return
-    console.print(snapshot_table(docket_name, snap))
-    if stats and (snap.running or snap.future):
-        console.print(stats_table(snap))
+    snap = limited(whole, task, limit or DEFAULT_LIMIT)
+    print_grid(console, snapshot_table(docket_name, snap, show_args or unsafe))
+    matching = limited(whole, task, None)
+    shown = len(snap.running) + len(snap.future)
+    everything = len(matching.running) + len(matching.future)
+    if shown < everything:
+        say(f"Showing {shown:,} of {count(everything, 'task')}: --limit N shows more")
+    if stats and (whole.running or whole.future):
+        print_grid(console, stats_table(matching))

@@ -11,6 +11,7 @@ import typer
 from .. import _defaults
 from .._strike_values import parse_typed, split_between
 from .._strikes import Operator, Restore, Strike
+from .._text import for_terminal
 from ._app import app
 from ._common import run, say
 from ._options import DocketName, SigningKeysFile, Url
@@ -144,12 +145,13 @@ def _instruction(
     except (ValueError, TypeError, ArithmeticError) as error:
         raise typer.BadParameter(str(error), param_hint="'VALUE'") from None
     if param is None:
-        return task, param, parsed, f"{verb} {task}"
+        return task, param, parsed, f"{verb} {for_terminal(task)}"
+    shown = for_terminal(task) if task else "(all tasks)"
     return (
         task,
         param,
         parsed,
-        f"{verb} {task or '(all tasks)'} {param} {operator} {parsed!r}",
+        f"{verb} {shown} {for_terminal(param)} {operator} {for_terminal(repr(parsed))}",
     )
 
 
@@ -187,8 +189,8 @@ def _command(
         verb, function, parameter, operator, value, unsafe
     )
     keys = keys_of(keys_file)
-    say(text)
     run(_send(verb, docket_name, url, task, param, operator, parsed, keys), url)
+    say(text)  # only once it was sent: a failed connection prints just the error
 
 
 def _listing_requested(function: str, parameter: str) -> bool:

@@ -14,10 +14,17 @@ from rich.text import Text
 
 from .. import _codec, _defaults
 from .._inspection import Entry, describe_record
+from .._text import for_rich, for_terminal
 from ..execution import TERMINAL, ExecutionState
 from ._app import app
-from ._common import console, iterate_with_timeout, run, say
-from ._options import DocketName, SigningKeysFile, UnsafeShowArgs, WatchUrl
+from ._common import console, fail, iterate_with_timeout, run
+from ._options import (
+    DocketName,
+    SigningKeysFile,
+    Unpickle,
+    UnsafeShowArgs,
+    WatchUrl,
+)
 from ._options import signing_keys as keys_of
 
 if TYPE_CHECKING:
@@ -81,24 +88,26 @@ class WatchView:
         return self.execution.state in TERMINAL
 
     def render(self) -> RenderableType:
+        """What the terminal shows; every text from Redis is escaped."""
         execution = self.execution
         state = execution.state
         lines: list[RenderableType] = [
-            Text(f"Task: {execution.key}"),
-            Text(f"Docket: {self.docket_name}"),
+            for_rich(f"Task: {for_terminal(execution.key)}"),
+            for_rich(f"Docket: {for_terminal(self.docket_name)}"),
         ]
         if self.entry is not None:
             style = "" if self.entry.readable else "bold red"
-            lines.append(Text.assemble("Arguments: ", (self.entry.arguments, style)))
+            shown = for_rich(self.entry.arguments, style)
+            lines.append(Text.assemble("Arguments: ", shown))
         lines += [
             Text.assemble(
                 "State: ", (state.value.upper(), f"bold {STATE_COLOURS[state]}")
             ),
         ]
         if execution.worker:
-            lines.append(Text(f"Worker: {execution.worker}"))
+            lines.append(for_rich(f"Worker: {for_terminal(execution.worker)}"))
         if execution.error:
-            lines.append(Text.assemble("Error: ", (execution.error, "red")))
+            lines.append(Text.assemble("Error: ", for_rich(execution.error, "red")))
         if state in OUTCOMES:
             text, style = OUTCOMES[state]
             lines.append(Text(text, style=style))
@@ -112,7 +121,7 @@ class WatchView:
         current = min(p.current or 0, total)
         grid = Table.grid(padding=(0, 1))
         grid.add_row(
-            Text(p.message or "Processing..."),
+            for_rich(p.message or "Processing..."),
             ProgressBar(total=total, completed=current, width=40),
             Text(f"{current * 100 // total:3d}%"),
             Text(f"{current}/{p.total}"),
@@ -160,7 +169,7 @@ async def _follow(docket: Docket, view: WatchView, live: Live) -> str | None:
             if event is not None:
                 view.apply(dict(event))
             elif not await _resync(docket, view):
-                return "The task's record is gone (expired, or execution_ttl=0)"
+                return "Error: the task's record is gone (expired, or execution_ttl=0)"
             live.refresh()
             if view.finished:
                 break
@@ -171,21 +180,35 @@ async def _follow(docket: Docket, view: WatchView, live: Live) -> str | None:
 
 async def _watch(
     docket_name: str, url: str, key: str, keys: list[str] | None, unsafe: bool
-) -> str | None:
+) -> ExecutionState | str:
+    """The task's final state, or the error that ended the watch."""
     from ..docket import Docket
 
     async with Docket(name=docket_name, url=url, signing_keys=keys) as docket:
         found = await describe_record(docket, key, unsafe)
         if found is None:
-            return f"Error: Task with key {key!r} not found or function not registered"
+            return (
+                f"Error: no task with key {for_terminal(key)!r} in docket "
+                f"{for_terminal(docket_name)!r} (never added, or its record expired)"
+            )
         view = WatchView(docket_name, *found)
-        if view.finished:
-            console.print(view.render())
-            return None
+        if view.finished:  # printed once, unwrapped: the key stays whole
+            console.print(view.render(), soft_wrap=True)
+            return view.execution.state
         with Live(
             get_renderable=view.render, console=console, refresh_per_second=4
         ) as live:
-            return await _follow(docket, view, live)
+            problem = await _follow(docket, view, live)
+        return problem or view.execution.state
+
+
+# Exit codes: 0 completed, 1 could not follow it (unknown key, record gone,
+# Redis unreachable), 2 bad input, 3 the task failed, 4 it was cancelled.
+EXIT_CODES = {
+    ExecutionState.COMPLETED: 0,
+    ExecutionState.FAILED: 3,
+    ExecutionState.CANCELLED: 4,
+}
 
 
 @app.command()
@@ -194,13 +217,20 @@ def watch(
     url: WatchUrl = _defaults.DOCKET_URL,
     docket_name: DocketName = _defaults.DOCKET_NAME,
     signing_keys: SigningKeysFile = None,
+    unpickle: Unpickle = False,
     unsafe_show_args: UnsafeShowArgs = False,
 ) -> None:
     """Follow a task's state and progress until it completes, fails or is cancelled.
 
     Its arguments are shown when they verify against the signing keys; without
-    keys only with --unsafe-show-args."""
+    keys only with --unpickle. Exits 0 when the task completed, 3 when it
+    failed, 4 when it was cancelled, 1 when it cannot be followed (unknown
+    key, record gone, Redis unreachable)."""
     keys = keys_of(signing_keys)
-    message = run(_watch(docket_name, url, key, keys, unsafe_show_args), url)
-    if message is not None:
-        say(message)
+    unsafe = unpickle or unsafe_show_args
+    outcome = run(_watch(docket_name, url, key, keys, unsafe), url)
+    if isinstance(outcome, str):
+        raise fail(outcome)
+    code = EXIT_CODES.get(outcome, 1)
+    if code:
+        raise typer.Exit(code)

@@ -7,15 +7,16 @@ from datetime import datetime, timezone
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from .. import _defaults
 from .._snapshot import WorkerInfo
+from .._text import for_terminal
 from ._app import workers_app
 from ._common import console, run, say
+from ._human import count, relative
 from ._json import workers_json
 from ._options import DocketName, Json, Url
+from ._table import TIME_WIDTH, Column, Grid, join, print_grid
 
 
 async def _workers(
@@ -31,23 +32,27 @@ async def _workers(
 
 def workers_table(
     docket_name: str, workers: Collection[WorkerInfo], highlight: str | None = None
-) -> Table:
-    """Workers, most recently seen first, with the tasks each serves."""
+) -> Grid:
+    """Workers, most recently seen first, with the tasks each serves (``highlight``
+    first among them)."""
     now = datetime.now(timezone.utc)
-    table = Table(title=f"Workers in Docket: {docket_name}")
-    table.add_column("Name", style="cyan")
-    table.add_column("Last Seen", style="green")
-    table.add_column("Tasks")
+    table = Grid(
+        [
+            Column("Name", whole=True, style="cyan"),
+            Column("Last Seen", least=TIME_WIDTH, style="green"),
+            Column("Tasks", wrap=True),
+        ],
+        title=[
+            f"Workers in Docket: {docket_name}",
+            count(len(workers), "worker"),
+        ],
+    )
     for info in sorted(workers, key=lambda w: w.last_seen, reverse=True):
-        tasks = Text()
-        for i, task in enumerate(sorted(info.tasks)):
-            if i:
-                tasks.append("\n")
-            tasks.append(task, style="bold" if task == highlight else "")
+        tasks = sorted(info.tasks, key=lambda task: (task != highlight, task))
         table.add_row(
             info.name,
-            f"{now - info.last_seen} ago",
-            tasks if info.tasks else "(none)",
+            relative(now, info.last_seen),
+            join(for_terminal(task) for task in tasks) if tasks else "(none)",
         )
     return table
 
@@ -63,7 +68,7 @@ def list_workers(
     if as_json:
         say(workers_json(workers))
         return
-    console.print(workers_table(docket_name, workers))
+    print_grid(console, workers_table(docket_name, workers))
 
 
 @workers_app.command("for-task")
@@ -74,4 +79,4 @@ def workers_for_task(
 ) -> None:
     """List the workers alive in the docket that can run TASK."""
     workers = run(_workers(docket_name, url, task), url)
-    console.print(workers_table(docket_name, workers, highlight=task))
+    print_grid(console, workers_table(docket_name, workers, highlight=task))
