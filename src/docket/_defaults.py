@@ -58,6 +58,10 @@ DASHBOARD_HOST = "127.0.0.1"
 DASHBOARD_PORT = 8787
 DASHBOARD_PAGE_SIZE = 50
 DASHBOARD_TICK = timedelta(milliseconds=500)  # server-sent event interval
+DASHBOARD_HOSTS = ("127.0.0.1", "localhost", "[::1]")  # always answered to
+DASHBOARD_SESSION_LIFETIME = timedelta(hours=12)  # a sign-in lasts this long
+DASHBOARD_LOGIN_FAILURES = 5  # failed sign-ins (or bearers) per address per window
+DASHBOARD_LOGIN_WINDOW = timedelta(minutes=1)
 
 # The trust boundary (docs/security.md).
 SERIALIZER = "pickle"  # or "json"
@@ -99,6 +103,7 @@ ENV_FAILED_RETENTION = "DOCKET_FAILED_RETENTION"
 ENV_DASHBOARD_TOKEN = "DOCKET_DASHBOARD_TOKEN"
 ENV_DASHBOARD_HOST = "DOCKET_DASHBOARD_HOST"
 ENV_DASHBOARD_PORT = "DOCKET_DASHBOARD_PORT"
+ENV_DASHBOARD_ALLOWED_HOSTS = "DOCKET_DASHBOARD_ALLOWED_HOSTS"
 
 ENV_SIGNING_KEYS = "DOCKET_SIGNING_KEYS"
 ENV_SIGNING_KEYS_FILE = "DOCKET_SIGNING_KEYS_FILE"

@@ -17,9 +17,7 @@ async def client(docket: Docket) -> AsyncIterator[httpx.AsyncClient]:
     docket.register_collection("tests._support.console_tasks:tasks")
     app = create_app(docket, token="")
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver"
-    ) as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
         yield c
 
 

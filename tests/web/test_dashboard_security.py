@@ -25,7 +25,7 @@ from tests.web.conftest import csrf
 
 def client_of(app: Starlette) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
 
 
 async def test_actions_need_the_csrf_token_and_the_same_origin(docket: Docket):
@@ -70,12 +70,12 @@ async def test_read_only_refuses_every_action(docket: Docket):
 async def test_the_token_guards_actions(
     docket: Docket, monkeypatch: pytest.MonkeyPatch
 ):
-    """With DOCKET_DASHBOARD_TOKEN set, actions need a session (sign in with the
-    token) or the token as a bearer; reads stay open."""
+    """With DOCKET_DASHBOARD_TOKEN set, actions (and reads) need a session (sign
+    in with the token) or the token as a bearer."""
     monkeypatch.setenv("DOCKET_DASHBOARD_TOKEN", "s3cret-token")
     async with client_of(create_app(docket)) as client:
-        assert (await client.get("/api/counts")).status_code == 200
-        token = await csrf(client)
+        assert (await client.get("/api/counts")).status_code == 401
+        token = await csrf(client, "/login")
         anonymous = await client.post(
             "/strikes/add", data={"function": "x", "csrf": token}
         )

@@ -69,9 +69,8 @@ async def test_the_strike_form_never_runs_a_value(
     the action header, with or without a session and CSRF token, answers 4xx,
     creates no file and strikes nothing."""
     env = {"DOCKET_DASHBOARD_TOKEN": token} if token else {}
-    log = tmp_path / "dashboard.log"
     values = hostile_values(tmp_path)
-    with dashboard_process(redis_server.url, docket_name, log, env=env) as base:
+    with dashboard_process(redis_server.url, docket_name, tmp_path, env=env) as base:
         async with (
             httpx.AsyncClient(base_url=base, timeout=10) as stranger,
             httpx.AsyncClient(base_url=base, timeout=10) as browser,
@@ -108,7 +107,6 @@ async def test_the_strike_form_takes_typed_literals(
     """The type chosen beside the value makes a literal of it: an int, a UUID,
     a timedelta (seconds), a date, a ``between`` pair, and a string that merely
     looks like code stays that string."""
-    log = tmp_path / "dashboard.log"
     key = uuid.UUID("12345678-1234-5678-1234-567812345678")
     cases: list[tuple[str, str, str, Any]] = [
         ("==", "int", "42", 42),
@@ -121,7 +119,7 @@ async def test_the_strike_form_takes_typed_literals(
         ("between", "float", "1.5,2.5", (1.5, 2.5)),
         ("==", "str", "os.system:id", "os.system:id"),
     ]
-    with dashboard_process(redis_server.url, docket_name, log) as base:
+    with dashboard_process(redis_server.url, docket_name, tmp_path) as base:
         async with httpx.AsyncClient(base_url=base, timeout=10) as browser:
             await sign_in(browser, None)
             csrf = browser.cookies["docket_csrf"]

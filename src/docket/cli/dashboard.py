@@ -23,6 +23,8 @@ async def _serve(
     read_only: bool,
     unpickle: bool,
     keys: list[str] | None = None,
+    allowed_hosts: list[str] | None = None,
+    public_read: bool = False,
 ) -> None:
     import uvicorn
 
@@ -30,7 +32,13 @@ async def _serve(
     from ..web import create_app
 
     async with Docket(name=docket_name, url=url, signing_keys=keys) as docket:
-        web = create_app(docket, read_only=read_only, unpickle=unpickle)
+        web = create_app(
+            docket,
+            read_only=read_only,
+            unpickle=unpickle,
+            allowed_hosts=[host, *(allowed_hosts or [])],
+            public_read=public_read,
+        )
         config = uvicorn.Config(
             web,
             host=host,
@@ -81,18 +89,60 @@ def dashboard(
             "that verify are shown anyway and the others never)",
         ),
     ] = False,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A Host name to answer to besides the --host address, 127.0.0.1, "
+            "localhost and [::1] (repeatable; also DOCKET_DASHBOARD_ALLOWED_HOSTS, "
+            "comma-separated; * answers to any). Other names get 400",
+        ),
+    ] = None,
+    public_read: Annotated[
+        bool,
+        typer.Option(
+            "--public-read",
+            help="Let anyone read pages and /api/ without the token (actions "
+            "still need it)",
+        ),
+    ] = False,
     signing_keys: SigningKeysFile = None,
 ) -> None:
-    """Serve the web dashboard. Actions need DOCKET_DASHBOARD_TOKEN when it is set."""
+    """Serve the web dashboard. With DOCKET_DASHBOARD_TOKEN set, every page and
+    action needs it."""
     import importlib.util
 
     if not all(importlib.util.find_spec(m) for m in ("starlette", "uvicorn", "jinja2")):
         raise fail(
             "Error: the dashboard needs the web extra: pip install 'docket[web]'"
         )
+    from ..web.console import Settings
+    from ..web.hosts import allowed_names
+
+    hosts = list(allowed_host or [])
+    try:
+        allowed_names([host, *hosts])
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="'--allowed-host'") from None
+    try:  # the token and DOCKET_DASHBOARD_ALLOWED_HOSTS, before serving
+        Settings.from_environment(None, read_only, unpickle, public_read, hosts)
+    except ValueError as error:
+        raise fail(f"Error: {error}") from None
     try:
         keys = keys_of(signing_keys)
-        asyncio.run(_serve(docket_name, url, host, port, read_only, unpickle, keys))
+        asyncio.run(
+            _serve(
+                docket_name,
+                url,
+                host,
+                port,
+                read_only,
+                unpickle,
+                keys,
+                hosts,
+                public_read,
+            )
+        )
     except KeyboardInterrupt:
         pass
     except OSError as error:

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncGenerator, Iterable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from importlib import resources
-from typing import Any
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from .. import _defaults
 from ..docket import Docket
 from .console import Console, Settings
+from .hosts import ASGIApp, HostCheck, Message, Receive, Scope, Send
+from .query import BadQuery
 from .routes import auth, dead, events, failed, overview, strikes, tasks, workers
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from .security import AccessGuard
 
 
 class ServerTiming:
@@ -48,20 +48,41 @@ class ServerTiming:
         await self.app(scope, receive, timed)
 
 
+async def malformed_query(request: Request, error: Exception) -> Response:
+    """Every route's answer to a malformed query parameter: 400 and why."""
+    return JSONResponse({"error": str(error)}, status_code=400)
+
+
 def create_app(
     docket: Docket,
     *,
     token: str | None = None,
     read_only: bool = False,
     unpickle: bool = False,
+    allowed_hosts: Iterable[str] = (),
+    public_read: bool = False,
+    session_lifetime: timedelta = _defaults.DASHBOARD_SESSION_LIFETIME,
 ) -> Starlette:
     """The dashboard of ``docket``, to serve (``docket dashboard``) or to mount.
 
-    ``token`` (default: ``DOCKET_DASHBOARD_TOKEN``) is required for every action
-    when set; ``read_only`` refuses all actions; ``unpickle`` shows task arguments
-    by unpickling them (only for payloads you trust: unpickling runs their code).
-    The docket is entered on first use unless the host entered it already."""
-    console = Console(docket, Settings.from_environment(token, read_only, unpickle))
+    ``token`` (default: ``DOCKET_DASHBOARD_TOKEN``; ``""`` for none), when set,
+    is required for every page, ``/api/`` route, the live stream and every
+    action; ``public_read`` lets anyone read (actions still need it).
+    ``read_only`` refuses all actions; ``unpickle`` shows task arguments by
+    unpickling them (only for payloads you trust: unpickling runs their code).
+    ``allowed_hosts`` are the ``Host`` names it answers to besides 127.0.0.1,
+    localhost and [::1] (and those of ``DOCKET_DASHBOARD_ALLOWED_HOSTS``); ``*``
+    answers to any, for when the service it is mounted in checks ``Host``
+    itself. Other hosts get 400. A sign-in lasts ``session_lifetime`` or until
+    sign-out. The docket is entered on first use unless the host entered it
+    already."""
+    settings = Settings.from_environment(
+        token, read_only, unpickle, public_read, allowed_hosts
+    )
+    if session_lifetime <= timedelta(0):
+        raise ValueError("session_lifetime must be positive")
+    settings.session_lifetime = session_lifetime.total_seconds()
+    console = Console(docket, settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None, None]:
@@ -82,7 +103,14 @@ def create_app(
         *auth.routes(),
         Mount("/static", StaticFiles(directory=str(static)), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={BadQuery: malformed_query},
+    )
     app.state.console = console
+    # The last added runs first: timing, then Host, then the token.
+    app.add_middleware(AccessGuard, console=console)  # pyright: ignore[reportArgumentType]
+    app.add_middleware(HostCheck, allowed=settings.allowed_hosts)  # pyright: ignore[reportArgumentType]
     app.add_middleware(ServerTiming)  # pyright: ignore[reportArgumentType]
     return app

@@ -1,10 +1,11 @@
 """What every page shares: the docket (entered on first use when the host did not
-enter it), the dashboard's settings, and the templates."""
+enter it), the dashboard's settings, its sign-in state, and the templates."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -14,6 +15,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from .. import _defaults
 from .._redis import redact_url
 from ..docket import Docket
+from .hosts import allowed_names
+from .sessions import FailureLimit, Sessions
 
 
 def template_environment() -> Environment:
@@ -33,16 +36,39 @@ class Settings:
     token: str | None = None
     read_only: bool = False
     unpickle: bool = False
+    public_read: bool = False
+    allowed_hosts: frozenset[str] = frozenset(_defaults.DASHBOARD_HOSTS)
+    session_lifetime: float = _defaults.DASHBOARD_SESSION_LIFETIME.total_seconds()
     page_size: int = _defaults.DASHBOARD_PAGE_SIZE
     tick: float = _defaults.DASHBOARD_TICK.total_seconds()
 
     @classmethod
     def from_environment(
-        cls, token: str | None, read_only: bool, unpickle: bool
+        cls,
+        token: str | None,
+        read_only: bool,
+        unpickle: bool,
+        public_read: bool = False,
+        allowed_hosts: Iterable[str] = (),
     ) -> Settings:
+        """``token`` None reads ``DOCKET_DASHBOARD_TOKEN``; the allowed hosts are
+        the loopback names, ``allowed_hosts`` and
+        ``DOCKET_DASHBOARD_ALLOWED_HOSTS`` (comma-separated)."""
         if token is None:
             token = os.environ.get(_defaults.ENV_DASHBOARD_TOKEN) or None
-        return cls(token=token or None, read_only=read_only, unpickle=unpickle)
+        if token and not (token.isascii() and token.isprintable()):
+            raise ValueError(
+                "The dashboard token must be printable ASCII text (it travels in "
+                "an Authorization header)"
+            )
+        extra = os.environ.get(_defaults.ENV_DASHBOARD_ALLOWED_HOSTS, "")
+        return cls(
+            token=token or None,
+            read_only=read_only,
+            unpickle=unpickle,
+            public_read=public_read,
+            allowed_hosts=allowed_names(allowed_hosts, [extra]),
+        )
 
 
 @dataclass
@@ -50,8 +76,17 @@ class Console:
     docket: Docket
     settings: Settings
     templates: Environment = field(default_factory=template_environment)
+    sessions: Sessions = field(init=False)
+    failures: FailureLimit = field(init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _entered_here: bool = False
+
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(self.settings.session_lifetime)
+        self.failures = FailureLimit(
+            _defaults.DASHBOARD_LOGIN_FAILURES,
+            _defaults.DASHBOARD_LOGIN_WINDOW.total_seconds(),
+        )
 
     @property
     def safe_url(self) -> str:

@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from . import query
 from .console import Console
-from .security import csrf_token, remember_csrf, signed_in
+from .security import csrf_token, has_session, remember_csrf, signed_in
 
 NAVIGATION = [
     ("overview", "/", "Overview"),
@@ -34,6 +35,7 @@ def base_of(request: Request) -> str:
 def page(request: Request, template: str, name: str, **context: Any) -> Response:
     console = console_of(request)
     settings = console.settings
+    allowed = signed_in(console, request)
     html = console.render(
         template,
         page=name,
@@ -43,9 +45,14 @@ def page(request: Request, template: str, name: str, **context: Any) -> Response
         docket_url=console.safe_url,
         csrf=csrf_token(request),
         read_only=settings.read_only,
-        needs_login=settings.token is not None and not signed_in(console, request),
-        notice=request.query_params.get("notice"),
-        live_query=urlencode({"page": name, **dict(request.query_params)}),
+        needs_login=not allowed,
+        can_sign_out=settings.token is not None and has_session(console, request),
+        notice=query.text(request, "notice"),
+        live_query=(
+            urlencode({"page": name, **dict(request.query_params)})
+            if allowed or settings.public_read
+            else None
+        ),
         **context,
     )
     return remember_csrf(request, HTMLResponse(html))
@@ -62,19 +69,13 @@ def back(request: Request, path: str, notice: str, **params: str) -> Response:
 
 
 def text(request: Request, name: str) -> str | None:
-    value = request.query_params.get(name, "").strip()
-    return value or None
+    """A text parameter (see ``query.text``): None when empty, 400 when too long."""
+    return query.text(request, name)
 
 
 def minutes(request: Request, name: str) -> timedelta | None:
-    """A positive number of minutes from the query, or None (ValueError if bad)."""
-    value = text(request, name)
-    if value is None:
-        return None
-    number = float(value)
-    if number <= 0:
-        raise ValueError(f"{name} must be a positive number of minutes")
-    return timedelta(minutes=number)
+    """A positive number of minutes from the query, or None (400 if bad)."""
+    return query.minutes(request, name)
 
 
 def bad_request(message: str) -> Response:

@@ -21,7 +21,7 @@
   }
 
   function connect() {
-    if (!window.EventSource) return;
+    if (!window.EventSource || body.dataset.live === undefined) return;
     var status = document.getElementById("live-status");
     var source = new EventSource(base + "/api/events?" + (body.dataset.live || ""));
     source.onmessage = function (event) {
