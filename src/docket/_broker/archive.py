@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from . import scripts
-from .base import BrokerBase
+from .base import BrokerBase, is_first_id
 
 Archive = Literal["failed", "dead"]
 
@@ -48,6 +48,8 @@ class ArchiveOps(BrokerBase):
     ) -> ArchivePage:
         """Up to ``count`` entries matching ``filters`` (field -> exact value),
         newest first, older than ``cursor``, examining at most ``budget``."""
+        if cursor is not None and is_first_id(cursor):
+            return ArchivePage([], None)  # nothing is older than the first id
         reply = await self.run_script(
             scripts.ARCHIVE_SCAN,
             [self._archive_key(archive)],

@@ -18,6 +18,16 @@ from .scripts import Arg, Script
 LISTENING_RECHECK = 1.0
 
 
+def is_first_id(stream_id: str) -> bool:
+    """True for ``0-0`` (or ``0``): no stream entry is older, so a page "older
+    than" it is empty (Redis refuses the exclusive range ``(0-0``)."""
+    milliseconds, _, sequence = stream_id.partition("-")
+    try:
+        return int(milliseconds) == 0 and int(sequence or 0) == 0
+    except ValueError:
+        return False
+
+
 class BrokerBase:
     backend: Backend
     client: RedisClient

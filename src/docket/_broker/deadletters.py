@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import _codec
 from . import scripts
-from .base import BrokerBase
+from .base import BrokerBase, is_first_id
 from .runs import pack
 
 
@@ -73,6 +73,8 @@ class DeadLetterOps(BrokerBase):
         self, count: int, before: str | None = None
     ) -> list[DeadEntry]:
         """Up to ``count`` entries, newest first, older than ``before`` if given."""
+        if before is not None and is_first_id(before):
+            return []  # nothing is older than the first id
         top = "+" if before is None else f"({before}"
         reply = await self.run_script(scripts.DEAD_PAGE, [self.keys.dead], [top, count])
         return [

@@ -6,23 +6,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import views
-from ..pages import console_of, data, page, text
+from .. import query, views
+from ..pages import console_of, data, page
 from ._actions import act, required
 
 
 async def dead_page(request: Request) -> Response:
-    found = await views.dead(console_of(request), text(request, "cursor"))
+    found = await views.dead(console_of(request), query.stream_id(request, "cursor"))
     return page(request, "dead.html", "dead", **found)
 
 
 async def dead_api(request: Request) -> Response:
-    return data(await views.dead(console_of(request), text(request, "cursor")))
+    cursor = query.stream_id(request, "cursor")
+    return data(await views.dead(console_of(request), cursor))
 
 
 async def replay(request: Request) -> Response:
     async def body(fields: dict[str, str]) -> str:
-        letter = required(fields, "id")
+        letter = query.checked_stream_id("id", required(fields, "id"))
         try:
             execution = await console_of(request).docket.dead_letters.replay(letter)
         except LookupError as error:
@@ -37,7 +38,8 @@ async def purge(request: Request) -> Response:
         letters = console_of(request).docket.dead_letters
         if fields.get("all") == "1":
             return f"Purged {await letters.purge()} dead letters"
-        return f"Purged {await letters.purge([required(fields, 'id')])} dead letter"
+        letter = query.checked_stream_id("id", required(fields, "id"))
+        return f"Purged {await letters.purge([letter])} dead letter"
 
     return await act(request, "/dead", body)
 

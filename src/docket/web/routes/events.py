@@ -14,14 +14,20 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from .. import views
-from ..pages import base_of, console_of, data, text
+from .. import query, views
+from ..pages import NAVIGATION, base_of, console_of, data
 from ..security import csrf_token
+from .tasks import TaskQuery
 
 STREAM_SECONDS = 300  # a browser's EventSource reconnects by itself after this
 
 
-async def _live(request: Request, page: str) -> dict[str, Any]:
+PAGES = (*(name for name, _, _ in NAVIGATION), "login")
+
+
+async def _live(
+    request: Request, page: str, tasks: TaskQuery | None = None
+) -> dict[str, Any]:
     console = console_of(request)
     counts = await views.counts(console)
     context = {
@@ -31,13 +37,7 @@ async def _live(request: Request, page: str) -> dict[str, Any]:
     }
     html: dict[str, str] = {}
     if page == "tasks":
-        found = await views.tasks(
-            console,
-            text(request, "q") or "",
-            text(request, "running_after"),
-            text(request, "queued_after"),
-            int(request.query_params.get("scheduled_offset", "0") or 0),
-        )
+        found = await (tasks or TaskQuery.of(request)).read(console)
         for section in ("running", "queued", "scheduled"):
             html[f"{section}-rows"] = console.render(
                 f"_{section}_rows.html", section=found[section], **context
@@ -55,7 +55,8 @@ async def _live(request: Request, page: str) -> dict[str, Any]:
 
 async def events(request: Request) -> Response:
     console = console_of(request)
-    page = request.query_params.get("page", "overview")
+    page = query.choice(request, "page", PAGES, "overview")
+    tasks = TaskQuery.of(request)  # checked before the stream starts
 
     async def stream() -> AsyncIterator[str]:
         deadline = time.monotonic() + STREAM_SECONDS
@@ -64,7 +65,7 @@ async def events(request: Request) -> Response:
             if await request.is_disconnected():
                 return
             try:
-                payload = await _live(request, page)
+                payload = await _live(request, page, tasks)
                 yield f"data: {json.dumps(payload)}\n\n"
             except Exception as error:  # Redis trouble: say so, keep trying
                 yield f"event: trouble\ndata: {json.dumps(str(error))}\n\n"

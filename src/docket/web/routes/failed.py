@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import views
+from .. import query, views
 from ..pages import bad_request, console_of, data, minutes, page, text
 from ._actions import act, required
 
@@ -22,7 +22,7 @@ async def _read(request: Request) -> dict[str, Any]:
         text(request, "error_type"),
         text(request, "key"),
         minutes(request, "since"),
-        text(request, "cursor"),
+        query.stream_id(request, "cursor"),
     )
 
 
@@ -47,10 +47,7 @@ async def failed_api(request: Request) -> Response:
 def _since(fields: dict[str, str]) -> timedelta | None:
     if not fields.get("since"):
         return None
-    number = float(fields["since"])
-    if number <= 0:
-        raise ValueError("since must be a positive number of minutes")
-    return timedelta(minutes=number)
+    return query.minutes_of("since", fields["since"])
 
 
 async def replay(request: Request) -> Response:

@@ -6,8 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import views
-from ..pages import bad_request, console_of, data, page
+from .. import query, views
+from ..pages import console_of, data, page
 
 
 async def overview_page(request: Request) -> Response:
@@ -24,11 +24,8 @@ async def overview_api(request: Request) -> Response:
 
 
 async def throughput_api(request: Request) -> Response:
-    try:
-        minutes = int(request.query_params.get("minutes", "60"))
-        return data({"minutes": await views.throughput(console_of(request), minutes)})
-    except ValueError as error:
-        return bad_request(str(error))
+    minutes = query.whole(request, "minutes", 60, 1, 1440)
+    return data({"minutes": await views.throughput(console_of(request), minutes)})
 
 
 def routes() -> list[Route]:

@@ -3,6 +3,8 @@ key and task name; cancel, run now, reschedule."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -11,22 +13,45 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ... import _codec
-from .. import views
-from ..pages import bad_request, console_of, data, page, text
+from .. import query, views
+from ..console import Console
+from ..pages import bad_request, console_of, data, page
 from ._actions import act, required
 
 
+@dataclass(frozen=True)
+class TaskQuery:
+    """The tasks page's parameters, checked (a 400 when one is malformed)."""
+
+    q: str
+    running_after: str | None
+    queued_after: str | None
+    scheduled_offset: int
+
+    @classmethod
+    def of(cls, request: Request) -> TaskQuery:
+        return cls(
+            query.text(request, "q") or "",
+            query.stream_id(request, "running_after"),
+            query.stream_id(request, "queued_after"),
+            query.offset(request, "scheduled_offset"),
+        )
+
+    async def read(self, console: Console) -> dict[str, Any]:
+        return await views.tasks(
+            console,
+            self.q,
+            self.running_after,
+            self.queued_after,
+            self.scheduled_offset,
+        )
+
+
 async def _read(request: Request) -> dict[str, Any]:
-    offset = int(request.query_params.get("scheduled_offset", "0") or 0)
-    if offset < 0:
-        raise ValueError("scheduled_offset must not be negative")
-    return await views.tasks(
-        console_of(request),
-        text(request, "q") or "",
-        text(request, "running_after"),
-        text(request, "queued_after"),
-        offset,
-    )
+    return await TaskQuery.of(request).read(console_of(request))
+
+
+LONGEST_DELAY = query.LONGEST_SPAN.total_seconds()
 
 
 async def tasks_page(request: Request) -> Response:
@@ -67,11 +92,12 @@ async def reschedule(request: Request) -> Response:
     async def body(fields: dict[str, str]) -> str:
         key = required(fields, "key")
         try:
-            delay = timedelta(seconds=float(required(fields, "delay")))
+            seconds = float(required(fields, "delay"))
         except ValueError:
             raise ValueError("delay must be a number of seconds") from None
-        if delay < timedelta(0):
-            raise ValueError("delay must not be negative")
+        if not math.isfinite(seconds) or not 0 <= seconds <= LONGEST_DELAY:
+            raise ValueError(f"delay must be from 0 to {LONGEST_DELAY:.0f} seconds")
+        delay = timedelta(seconds=seconds)
         when = _codec.now() + delay
         if not await console_of(request).docket.reschedule(key, when):
             raise ValueError(f"{key} is not waiting (queued or scheduled)")
