@@ -10,6 +10,12 @@ count. The live-update payload of each page is timed in-process too.
 
     python bench/dashboard.py                  # 100,000 queued, 10,000 failed
     python bench/dashboard.py --queued 20000 --failed 2000 --json
+    python bench/dashboard.py --search-only    # searches over 5,000 signed 100 KB tasks
+
+``--search-tasks`` (5,000) signed tasks with ``--search-bytes`` (100,000) of
+arguments each fill two more dockets, one queued and one scheduled, and the
+server time of ``/tasks?q=`` is measured on each: an exact key, a key part
+matching nothing, a key prefix, and the task name (which matches them all).
 """
 
 from __future__ import annotations
@@ -94,9 +100,11 @@ async def _add_many(docket: Docket, task: str, prefix: str, count: int) -> None:
         )
 
 
-def serve(url: str, name: str) -> tuple[uvicorn.Server, threading.Thread, int]:
+def serve(
+    url: str, name: str, keys: list[str] | None = None
+) -> tuple[uvicorn.Server, threading.Thread, int]:
     port = _free_port()
-    docket = Docket(name, url=url)
+    docket = Docket(name, url=url, signing_keys=keys)
     config = uvicorn.Config(
         create_app(docket, token=""), host="127.0.0.1", port=port, log_level="warning"
     )
@@ -154,6 +162,74 @@ async def measure_live(url: str, name: str, rounds: int) -> dict[str, dict[str, 
     return results
 
 
+SEARCH_KEY = "bench-search-signing-key-0123456789abcdef"
+
+
+async def fill_signed(
+    url: str, name: str, count: int, payload: int, scheduled: bool
+) -> None:
+    """``count`` signed tasks with ``payload`` bytes of arguments each, queued
+    (in the stream) or scheduled an hour ahead (parked)."""
+    blob = bytes(range(256)) * (payload // 256) + b"x" * (payload % 256)
+    when = now() + timedelta(hours=1) if scheduled else None
+    async with Docket(name, url=url, signing_keys=[SEARCH_KEY]) as docket:
+        docket.register(noop)
+        docket.register(carry)
+        for start in range(0, count, 250):
+            await asyncio.gather(
+                *(
+                    docket.add(carry, key=f"job-{i}", when=when)(blob)
+                    for i in range(start, min(start + 250, count))
+                )
+            )
+
+
+async def carry(blob: bytes = b"") -> None:
+    pass
+
+
+def measure_search(url: str, o: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Server time of ``/tasks?q=`` over ``--search-tasks`` signed tasks of
+    ``--search-bytes`` each, all queued, then all scheduled."""
+    results: dict[str, dict[str, float]] = {}
+    last = f"job-{o.search_tasks - 1}"
+    queries = [last, "no-such-key", "job-1", "carry"]
+    for place in ("queued", "scheduled"):
+        name = f"bench-search-{place}-{int(time.time())}"
+        started = time.monotonic()
+        asyncio.run(
+            fill_signed(url, name, o.search_tasks, o.search_bytes, place == "scheduled")
+        )
+        print(
+            f"{o.search_tasks:,} signed {place} tasks of {o.search_bytes:,} bytes "
+            f"in {time.monotonic() - started:.1f}s"
+        )
+        server, thread, port = serve(url, name, [SEARCH_KEY])
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
+                for query in queries:
+                    c.get("/tasks", params={"q": query}).raise_for_status()
+                    times: list[float] = []
+                    for _ in range(o.rounds):
+                        response = c.get("/tasks", params={"q": query})
+                        response.raise_for_status()
+                        timing = response.headers["server-timing"]
+                        times.append(float(timing.split("dur=")[1]))
+                    results[f"search {place}: q={query}"] = summary(times)
+        finally:
+            server.should_exit = True
+            thread.join(10)
+        asyncio.run(_drop(url, name))
+    return results
+
+
+async def _drop(url: str, name: str) -> None:
+    """Frees the search dockets' memory (a gigabyte of payloads) before the
+    next fill."""
+    async with Docket(name, url=url, signing_keys=[SEARCH_KEY]) as docket:
+        await docket.clear()
+
+
 def summary(times: list[float]) -> dict[str, float]:
     ordered = sorted(times)
     return {
@@ -170,19 +246,26 @@ def main() -> None:
     p.add_argument("--scheduled", type=int, default=1_000)
     p.add_argument("--failed", type=int, default=10_000)
     p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--search-tasks", type=int, default=5_000)
+    p.add_argument("--search-bytes", type=int, default=100_000)
+    p.add_argument("--search-only", action="store_true", help="only the searches")
     p.add_argument("--json", action="store_true", help="print JSON only")
     o = p.parse_args()
     proc, url = (None, o.url) if o.url else start_redis()
     name = f"bench-dashboard-{int(time.time())}"
+    results: dict[str, dict[str, float]] = {}
     try:
-        asyncio.run(fill(url, name, o))
-        server, thread, port = serve(url, name)
-        try:
-            results = measure_pages(port, o.rounds)
-        finally:
-            server.should_exit = True
-            thread.join(10)
-        results.update(asyncio.run(measure_live(url, name, o.rounds)))
+        if not o.search_only:
+            asyncio.run(fill(url, name, o))
+            server, thread, port = serve(url, name)
+            try:
+                results.update(measure_pages(port, o.rounds))
+            finally:
+                server.should_exit = True
+                thread.join(10)
+            results.update(asyncio.run(measure_live(url, name, o.rounds)))
+        if o.search_tasks:
+            results.update(measure_search(url, o))
     finally:
         if proc is not None:
             stop_redis(proc)

@@ -35,7 +35,19 @@ from .execution import Execution
 HIDDEN = "<hidden: unsigned payload (--unpickle shows it)>"
 GONE = "<not kept once the task finished>"
 FINISHED = ("completed", "failed", "cancelled")
-_REPR = reprlib.Repr()
+
+
+class _Brief(reprlib.Repr):
+    """reprlib's short forms, without writing out all of a long bytes value
+    first (a 100 KB argument costs a millisecond to repr in full)."""
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        if len(x) > 2 * self.maxother:  # its head and tail are all that show
+            x = x[: self.maxother] + x[-self.maxother :]
+        return self.repr_instance(x, level)
+
+
+_REPR = _Brief()
 _REPR.maxstring = _REPR.maxother = 80
 _LONGEST = 240
 

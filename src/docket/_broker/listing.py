@@ -11,9 +11,11 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
+from . import scripts
 from .base import BrokerBase
 
 Fields = dict[bytes, bytes]
+Member = tuple[str, float]  # a future task's key and when it is due (epoch seconds)
 
 
 @dataclass(frozen=True)
@@ -138,17 +140,41 @@ class ListingOps(BrokerBase):
 
     async def scheduled_page(self, offset: int, count: int) -> list[Listed]:
         """Up to ``count`` future tasks from position ``offset``, soonest first."""
+        return await self.parked_tasks(await self.scheduled_members(offset, count))
+
+    async def scheduled_members(self, offset: int, count: int) -> list[Member]:
+        """(key, due time) of up to ``count`` future tasks from position
+        ``offset``, soonest first: no payload is read."""
         members = await self.client.zrange(
             self.keys.queue, offset, offset + count - 1, withscores=True
         )
+        return [(_text(member), float(score)) for member, score in members]
+
+    async def scheduled_search(
+        self, offset: int, count: int, needle: str, wanted: int
+    ) -> tuple[int, list[Member]]:
+        """Future tasks from position ``offset`` whose key contains ``needle``
+        or whose task name is ``needle``, examining at most ``count`` and
+        stopping at the ``wanted``-th hit: (how many were examined, the hits).
+        One script call; no payload is read."""
+        examined, flat = await self.run_script(
+            scripts.SCHEDULED_SEARCH,
+            [self.keys.queue],
+            [self.keys.prefix, offset, count, needle, wanted],
+        )
+        hits = [(_text(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2)]
+        return int(examined), hits
+
+    async def parked_tasks(self, members: Sequence[Member]) -> list[Listed]:
+        """The stored messages of these future tasks (those still there)."""
         if not members:
             return []
         pipe = self.backend.pipeline()
-        for member, _ in members:
-            pipe.hgetall(self.keys.parked(_text(member)))
+        for key, _ in members:
+            pipe.hgetall(self.keys.parked(key))
         parked = await pipe.execute()
         return [
-            Listed(fields, score=float(score))
+            Listed(fields, score=score)
             for (_, score), fields in zip(members, parked, strict=True)
             if fields
         ]

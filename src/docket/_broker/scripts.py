@@ -99,6 +99,7 @@ CLEAR = Script("clear", includes=["_runs"])
 DEAD_LETTER = Script("dead_letter", includes=["_runs"])
 DEAD_PAGE = Script("dead_page")
 ARCHIVE_SCAN = Script("archive_scan")
+SCHEDULED_SEARCH = Script("scheduled_search")
 # Admission control (spec 5.14-5.17); see docket._broker.admission.
 CONCURRENCY_ACQUIRE = Script("concurrency_acquire", includes=["_concurrency"])
 CONCURRENCY_RELEASE = Script("concurrency_release", includes=["_concurrency"])

@@ -9,12 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 from .. import _codec
-from .._broker.listing import Depths
+from .._broker.listing import Depths, Fields, Listed
 from .console import Console
 from .rows import TaskRow, task_row, with_progress
 
 SEARCH_SCAN = 2_000  # entries a search examines per list
+SEARCH_BYTES = 4_000_000  # stored bytes a search reads per stream-ordered list
 CHUNK = 500
+FIRST_CHUNK = 25  # a search's first read, before it knows how big entries are
 
 
 def counts_dict(depths: Depths, workers: int) -> dict[str, int]:
@@ -75,34 +77,54 @@ class Section:
         }
 
 
-def _matches(row: TaskRow, query: str) -> bool:
-    return row.task == query or query in row.key
+def _matches(fields: Fields, needle: bytes) -> bool:
+    """A search hit, on the stored bytes: the task name exactly, or part of
+    the key (UTF-8 substrings match as the text does). Nothing is decoded."""
+    return fields.get(b"function") == needle or needle in fields.get(b"key", b"")
+
+
+def _size(fields: Fields) -> int:
+    return sum(len(name) + len(value) for name, value in fields.items())
+
+
+def _next_chunk(read: int, examined: int) -> int:
+    """How many entries to read next while searching: as many as the byte
+    budget left holds at the average size so far (10 to ``CHUNK``)."""
+    if not examined:
+        return FIRST_CHUNK
+    average = max(1, read // examined)
+    return max(10, min(CHUNK, (SEARCH_BYTES - read) // average))
 
 
 async def _paged(
     console: Console,
-    fetch: Callable[[int, str | None], Awaitable[list[Any]]],
+    fetch: Callable[[int, str | None], Awaitable[list[Listed]]],
     after: str | None,
     query: str,
 ) -> Section:
     """One page of a stream-ordered listing (running or queued), after ``after``;
-    with a search, up to ``SEARCH_SCAN`` entries are examined in chunks."""
+    a search matches the stored key and task name of up to ``SEARCH_SCAN``
+    entries (or ``SEARCH_BYTES`` of them), and decodes only its hits."""
     size, section = console.settings.page_size, Section()
-    examined, cursor = 0, after
+    needle = query.encode()
+    examined, read, cursor = 0, 0, after
     while True:
-        chunk = size if not query else CHUNK
+        chunk = _next_chunk(read, examined) if query else size
         listed = await fetch(chunk, cursor)
         for item in listed:
             examined += 1
             cursor = item.stream_id
+            if query:
+                read += _size(item.fields)
+                if not _matches(item.fields, needle):
+                    continue
             row = task_row(item, console.settings.unpickle, console.docket.codec)
-            if not query or _matches(row, query):
-                section.rows.append(row)
-                if len(section.rows) >= size:
-                    break
+            section.rows.append(row)
+            if len(section.rows) >= size:
+                break
         if len(section.rows) >= size or len(listed) < chunk:
             break
-        if query and examined >= SEARCH_SCAN:
+        if query and (examined >= SEARCH_SCAN or read >= SEARCH_BYTES):
             break
     exhausted = len(listed) < chunk and len(section.rows) < size
     section.following = None if exhausted else cursor
@@ -124,27 +146,29 @@ async def _queued(console: Console, after: str | None, query: str) -> Section:
 
 
 async def _scheduled(console: Console, offset: int, query: str) -> Section:
-    docket = console.docket
+    """One page of future tasks from position ``offset``; a search matches
+    their keys (the queue's members) and stored task names in Redis, reading
+    no payload, and fetches only its hits."""
+    broker, codec = console.docket.broker, console.docket.codec
     size, section = console.settings.page_size, Section()
-    position = offset
+    position, examined = offset, 0
     while True:
-        chunk = size if not query else CHUNK
-        listed = await docket.broker.scheduled_page(position, chunk)
-        taken = 0
-        for item in listed:
-            taken += 1
-            row = task_row(item, console.settings.unpickle, docket.codec)
-            if not query or _matches(row, query):
-                section.rows.append(row)
-                if len(section.rows) >= size:
-                    break
-        position += taken
-        if len(section.rows) >= size or len(listed) < chunk:
-            break
-        if query and position - offset >= SEARCH_SCAN:
-            break
-    exhausted = len(listed) < chunk and len(section.rows) < size
-    section.following = None if exhausted else str(position)
+        wanted = size - len(section.rows)
+        if query:
+            examined, hits = await broker.scheduled_search(
+                position, SEARCH_SCAN, query, wanted
+            )
+            chunk = SEARCH_SCAN
+        else:
+            hits = await broker.scheduled_members(position, wanted)
+            examined, chunk = len(hits), wanted
+        position += examined
+        for item in await broker.parked_tasks(hits):
+            section.rows.append(task_row(item, console.settings.unpickle, codec))
+        if query or len(section.rows) >= size or examined < chunk:
+            break  # a search examines SEARCH_SCAN entries in one call
+    full = len(section.rows) >= size
+    section.following = str(position) if full or examined >= chunk else None
     section.searched = position - offset if query else None
     return section
 
