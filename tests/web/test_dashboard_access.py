@@ -240,10 +240,10 @@ async def _limited(base: str) -> None:
 async def short_sessions(
     redis_server: RedisServer, docket_name: str
 ) -> AsyncIterator[str]:
-    """``create_app`` with a token and 1-second sessions, served by uvicorn on
+    """``create_app`` with a token and 3-second sessions, served by uvicorn on
     127.0.0.1 in a thread (entering its docket there); its base URL."""
     docket = Docket(docket_name, url=redis_server.url)
-    app = create_app(docket, token=TOKEN, session_lifetime=timedelta(seconds=1))
+    app = create_app(docket, token=TOKEN, session_lifetime=timedelta(seconds=3))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
@@ -262,24 +262,26 @@ async def short_sessions(
 
 
 async def test_sessions_expire(short_sessions: str):
-    """A session ends when its lifetime is over; its cookie says so too
-    (Max-Age) and is HttpOnly and SameSite=Strict."""
+    """A session ends when its lifetime (3 s here) is over, not before; its
+    cookie says so too (Max-Age) and is HttpOnly and SameSite=Strict."""
     async with httpx.AsyncClient(base_url=short_sessions, timeout=10) as client:
         token = await csrf(client, "/login")
         signed = await client.post("/login", data={"token": TOKEN, "csrf": token})
+        opened = time.monotonic()
         cookie = signed.headers["set-cookie"].lower()
-        assert "max-age=1" in cookie and "httponly" in cookie
+        assert "max-age=3" in cookie and "httponly" in cookie
         assert "samesite=strict" in cookie
-        started = time.monotonic()
         session = client.cookies["docket_session"]
-        assert (await client.get("/api/counts")).status_code == 200
+        first = await client.get("/api/counts")
+        if time.monotonic() - opened < 2.5:  # a slow machine may be late to look
+            assert first.status_code == 200
         while True:  # the browser would drop it; a copy must stop working
             client.cookies.set("docket_session", session)
             if (await client.get("/api/counts")).status_code == 401:
                 break
-            assert time.monotonic() - started < 10, "the session never expired"
+            assert time.monotonic() - opened < 15, "the session never expired"
             await asyncio.sleep(0.05)
-        assert time.monotonic() - started >= 0.9
+        assert time.monotonic() - opened >= 2.9
 
 
 @pytest.mark.parametrize(
