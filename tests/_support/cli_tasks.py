@@ -89,7 +89,23 @@ async def fails_first(execution: Execution = CurrentExecution()) -> str:
     return f"attempt {execution.attempt}"
 
 
-tasks = [greet, linger, flaky, broken, tick, chatty, steps, block_loop, fails_first]
+async def gives_up(retry: Retry = Retry(attempts=3)) -> None:
+    """Fails on every attempt: retried twice, then it gives up."""
+    raise RuntimeError("still broken")
+
+
+tasks = [
+    greet,
+    linger,
+    flaky,
+    broken,
+    tick,
+    chatty,
+    steps,
+    block_loop,
+    fails_first,
+    gives_up,
+]
 
 # For ``docket worker --dependencies tests._support.cli_tasks:worker_dependencies``.
 worker_dependencies = [Retry(attempts=2)]

@@ -143,7 +143,7 @@ async def test_on_complete_schedules_the_successor_with_replace(
     perpetual = await enter(Perpetual(every=timedelta(seconds=60)), execution)
     perpetual.perpetuate(2, b="z")
 
-    with caplog.at_level(logging.INFO, logger="docket.dependencies"):
+    with caplog.at_level(logging.INFO, logger="docket.worker"):
         handled = await perpetual.on_complete(
             execution, TaskOutcome(duration=timedelta(milliseconds=5))
         )
@@ -176,7 +176,7 @@ async def test_on_complete_after_failure_logs_the_error(
     execution = make_execution(docket)
     perpetual = await enter(Perpetual(), execution)
     outcome = TaskOutcome(duration=timedelta(0), exception=RuntimeError("boom"))
-    with caplog.at_level(logging.INFO, logger="docket.dependencies"):
+    with caplog.at_level(logging.INFO, logger="docket.worker"):
         assert await perpetual.on_complete(execution, outcome) is True
     assert len(docket.replaced) == 1
     assert [record.levelname for record in caplog.records] == ["ERROR", "INFO"]
@@ -200,7 +200,7 @@ async def test_on_complete_when_superseded_schedules_nothing(
     docket = FakeDocket()
     execution = make_execution(docket, superseded=True)
     perpetual = await enter(Perpetual(), execution)
-    with caplog.at_level(logging.INFO, logger="docket.dependencies"):
+    with caplog.at_level(logging.INFO, logger="docket.worker"):
         assert await perpetual.on_complete(execution, TaskOutcome(timedelta(0))) is True
     assert docket.replaced == []
     assert caplog.records[0].getMessage().endswith("(superseded)")

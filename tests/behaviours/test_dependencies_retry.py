@@ -194,7 +194,7 @@ async def test_handle_failure_reschedules_the_next_attempt(
     except ValueError as error:
         outcome = TaskOutcome(duration=timedelta(milliseconds=7), exception=error)
 
-    with caplog.at_level(logging.INFO, logger="docket.dependencies"):
+    with caplog.at_level(logging.INFO, logger="docket.worker"):
         handled = await Retry(attempts=2, delay=timedelta(seconds=10)).handle_failure(
             execution, outcome
         )
@@ -205,12 +205,15 @@ async def test_handle_failure_reschedules_the_next_attempt(
     assert execution.when <= datetime.now(timezone.utc) + timedelta(seconds=10)
     assert recorder.calls == [{"replace": True, "reschedule_message": b"1-0"}]
 
-    messages = [(record.levelname, record.getMessage()) for record in caplog.records]
-    assert messages[0][0] == "ERROR"
-    assert messages[0][1].startswith("↩ [     7ms] the_task(")
-    assert caplog.records[0].exc_info is not None
-    assert messages[1][0] == "INFO"
-    assert messages[1][1].startswith("↫ [     7ms] the_task(")
+    # One WARNING line on the worker's logger, without a traceback: the
+    # traceback is logged once, by the attempt that gives up.
+    [record] = caplog.records
+    assert (record.name, record.levelname) == ("docket.worker", "WARNING")
+    assert record.exc_info is None
+    assert record.getMessage().startswith("↫ [     7ms] the_task(")
+    assert record.getMessage().endswith(
+        " attempt 1 of 2 failed (ValueError: boom); retrying in 10s"
+    )
 
 
 async def test_handle_failure_forever_never_declines() -> None:

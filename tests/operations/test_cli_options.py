@@ -4,6 +4,7 @@ and the promise that every ``Worker.run`` parameter has a CLI option."""
 from __future__ import annotations
 
 import inspect
+import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -351,3 +352,33 @@ def test_docket_tasks_from_the_environment_is_space_separated(
         "tests._support.cli_tasks:tasks",
         "docket.tasks:standard_tasks",
     ]
+
+
+def _commands() -> list[list[str]]:
+    """Every command and subcommand of ``docket``, as argument lists."""
+    from typer.main import get_command
+
+    def walk(command: Any, path: list[str]) -> list[list[str]]:
+        found = [path]
+        for name in getattr(command, "commands", {}):
+            found += walk(command.commands[name], [*path, name])
+        return found
+
+    return walk(get_command(app), [])
+
+
+@pytest.mark.parametrize("columns", ["200", "80"])
+def test_help_shows_flags_without_a_type_and_values_by_name(columns: str):
+    """No ``--json <bool>`` or ``--help <bool>``: a flag shows nothing after it,
+    an option the name of what it takes (URL, NAME, DURATION...), never a
+    Python type, in the rich help and in the worker's plain help alike."""
+    for path in _commands():
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": columns})
+        assert result.exit_code == 0, (path, result.output)
+        assert "<bool>" not in result.output, path
+        options = [line for line in result.output.splitlines() if " --" in line]
+        for line in options:
+            assert not re.search(r"--[a-z-]+ +(-\w +)?<(str|int|float|list)", line), (
+                path,
+                line,
+            )

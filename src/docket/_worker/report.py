@@ -15,6 +15,7 @@ from .. import instrumentation as m
 from .._broker.deadletters import Rejection
 from .._context import format_duration
 from .._message import identity
+from .._redis import redact_url
 from ..annotations import Annotation, compact_signature
 from ..execution import Execution
 from .session import Session
@@ -28,9 +29,14 @@ logger = logging.getLogger("docket.worker")
 
 
 def worker_started(session: Session) -> None:
-    """The start-up line: the worker's name and every task it can run."""
+    """The start-up line: the worker's name, its docket and Redis URL (without
+    its password) and every task it can run."""
     worker = session.worker
-    lines = [f"Starting worker {worker.name!r} with the following tasks:"]
+    docket = session.docket
+    lines = [
+        f"Starting worker {worker.name!r} on docket {docket.name!r} at "
+        f"{redact_url(docket.url)} with the following tasks:"
+    ]
     for name, function in session.docket.tasks.items():
         lines.append(f"* {name}({compact_signature(get_signature(function))})")
     logger.info("\n".join(lines), extra=worker.labels())
@@ -165,10 +171,15 @@ def failed(
 def final_failure(
     session: Session, execution: Execution, error: BaseException, duration: float
 ) -> None:
+    """The one ERROR line of a failed task, with its traceback; after retries,
+    it says how many attempts were made (the retried ones logged one line each,
+    without a traceback)."""
+    attempts = execution.attempt
     logger.error(
-        "↩ [%s] %s",
+        "↩ [%s] %s failed" + (" (gave up after %d attempts)" if attempts > 1 else ""),
         format_duration(duration),
         execution.call_repr(),
+        *((attempts,) if attempts > 1 else ()),
         exc_info=error,
         extra=log_extra(session, execution, duration=duration),
     )

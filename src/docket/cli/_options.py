@@ -179,6 +179,7 @@ DocketName = Annotated[
         "--docket",
         "-d",
         envvar=_defaults.ENV_NAME,
+        metavar="NAME",
         help="The name of the docket",
     ),
 ]
@@ -217,6 +218,7 @@ Tasks = Annotated[
     typer.Option(
         "--tasks",
         envvar=_defaults.ENV_TASKS,
+        metavar="MODULE:ATTR",
         callback=validate_tasks,
         help="Task collections to register, as module:attribute (repeatable)",
     ),
@@ -236,8 +238,8 @@ ShowArgs = Annotated[
     bool,
     typer.Option(
         "--show-args",
-        help="Add an Arguments column: arguments that verify against the signing "
-        "keys, else a placeholder saying why not",
+        help="Show each task's arguments on a line under it (when they verify "
+        "against the signing keys; else a placeholder saying why not)",
     ),
 ]
 Unpickle = Annotated[

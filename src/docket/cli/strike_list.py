@@ -7,16 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from rich.table import Table
-
 from .. import _codec, _defaults
 from .._pausing import Pause
-from .._text import for_rich, for_terminal
+from .._text import for_terminal
 from ._app import app
 from ._common import console, run, say
+from ._human import relative
 from ._options import DocketName, Json, SigningKeysFile, Url
 from ._options import signing_keys as keys_of
-from .snapshot import relative_time
+from ._table import TIME_WIDTH, Column, Grid, print_grid
 
 
 @dataclass(frozen=True)
@@ -66,26 +65,31 @@ def _pause_dict(pause: Pause) -> dict[str, Any]:
 
 def _tables(
     docket_name: str, rows: list[StrikeRow], pauses: list[Pause]
-) -> list[Table]:
+) -> tuple[Grid, Grid]:
     now = datetime.now(timezone.utc)
-    struck = Table(title=f"Strikes in docket {for_terminal(docket_name)!r}")
-    struck.add_column("Task", style="cyan", overflow="fold")
-    struck.add_column("Strikes", overflow="fold")
+    struck = Grid(
+        [Column("Task", style="cyan"), Column("Strikes")],
+        title=[f"Strikes in docket {docket_name!r}"],
+    )
     for row in rows:
         what = (
             "the whole task"
             if row.parameter is None
             else f"{row.parameter} {row.operator} {row.value!r}"
         )
-        struck.add_row(for_rich(row.task or "* (every task)"), for_rich(what))
-    held = Table(title=f"Paused in docket {for_terminal(docket_name)!r}")
-    held.add_column("Task", style="cyan", overflow="fold")
-    held.add_column("Paused")
-    held.add_column("Waiting", justify="right")
+        struck.add_row(row.task or "* (every task)", what)
+    held = Grid(
+        [
+            Column("Task", style="cyan"),
+            Column("Paused", least=TIME_WIDTH),
+            Column("Waiting", justify="right"),
+        ],
+        title=[f"Paused in docket {docket_name!r}"],
+    )
     for pause in pauses:
-        since = "?" if pause.since is None else relative_time(now, pause.since)
-        held.add_row(for_rich(pause.task), since, f"{pause.waiting:,}")
-    return [struck, held]
+        since = "?" if pause.since is None else relative(now, pause.since)
+        held.add_row(pause.task, since, f"{pause.waiting:,}")
+    return struck, held
 
 
 def list_strikes(
@@ -102,11 +106,11 @@ def list_strikes(
         return
     struck, held = _tables(docket_name, rows, pauses)
     if rows:
-        console.print(struck)
+        print_grid(console, struck)
     else:
         say(f"Nothing is struck in docket {for_terminal(docket_name)!r}.")
     if pauses:
-        console.print(held)
+        print_grid(console, held)
     else:
         say(f"Nothing is paused in docket {for_terminal(docket_name)!r}.")
 

@@ -9,12 +9,11 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand
 
 from .. import _defaults as d
 from .._logging import configure_logging
 from .._redis import redact_url
-from ._app import app
+from ._app import Command, app
 from ._common import fail
 from ._options import (
     DocketName,
@@ -57,7 +56,7 @@ def _duration(*names: str, default: str, positive: bool = True, **options: Any) 
 WIDE_HELP = 160
 
 
-class WorkerCommand(TyperCommand):
+class WorkerCommand(Command):
     """The worker command: rich help on wide terminals, plain help on narrow ones."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:

@@ -24,6 +24,9 @@ from .._context import current_docket, current_execution, current_worker
 from ..execution import Execution
 
 logger = logging.getLogger("docket.dependencies")
+# The lines about a run (retried, perpetuated, superseded) go where the worker
+# writes that run's other lines, so one logger name tells a task's whole story.
+run_logger = logging.getLogger("docket.worker")
 
 # What a handler role's dependency value is, for ``Runtime[T]`` and friends.
 T = TypeVar("T", covariant=True)

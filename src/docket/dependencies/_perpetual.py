@@ -19,7 +19,14 @@ from .. import instrumentation as m
 from .._context import current_execution, format_duration
 from .._redis.faults import through_faults
 from ..execution import Execution
-from ._base import CompletionHandler, TaskOutcome, handler_labels, log_extra, logger
+from ._base import (
+    CompletionHandler,
+    TaskOutcome,
+    handler_labels,
+    log_extra,
+    logger,
+    run_logger,
+)
 
 
 class Perpetual(CompletionHandler["Perpetual"]):
@@ -113,7 +120,7 @@ class Perpetual(CompletionHandler["Perpetual"]):
             m.TASKS_SUPERSEDED.add(
                 1, {**handler_labels(execution), "docket.where": "on_complete"}
             )
-            logger.info(
+            run_logger.info(
                 "↬ [%s] %s (superseded)", duration, execution.call_repr(), extra=extra
             )
             return True
@@ -131,14 +138,14 @@ class Perpetual(CompletionHandler["Perpetual"]):
         m.TASKS_PERPETUATED.add(1, handler_labels(execution))
 
         if outcome.exception is not None:
-            logger.error(
-                "↩ [%s] %s",
+            run_logger.error(
+                "↩ [%s] %s failed; its successor is scheduled",
                 duration,
                 execution.call_repr(),
                 exc_info=outcome.exception,
                 extra=extra,
             )
-        logger.info("↫ [%s] %s", duration, execution.call_repr(), extra=extra)
+        run_logger.info("↫ [%s] %s", duration, execution.call_repr(), extra=extra)
         return True
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ from typing import ClassVar, NoReturn
 from typing_extensions import Self
 
 from .. import instrumentation as m
+from .._codec import error_text
 from .._context import current_execution, format_duration
 from ..execution import Disposition, Execution
 from ._base import (
@@ -18,8 +19,21 @@ from ._base import (
     TaskOutcome,
     handler_labels,
     log_extra,
-    logger,
+    run_logger,
 )
+
+
+def _in(delay: timedelta) -> str:
+    """``now``, ``in 250ms``, ``in 1.5s``, ``in 2m 00s``: when the next attempt runs."""
+    seconds = delay.total_seconds()
+    if seconds <= 0:
+        return "now"
+    if seconds < 1:
+        return f"in {seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"in {seconds:.3g}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"in {minutes}m {rest:02d}s"
 
 
 class Retry(FailureHandler["Retry"]):
@@ -90,16 +104,25 @@ class Retry(FailureHandler["Retry"]):
 
         m.TASKS_RETRIED.add(1, handler_labels(execution))
 
-        duration = format_duration(outcome.duration.total_seconds())
-        extra = log_extra(execution, outcome)
-        logger.error(
-            "↩ [%s] %s",
-            duration,
+        # One line per retried attempt, without its traceback: the traceback is
+        # logged once, with the attempt that gives up (or never, if one succeeds).
+        failed = execution.attempt - 1
+        of = "" if self.attempts is None else f" of {self.attempts}"
+        error = outcome.exception
+        if error is None or isinstance(error, ForcedRetry):
+            why = "asked to retry"
+        else:
+            why = f"failed ({error_text(error)})"
+        run_logger.warning(
+            "↫ [%s] %s attempt %d%s %s; retrying %s",
+            format_duration(outcome.duration.total_seconds()),
             execution.call_repr(),
-            exc_info=outcome.exception,
-            extra=extra,
+            failed,
+            of,
+            why,
+            _in(self.delay),
+            extra=log_extra(execution, outcome),
         )
-        logger.info("↫ [%s] %s", duration, execution.call_repr(), extra=extra)
         return True
 
     def __repr__(self) -> str:
