@@ -73,7 +73,15 @@ def examples(page: Path) -> list[Example]:
     return found
 
 
-ALL = [example for page in sorted(DOCS.glob("*.md")) for example in examples(page)]
+# Pages whose examples need a project around them run in their own tests:
+# django.md in tests/contrib/django/test_django_docs.py (a Django project).
+OWN_TESTS = {"django.md"}
+ALL = [
+    example
+    for page in sorted(DOCS.glob("*.md"))
+    if page.name not in OWN_TESTS
+    for example in examples(page)
+]
 
 
 @pytest.fixture(scope="module")
