@@ -7,6 +7,7 @@ redis-server at 80 columns; JSON stays exact."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -18,11 +19,13 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from docket import Docket
 from docket._text import for_terminal
 from docket.cli import app
+from docket.cli.watch import WatchView
 from tests._support import ROOT, hostile_tasks
 from tests._support.cli import WorkerProcess, wait_until
 from tests._support.hostile_tasks import FORGED, HOSTILE
@@ -225,3 +228,24 @@ def assert_safe_log(output: str) -> None:
     assert "\x1b" not in output and "\r" not in output and "\u202e" not in output
     assert not any(line.startswith(FORGED) for line in output.splitlines())
     assert "--- Logging error ---" not in output
+
+
+async def test_watch_shows_hostile_progress_text_escaped():
+    """What watch redraws while a task runs (state, worker, error and the
+    progress line) shows a hostile progress message, worker name and error
+    escaped: no ESC, carriage return or line of its own reaches the terminal."""
+    async with Docket(name="watched", url="memory://watch-escaping") as docket:
+        docket.register_collection(TASKS)
+        later = datetime.now(timezone.utc) + timedelta(hours=1)
+        execution = await docket.add(hostile_tasks.report, key=HOSTILE, when=later)("x")
+        view = WatchView("watched", execution)
+        view.apply({"type": "state", "state": "running", "worker": WORKER_NAME})
+        view.apply({"type": "progress", "current": 1, "total": 2, "message": HOSTILE})
+        view.apply({"type": "state", "state": "failed", "error": HOSTILE})
+        out = io.StringIO()
+        Console(file=out, width=400, color_system=None).print(view.render())
+    shown = out.getvalue()
+    assert view.show_progress
+    assert_safe(shown, "")
+    flat = shown.replace("\n", "")
+    assert for_terminal(HOSTILE) in flat and for_terminal(WORKER_NAME) in flat
