@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -95,6 +96,17 @@ def test_failed_ls_json_show_and_filters(redis_server: RedisServer, docket_name:
     assert filtered["tasks"] == []
     table = invoke(url, docket_name, "failed", "ls", "--task", "fail_with").output
     assert "refused one" in table and "refused two" in table
+    lines = table.splitlines()  # one line each at 80 columns, newest first
+    assert lines[1].split() == ["Failed", "Task", "Key", "Try", "Error"]
+    assert [re.findall(r"\bf[12]\b", line) for line in lines[2:]] == [["f2"], ["f1"]]
+    assert all(len(line) <= 80 for line in lines)
+    shown = invoke(url, docket_name, "failed", "ls", "--show-args").output.splitlines()
+    assert shown[3].strip().startswith("args <pickled") and "f2" in shown[2]
+    detail = invoke(url, docket_name, "failed", "show", "f1").output.splitlines()
+    assert detail[:2] == ["Key: f1", "Task: fail_with"]
+    assert re.fullmatch(r"Arguments: args <pickled, \d+ bytes>, kwargs .*", detail[2])
+    assert detail[3] == "Error: ValueError: refused one"
+    assert re.match(r"Failed: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \(", detail[8])
 
 
 def test_replay_purge_and_their_mistakes(redis_server: RedisServer, docket_name: str):
