@@ -1,4 +1,5 @@
-"""Every ```python example of every docs/*.md page runs, as a script, and succeeds.
+"""Every ```python example of every docs/*.md page and of the README runs, as a
+script, and succeeds; so does the demo the README's first command runs.
 
 Conventions for the pages:
 
@@ -76,12 +77,11 @@ def examples(page: Path) -> list[Example]:
 # Pages whose examples need a project around them run in their own tests:
 # django.md in tests/contrib/django/test_django_docs.py (a Django project).
 OWN_TESTS = {"django.md"}
-ALL = [
-    example
-    for page in sorted(DOCS.glob("*.md"))
-    if page.name not in OWN_TESTS
-    for example in examples(page)
+PAGES = [
+    *(page for page in sorted(DOCS.glob("*.md")) if page.name not in OWN_TESTS),
+    ROOT / "README.md",
 ]
+ALL = [example for page in PAGES for example in examples(page)]
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +107,29 @@ def test_every_page_has_runnable_examples() -> None:
     }
     runnable = {e.page for e in ALL if not e.skipped and e.is_script}
     assert ours <= runnable, ours - runnable
+
+
+def test_the_readme_example_is_run() -> None:
+    """The README's "Using it" example is among the examples run (as written, its
+    Redis URL pointed at the test's redis-server)."""
+    readme = [e for e in ALL if e.page == "README.md"]
+    assert readme and all(not e.skipped and e.is_script for e in readme)
+    assert any("redis://localhost:6379" in e.code for e in readme)
+
+
+@pytest.mark.slow
+def test_the_readme_demo_runs() -> None:
+    """``examples/demo.py`` (the README's first command) runs to its last line."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py")],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "demo finished" in result.stdout
 
 
 @pytest.mark.slow
