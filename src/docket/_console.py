@@ -17,12 +17,13 @@ from typing import Any
 
 from . import _codec, _defaults
 from ._broker import Broker
-from ._broker.tally import minute_of
+from ._broker.tally import minute_of, window_of
 from ._codec import Codec
 from ._durations import parse_duration
 from ._keys import check_task_key
 from ._message import UnverifiedMessage, decode_message, resealed_message
 from ._states import Disposition
+from ._timing import TaskTiming, summed
 from .archive import FailedPage, FailedTask, ThroughputMinute
 
 logger = logging.getLogger("docket.console")
@@ -252,6 +253,20 @@ class OperatorConsole:
             ThroughputMinute.decode(m, c) for m, c in zip(starts, counts, strict=True)
         ]
 
+    async def task_timings(self, minutes: int = 60) -> dict[str, TaskTiming]:
+        """Per task name: completed, failed and retried counts and runtime and
+        queue-wait histograms (``summary()`` gives p50/p95) over the last
+        ``minutes`` (at most 24 hours), read from ten-minute windows: the span is
+        rounded up to whole windows, so "the last hour" covers 60 to 70 minutes."""
+        horizon = int(_defaults.STATS_RETENTION.total_seconds() // 60)
+        if not 1 <= minutes <= horizon:
+            raise ValueError(f"minutes must be between 1 and {horizon}")
+        now = _codec.now().timestamp()
+        first, last = window_of(now - 60 * minutes), window_of(now)
+        step = int(_defaults.TIMING_WINDOW.total_seconds())
+        windows = await self.broker.timings(list(range(first, last + 1, step)))
+        return summed(windows)
+
     # ---- moving a waiting task --------------------------------------------------
 
     async def reschedule(self, key: str, when: datetime | None = None) -> bool:
@@ -282,5 +297,6 @@ class OperatorConsole:
             immediate=state == "queued",
             mode="replace",
             fields=message,
+            keep_added=True,
         )
         return placed == "OK"

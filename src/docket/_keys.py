@@ -179,6 +179,11 @@ class Keyspace:
         ``minute`` being the epoch seconds of its start."""
         return f"{self.prefix}:stats:{minute}"
 
+    def timing_window(self, start: int) -> str:
+        """Runtime and queue-wait histograms of the ten-minute window from epoch
+        second ``start`` (see ``_timing``), under the reserved ``stats:`` prefix."""
+        return f"{self.prefix}:stats:window:{start}"
+
     @cached_property
     def perpetual_lock(self) -> str:
         return f"{self.prefix}:perpetual:lock"

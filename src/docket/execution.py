@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from uncalled_for import get_signature
 from uncalled_for.introspection import _signature_cache  # pyright: ignore[reportPrivateUsage]
 
 from . import _codec
-from ._broker import Failure, RunRecord, ScheduleRequest, Settlement
+from ._broker import AttemptNote, Failure, RunRecord, ScheduleRequest, Settlement
 from ._codec import UnverifiedPayload
 from ._handles import DocketHandle, TaskFunction
 from ._message import (
@@ -100,6 +101,9 @@ class Execution:
         self.schedule_exception: BaseException | None = None
         self.progress = ExecutionProgress(docket, key, generation)
         self.acknowledged = False
+        # The attempt that just failed, while failure handlers run: a handler that
+        # reschedules this execution (a retry) keeps it in the run record's history.
+        self.failed_attempt: AttemptNote | None = None
         self._recorded = True  # whether the last sync found a run record
 
     @property
@@ -271,6 +275,7 @@ class Execution:
             mode,
             self.as_message(),
             reschedule_message,
+            ended=self.failed_attempt if reschedule_message else None,
         )
 
     def scheduled(self, placed: str, immediate: bool) -> Disposition:
@@ -322,6 +327,10 @@ class Execution:
         ``progress`` says otherwise. A ``failure`` goes to the failed-task archive."""
         if progress is None:
             progress = self.progress.written or self._redelivered
+        runtime = wait = None
+        if self.started_at is not None:
+            started = self.started_at.timestamp()
+            runtime, wait = time.time() - started, started - self.when.timestamp()
         return Settlement(
             key=self._key,
             generation=self._generation,
@@ -333,6 +342,8 @@ class Execution:
             wrote_progress=progress,
             function=self._function_name,
             failure=failure,
+            runtime=runtime,
+            wait=wait,
         )
 
     async def _finish(

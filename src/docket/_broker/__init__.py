@@ -6,6 +6,7 @@ that touches more than one key is one script of ``lua/``.
 
 from .broker import Broker
 from .types import (
+    AttemptNote,
     Delivery,
     DueResult,
     Failure,
@@ -16,6 +17,7 @@ from .types import (
 )
 
 __all__ = [
+    "AttemptNote",
     "Broker",
     "Delivery",
     "DueResult",

@@ -113,11 +113,18 @@ class ArchiveOps(BrokerBase):
 
     async def throughput(self, minutes: Sequence[int]) -> list[dict[str, int]]:
         """The counts (``<outcome>:<task>`` -> n) of each minute, in one round trip."""
-        if not minutes:
+        return await self._counters([self.keys.stats(minute) for minute in minutes])
+
+    async def timings(self, windows: Sequence[int]) -> list[dict[str, int]]:
+        """The fields of each ten-minute timing window, in one round trip."""
+        return await self._counters([self.keys.timing_window(w) for w in windows])
+
+    async def _counters(self, names: Sequence[str]) -> list[dict[str, int]]:
+        if not names:
             return []
         pipe = self.backend.pipeline()
-        for minute in minutes:
-            pipe.hgetall(self.keys.stats(minute))
+        for name in names:
+            pipe.hgetall(name)
         replies = await pipe.execute()
         return [
             {_text(field): int(value) for field, value in reply.items()}

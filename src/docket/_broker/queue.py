@@ -10,7 +10,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from .. import _codec
-from .._defaults import LEGACY_MARKER_GRACE, MOVE_BATCH
+from .._defaults import HISTORY_KEPT, LEGACY_MARKER_GRACE, MOVE_BATCH
 from .._keys import GeneratedKey
 from . import scripts
 from .base import BrokerBase
@@ -18,6 +18,7 @@ from .batcher import script_command
 from .types import Delivery, DueResult, ScheduleRequest
 
 LEGACY_GRACE = str(int(LEGACY_MARKER_GRACE.total_seconds()))
+HISTORY = str(HISTORY_KEPT)
 
 
 def _is_nogroup(error: ResponseError) -> bool:
@@ -33,11 +34,13 @@ class QueueOps(BrokerBase):
         mode: str,
         fields: Mapping[bytes, bytes],
         reschedule_from: bytes | None = None,
+        keep_added: bool = False,
     ) -> str:
         """Place a task: "OK", "EXISTS" (add of a live key) or "SUPERSEDED"
-        (reschedule of a message whose key was replaced meanwhile)."""
+        (reschedule of a message whose key was replaced meanwhile). ``keep_added``
+        keeps the record's "added" time (moving a waiting task)."""
         request = ScheduleRequest(
-            key, when, immediate, mode, dict(fields), reschedule_from
+            key, when, immediate, mode, dict(fields), reschedule_from, keep_added
         )
         return await self.place(request)
 
@@ -60,11 +63,14 @@ class QueueOps(BrokerBase):
         already text or bytes)."""
         k, key = self.keys, request.key
         keys = [k.stream, k.queue, k.runs(key), k.parked(key), k.listening]
+        now = repr(time.time())
         if isinstance(key, GeneratedKey):  # fresh: no legacy marker can exist
             legacy = ""
         else:
-            legacy = repr(time.time())
+            legacy = now
             keys += [k.known(key), k.stream_id(key)]
+        keep = request.keep_added or request.mode in ("reschedule", "repark")
+        ended = request.ended
         args: list[str | bytes] = [
             k.prefix,
             key,
@@ -77,6 +83,10 @@ class QueueOps(BrokerBase):
             legacy,
             LEGACY_GRACE,
             k.wake,
+            "" if keep else now,
+            str(ended.attempt) if ended else "",
+            ended.document if ended else "",
+            HISTORY,
         ]
         for name, value in request.fields.items():
             args.append(name)

@@ -71,10 +71,7 @@ def _claim_args(batch: Iterable[tuple[str, int, bytes, bool]]) -> list[str | byt
 
 
 def _pack_counts(counts: Counts) -> bytes:
-    return pack(
-        (str(minute), f"{outcome}:{task}", str(count))
-        for (minute, outcome, task), count in counts.items()
-    )
+    return pack((hash_, name, str(count)) for (hash_, name), count in counts.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +108,16 @@ class _SettleCall:
         self, ops: RunOps, batch: Sequence[Settlement], ttl_seconds: int, flush: bool
     ) -> None:
         self.tally = ops.tally
-        counts = count_outcomes((item.state, item.function) for item in batch)
+        counts = count_outcomes(
+            (item.state, item.function, item.runtime, item.wait) for item in batch
+        )
         self.counts = counts
         self.taken: Counts | None = None
         if flush or ops.tally.due():
             self.taken = ops.tally.take()
         sending = merge(dict(self.taken), counts) if self.taken is not None else {}
         cutoff = ""
-        if any(outcome == "failed" for _, outcome, _ in sending):
+        if any(name.startswith("failed:") for _, name in sending):
             oldest = _codec.now().timestamp() - ops.failed_retention
             cutoff = str(max(int(oldest * 1000), 0))
         keys = ops.keys

@@ -1,9 +1,11 @@
-"""Throughput counts waiting to be written: (minute, outcome, task) -> count.
+"""Counts waiting to be written: (hash, field) -> count, for the per-minute
+throughput hashes (``P:stats:<minute>``, fields ``<outcome>:<task>``) and the
+ten-minute timing windows (``P:stats:window:<epoch>``, see ``_timing``).
 
 The counts ride along with the settle script at most once per flush interval, so
 the success path costs no extra Redis command per task: a worker settling
-thousands of tasks a second writes one HINCRBY per task name and outcome per
-second (see settle.lua).
+thousands of tasks a second writes one HINCRBY per field it touched per second
+(see settle.lua).
 """
 
 from __future__ import annotations
@@ -12,15 +14,24 @@ import time
 from collections.abc import Iterable
 
 from .. import _codec
+from .._defaults import TIMING_WINDOW
+from .._timing import bucket_of
 
 OUTCOMES = ("completed", "failed", "retried")
+WINDOW = int(TIMING_WINDOW.total_seconds())
 
-Counts = dict[tuple[int, str, str], int]
+# (hash suffix after "P:stats:", field) -> count
+Counts = dict[tuple[str, str], int]
 
 
 def minute_of(epoch: float) -> int:
     """The epoch seconds at which the minute holding ``epoch`` starts."""
     return int(epoch // 60) * 60
+
+
+def window_of(epoch: float) -> int:
+    """The epoch seconds at which the timing window holding ``epoch`` starts."""
+    return int(epoch // WINDOW) * WINDOW
 
 
 def merge(into: Counts, other: Counts) -> Counts:
@@ -45,8 +56,10 @@ class Tally:
         """Count ``count`` tasks named ``task`` that ended ``outcome`` just now."""
         if outcome not in OUTCOMES:
             raise ValueError(f"Unknown outcome {outcome!r}; expected one of {OUTCOMES}")
-        bucket = (minute_of(_codec.now().timestamp()), outcome, task)
-        self.counts[bucket] = self.counts.get(bucket, 0) + count
+        now = _codec.now().timestamp()
+        name = f"{outcome}:{task}"
+        for bucket in ((str(minute_of(now)), name), (f"window:{window_of(now)}", name)):
+            self.counts[bucket] = self.counts.get(bucket, 0) + count
 
     def due(self) -> bool:
         return time.monotonic() - self._last >= self.interval
@@ -62,12 +75,25 @@ class Tally:
         merge(self.counts, counts)
 
 
-def count_outcomes(items: Iterable[tuple[str, str]]) -> Counts:
-    """(state, task) pairs of settled executions counted per minute bucket."""
-    minute = minute_of(_codec.now().timestamp())
+Timed = tuple[str, str, float | None, float | None]
+
+
+def count_outcomes(items: Iterable[Timed]) -> Counts:
+    """(state, task, runtime, queue wait) of settled executions, counted: the
+    outcome per minute and per window, and the runtime and queue-wait buckets
+    per window (None: not measured)."""
+    now = _codec.now().timestamp()
+    minute, window = str(minute_of(now)), f"window:{window_of(now)}"
     counts: Counts = {}
-    for state, task in items:
-        if task and state in ("completed", "failed"):
-            bucket = (minute, state, task)
+    for state, task, runtime, wait in items:
+        if not task or state not in ("completed", "failed"):
+            continue
+        name = f"{state}:{task}"
+        fields = [(minute, name), (window, name)]
+        if runtime is not None:
+            fields.append((window, f"runtime.{bucket_of(runtime)}:{task}"))
+        if wait is not None:
+            fields.append((window, f"wait.{bucket_of(wait)}:{task}"))
+        for bucket in fields:
             counts[bucket] = counts.get(bucket, 0) + 1
     return counts

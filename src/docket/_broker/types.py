@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,19 @@ class Settlement:
     wrote_progress: bool = False
     function: str = ""  # the task name, for the per-minute throughput counts
     failure: Failure | None = None  # archived in P:failed when state is "failed"
+    # Seconds the run took and waited past its due time (None: not measured),
+    # for the per-task-type timing windows.
+    runtime: float | None = None
+    wait: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptNote:
+    """One ended attempt of a run that goes on (a retry): what the run record's
+    ``history:<attempt>`` field keeps, as JSON."""
+
+    attempt: int
+    document: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +75,11 @@ class ScheduleRequest:
     mode: str  # "add" | "replace" | "reschedule" | "repark"
     fields: dict[bytes, bytes]
     reschedule_from: bytes | None = None
+    # Keep the record's "added" time (a move of a waiting task); a reschedule
+    # (retry) always keeps it, an add or replace stamps now.
+    keep_added: bool = False
+    # The attempt that just ended, as the record's history keeps it (a retry).
+    ended: AttemptNote | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +102,14 @@ def _number(raw: dict[bytes, bytes], name: bytes) -> float | None:
         return float(raw[name])
     except (KeyError, ValueError):
         return None
+
+
+def _history(raw: dict[bytes, bytes]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for name, value in raw.items():
+        if name.startswith(b"history:") and name[8:].isdigit():
+            found[int(name[8:])] = value.decode(errors="replace")
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +137,13 @@ class RunRecord:
     attempt: str | None = None
     serializer: str | None = None
     signature: str | None = None
+    # What the task's page shows: when it was added (epoch seconds), whether the
+    # current attempt is a redelivery, a failure's traceback, and the notes of
+    # earlier attempts of a retried run (attempt number -> JSON).
+    added: float | None = None
+    redelivered: bool = False
+    traceback: str | None = None
+    history: dict[int, str] = field(default_factory=dict[int, str])
 
     @classmethod
     def decode(cls, raw: dict[bytes, bytes]) -> RunRecord | None:
@@ -136,6 +169,10 @@ class RunRecord:
             attempt=_text(raw, b"attempt"),
             serializer=_text(raw, b"serializer"),
             signature=_text(raw, b"signature"),
+            added=_number(raw, b"added"),
+            redelivered=raw.get(b"redelivered") == b"1",
+            traceback=_text(raw, b"traceback"),
+            history=_history(raw),
         )
 
     @property

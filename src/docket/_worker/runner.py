@@ -15,6 +15,7 @@ from .. import _codec, _defaults
 from .._broker import Failure
 from .._calling import bind_executor, call_task
 from .._context import current_docket, current_execution, current_worker
+from .._history import failed_attempt_note
 from .._observe import span, tracing_enabled
 from .._results import store_value
 from ..dependencies._base import (
@@ -256,12 +257,18 @@ async def _failed(
     completed = execution.state is ExecutionState.COMPLETED  # failed in teardown
     if resolved is not None and not completed:  # (an empty dict may hold extras)
         handler = get_single_dependency_of_type(resolved, FailureHandler)
+        if handler is not None:  # one that reschedules (a retry) keeps this attempt
+            execution.failed_attempt = failed_attempt_note(
+                execution.attempt, execution.worker, execution.started_at, error
+            )
         try:
             if handler is not None and await handler.handle_failure(execution, outcome):
                 await _safety_net(session, held)
                 return
         except Exception as failing:  # the handler broke: the failure stands
             report.handler_failed(session, execution, handler, failing)
+        finally:
+            execution.failed_attempt = None
         completion = get_single_dependency_of_type(resolved, CompletionHandler)
         if completion is not None and not held.followed_up:
             held.followed_up = True

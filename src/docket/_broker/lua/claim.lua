@@ -40,8 +40,14 @@ for i = 7, #ARGV, 4 do
     stale[#stale + 1] = id
   else
     if ARGV[5] == '1' then
-      redis.call('HSET', runs, 'state', 'running', 'worker', worker, 'started_at', started,
-        'stream_id', '')
+      -- A redelivery (its worker stopped) says so on the record, in the same HSET.
+      if again == '1' then
+        redis.call('HSET', runs, 'state', 'running', 'worker', worker, 'started_at',
+          started, 'stream_id', '', 'redelivered', '1')
+      else
+        redis.call('HSET', runs, 'state', 'running', 'worker', worker, 'started_at',
+          started, 'stream_id', '')
+      end
     end
     if again == '1' then redis.call('DEL', prefix .. ':progress:' .. key) end
     if listening then

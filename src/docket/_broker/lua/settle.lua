@@ -6,9 +6,10 @@
 -- ARGV[4] completed_at ISO for records that carry none
 -- ARGV[5] archive limit (entries; 0 = archive nothing)
 -- ARGV[6] archive age cutoff: entries older than this epoch millisecond go ('' = keep)
--- ARGV[7] throughput counts: records of 3 fields (length-prefixed, see records() in
--- _prelude.lua): minute (epoch seconds), field "<outcome>:<task>", count; each adds to
--- the hash P:stats:<minute>
+-- ARGV[7] throughput and timing counts: records of 3 fields (length-prefixed, see
+-- records() in _prelude.lua): the hash (P:stats:<suffix>: a minute's epoch seconds, or
+-- window:<epoch> for a ten-minute timing window), the field ("<outcome>:<task>",
+-- "runtime.<bucket>:<task>", "wait.<bucket>:<task>"), the count to add
 -- ARGV[8] seconds the per-minute hashes live
 -- ARGV[9..] the batch, 7 arguments per execution: task key, generation, message id
 -- ('' if none), state (completed|failed|cancelled), completed_at ISO ('' = ARGV[4]),
@@ -19,9 +20,10 @@
 -- arguments: Redis hands them over without parsing, far cheaper than splitting one
 -- packed string, and any byte is fine.)
 --
--- Cost: a successful execution costs what it did before (the counts arrive at most
--- once a second, already summed, from the worker). A failed one to archive reads
--- its record with HMGET instead of HGET and adds one XADD (trimmed to the limit).
+-- Cost: a successful execution costs what it did before (the counts and timings arrive
+-- at most once a second, already summed, from the worker). A failed one to archive
+-- reads its record with HMGET instead of HGET and adds one XADD (trimmed to the limit);
+-- its traceback also stays on the record (same HSET).
 --
 -- Race prevented: a run that was replaced while it ran (its record now carries a
 -- newer generation) must not overwrite its successor's record or delete its
@@ -99,6 +101,11 @@ while i <= #ARGV do
     if ttl > 0 then
       local extra = {}
       if err ~= '' then extra[#extra + 1] = 'error'; extra[#extra + 1] = err end
+      -- A failure's traceback stays on the record (for the task's page), in the
+      -- same HSET.
+      if r ~= nil and state == 'failed' then
+        extra[#extra + 1] = 'traceback'; extra[#extra + 1] = r[11]
+      end
       if string.find(flags, 'r', 1, true) then
         extra[#extra + 1] = 'result_key'; extra[#extra + 1] = key
       end
