@@ -100,6 +100,7 @@ def test_every_page_has_runnable_examples() -> None:
         "admission-control.md",
         "dashboard.md",
         "dependencies.md",
+        "fastapi.md",
         "progress.md",
         "scheduling-helpers.md",
         "strikes.md",
