@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -309,3 +310,59 @@ def test_times_follow_django_settings_without_time_zones(
         done = add.get_result(enqueued.id)
         assert done.started_at.tzinfo is None and done.started_at >= run_after
         assert done.return_value == 4
+
+
+FORKING = """
+import json, os, sys, warnings
+warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads running
+import django
+django.setup()
+from shop.tasks import add
+ids = [add.enqueue(1, 1).id]  # the parent's portal is running now
+reader, writer = os.pipe()
+child = os.fork()
+if child == 0:
+    os.close(reader)
+    os.write(writer, add.enqueue(2, 2).id.encode())
+    os._exit(0)
+os.close(writer)
+_, status = os.waitpid(child, 0)
+ids.append(os.read(reader, 100).decode())
+ids.append(add.enqueue(3, 3).id)
+print("IDS " + json.dumps({"status": status, "ids": ids}))
+"""
+
+
+def test_a_forked_process_enqueues_through_its_own_loop(
+    backend: DocketBackend,
+    redis_server: RedisServer,
+    docket_prefix: str,
+    tmp_path: Path,
+) -> None:
+    """A pre-forking server's child (forked after the parent enqueued) starts
+    its own portal instead of using the parent's dead thread; both enqueue."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.contrib.django.conftest import SITE, site_environment
+
+    environment = site_environment(
+        redis_server.url, docket_prefix, tmp_path / "db.sqlite3"
+    )
+    environment["DJANGO_SETTINGS_MODULE"] = "mysite.settings"
+    result = subprocess.run(
+        [sys.executable, "-c", FORKING],
+        cwd=SITE,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.split("IDS ", 1)[1])
+    assert outcome["status"] == 0
+    from shop.tasks import add
+
+    run_queues(backend, "default")
+    assert [add.get_result(id_).return_value for id_ in outcome["ids"]] == [2, 4, 6]

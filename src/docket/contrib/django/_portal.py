@@ -14,7 +14,7 @@ import atexit
 import concurrent.futures
 import os
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from collections.abc import Callable, Coroutine, Hashable
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
@@ -122,7 +122,7 @@ class Portal:
             asyncio.run_coroutine_threadsafe(self._close_all(), loop).result(
                 CLOSE_SECONDS
             )
-        except Exception:  # noqa: BLE001 (closing at exit: nothing left to tell)
+        except Exception:  # closing at exit, or a Redis already gone: nothing to do
             pass
         loop.call_soon_threadsafe(loop.stop)
         thread.join(CLOSE_SECONDS)
@@ -130,15 +130,6 @@ class Portal:
             loop.close()
 
 
-def waiting(work: Awaitable[T]) -> Coroutine[Any, Any, T]:
-    """``work`` as a coroutine object (what the portal accepts)."""
-
-    async def wrapped() -> T:
-        return await work
-
-    return wrapped()
-
-
 portal = Portal()
 
-__all__ = ["Portal", "portal", "waiting"]
+__all__ = ["Portal", "portal"]
