@@ -206,13 +206,11 @@ def test_a_task_workers_cannot_import_is_refused_at_enqueue(
     a worker from its module path: enqueue says so instead of failing later."""
     import shop.tasks
 
-    from docket.contrib.django._compat import Task
-
     def hidden(a: int) -> int:
         return a
 
     hidden.__module__, hidden.__qualname__ = "shop.tasks", "hidden_function"
-    renamed = Task(func=hidden)
+    renamed = shop.tasks.task(hidden)  # Django's decorator, not at its name
     shop.tasks.renamed = renamed  # type: ignore[attr-defined]
     try:
         with pytest.raises(InvalidTask, match="module path"):
