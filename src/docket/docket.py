@@ -20,6 +20,7 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from key_value.aio.protocols import AsyncKeyValue
 from redis.asyncio import Redis
+from redis.credentials import CredentialProvider
 
 from . import _codec, _defaults
 from . import instrumentation as m
@@ -35,6 +36,7 @@ from ._observe import span
 from ._pausing import TaskPauses
 from ._redis import Backend, key_prefix, open_backend, redact_url
 from ._redis.backend import check_url
+from ._redis.credentials import check_credentials
 from ._results import default_store
 from ._scheduling import (
     Scheduler,
@@ -94,6 +96,7 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
         execution_ttl: timedelta = _defaults.EXECUTION_TTL,
         result_storage: AsyncKeyValue | None = None,
         enable_internal_instrumentation: bool = False,
+        credential_provider: CredentialProvider | None = None,
         connection_pool: Any | None = None,
         failed_limit: int | None = None,
         failed_retention: timedelta | None = None,
@@ -101,13 +104,16 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
         signing_keys: Sequence[str | bytes] | None = None,
         serializer: str | None = None,
     ) -> None:
-        """``signing_keys`` (default: ``DOCKET_SIGNING_KEYS``) sign every payload
-        with the first key and verify with all; ``serializer`` is ``"pickle"``
-        or ``"json"`` (default: ``DOCKET_SERIALIZER``, else pickle). See
-        docs/security.md."""
+        """``credential_provider`` (a redis-py ``CredentialProvider``) supplies the
+        username and password of every connection in place of URL credentials
+        (docs/production.md). ``signing_keys`` (default: ``DOCKET_SIGNING_KEYS``)
+        sign every payload with the first key and verify with all;
+        ``serializer`` is ``"pickle"`` or ``"json"`` (default:
+        ``DOCKET_SERIALIZER``, else pickle). See docs/security.md."""
         if not name or not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ValueError("A docket needs a non-empty name")
         check_url(url)
+        check_credentials(url, credential_provider, connection_pool)
         if execution_ttl < timedelta(0):
             raise ValueError("execution_ttl must not be negative")
         if dead_letter_limit < 1:
@@ -129,6 +135,7 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
             failed_limit, failed_retention
         )
         self.enable_internal_instrumentation = enable_internal_instrumentation
+        self.credential_provider = credential_provider
         self._user_storage = result_storage
         self._connection_pool = connection_pool
         self._stack: AsyncExitStack | None = None
@@ -157,7 +164,7 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
         await stack.__aenter__()
         try:
             backend = await stack.enter_async_context(
-                open_backend(self.url, self._connection_pool)
+                open_backend(self.url, self._connection_pool, self.credential_provider)
             )
             self._backend = backend
             self._keyspace = Keyspace(backend.prefix_for(self.name))
@@ -173,6 +180,7 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
                 url=self.url,
                 name=self.name,
                 enable_internal_instrumentation=self.enable_internal_instrumentation,
+                credential_provider=self.credential_provider,
                 connection_pool=self._connection_pool,
                 signing_keys=self._signing_keys,
                 serializer=self.codec.serializer,
@@ -242,7 +250,9 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
         if self._backend is not None:
             yield cast(Redis, self._backend.client)
             return
-        async with open_backend(self.url, self._connection_pool) as backend:
+        async with open_backend(
+            self.url, self._connection_pool, self.credential_provider
+        ) as backend:
             yield cast(Redis, backend.client)
 
     # ---- registration ------------------------------------------------------------

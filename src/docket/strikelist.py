@@ -23,9 +23,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
+from types import TracebackType
 from typing import Any
 
 from opentelemetry import context as otel_context
+from redis.credentials import CredentialProvider
 from typing_extensions import Self
 
 from docket import instrumentation as m
@@ -34,6 +36,7 @@ from docket._codec import Codec, UnverifiedPayload
 from docket._defaults import STRIKE_BLOCK_MS, STRIKE_READ_COUNT
 from docket._keys import Keyspace
 from docket._redis import Backend, key_prefix, open_backend, redact_url
+from docket._redis.credentials import check_credentials
 from docket._redis.faults import Fault, classify
 from docket._strikes import (
     COMPARE,
@@ -73,12 +76,15 @@ class StrikeList:
         url: str | None = None,
         name: str = "strikelist",
         enable_internal_instrumentation: bool = False,
+        credential_provider: CredentialProvider | None = None,
         connection_pool: Any | None = None,
         *,
         signing_keys: Sequence[str | bytes] | None = None,
         serializer: str | None = None,
     ) -> None:
+        check_credentials(url, credential_provider, connection_pool)
         self.url, self.name = url, name
+        self.credential_provider = credential_provider
         # Strike values are serialized and signed like task arguments, for the
         # docket this list follows (its name); None reads DOCKET_SIGNING_KEYS /
         # DOCKET_SERIALIZER, as Docket does.
@@ -237,7 +243,7 @@ class StrikeList:
         if self.url is not None:
             stack = AsyncExitStack()
             self._backend = await stack.enter_async_context(
-                open_backend(self.url, self._connection_pool)
+                open_backend(self.url, self._connection_pool, self.credential_provider)
             )
             self._broker = Broker(self._backend, Keyspace(self.prefix))
             self._stack, self._last_id = stack, "0-0"
@@ -247,7 +253,12 @@ class StrikeList:
         self._entered = True
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self._entered = False
         task, self._monitor_task = self._monitor_task, None
         stack, self._stack = self._stack, None

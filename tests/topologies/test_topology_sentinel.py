@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from docket import Docket, ExecutionState, Worker
 from docket._redis import parse_sentinel_url, redact_url
 from docket._redis.sentinel import SentinelConnector
+from tests._support.credentials import RotatingPassword
 from tests._support.sentinel import (
     DATA_PASSWORD,
     SENTINEL_PASSWORD,
@@ -22,6 +23,7 @@ from tests._support.sentinel import (
     SentinelDeployment,
 )
 from tests.conftest import eventually
+from tests.topologies.test_topology_auth_tls import exercise
 from tests.topologies.test_topology_docs import page_examples, run_example
 
 
@@ -134,6 +136,35 @@ async def test_docket_discovers_the_master(sentinel_deployment: SentinelDeployme
             assert await client.exists(f"sentinel-basic:results::{execution.key}")
         assert docket._backend is not None and docket._backend.is_sentinel
         assert docket.prefix == "sentinel-basic"
+
+
+async def test_data_nodes_log_in_through_the_credential_provider(
+    sentinel_deployment: SentinelDeployment,
+):
+    """With ``credential_provider``, the data-node connections (the master's,
+    pub/sub, the result store's) ask it; the Sentinels keep the URL's
+    ``sentinel_password``. After a rotation on both data nodes, new connections
+    log in with the new password."""
+    nodes = (sentinel_deployment.master, sentinel_deployment.replica)
+
+    def grant(password: str) -> None:
+        for node in nodes:  # ACL users are per server, replicas included
+            node.cli(
+                "ACL", "SETUSER", "sentinel-app", "reset", "on", f">{password}",
+                "~guarded:*", "&guarded:*", "+@all",
+            )  # fmt: skip
+
+    grant("one")
+    provider = RotatingPassword("sentinel-app", "one")
+    url = sentinel_deployment.url().replace(f":{DATA_PASSWORD}@", "")
+    async with Docket(name="guarded", url=url, credential_provider=provider) as docket:
+        await exercise(docket)
+    asked = provider.asked
+    grant("two")
+    provider.password = "two"
+    async with Docket(name="guarded", url=url, credential_provider=provider) as docket:
+        await exercise(docket)
+    assert asked >= 2 and provider.asked > asked
 
 
 async def test_wrong_sentinel_password_is_refused(

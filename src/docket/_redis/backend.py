@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.credentials import CredentialProvider
 
 from .client import RedisClient
 from .cluster import PubSubNodes, open_cluster_client, plain_client
+from .credentials import provider_options
 from .memory import memory_server
 from .pools import warn_if_pool_too_small
 from .secrets import scrubbed
@@ -122,10 +124,15 @@ def _pool_text_client(pool: Any) -> Any | None:
 
 @asynccontextmanager
 async def open_backend(
-    url: str, connection_pool: Any | None = None
+    url: str,
+    connection_pool: Any | None = None,
+    credential_provider: CredentialProvider | None = None,
 ) -> AsyncGenerator[Backend, None]:
     """Open the engine for ``url`` and close it (but never a memory engine, nor a
-    caller's ``connection_pool``) on exit. Errors never carry the URL's secrets."""
+    caller's ``connection_pool``) on exit. Errors never carry the URL's secrets.
+
+    ``credential_provider`` authenticates every connection opened for it (data,
+    pub/sub, the result store's); memory:// has nothing to authenticate."""
     scheme = check_url(url)
     if scheme == "memory":
         yield Backend(url=url, client=memory_server(url), is_memory=True)
@@ -147,8 +154,8 @@ async def open_backend(
         return
     if scheme in CLUSTER_SCHEMES:
         with scrubbed(url):
-            cluster = await open_cluster_client(url)
-        nodes = PubSubNodes(url, cluster)
+            cluster = await open_cluster_client(url, credential_provider)
+        nodes = PubSubNodes(url, cluster, credential_provider)
         try:
             yield Backend(url, cluster, False, is_cluster=True, pubsub_nodes=nodes)
         finally:
@@ -158,7 +165,7 @@ async def open_backend(
                 await cluster.aclose()
         return
     if scheme in SENTINEL_SCHEMES:
-        connector = SentinelConnector(url)
+        connector = SentinelConnector(url, credential_provider)
         client = connector.master()
         try:
             yield Backend(
@@ -174,14 +181,17 @@ async def open_backend(
             finally:
                 await connector.aclose()
         return
+    credentials = provider_options(credential_provider)
     with scrubbed(url):
-        client = plain_client(url)
+        client = plain_client(url, **credentials)
     try:
         yield Backend(
             url=url,
             client=client,
             is_memory=False,
-            text_client_factory=lambda: plain_client(url, decode_responses=True),
+            text_client_factory=lambda: plain_client(
+                url, decode_responses=True, **credentials
+            ),
         )
     finally:
         await client.aclose()

@@ -15,9 +15,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.credentials import CredentialProvider
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoPermissionError, RedisClusterException
 
+from .credentials import provider_options
 from .urls import strip_scheme_suffix
 
 try:  # redis-py 7 and later
@@ -74,10 +76,16 @@ def plain_client(url: str, **options: Any) -> Any:
     return aioredis.Redis.from_url(url, **settings)
 
 
-async def open_cluster_client(url: str) -> Any:
-    """A connected cluster client for a ``redis+cluster``/``rediss+cluster`` URL."""
+async def open_cluster_client(
+    url: str, credential_provider: CredentialProvider | None = None
+) -> Any:
+    """A connected cluster client for a ``redis+cluster``/``rediss+cluster`` URL
+    (every node connection authenticated by ``credential_provider`` when given)."""
     plain = strip_scheme_suffix(url)
-    options: dict[str, Any] = {"decode_responses": False}
+    options: dict[str, Any] = {
+        "decode_responses": False,
+        **provider_options(credential_provider),
+    }
     if not _has_option(url, "socket_timeout"):
         options["socket_timeout"] = None
     client = RedisCluster.from_url(plain, **options)
@@ -113,9 +121,15 @@ class PubSubNodes:
     publishing. Each ``client()`` call asks the cluster client which primary to
     use, so a failover moves new subscriptions to a live node."""
 
-    def __init__(self, url: str, cluster: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        cluster: Any,
+        credential_provider: CredentialProvider | None = None,
+    ) -> None:
         self._url = url
         self._cluster = cluster
+        self._credentials = provider_options(credential_provider)
         self._clients: dict[str, Any] = {}
 
     def client(self) -> Any:
@@ -125,7 +139,8 @@ class PubSubNodes:
         node = primaries[0]
         client = self._clients.get(node.name)
         if client is None:
-            client = plain_client(node_url(self._url, node.host, node.port))
+            address = node_url(self._url, node.host, node.port)
+            client = plain_client(address, **self._credentials)
             self._clients[node.name] = client
         return client
 

@@ -21,7 +21,9 @@ from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
+from redis.credentials import CredentialProvider
 
+from .credentials import provider_options
 from .urls import SENTINEL_SCHEMES, redact_url
 
 DEFAULT_SENTINEL_PORT = 26379
@@ -163,8 +165,12 @@ def parse_sentinel_url(url: str) -> SentinelTarget:
 class SentinelConnector:
     """The Sentinel clients of one URL, and master clients discovered through them."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, credential_provider: CredentialProvider | None = None
+    ) -> None:
         self.target = parse_sentinel_url(url)
+        # data-node credentials; the Sentinel daemons keep theirs from the URL
+        self._credentials = provider_options(credential_provider)
         self.sentinel = Sentinel(
             self.target.sentinels, sentinel_kwargs=self.target.sentinel_options()
         )
@@ -173,6 +179,9 @@ class SentinelConnector:
         """A client for the current master; it follows failovers by itself."""
         settings: dict[str, Any] = {"decode_responses": False}
         settings.update(self.target.node_options())
+        if self._credentials:
+            del settings["username"], settings["password"]
+            settings.update(self._credentials)
         settings.update(overrides)
         return self.sentinel.master_for(self.target.service, **settings)
 
