@@ -38,10 +38,14 @@ from .execution import (
 from .strikelist import StrikeList
 from .worker import Worker
 
+# The pydocket API level this package implements: code that compares
+# ``docket.__version__`` to decide what it may call takes the branch written for
+# that release. Our own release is ``__implementation_version__``.
+__version__ = "0.27.2"
 try:
-    __version__ = version("docket")
+    __implementation_version__ = version("docket")
 except PackageNotFoundError:  # pragma: no cover (running from a source tree)
-    __version__ = "0.0.0"
+    __implementation_version__ = "0.0.0"
 
 __all__ = [
     "Agenda",

@@ -12,7 +12,7 @@ from ._message import identity
 from .execution import Execution
 
 
-@dataclass(frozen=True)
+@dataclass
 class WorkerInfo:
     name: str
     last_seen: datetime
@@ -20,13 +20,21 @@ class WorkerInfo:
 
 
 class RunningExecution(Execution):
-    """An execution a worker holds right now, with who and since when."""
+    """An execution a worker holds right now, with who and since when.
+
+    Built from the execution it wraps, which it copies whole (arguments, key,
+    generation, state, timestamps, message id)."""
 
     worker: str | None
     started: datetime
 
+    def __init__(self, execution: Execution, worker: str, started: datetime) -> None:
+        vars(self).update(vars(execution))
+        self.worker = worker
+        self.started = started
 
-@dataclass(frozen=True)
+
+@dataclass
 class DocketSnapshot:
     taken: datetime
     total_tasks: int
@@ -71,10 +79,9 @@ def build_snapshot(
         if holder is None:
             future.append(Execution.from_fields(docket, fields, function))
             continue
-        execution = RunningExecution.from_fields(docket, fields, function)
-        execution.worker = holder.consumer
-        execution.started = taken - timedelta(milliseconds=holder.idle_ms)
-        running.append(execution)
+        execution = Execution.from_fields(docket, fields, function)
+        started = taken - timedelta(milliseconds=holder.idle_ms)
+        running.append(RunningExecution(execution, holder.consumer, started))
     for fields in view.parked:
         function = _function(docket, fields, unknown)
         future.append(Execution.from_fields(docket, fields, function))

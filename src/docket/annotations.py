@@ -100,24 +100,36 @@ class Annotation:
     _caches: dict[type[Annotation], _FunctionCache[Mapping[str, Annotation]]] = {}
 
     @classmethod
-    def annotated_parameters(cls, function: Callable[..., Any]) -> Mapping[str, Self]:
-        """The parameters of ``function`` annotated with this class, by name.
+    def annotated_parameters(
+        cls, signature: inspect.Signature | Callable[..., Any]
+    ) -> Mapping[str, Self]:
+        """The parameters annotated with this class, by name: of an
+        ``inspect.Signature`` (as pydocket takes it), or of a function (whose
+        string annotations are resolved in its module).
 
         Bare classes in the metadata count as default instances; when several
-        match, the last one wins. Results are cached per class and function.
+        match, the last one wins. Results are cached per class and signature or
+        function.
         """
         cache = Annotation._caches.setdefault(cls, _FunctionCache())
-        cached = cache.lookup(function)
+        cached = cache.lookup(signature)
         if cached is not None:
             return cast(Mapping[str, Self], cached)
+        if isinstance(signature, inspect.Signature):
+            hints = {
+                name: parameter.annotation
+                for name, parameter in signature.parameters.items()
+            }
+        else:
+            hints = _parameter_hints(signature)
         found: dict[str, Self] = {}
-        for name, hint in _parameter_hints(function).items():
+        for name, hint in hints.items():
             for item in _metadata(hint):
                 if isinstance(item, cls):
                     found[name] = item
                 elif isinstance(item, type) and issubclass(item, cls):
                     found[name] = item()
-        cache.store(function, found)
+        cache.store(signature, found)
         return found
 
     @classmethod
@@ -145,14 +157,14 @@ class Logged(Annotation):
     def __hash__(self) -> int:
         return hash((type(self), self.length_only))
 
-    def format(self, value: Any) -> str:
-        if not self.length_only or not isinstance(value, Sized):
-            return repr(value)
-        if isinstance(value, (dict, set, frozenset)):
-            return f"{{len {len(value)}}}"
-        if isinstance(value, tuple):
-            return f"(len {len(value)})"
-        return f"[len {len(value)}]"
+    def format(self, argument: Any) -> str:
+        if not self.length_only or not isinstance(argument, Sized):
+            return repr(argument)
+        if isinstance(argument, (dict, set, frozenset)):
+            return f"{{len {len(argument)}}}"
+        if isinstance(argument, tuple):
+            return f"(len {len(argument)})"
+        return f"[len {len(argument)}]"
 
 
 class _Layout:

@@ -205,7 +205,10 @@ class Execution:
         redelivered: bool = False,
         fallback_task: TaskFunction | None = None,
         message_id: bytes | None = None,
+        sync: bool = True,
     ) -> Execution:
+        """Rebuild an execution from its message; ``sync`` (the default) then reads
+        its state from its run record, ``sync=False`` leaves the message's view."""
         name = identity(message)[1]
         function = docket.tasks.get(name, fallback_task)
         if function is None:
@@ -213,7 +216,8 @@ class Execution:
                 f"Task function {name!r} is not registered with the current docket"
             )
         execution = cls.from_fields(docket, message, function, redelivered, message_id)
-        await execution.sync()
+        if sync:
+            await execution.sync()
         return execution
 
     # ---- labels and representations ----------------------------------------
@@ -247,17 +251,29 @@ class Execution:
     # ---- lifecycle -----------------------------------------------------------
 
     async def schedule(
-        self, replace: bool = False, reschedule_message: bytes | None = None
+        self,
+        replace: bool = False,
+        reschedule_message: bytes | None = None,
+        expected_generation: int = 0,
     ) -> Disposition:
-        """Place this execution (atomically); returns and records the disposition."""
-        request = self.schedule_request(replace, reschedule_message)
+        """Place this execution (atomically); returns and records the disposition.
+
+        ``expected_generation`` (when not 0) is the generation the caller believes
+        holds the key: if Redis holds a newer one, nothing is written and the
+        disposition is ``SUPERSEDED``."""
+        request = self.schedule_request(
+            replace, reschedule_message, expected_generation
+        )
         placed = await self._docket.broker.place(request)
         if reschedule_message is not None and reschedule_message == self.message_id:
             self.acknowledged = True
         return self.scheduled(placed, request.immediate)
 
     def schedule_request(
-        self, replace: bool = False, reschedule_message: bytes | None = None
+        self,
+        replace: bool = False,
+        reschedule_message: bytes | None = None,
+        expected_generation: int = 0,
     ) -> ScheduleRequest:
         """What schedule.lua needs to place this execution (message built now;
         due now or later by this process's clock). Raises TypeError for a naive
@@ -276,11 +292,15 @@ class Execution:
             self.as_message(),
             reschedule_message,
             ended=self.failed_attempt if reschedule_message else None,
+            expected_generation=expected_generation,
         )
 
     def scheduled(self, placed: str, immediate: bool) -> Disposition:
         """Record the outcome of schedule.lua ("OK", "EXISTS" or "SUPERSEDED")."""
-        if placed != "OK":  # EXISTS, or SUPERSEDED: a successor's schedule stands
+        if placed == "SUPERSEDED":  # a newer generation holds the key: it stands
+            self.disposition = Disposition.SUPERSEDED
+            return self.disposition
+        if placed != "OK":  # EXISTS: a live schedule of the key stands
             self.disposition = Disposition.ALREADY_SCHEDULED
             return self.disposition
         self.state = ExecutionState.QUEUED if immediate else ExecutionState.SCHEDULED

@@ -158,6 +158,17 @@ class Worker:
         """Raise the constructor's TypeError or ValueError for a bad collection."""
         _validate_dependencies(dependencies)
 
+    # The heartbeat keys, as the docket names them (pydocket has them here too).
+    @property
+    def workers_set(self) -> str:
+        return self.docket.workers_set
+
+    def worker_tasks_set(self, worker_name: str) -> str:
+        return self.docket.worker_tasks_set(worker_name)
+
+    def task_workers_set(self, task_name: str) -> str:
+        return self.docket.task_workers_set(task_name)
+
     @property
     def reseed_interval(self) -> float:
         """Seconds between re-adds of automatic perpetual tasks (the module's

@@ -87,6 +87,7 @@ class QueueOps(BrokerBase):
             str(ended.attempt) if ended else "",
             ended.document if ended else "",
             HISTORY,
+            str(request.expected_generation),
         ]
         for name, value in request.fields.items():
             args.append(name)

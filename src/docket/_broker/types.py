@@ -80,6 +80,8 @@ class ScheduleRequest:
     keep_added: bool = False
     # The attempt that just ended, as the record's history keeps it (a retry).
     ended: AttemptNote | None = None
+    # not 0: leave the key alone (SUPERSEDED) if its record holds a newer generation
+    expected_generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""``docket version``: print the installed version."""
+"""``docket version``: print the pydocket API level, as pydocket prints its own."""
 
 from __future__ import annotations
 
@@ -10,5 +10,5 @@ from ._app import app
 
 @app.command()
 def version() -> None:
-    """Print the installed version of docket."""
+    """Print the pydocket version whose API this docket implements."""
     typer.echo(__version__)

@@ -18,7 +18,7 @@ from uncalled_for import (
     get_dependency_parameters,
 )
 from uncalled_for import DependencyFactory as DependencyFunction
-from uncalled_for.functional import Depends, _Depends  # pyright: ignore[reportPrivateUsage]
+from uncalled_for.functional import _Depends  # pyright: ignore[reportPrivateUsage]
 from uncalled_for.introspection import (
     _parameter_cache,  # pyright: ignore[reportPrivateUsage]
 )
@@ -48,6 +48,7 @@ from ._contextual import (
     TaskLogger,
 )
 from ._current import CurrentDocket, CurrentWorker
+from ._functional import Depends
 from ._perpetual import Cron, Perpetual
 from ._progress import Progress
 from ._resolution import (

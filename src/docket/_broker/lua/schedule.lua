@@ -19,7 +19,9 @@
 -- ARGV[13] the attempt that just ended ('' for none), ARGV[14] its history note (JSON):
 --          written to the new record as history:<ARGV[13]> (a retry)
 -- ARGV[15] how many attempts the history keeps
--- ARGV[16..] message field/value pairs (must include "generation" and "when")
+-- ARGV[16] expected generation: when not 0 and the record holds a newer one, the key
+--          is left alone ("SUPERSEDED"; a reschedule still acknowledges ARGV[6])
+-- ARGV[17..] message field/value pairs (must include "generation" and "when")
 --
 -- The state event ({"type":"state","key":K,"state":"queued"|"scheduled","when":ISO},
 -- on P:state:K) is built here, only when it is published.
@@ -48,18 +50,20 @@
 -- from the record it replaces with one HMGET, only when the attempt is above 1: a
 -- first attempt has none, so adds pay nothing for it).
 -- Returns {"OK" when placed, "EXISTS" when mode is add and the key is live, or
---          "SUPERSEDED" (reschedule of a stale message),
+--          "SUPERSEDED" (reschedule of a stale message, or a newer generation than
+--          ARGV[16] expected),
 --          1/0 whether anyone listens (when ARGV[7] asked, else -1)}.
 
 local stream, queue, runs, parked = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prefix, key, when, immediate = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
 local mode, known, legacy_id = ARGV[5], KEYS[6], KEYS[7]
 
-local FIELDS = 16
+local FIELDS = 17
 local record = hmget(runs, 'state', 'generation', 'stream_id', 'added')
 local state, generation, stream_id = record[1], tonumber(record[2]) or 0, record[3]
 local added = ARGV[12]
 if added == '' then added = record[4] end
+local expected = tonumber(ARGV[16]) or 0
 
 if mode == 'reschedule' or mode == 'repark' then
   redis.call('XACK', stream, ARGV[8], ARGV[6])
@@ -72,6 +76,13 @@ if mode == 'reschedule' or mode == 'repark' then
       or (mode == 'repark' and state == 'cancelled')) then
     return {'SUPERSEDED', -1}
   end
+end
+if expected > 0 and generation > expected then
+  return {'SUPERSEDED', -1}
+end
+
+if mode == 'reschedule' or mode == 'repark' then
+  -- acknowledged above; placed below like any schedule
 elseif mode == 'replace' then
   if (not stream_id or stream_id == '') and legacy_id then
     stream_id = redis.call('GET', legacy_id)
