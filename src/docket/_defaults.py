@@ -1,5 +1,7 @@
 """Every default value and DOCKET_* environment variable name, declared once."""
 
+import os
+import socket
 from datetime import timedelta
 
 DOCKET_NAME = "docket"
@@ -113,3 +115,8 @@ ENV_SIGNING_KEYS_FILE = "DOCKET_SIGNING_KEYS_FILE"
 # deployment upgrades; off by default (docs/security.md, upgrading signatures).
 ENV_SIGNING_ACCEPT_V1 = "DOCKET_SIGNING_ACCEPT_V1"
 ENV_SERIALIZER = "DOCKET_SERIALIZER"
+
+
+def default_worker_name() -> str:
+    """``<hostname>#<pid>``: the name of a worker that was given none."""
+    return f"{socket.gethostname()}#{os.getpid()}"

@@ -5,14 +5,13 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, overload
 
 from ._keys import GeneratedKey
 from ._uuid7 import uuid7
-
-if TYPE_CHECKING:
-    from .docket import Docket
-    from .execution import Execution
+from .docket import Docket
+from .execution import Execution
+from .execution import TaskFunction as TaskFunction
 
 P = ParamSpec("P")
 R = TypeVar("R")

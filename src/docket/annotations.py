@@ -23,6 +23,8 @@ from typing import (
 from typing_extensions import Self
 from uncalled_for import Dependency
 
+from .instrumentation import CACHE_SIZE as CACHE_SIZE
+
 V = TypeVar("V")
 
 _POSITIONAL = (

@@ -52,8 +52,18 @@ from ._snapshot import (
     worker_infos,
 )
 from ._taskcall import TaskCall
+from ._uuid7 import uuid7 as uuid7
 from .execution import Disposition, Execution, TaskFunction
+from .execution import ExecutionState as ExecutionState
+from .execution import schedule_many as schedule_many
+from .instrumentation import TASKS_ADDED as TASKS_ADDED
+from .instrumentation import TASKS_CANCELLED as TASKS_CANCELLED
+from .instrumentation import TASKS_REPLACED as TASKS_REPLACED
+from .instrumentation import TASKS_SCHEDULED as TASKS_SCHEDULED
+from .instrumentation import TASKS_STRICKEN as TASKS_STRICKEN
 from .strikelist import LiteralOperator, Operator, StrikeList
+from .strikelist import Restore as Restore
+from .strikelist import Strike as Strike
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +156,7 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
             name=name, signing_keys=keys, serializer=serializer
         )
 
-        from .tasks import standard_tasks
+        from ._builtin_tasks import standard_tasks
 
         self.tasks = {}
         for function in standard_tasks:

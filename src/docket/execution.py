@@ -28,6 +28,7 @@ from ._message import (
 from ._observe import tracing_enabled
 from ._progress import ExecutionProgress, ProgressEvent
 from ._results import fetch_outcome
+from ._schedule_many import schedule_many as schedule_many
 from ._states import (
     TERMINAL,
     Disposition,
@@ -36,7 +37,9 @@ from ._states import (
     StateEvent,
 )
 from ._taskcall import TaskCall
+from .annotations import Logged as Logged
 from .annotations import call_repr, compact_signature
+from .instrumentation import CACHE_SIZE as CACHE_SIZE
 from .instrumentation import message_getter, message_setter
 
 __all__ = [

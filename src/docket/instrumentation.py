@@ -48,7 +48,7 @@ STRIKES_IN_EFFECT = meter.create_up_down_counter("docket_strikes_in_effect", uni
 CACHE_SIZE = meter.create_gauge("docket_cache_size", unit="1")
 
 
-class _MessageGetter(Getter[dict[bytes, bytes]]):
+class MessageGetter(Getter[dict[bytes, bytes]]):
     def get(self, carrier: dict[bytes, bytes], key: str) -> list[str] | None:
         value = carrier.get(key.encode())
         return None if value is None else [value.decode()]
@@ -57,13 +57,13 @@ class _MessageGetter(Getter[dict[bytes, bytes]]):
         return [key.decode() for key in carrier]
 
 
-class _MessageSetter(Setter[dict[bytes, bytes]]):
+class MessageSetter(Setter[dict[bytes, bytes]]):
     def set(self, carrier: dict[bytes, bytes], key: str, value: str) -> None:
         carrier[key.encode()] = value.encode()
 
 
-message_getter = _MessageGetter()
-message_setter = _MessageSetter()
+message_getter = MessageGetter()
+message_setter = MessageSetter()
 
 
 class _HealthHandler(BaseHTTPRequestHandler):

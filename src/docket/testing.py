@@ -11,11 +11,10 @@ A ``function`` may be a callable (matched by ``__name__``) or a task name.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .docket import Docket
-    from .execution import Execution
+from .docket import Docket
+from .execution import Execution
 
 TaskRef = str | Callable[..., Any]
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,14 +16,52 @@ from uncalled_for import Dependency, FailedDependency, SharedContext
 from . import _defaults
 from . import instrumentation as m
 from ._context import current_docket, current_execution, current_worker
+from ._context import format_duration as format_duration
 from ._handles import CancelHook
 from ._redis.faults import AccessDenied, Backoff, Fault, classify
 from ._worker.entrypoint import import_function, serve
 from ._worker.process import run_session
 from ._worker.session import Pulse, wait_for
+
+# Names pydocket's docket.worker has too (its own imports there): the same
+# objects as in the modules that define them here.
+from .annotations import compact_signature as compact_signature
+from .dependencies._base import AdmissionBlocked as AdmissionBlocked
+from .dependencies._base import CompletionHandler as CompletionHandler
+from .dependencies._base import FailureHandler as FailureHandler
+from .dependencies._base import Runtime as Runtime
+from .dependencies._base import TaskOutcome as TaskOutcome
+from .dependencies._contextual import CurrentExecution as CurrentExecution
+from .dependencies._contextual import TaskLogger as TaskLogger
+from .dependencies._perpetual import Perpetual as Perpetual
+from .dependencies._resolution import (
+    get_single_dependency_of_type as get_single_dependency_of_type,
+)
+from .dependencies._resolution import (
+    get_single_dependency_parameter_of_type as get_single_dependency_parameter_of_type,
+)
+from .dependencies._resolution import resolved_dependencies as resolved_dependencies
 from .dependencies._validation import dependency_conflicts
 from .docket import Docket
+from .docket import RedisMessage as RedisMessage
+from .docket import RedisMessageID as RedisMessageID
 from .execution import Execution, TaskFunction
+from .execution import get_signature as get_signature
+from .instrumentation import QUEUE_DEPTH as QUEUE_DEPTH
+from .instrumentation import REDIS_DISRUPTIONS as REDIS_DISRUPTIONS
+from .instrumentation import SCHEDULE_DEPTH as SCHEDULE_DEPTH
+from .instrumentation import TASK_DURATION as TASK_DURATION
+from .instrumentation import TASK_PUNCTUALITY as TASK_PUNCTUALITY
+from .instrumentation import TASKS_COMPLETED as TASKS_COMPLETED
+from .instrumentation import TASKS_FAILED as TASKS_FAILED
+from .instrumentation import TASKS_REDELIVERED as TASKS_REDELIVERED
+from .instrumentation import TASKS_RUNNING as TASKS_RUNNING
+from .instrumentation import TASKS_STARTED as TASKS_STARTED
+from .instrumentation import TASKS_STRICKEN as TASKS_STRICKEN
+from .instrumentation import TASKS_SUCCEEDED as TASKS_SUCCEEDED
+from .instrumentation import TASKS_SUPERSEDED as TASKS_SUPERSEDED
+from .instrumentation import healthcheck_server as healthcheck_server
+from .instrumentation import metrics_server as metrics_server
 
 logger = logging.getLogger("docket.worker")
 
@@ -44,6 +80,14 @@ AUTOMATIC_PERPETUAL_RESEED_INTERVAL_SECONDS = int(
 )
 # The most messages one read (or one redelivery sweep) takes at once by default.
 MESSAGE_BATCH = _defaults.MESSAGE_BATCH
+# How long an execution an admission control turned away waits before it is
+# offered again, and how long the automatic-perpetual seeding lock is held.
+ADMISSION_BLOCKED_RETRY_DELAY = _defaults.ADMISSION_RESCHEDULE_DELAY
+AUTOMATIC_PERPETUAL_LOCK_TIMEOUT_SECONDS = int(
+    _defaults.PERPETUAL_LOCK_TIMEOUT.total_seconds()
+)
+# A task key (pydocket's alias).
+TaskKey = str
 
 WorkerDependencies = Mapping[str, Dependency[Any]] | Sequence[Dependency[Any]]
 
@@ -123,7 +167,7 @@ class Worker:
                 f"{_defaults.MIN_REDELIVERY_TIMEOUT}, got {redelivery_timeout}"
             )
         self.docket = docket
-        self.name = name or f"{socket.gethostname()}#{os.getpid()}"
+        self.name = name or _defaults.default_worker_name()
         self.concurrency = concurrency
         self.redelivery_timeout = redelivery_timeout
         self.reconnection_delay = reconnection_delay

@@ -8,8 +8,13 @@ command functions themselves (``docket.cli.worker`` mirrors ``Worker.run``), the
 
 from __future__ import annotations
 
-from ..docket import Docket
-from ..worker import Worker
+from rich.console import Console
+
+from .._defaults import default_worker_name
+from ..docket import Docket, DocketSnapshot, WorkerInfo
+from ..execution import ExecutionState
+from ..strikelist import Operator
+from ..worker import MESSAGE_BATCH, Worker
 from . import clear as _clear
 from . import control as _control
 from . import dashboard as _dashboard
@@ -24,9 +29,11 @@ from . import version as _version
 from . import watch as _watch
 from . import worker as _worker
 from . import workers as workers
-from ._app import app
+from ._app import app, tasks_app, workers_app
 from ._common import iterate_with_timeout
 from ._options import (
+    LogFormat,
+    LogLevel,
     duration,
     set_logging_format,
     set_logging_level,
@@ -46,6 +53,9 @@ watch = _watch.watch
 worker = _worker.worker
 list_workers = workers.list_workers
 workers_for_task = workers.workers_for_task
+trace = tasks.trace
+fail = tasks.fail
+sleep = tasks.sleep
 # Commands of ours the reference does not have attach themselves on import.
 _COMMAND_MODULES = (_control, _dashboard, _dead, _failed, _pausing, _strike_list)
 
@@ -56,10 +66,24 @@ def main() -> None:
 
 
 __all__ = [
+    "MESSAGE_BATCH",
+    "Console",
     "Docket",
+    "DocketSnapshot",
+    "ExecutionState",
+    "LogFormat",
+    "LogLevel",
+    "Operator",
     "Worker",
+    "WorkerInfo",
     "app",
     "clear",
+    "default_worker_name",
+    "fail",
+    "sleep",
+    "tasks_app",
+    "trace",
+    "workers_app",
     "duration",
     "handle_strike_wildcard",
     "interpret_python_value",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import importlib
 import os
 import sys
@@ -25,10 +26,10 @@ MEMORY_URL_MESSAGE = (
 )
 
 
-def duration(value: str | timedelta) -> timedelta:
+def duration(duration_str: str | timedelta) -> timedelta:
     """Parse ``10m``, ``5s``, ``250ms``, ``1d``, ``1.5``, ``90`` (seconds),
     ``mm:ss`` or ``hh:mm:ss``; raise ValueError for anything else."""
-    return parse_duration(value)
+    return parse_duration(duration_str)
 
 
 def positive_duration(value: str | timedelta) -> timedelta:
@@ -157,6 +158,24 @@ def validate_dependencies(path: str | None) -> str | None:
     return path
 
 
+class LogLevel(str, enum.Enum):
+    """The ``--logging-level`` values (any case is accepted on the command line)."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
+class LogFormat(str, enum.Enum):
+    """The ``--logging-format`` values."""
+
+    RICH = "rich"
+    PLAIN = "plain"
+    JSON = "json"
+
+
 def set_logging_level(level: str) -> str:
     try:
         return normalise_level(level)
@@ -164,11 +183,11 @@ def set_logging_level(level: str) -> str:
         raise typer.BadParameter(str(error)) from None
 
 
-def set_logging_format(log_format: str | None) -> str | None:
-    if log_format is None:
+def set_logging_format(format: str | None) -> str | None:
+    if format is None:
         return None
     try:
-        return normalise_format(log_format)
+        return normalise_format(format)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
 
@@ -275,6 +294,8 @@ __all__ = [
     "MEMORY_URL_MESSAGE",
     "DocketName",
     "Delay",
+    "LogFormat",
+    "LogLevel",
     "ShowArgs",
     "SigningKeysFile",
     "Tasks",

@@ -17,9 +17,9 @@ async def _clear(docket_name: str, url: str) -> int:
 
 @app.command()
 def clear(
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
 ) -> None:
     """Remove every queued and scheduled task from the docket."""
-    cleared = run(_clear(docket_name, url), url)
-    say(f"Cleared {cleared} tasks from docket {docket_name!r}")
+    cleared = run(_clear(docket_, url), url)
+    say(f"Cleared {cleared} tasks from docket {docket_!r}")

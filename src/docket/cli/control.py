@@ -41,7 +41,7 @@ async def _cancel(docket_name: str, url: str, key: str) -> str | None:
 @app.command()
 def cancel(
     key: Annotated[str, typer.Argument(help="The task key")],
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
 ) -> None:
     """Cancel the task KEY wherever it waits, and stop it if it runs.
@@ -49,7 +49,7 @@ def cancel(
     Exits 1, changing nothing, when the docket has no such task or it has
     already finished."""
     try:
-        problem = run(_cancel(docket_name, url, key), url)
+        problem = run(_cancel(docket_, url, key), url)
     except ValueError as error:
         raise fail(f"Error: {error}") from None
     if problem is not None:
@@ -60,9 +60,9 @@ def cancel(
 @app.command("replay")
 def replay(
     key: Annotated[str, typer.Argument(help="The task key")],
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
 ) -> None:
     """Replay the newest archived failure of KEY with its original arguments."""
-    replay_one(key, docket_name, url, signing_keys)
+    replay_one(key, docket_, url, signing_keys)

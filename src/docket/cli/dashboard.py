@@ -57,7 +57,7 @@ async def _serve(
 
 @app.command()
 def dashboard(
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     host: Annotated[
         str,
@@ -132,7 +132,7 @@ def dashboard(
         keys = keys_of(signing_keys)
         asyncio.run(
             _serve(
-                docket_name,
+                docket_,
                 url,
                 host,
                 port,

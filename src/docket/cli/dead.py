@@ -52,12 +52,12 @@ def list_dead(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON document, for scripts")
     ] = False,
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
 ) -> None:
     """List dead letters, newest first, one line each (the Id is what 'dead
     show', 'dead replay' and 'dead purge' take)."""
-    page = _with_letters(docket_name, url, lambda d: d.list(limit, cursor))
+    page = _with_letters(docket_, url, lambda d: d.list(limit, cursor))
     following = page[-1].id if len(page) == limit else None
     letters = [d for d in page if task is None or d.function == task]
     if as_json:
@@ -123,11 +123,11 @@ def show_dead(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON document, for scripts")
     ] = False,
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
 ) -> None:
     """Show one dead letter (its payload is never unpickled here)."""
-    letter = _with_letters(docket_name, url, lambda d: d.get(dead_id))
+    letter = _with_letters(docket_, url, lambda d: d.get(dead_id))
     if letter is None:
         raise fail(f"Error: no dead letter {dead_id!r}")
     if as_json:
@@ -139,7 +139,7 @@ def show_dead(
 @dead_app.command("replay")
 def replay_dead(
     dead_id: DeadId,
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
 ) -> None:
@@ -154,7 +154,7 @@ def replay_dead(
             raise fail(f"Error: {error}") from None
         return execution.key
 
-    key = _with_letters(docket_name, url, replay, keys_of(signing_keys))
+    key = _with_letters(docket_, url, replay, keys_of(signing_keys))
     say(f"Replayed {for_terminal(dead_id)} as task key {key!r}")
 
 
@@ -166,13 +166,13 @@ def purge_dead(
     everything: Annotated[
         bool, typer.Option("--all", help="Remove every dead letter")
     ] = False,
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
 ) -> None:
     """Remove dead letters by id, or all of them with --all."""
     if bool(dead_ids) == everything:
         raise fail("Error: give dead letter ids, or --all (not both)", code=2)
     removed = _with_letters(
-        docket_name, url, lambda d: d.purge(None if everything else dead_ids)
+        docket_, url, lambda d: d.purge(None if everything else dead_ids)
     )
     say(f"Removed {count(removed, 'dead letter')}")

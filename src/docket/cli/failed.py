@@ -135,7 +135,7 @@ def list_failed(
     show_args: ShowArgs = False,
     unpickle: Unpickle = False,
     as_json: Json = False,
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
 ) -> None:
@@ -147,7 +147,7 @@ def list_failed(
     async def body(docket: Any) -> FailedPage:
         return await docket.failed(task, error_type, None, since, limit, cursor)
 
-    page = _run(docket_name, url, body, signing_keys)
+    page = _run(docket_, url, body, signing_keys)
     if as_json:
         say(_page_json(page, unpickle))
         return
@@ -164,7 +164,7 @@ def show_failed(
     key: Annotated[str, typer.Argument(help="The task key")],
     unpickle: Unpickle = False,
     as_json: Json = False,
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
 ) -> None:
@@ -173,7 +173,7 @@ def show_failed(
     async def body(docket: Any) -> FailedTask | None:
         return await docket.failed_task(key)
 
-    task = _run(docket_name, url, body, signing_keys)
+    task = _run(docket_, url, body, signing_keys)
     if task is None:
         raise fail(f"Error: no failed task with key {key!r} in the archive")
     if as_json:
@@ -193,7 +193,7 @@ def replay_failed(
     task: Task = None,
     error_type: ErrorType = None,
     since: Since = None,
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
 ) -> None:
@@ -202,13 +202,13 @@ def replay_failed(
     if (key is None) == (not everything):
         raise fail("Error: give a KEY, or --all (with optional filters)", 2)
     if key is not None:
-        replay_one(key, docket_name, url, signing_keys)
+        replay_one(key, docket_, url, signing_keys)
         return
 
     async def body(docket: Any) -> int:
         return await docket.replay_failed(task, error_type, since)
 
-    count = _run(docket_name, url, body, signing_keys)
+    count = _run(docket_, url, body, signing_keys)
     say(f"Replayed {count_of(count, 'failed task')}")
 
 
@@ -247,7 +247,7 @@ def purge_failed(
             help="Only failures older than this (30m, 12h, 1d, ...)",
         ),
     ] = None,
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
 ) -> None:
     """Remove archived failures matching every filter given (--all for all)."""
@@ -258,5 +258,5 @@ def purge_failed(
     async def body(docket: Any) -> int:
         return await docket.purge(task, error_type, key, older_than)
 
-    count = _run(docket_name, url, body)
+    count = _run(docket_, url, body)
     say(f"Purged {count_of(count, 'failed task')}")

@@ -42,12 +42,12 @@ async def _resume(docket_name: str, url: str, task: str) -> int:
 @app.command()
 def pause(
     task: TaskName,
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
 ) -> None:
     """Stop running TASK without discarding its work: its tasks wait, queued or
     scheduled, until 'docket resume TASK'. Running ones finish."""
-    run(_pause(docket_name, url, _checked(task)), url)
+    run(_pause(docket_, url, _checked(task)), url)
     name = for_terminal(task)
     say(f"Paused {name}: its tasks wait until 'docket resume {name}'.")
 
@@ -55,10 +55,10 @@ def pause(
 @app.command()
 def resume(
     task: TaskName,
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
 ) -> None:
     """Run TASK again: the work that waited while it was paused runs, oldest first."""
-    released = run(_resume(docket_name, url, _checked(task)), url)
+    released = run(_resume(docket_, url, _checked(task)), url)
     plural = "" if released == 1 else "s"
     say(f"Resumed {for_terminal(task)}: {released:,} waiting task{plural} released.")

@@ -154,7 +154,7 @@ DEFAULT_LIMIT = 50
 @app.command()
 def snapshot(
     tasks: Tasks = [_defaults.STANDARD_TASKS],
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     stats: Annotated[
         bool, typer.Option("--stats", help="Also count tasks by function")
@@ -186,14 +186,14 @@ def snapshot(
     keys = keys_of(signing_keys)
     unsafe = unpickle or unsafe_show_args
     try:
-        whole = run(take(docket_name, url, tasks, keys, unsafe), url)
+        whole = run(take(docket_, url, tasks, keys, unsafe), url)
     except (ValueError, ImportError, AttributeError) as error:
         raise fail(f"Error: {error}") from None
     if as_json:
-        say(snapshot_json(docket_name, limited(whole, task, limit)))
+        say(snapshot_json(docket_, limited(whole, task, limit)))
         return
     snap = limited(whole, task, limit or DEFAULT_LIMIT)
-    print_grid(console, snapshot_table(docket_name, snap, show_args or unsafe))
+    print_grid(console, snapshot_table(docket_, snap, show_args or unsafe))
     matching = limited(whole, task, None)
     shown = len(snap.running) + len(snap.future)
     everything = len(matching.running) + len(matching.future)

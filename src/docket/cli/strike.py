@@ -206,7 +206,7 @@ def strike(
     parameter: Parameter = "*",
     operator: OperatorArgument = "==",
     value: Value = None,
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
     unsafe_resolve_values: UnsafeResolveValues = False,
@@ -216,7 +216,7 @@ def strike(
     'docket strike ls' lists the strikes (as 'docket strikes' does); to strike a
     task named ls, give the parameter too: docket strike ls '*'."""
     if _listing_requested(function, parameter):
-        list_strikes(docket_name, url, signing_keys, as_json=False)
+        list_strikes(docket_, url, signing_keys, as_json=False)
         return
     _command(
         "Striking",
@@ -224,7 +224,7 @@ def strike(
         parameter,
         operator,
         value,
-        docket_name,
+        docket_,
         url,
         signing_keys,
         unsafe_resolve_values,
@@ -237,7 +237,7 @@ def restore(
     parameter: Parameter = "*",
     operator: OperatorArgument = "==",
     value: Value = None,
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
     unsafe_resolve_values: UnsafeResolveValues = False,
@@ -249,7 +249,7 @@ def restore(
         parameter,
         operator,
         value,
-        docket_name,
+        docket_,
         url,
         signing_keys,
         unsafe_resolve_values,

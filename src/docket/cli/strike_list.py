@@ -117,10 +117,10 @@ def list_strikes(
 
 @app.command("strikes")
 def strikes(
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
     as_json: Json = False,
 ) -> None:
     """List the strikes in effect and the paused task types (also: docket strike ls)."""
-    list_strikes(docket_name, url, signing_keys, as_json)
+    list_strikes(docket_, url, signing_keys, as_json)

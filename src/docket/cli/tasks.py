@@ -48,35 +48,35 @@ def _command(
 
 @tasks_app.command()
 def trace(
-    message: Message = "Howdy!",
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
+    message: Message = "Howdy!",
     delay: Delay = timedelta(0),
     signing_keys: SigningKeysFile = None,
 ) -> None:
     """Add a task that logs MESSAGE on the worker that runs it."""
-    _command(docket_name, url, delay, builtin.trace, message, signing_keys)
+    _command(docket_, url, delay, builtin.trace, message, signing_keys)
 
 
 @tasks_app.command()
 def fail(
-    message: Message = "Howdy!",
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
+    message: Message = "Howdy!",
     delay: Delay = timedelta(0),
     signing_keys: SigningKeysFile = None,
 ) -> None:
     """Add a task that fails with MESSAGE (and is retried once)."""
-    _command(docket_name, url, delay, builtin.fail, message, signing_keys)
+    _command(docket_, url, delay, builtin.fail, message, signing_keys)
 
 
 @tasks_app.command()
 def sleep(
-    seconds: Annotated[float, typer.Argument(help="How long the task sleeps")] = 1.0,
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
+    seconds: Annotated[float, typer.Argument(help="How long the task sleeps")] = 1.0,
     delay: Delay = timedelta(0),
     signing_keys: SigningKeysFile = None,
 ) -> None:
     """Add a task that sleeps SECONDS on a worker."""
-    _command(docket_name, url, delay, builtin.sleep, seconds, signing_keys)
+    _command(docket_, url, delay, builtin.sleep, seconds, signing_keys)

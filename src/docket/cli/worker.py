@@ -184,27 +184,6 @@ def worker(
             help="Trace docket's own Redis polling too",
         ),
     ] = False,
-    max_deliveries: Annotated[
-        int,
-        _option(
-            "--max-deliveries",
-            env=d.ENV_MAX_DELIVERIES,
-            panel=TUNING,
-            min=1,
-            help="Deliveries of one message (its workers kept dying) before it is "
-            "dead-lettered instead of run",
-        ),
-    ] = d.MAX_DELIVERIES,
-    dead_letter_limit: Annotated[
-        int,
-        _option(
-            "--dead-letter-limit",
-            env=d.ENV_DEAD_LETTER_LIMIT,
-            panel=TUNING,
-            min=1,
-            help="Most entries the dead-letter stream keeps (the oldest go first)",
-        ),
-    ] = d.DEAD_LETTER_LIMIT,
     until_finished: Annotated[
         bool,
         _option("--until-finished", help="Exit once the docket has no work left"),
@@ -231,6 +210,45 @@ def worker(
             help="Serve Prometheus metrics on this port",
         ),
     ] = None,
+    fallback_task: Annotated[
+        str | None,
+        _option(
+            "--fallback-task",
+            env=d.ENV_FALLBACK_TASK,
+            callback=validate_fallback_task,
+            help="module:function to run for unknown task names",
+        ),
+    ] = None,
+    dependencies: Annotated[
+        str | None,
+        _option(
+            "--dependencies",
+            env=d.ENV_DEPENDENCIES,
+            callback=validate_dependencies,
+            help="module:member, a list or mapping of dependencies for every task",
+        ),
+    ] = None,
+    max_deliveries: Annotated[
+        int,
+        _option(
+            "--max-deliveries",
+            env=d.ENV_MAX_DELIVERIES,
+            panel=TUNING,
+            min=1,
+            help="Deliveries of one message (its workers kept dying) before it is "
+            "dead-lettered instead of run",
+        ),
+    ] = d.MAX_DELIVERIES,
+    dead_letter_limit: Annotated[
+        int,
+        _option(
+            "--dead-letter-limit",
+            env=d.ENV_DEAD_LETTER_LIMIT,
+            panel=TUNING,
+            min=1,
+            help="Most entries the dead-letter stream keeps (the oldest go first)",
+        ),
+    ] = d.DEAD_LETTER_LIMIT,
     http_host: Annotated[
         str,
         _option(
@@ -249,24 +267,6 @@ def worker(
             panel=SERVICE,
             help="After SIGTERM/SIGINT, how long to wait for running tasks before "
             "stopping anyway",
-        ),
-    ] = None,
-    fallback_task: Annotated[
-        str | None,
-        _option(
-            "--fallback-task",
-            env=d.ENV_FALLBACK_TASK,
-            callback=validate_fallback_task,
-            help="module:function to run for unknown task names",
-        ),
-    ] = None,
-    dependencies: Annotated[
-        str | None,
-        _option(
-            "--dependencies",
-            env=d.ENV_DEPENDENCIES,
-            callback=validate_dependencies,
-            help="module:member, a list or mapping of dependencies for every task",
         ),
     ] = None,
     signing_keys: SigningKeysFile = None,

@@ -59,24 +59,24 @@ def workers_table(
 
 @workers_app.command("ls")
 def list_workers(
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
     as_json: Json = False,
 ) -> None:
     """List the workers alive in the docket."""
-    workers = run(_workers(docket_name, url, None), url)
+    workers = run(_workers(docket_, url, None), url)
     if as_json:
         say(workers_json(workers))
         return
-    print_grid(console, workers_table(docket_name, workers))
+    print_grid(console, workers_table(docket_, workers))
 
 
 @workers_app.command("for-task")
 def workers_for_task(
     task: Annotated[str, typer.Argument(help="The task's registered name")],
-    docket_name: DocketName = _defaults.DOCKET_NAME,
+    docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
 ) -> None:
     """List the workers alive in the docket that can run TASK."""
-    workers = run(_workers(docket_name, url, task), url)
-    print_grid(console, workers_table(docket_name, workers, highlight=task))
+    workers = run(_workers(docket_, url, task), url)
+    print_grid(console, workers_table(docket_, workers, highlight=task))

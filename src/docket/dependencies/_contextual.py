@@ -18,11 +18,26 @@ from uncalled_for import Dependency, Provider, current_frame
 # parameter with this class; it has no public alias.
 from uncalled_for.frames import _CallArgument  # pyright: ignore[reportPrivateUsage]
 
-from .._context import current_execution, current_worker
+from .._context import current_docket, current_execution, current_worker
+from .._handles import DocketHandle, WorkerHandle
 from ..execution import Execution
 
 if TYPE_CHECKING:
     TaskLoggerAdapter = logging.LoggerAdapter[logging.Logger]
+
+
+class _RunDocket(Provider[DocketHandle]):
+    available: ClassVar[bool] = True
+
+    async def __aenter__(self) -> DocketHandle:
+        return current_docket.get()
+
+
+class _RunWorker(Provider[WorkerHandle]):
+    available: ClassVar[bool] = True
+
+    async def __aenter__(self) -> WorkerHandle:
+        return current_worker.get()
 
 
 class _CurrentExecution(Provider["Execution"]):
@@ -103,6 +118,17 @@ class _TaskArgument(_CallArgument):
             if self.optional:
                 return None
             raise
+
+
+def DocketOfRun() -> DocketHandle:
+    """The docket of the running task: what ``CurrentDocket()`` injects, typed as
+    the handle the layers below ``Docket`` use (the built-in tasks)."""
+    return cast(DocketHandle, _RunDocket())
+
+
+def WorkerOfRun() -> WorkerHandle:
+    """The worker of the running task: what ``CurrentWorker()`` injects."""
+    return cast(WorkerHandle, _RunWorker())
 
 
 def CurrentExecution() -> Execution:

@@ -8,40 +8,23 @@ users. At run time the values come from the context variables the worker sets.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, cast
 
-from uncalled_for import Provider
-
-from .._context import current_docket, current_worker
-from .._handles import DocketHandle, WorkerHandle
+from ._contextual import DocketOfRun, WorkerOfRun
 
 if TYPE_CHECKING:
     from ..docket import Docket
     from ..worker import Worker
 
 
-class _CurrentDocket(Provider[DocketHandle]):
-    available: ClassVar[bool] = True
-
-    async def __aenter__(self) -> DocketHandle:
-        return current_docket.get()
-
-
-class _CurrentWorker(Provider[WorkerHandle]):
-    available: ClassVar[bool] = True
-
-    async def __aenter__(self) -> WorkerHandle:
-        return current_worker.get()
-
-
 def CurrentDocket() -> Docket:
     """Inject the ``Docket`` the worker is serving."""
-    return cast("Docket", _CurrentDocket())
+    return cast("Docket", DocketOfRun())
 
 
 def CurrentWorker() -> Worker:
     """Inject the ``Worker`` executing the task."""
-    return cast("Worker", _CurrentWorker())
+    return cast("Worker", WorkerOfRun())
 
 
 __all__ = ["CurrentDocket", "CurrentWorker"]
