@@ -179,7 +179,9 @@ async def test_small_concurrency_settles_claims_and_reads_in_one_round_trip(
         await worker.run_until_finished()
     used = await reads() - before
     assert sum(ran.values()) == 1000
-    assert used < 180, used  # three per batch would be 300
+    # One per batch of ten is ~100, plus start and finish; three per batch would
+    # be 300. A heavily loaded machine splits some batches, hence the margin.
+    assert used < 220, used
 
 
 async def _equals(value: Any, expected: int) -> bool:
