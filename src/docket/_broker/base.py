@@ -8,7 +8,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from .._defaults import DEAD_LETTER_LIMIT
+from .._defaults import DEAD_LETTER_LIMIT, FAILED_RETENTION
 from .._keys import Keyspace
 from .._redis import Backend
 from .._redis.client import RedisClient
@@ -35,6 +35,14 @@ class BrokerBase:
     group: str
     # Most entries the dead-letter stream keeps (scripts that dead-letter trim it).
     dead_limit: int = DEAD_LETTER_LIMIT
+    # How long the archives (P:failed, P:dead) keep an entry, in seconds: entries
+    # older go, and each archive expires this long after its last entry was added.
+    failed_retention: float = FAILED_RETENTION.total_seconds()
+
+    @property
+    def archive_ttl(self) -> int:
+        """The archives' expiry in whole seconds (renewed by every entry added)."""
+        return max(int(self.failed_retention + 0.999), 1)
 
     batcher: Batcher | None
 

@@ -63,6 +63,7 @@ class DeadLetterOps(BrokerBase):
             _codec.iso(_codec.now()),
             ttl_seconds,
             packed,
+            self.archive_ttl,
         ]
         moved = await self.run_script(
             scripts.DEAD_LETTER, [k.stream, k.dead, k.listening], args

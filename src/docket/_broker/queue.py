@@ -142,7 +142,16 @@ class QueueOps(BrokerBase):
         moved, first, buried = await self.run_script(
             scripts.STREAM_DUE,
             [k.queue, k.stream, k.listening, k.dead],
-            [k.prefix, repr(now), limit, moment, worker, ttl_seconds, self.dead_limit],
+            [
+                k.prefix,
+                repr(now),
+                limit,
+                moment,
+                worker,
+                ttl_seconds,
+                self.dead_limit,
+                self.archive_ttl,
+            ],
         )
         next_due = float(first) if first not in (b"", "") else None
         return DueResult(int(moved), next_due, int(buried))

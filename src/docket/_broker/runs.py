@@ -131,6 +131,7 @@ class _SettleCall:
             cutoff,
             _pack_counts(sending),
             str(ops.stats_retention),
+            str(ops.archive_ttl),
         ]
         self.args += _settlement_args(batch)
 
@@ -177,6 +178,7 @@ class RunOps(QueueOps, BrokerBase):
         args: list[Any] = [self.keys.prefix, self.group, worker, started_at]
         args.append(record_running)
         args.append(self.dead_limit)
+        args.append(self.archive_ttl)
         args += _claim_args(batch)
         return [self.keys.stream, self.keys.listening, self.keys.dead], args
 

@@ -29,12 +29,17 @@ class WorkerOps(BrokerBase):
             pipe.zadd(k.task_workers(task), {worker: now})
         if tasks:
             pipe.sadd(k.worker_tasks(worker), *tasks)
-        pipe.expire(
-            k.worker_tasks(worker),
-            max(int(horizon_seconds), int(MIN_KEY_TTL.total_seconds())),
-        )
+        # Every roster lives one horizon past the last heartbeat written to it: while
+        # any worker beats it stays, and once the last one is gone it expires (its
+        # entries would all be past the horizon by then).
+        ttl = max(int(horizon_seconds + 0.999), int(MIN_KEY_TTL.total_seconds()))
+        pipe.expire(k.worker_tasks(worker), ttl)
+        pipe.expire(k.workers, ttl)
+        for task in tasks:
+            pipe.expire(k.task_workers(task), ttl)
         if concurrency is not None:
             pipe.hset(k.worker_capacity, worker, str(concurrency))
+            pipe.expire(k.worker_capacity, ttl)
         await pipe.execute()
 
     async def deregister(self, worker: str, tasks: Collection[str]) -> None:

@@ -82,8 +82,11 @@ local function bury(stream, dead, group, id, category, detail, worker, now)
 end
 
 -- Keep the dead-letter stream to `limit` entries, deleting the oldest (XTRIM is not
--- available to scripts on every engine).
-local function trim_dead(dead, limit)
+-- available to scripts on every engine), and renew its expiry: it lives `ttl` seconds
+-- (the archive retention) after its last entry, so a stream nobody writes to again
+-- goes when its newest entry would have been too old to keep.
+local function trim_dead(dead, limit, ttl)
+  redis.call('EXPIRE', dead, ttl)
   local excess = redis.call('XLEN', dead) - limit
   if excess > 0 then
     local oldest = redis.call('XRANGE', dead, '-', '+', 'COUNT', excess)

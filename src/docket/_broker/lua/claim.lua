@@ -6,8 +6,8 @@
 -- ARGV[5] "1" to record the running state on the run record, "0" to leave the record
 -- as it is (fire-and-forget dockets, execution_ttl=0: the record still says "queued",
 -- which keeps the key live for deduplication until the run settles)
--- ARGV[6] most entries P:dead keeps
--- ARGV[7..] the batch, 4 arguments per message: task key, message generation,
+-- ARGV[6] most entries P:dead keeps   ARGV[7] seconds P:dead lives after its last entry
+-- ARGV[8..] the batch, 4 arguments per message: task key, message generation,
 -- message id, redelivered "1"/"0" (whole arguments: any byte is fine, and Redis
 -- hands them over without parsing, far cheaper than splitting one packed string)
 --
@@ -24,7 +24,7 @@ local stream, prefix, group, worker, started = KEYS[1], ARGV[1], ARGV[2], ARGV[3
 local listening = redis.call('EXISTS', KEYS[2]) == 1
 local codes, stale, buried = {}, {}, 0
 
-for i = 7, #ARGV, 4 do
+for i = 8, #ARGV, 4 do
   local key, generation, id, again = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
   local runs = prefix .. ':runs:' .. key
   local record = hash_fields(runs, 'generation', 'state')
@@ -63,5 +63,5 @@ if #stale > 0 then
   redis.call('XACK', stream, group, unpack(stale))
   redis.call('XDEL', stream, unpack(stale))
 end
-if buried > 0 then trim_dead(KEYS[3], tonumber(ARGV[6])) end
+if buried > 0 then trim_dead(KEYS[3], tonumber(ARGV[6]), tonumber(ARGV[7])) end
 return codes

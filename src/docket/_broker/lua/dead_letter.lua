@@ -5,6 +5,7 @@
 -- ARGV[4] worker name   ARGV[5] now, ISO   ARGV[6] TTL seconds of terminal records
 -- (0 = delete)   ARGV[7] the batch: one record per message with 3 fields: message id,
 -- reason category, reason text (length-prefixed, see records() in _prelude.lua)
+-- ARGV[8] seconds P:dead lives after its last entry
 --
 -- Each message's original fields are copied from the stream, with `dead_reason`,
 -- `dead_detail`, `dead_worker`, `dead_at` and `dead_message_id` added, then the message
@@ -38,5 +39,5 @@ for _, r in ipairs(records(ARGV[7], 3)) do
   end
 end
 
-trim_dead(dead, limit)
+trim_dead(dead, limit, tonumber(ARGV[8]))
 return moved

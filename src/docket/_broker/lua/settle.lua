@@ -11,7 +11,8 @@
 -- window:<epoch> for a ten-minute timing window), the field ("<outcome>:<task>",
 -- "runtime.<bucket>:<task>", "wait.<bucket>:<task>"), the count to add
 -- ARGV[8] seconds the per-minute hashes live
--- ARGV[9..] the batch, 7 arguments per execution: task key, generation, message id
+-- ARGV[9] seconds P:failed lives after its last entry (the archive retention)
+-- ARGV[10..] the batch, 7 arguments per execution: task key, generation, message id
 -- ('' if none), state (completed|failed|cancelled), completed_at ISO ('' = ARGV[4]),
 -- error text ('' if none), flags: "r" when a result or exception was stored under the
 -- key, "p" when the execution wrote progress (so the progress hash exists and must
@@ -42,10 +43,14 @@ local listening = redis.call('EXISTS', KEYS[2]) == 1
 local acks, superseded = {}, 0
 
 -- XADD trimmed to the limit; engines without XADD options add, then trim by hand.
+-- Every entry renews the archive's expiry: a stream nobody writes to again goes when
+-- its newest entry is as old as the retention (older entries are trimmed anyway).
 local function archive_add(fields)
   local ok = pcall(redis.call, 'XADD', archive, 'MAXLEN', limit, '*', unpack(fields))
+  redis.call('EXPIRE', archive, tonumber(ARGV[9]))
   if ok then return end
   redis.call('XADD', archive, '*', unpack(fields))
+  redis.call('EXPIRE', archive, tonumber(ARGV[9]))
   local excess = redis.call('XLEN', archive) - limit
   if excess > 0 then
     local ids = {}
@@ -56,7 +61,7 @@ local function archive_add(fields)
   end
 end
 
-local i = 9
+local i = 10
 while i <= #ARGV do
   local key, generation_text, id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local state, completed_at, err, flags = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]

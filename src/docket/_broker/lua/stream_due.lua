@@ -4,7 +4,8 @@
 -- KEYS[4] dead letters P:dead
 -- ARGV[1] prefix P   ARGV[2] now (epoch seconds, the worker's clock)   ARGV[3] batch limit
 -- ARGV[4] now, ISO   ARGV[5] worker name   ARGV[6] TTL seconds of terminal records
--- (0 = delete)   ARGV[7] most entries P:dead keeps
+-- (0 = delete)   ARGV[7] most entries P:dead keeps   ARGV[8] seconds P:dead lives
+-- after its last entry
 --
 -- Race prevented: many workers run this at once; each due task is moved by exactly
 -- one of them because reading, moving and removing it happen in one step. The new
@@ -51,6 +52,6 @@ for _, key in ipairs(due) do
   redis.call('ZREM', queue, key)
 end
 
-if buried > 0 then trim_dead(KEYS[4], tonumber(ARGV[7])) end
+if buried > 0 then trim_dead(KEYS[4], tonumber(ARGV[7]), tonumber(ARGV[8])) end
 local first = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
 return {#due, first[2] or '', buried}

@@ -1,0 +1,186 @@
+"""Every key a docket writes expires, except the few the contract keeps.
+
+After each scenario the whole keyspace of the docket is scanned: a key without a
+TTL must be one of the docket's permanent structures (the stream with its consumer
+group, the future queue, the strike log), or belong to a task that is still live
+(its parked message and run record, which expire once it finishes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+from datetime import datetime, timedelta, timezone
+from typing import Annotated
+
+from docket import (
+    ConcurrencyLimit,
+    Cooldown,
+    Debounce,
+    Docket,
+    Execution,
+    ExecutionState,
+    Perpetual,
+    Progress,
+    RateLimit,
+    Retry,
+    Worker,
+)
+from tests.conftest import eventually
+
+# The docket's permanent structures, and why each has no expiry:
+# - stream: the task stream carries the consumer group (its pending entries are the
+#   at-least-once record); an expired stream would drop the group and every pending
+#   message with it. Entries leave it as they are acknowledged.
+# - queue: the future queue; empty, Redis deletes it, and each member is a live task.
+# - strikes: the strike log is the source of truth for strikes that stay in force
+#   until restored; StrikeList replays it from the start.
+PERMANENT = ("stream", "queue", "strikes")
+LIVE_STATES = {b"scheduled", b"queued", b"running"}
+
+
+async def keys_without_ttl(docket: Docket) -> list[str]:
+    """The docket's keys that never expire and are neither permanent nor live."""
+    prefix = docket.prefix
+    permanent = {f"{prefix}:{name}" for name in PERMANENT}
+    leaking: list[str] = []
+    async with docket.redis() as client:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
+        for raw in keys:
+            key = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if key in permanent or await client.ttl(key) != -1:
+                continue
+            suffix = key[len(prefix) + 1 :]
+            task_key = suffix[len("runs:") :] if suffix.startswith("runs:") else None
+            if task_key is None:
+                parked = {docket.parked_task_key(k) for k in await _live_keys(docket)}
+                if key in parked:
+                    continue
+            else:
+                state = await client.hget(docket.runs_key(task_key), "state")
+                if state in LIVE_STATES:
+                    continue
+            leaking.append(key)
+    return sorted(leaking)
+
+
+async def assert_every_key_expires(docket: Docket) -> None:
+    leaking = await keys_without_ttl(docket)
+    assert not leaking, "keys without a TTL: " + ", ".join(leaking)
+
+
+async def finished(execution: Execution) -> bool:
+    await execution.sync()
+    return execution.state in (ExecutionState.COMPLETED, ExecutionState.FAILED)
+
+
+async def _live_keys(docket: Docket) -> list[str]:
+    async with docket.redis() as client:
+        members = await client.zrange(docket.queue_key, 0, -1)
+    return [m.decode() for m in members]
+
+
+async def test_finished_failed_retried_and_dead_lettered_work_leaves_no_eternal_key(
+    docket: Docket,
+):
+    """Completed, failed (archived in P:failed), retried, progress-reporting and
+    dead-lettered tasks, worker heartbeats, capacity and throughput counts: every
+    key they leave behind carries an expiry."""
+
+    async def ok(progress: Progress = Progress()) -> int:
+        await progress.set_total(2)
+        await progress.increment()
+        return 1
+
+    async def boom() -> None:
+        raise ValueError("boom")
+
+    async def flaky(retry: Retry = Retry(attempts=2)) -> None:
+        if retry.attempt == 1:
+            raise ValueError("once")
+
+    for function in (ok, boom, flaky):
+        docket.register(function)
+    results = [
+        await docket.add(ok)(),
+        await docket.add(boom)(),
+        await docket.add(flaky)(),
+    ]
+    async with docket.redis() as client:
+        await client.xadd(docket.stream_key, {"key": "no-function-here"})
+    async with Worker(
+        docket,
+        minimum_check_interval=timedelta(milliseconds=5),
+        scheduling_resolution=timedelta(milliseconds=5),
+    ) as worker:
+        running = asyncio.create_task(worker.run_forever())
+        assert await results[0].get_result() == 1
+        async with docket.redis() as client:
+            await eventually(lambda: client.xlen(docket.keyspace.failed))
+            await eventually(lambda: client.xlen(docket.keyspace.dead))
+            await eventually(lambda: client.exists(docket.keyspace.worker_capacity))
+        await eventually(lambda: finished(results[2]))
+        await assert_every_key_expires(docket)
+        running.cancel()
+        with suppress(asyncio.CancelledError):
+            await running
+    await assert_every_key_expires(docket)
+
+
+async def test_admission_controls_perpetuals_and_cancellations_leave_no_eternal_key(
+    docket: Docket,
+):
+    """Concurrency slots, debounce, rate-limit and cooldown marks, a perpetual
+    task's chain, a cancelled future task, strikes and a listener's flag: only the
+    permanent structures and live tasks lack an expiry."""
+    runs: list[str] = []
+
+    async def limited(
+        customer: Annotated[int, ConcurrencyLimit(1)],
+        debounce: Debounce = Debounce(timedelta(milliseconds=1)),
+    ) -> None:
+        runs.append("limited")
+
+    async def cooled(
+        cooldown: Cooldown = Cooldown(timedelta(seconds=30)),
+        rate: RateLimit = RateLimit(10, per=timedelta(seconds=30)),
+    ) -> None:
+        runs.append("cooled")
+
+    async def forever(
+        perpetual: Perpetual = Perpetual(every=timedelta(milliseconds=5)),
+    ) -> None:
+        runs.append("forever")
+        if runs.count("forever") >= 3:
+            perpetual.cancel()
+
+    async def later() -> None:
+        runs.append("later")
+
+    for function in (limited, cooled, forever, later):
+        docket.register(function)
+    await docket.add(limited)(1)
+    await docket.add(limited)(1)
+    await docket.add(cooled)()
+    await docket.add(forever, key="forever")()
+    future = await docket.add(
+        later, when=datetime.now(timezone.utc) + timedelta(hours=1)
+    )()
+    await docket.cancel(future.key)
+    await docket.strike(later, "nothing", "==", 1)
+    async with Worker(
+        docket,
+        minimum_check_interval=timedelta(milliseconds=5),
+        scheduling_resolution=timedelta(milliseconds=5),
+    ) as worker:
+        done = await docket.add(later)()
+        waiter = asyncio.create_task(done.get_result())
+        await worker.run_until_finished()
+        await waiter
+    assert runs.count("forever") == 3
+    await docket.add(
+        later, when=datetime.now(timezone.utc) + timedelta(hours=1), key="parked"
+    )()
+    await assert_every_key_expires(docket)
+    async with docket.redis() as client:
+        assert await client.exists(docket.parked_task_key("parked")) == 1
