@@ -9,24 +9,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-# Task keys that would collide with the docket's own structures, because a
-# parked future task lives at ``P:<key>`` (spec 12.2 #13).
-RESERVED_KEYS = frozenset(
+# The names of the docket's own keys (``P:<name>``) and key families
+# (``P:<family>...``). A parked future task lives at ``P:<task key>``; a task key
+# that is one of these names, or starts with one of these families, parks at
+# ``P:parked:<task key>`` instead, so that no task key can ever land on a docket
+# key. ``parked:`` is a family itself, which makes the mapping injective: a key
+# that already starts with ``parked:`` is escaped again, so no two task keys share
+# a parked key. Every other task key keeps ``P:<task key>`` (key names are part of
+# the contract). _prelude.lua's parked_key() holds the same two lists; a new key
+# of the docket must be added to both (tests/core/test_task_keys.py checks every
+# Keyspace name against them).
+OWN_NAMES = frozenset(
     {
         "queue",
         "stream",
         "strikes",
         "workers",
         "listening",
-        "wake",
-        "perpetual:lock",
         "dead",
         "failed",
+        "results",
         "worker-capacity",
         "paused",
     }
 )
-RESERVED_PREFIXES = (
+OWN_FAMILIES = (
     "runs:",
     "progress:",
     "results:",
@@ -39,12 +46,22 @@ RESERVED_PREFIXES = (
     "stats:",
     "leases:",
     "paused:",
+    "perpetual:",
+    "parked:",
     # Admission-control keys of a docket scoped by its name (P:<kind>:<tag>).
     "concurrency:",
     "debounce:",
     "ratelimit:",
     "cooldown:",
 )
+PARKED_FAMILY = "parked:"
+
+
+def parked_suffix(task_key: str) -> str:
+    """What follows ``P:`` in the parked key of ``task_key`` (see OWN_NAMES)."""
+    if task_key in OWN_NAMES or task_key.startswith(OWN_FAMILIES):
+        return PARKED_FAMILY + task_key
+    return task_key
 
 
 class GeneratedKey(str):
@@ -57,19 +74,16 @@ class GeneratedKey(str):
 
 
 def check_task_key(key: str) -> None:
-    """Reject task keys that would land on an internal key of the docket.
+    """Reject task keys that are not text, empty, or not encodable as UTF-8.
 
-    Any other text is a valid key, control characters included: scripts carry keys
-    as whole arguments and every event escapes them as JSON."""
+    Any other text is a valid key, the docket's own key names and control
+    characters included: scripts carry keys as whole arguments, every event
+    escapes them as JSON, and a parked task never lands on a docket key
+    (``parked_suffix``)."""
     if not isinstance(key, str):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise TypeError(f"Task keys must be strings, not {type(key).__name__}")
     if not key:
         raise ValueError("Task keys must not be empty")
-    if key in RESERVED_KEYS or key.startswith(RESERVED_PREFIXES):
-        raise ValueError(
-            f"Task key {key!r} collides with an internal key of the docket; "
-            "choose another key"
-        )
     try:
         key.encode("utf-8")
     except UnicodeEncodeError:
@@ -134,10 +148,11 @@ class Keyspace:
     def wake(self) -> str:
         """Channel a producer publishes on when it adds a new earliest future task.
 
-        It sits under ``P:cancel:`` (the name ``wake`` is reserved, so no task's
-        cancel channel is ``P:cancel:wake``): a worker's one pattern subscription
-        hears it, and ACL users granted only ``&P:cancel:*``, ``&P:state:*`` and
-        ``&P:progress:*`` (as pydocket's own setup does) may use it."""
+        It sits under ``P:cancel:``, so a worker's one pattern subscription hears
+        it, and ACL users granted only ``&P:cancel:*``, ``&P:state:*`` and
+        ``&P:progress:*`` (as pydocket's own setup does) may use it. It is also the
+        cancel channel of a task keyed ``wake``: a cancel message carries the task
+        key (``wake``), a wake-up the due time (a number), which tells them apart."""
         return f"{self.prefix}:cancel:wake"
 
     @cached_property
@@ -149,14 +164,15 @@ class Keyspace:
 
     def paused_tasks(self, function: str) -> str:
         """Sorted set of the task keys held while ``function`` is paused (score:
-        their due time); their messages wait in their parked hashes ``P:K``."""
+        their due time); their messages wait in their parked hashes
+        (``parked(K)``)."""
         return f"{self.prefix}:paused:{function}"
 
     @cached_property
     def pause_signal(self) -> str:
         """Channel a pause or resume is announced on, under ``P:cancel:`` like the
-        wake-ups (the key ``paused`` is reserved, so no task's cancel channel is
-        this one)."""
+        wake-ups (it is also the cancel channel of a task keyed ``paused``: a
+        cancel message carries the task key, which tells them apart)."""
         return f"{self.prefix}:cancel:paused"
 
     @cached_property
@@ -196,7 +212,9 @@ class Keyspace:
         return f"{self.prefix}:runs:{task_key}"
 
     def parked(self, task_key: str) -> str:
-        return f"{self.prefix}:{task_key}"
+        """Where a future task waits: ``P:K``, or ``P:parked:K`` when K names one of
+        the docket's own keys (``parked_suffix``)."""
+        return f"{self.prefix}:{parked_suffix(task_key)}"
 
     def progress(self, task_key: str) -> str:
         return f"{self.prefix}:progress:{task_key}"

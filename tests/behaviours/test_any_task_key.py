@@ -1,4 +1,4 @@
-"""Any string works as a task key (bar the names reserved for internal keys), and
+"""Any string works as a task key (the docket's own key names included), and
 every state and progress event published for it is valid JSON naming that key."""
 
 from __future__ import annotations
@@ -169,17 +169,6 @@ async def test_parked_and_woken_keys_publish_valid_events(docket: Docket):
         await eventually(
             lambda: all(states_of(events, k)[-1:] == ["completed"] for k in KEYS[:3])
         )
-
-
-@pytest.mark.parametrize("key", ["queue", "runs:x", "known:y", "stream-id:z"])
-async def test_reserved_names_are_still_refused(docket: Docket, key: str):
-    """Only the names of the docket's own keys are refused, with ValueError."""
-
-    async def noop() -> None: ...
-
-    with pytest.raises(ValueError, match="internal key"):
-        await docket.add(noop, key=key)()
-    assert await docket.broker.run_record(key) is None
 
 
 async def test_keys_that_are_not_text_get_a_clear_error(docket: Docket):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import pickle
 import threading
 import time
@@ -412,37 +411,6 @@ async def test_naive_datetimes_raise_type_error(docket: Docket):
     with pytest.raises(TypeError):
         await docket.replace(greet, when=naive, key="naive")("a")
     assert await docket_keys(docket) == before
-
-
-@pytest.mark.parametrize(
-    "key",
-    [
-        *("queue", "stream", "strikes", "workers", "listening", "runs:x", "progress:y"),
-        *("concurrency:x", "debounce:x", "ratelimit:x", "cooldown:x"),
-    ],
-)
-async def test_reserved_keys_raise_value_error_and_write_nothing(
-    docket: Docket, key: str
-):
-    """Keys that collide with internal keys, the admission-control prefixes
-    included, are refused (spec 12.2 #13)."""
-    await docket.add(greet, when=much_later(), key="bystander")("a")
-    before = await docket_keys(docket)
-    with pytest.raises(ValueError):
-        await docket.add(greet, key=key)("a")
-    with pytest.raises(ValueError):
-        await docket.replace(greet, when=much_later(), key=key)("a")
-    assert await docket_keys(docket) == before
-    assert await docket.broker.run_record(key) is None
-
-
-async def test_cancel_of_a_reserved_key_destroys_nothing(docket: Docket):
-    """Cancelling a key named like an internal structure leaves that structure alone."""
-    await docket.add(greet, when=much_later(), key="bystander")("a")
-    with contextlib.suppress(ValueError):
-        await docket.cancel("queue")
-    snapshot = await docket.snapshot()
-    assert [e.key for e in snapshot.future] == ["bystander"]
 
 
 async def test_unpicklable_arguments_raise_and_write_nothing(docket: Docket):

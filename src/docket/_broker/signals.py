@@ -2,7 +2,8 @@
 
 One pub/sub connection per worker session receives them all, through one pattern
 subscription to ``P:cancel:*`` (wake-ups are published on ``P:cancel:wake``, pauses
-and resumes on ``P:cancel:paused``; no task key may be ``wake`` or ``paused``), so a user granted only pydocket's ``&P:cancel:*``,
+and resumes on ``P:cancel:paused``; a cancel of a task keyed ``wake`` or ``paused``
+is told apart by its payload, the task key), so a user granted only pydocket's ``&P:cancel:*``,
 ``&P:state:*`` and ``&P:progress:*`` channel rules can run a worker. Redis checks
 PSUBSCRIBE patterns *literally* against a user's channel rules, so a user granted
 only ``&P:*`` may not subscribe ``P:cancel:*``; then the pattern ``P:*`` is used
@@ -74,8 +75,14 @@ class WorkerSignals:
         if message["type"] != "pmessage":
             return None
         if channel == keys.wake:
+            # Also the cancel channel of a task keyed "wake": a cancel carries the
+            # key, a wake-up the due time.
+            if _text(message["data"]) == "wake":
+                return Signal("cancel", "wake")
             return Signal("wake")
         if channel == keys.pause_signal:
+            if _text(message["data"]) == "paused":  # a cancel of the task keyed so
+                return Signal("cancel", "paused")
             return Signal("paused")
         if channel.startswith(keys.cancel_channel("")):
             return Signal("cancel", _text(message["data"]))

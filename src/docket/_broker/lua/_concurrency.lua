@@ -27,7 +27,7 @@ end
 local function drop_safeguard(key)
   local safeguard = '__safeguard__:' .. key
   redis.call('ZREM', C.queue, safeguard)
-  redis.call('DEL', C.prefix .. ':' .. safeguard)
+  redis.call('DEL', parked_key(C.prefix, safeguard))
   local runs = C.prefix .. ':runs:' .. safeguard
   local record = hmget(runs, 'state', 'stream_id')
   if record[1] == 'running' then return end

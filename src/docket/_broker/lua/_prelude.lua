@@ -39,6 +39,31 @@ local function records(text, width)
   return out
 end
 
+-- Where a future task waits: P:K, or P:parked:K when K is one of the docket's own
+-- key names or starts with one of its key families (OWN_NAMES / OWN_FAMILIES in
+-- _keys.py: the lists must match). So no task key lands on a docket key, and every
+-- other key keeps P:K.
+local OWN_NAMES = {
+  ['queue'] = true, ['stream'] = true, ['strikes'] = true, ['workers'] = true,
+  ['listening'] = true, ['dead'] = true, ['failed'] = true, ['results'] = true,
+  ['worker-capacity'] = true, ['paused'] = true,
+}
+local OWN_FAMILIES = {
+  'runs:', 'progress:', 'results:', 'known:', 'stream-id:', 'worker-tasks:',
+  'task-workers:', 'cancel:', 'state:', 'stats:', 'leases:', 'paused:', 'perpetual:',
+  'parked:',
+  'concurrency:', 'debounce:', 'ratelimit:', 'cooldown:',
+}
+local function parked_key(prefix, key)
+  if OWN_NAMES[key] then return prefix .. ':parked:' .. key end
+  if string.find(key, ':', 1, true) then
+    for _, family in ipairs(OWN_FAMILIES) do
+      if string.sub(key, 1, #family) == family then return prefix .. ':parked:' .. key end
+    end
+  end
+  return prefix .. ':' .. key
+end
+
 -- The fields of a hash (a run record, a parked task), or false when the key holds
 -- another type: written there by someone else, it must fail only its own task, never
 -- the whole batch a script works through.

@@ -42,14 +42,14 @@ end
 
 for _, key in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
   withdraw(key, 'scheduled')
-  redis.call('DEL', prefix .. ':' .. key)
+  redis.call('DEL', parked_key(prefix, key))
 end
 redis.call('DEL', queue)
 
 for _, set in ipairs(held) do
   for _, key in ipairs(redis.call('ZRANGE', set, 0, -1)) do
     withdraw(key, 'scheduled')
-    redis.call('DEL', prefix .. ':' .. key)
+    redis.call('DEL', parked_key(prefix, key))
   end
   redis.call('DEL', set)
 end

@@ -6,9 +6,9 @@
 -- ARGV[4..] the batch, 4 arguments per message: task key, message generation,
 -- message id, task name
 --
--- A held task waits like a future one: its message becomes its parked hash P:K (with
--- a new generation), its key goes into P:paused:<task> scored by its due time, its
--- stream entry is acknowledged and deleted, and its record says "scheduled" with
+-- A held task waits like a future one: its message becomes its parked hash (P:K, or
+-- P:parked:K, see parked_key in _prelude.lua; with a new generation), its key goes
+-- into P:paused:<task> scored by its due time, its stream entry is acknowledged and deleted, and its record says "scheduled" with
 -- paused=<that generation>. resume.lua moves those keys into P:queue, where the
 -- scheduler finds them due at once.
 -- Race prevented: the pause mark is read here, in the same step as the move, so a
@@ -50,7 +50,7 @@ for i = 4, #ARGV, 4 do
       fields[#fields + 1] = 'generation'
       fields[#fields + 1] = held
     end
-    local parked = prefix .. ':' .. key
+    local parked = parked_key(prefix, key)
     redis.call('DEL', parked)
     redis.call('HSET', parked, unpack(fields))
     redis.call('ZADD', prefix .. ':paused:' .. task, tonumber(record[3]) or ARGV[3], key)

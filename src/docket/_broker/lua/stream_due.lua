@@ -24,7 +24,7 @@ local due = redis.call('ZRANGEBYSCORE', queue, '-inf', now, 'LIMIT', 0, tonumber
 local buried = 0
 
 for _, key in ipairs(due) do
-  local parked = prefix .. ':' .. key
+  local parked = parked_key(prefix, key)
   local ok, fields = pcall(redis.call, 'HGETALL', parked)
   if not ok then
     local detail = 'its parked task ' .. parked .. ' is not a hash'
