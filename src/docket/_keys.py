@@ -104,6 +104,26 @@ def check_task_name(name: str) -> None:
         ) from None
 
 
+def check_docket_name(name: str) -> None:
+    """Refuse docket names whose keyspace could overlap another docket's.
+
+    Every key of docket ``orders`` is ``orders:<suffix>``, and suffixes hold task
+    keys: with ``:`` allowed in names, docket ``orders`` keying a task ``eu:stream``
+    would park it on docket ``orders:eu``'s stream. A name without ``:`` is never a
+    prefix of another docket's keys. Braces are refused too: on a cluster the prefix
+    is ``{name}``, a hash tag that must hold the whole name."""
+    if not name or not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise ValueError("A docket needs a non-empty name")
+    for character in (":", "{", "}"):
+        if character in name:
+            raise ValueError(
+                f"Docket name {name!r} contains {character!r}: docket names may not "
+                "contain ':', '{' or '}', so that no two dockets' keys can overlap "
+                f"(docket 'orders' would otherwise share keys with 'orders:eu'). "
+                "Use another separator, such as '-' or '.'"
+            )
+
+
 @dataclass(frozen=True)
 class Keyspace:
     """Names of the keys and channels of the docket with prefix ``prefix`` (the

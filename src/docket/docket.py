@@ -30,7 +30,7 @@ from ._codec import Codec
 from ._console import OperatorConsole, archive_settings
 from ._dead_letters import DeadLetters
 from ._inspection import load_execution
-from ._keys import Keyspace, check_task_key
+from ._keys import Keyspace, check_docket_name, check_task_key
 from ._names import DocketNames
 from ._observe import span
 from ._pausing import TaskPauses
@@ -120,8 +120,7 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
         sign every payload with the first key and verify with all;
         ``serializer`` is ``"pickle"`` or ``"json"`` (default:
         ``DOCKET_SERIALIZER``, else pickle). See docs/security.md."""
-        if not name or not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise ValueError("A docket needs a non-empty name")
+        check_docket_name(name)
         check_url(url)
         check_credentials(url, credential_provider, connection_pool)
         if execution_ttl < timedelta(0):

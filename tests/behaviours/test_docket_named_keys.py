@@ -141,3 +141,12 @@ async def test_a_task_keyed_wake_can_be_cancelled_while_it_waits(docket: Docket)
     async with Worker(docket, **FAST) as worker:
         await worker.run_until_finished()
     assert seen == []
+
+
+@pytest.mark.parametrize("name", ["orders:eu", "a:", ":b", "{orders}", "or}ders"])
+def test_docket_names_whose_keys_could_overlap_are_refused(name: str):
+    """A docket name with ':' (or a brace) could share keys with another docket
+    (``orders`` keying a task ``eu:stream`` would park it on ``orders:eu``'s
+    stream): the constructor refuses it with a ValueError that says why."""
+    with pytest.raises(ValueError, match="may not contain"):
+        Docket(name=name, url="memory://")

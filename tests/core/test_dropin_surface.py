@@ -221,10 +221,8 @@ def test_signatures_match_pydocket_027() -> None:
     ],
 )
 def test_redelivery_sweep_key(url: str, expected: str) -> None:
-    """The fleet-wide redelivery lease sits under ``leases:``, which no task key may
-    take."""
-    assert Docket(name="orders", url=url).redelivery_sweep_key == expected
-    from docket._keys import check_task_key
-
-    with pytest.raises(ValueError, match="internal key"):
-        check_task_key("leases:redelivery-sweep")
+    """The fleet-wide redelivery lease sits under ``leases:``, where no parked task
+    lands (a task keyed ``leases:...`` parks under ``parked:``)."""
+    docket = Docket(name="orders", url=url)
+    assert docket.redelivery_sweep_key == expected
+    assert docket.parked_task_key("leases:redelivery-sweep") != expected
