@@ -67,23 +67,51 @@ def _module_level_imports(tree: ast.Module) -> list[str]:
     return _private_imports(top)
 
 
+def _is_private_name(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__") and len(name) > 1
+
+
 def _private_reach(function: ast.AST) -> str | None:
-    """Why a test function reaches the reference's internals, or None."""
+    """Why a function reaches the reference's internals directly, or None: it
+    imports an underscored docket module, names one by dotted path (a patch
+    target), names an underscored attribute as a string (``patch.object(X,
+    "_y")``, ``setattr``), or reads one (``worker._x``)."""
     imports = _private_imports([function])  # type: ignore[list-item]
     if imports:
         return f"imports {imports[0]}"
     for node in ast.walk(function):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value
-            if text.startswith("docket.") and _is_private_module(text.rsplit(".", 1)[0]):
+            last = text.rsplit(".", 1)[-1]
+            if text.startswith("docket.") and (
+                _is_private_module(text.rsplit(".", 1)[0]) or _is_private_name(last)
+            ):
                 return f"patches {text}"
-            if text.startswith("docket.") and text.rsplit(".", 1)[-1].startswith("_") and not text.rsplit(".", 1)[-1].startswith("__"):
-                return f"patches {text}"
-        if isinstance(node, ast.Attribute):
-            attr = node.attr
-            if attr.startswith("_") and not attr.startswith("__"):
-                return f"reaches .{attr}"
+            if _is_private_name(text) and text.isidentifier():
+                return f"names attribute {text}"
+        if isinstance(node, ast.Attribute) and _is_private_name(node.attr):
+            return f"reaches .{node.attr}"
     return None
+
+
+def _uses(function: ast.AST) -> set[str]:
+    """Names a function refers to, and the fixtures it takes."""
+    names = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+    if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        names |= {a.arg for a in function.args.args + function.args.kwonlyargs}
+    return names
+
+
+def _module_functions(tree: ast.Module) -> dict[str, ast.AST]:
+    functions: dict[str, ast.AST] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions[node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            for inner in node.body:
+                if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    functions[inner.name] = inner
+    return functions
 
 
 _module_reasons: dict[Path, str | None] = {}
@@ -103,9 +131,20 @@ def _module_reason(path: Path) -> str | None:
         imports = _module_level_imports(tree) if tree else []
         _module_reasons[path] = f"module imports {imports[0]}" if imports else None
         if tree is not None:
-            for node in ast.walk(tree):
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    _function_reasons[(path, node.name)] = _private_reach(node)
+            functions = _module_functions(tree)
+            direct = {name: _private_reach(f) for name, f in functions.items()}
+            helpers = {
+                name: reason
+                for name, reason in direct.items()
+                if reason and not name.startswith("test_")
+            }
+            for name, function in functions.items():
+                reason = direct[name]
+                if reason is None:
+                    for used in sorted(_uses(function) & helpers.keys()):
+                        reason = f"through {used}(), which {helpers[used]}"
+                        break
+                _function_reasons[(path, name)] = reason
     return _module_reasons[path]
 
 
