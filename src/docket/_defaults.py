@@ -28,6 +28,8 @@ MAX_DELIVERIES = 5  # deliveries of one message before it is dead-lettered
 # From this delivery on, a message may be what keeps killing its workers: a worker
 # runs at most one such message at a time (see _broker/sweep.py).
 QUARANTINE_DELIVERIES = 3
+# clear() withdraws at most this many tasks per script call (docket.docket.CLEAR_BATCH).
+CLEAR_BATCH = 1000
 DEAD_LETTER_LIMIT = 10_000  # entries P:dead keeps (the oldest go first)
 BACKOFF_CAP = timedelta(seconds=30)
 # After a forced stop, how long to wait for tasks that ignore their cancellation.

@@ -67,6 +67,10 @@ from .strikelist import Strike as Strike
 
 logger = logging.getLogger(__name__)
 
+# Most tasks clear() withdraws per script call; read at each call (a module
+# attribute, as in pydocket, so it can be changed at run time).
+CLEAR_BATCH = _defaults.CLEAR_BATCH
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -401,7 +405,7 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
     async def clear(self) -> int:
         """Remove all pending work (strikes stay); returns how many tasks waited."""
         with span("docket.docket", "docket.clear", self.labels()):
-            return await self.broker.clear(self.ttl_seconds)
+            return await self.broker.clear(self.ttl_seconds, max(int(CLEAR_BATCH), 1))
 
     # ---- strikes -------------------------------------------------------------------
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import pytest
 
-from docket import Docket
+import docket.docket as docket_module
+from docket import Docket, ExecutionState
 from tests.core._broker_helpers import (
     FINISHED,
     TTL,
@@ -202,3 +204,39 @@ async def test_depths_split_ready_and_future_work(docket: Docket):
     await place(broker, "overdue", when=time.time() - 60, immediate=False)
     await place(broker, "future", when=time.time() + 3600, immediate=False)
     assert await broker.depths() == (2, 1)
+
+
+async def test_clear_works_through_the_docket_in_batches(
+    docket: Docket, monkeypatch: pytest.MonkeyPatch
+):
+    """With ``docket.docket.CLEAR_BATCH`` at 2 (read at each call, as in pydocket),
+    clear() withdraws queued and future tasks two per script call until none is
+    left, and counts them all."""
+    monkeypatch.setattr(docket_module, "CLEAR_BATCH", 2)
+    calls: list[int] = []
+    clear_call = type(docket.broker).run_script
+
+    async def counting(self: object, script: object, *args: object) -> object:
+        if getattr(script, "name", "") == "clear":
+            calls.append(1)
+        return await clear_call(self, script, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(docket.broker), "run_script", counting)
+
+    async def noop() -> None: ...
+
+    later = time.time() + 3600
+    for n in range(5):
+        await docket.add(noop, key=f"queued-{n}")()
+        await docket.add(
+            noop, when=datetime.fromtimestamp(later, timezone.utc), key=f"later-{n}"
+        )()
+    assert await docket.clear() == 10
+    assert len(calls) == 6  # five full batches, then one that finds nothing
+    snapshot = await docket.snapshot()
+    assert (snapshot.future, snapshot.running) == ([], [])
+    for kind in ("queued", "later"):
+        for n in range(5):
+            execution = await docket.get_execution(f"{kind}-{n}")
+            assert execution is not None
+            assert execution.state is ExecutionState.CANCELLED

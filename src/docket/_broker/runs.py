@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .. import _codec
+from .._defaults import CLEAR_BATCH
 from . import scripts
 from .base import BrokerBase
 from .batcher import script_command
@@ -272,13 +273,21 @@ class RunOps(QueueOps, BrokerBase):
         except ValueError:
             return None
 
-    async def clear(self, ttl_seconds: int) -> int:
-        """Withdraw all pending work; returns how many tasks were waiting."""
+    async def clear(self, ttl_seconds: int, batch: int = CLEAR_BATCH) -> int:
+        """Withdraw pending work, ``batch`` tasks per script call, until a call
+        finds fewer (producers that keep adding cannot keep it going); returns how
+        many tasks were withdrawn."""
         k = self.keys
-        now = _codec.iso(_codec.now())
-        waiting = await self.run_script(
-            scripts.CLEAR,
-            [k.stream, k.queue, k.listening, k.paused],
-            [k.prefix, ttl_seconds, now],
-        )
-        return int(waiting)
+        total = 0
+        while True:
+            now = _codec.iso(_codec.now())
+            withdrawn = int(
+                await self.run_script(
+                    scripts.CLEAR,
+                    [k.stream, k.queue, k.listening, k.paused],
+                    [k.prefix, ttl_seconds, now, batch],
+                )
+            )
+            total += withdrawn
+            if withdrawn < batch:
+                return total

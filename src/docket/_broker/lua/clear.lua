@@ -4,7 +4,7 @@
 -- KEYS[1] stream P:stream   KEYS[2] queue P:queue   KEYS[3] listening flag
 -- KEYS[4] pause marks P:paused
 -- ARGV[1] prefix P   ARGV[2] TTL seconds for the withdrawn records (0 = delete)
--- ARGV[3] completed_at ISO
+-- ARGV[3] completed_at ISO   ARGV[4] most tasks to withdraw in this call
 --
 -- Race prevented: a task claimed while clear runs is either already "running" (left
 -- alone, it finishes) or still "queued" (cancelled here, and claim.lua then refuses
@@ -13,18 +13,16 @@
 -- Withdrawn records become "cancelled" (so their keys can be added again at once)
 -- and their waiters get a cancelled event. Legacy markers of earlier pydocket releases
 -- (P:known:K, P:stream-id:K) are deleted for every withdrawn key.
--- Returns the number of tasks that were waiting: stream length + queue size + held.
+-- One call withdraws at most ARGV[4] tasks: stream entries first (oldest first), then
+-- future tasks (earliest first), then held ones, so a big docket never holds Redis
+-- for long: the caller calls again while a call comes back full.
+-- Returns the number of tasks withdrawn.
 
 local stream, queue, prefix = KEYS[1], KEYS[2], ARGV[1]
 local ttl, completed_at = tonumber(ARGV[2]), ARGV[3]
+local batch = tonumber(ARGV[4])
 local listening = redis.call('EXISTS', KEYS[3]) == 1
-local waiting = redis.call('XLEN', stream) + redis.call('ZCARD', queue)
-local held = {}
-local marks = redis.call('HGETALL', KEYS[4])
-for i = 1, #marks, 2 do
-  held[#held + 1] = prefix .. ':paused:' .. marks[i]
-  waiting = waiting + redis.call('ZCARD', held[#held])
-end
+local withdrawn = 0
 
 local function withdraw(key, pending_state)
   redis.call('DEL', prefix .. ':known:' .. key, prefix .. ':stream-id:' .. key)  -- legacy
@@ -32,25 +30,26 @@ local function withdraw(key, pending_state)
   end_run(prefix, key, 'cancelled', completed_at, ttl, listening, nil, {'stream_id', ''})
 end
 
-for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+')) do
+for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+', 'COUNT', batch)) do
   local fields = entry[2]
   for i = 1, #fields, 2 do
     if fields[i] == 'key' then withdraw(fields[i + 1], 'queued') end
   end
   redis.call('XDEL', stream, entry[1])
+  withdrawn = withdrawn + 1
 end
 
-for _, key in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
-  withdraw(key, 'scheduled')
-  redis.call('DEL', parked_key(prefix, key))
-end
-redis.call('DEL', queue)
-
-for _, set in ipairs(held) do
-  for _, key in ipairs(redis.call('ZRANGE', set, 0, -1)) do
+-- Future tasks, then the work held for each paused task type (P:paused:<task>).
+local sets = {queue}
+local marks = redis.call('HGETALL', KEYS[4])
+for i = 1, #marks, 2 do sets[#sets + 1] = prefix .. ':paused:' .. marks[i] end
+for _, set in ipairs(sets) do
+  if withdrawn >= batch then break end
+  for _, key in ipairs(redis.call('ZRANGE', set, 0, batch - withdrawn - 1)) do
     withdraw(key, 'scheduled')
     redis.call('DEL', parked_key(prefix, key))
+    redis.call('ZREM', set, key)
+    withdrawn = withdrawn + 1
   end
-  redis.call('DEL', set)
 end
-return waiting
+return withdrawn
