@@ -162,9 +162,14 @@ class Worker:
             if value <= timedelta(0):
                 raise ValueError(f"{label} must be positive, got {value}")
         if redelivery_timeout < _defaults.MIN_REDELIVERY_TIMEOUT:
-            raise ValueError(
-                f"redelivery_timeout must be at least "
-                f"{_defaults.MIN_REDELIVERY_TIMEOUT}, got {redelivery_timeout}"
+            # Allowed (pydocket's own tests use 40 ms), but worth a word: leases are
+            # renewed every quarter of it, so a worker busy for longer than that
+            # can see a running task reclaimed and run a second time elsewhere.
+            logger.warning(
+                "redelivery_timeout=%s is shorter than %s: a task may be "
+                "redelivered to another worker while it still runs here",
+                redelivery_timeout,
+                _defaults.MIN_REDELIVERY_TIMEOUT,
             )
         self.docket = docket
         self.name = name or _defaults.default_worker_name()
