@@ -105,28 +105,32 @@ async def default_fallback_task(*args: Any, **kwargs: Any) -> None:
 def _validate_dependencies(
     dependencies: Mapping[str, Dependency[Any]] | Sequence[Dependency[Any]] | None,
 ) -> dict[str, Dependency[Any]]:
+    """Worker-level dependencies by name: a mapping keeps its names (none may start
+    with ``__``), a sequence gets ``__worker_dep_<index>__`` (pydocket's names)."""
     if dependencies is None:
         return {}
+    named: list[tuple[str | None, Any]]
     if isinstance(dependencies, Mapping):
-        items = list(dependencies.items())
+        named = list(dependencies.items())
     else:
-        items = [(f"__worker_dependency_{i}", d) for i, d in enumerate(dependencies)]
-        for _, dependency in items:
-            if not isinstance(dependency, Dependency):  # pyright: ignore[reportUnnecessaryIsInstance]
-                raise TypeError(
-                    f"Worker dependencies must be Dependency instances, got {dependency!r}"
-                )
-        return dict(items)
-    for name, dependency in items:
-        if name.startswith("__"):
+        named = [(None, dependency) for dependency in dependencies]
+    validated: dict[str, Dependency[Any]] = {}
+    for index, (given, dependency) in enumerate(named):
+        if given is not None and given.startswith("__"):
             raise ValueError(
-                f"Worker dependency name {name!r} is reserved (starts with '__')"
+                f"Worker dependency name {given!r} is reserved (starts with '__')"
             )
-        if not isinstance(dependency, Dependency):  # pyright: ignore[reportUnnecessaryIsInstance]
+        if not isinstance(dependency, Dependency):
+            label = given if given is not None else f"index {index}"
             raise TypeError(
-                f"Worker dependency {name!r} must be a Dependency instance, got {dependency!r}"
+                f"Worker dependency {label!r} must be a Dependency instance "
+                f"(such as Depends(function) or Retry(...)), not "
+                f"{type(dependency).__name__}: {dependency!r}"
             )
-    return dict(items)
+        validated[given if given is not None else f"__worker_dep_{index}__"] = (
+            dependency
+        )
+    return validated
 
 
 class Worker:

@@ -5,7 +5,10 @@ perpetual re-seeding interval."""
 from __future__ import annotations
 
 import asyncio
+import sys
+import uuid
 from datetime import timedelta
+from types import ModuleType
 from typing import Annotated, Any
 
 import pytest
@@ -14,6 +17,7 @@ from uncalled_for import FailedDependency
 from docket import (
     ConcurrencyLimit,
     CurrentExecution,
+    Depends,
     Docket,
     Execution,
     Perpetual,
@@ -174,3 +178,68 @@ async def test_automatic_perpetual_tasks_are_reseeded_while_running(
             worker.stop()
             await asyncio.wait_for(run, 10)
     assert runs == ["heartbeat"] * 3
+
+
+async def test_sequence_dependencies_get_pydocket_internal_names(docket: Docket):
+    """A list of worker dependencies is named ``__worker_dep_<index>__`` (as in
+    pydocket) and runs in order, before the task."""
+    events: list[str] = []
+
+    async def first() -> None:
+        events.append("first")
+
+    async def second() -> None:
+        events.append("second")
+
+    async def the_task() -> None:
+        events.append("task")
+
+    docket.register(the_task)
+    async with Worker(
+        docket,
+        dependencies=[Depends(first), Depends(second)],
+        minimum_check_interval=timedelta(milliseconds=5),
+        scheduling_resolution=timedelta(milliseconds=5),
+    ) as worker:
+        assert list(worker.dependencies) == ["__worker_dep_0__", "__worker_dep_1__"]
+        await docket.add(the_task)()
+        await worker.run_until_finished()
+    assert events == ["first", "second", "task"]
+
+
+@pytest.mark.parametrize("by_path", [False, True])
+async def test_worker_run_refuses_a_bare_function_as_a_dependency(
+    monkeypatch: pytest.MonkeyPatch, by_path: bool
+):
+    """A plain function among the dependencies (given directly or by dotted path)
+    is a TypeError saying it must be a Dependency instance, before anything runs."""
+
+    def dependency() -> None: ...
+
+    module = ModuleType("bare_dependencies_fixture")
+    module.dependencies = [dependency]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    with pytest.raises(TypeError, match="must be a Dependency instance"):
+        await Worker.run(
+            url=f"memory://{uuid.uuid4()}",
+            tasks=[],
+            dependencies=f"{module.__name__}:dependencies" if by_path else [dependency],
+            schedule_automatic_tasks=False,
+            until_finished=True,
+        )
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("no_such_module_for_docket:dependencies", ModuleNotFoundError),
+        ("docket.tasks:no_such_dependencies", AttributeError),
+    ],
+)
+async def test_worker_run_import_errors_name_what_is_missing(
+    path: str, error: type[Exception]
+):
+    """A dependency path whose module is missing raises ModuleNotFoundError, one
+    whose attribute is missing AttributeError (as in pydocket), naming it."""
+    with pytest.raises(error, match="no_such"):
+        await Worker.run(url=f"memory://{uuid.uuid4()}", dependencies=path)

@@ -55,14 +55,19 @@ class ShutdownForced(Exception):
 
 
 def import_function(path: str) -> Any:
-    """Import ``module:function``, with a clear error when it is not there."""
+    """Import ``module:function``: a module that is not there raises
+    ModuleNotFoundError, a missing name AttributeError (as in pydocket), each
+    naming what it looked for."""
     module_name, _, attribute = path.rpartition(":")
     if not module_name or not attribute:
         raise ValueError(f"Expected 'module:function', got {path!r}")
-    function = getattr(importlib.import_module(module_name), attribute, None)
-    if function is None:
-        raise ValueError(f"{module_name!r} has no attribute {attribute!r}")
-    return function
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise AttributeError(
+            f"module {module_name!r} has no attribute {attribute!r} (from {path!r})"
+        ) from None
 
 
 class _Shutdown:

@@ -118,7 +118,7 @@ def worker_dependencies(worker: WorkerHandle) -> list[tuple[str, Dependency[Any]
         return list(mapping.items())
     sequence: Iterable[Dependency[Any]] = dependencies
     return [
-        (f"__worker_dependency_{index}__", dependency)
+        (f"__worker_dep_{index}__", dependency)
         for index, dependency in enumerate(sequence)
     ]
 
