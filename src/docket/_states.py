@@ -38,6 +38,13 @@ class ExecutionCancelled(Exception):
     """Raised by Execution.get_result() for an execution that was cancelled."""
 
 
+class NoRecordToWaitOn(TimeoutError, RuntimeError):
+    """get_result() on a finished task of a docket with ``execution_ttl=0``: nothing
+    is kept once such a task ends, so its outcome can never arrive. Raised at once
+    (where pydocket waits out the deadline, or for ever without one); a TimeoutError,
+    as pydocket's wait would end, and a RuntimeError."""
+
+
 class StateEvent(TypedDict, total=False):
     type: str
     key: str

@@ -33,6 +33,7 @@ from ._states import (
     TERMINAL,
     Disposition,
     ExecutionCancelled,
+    NoRecordToWaitOn,
     ExecutionState,
     StateEvent,
 )
@@ -488,7 +489,7 @@ class Execution:
             first = True
             async for event in self.subscribe():
                 if first and not self._recorded and self._docket.ttl_seconds <= 0:
-                    raise RuntimeError(
+                    raise NoRecordToWaitOn(
                         f"Execution {self._key} has no record to wait on: its docket "
                         "has execution_ttl=0 (fire-and-forget), which keeps nothing "
                         "once a task ends, so its outcome cannot be read"
@@ -510,6 +511,8 @@ class Execution:
             if remaining <= 0:
                 raise asyncio.TimeoutError
             await asyncio.wait_for(wait(), remaining)
+        except NoRecordToWaitOn:
+            raise
         except asyncio.TimeoutError:
             raise TimeoutError(
                 f"Timeout waiting for execution {self._key} to complete"

@@ -69,6 +69,11 @@ async def test_get_result_of_a_finished_fire_and_forget_task_fails_at_once(
         waiter = asyncio.ensure_future(fresh.get_result(timeout=timedelta(seconds=5)))
         with pytest.raises(RuntimeError, match="execution_ttl=0"):
             await asyncio.wait_for(execution.get_result(), 5)
+        # With a deadline it is the TimeoutError pydocket code expects, at once.
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TimeoutError, match="execution_ttl=0"):
+            await execution.get_result(timeout=timedelta(seconds=30))
+        assert asyncio.get_running_loop().time() - started < 5
         async with Worker(docket, **FAST) as worker:
             await worker.run_until_finished()
         assert await asyncio.wait_for(waiter, 5) is None
