@@ -255,9 +255,14 @@ def open_arguments(
 def check_arguments(
     args: object, kwargs: object
 ) -> tuple[tuple[object, ...], dict[str, object]]:
-    """Unpickled ``args`` must be a tuple and ``kwargs`` a dict keyed by strings."""
+    """Unpickled ``args`` must be a tuple (or a list, as earlier pydocket producers
+    wrote them) and ``kwargs`` a dict keyed by strings."""
+    if isinstance(args, list):
+        args = tuple(args)  # pyright: ignore[reportUnknownArgumentType]
     if not isinstance(args, tuple):
-        raise MalformedMessage(f"'args' is a {type(args).__name__}, not a tuple")
+        raise MalformedMessage(
+            f"'args' is a {type(args).__name__}, not a tuple or a list"
+        )
     if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
         raise MalformedMessage(
             f"'kwargs' is a {type(kwargs).__name__}, not a dict of str keys"

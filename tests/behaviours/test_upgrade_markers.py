@@ -146,3 +146,32 @@ async def test_a_stream_id_the_server_rejects_never_fails_replace(docket: Docket
     await docket.cancel("odd2")
     execution = await docket.get_execution("odd2")
     assert execution is not None and execution.state is ExecutionState.CANCELLED
+
+
+async def test_an_old_releases_parked_task_with_list_arguments_runs(docket: Docket):
+    """A future task an earlier release parked (its arguments pickled as a list, a
+    ``known`` marker beside it, no run record) runs when due, with no dead letter
+    and no error logged."""
+    RAN.clear()
+    docket.register(job)
+    key = "legacy-parked"
+    due = time.time() + 0.05
+    async with docket.redis() as client:
+        await client.set(docket.known_task_key(key), repr(due))
+        await client.zadd(docket.queue_key, {key: due})
+        await client.hset(
+            docket.parked_task_key(key),
+            mapping={
+                "key": key,
+                "when": datetime.fromtimestamp(due, timezone.utc).isoformat(),
+                "function": "job",
+                "args": dumps(["old"]),
+                "kwargs": dumps({}),
+                "attempt": "1",
+            },
+        )
+    async with Worker(docket, **FAST) as worker:
+        await worker.run_until_finished()
+    assert RAN == ["old"]
+    async with docket.redis() as client:
+        assert await client.xlen(docket.keyspace.dead) == 0

@@ -77,10 +77,10 @@ POISONS: dict[str, tuple[dict[str, bytes], str, str]] = {
         "malformed-message",
         "not an ISO time",
     ),
-    "args that are not a tuple": (
-        {"args": cloudpickle.dumps(["a", "list"])},
+    "args that are not a sequence": (
+        {"args": cloudpickle.dumps({"a": "dict"})},
         "malformed-message",
-        "'args' is a list, not a tuple",
+        "'args' is a dict, not a tuple or a list",
     ),
     "kwargs that are not a dict": (
         {"kwargs": cloudpickle.dumps(("a", "tuple"))},
