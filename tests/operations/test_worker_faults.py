@@ -346,3 +346,38 @@ async def test_connections_idle_through_a_restart_are_opened_again(
     assert execution.state is ExecutionState.QUEUED
     second = await docket.add(counted, key="idle-2")("idle-2")
     assert second.state is ExecutionState.QUEUED
+
+
+async def test_a_failed_lease_renewal_is_logged_as_pydocket_words_it(
+    docket: Docket, server: RedisServer, caplog: pytest.LogCaptureFixture
+):
+    """While Redis is stopped under a running task, the lease renewal fails and is
+    logged as "Failed to renew leases: Redis is unavailable (...)" (each loop's
+    failure reads "Failed to <what it does>"); the task still completes once
+    Redis is back."""
+    gate = asyncio.Event()
+
+    async def held(label: str) -> None:
+        runs[label] += 1
+        await gate.wait()
+
+    docket.register(held)
+    execution = await docket.add(held, key="held")("held")
+    async with fast_worker(
+        docket, redelivery_timeout=timedelta(milliseconds=400)
+    ) as worker:
+        running = asyncio.ensure_future(worker.run_forever())
+        await eventually(lambda: runs["held"] == 1)
+        with caplog.at_level("WARNING", logger="docket.worker"):
+            server.stop()
+            await eventually(lambda: "Failed to renew leases" in caplog.text)
+            server.start()
+            gate.set()
+            await eventually(lambda: all_completed([execution]), timeout=15)
+        worker.stop()
+        await running
+    renewals = [
+        r.getMessage() for r in caplog.records if "renew leases" in r.getMessage()
+    ]
+    assert renewals[0].startswith("Failed to renew leases: Redis is unavailable (")
+    assert dict(runs) == {"held": 1}

@@ -64,7 +64,7 @@ async def listener_loop(session: Session) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            kind = report_fault(session, "The cancel and wake-up listener", error)
+            kind = report_fault(session, "listen for cancellations and wake-ups", error)
             if kind is Fault.PERMISSION and not session.listening.is_set():
                 session.refused = error  # start-up fails fast on this
         session.wake_scheduler.set()  # a wake-up may have been missed meanwhile

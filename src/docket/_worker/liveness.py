@@ -30,7 +30,10 @@ async def heartbeat_loop(session: Session) -> None:
         m.SCHEDULE_DEPTH.set(future, docket.labels())
 
     await every(
-        session, lambda: docket.heartbeat_interval.total_seconds(), beat, "Heartbeat"
+        session,
+        lambda: docket.heartbeat_interval.total_seconds(),
+        beat,
+        "send a heartbeat",
     )
 
 
@@ -53,5 +56,5 @@ async def lease_loop(session: Session) -> None:
         session,
         lambda: worker.redelivery_timeout.total_seconds() / 4,
         renew,
-        "Renewing leases",
+        "renew leases",
     )

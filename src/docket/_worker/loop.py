@@ -257,7 +257,7 @@ async def _finished(session: Session, count: int, block_ms: int) -> bool:
 async def main_loop(session: Session) -> None:
     """Claim and dispatch until stopped (or, unless forever, until no work remains);
     a Redis fault pauses the loop (with backoff), it never ends it."""
-    await keep_running(session, "Reading tasks", lambda: _loop(session))
+    await keep_running(session, "read tasks", lambda: _loop(session))
 
 
 async def _wait_for_slot(session: Session, stopping: bool) -> None:

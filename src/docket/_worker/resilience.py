@@ -30,17 +30,20 @@ def backoff_for(session: Session) -> Backoff:
 
 
 def report_fault(session: Session, what: str, error: BaseException) -> Fault:
-    """Log and count one failure of ``what``; returns its kind."""
+    """Log and count one failure to do ``what`` (an infinitive: "renew leases",
+    logged as "Failed to renew leases: ..."); returns its kind."""
     kind = classify(error)
     if kind is Fault.BUG:
-        logger.error("%s failed; retrying", what, exc_info=error)
+        logger.error("Failed to %s; retrying", what, exc_info=error)
         return kind
     m.REDIS_DISRUPTIONS.add(1, session.worker.labels())
     detail = f"{type(error).__name__}: {error}"
     if kind is Fault.PERMISSION:
-        logger.error("%s was refused by Redis (%s); retrying", what, detail)
+        logger.error("Failed to %s: refused by Redis (%s); retrying", what, detail)
     else:
-        logger.warning("%s failed, Redis is unavailable (%s); retrying", what, detail)
+        logger.warning(
+            "Failed to %s: Redis is unavailable (%s); retrying", what, detail
+        )
     return kind
 
 

@@ -163,7 +163,7 @@ async def _store_result(session: Session, execution: Execution, result: Any) -> 
     document = execution.docket.codec.result_document(execution.key, result, generation)
     stored = await until_done(
         session,
-        "Storing a result",
+        "store a result",
         lambda: store_value(execution.docket, execution.key, document),
     )
     return stored is not None
@@ -301,7 +301,7 @@ async def _store_and_fail(
     stored = (
         await until_done(
             session,
-            "Storing an exception",
+            "store an exception",
             lambda: store_value(execution.docket, execution.key, document),
         )
         is not None

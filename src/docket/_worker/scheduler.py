@@ -36,7 +36,7 @@ async def scheduler_loop(session: Session) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            report_fault(session, "Moving due tasks", error)
+            report_fault(session, "move due tasks", error)
             if not await pause(session, backoff):
                 return
             continue
@@ -104,7 +104,7 @@ async def reseed_loop(session: Session) -> None:
             session.seeded.set()  # tried once: a run until finished may end
 
     await every(
-        session, lambda: session.worker.reseed_interval, seed, "Seeding automatic tasks"
+        session, lambda: session.worker.reseed_interval, seed, "seed automatic tasks"
     )
 
 

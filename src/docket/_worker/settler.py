@@ -120,7 +120,7 @@ async def settle_all(session: Session) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            report_fault(session, f"Settling {len(session.pending)} executions", error)
+            report_fault(session, f"settle {len(session.pending)} executions", error)
             await asyncio.sleep(min(backoff.next_delay(), cap))
             continue
         backoff.reset()
@@ -142,4 +142,4 @@ async def settler_loop(session: Session) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as error:  # the counts stay in the tally for next time
-            report_fault(session, "Writing throughput counts", error)
+            report_fault(session, "write throughput counts", error)
