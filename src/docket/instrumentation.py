@@ -139,8 +139,9 @@ def metrics_server(
         from opentelemetry.sdk.metrics import MeterProvider
     except ImportError as error:
         raise ImportError(
-            "Metrics endpoint requires opentelemetry-sdk. "
-            "Install with: pip install docket[metrics]"
+            "The metrics endpoint requires opentelemetry-sdk and its Prometheus "
+            "exporter. Install with: pip install docket[metrics] (or "
+            "pip install pydocket[metrics] where your project depends on pydocket)"
         ) from error
     from prometheus_client import start_http_server
 

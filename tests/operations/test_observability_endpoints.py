@@ -42,11 +42,13 @@ def test_servers_do_nothing_without_a_port():
 
 
 def test_metrics_server_explains_a_missing_sdk(monkeypatch: pytest.MonkeyPatch):
-    """Without the exporter installed, the error says what to install."""
+    """Without the exporter installed, the error says what to install, under this
+    package's name and under pydocket's (what a project pinning pydocket installs)."""
     monkeypatch.setitem(sys.modules, "opentelemetry.exporter.prometheus", None)
-    with pytest.raises(ImportError, match=r"pip install docket\[metrics\]"):
+    with pytest.raises(ImportError, match=r"pip install docket\[metrics\]") as raised:
         with metrics_server(host="127.0.0.1", port=free_port()):
             pass
+    assert "pip install pydocket[metrics]" in str(raised.value)
 
 
 async def test_a_worker_is_healthy_only_while_its_session_beats():

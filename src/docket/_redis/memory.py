@@ -18,7 +18,8 @@ def _engine_class() -> Any:
         from burner_redis import BurnerRedis
     except ImportError as error:
         raise ImportError(
-            "memory:// URLs need the burner-redis package (pip install burner-redis)"
+            "memory:// URLs need the burner-redis package (module burner_redis): "
+            "pip install burner-redis"
         ) from error
     return BurnerRedis
 
