@@ -25,6 +25,10 @@
 #     (decided from the test source, identically for both packages), bridges
 #     the private names its fixtures import, and records every outcome.
 set -euo pipefail
+
+# Everything runs inside main, read whole before it starts: editing this file while
+# a measurement runs cannot change what the running one does.
+main() {
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 suites="0.27.2,0.23.0"
@@ -48,7 +52,7 @@ shift $((OPTIND - 1))
 src="${REFSUITE_DIR:-/tmp/refsd}"
 mkdir -p "$src" "$out"
 dev_deps=(pytest pytest-asyncio pytest-timeout pytest-xdist opentelemetry-sdk
-  opentelemetry-exporter-prometheus exceptiongroup async-timeout packaging)
+  opentelemetry-exporter-prometheus exceptiongroup async-timeout packaging coverage)
 
 venv_for() {  # venv_for ours|ref VERSION -> path of a venv ready to run the suite
   local impl="$1" version="$2" venv
@@ -132,3 +136,7 @@ for version in "${suite_list[@]}"; do
 done
 "$venv/bin/python" "$here/reference_suite/compare.py" "$out" "${suite_list[@]}" \
   --backends "${backend_list[@]}"
+}
+
+main "$@"
+exit $?
