@@ -33,8 +33,8 @@ from ._states import (
     TERMINAL,
     Disposition,
     ExecutionCancelled,
-    NoRecordToWaitOn,
     ExecutionState,
+    NoRecordToWaitOn,
     StateEvent,
 )
 from ._taskcall import TaskCall

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -68,13 +68,19 @@ message_setter = MessageSetter()
 
 class _HealthHandler(BaseHTTPRequestHandler):
     probe: Callable[[], bool] | None = None
+    notes: Callable[[], Sequence[str]] | None = None
 
     def _answer(self, with_body: bool) -> None:
         try:
             healthy = self.probe() if self.probe is not None else True
         except Exception:  # a probe that fails means "not healthy"
             healthy = False
-        body = b"OK" if healthy else b"UNHEALTHY"
+        try:
+            notes = list(self.notes()) if self.notes is not None else []
+        except Exception:
+            notes = []
+        lines = ["OK" if healthy else "UNHEALTHY", *(f"WARNING: {n}" for n in notes)]
+        body = "\n".join(lines).encode()
         self.send_response(200 if healthy else 503)
         self.send_header("Content-type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
@@ -109,16 +115,22 @@ def healthcheck_server(
     host: str = "0.0.0.0",
     port: int | None = None,
     probe: Callable[[], bool] | None = None,
+    notes: Callable[[], Sequence[str]] | None = None,
 ) -> Generator[None, None, None]:
     """Answer every GET with 200 ``OK`` while ``probe()`` (if given) is true, and
-    503 ``UNHEALTHY`` otherwise; nothing at all when ``port`` is None."""
+    503 ``UNHEALTHY`` otherwise, followed by one ``WARNING: ...`` line per note
+    (``notes()``, such as a Redis that may evict keys); nothing at all when
+    ``port`` is None."""
     if port is None:
         yield
         return
     handler = type(
         "HealthHandler",
         (_HealthHandler,),
-        {"probe": staticmethod(probe) if probe else None},
+        {
+            "probe": staticmethod(probe) if probe else None,
+            "notes": staticmethod(notes) if notes else None,
+        },
     )
     with _serve(ThreadingHTTPServer((host, port), handler)):
         yield

@@ -21,6 +21,7 @@ from ._handles import CancelHook
 from ._redis.faults import AccessDenied, Backoff, Fault, classify
 from ._worker.entrypoint import import_function, serve
 from ._worker.process import run_session
+from ._worker.report import eviction_note
 from ._worker.session import Pulse, wait_for
 
 # Names pydocket's docket.worker has too (its own imports there): the same
@@ -366,6 +367,12 @@ class Worker:
             return False
         horizon = self.docket.heartbeat_interval.total_seconds() * 2 + 1
         return self._pulse.healthy(horizon)
+
+    def health_warnings(self) -> list[str]:
+        """What the health endpoint adds under its status: a Redis whose
+        maxmemory-policy lets it evict keys (found at start-up)."""
+        policy = self._pulse.eviction_policy
+        return [] if policy is None else [eviction_note(policy)]
 
     def stop(self, graceful: bool = True) -> None:
         """Ask a running worker to stop: drain in-flight tasks, or abandon them."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._defaults import (
     DEAD_LETTER_LIMIT,
     FAILED_LIMIT,
@@ -78,6 +80,29 @@ class Broker(
         if self.batcher is not None:
             await self.batcher.aclose()
 
+    async def eviction_policy(self) -> str | None:
+        """Redis's ``maxmemory-policy``: from CONFIG GET, else from INFO memory (an
+        ACL user may be refused one and allowed the other); None when neither may
+        be read, or on memory://, which never evicts."""
+        if self.backend.is_memory:
+            return None
+        for read in (self._policy_from_config, self._policy_from_info):
+            try:
+                policy = await read()
+            except Exception:  # refused (ACL), or unknown to this server
+                continue
+            if policy:
+                return policy
+        return None
+
+    async def _policy_from_config(self) -> str | None:
+        return _policy(
+            await self.client.config_get("maxmemory-policy"), "maxmemory-policy"
+        )
+
+    async def _policy_from_info(self) -> str | None:
+        return _policy(await self.client.info("memory"), "maxmemory_policy")
+
     async def check_access(self, worker: str) -> None:
         """Run, harmlessly, each kind of command a worker needs (the consumer group,
         reading its own pending history, the claim and settle scripts with empty
@@ -88,3 +113,15 @@ class Broker(
         )
         await self.claim(worker, "", [])
         await self.settle([], 0)
+
+
+def _policy(reply: Any, field: str) -> str | None:
+    """The policy in a CONFIG GET or INFO reply (on a cluster, one dict per node:
+    the first node's answer, as every node is configured alike)."""
+    if not isinstance(reply, dict):
+        return None
+    value = reply.get(field, reply.get(field.encode()))  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    if value is None:
+        nodes = [v for v in reply.values() if isinstance(v, dict)]  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]
+        return _policy(nodes[0], field) if nodes else None
+    return value.decode() if isinstance(value, bytes) else str(value)  # pyright: ignore[reportUnknownArgumentType]

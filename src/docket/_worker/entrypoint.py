@@ -43,6 +43,7 @@ class ServedWorker(Protocol):
     def stop(self, graceful: bool = True) -> None: ...
 
     def is_healthy(self) -> bool: ...
+    def health_warnings(self) -> list[str]: ...
 
 
 logger = logging.getLogger("docket.worker")
@@ -128,7 +129,10 @@ async def serve(
     with ExitStack() as servers:
         servers.enter_context(
             healthcheck_server(
-                host=http_host, port=healthcheck_port, probe=worker.is_healthy
+                host=http_host,
+                port=healthcheck_port,
+                probe=worker.is_healthy,
+                notes=worker.health_warnings,
             )
         )
         servers.enter_context(metrics_server(host=http_host, port=metrics_port))

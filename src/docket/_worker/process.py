@@ -143,13 +143,20 @@ async def _process(session: Session, first: bool) -> None:
 
 
 async def _check_access(session: Session, first: bool) -> None:
-    """At start-up, a missing ACL rule fails fast (``AccessDenied`` names it)."""
+    """At start-up, a missing ACL rule fails fast (``AccessDenied`` names it), and
+    a Redis that may evict keys is reported once."""
     try:
         await session.broker.check_access(session.worker.name)
     except Exception as error:
         if first and classify(error) is Fault.PERMISSION:
             raise AccessDenied(error, session.docket.keyspace.prefix) from error
         raise
+    if not session.pulse.eviction_checked:  # once per worker, not per session
+        session.pulse.eviction_checked = True
+        policy = await session.broker.eviction_policy()
+        if policy is not None and policy != "noeviction":
+            session.pulse.eviction_policy = policy
+            report.eviction_possible(session, policy)
 
 
 def _stop_loops(loops: list[asyncio.Task[None]]) -> None:

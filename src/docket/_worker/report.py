@@ -65,6 +65,23 @@ def worker_started(session: Session) -> None:
         )
 
 
+def eviction_possible(session: Session, policy: str) -> None:
+    """Redis may evict keys under memory pressure: say so once, at start-up."""
+    logger.warning(
+        "%s; see docs/production.md",
+        eviction_note(policy),
+        extra=session.worker.labels(),
+    )
+
+
+def eviction_note(policy: str) -> str:
+    return (
+        f"Redis's maxmemory-policy is {policy!r}, not 'noeviction': under memory "
+        "pressure Redis deletes keys, and queued tasks, run records and results "
+        "can vanish without a trace. Set maxmemory-policy to noeviction"
+    )
+
+
 def labels(session: Session, execution: Execution) -> dict[str, str]:
     """``docket.name``, ``docket.worker`` and ``docket.task`` (built once per task
     name and session; callers must not change it)."""

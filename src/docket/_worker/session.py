@@ -54,6 +54,10 @@ class Pulse:
     last_beat: float = 0.0
     # The paused task types as the session last read them (pauses.py).
     paused: frozenset[str] = frozenset()
+    # Redis's maxmemory-policy when it is not noeviction (warned once at start-up;
+    # the health endpoint repeats it).
+    eviction_policy: str | None = None
+    eviction_checked: bool = False
 
     def healthy(self, horizon: float) -> bool:
         return self.active and time.monotonic() - self.last_beat < horizon
