@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from docket import (
     Docket,
@@ -260,3 +261,83 @@ async def test_run_until_finished_ends_soon_after_another_worker_settles(
                 gate.set()
                 done, _ = await asyncio.wait({run_mine, run_other}, timeout=20)
                 assert done == {run_mine, run_other}
+
+
+class BlinkingPerpetual(Perpetual):
+    """A Perpetual whose successor scheduling meets a Redis error ``failures``
+    times (a blip), then works."""
+
+    failures = 0
+    calls = 0
+
+    async def on_complete(self, execution: Execution, outcome: TaskOutcome) -> bool:
+        type(self).calls += 1
+        if type(self).calls <= type(self).failures:
+            raise RedisConnectionError("Redis blinked while scheduling the successor")
+        return await super().on_complete(execution, outcome)
+
+
+async def blinking_chain(
+    perpetual: BlinkingPerpetual = BlinkingPerpetual(every=timedelta(milliseconds=10)),
+) -> None:
+    CHAIN.append("ran")
+
+
+async def failing_blinking_chain(
+    perpetual: BlinkingPerpetual = BlinkingPerpetual(every=timedelta(milliseconds=10)),
+) -> None:
+    CHAIN.append("ran")
+    raise ValueError("the body failed")
+
+
+CHAIN: list[str] = []
+
+
+@pytest.mark.parametrize("body", [blinking_chain, failing_blinking_chain])
+async def test_a_perpetual_chain_survives_redis_failing_its_successor(
+    docket: Docket, body: Any, caplog: pytest.LogCaptureFixture
+):
+    """When Redis fails the successor's scheduling (after a body that succeeded or
+    failed, no Retry), the worker tries again in place, logging each failure, and
+    the chain goes on."""
+    CHAIN.clear()
+    BlinkingPerpetual.calls, BlinkingPerpetual.failures = 0, 2
+    docket.register(body)
+    await docket.add(body, key="chain")()
+    async with Worker(
+        docket,
+        reconnection_delay=timedelta(milliseconds=10),
+        minimum_check_interval=timedelta(milliseconds=5),
+        scheduling_resolution=timedelta(milliseconds=5),
+    ) as worker:
+        with caplog.at_level("WARNING", logger="docket.worker"):
+            await asyncio.wait_for(worker.run_at_most({"chain": 3}), 30)
+    assert CHAIN == ["ran"] * 3
+    blips = [r for r in caplog.records if "Failed to follow up" in r.getMessage()]
+    assert len(blips) == 2
+
+
+async def test_a_worker_stopped_during_the_blip_hands_the_chain_over(docket: Docket):
+    """Redis fails the successor for as long as the first worker runs: stopped,
+    that worker leaves the message unacknowledged, and a second worker takes it
+    up after the redelivery timeout, runs the body again and the chain goes on."""
+    CHAIN.clear()
+    BlinkingPerpetual.calls, BlinkingPerpetual.failures = 0, 10**9
+    docket.register(blinking_chain)
+    await docket.add(blinking_chain, key="chain")()
+    fast = {
+        "redelivery_timeout": timedelta(milliseconds=200),
+        "reconnection_delay": timedelta(milliseconds=10),
+        "minimum_check_interval": timedelta(milliseconds=5),
+        "scheduling_resolution": timedelta(milliseconds=5),
+    }
+    async with Worker(docket, **fast) as first:
+        running = asyncio.ensure_future(first.run_forever())
+        await eventually(lambda: CHAIN and BlinkingPerpetual.calls >= 2)
+        first.stop()
+        await asyncio.wait_for(running, 10)
+    assert CHAIN == ["ran"]
+    BlinkingPerpetual.failures = 0
+    async with Worker(docket, **fast) as second:
+        await asyncio.wait_for(second.run_at_most({"chain": 3}), 30)
+    assert len(CHAIN) >= 3

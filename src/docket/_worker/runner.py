@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from opentelemetry import trace
+from redis.exceptions import RedisError
 from uncalled_for import FailedDependency
 
 from .. import _codec, _defaults
@@ -17,6 +18,7 @@ from .._calling import bind_executor, call_task
 from .._context import current_docket, current_execution, current_worker
 from .._history import failed_attempt_note
 from .._observe import span, tracing_enabled
+from .._redis.faults import Fault, classify
 from .._results import store_value
 from ..dependencies._base import (
     AdmissionBlocked,
@@ -32,8 +34,8 @@ from ..dependencies._resolution import (
 )
 from ..execution import Execution, ExecutionState
 from . import report
-from .resilience import until_done
-from .session import Running, Session
+from .resilience import backoff_for, report_fault, until_done
+from .session import Running, Session, wait_for
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import ExceptionGroup  # pyright: ignore[reportMissingImports]
@@ -209,7 +211,9 @@ async def _run_with_dependencies(
             if handler is not None:
                 held.followed_up = True
                 try:
-                    handled = await handler.on_complete(execution, outcome)
+                    handled = await _follow_up(session, execution, handler, outcome)
+                except Abandoned:
+                    raise
                 except Exception as error:  # its failure ends the run, once
                     report.handler_failed(session, execution, handler, error)
                     await _store_and_fail(session, held, error, logged=True)
@@ -221,12 +225,49 @@ async def _run_with_dependencies(
             await _settle(
                 session, held, ExecutionState.COMPLETED, stored=stored, wait=True
             )
-    except (AdmissionBlocked, asyncio.CancelledError):
+    except (AdmissionBlocked, asyncio.CancelledError, Abandoned):
         raise
     except Exception as error:
         await _failed(
             session, held, error, time.monotonic() - started, resolved, task_span
         )
+
+
+class Abandoned(Exception):
+    """The worker stopped while Redis kept failing an execution's follow-up: it is
+    left unacknowledged, for redelivery (``run`` releases it unrecorded)."""
+
+
+def _redis_trouble(error: Exception) -> bool:
+    return classify(error) is Fault.TRANSIENT and isinstance(
+        error, (RedisError, ConnectionError, TimeoutError)
+    )
+
+
+async def _follow_up(
+    session: Session,
+    execution: Execution,
+    handler: CompletionHandler,
+    outcome: TaskOutcome,
+) -> bool:
+    """``handler.on_complete(...)`` (a Perpetual scheduling its successor), tried
+    again while Redis fails it: the execution keeps its slot and its lease in the
+    meantime, as a settlement does, so a Redis blip never ends a perpetual chain.
+    Other errors are raised (the run then fails, once). When the worker stops
+    before Redis answers, ``Abandoned`` leaves the message for redelivery."""
+    backoff = backoff_for(session)
+    cap = session.worker.redelivery_timeout.total_seconds() / 4
+    while True:
+        try:
+            return await handler.on_complete(execution, outcome)
+        except Exception as error:
+            if not _redis_trouble(error):
+                raise
+            report_fault(session, f"follow up {execution.function_name}", error)
+            if session.stop.is_set() or await wait_for(
+                session.stop, min(backoff.next_delay(), cap)
+            ):
+                raise Abandoned(str(error)) from error
 
 
 def _raise_failures(resolved: dict[str, Any]) -> None:
@@ -273,9 +314,11 @@ async def _failed(
         if completion is not None and not held.followed_up:
             held.followed_up = True
             try:
-                if await completion.on_complete(execution, outcome):
+                if await _follow_up(session, execution, completion, outcome):
                     await _store_and_fail(session, held, error, logged=True)
                     return
+            except Abandoned:
+                raise
             except Exception as failing:
                 report.handler_failed(session, execution, completion, failing)
     if execution.acknowledged and not completed:  # a handler already settled it
