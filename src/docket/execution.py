@@ -395,10 +395,15 @@ class Execution:
         await self._finish(ExecutionState.CANCELLED, None, None)
 
     async def is_superseded(self) -> bool:
+        """Whether the key was scheduled again since this run's message was sent.
+
+        A run record that is gone (an eviction, a fire-and-forget replacement that
+        already finished) does not count: as in pydocket, the run goes on (its
+        retry or its Perpetual successor is scheduled)."""
         if self._generation == 0:
             return False
         current = await self._docket.broker.run_generation(self._key)
-        return current is None or current > self._generation
+        return current is not None and current > self._generation
 
     # ---- observing -------------------------------------------------------------
 

@@ -153,9 +153,9 @@ async def test_get_result_refuses_an_unverified_result(signed: Docket, marker: P
         await bad.get_result()
     for document in (marker_document(marker), marker_document(marker, "00" * 32)):
         for key in ("good", "bad"):
-            await signed.result_storage.put(key, document, ttl=60)
             execution = await signed.get_execution(key)
-            assert execution is not None
+            assert execution is not None and execution.result_key is not None
+            await signed.result_storage.put(execution.result_key, document, ttl=60)
             with pytest.raises(UnverifiedPayload, match=f"task '{key}' was not loaded"):
                 await execution.get_result()
     assert not marker.exists()
@@ -210,7 +210,8 @@ async def test_rotation_old_key_verifies_new_key_signs(
             await worker.run_until_finished()
         rotated = await rotating.get_execution("by-old")
         assert rotated is not None and await rotated.get_result() == 2
-        result = await new.result_storage.get("by-old")
+        assert rotated.result_key is not None
+        result = await new.result_storage.get(rotated.result_key)
         assert rotated.generation == 1
         assert new.codec.read_document("by-old", result, 1) == 2  # signed with new
         with pytest.raises(UnverifiedPayload, match="matches none"):

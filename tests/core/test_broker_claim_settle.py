@@ -118,7 +118,7 @@ async def test_settle_writes_the_final_state_and_acknowledges(
     run = await record(broker, "k")
     assert run["state"] == "completed"
     assert run["completed_at"] == FINISHED
-    assert run["result_key"] == "k"
+    assert run["result_key"] == "k:1"  # each run's outcome under K:<generation>
     assert "error" not in run
     assert await pending_count(broker) == 0
     assert await broker.client.xlen(broker.keys.stream) == 0

@@ -111,7 +111,7 @@ async def test_sync_reports_completed_with_result_key(docket: Docket, worker: Wo
     assert fresh.state is ExecutionState.COMPLETED
     assert fresh.completed_at is not None and fresh.started_at is not None
     assert fresh.completed_at >= fresh.started_at
-    assert fresh.result_key == "done"
+    assert fresh.result_key == "done:1"  # K:<generation>, as pydocket 0.27 stores it
     assert fresh.error is None
     assert await execution.get_result() == "hello Ada!"
 

@@ -166,7 +166,7 @@ async def _store_result(session: Session, execution: Execution, result: Any) -> 
     stored = await until_done(
         session,
         "store a result",
-        lambda: store_value(execution.docket, execution.key, document),
+        lambda: store_value(execution.docket, result_key(execution), document),
     )
     return stored is not None
 
@@ -231,6 +231,12 @@ async def _run_with_dependencies(
         await _failed(
             session, held, error, time.monotonic() - started, resolved, task_span
         )
+
+
+def result_key(execution: Execution) -> str:
+    """Where this run's result or exception is stored: ``K:<generation>`` (as
+    pydocket 0.27 does), so each run of a key keeps its own outcome."""
+    return f"{execution.key}:{execution.generation}"
 
 
 class Abandoned(Exception):
@@ -345,7 +351,7 @@ async def _store_and_fail(
         await until_done(
             session,
             "store an exception",
-            lambda: store_value(execution.docket, execution.key, document),
+            lambda: store_value(execution.docket, result_key(execution), document),
         )
         is not None
     )

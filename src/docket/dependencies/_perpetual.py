@@ -98,12 +98,17 @@ class Perpetual(CompletionHandler["Perpetual"]):
     async def on_complete(self, execution: Execution, outcome: TaskOutcome) -> bool:
         docket = execution.docket
 
-        if self.cancelled:
-            await docket.withdraw(execution.key)
-            return False
-
         duration = format_duration(outcome.duration.total_seconds())
         extra = log_extra(execution, outcome)
+
+        if self.cancelled:
+            # A replace made while this run ran stands: stopping the chain only
+            # withdraws what this run itself left scheduled.
+            if await execution.is_superseded():
+                self._superseded(execution, duration, extra)
+            else:
+                await docket.withdraw(execution.key)
+            return False
 
         def fault(error: BaseException) -> None:
             logger.warning(
@@ -117,12 +122,7 @@ class Perpetual(CompletionHandler["Perpetual"]):
         # here (replacing under the same key is safe to repeat), never turned
         # into a failed run that a handler or a redelivery would repeat.
         if await through_faults(execution.is_superseded, fault):
-            m.TASKS_SUPERSEDED.add(
-                1, {**handler_labels(execution), "docket.where": "on_complete"}
-            )
-            run_logger.info(
-                "↬ [%s] %s (superseded)", duration, execution.call_repr(), extra=extra
-            )
+            self._superseded(execution, duration, extra)
             return True
 
         when = self.next_when(outcome)
@@ -147,6 +147,16 @@ class Perpetual(CompletionHandler["Perpetual"]):
             )
         run_logger.info("↫ [%s] %s", duration, execution.call_repr(), extra=extra)
         return True
+
+    def _superseded(
+        self, execution: Execution, duration: str, extra: dict[str, Any]
+    ) -> None:
+        m.TASKS_SUPERSEDED.add(
+            1, {**handler_labels(execution), "docket.where": "on_complete"}
+        )
+        run_logger.info(
+            "↬ [%s] %s (superseded)", duration, execution.call_repr(), extra=extra
+        )
 
     def __repr__(self) -> str:
         return (

@@ -99,6 +99,20 @@ class Retry(FailureHandler["Retry"]):
         placed = await execution.schedule(
             replace=True, reschedule_message=execution.message_id
         )
+        duration = format_duration(outcome.duration.total_seconds())
+        if placed is Disposition.SUPERSEDED:
+            # The key was replaced while this attempt ran: the replacement keeps
+            # its own time and arguments, and no retry is scheduled.
+            m.TASKS_SUPERSEDED.add(
+                1, {**handler_labels(execution), "docket.where": "retry"}
+            )
+            run_logger.info(
+                "↬ [%s] %s (superseded)",
+                duration,
+                execution.call_repr(),
+                extra=log_extra(execution, outcome),
+            )
+            return True
         if placed is Disposition.SCHEDULED:  # the per-minute "retried" count
             execution.docket.broker.tally.add("retried", execution.function_name)
 
@@ -115,7 +129,7 @@ class Retry(FailureHandler["Retry"]):
             why = f"failed ({error_text(error)})"
         run_logger.warning(
             "↫ [%s] %s attempt %d%s %s; retrying %s",
-            format_duration(outcome.duration.total_seconds()),
+            duration,
             execution.call_repr(),
             failed,
             of,

@@ -40,7 +40,8 @@
 -- of the key stale so that a worker holding one skips it (claim.lua).
 -- Liveness: a key is live while its record's state is scheduled, queued or running.
 -- In reschedule mode a message older than its record (the key was replaced while the
--- run that now retries was going) is only acknowledged: the successor stands.
+-- run that now retries was going) is only acknowledged: the successor stands. With no
+-- record at all the reschedule goes on.
 -- Repark mode is reschedule mode for a message a worker found in the stream before its
 -- time (copied there early, or its producer's clock is ahead): it is parked until then;
 -- like claim.lua it also just acknowledges one whose record was cancelled. A copy of
@@ -72,7 +73,9 @@ if mode == 'reschedule' or mode == 'repark' then
   for i = FIELDS, #ARGV, 2 do
     if ARGV[i] == 'generation' then sent = tonumber(ARGV[i + 1]) or 0 end
   end
-  if sent > 0 and (record[2] == false or generation > sent
+  -- A record that is gone (evicted, or deleted by a fire-and-forget replacement
+  -- that already finished) cannot say the key moved on: the reschedule goes on.
+  if sent > 0 and record[2] and (generation > sent
       or (mode == 'repark' and state == 'cancelled')) then
     return {'SUPERSEDED', -1}
   end

@@ -14,8 +14,8 @@
 -- ARGV[9] seconds P:failed lives after its last entry (the archive retention)
 -- ARGV[10..] the batch, 7 arguments per execution: task key, generation, message id
 -- ('' if none), state (completed|failed|cancelled), completed_at ISO ('' = ARGV[4]),
--- error text ('' if none), flags: "r" when a result or exception was stored under the
--- key, "p" when the execution wrote progress (so the progress hash exists and must
+-- error text ('' if none), flags: "r" when a result or exception was stored under
+-- <key>:<generation>, "p" when the execution wrote progress (so the progress hash exists and must
 -- go), "a" when 7 more arguments follow for the failed-task archive: task name,
 -- exception type, message, traceback, attempt, worker, started_at ISO. (Whole
 -- arguments: Redis hands them over without parsing, far cheaper than splitting one
@@ -28,8 +28,8 @@
 --
 -- Race prevented: a run that was replaced while it ran (its record now carries a
 -- newer generation) must not overwrite its successor's record or delete its
--- successor's progress; it still publishes its terminal event (so waiters are
--- released) and acknowledges its own message. A run cancelled while it ran keeps
+-- successor's progress; it publishes no terminal event (a caller waiting on the key
+-- waits for the replacement) and acknowledges its own message. A run cancelled while it ran keeps
 -- its `cancelled` state whatever it reports. Finished records keep `args`/`kwargs` empty
 -- (read for the archive first, with the signature fields that verify them). A run
 -- record that is not a hash (someone else wrote that key) is left as it is, and
@@ -112,7 +112,9 @@ while i <= #ARGV do
         extra[#extra + 1] = 'traceback'; extra[#extra + 1] = r[11]
       end
       if string.find(flags, 'r', 1, true) then
-        extra[#extra + 1] = 'result_key'; extra[#extra + 1] = key
+        -- Each run's result has its own key, K:<generation>, so a run that a
+        -- replace superseded can never overwrite its successor's result.
+        extra[#extra + 1] = 'result_key'; extra[#extra + 1] = key .. ':' .. generation_text
       end
       -- The arguments were for running it: a finished record keeps them empty
       -- (blanked in the same HSET, so dropping them costs no extra command). The
@@ -143,7 +145,10 @@ while i <= #ARGV do
     end
   end
 
-  if listening then
+  -- A run a replace superseded ends without a state event: a caller waiting on the
+  -- key waits for the replacement, not for this run's ending.
+  local replaced = not bad and current ~= nil and generation > 0 and current > generation
+  if listening and not replaced then
     local event = '{"type":"state","key":' .. json_string(key) .. ',"state":"' .. state
       .. '","completed_at":"' .. completed_at .. '"'
     if err ~= '' then event = event .. ',"error":' .. json_string(err) end
