@@ -105,6 +105,16 @@ stop_servers_in() {  # the redis-servers this run started (a crashed worker leav
   rm -rf "$1"
 }
 
+# Arguments after -- that name test files or node ids replace the whole suite.
+targets=(tests)
+extra=()
+for argument in "$@"; do
+  case "$argument" in
+    tests/*) targets+=("$argument") ;;
+    *) extra+=("$argument") ;;
+  esac
+done
+if [ "${#targets[@]}" -gt 1 ]; then targets=("${targets[@]:1}"); fi
 IFS=, read -r -a suite_list <<<"$suites"
 IFS=, read -r -a backend_list <<<"$backends"
 IFS=, read -r -a impl_list <<<"$impls"
@@ -124,9 +134,9 @@ for version in "${suite_list[@]}"; do
         REDIS_VERSION="$(redis_version_for "$backend")" \
         REFSUITE_RESULTS="$results" \
         REFSUITE_RUNDIR="$rundir" \
-        "$venv/bin/python" -m pytest tests -q -p no:cacheprovider -p plugin \
+        "$venv/bin/python" -m pytest "${targets[@]}" -q -p no:cacheprovider -p plugin \
           -o addopts="" --timeout=30 --import-mode=importlib \
-          --timeout-method=thread -n "$procs" -p no:randomly -v "$@" \
+          --timeout-method=thread -n "$procs" -p no:randomly ${extra[@]+"${extra[@]}"} \
           >"$out/$version-$backend-$impl.log" 2>&1 || true
       )
       stop_servers_in "$rundir"

@@ -269,3 +269,20 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "teardown" and previous == "call-passed":
         _phases[report.nodeid] = "passed"
         _write({"nodeid": report.nodeid, "outcome": "passed"})
+
+
+# A test that hangs while holding the GIL (or in C code) defeats pytest-timeout's
+# timer thread: faulthandler's watchdog needs no GIL, prints every stack and ends
+# the process, and xdist records the test as crashed and starts a new worker.
+WATCHDOG_SECONDS = 120
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    import faulthandler
+
+    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
