@@ -341,3 +341,31 @@ async def test_a_worker_stopped_during_the_blip_hands_the_chain_over(docket: Doc
     async with Worker(docket, **fast) as second:
         await asyncio.wait_for(second.run_at_most({"chain": 3}), 30)
     assert len(CHAIN) >= 3
+
+
+async def test_a_task_that_ignores_its_cancellation_ends_as_its_body_did(
+    docket: Docket, worker: Worker
+):
+    """A running task cancelled by ``docket.cancel`` that catches the
+    CancelledError and returns normally ends COMPLETED (as in pydocket): it
+    received the cancellation and chose to finish."""
+    started, caught = asyncio.Event(), asyncio.Event()
+
+    async def stubborn() -> str:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            caught.set()
+        return "finished anyway"
+
+    docket.register(stubborn)
+    execution = await docket.add(stubborn)()
+    running = asyncio.ensure_future(worker.run_until_finished())
+    await asyncio.wait_for(started.wait(), 10)
+    await docket.cancel(execution.key)
+    await asyncio.wait_for(caught.wait(), 10)
+    await asyncio.wait_for(running, 10)
+    await execution.sync()
+    assert execution.state is ExecutionState.COMPLETED
+    assert await execution.get_result() == "finished anyway"

@@ -35,8 +35,10 @@ def _settlement_args(batch: Iterable[Settlement]) -> list[str | bytes]:
     """settle.lua's 7 arguments per settlement (14 when it goes to the archive)."""
     args: list[str | bytes] = []
     for item in batch:
-        flags = ("r" if item.stored_result else "") + (
-            "p" if item.wrote_progress else ""
+        flags = (
+            ("r" if item.stored_result else "")
+            + ("p" if item.wrote_progress else "")
+            + ("k" if item.ignored_cancel else "")
         )
         failure = item.failure if item.state == "failed" else None
         if failure is not None:

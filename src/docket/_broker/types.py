@@ -55,6 +55,10 @@ class Settlement:
     runtime: float | None = None
     wait: float | None = None
 
+    # The run received its cancellation and carried on to this state: its own
+    # outcome stands over the record's "cancelled".
+    ignored_cancel: bool = False
+
 
 @dataclass(frozen=True, slots=True)
 class AttemptNote:

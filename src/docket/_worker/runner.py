@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import time
 from datetime import timedelta
@@ -134,6 +135,9 @@ async def _settle(
     execution = held.execution
     execution.acknowledged = True
     settlement = execution.settlement(state, error, stored, failure=failure)
+    if held.cancel_requested and state is not ExecutionState.CANCELLED:
+        # It caught its CancelledError and finished: its outcome stands.
+        settlement = dataclasses.replace(settlement, ignored_cancel=True)
     future = session.settle(held, settlement, wait)
     if future is not None:
         await future

@@ -16,7 +16,8 @@
 -- ('' if none), state (completed|failed|cancelled), completed_at ISO ('' = ARGV[4]),
 -- error text ('' if none), flags: "r" when a result or exception was stored under
 -- <key>:<generation>, "p" when the execution wrote progress (so the progress hash exists and must
--- go), "a" when 7 more arguments follow for the failed-task archive: task name,
+-- go), "k" when the run received its cancellation and carried on (its own state stands
+-- over a "cancelled" record), "a" when 7 more arguments follow for the failed-task archive: task name,
 -- exception type, message, traceback, attempt, worker, started_at ISO. (Whole
 -- arguments: Redis hands them over without parsing, far cheaper than splitting one
 -- packed string, and any byte is fine.)
@@ -88,8 +89,9 @@ while i <= #ARGV do
   -- A record that is not a hash (someone else wrote the key) is left alone.
   local bad = not record
   record = record or {}
-  -- A run cancelled while it ran (its cancel signal lost) stays cancelled.
-  if record[2] == 'cancelled' then
+  -- A run cancelled while it ran (its cancel signal lost) stays cancelled; one that
+  -- received the cancellation and carried on (flag "k") ends as its body did.
+  if record[2] == 'cancelled' and not string.find(flags, 'k', 1, true) then
     state = 'cancelled'
     archived = false
   end
