@@ -332,8 +332,7 @@ class Execution:
             worker,
             started,
         )
-        self.progress.reset()
-        self.progress.current = 0
+        self.progress.reset()  # current None until the task reports, as a sync shows
 
     def settlement(
         self,

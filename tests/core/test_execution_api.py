@@ -451,3 +451,20 @@ async def test_fire_and_forget_leaves_no_run_record(docket_url: str, docket_name
         async with ttl0.redis() as client:
             assert await client.keys(f"{ttl0.prefix}:runs:*") == []
             assert await client.keys(f"{ttl0.prefix}:progress:*") == []
+
+
+async def test_a_refused_claim_of_an_execution_built_from_fields_alone(docket: Docket):
+    """An execution built from a message's fields without its stream id, whose key
+    was replaced since, is refused by claim() (False, no script error), and the
+    replacement's message stays in the stream."""
+    await docket.add(greet, key="refused")("Ada")
+    async with docket.redis() as client:
+        ((_, fields),) = await client.xrange(docket.stream_key, count=1)
+    stale = await Execution.from_message(docket, fields)
+    assert stale.message_id is None
+    await docket.replace(greet, datetime.now(timezone.utc), "refused")("Grace")
+    assert await stale.claim("worker-1") is False
+    async with docket.redis() as client:
+        assert await client.xlen(docket.stream_key) == 1
+    current = await docket.get_execution("refused")
+    assert current is not None and current.args == ("Grace",)

@@ -37,7 +37,7 @@ for i = 8, #ARGV, 4 do
   elseif generation > 0 and (current == nil or current > generation
       or record[2] == 'cancelled') then
     codes[#codes + 1] = 'S'
-    stale[#stale + 1] = id
+    if id ~= '' then stale[#stale + 1] = id end  -- an execution built from fields alone
   else
     if ARGV[5] == '1' then
       -- A redelivery (its worker stopped) says so on the record, in the same HSET.
