@@ -163,14 +163,16 @@ async def test_a_forged_error_document_never_raises_a_base_exception(
         await worker.run_until_finished()
     forged = {"$exception": {"type": f"builtins:{name}", "args": ["bye"]}}
     document = {"serializer": "json", "data": json.dumps(forged)}
-    await json_docket.result_storage.put("forged", document, ttl=60)
+    await execution.sync()
+    assert execution.result_key is not None
+    await json_docket.result_storage.put(execution.result_key, document, ttl=60)
     with pytest.raises(Exception) as raised:
         await execution.get_result()
     assert type(raised.value) is Exception
     assert str(raised.value) == f"builtins.{name}: bye"
     overflow = {"$exception": {"type": "x:Y", "args": [{"$timedelta": [1e300, 0, 0]}]}}
     document = {"serializer": "json", "data": json.dumps(overflow)}
-    await json_docket.result_storage.put("forged", document, ttl=60)
+    await json_docket.result_storage.put(execution.result_key, document, ttl=60)
     with pytest.raises(MalformedPayload, match="OverflowError"):
         await execution.get_result()
 

@@ -35,7 +35,11 @@ from tests.conftest import eventually
 # - queue: the future queue; empty, Redis deletes it, and each member is a live task.
 # - strikes: the strike log is the source of truth for strikes that stay in force
 #   until restored; StrikeList replays it from the start.
-PERMANENT = ("stream", "queue", "strikes")
+# - paused: the pause marks, in force until resumed (like the strike log).
+# - paused:<task>: the keys held while a task type is paused, each a live task
+#   (like the queue); emptied by the resume, Redis deletes it.
+PERMANENT = ("stream", "queue", "strikes", "paused")
+PERMANENT_FAMILIES = ("paused:",)
 LIVE_STATES = {b"scheduled", b"queued", b"running"}
 
 
@@ -48,9 +52,11 @@ async def keys_without_ttl(docket: Docket) -> list[str]:
         keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
         for raw in keys:
             key = raw.decode() if isinstance(raw, bytes) else str(raw)
-            if key in permanent or await client.ttl(key) != -1:
-                continue
             suffix = key[len(prefix) + 1 :]
+            if key in permanent or suffix.startswith(PERMANENT_FAMILIES):
+                continue
+            if await client.ttl(key) != -1:
+                continue
             task_key = suffix[len("runs:") :] if suffix.startswith("runs:") else None
             if task_key is None:
                 parked = {docket.parked_task_key(k) for k in await _live_keys(docket)}
@@ -75,8 +81,11 @@ async def finished(execution: Execution) -> bool:
 
 
 async def _live_keys(docket: Docket) -> list[str]:
+    """Keys of the tasks that wait: future ones and those held for a paused type."""
     async with docket.redis() as client:
-        members = await client.zrange(docket.queue_key, 0, -1)
+        sets = [docket.queue_key]
+        sets += [docket.keyspace.paused_tasks(t) for t in await docket.paused()]
+        members = [m for s in sets for m in await client.zrange(s, 0, -1)]
     return [m.decode() for m in members]
 
 
@@ -168,6 +177,8 @@ async def test_admission_controls_perpetuals_and_cancellations_leave_no_eternal_
     )()
     await docket.cancel(future.key)
     await docket.strike(later, "nothing", "==", 1)
+    await docket.pause(cooled)
+    await docket.add(cooled, key="held")()
     async with Worker(
         docket,
         minimum_check_interval=timedelta(milliseconds=5),
@@ -177,6 +188,9 @@ async def test_admission_controls_perpetuals_and_cancellations_leave_no_eternal_
         waiter = asyncio.create_task(done.get_result())
         await worker.run_until_finished()
         await waiter
+        await assert_every_key_expires(docket)  # a paused type's work is held
+        await docket.resume(cooled)
+        await worker.run_until_finished()
     assert runs.count("forever") == 3
     await docket.add(
         later, when=datetime.now(timezone.utc) + timedelta(hours=1), key="parked"

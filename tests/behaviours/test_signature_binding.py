@@ -95,15 +95,15 @@ async def test_a_result_signed_for_one_docket_is_refused_by_another(
     for d in (a, b):
         async with Worker(d, **FAST) as worker:
             await worker.run_until_finished()
-    mine = await b.result_storage.get("k")
-    foreign = await a.result_storage.get("k")
+    mine = await b.result_storage.get("k:1")  # each run's outcome: K:<generation>
+    foreign = await a.result_storage.get("k:1")
     assert mine is not None and foreign is not None
-    await b.result_storage.put("k", foreign, ttl=60)
+    await b.result_storage.put("k:1", foreign, ttl=60)
     execution = await b.get_execution("k")
     assert execution is not None and execution.generation == 1
     with pytest.raises(UnverifiedPayload, match="matches none"):
         await execution.get_result()
-    await b.result_storage.put("k", mine, ttl=60)
+    await b.result_storage.put("k:1", mine, ttl=60)
     assert await execution.get_result() == 4
 
 
@@ -150,27 +150,27 @@ async def test_an_earlier_runs_outcome_copied_over_the_latest_is_refused(
     await signed.add(double, key="k")(1)
     async with Worker(signed, **FAST) as worker:
         await worker.run_until_finished()
-        first = await signed.result_storage.get("k")
+        first = await signed.result_storage.get("k:1")
         await signed.add(double, key="k")(2)
         await worker.run_until_finished()
-    latest = await signed.result_storage.get("k")
+    latest = await signed.result_storage.get("k:2")
     assert first is not None and latest is not None
-    await signed.result_storage.put("k", first, ttl=60)
+    await signed.result_storage.put("k:2", first, ttl=60)
     execution = await signed.get_execution("k")
     assert execution is not None and execution.generation == 2
     with pytest.raises(UnverifiedPayload, match="run 1 of the task, which is at run 2"):
         await execution.get_result()
-    await signed.result_storage.put("k", latest, ttl=60)
+    await signed.result_storage.put("k:2", latest, ttl=60)
     assert await execution.get_result() == 4
 
     await signed.add(explode, key="e")("first")
     async with Worker(signed, **FAST) as worker:
         await worker.run_until_finished()
-        failure = await signed.result_storage.get("e")
+        failure = await signed.result_storage.get("e:1")
         await signed.add(explode, key="e")("second")
         await worker.run_until_finished()
     assert failure is not None
-    await signed.result_storage.put("e", failure, ttl=60)
+    await signed.result_storage.put("e:2", failure, ttl=60)
     execution = await signed.get_execution("e")
     assert execution is not None
     with pytest.raises(UnverifiedPayload, match="stored exception of task 'e'"):
@@ -269,12 +269,13 @@ async def test_v1_signatures_are_refused_and_replayable_during_an_upgrade(
         execution = await signed.get_execution("old")
         assert execution is not None and await execution.get_result() == 8
 
-        document = await signed.result_storage.get("old")
+        assert execution.result_key is not None
+        document = await signed.result_storage.get(execution.result_key)
         assert document is not None
         blob = signed.codec.encode(8)
         v1 = Signer([OLD_KEY]).sign([b"docket.result.v1", b"pickle", b"old", blob])
         old_document = {"data": document["data"], "signature": v1.decode()}
-        await signed.result_storage.put("old", old_document, ttl=60)
+        await signed.result_storage.put(execution.result_key, old_document, ttl=60)
         with pytest.raises(UnverifiedPayload, match="v1 signature"):
             await execution.get_result()
         accepted = await upgrading.get_execution("old")
