@@ -184,7 +184,7 @@ async def test_tls_with_the_ca_in_the_url(secured: RedisServer, tls_files: TlsFi
             await worker.run_until_finished()
         assert await execution.get_result() == "hello tls"
         async with docket.redis() as client:  # the result went through TLS too
-            assert await client.exists(f"orders:results::{execution.key}")
+            assert await client.exists(f"orders:results::{execution.key}:1")
 
 
 async def test_tls_without_the_ca_is_refused(secured: RedisServer):

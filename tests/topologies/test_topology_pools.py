@@ -57,7 +57,7 @@ async def test_custom_connection_pool_as_the_seed_page_shows(
             await first.sync()
             async with docket.redis() as client:
                 assert await client.exists(f"{docket_name}:strikes")
-                assert await client.exists(f"{docket_name}:results::{second.key}")
+                assert await client.exists(f"{docket_name}:results::{second.key}:1")
         assert pool.connection_kwargs["port"] == redis_server.port
     finally:
         await pool.aclose()

@@ -133,7 +133,7 @@ async def test_docket_discovers_the_master(sentinel_deployment: SentinelDeployme
             await worker.run_until_finished()
         assert await execution.get_result(timeout=timedelta(seconds=5)) == 42
         async with docket.redis() as client:  # results in the RedisStore format
-            assert await client.exists(f"sentinel-basic:results::{execution.key}")
+            assert await client.exists(f"sentinel-basic:results::{execution.key}:1")
         assert docket._backend is not None and docket._backend.is_sentinel
         assert docket.prefix == "sentinel-basic"
 
