@@ -95,12 +95,16 @@ redis_version_for() {
   esac
 }
 
-stop_servers_in() {  # the redis-servers this run started (a crashed worker leaves its own)
+stop_servers_in() {  # what this run left behind: its redis-servers (a crashed worker
+  # leaves its own) and the CLI processes a crashed test left orphaned (by pid)
   local pid
   for pid in $(pgrep -x redis-server || true); do
     case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in
       "$1"/*) kill "$pid" 2>/dev/null || true ;;
     esac
+  done
+  for pid in $(pgrep -P 1 -f "^$2/bin/python -m docket" || true); do
+    kill "$pid" 2>/dev/null || true
   done
   rm -rf "$1"
 }
@@ -139,7 +143,7 @@ for version in "${suite_list[@]}"; do
           --timeout-method=thread -n "$procs" -p no:randomly ${extra[@]+"${extra[@]}"} \
           >"$out/$version-$backend-$impl.log" 2>&1 || true
       )
-      stop_servers_in "$rundir"
+      stop_servers_in "$rundir" "$venv"
       tail -1 "$out/$version-$backend-$impl.log" >&2
     done
   done

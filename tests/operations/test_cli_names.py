@@ -116,3 +116,37 @@ def test_watch_reads_the_url_from_docket_url(
     result = runner.invoke(app, ["watch", key, "--docket", docket_name], env=both)
     assert result.exit_code == 0, result.output
     assert "COMPLETED" in result.output
+
+
+async def test_iterate_with_timeout_reports_a_read_that_failed_before_the_close():
+    """A read still pending at the close that had failed meanwhile raises its
+    error from aclose(), after the source is closed (nothing is swallowed)."""
+
+    class Failing:
+        def __init__(self) -> None:
+            self.fail = asyncio.Event()
+            self.finished = asyncio.Event()
+            self.closed = False
+
+        def __aiter__(self) -> Failing:
+            return self
+
+        async def __anext__(self) -> int:
+            await self.fail.wait()
+            try:
+                raise RuntimeError("read failed")
+            finally:
+                self.finished.set()
+
+        async def aclose(self) -> None:
+            self.closed = True
+
+    source = Failing()
+    wrapped = docket.cli.iterate_with_timeout(source, 0.01)
+    assert await wrapped.__anext__() is None
+    source.fail.set()
+    await source.finished.wait()
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="read failed"):
+        await wrapped.aclose()
+    assert source.closed

@@ -53,7 +53,8 @@ async def iterate_with_timeout(
 
     A read that times out is not cancelled: the next step goes on waiting for it, so
     no item is lost. When this generator ends (exhausted, closed or cancelled), the
-    pending read is cancelled and ``iterator`` is closed.
+    pending read is cancelled and ``iterator`` is closed; a pending read that had
+    already failed raises its error then (after the close), as in pydocket.
     """
     pending: asyncio.Future[T] | None = None
     try:
@@ -71,9 +72,17 @@ async def iterate_with_timeout(
                 return
             yield item
     finally:
+        failure: BaseException | None = None
         if pending is not None:
-            pending.cancel()
-            await asyncio.gather(pending, return_exceptions=True)
+            if pending.done() and not pending.cancelled():
+                error = pending.exception()
+                if not isinstance(error, StopAsyncIteration):
+                    failure = error
+            else:
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
         close = getattr(iterator, "aclose", None)
         if close is not None:
             await close()
+        if failure is not None:
+            raise failure
