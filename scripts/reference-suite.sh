@@ -140,7 +140,7 @@ for version in "${suite_list[@]}"; do
         REFSUITE_RUNDIR="$rundir" \
         "$venv/bin/python" -m pytest "${targets[@]}" -q -p no:cacheprovider -p plugin \
           -o addopts="" --timeout=30 --import-mode=importlib \
-          --timeout-method=thread -n "$procs" -p no:randomly ${extra[@]+"${extra[@]}"} \
+          -n "$procs" -p no:randomly ${extra[@]+"${extra[@]}"} \
           >"$out/$version-$backend-$impl.log" 2>&1 || true
       )
       stop_servers_in "$rundir" "$venv"

@@ -48,8 +48,21 @@ def main() -> None:
             ours = load(args.out / f"{version}-{backend}-ours.jsonl")
             if not ref and not ours:
                 continue
-            excluded = {n for n, r in (ref or ours).items() if r["outcome"] == "excluded"}
-            ref_passed = {n for n, r in ref.items() if r["outcome"] == "passed"}
+            # Left out in either run (the rules may have grown between runs).
+            excluded = {
+                n
+                for run in (ref, ours)
+                for n, r in run.items()
+                if r["outcome"] == "excluded"
+            }
+            excluded_files = {n for n in excluded if "::" not in n}
+            ref_passed = {
+                n
+                for n, r in ref.items()
+                if r["outcome"] == "passed"
+                and n not in excluded
+                and n.split("::")[0] not in excluded_files
+            }
             ours_passed = {n for n, r in ours.items() if r["outcome"] == "passed"}
             both = ref_passed & ours_passed
             rate = 100.0 * len(both) / len(ref_passed) if ref_passed else 0.0
@@ -62,7 +75,8 @@ def main() -> None:
                     f.write(f"{nodeid}\t{record['outcome']}\t{first_error_line(record)}\n")
             with open(args.out / f"{version}-excluded.txt", "w", encoding="utf-8") as f:
                 for nodeid in sorted(excluded):
-                    f.write(f"{nodeid}\t{(ref or ours)[nodeid].get('reason', '')}\n")
+                    record = ref.get(nodeid) or ours.get(nodeid) or {}
+                    f.write(f"{nodeid}\t{record.get('reason', '')}\n")
 
 
 if __name__ == "__main__":

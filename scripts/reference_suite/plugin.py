@@ -58,13 +58,27 @@ def _private_imports(nodes: list[ast.stmt]) -> list[str]:
 
 
 def _module_level_imports(tree: ast.Module) -> list[str]:
+    """Underscored docket modules, or underscored names of docket modules
+    (``from docket.worker import _ProcessingSession``), imported at top level."""
     top: list[ast.stmt] = []
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             top.append(node)
         elif isinstance(node, (ast.If, ast.Try)):
             top.append(node)
-    return _private_imports(top)
+    found = _private_imports(top)
+    for node in top:
+        for inner in ast.walk(node):
+            if (
+                isinstance(inner, ast.ImportFrom)
+                and (inner.module or "").split(".")[0] == "docket"
+            ):
+                found += [
+                    f"{inner.module}.{a.name}"
+                    for a in inner.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+    return found
 
 
 def _is_private_name(name: str) -> bool:
