@@ -182,14 +182,17 @@ async def test_on_complete_after_failure_logs_the_error(
     assert [record.levelname for record in caplog.records] == ["ERROR", "INFO"]
 
 
-async def test_on_complete_when_cancelled_cancels_the_key_quietly() -> None:
-    """After cancel() the key is cancelled without a signal and the handler declines."""
+async def test_on_complete_when_cancelled_schedules_nothing_and_lets_the_run_end() -> (
+    None
+):
+    """After cancel() no successor is scheduled and the key is left alone (the run
+    itself still ends as its body did); the handler declines."""
     docket = FakeDocket()
     execution = make_execution(docket)
     perpetual = await enter(Perpetual(), execution)
     perpetual.cancel()
     assert await perpetual.on_complete(execution, TaskOutcome(timedelta(0))) is False
-    assert docket.cancelled == [("the-key", False)]
+    assert docket.cancelled == []
     assert docket.replaced == []
 
 

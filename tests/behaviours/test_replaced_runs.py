@@ -221,3 +221,21 @@ async def test_a_retry_goes_on_after_a_fire_and_forget_replacement_finished(
         async with Worker(docket, concurrency=2, **FAST) as worker:
             await asyncio.wait_for(worker.run_until_finished(), 30)
     assert runs == ["first#1", "replacement#1", "first#2"]
+
+
+async def last_run(perpetual: Perpetual = Perpetual()) -> str:
+    perpetual.cancel()
+    return "the last result"
+
+
+async def test_a_perpetual_that_stops_itself_still_returns_its_result(docket: Docket):
+    """A Perpetual that cancels its chain ends COMPLETED with its result: a waiter
+    gets the result, not ExecutionCancelled."""
+    docket.register(last_run)
+    execution = await docket.add(last_run)()
+    waiter = asyncio.ensure_future(execution.get_result(timeout=timedelta(seconds=10)))
+    async with Worker(docket, **FAST) as worker:
+        await worker.run_until_finished()
+    assert await waiter == "the last result"
+    await execution.sync()
+    assert execution.state is ExecutionState.COMPLETED

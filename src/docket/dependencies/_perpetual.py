@@ -102,12 +102,11 @@ class Perpetual(CompletionHandler["Perpetual"]):
         extra = log_extra(execution, outcome)
 
         if self.cancelled:
-            # A replace made while this run ran stands: stopping the chain only
-            # withdraws what this run itself left scheduled.
+            # Stopping the chain schedules no successor; this run still ends as
+            # its body did (its result stands), and a replace made while it ran
+            # stands too.
             if await execution.is_superseded():
                 self._superseded(execution, duration, extra)
-            else:
-                await docket.withdraw(execution.key)
             return False
 
         def fault(error: BaseException) -> None:
