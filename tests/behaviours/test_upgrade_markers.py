@@ -151,7 +151,7 @@ async def test_a_stream_id_the_server_rejects_never_fails_replace(docket: Docket
 async def test_an_old_releases_parked_task_with_list_arguments_runs(docket: Docket):
     """A future task an earlier release parked (its arguments pickled as a list, a
     ``known`` marker beside it, no run record) runs when due, with no dead letter
-    and no error logged."""
+    and no error logged, and its marker is deleted when it is moved."""
     RAN.clear()
     docket.register(job)
     key = "legacy-parked"
@@ -175,3 +175,4 @@ async def test_an_old_releases_parked_task_with_list_arguments_runs(docket: Dock
     assert RAN == ["old"]
     async with docket.redis() as client:
         assert await client.xlen(docket.keyspace.dead) == 0
+    assert await legacy_keys(docket, key) == 0  # moved: its marker is done with

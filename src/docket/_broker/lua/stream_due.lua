@@ -37,7 +37,9 @@ for _, key in ipairs(due) do
     end
   elseif #fields > 0 then
     local id = redis.call('XADD', stream, '*', unpack(fields))
-    redis.call('DEL', parked)
+    -- The markers an earlier release left (P:known:K, P:stream-id:K) are done with:
+    -- the run record now says the task is queued.
+    redis.call('DEL', parked, prefix .. ':known:' .. key, prefix .. ':stream-id:' .. key)
     local runs = prefix .. ':runs:' .. key
     pcall(redis.call, 'HSET', runs, 'state', 'queued', 'stream_id', id)
     if listening then
