@@ -19,7 +19,7 @@ from typing import Any
 
 from . import _codec
 from ._broker import RunRecord
-from ._codec import Codec
+from ._codec import JSON, Codec
 from ._handles import DocketHandle
 from ._message import (
     MalformedMessage,
@@ -131,6 +131,11 @@ class Entry:
     readable: bool  # False: unverified or unreadable
 
 
+def brief(value: Any) -> str:
+    """A short repr of one value (long strings and containers elided)."""
+    return _REPR.repr(value)
+
+
 def format_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
     parts = [_REPR.repr(a) for a in args]
     parts += [f"{k}={_REPR.repr(v)}" for k, v in kwargs.items()]
@@ -144,8 +149,8 @@ def arguments_text(
     """How to show the message's arguments, and whether they could be read:
     decoded when they verify against the codec's keys, or (without keys) only
     when ``unsafe``; ``hidden`` otherwise. Never raises."""
-    if not codec.signing and not unsafe:
-        return hidden, True
+    if not codec.signing and not unsafe and message.serializer != JSON:
+        return hidden, True  # JSON payloads decode without running code
     try:
         args, kwargs = open_arguments(codec, message)
     except UnverifiedMessage as problem:
@@ -206,6 +211,7 @@ __all__ = [
     "HIDDEN",
     "Entry",
     "arguments_text",
+    "brief",
     "describe_message",
     "describe_record",
     "format_arguments",

@@ -21,6 +21,7 @@ from . import dashboard as _dashboard
 from . import dead as _dead
 from . import failed as _failed
 from . import pausing as _pausing
+from . import show as _show
 from . import snapshot as _snapshot
 from . import strike as _strike
 from . import strike_list as _strike_list
@@ -57,7 +58,15 @@ trace = tasks.trace
 fail = tasks.fail
 sleep = tasks.sleep
 # Commands of ours the reference does not have attach themselves on import.
-_COMMAND_MODULES = (_control, _dashboard, _dead, _failed, _pausing, _strike_list)
+_COMMAND_MODULES = (
+    _control,
+    _dashboard,
+    _dead,
+    _failed,
+    _pausing,
+    _show,
+    _strike_list,
+)
 
 
 def main() -> None:

@@ -19,7 +19,17 @@ from ..docket import Docket
 from .console import Console, Settings
 from .hosts import ASGIApp, HostCheck, Message, Receive, Scope, Send
 from .query import BadQuery
-from .routes import auth, dead, events, failed, overview, strikes, tasks, workers
+from .routes import (
+    auth,
+    dead,
+    events,
+    failed,
+    overview,
+    strikes,
+    task,
+    tasks,
+    workers,
+)
 from .security import AccessGuard
 
 
@@ -95,6 +105,7 @@ def create_app(
     routes: list[BaseRoute] = [
         *overview.routes(),
         *tasks.routes(),
+        *task.routes(),  # after /tasks/cancel and the other actions
         *failed.routes(),
         *dead.routes(),
         *workers.routes(),

@@ -7,6 +7,7 @@ import asyncio
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from importlib import resources
 from typing import Any
 
@@ -21,12 +22,52 @@ from .sessions import FailureLimit, Sessions
 
 def template_environment() -> Environment:
     folder = resources.files("docket.web").joinpath("templates")
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(str(folder)),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["utc"] = utc_text
+    environment.filters["seconds"] = seconds_text
+    return environment
+
+
+def utc_text(value: object) -> str:
+    """A moment (datetime, ISO text or epoch seconds) as UTC ISO to the second
+    (``2026-01-31T12:00:00Z``); ``""`` for nothing or something unreadable.
+    Pages show it in the browser's zone and relative (docket.js)."""
+    moment: datetime | None = None
+    try:
+        if isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, str) and value:
+            moment = datetime.fromisoformat(value)
+        elif isinstance(value, int | float):
+            moment = datetime.fromtimestamp(value, timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return ""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def seconds_text(value: float | None) -> str:
+    """A duration without microseconds: ``350 ms``, ``4.2 s``, ``4 m 58 s``."""
+    if value is None:
+        return ""
+    value = max(value, 0.0)
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, second = divmod(int(value), 60)
+    if minutes < 60:
+        return f"{minutes} m {second:02d} s"
+    hours, minute = divmod(minutes, 60)
+    return f"{hours} h {minute:02d} m"
 
 
 @dataclass

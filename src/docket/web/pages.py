@@ -32,7 +32,15 @@ def base_of(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
 
-def page(request: Request, template: str, name: str, **context: Any) -> Response:
+def page(
+    request: Request,
+    template: str,
+    name: str,
+    live: dict[str, str] | None = None,
+    **context: Any,
+) -> Response:
+    """Render ``template`` as the page ``name`` (its navigation entry); its live
+    stream gets ``live`` (default: the page's name and query parameters)."""
     console = console_of(request)
     settings = console.settings
     allowed = signed_in(console, request)
@@ -49,7 +57,7 @@ def page(request: Request, template: str, name: str, **context: Any) -> Response
         can_sign_out=settings.token is not None and has_session(console, request),
         notice=query.text(request, "notice"),
         live_query=(
-            urlencode({"page": name, **dict(request.query_params)})
+            urlencode(live or {"page": name, **dict(request.query_params)})
             if allowed or settings.public_read
             else None
         ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -29,6 +30,8 @@ async def act(request: Request, path: str, body: Body) -> Response:
     form = await request.form()
     fields = {name: str(value).strip() for name, value in form.items()}
     api = ACTION_HEADER in request.headers
+    if fields.get("back") == "task" and fields.get("key"):
+        path = f"/tasks/{quote(fields['key'])}"  # from a task's own page
     try:
         notice = await body(fields)
     except Malformed as error:

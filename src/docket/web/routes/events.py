@@ -17,12 +17,13 @@ from starlette.routing import Route
 from .. import query, views
 from ..pages import NAVIGATION, base_of, console_of, data
 from ..security import csrf_token
+from . import task
 from .tasks import TaskQuery
 
 STREAM_SECONDS = 300  # a browser's EventSource reconnects by itself after this
 
 
-PAGES = (*(name for name, _, _ in NAVIGATION), "login")
+PAGES = (*(name for name, _, _ in NAVIGATION), "login", "task")
 
 
 async def _live(
@@ -42,7 +43,12 @@ async def _live(
             html[f"{section}-rows"] = console.render(
                 f"_{section}_rows.html", section=found[section], **context
             )
-        html["lookup"] = console.render("_lookup.html", lookup=found["lookup"])
+        html["lookup"] = console.render(
+            "_lookup.html", lookup=found["lookup"], **context
+        )
+    elif page == "task" and (key := query.text(request, "key")):
+        report = await task.report(console, key)
+        html["task-live"] = console.render("_task_body.html", report=report, **context)
     elif page == "overview":
         found = await views.overview(console)
         html["top-failing"] = console.render("_top_failing.html", **found, **context)

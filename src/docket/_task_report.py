@@ -1,0 +1,218 @@
+"""Everything known about one task key, for the dashboard's task page and
+``docket show``: its state and timeline (added, due, each attempt), arguments,
+result or exception, progress, and the actions that apply.
+
+Arguments and results are decoded only when they verify against the docket's
+signing keys, when they were written with the JSON serializer, or, on a docket
+without keys, when the caller passed ``unsafe=True``; otherwise a placeholder
+says what is there. Nothing here raises for a record it cannot read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from . import _codec
+from ._broker import RunRecord
+from ._codec import JSON, PICKLE
+from ._history import Attempt, attempts
+from ._inspection import GONE, HIDDEN, brief, describe_message, record_message
+from .archive import FailedTask
+
+if TYPE_CHECKING:
+    from .docket import Docket
+
+WAITING = ("scheduled", "queued")
+NOT_SHOWN = "<hidden: a pickled result (--unpickle shows it)>"
+
+
+@dataclass(frozen=True)
+class Progress:
+    current: int | None
+    total: int | None
+    message: str | None
+
+    @property
+    def percent(self) -> int | None:
+        if self.current is None or not self.total:
+            return None
+        return max(0, min(100, round(100 * self.current / self.total)))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "current": self.current,
+            "total": self.total,
+            "message": self.message,
+            "percent": self.percent,
+        }
+
+
+@dataclass(frozen=True)
+class TaskReport:
+    """One key's page. ``state`` None: no run record (never added, or expired)."""
+
+    key: str
+    state: str | None
+    task: str | None = None
+    generation: int = 0
+    added: datetime | None = None
+    due: datetime | None = None
+    finished: datetime | None = None
+    attempts: list[Attempt] = field(default_factory=list[Attempt])
+    arguments: str | None = None
+    result: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    progress: Progress | None = None
+    failed_id: str | None = None  # the archived failure a replay would run
+    actions: tuple[str, ...] = ()
+
+    @property
+    def retries(self) -> int:
+        return max(len(self.attempts) - 1, 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        def moment(value: datetime | None) -> str | None:
+            return _codec.iso(value) if value else None
+
+        return {
+            "key": self.key,
+            "state": self.state,
+            "task": self.task,
+            "generation": self.generation,
+            "added": moment(self.added),
+            "due": moment(self.due),
+            "finished": moment(self.finished),
+            "retries": self.retries,
+            "attempts": [attempt.as_dict() for attempt in self.attempts],
+            "arguments": self.arguments,
+            "result": self.result,
+            "error": self.error,
+            "traceback": self.traceback,
+            "progress": self.progress.as_dict() if self.progress else None,
+            "failed_id": self.failed_id,
+            "actions": list(self.actions),
+        }
+
+
+def _epoch(value: float | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(value, timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _moment(text: str | None) -> datetime | None:
+    try:
+        return _codec.from_iso(text)
+    except ValueError:
+        return None
+
+
+def _number(fields: dict[bytes, bytes], name: bytes) -> int | None:
+    try:
+        return int(fields[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def _progress(fields: dict[bytes, bytes]) -> Progress | None:
+    if not fields:
+        return None
+    message = fields.get(b"message")
+    return Progress(
+        _number(fields, b"current"),
+        _number(fields, b"total"),
+        message.decode(errors="replace") if message else None,
+    )
+
+
+def _arguments(
+    docket: Docket,
+    key: str,
+    record: RunRecord,
+    failed: FailedTask | None,
+    unsafe: bool,
+) -> str:
+    fields = record_message(key, record)
+    if fields is not None:
+        return describe_message(docket.codec, fields, unsafe).arguments
+    if failed is not None and failed.replayable:
+        return failed.arguments(unsafe)
+    return GONE
+
+
+async def _result(
+    docket: Docket, key: str, record: RunRecord, unsafe: bool
+) -> str | None:
+    """The text of a completed run's result (its repr), or a placeholder."""
+    if record.state != "completed":
+        return None
+    if record.result_key is None:
+        return "None"  # nothing was stored: the task returned None
+    try:
+        document = await docket.result_storage.get(record.result_key)
+    except Exception as error:  # a result store we cannot read: say so
+        return f"<unreadable: {_codec.error_text(error)}>"
+    if not isinstance(document, dict) or "data" not in document:
+        return "<not kept: the result expired>"
+    stored: dict[str, Any] = document  # pyright: ignore[reportUnknownVariableType]
+    serializer = str(stored.get("serializer") or PICKLE)
+    if serializer != JSON and not docket.codec.signing and not unsafe:
+        return NOT_SHOWN
+    try:
+        value = docket.codec.read_document(key, stored, record.generation)
+    except Exception as error:  # unverified, or whatever decoding raised
+        return f"<unreadable: {_codec.error_text(error)}>"
+    return brief(value)
+
+
+def _actions(state: str | None, failed: FailedTask | None) -> tuple[str, ...]:
+    if state in WAITING:
+        return ("run-now", "reschedule", "cancel")
+    if state == "running":
+        return ("cancel",)
+    if state == "failed" and failed is not None and failed.replayable:
+        return ("replay",)
+    return ()
+
+
+async def task_report(docket: Docket, key: str, unsafe: bool = False) -> TaskReport:
+    """What is known of ``key`` now (two or three reads, none of them a scan
+    but the archive's, for a failed task)."""
+    broker = docket.broker
+    record = await broker.run_record(key)
+    if record is None:
+        return TaskReport(key, None)
+    failed: FailedTask | None = None
+    if record.state == "failed":
+        failed = await docket.failed_task(key)
+    (progress,) = await broker.progress_of([key])
+    error, trace = record.error, record.traceback
+    if failed is not None:
+        error = error or f"{failed.error_type}: {failed.message}"
+        trace = trace or failed.traceback or None
+    return TaskReport(
+        key=key,
+        state=record.state,
+        task=record.function,
+        generation=record.generation,
+        added=_epoch(record.added),
+        due=_epoch(record.when),
+        finished=_moment(record.completed_at),
+        attempts=attempts(record),
+        arguments=_arguments(docket, key, record, failed, unsafe),
+        result=await _result(docket, key, record, unsafe),
+        error=error if record.state == "failed" else None,
+        traceback=trace if record.state == "failed" else None,
+        progress=_progress(progress),
+        failed_id=failed.id if failed is not None else None,
+        actions=_actions(record.state, failed),
+    )
+
+
+__all__ = ["HIDDEN", "NOT_SHOWN", "Progress", "TaskReport", "task_report"]

@@ -1,0 +1,95 @@
+"""``docket show KEY`` against a real redis-server: what the dashboard's task
+page shows, in the terminal (escaped, 80 columns) or as JSON; exit 1 for an
+unknown key."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from typer.testing import CliRunner
+
+from docket import CurrentExecution, Docket, Execution, Retry, Worker
+from docket.cli import app
+from tests._support.servers import RedisServer
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
+runner = CliRunner()
+
+
+async def breaks_twice(
+    label: str,
+    execution: Execution = CurrentExecution(),
+    retry: Retry = Retry(attempts=2),
+) -> None:
+    raise ValueError(f"attempt {execution.attempt} breaks\x1b[2J {label}")
+
+
+async def later(value: int) -> int:
+    return value
+
+
+def prepare(url: str, name: str) -> None:
+    async def main() -> None:
+        async with Docket(name=name, url=url) as docket:
+            docket.register(breaks_twice)
+            docket.register(later)
+            await docket.add(breaks_twice, key="shown-1")("x" * 200)
+            async with Worker(
+                docket,
+                minimum_check_interval=timedelta(milliseconds=5),
+                scheduling_resolution=timedelta(milliseconds=5),
+            ) as worker:
+                await worker.run_until_finished()
+            when = datetime.now(timezone.utc) + timedelta(hours=1)
+            await docket.add(later, key="later-1", when=when)(3)
+
+    asyncio.run(main())
+
+
+def show(url: str, name: str, *args: str, code: int = 0) -> str:
+    result = runner.invoke(app, ["show", *args, "--url", url, "--docket", name])
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_show_prints_a_task_with_each_attempt(
+    redis_server: RedisServer, docket_name: str
+):
+    """A task that failed twice: state, both attempts with their errors, the
+    traceback, the arguments' placeholder, the replay action; control
+    characters escaped; no line wider than 80 columns. A scheduled task shows
+    when it is due and its actions."""
+    url = redis_server.url
+    prepare(url, docket_name)
+    text = show(url, docket_name, "shown-1")
+    lines = text.splitlines()
+    assert lines[:3] == ["Key: shown-1", "State: failed", "Task: breaks_twice"]
+    assert "Attempts: 2, 1 retried" in lines
+    assert any(line.startswith("  #1 retried") for line in lines)
+    assert any(line.startswith("  #2 failed") for line in lines)
+    assert "attempt 1 breaks\\x1b[2J" in text and "\x1b" not in text
+    assert "Traceback:" in lines and "Actions: replay" in lines
+    assert "<pickled, " in text
+    assert max(len(line) for line in lines) <= 80
+    later = show(url, docket_name, "later-1")
+    assert "State: scheduled" in later and "(in 59m" in later
+    assert "Actions: run-now, reschedule, cancel" in later
+
+
+def test_show_json_and_unknown_keys(redis_server: RedisServer, docket_name: str):
+    """``--json`` gives the task page's document; an unknown key exits 1 with
+    one line on stderr."""
+    url = redis_server.url
+    prepare(url, docket_name)
+    document = json.loads(show(url, docket_name, "shown-1", "--json"))
+    assert document["state"] == "failed" and document["retries"] == 1
+    assert [a["attempt"] for a in document["attempts"]] == [1, 2]
+    assert "attempt 2 breaks\x1b[2J" in document["error"]
+    missing = runner.invoke(
+        app, ["show", "nope", "--url", url, "--docket", docket_name]
+    )
+    assert missing.exit_code == 1
+    assert "no task with key 'nope'" in missing.output
