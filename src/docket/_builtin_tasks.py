@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
 
+from . import _clock
 from ._handles import DocketHandle, WorkerHandle
 from .dependencies._contextual import (
     CurrentExecution,
@@ -21,7 +21,7 @@ from .execution import Execution
 
 
 def _elapsed(execution: Execution) -> str:
-    return str(datetime.now(timezone.utc) - execution.when)
+    return str(_clock.utcnow() - execution.when)
 
 
 async def trace(

@@ -21,12 +21,12 @@ import pickle
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import cloudpickle  # type: ignore[import-untyped]
 
-from . import _defaults, _json_codec
+from . import _clock, _defaults, _json_codec
 from ._json_codec import MalformedPayload
 from ._signing import KeyLike, Part, Signer, environment_keys
 
@@ -355,8 +355,7 @@ def from_iso(text: str | bytes | None) -> datetime | None:
     return datetime.fromisoformat(text)
 
 
-def now() -> datetime:
-    return datetime.now(timezone.utc)
+now = _clock.utcnow  # the scheduling clock's moment (UTC)
 
 
 def text(value: bytes | str | None) -> str | None:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from . import _clock
 from ._broker.inspection import DocketView
 from ._handles import DocketHandle, TaskFunction
 from ._message import identity
@@ -70,7 +71,7 @@ def build_snapshot(
 
     A task name this process has not registered raises ``ValueError``, unless
     ``unknown(name)`` supplies a stand-in function (the CLI shows it by name)."""
-    taken = datetime.now(timezone.utc)
+    taken = _clock.utcnow()
     running: list[RunningExecution] = []
     future: list[Execution] = []
     for message_id, fields in view.stream:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, overload
 
+from . import _clock
 from ._keys import GeneratedKey
 from ._uuid7 import uuid7
 from .docket import Docket
@@ -96,7 +97,7 @@ class Agenda:
         entries = list(self._entries)
         if not entries:
             return []
-        start = datetime.now(timezone.utc) if start is None else start
+        start = _clock.utcnow() if start is None else start
         times = spread(len(entries), start, over, jitter)
 
         for function, _, _, _ in entries:  # validate every name before scheduling

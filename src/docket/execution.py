@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from typing_extensions import Self
 from uncalled_for import get_signature
 from uncalled_for.introspection import _signature_cache  # pyright: ignore[reportPrivateUsage]
 
-from . import _codec
+from . import _clock, _codec
 from ._broker import AttemptNote, Failure, RunRecord, ScheduleRequest, Settlement
 from ._codec import UnverifiedPayload
 from ._handles import DocketHandle, TaskFunction
@@ -353,7 +352,7 @@ class Execution:
         runtime = wait = None
         if self.started_at is not None:
             started = self.started_at.timestamp()
-            runtime, wait = time.time() - started, started - self.when.timestamp()
+            runtime, wait = _clock.time() - started, started - self.when.timestamp()
         return Settlement(
             key=self._key,
             generation=self._generation,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .. import _clock
 from .._keys import waiters_key
 from . import scripts
 from .base import BrokerBase
@@ -184,9 +185,11 @@ class AdmissionOps(BrokerBase):
     async def cooldown(self, window_key: str, token: str, window_ms: int) -> bool:
         """Open the window (or find it opened by this same token); False: drop."""
         reply = await self.run_script(
-            scripts.COOLDOWN, [window_key], ["acquire", token, window_ms]
+            scripts.COOLDOWN,
+            [window_key],
+            ["acquire", token, window_ms, int(_clock.time() * 1000)],
         )
         return bool(int(reply))
 
     async def cooldown_release(self, window_key: str, token: str) -> None:
-        await self.run_script(scripts.COOLDOWN, [window_key], ["release", token, 0])
+        await self.run_script(scripts.COOLDOWN, [window_key], ["release", token, 0, 0])

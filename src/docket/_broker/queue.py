@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from redis.exceptions import ResponseError
 
-from .. import _codec
+from .. import _clock, _codec
 from .._defaults import HISTORY_KEPT, LEGACY_MARKER_GRACE, MOVE_BATCH
 from .._keys import GeneratedKey
 from . import scripts
@@ -63,7 +62,7 @@ class QueueOps(BrokerBase):
         already text or bytes)."""
         k, key = self.keys, request.key
         keys = [k.stream, k.queue, k.runs(key), k.parked(key), k.listening]
-        now = repr(time.time())
+        now = repr(_clock.time())
         if isinstance(key, GeneratedKey):  # fresh: no legacy marker can exist
             legacy = ""
         else:
@@ -220,13 +219,24 @@ class QueueOps(BrokerBase):
             pipe.xdel(self.keys.stream, *message_ids)
             await pipe.execute()
 
-    async def pending_work(self) -> bool:
-        """Whether anything waits in the stream or the future queue."""
+    async def pending_work(self, due_by: float | None = None) -> bool:
+        """Whether anything waits in the stream or the future queue (with
+        ``due_by``, only queued tasks due by then count)."""
         pipe = self.backend.pipeline()
         pipe.xlen(self.keys.stream)
-        pipe.zcard(self.keys.queue)
+        if due_by is None:
+            pipe.zcard(self.keys.queue)
+        else:
+            pipe.zcount(self.keys.queue, "-inf", due_by)
         stream_length, queued = await pipe.execute()
         return bool(stream_length) or bool(queued)
+
+    async def next_due(self) -> float | None:
+        """When the earliest task of the future queue is due (None: it is empty)."""
+        earliest = await self.backend.client.zrange(
+            self.keys.queue, 0, 0, withscores=True
+        )
+        return float(earliest[0][1]) if earliest else None
 
     async def depths(self) -> tuple[int, int]:
         """(ready: stream length + overdue queued, future: queued not yet due)."""
@@ -236,7 +246,7 @@ class QueueOps(BrokerBase):
 
     def depth_commands(self, pipe: Any) -> None:
         """Add the three commands ``depths`` reads to ``pipe``."""
-        now = time.time()
+        now = _clock.time()
         pipe.xlen(self.keys.stream)
         pipe.zcount(self.keys.queue, "-inf", now)
         pipe.zcount(self.keys.queue, now, "+inf")

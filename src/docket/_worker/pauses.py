@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
+from .. import _clock
 from .._broker import Delivery
 from .._broker.pauses import PauseMark
 from .._message import identity
@@ -89,7 +89,7 @@ async def hold_paused(session: Session, deliveries: list[Delivery]) -> list[Deli
     batch = [
         (key, generation, d.message_id, task) for d, (key, task, generation) in chosen
     ]
-    codes = await session.broker.park_paused(batch, time.time())
+    codes = await session.broker.park_paused(batch, _clock.time())
     for (_, (key, task, _)), code in zip(chosen, codes, strict=True):
         if code == "P":
             logger.info(

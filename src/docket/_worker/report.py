@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import trace
@@ -21,6 +22,18 @@ from ..execution import Execution
 from .session import Session
 
 logger = logging.getLogger("docket.worker")
+
+# Who else hears how each attempt ended: called with (execution, outcome, error),
+# outcome "succeeded", "failed" or "cancelled". docket.contrib.pytest's runner
+# listens; empty otherwise (one loop over an empty list per task).
+Listener = Callable[[Execution, str, "BaseException | None"], None]
+outcome_listeners: list[Listener] = []
+
+
+def _tell(execution: Execution, outcome: str, error: BaseException | None) -> None:
+    for listener in outcome_listeners:
+        listener(execution, outcome, error)
+
 
 # Every instrument is looked up on ``docket.instrumentation`` at the moment it is
 # used, so that an instrument replaced or wrapped there (by user code or a test)
@@ -165,6 +178,8 @@ def succeeded(
     session: Session, execution: Execution, duration: float, span: Any
 ) -> None:
     m.TASKS_SUCCEEDED.add(1, labels(session, execution))
+    if outcome_listeners:
+        _tell(execution, "succeeded", None)
     if span is not None:
         span.set_status(trace.Status(trace.StatusCode.OK))
     if logger.isEnabledFor(logging.INFO):
@@ -180,6 +195,8 @@ def failed(
     session: Session, execution: Execution, error: BaseException, span: Any
 ) -> None:
     m.TASKS_FAILED.add(1, labels(session, execution))
+    if outcome_listeners:
+        _tell(execution, "failed", error)
     if span is not None:
         span.record_exception(error)
         span.set_status(trace.Status(trace.StatusCode.ERROR, str(error)))
@@ -203,6 +220,8 @@ def final_failure(
 
 
 def cancelled(session: Session, execution: Execution, duration: float) -> None:
+    if outcome_listeners:
+        _tell(execution, "cancelled", None)
     logger.info(
         "✗ [%s] %s (cancelled)",
         format_duration(duration),

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
-from .. import _defaults
+from .. import _clock, _defaults
 from ..dependencies._perpetual import Perpetual
 from ..dependencies._resolution import get_single_dependency_parameter_of_type
 from . import report
@@ -29,7 +28,7 @@ async def scheduler_loop(session: Session) -> None:
         delay = resolution
         try:
             result = await session.broker.stream_due(
-                time.time(),
+                _clock.time(),
                 worker=session.worker.name,
                 ttl_seconds=session.docket.ttl_seconds,
             )
@@ -46,7 +45,7 @@ async def scheduler_loop(session: Session) -> None:
         if result.moved >= _defaults.MOVE_BATCH:
             continue
         if result.next_due is not None:
-            delay = min(max(result.next_due - time.time(), 0.0), resolution)
+            delay = min(max(result.next_due - _clock.time(), 0.0), resolution)
         if delay > 0:
             wake = asyncio.ensure_future(session.wake_scheduler.wait())
             stop = asyncio.ensure_future(session.stop.wait())

@@ -20,7 +20,6 @@ it runs as soon as it does.
 from __future__ import annotations
 
 import copy
-import time
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, ClassVar
@@ -28,6 +27,7 @@ from typing import Any, ClassVar
 from typing_extensions import Self
 from uncalled_for import Dependency
 
+from .. import _clock
 from .._broker.admission import PROCEED
 from .._context import current_execution, current_worker
 from .._handles import WorkerHandle
@@ -202,7 +202,7 @@ class RateLimit(AdmissionControl):
     async def __aenter__(self) -> Self:
         execution, _ = self._context()
         key = self._key(execution)
-        now_ms = int(time.time() * 1000)
+        now_ms = int(_clock.time() * 1000)
         start = execution.started_at
         start_ms = now_ms if start is None else int(start.timestamp() * 1000)
         member = f"{execution.key}:{start_ms}"

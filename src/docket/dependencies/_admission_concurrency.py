@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import inspect
-import time
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, overload
@@ -26,6 +25,7 @@ from typing import Any, overload
 from typing_extensions import Self
 from uncalled_for import Dependency, get_signature
 
+from .. import _clock
 from .._broker.admission import SlotTimes
 from .._context import current_execution, current_worker
 from .._handles import DocketHandle, WorkerHandle
@@ -143,7 +143,7 @@ class ConcurrencyLimit(AdmissionControl):
         slot = self.slot_key(execution)
         self._concurrency_key = slot
         redelivery = worker.redelivery_timeout.total_seconds()
-        times = SlotTimes(time.time(), redelivery)
+        times = SlotTimes(_clock.time(), redelivery)
         broker = execution.docket.broker
         admission = await broker.concurrency_acquire(
             slot,
@@ -187,7 +187,7 @@ class ConcurrencyLimit(AdmissionControl):
             return
         execution = current_execution.get()
         worker = current_worker.get()
-        times = SlotTimes(time.time(), worker.redelivery_timeout.total_seconds())
+        times = SlotTimes(_clock.time(), worker.redelivery_timeout.total_seconds())
         try:
             await execution.docket.broker.concurrency_release(
                 slot, execution.key, self.max_concurrent, times
@@ -232,7 +232,7 @@ async def _renew(
     while True:
         await asyncio.sleep(redelivery / 4)
         try:
-            await broker.concurrency_renew(slot, execution.key, time.time(), ttl_ms)
+            await broker.concurrency_renew(slot, execution.key, _clock.time(), ttl_ms)
         except Exception as error:
             logger.warning(
                 "Could not renew the concurrency slot of %s: %s", execution.key, error

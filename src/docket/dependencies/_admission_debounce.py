@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from types import TracebackType
 
 from typing_extensions import Self
 
+from .. import _clock
 from .._broker.admission import DROP, PROCEED
 from .._context import current_execution
 from .._keys import debounce_keys
@@ -48,7 +48,7 @@ class Debounce(AdmissionControl):
         action, ms = await execution.docket.broker.debounce(
             self._key_names(execution),
             execution.key,
-            int(time.time() * 1000),
+            int(_clock.time() * 1000),
             settle_ms,
             lost_ms=3 * settle_ms + 1000,
         )
@@ -78,7 +78,7 @@ class Debounce(AdmissionControl):
             await execution.docket.broker.debounce(
                 self._key_names(execution),
                 execution.key,
-                int(time.time() * 1000),
+                int(_clock.time() * 1000),
                 settle_ms,
                 lost_ms=0,
                 restore=True,

@@ -11,11 +11,11 @@ would discard them anyway).
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
+from .. import _clock
 from .._broker.admission import SAFEGUARD_PREFIX, SAFEGUARD_TASK, SlotTimes
 from .._context import current_execution, current_worker
 from .._handles import DocketHandle, WorkerHandle
@@ -36,7 +36,7 @@ async def schedule_safeguard(
 
     if docket.tasks.get(SAFEGUARD_TASK) is not _safeguard_wake:
         docket.register(_safeguard_wake)  # also without the lifecycle hook
-    when = datetime.now(timezone.utc) + timedelta(seconds=redelivery)
+    when = _clock.utcnow() + timedelta(seconds=redelivery)
     safeguard = Execution(
         docket,
         _safeguard_wake,
@@ -58,7 +58,7 @@ async def _safeguard_wake(waiter_stream: str, max_concurrent: int) -> None:
     slot = waiter_stream.removesuffix(":waiters")
     broker = execution.docket.broker
     _, still_parked = await broker.concurrency_release(
-        slot, "", max_concurrent, SlotTimes(time.time(), redelivery), parked_key
+        slot, "", max_concurrent, SlotTimes(_clock.time(), redelivery), parked_key
     )
     if still_parked:
         await schedule_safeguard(

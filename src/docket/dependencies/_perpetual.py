@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from cronsim import CronSim
 from typing_extensions import Self
 
+from .. import _clock
 from .. import instrumentation as m
 from .._context import current_execution, format_duration
 from .._redis.faults import through_faults
@@ -82,7 +83,7 @@ class Perpetual(CompletionHandler["Perpetual"]):
 
     def after(self, delay: timedelta) -> None:
         """Schedule the successor ``delay`` from now."""
-        self._next_when = datetime.now(timezone.utc) + delay
+        self._next_when = _clock.utcnow() + delay
 
     def at(self, when: datetime) -> None:
         """Schedule the successor at exactly ``when``."""
@@ -92,8 +93,10 @@ class Perpetual(CompletionHandler["Perpetual"]):
         """The time of the successor run for a run that took ``outcome.duration``."""
         if self._next_when is not None:
             return self._next_when
-        now = datetime.now(timezone.utc)
-        return max(now, now + self.every - outcome.duration)
+        now = _clock.utcnow()
+        # Under a virtual clock a run takes no time: the clock stood still.
+        took = outcome.duration if _clock.is_real() else timedelta(0)
+        return max(now, now + self.every - took)
 
     async def on_complete(self, execution: Execution, outcome: TaskOutcome) -> bool:
         docket = execution.docket
@@ -200,7 +203,7 @@ class Cron(Perpetual):
         super().__init__(automatic=automatic)
         self.expression = expand_cron_expression(expression)
         self.tz = tz
-        self._iterator = self._iterate_from(datetime.now(tz))
+        self._iterator = self._iterate_from(_clock.utcnow(tz))
 
     def _iterate_from(self, start: datetime) -> Iterator[datetime]:
         return CronSim(self.expression, start.astimezone(self.tz))
@@ -211,11 +214,13 @@ class Cron(Perpetual):
 
     @property
     def initial_when(self) -> datetime | None:
+        """The first match after now (read when an automatic task is seeded)."""
+        self._iterator = self._iterate_from(_clock.utcnow(self.tz))
         return self.next_time()
 
     def _for_execution(self, execution: Execution) -> Self:
         cron = super()._for_execution(execution)
-        cron._iterator = cron._iterate_from(datetime.now(self.tz))
+        cron._iterator = cron._iterate_from(_clock.utcnow(self.tz))
         return cron
 
     async def on_complete(self, execution: Execution, outcome: TaskOutcome) -> bool:

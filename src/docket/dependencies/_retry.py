@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import ClassVar, NoReturn
 
 from typing_extensions import Self
 
+from .. import _clock
 from .. import instrumentation as m
 from .._codec import error_text
 from .._context import current_execution, format_duration
@@ -77,7 +78,7 @@ class Retry(FailureHandler["Retry"]):
 
     def at(self, when: datetime) -> NoReturn:
         """End this attempt now and retry it at ``when`` (immediately if it is past)."""
-        delay = when - datetime.now(timezone.utc)
+        delay = when - _clock.utcnow()
         self.after(max(delay, timedelta(0)))
 
     def in_(self, delay: timedelta) -> NoReturn:
@@ -94,7 +95,7 @@ class Retry(FailureHandler["Retry"]):
         if self.attempts is not None and execution.attempt >= self.attempts:
             return False
 
-        execution.when = datetime.now(timezone.utc) + self.delay
+        execution.when = _clock.utcnow() + self.delay
         execution.attempt += 1
         placed = await execution.schedule(
             replace=True, reschedule_message=execution.message_id
