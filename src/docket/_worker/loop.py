@@ -246,8 +246,11 @@ async def _finished(session: Session, count: int, block_ms: int) -> bool:
     # test moves it: tasks due later never come due here, so they do not count;
     # nor for a worker that stops when nothing is due (that plugin's runner).
     due_only = getattr(session.worker, "stops_when_idle", False)
-    due_by = None if _clock.is_real() and not due_only else _clock.time()
-    if not await session.broker.pending_work(due_by):
+    if _clock.is_real() and not due_only:
+        pending = await session.broker.pending_work()
+    else:
+        pending = await session.broker.pending_work(due_by=_clock.time())
+    if not pending:
         return True
     # Work elsewhere: tasks due later (their move wakes the read), or held by
     # another worker (its settle wakes nothing here): look again soon, then less
