@@ -9,8 +9,8 @@ from typing import Annotated
 
 import pytest
 
-from docket import Debounce, Docket, Execution, ExecutionState, Worker
-from tests.conftest import eventually
+from docket import Debounce, Docket, Execution, ExecutionState, Worker, _clock
+from docket.contrib.pytest import DocketRunner, VirtualClock
 
 
 async def drain(worker: Worker, timeout: float = 15) -> None:
@@ -43,24 +43,26 @@ async def test_debounce_runs_the_first_of_a_burst_once(docket: Docket, worker: W
     )
 
 
-async def test_debounce_waits_for_the_burst_to_go_quiet(docket: Docket, worker: Worker):
-    """Submissions that keep arriving within settle keep postponing the single run."""
+async def test_debounce_waits_for_the_burst_to_go_quiet(docket: Docket):
+    """Submissions that keep arriving within settle keep postponing the single run,
+    which comes exactly settle after the last one (on a virtual clock)."""
     ran: list[float] = []
 
     async def refresh(
         n: int, debounce: Debounce = Debounce(timedelta(milliseconds=400))
     ):
-        ran.append(time.monotonic())
+        ran.append(_clock.time())
 
-    run = asyncio.ensure_future(worker.run_until_finished())
-    await docket.add(refresh)(0)
-    for n in range(1, 4):
-        await asyncio.sleep(0.1)  # the scenario: a submission every 100 ms
-        await docket.add(refresh)(n)
-    last_submission = time.monotonic()
-    await asyncio.wait_for(run, 15)
-    assert len(ran) == 1
-    assert ran[0] - last_submission >= 0.4 - 0.02
+    async with DocketRunner(docket) as runner:
+        with VirtualClock(runner) as clock:
+            await docket.add(refresh)(0)
+            for n in range(1, 4):
+                await clock.advance(milliseconds=100)  # a submission every 100 ms
+                await docket.add(refresh)(n)
+            last_submission = clock.time()
+            await clock.advance(seconds=5)
+    assert ran == [last_submission + 0.4]
+    runner.assert_ran(refresh, 0, times=1)  # the first waited; the rest dropped
 
 
 async def test_debounce_per_argument_value(docket: Docket, worker: Worker):
@@ -91,35 +93,35 @@ async def test_debounce_allows_one_per_task(docket: Docket) -> None:
         docket.register(twice)
 
 
-async def test_a_lost_winner_is_replaced(docket: Docket, worker: Worker):
+async def test_a_lost_winner_is_replaced(docket: Docket):
     """If the waiting winner is cancelled, a later submission takes over and runs.
 
     Within 3 x settle + 1 s of the winner's last check submissions are still
-    dropped (it might just be late); after that the next one wins.
+    dropped (it might just be late); after that the next one wins. (A debounce
+    key lives 10 x settle: long enough here, where the clock is virtual and the
+    wait takes no real time.)
     """
     ran: list[int] = []
 
-    async def refresh(
-        n: int, debounce: Debounce = Debounce(timedelta(milliseconds=20))
-    ):
+    async def refresh(n: int, debounce: Debounce = Debounce(timedelta(seconds=1))):
         ran.append(n)
 
     async def state_is(execution: Execution, state: ExecutionState) -> bool:
         return (await final_states([execution]))[0] is state
 
-    async with docket.redis() as client:
-        winner = await docket.add(refresh, key="winner")(0)
-        run = asyncio.ensure_future(worker.run_forever())
-        await eventually(lambda: state_is(winner, ExecutionState.SCHEDULED))
-        await docket.cancel("winner")  # it was waiting for the burst to settle
-        dropped = await docket.add(refresh)(1)
-        await eventually(lambda: state_is(dropped, ExecutionState.CANCELLED))
-        assert len(await client.keys(f"{docket.name}:debounce:*:winner")) == 1
-        lost_after = time.monotonic() + 3 * 0.02 + 1.0
-        while time.monotonic() < lost_after:  # the scenario: the winner stays away
-            await asyncio.sleep(0.05)
-        replacement = await docket.add(refresh)(2)
-        await eventually(lambda: state_is(replacement, ExecutionState.COMPLETED))
-        run.cancel()
-        await run
+    async with docket.redis() as client, DocketRunner(docket) as runner:
+        with VirtualClock(runner) as clock:
+            winner = await docket.add(refresh, key="winner")(0)
+            await runner.until_idle()
+            assert await state_is(winner, ExecutionState.SCHEDULED)
+            await docket.cancel("winner")  # it was waiting for the burst to settle
+            await clock.advance(seconds=3.9)  # the winner stays away: 3 x 1 s + 1 s
+            dropped = await docket.add(refresh)(1)
+            await runner.until_idle()
+            assert await state_is(dropped, ExecutionState.CANCELLED)
+            assert len(await client.keys(f"{docket.name}:debounce:*:winner")) == 1
+            await clock.advance(seconds=0.2)
+            replacement = await docket.add(refresh)(2)
+            await clock.advance(seconds=1)
+            assert await state_is(replacement, ExecutionState.COMPLETED)
     assert ran == [2]

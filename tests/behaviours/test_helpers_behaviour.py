@@ -9,19 +9,29 @@ from typing import Annotated, Any
 
 import pytest
 
-from docket import Agenda, Disposition, Docket, ExecutionState, Logged, Worker, testing
+from docket import (
+    Agenda,
+    Disposition,
+    Docket,
+    ExecutionState,
+    Logged,
+    Worker,
+    _clock,
+    testing,
+)
+from docket.contrib.pytest import DocketRunner, VirtualClock
 
 RAN: list[tuple[str, datetime]] = []
 
 
 async def visit(page: str) -> None:
     """Records when each page was visited."""
-    RAN.append((page, datetime.now(timezone.utc)))
+    RAN.append((page, _clock.utcnow()))  # the scheduling clock (virtual below)
 
 
 async def other(n: int) -> None:
     """A second task type for mixed agendas."""
-    RAN.append((f"other-{n}", datetime.now(timezone.utc)))
+    RAN.append((f"other-{n}", _clock.utcnow()))
 
 
 @pytest.fixture(autouse=True)
@@ -36,26 +46,26 @@ async def drain(worker: Worker) -> None:
 # ---- Agenda -----------------------------------------------------------------------
 
 
-async def test_scatter_spreads_tasks_evenly_and_each_runs_on_time(
-    docket: Docket, worker: Worker
-):
-    """Five calls over 400 ms land 100 ms apart and none runs before its time."""
+async def test_scatter_spreads_tasks_evenly_and_each_runs_on_time(docket: Docket):
+    """Five calls over four hours land an hour apart from now, and each runs at
+    its time (on a virtual clock), none before."""
     agenda = Agenda()
     for page in "abcd":
         agenda.add(visit)(page)
     agenda.add(other)(1)
-    start = datetime.now(timezone.utc) + timedelta(milliseconds=50)
-    executions = await agenda.scatter(
-        docket, over=timedelta(milliseconds=400), start=start
-    )
-    assert [e.when - start for e in executions] == [
-        timedelta(milliseconds=100 * i) for i in range(5)
-    ]
-    await drain(worker)
-    ran = dict(RAN)
-    assert list(ran) == ["a", "b", "c", "d", "other-1"]
-    for execution, (_, ran_at) in zip(executions, RAN, strict=True):
-        assert ran_at >= execution.when
+    async with DocketRunner(docket) as runner:
+        with VirtualClock(runner) as clock:
+            start = clock.now
+            executions = await agenda.scatter(docket, over=timedelta(hours=4))
+            assert [e.when - start for e in executions] == [
+                timedelta(hours=i) for i in range(5)
+            ]
+            await clock.advance(hours=3, minutes=59)
+            assert [page for page, _ in RAN] == ["a", "b", "c", "d"]
+            await clock.advance(minutes=1)
+    assert RAN == [
+        (page, e.when) for page, e in zip("abcd", executions, strict=False)
+    ] + [("other-1", executions[-1].when)]
 
 
 async def test_stable_keys_make_rescatter_idempotent(docket: Docket):

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from docket import Docket, Worker
+from docket import Docket, Worker, _clock
 from docket._codec import UnverifiedPayload
 from docket._message import encode_message
 from docket._redis import clear_memory_servers
 from docket._signing import Signer
+from docket.contrib.pytest import DocketRunner, VirtualClock
 from tests._support.hostile import OLD_KEY
 from tests.conftest import eventually
 
@@ -33,7 +33,7 @@ RUNS: list[tuple[int, float]] = []
 
 
 async def double(x: int) -> int:
-    RUNS.append((x, time.time()))
+    RUNS.append((x, _clock.time()))  # the scheduling clock (virtual in some tests)
     return x * 2
 
 
@@ -190,24 +190,28 @@ async def test_an_earlier_runs_outcome_copied_over_the_latest_is_refused(
 async def test_a_task_copied_into_the_stream_early_runs_once_when_due(
     signed: Docket, caplog: pytest.LogCaptureFixture
 ):
-    """A parked task's fields copied into the stream four seconds before it is
-    due are parked again, not run: the task runs once, at its time, and nothing
-    is left to run it again. A copy of a task that was cancelled since is only
-    acknowledged. Each early message is one WARNING line."""
-    due = datetime.now(timezone.utc) + timedelta(seconds=4)
-    execution = await signed.add(double, when=due, key="later")(7)
-    await signed.add(double, when=due + timedelta(hours=1), key="cancelled")(8)
-    async with signed.redis() as client:
-        for key in ("later", "cancelled"):
-            fields = await client.hgetall(signed.parked_task_key(key))
-            await client.xadd(signed.stream_key, fields)
-    await signed.cancel("cancelled")
-    with caplog.at_level(logging.WARNING, logger="docket.worker"):
-        async with Worker(signed, **FAST) as worker:
-            await worker.run_until_finished()
+    """A parked task's fields copied into the stream an hour before it is due
+    are parked again, not run: the task runs once, at its time, and nothing is
+    left to run it again. A copy of a task that was cancelled since is only
+    acknowledged. Each early message is one WARNING line. (On a virtual clock:
+    the hour passes at once.)"""
+    async with DocketRunner(signed, **FAST) as runner:
+        with VirtualClock(runner) as clock:
+            due = clock.now + timedelta(hours=1)
+            execution = await signed.add(double, when=due, key="later")(7)
+            await signed.add(double, when=due + timedelta(hours=1), key="cancelled")(8)
+            async with signed.redis() as client:
+                for key in ("later", "cancelled"):
+                    fields = await client.hgetall(signed.parked_task_key(key))
+                    await client.xadd(signed.stream_key, fields)
+            await signed.cancel("cancelled")
+            with caplog.at_level(logging.WARNING, logger="docket.worker"):
+                await runner.until_idle()
+                assert RUNS == []  # parked again, not run early
+                await clock.advance(hours=3)
     assert len(RUNS) == 1
     ((value, ran_at),) = RUNS
-    assert value == 7 and ran_at >= due.timestamp() - 0.05
+    assert value == 7 and ran_at == due.timestamp()
     assert await execution.get_result() == 14
     async with signed.redis() as client:
         assert await client.xlen(signed.stream_key) == 0

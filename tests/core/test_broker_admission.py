@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from docket import Docket
+from docket import Docket, _clock
 from docket._broker.admission import DROP, PROCEED, RESCHEDULE, SlotTimes
 from docket.execution import Execution
 
@@ -210,3 +210,32 @@ async def test_cooldown_decisions(docket: Docket):
     assert await broker.cooldown(key, "1:c", 60_000) is False
     await broker.cooldown_release(key, "1:a")
     assert await broker.cooldown(key, "1:c", 60_000) is True
+
+
+async def test_a_cooldown_window_ends_by_the_workers_clock(docket: Docket):
+    """The window's end is kept in its value: once the worker's clock is past it,
+    the window is over although the key (PX window) still lives in Redis; a
+    pydocket-style value without an end ("1") still blocks until it expires."""
+    key = f"{docket.name}:cooldown:task"
+    broker = docket.broker
+    now = time.time()
+    try:
+        _clock.use(lambda: now)
+        assert await broker.cooldown(key, "1:a", 60_000) is True
+        async with docket.redis() as client:
+            assert (await client.get(key)).endswith(
+                f"@{int(now * 1000) + 60_000}".encode()
+            )
+        _clock.use(lambda: now + 59.9)
+        assert await broker.cooldown(key, "1:b", 60_000) is False
+        _clock.use(lambda: now + 60)
+        assert await broker.cooldown(key, "1:b", 60_000) is True  # a new window
+        assert await broker.cooldown(key, "1:c", 60_000) is False
+        await broker.cooldown_release(key, "1:b")
+        async with docket.redis() as client:
+            assert await client.exists(key) == 0
+            await client.set(key, "1", px=60_000)
+        _clock.use(lambda: now + 3600)
+        assert await broker.cooldown(key, "1:d", 60_000) is False
+    finally:
+        _clock.restore()
