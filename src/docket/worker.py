@@ -20,6 +20,8 @@ from ._context import format_duration as format_duration
 from ._handles import CancelHook
 from ._redis.faults import AccessDenied, Backoff, Fault, classify
 from ._worker.entrypoint import import_function, serve
+from ._worker.isolation import close_pools
+from ._worker.options import isolation_options, worker_dependencies
 from ._worker.process import run_session
 from ._worker.report import eviction_note
 from ._worker.session import Pulse, wait_for
@@ -103,37 +105,6 @@ async def default_fallback_task(*args: Any, **kwargs: Any) -> None:
     )
 
 
-def _validate_dependencies(
-    dependencies: Mapping[str, Dependency[Any]] | Sequence[Dependency[Any]] | None,
-) -> dict[str, Dependency[Any]]:
-    """Worker-level dependencies by name: a mapping keeps its names (none may start
-    with ``__``), a sequence gets ``__worker_dep_<index>__`` (pydocket's names)."""
-    if dependencies is None:
-        return {}
-    named: list[tuple[str | None, Any]]
-    if isinstance(dependencies, Mapping):
-        named = list(dependencies.items())
-    else:
-        named = [(None, dependency) for dependency in dependencies]
-    validated: dict[str, Dependency[Any]] = {}
-    for index, (given, dependency) in enumerate(named):
-        if given is not None and given.startswith("__"):
-            raise ValueError(
-                f"Worker dependency name {given!r} is reserved (starts with '__')"
-            )
-        if not isinstance(dependency, Dependency):
-            label = given if given is not None else f"index {index}"
-            raise TypeError(
-                f"Worker dependency {label!r} must be a Dependency instance "
-                f"(such as Depends(function) or Retry(...)), not "
-                f"{type(dependency).__name__}: {dependency!r}"
-            )
-        validated[given if given is not None else f"__worker_dep_{index}__"] = (
-            dependency
-        )
-    return validated
-
-
 class Worker:
     """Claims and runs tasks of one docket, ``concurrency`` at a time."""
 
@@ -152,6 +123,9 @@ class Worker:
         dependencies: WorkerDependencies | None = None,
         message_batch: int = _defaults.MESSAGE_BATCH,
         max_deliveries: int = _defaults.MAX_DELIVERIES,
+        isolated_processes: int | None = None,
+        max_tasks_per_child: int = 0,
+        pools: Mapping[str, int] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -186,8 +160,14 @@ class Worker:
         self.schedule_automatic_tasks = schedule_automatic_tasks
         self.enable_internal_instrumentation = enable_internal_instrumentation
         self.fallback_task: TaskFunction = fallback_task or default_fallback_task
-        self.dependencies = _validate_dependencies(dependencies)
+        self.dependencies = worker_dependencies(dependencies)
         self.message_batch = message_batch
+        # Isolated tasks (docs/isolation.md): the default pool's size (None: one
+        # child per CPU), calls before a child is replaced (0: never), named pools.
+        self.isolated_processes, self.max_tasks_per_child, self.pools = (
+            isolation_options(isolated_processes, max_tasks_per_child, pools)
+        )
+        self.isolation: Any = None  # the pools, made by the first session
         self._conflicts: weakref.WeakKeyDictionary[Any, dict[str, FailedDependency]] = (
             weakref.WeakKeyDictionary()
         )
@@ -210,7 +190,7 @@ class Worker:
     @staticmethod
     def check_dependencies(dependencies: Any) -> None:
         """Raise the constructor's TypeError or ValueError for a bad collection."""
-        _validate_dependencies(dependencies)
+        worker_dependencies(dependencies)
 
     # The heartbeat keys, as the docket names them (pydocket has them here too).
     @property
@@ -275,6 +255,7 @@ class Worker:
         self._stop.set()
         if self._running is not None and not self._running.done():
             await self._wait_running()
+        await close_pools(self, graceful=exc_type is None)
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
@@ -453,6 +434,9 @@ class Worker:
         dead_letter_limit: int = _defaults.DEAD_LETTER_LIMIT,
         signing_keys: list[str] | None = None,
         serializer: str | None = None,
+        isolated_processes: int | None = None,
+        max_tasks_per_child: int = 0,
+        pools: Mapping[str, int] | None = None,
     ) -> None:
         """Run a worker as a service: signals, health and metrics endpoints.
 
@@ -489,6 +473,9 @@ class Worker:
                 dependencies=collection,
                 message_batch=message_batch,
                 max_deliveries=max_deliveries,
+                isolated_processes=isolated_processes,
+                max_tasks_per_child=max_tasks_per_child,
+                pools=pools,
             )
             await serve(
                 worker,

@@ -16,6 +16,7 @@ from .._redis.faults import AccessDenied, Fault, classify
 from ..docket import Docket
 from . import report
 from .cancellation import listener_loop
+from .isolation import pools_of
 from .liveness import deregister, heartbeat_loop, lease_loop
 from .loop import main_loop
 from .pauses import pause_loop
@@ -101,6 +102,7 @@ async def _process(session: Session, first: bool) -> None:
             manager = cls.worker_lifecycle(docket, worker)
             if manager is not None:
                 await hooks.enter_async_context(manager)
+        session.isolation = pools_of(worker, docket)
         async with TaskGroup() as background:
             # Leases and cancel signals matter until the last execution settles;
             # taking new work (scheduling, heartbeats) stops with the main loop.

@@ -28,6 +28,7 @@ from ..dependencies._base import (
     Runtime,
     TaskOutcome,
 )
+from ..dependencies._isolated import Isolated
 from ..dependencies._resolution import (
     get_single_dependency_of_type,
     has_dependencies,
@@ -35,6 +36,7 @@ from ..dependencies._resolution import (
 )
 from ..execution import Execution, ExecutionState
 from . import report
+from .isolation import run_isolated
 from .resilience import backoff_for, report_fault, until_done
 from .session import Running, Session, wait_for
 
@@ -201,7 +203,18 @@ async def _run_with_dependencies(
             _raise_failures(resolved)
             runtime = get_single_dependency_of_type(resolved, Runtime)
             kwargs = {**execution.kwargs, **resolved}
-            if runtime is not None:
+            isolated = get_single_dependency_of_type(resolved, Isolated)
+            if isolated is not None:
+                result = await run_isolated(
+                    session.isolation,
+                    execution,
+                    isolated,
+                    runtime,
+                    kwargs,
+                    resolved,
+                    session.worker,
+                )
+            elif runtime is not None:
                 body = bind_executor(execution.function, session.executor)
                 result = await runtime.run(execution, body, execution.args, kwargs)
             else:

@@ -33,6 +33,10 @@ class SessionWorker(WorkerHandle, Protocol):
     schedule_automatic_tasks: bool
     dependencies: dict[str, Dependency[Any]]
     message_batch: int
+    isolated_processes: int | None
+    max_tasks_per_child: int
+    pools: dict[str, int]
+    isolation: Any  # its pools of isolated children (isolation/), or None
 
     @property
     def reseed_interval(self) -> float:
@@ -116,6 +120,8 @@ class Session:
     # The paused task types (pauses.py), and a nudge to read them again.
     paused: frozenset[str] = frozenset()
     pauses_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # The worker's pools of isolated children (isolation/).
+    isolation: Any = None
 
     @property
     def in_flight(self) -> int:

@@ -91,6 +91,31 @@ def validate_serializer(name: str | None) -> str | None:
         raise typer.BadParameter(str(error)) from None
 
 
+def pools(values: list[str] | None) -> dict[str, int]:
+    """``--pool heavy=2`` (repeatable; in ``DOCKET_WORKER_POOLS`` separated by
+    spaces or commas) as ``{"heavy": 2}``."""
+    found: dict[str, int] = {}
+    for value in values or []:
+        for item in value.replace(",", " ").split():
+            name, equals, size = item.partition("=")
+            if not equals or not name.strip() or not size.strip().isdigit():
+                raise ValueError(
+                    f"Cannot read pool {item!r}: write NAME=SIZE, e.g. heavy=2"
+                )
+            if int(size) < 1:
+                raise ValueError(f"Pool {name!r} must have at least 1 process")
+            found[name.strip()] = int(size)
+    return found
+
+
+def validate_pools(values: list[str] | None) -> list[str] | None:
+    try:
+        pools(values)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    return values
+
+
 def validate_url(url: str) -> str:
     """Reject URLs the CLI cannot use: memory:// and unsupported schemes."""
     if is_memory_url(url):

@@ -27,13 +27,16 @@ from ._options import (
     set_logging_level,
     validate_dependencies,
     validate_fallback_task,
+    validate_pools,
     validate_serializer,
 )
+from ._options import pools as pools_of
 from ._options import signing_keys as keys_of
 
 logger = logging.getLogger("docket.worker")
 
 TUNING = "Tuning"
+ISOLATION = "Isolated tasks"
 SERVICE = "Service"
 
 
@@ -281,6 +284,39 @@ def worker(
             "never loads pickles)",
         ),
     ] = None,
+    isolated_processes: Annotated[
+        int | None,
+        _option(
+            "--isolated-processes",
+            env=d.ENV_ISOLATED_PROCESSES,
+            panel=ISOLATION,
+            min=1,
+            show_default="one per CPU, at most --concurrency",
+            help="Child processes in the default pool that runs Isolated() tasks",
+        ),
+    ] = None,
+    max_tasks_per_child: Annotated[
+        int,
+        _option(
+            "--max-tasks-per-child",
+            env=d.ENV_MAX_TASKS_PER_CHILD,
+            panel=ISOLATION,
+            min=0,
+            help="Isolated tasks a child runs before it is replaced (0: no limit)",
+        ),
+    ] = 0,
+    pool: Annotated[
+        list[str] | None,
+        _option(
+            "--pool",
+            env=d.ENV_POOLS,
+            panel=ISOLATION,
+            metavar="NAME=SIZE",
+            callback=validate_pools,
+            help="A named pool of child processes for Isolated(pool=NAME) tasks "
+            "(repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Start a worker that runs the docket's tasks."""
     from .._redis.faults import AccessDenied
@@ -315,6 +351,9 @@ def worker(
                 dead_letter_limit=dead_letter_limit,
                 signing_keys=keys_of(signing_keys),
                 serializer=serializer,
+                isolated_processes=isolated_processes,
+                max_tasks_per_child=max_tasks_per_child,
+                pools=pools_of(pool),
             )
         )
     except ShutdownForced as stopped:

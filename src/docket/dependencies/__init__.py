@@ -49,6 +49,7 @@ from ._contextual import (
 )
 from ._current import CurrentDocket, CurrentWorker
 from ._functional import Depends
+from ._isolated import Isolated
 from ._perpetual import Cron, Perpetual
 from ._progress import Progress
 from ._resolution import (
@@ -82,6 +83,7 @@ __all__ = [
     "FailedDependency",
     "FailureHandler",
     "ForcedRetry",
+    "Isolated",
     "Perpetual",
     "Progress",
     "RateLimit",
