@@ -202,10 +202,21 @@ def test_the_worker_command_passes_every_option_through(
             str(keys_file),
             "--serializer",
             "JSON",
+            "--isolated-processes",
+            "3",
+            "--max-tasks-per-child",
+            "200",
+            "--pool",
+            "heavy=2",
+            "--pool",
+            "light=1,tiny=1",
         ],
     )
     assert result.exit_code == 0, result.output
     assert seen == {
+        "isolated_processes": 3,
+        "max_tasks_per_child": 200,
+        "pools": {"heavy": 2, "light": 1, "tiny": 1},
         "docket_name": "orders",
         "url": "memory://one",
         "name": "w1",

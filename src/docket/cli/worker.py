@@ -305,7 +305,7 @@ def worker(
             help="Isolated tasks a child runs before it is replaced (0: no limit)",
         ),
     ] = 0,
-    pool: Annotated[
+    pools: Annotated[
         list[str] | None,
         _option(
             "--pool",
@@ -353,7 +353,7 @@ def worker(
                 serializer=serializer,
                 isolated_processes=isolated_processes,
                 max_tasks_per_child=max_tasks_per_child,
-                pools=pools_of(pool),
+                pools=pools_of(pools),
             )
         )
     except ShutdownForced as stopped:
