@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from docket import Docket, Worker
-from docket import _logging as docket_logging
 from docket._redis import clear_memory_servers
+from docket.cli import _logging as docket_logging
 from tests._support.cluster import RedisClusterNodes
 from tests._support.servers import RedisServer, TlsFiles, make_tls_files, tls_supported
 

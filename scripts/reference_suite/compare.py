@@ -41,7 +41,9 @@ def main() -> None:
     parser.add_argument("versions", nargs="+")
     parser.add_argument("--backends", nargs="+", default=["redis", "memory", "acl"])
     args = parser.parse_args()
-    print(f"{'suite':8} {'backend':7} {'private':>7} {'ref pass':>8} {'ours':>6} {'rate':>7}")
+    print(
+        f"{'suite':8} {'backend':7} {'private':>7} {'ref pass':>8} {'ours':>6} {'rate':>7}"
+    )
     for version in args.versions:
         for backend in args.backends:
             ref = load(args.out / f"{version}-{backend}-ref.jsonl")
@@ -66,13 +68,19 @@ def main() -> None:
             ours_passed = {n for n, r in ours.items() if r["outcome"] == "passed"}
             both = ref_passed & ours_passed
             rate = 100.0 * len(both) / len(ref_passed) if ref_passed else 0.0
-            print(f"{version:8} {backend:7} {len(excluded):7} {len(ref_passed):8} "
-                  f"{len(both):6} {rate:6.1f}%")
+            print(
+                f"{version:8} {backend:7} {len(excluded):7} {len(ref_passed):8} "
+                f"{len(both):6} {rate:6.1f}%"
+            )
             misses = sorted(ref_passed - ours_passed)
-            with open(args.out / f"{version}-{backend}-misses.txt", "w", encoding="utf-8") as f:
+            with open(
+                args.out / f"{version}-{backend}-misses.txt", "w", encoding="utf-8"
+            ) as f:
                 for nodeid in misses:
                     record = ours.get(nodeid, {"outcome": "not run", "nodeid": nodeid})
-                    f.write(f"{nodeid}\t{record['outcome']}\t{first_error_line(record)}\n")
+                    f.write(
+                        f"{nodeid}\t{record['outcome']}\t{first_error_line(record)}\n"
+                    )
             with open(args.out / f"{version}-excluded.txt", "w", encoding="utf-8") as f:
                 for nodeid in sorted(excluded):
                     record = ref.get(nodeid) or ours.get(nodeid) or {}

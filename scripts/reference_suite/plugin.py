@@ -179,6 +179,7 @@ def _bridge_reference_fixtures() -> None:
     except ImportError:
         return
     if not hasattr(redis_module, "RedisConnection"):
+
         class RedisConnection:  # only named by the provider legs' fixture
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 raise RuntimeError("RedisConnection is the reference's internal")
@@ -240,7 +241,9 @@ def pytest_collection_modifyitems(
         path = Path(str(item.fspath))
         _module_reason(path)
         function = getattr(item, "originalname", item.name)
-        reason = PRIVATE_EXCLUSIONS.get(item.nodeid) or _function_reasons.get((path, function))
+        reason = PRIVATE_EXCLUSIONS.get(item.nodeid) or _function_reasons.get(
+            (path, function)
+        )
         if reason:
             dropped.append(item)
             _write({"nodeid": item.nodeid, "outcome": "excluded", "reason": reason})
@@ -253,8 +256,13 @@ def pytest_collection_modifyitems(
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     if report.failed and not _is_xdist_worker:
-        _write({"nodeid": report.nodeid, "outcome": "collect-error",
-                "message": str(report.longrepr)[-2000:]})
+        _write(
+            {
+                "nodeid": report.nodeid,
+                "outcome": "collect-error",
+                "message": str(report.longrepr)[-2000:],
+            }
+        )
 
 
 _phases: dict[str, str] = {}
@@ -268,8 +276,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         outcome = "failed" if report.when == "call" else "error"
         if previous not in ("failed", "error"):
             _phases[report.nodeid] = outcome
-            _write({"nodeid": report.nodeid, "outcome": outcome, "when": report.when,
-                    "message": str(report.longrepr)[-3000:]})
+            _write(
+                {
+                    "nodeid": report.nodeid,
+                    "outcome": outcome,
+                    "when": report.when,
+                    "message": str(report.longrepr)[-3000:],
+                }
+            )
         return
     if report.skipped and previous is None:
         _phases[report.nodeid] = "skipped"

@@ -19,7 +19,7 @@ from typing import Any
 
 from ._broker import Broker, ScheduleRequest
 from ._observe import span
-from ._scheduling import (
+from ._producer import (
     Producer,
     SchedulingDocket,
     count,

@@ -217,7 +217,7 @@ class Keyspace:
 
     def timing_window(self, start: int) -> str:
         """Runtime and queue-wait histograms of the ten-minute window from epoch
-        second ``start`` (see ``_timing``), under the reserved ``stats:`` prefix."""
+        second ``start`` (see ``_broker.timing``), under the reserved ``stats:`` prefix."""
         return f"{self.prefix}:stats:window:{start}"
 
     @cached_property

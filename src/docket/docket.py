@@ -27,30 +27,30 @@ from . import instrumentation as m
 from ._batch import make_call, schedule_calls
 from ._broker import Broker
 from ._codec import Codec
-from ._console import OperatorConsole, archive_settings
-from ._dead_letters import DeadLetters
-from ._inspection import load_execution
-from ._keys import Keyspace, check_docket_name, check_task_key
-from ._names import DocketNames
-from ._observe import span
-from ._pausing import TaskPauses
-from ._redis import Backend, key_prefix, open_backend, redact_url
-from ._redis.backend import check_url
-from ._redis.credentials import check_credentials
-from ._results import default_store
-from ._scheduling import (
-    Scheduler,
-    span_attributes,
-    struck,
-)
-from ._signing import environment_keys, key_list
-from ._snapshot import (
+from ._codec.signing import environment_keys, key_list
+from ._console.dead_letters import DeadLetters
+from ._console.describe import load_execution
+from ._console.failed_tasks import OperatorConsole, archive_settings
+from ._console.pausing import TaskPauses
+from ._console.snapshot import (
     DocketSnapshot,
     RunningExecution,
     WorkerInfo,
     build_snapshot,
     worker_infos,
 )
+from ._keys import Keyspace, check_docket_name, check_task_key
+from ._names import DocketNames
+from ._observe import span
+from ._producer import (
+    Scheduler,
+    span_attributes,
+    struck,
+)
+from ._redis import Backend, key_prefix, open_backend, redact_url
+from ._redis.backend import check_url
+from ._redis.credentials import check_credentials
+from ._results import default_store
 from ._taskcall import TaskCall
 from ._uuid7 import uuid7 as uuid7
 from .execution import Disposition, Execution, TaskFunction
@@ -159,7 +159,7 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
             name=name, signing_keys=keys, serializer=serializer
         )
 
-        from ._builtin_tasks import standard_tasks
+        from ._tasks import standard_tasks
 
         self.tasks = {}
         for function in standard_tasks:

@@ -16,14 +16,14 @@ from uncalled_for.introspection import _signature_cache  # pyright: ignore[repor
 from . import _clock, _codec
 from ._broker import AttemptNote, Failure, RunRecord, ScheduleRequest, Settlement
 from ._codec import UnverifiedPayload
-from ._handles import DocketHandle, TaskFunction
-from ._message import (
+from ._codec.message import (
     UnverifiedMessage,
     decode_message,
     encode_message,
     identity,
     open_arguments,
 )
+from ._handles import DocketHandle, TaskFunction
 from ._observe import tracing_enabled
 from ._progress import ExecutionProgress, ProgressEvent
 from ._results import fetch_outcome

@@ -7,7 +7,7 @@ has them here too.
 
 from __future__ import annotations
 
-from ._builtin_tasks import fail, sleep, standard_tasks, trace
+from ._tasks import fail, sleep, standard_tasks, trace
 from .dependencies import (
     CurrentDocket,
     CurrentExecution,

@@ -15,14 +15,12 @@ from uncalled_for import Dependency, FailedDependency, SharedContext
 
 from . import _defaults
 from . import instrumentation as m
-from ._context import current_docket, current_execution, current_worker
-from ._context import format_duration as format_duration
 from ._handles import CancelHook
 from ._redis.faults import AccessDenied, Backoff, Fault, classify
 from ._worker.entrypoint import import_function, serve
 from ._worker.isolation import close_pools
+from ._worker.lifecycle import run_session
 from ._worker.options import isolation_options, worker_dependencies
-from ._worker.process import run_session
 from ._worker.report import eviction_note
 from ._worker.session import Pulse, wait_for
 
@@ -34,6 +32,8 @@ from .dependencies._base import CompletionHandler as CompletionHandler
 from .dependencies._base import FailureHandler as FailureHandler
 from .dependencies._base import Runtime as Runtime
 from .dependencies._base import TaskOutcome as TaskOutcome
+from .dependencies._context import current_docket, current_execution, current_worker
+from .dependencies._context import format_duration as format_duration
 from .dependencies._contextual import CurrentExecution as CurrentExecution
 from .dependencies._contextual import TaskLogger as TaskLogger
 from .dependencies._perpetual import Perpetual as Perpetual

@@ -17,9 +17,9 @@ import pytest
 
 from docket import Docket, Worker, _clock
 from docket._codec import UnverifiedPayload
-from docket._message import encode_message
+from docket._codec.message import encode_message
+from docket._codec.signing import Signer
 from docket._redis import clear_memory_servers
-from docket._signing import Signer
 from docket.contrib.pytest import DocketRunner, VirtualClock
 from tests._support.hostile import OLD_KEY
 from tests.conftest import eventually

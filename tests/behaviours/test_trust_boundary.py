@@ -15,9 +15,9 @@ import pytest
 
 from docket import Docket, Worker
 from docket._codec import UnverifiedPayload
-from docket._message import UnverifiedMessage
+from docket._codec.message import UnverifiedMessage
+from docket._codec.signing import Signer
 from docket._redis import clear_memory_servers
-from docket._signing import Signer
 from tests._support.hostile import (
     NEW_KEY,
     OLD_KEY,

@@ -14,7 +14,7 @@ import pytest
 
 from docket import Disposition, Docket, ExecutionState, Worker
 from docket._broker.listing import Listed
-from docket._message import UnverifiedMessage, encode_message
+from docket._codec.message import UnverifiedMessage, encode_message
 from docket._redis import clear_memory_servers
 from docket.web.rows import task_row
 from tests._support.hostile import (

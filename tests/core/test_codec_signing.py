@@ -21,14 +21,14 @@ from docket._codec import (
     UnverifiedPayload,
     V1Signature,
 )
-from docket._message import (
+from docket._codec.message import (
     UnverifiedMessage,
     _decode_carefully,  # pyright: ignore[reportPrivateUsage]
     decode_message,
     encode_message,
     open_arguments,
 )
-from docket._signing import Signer, canonical, environment_keys, read_keys_file
+from docket._codec.signing import Signer, canonical, environment_keys, read_keys_file
 from docket._strikes import Strike, StrikeInstruction
 from tests._support.hostile import (
     NEW_KEY,

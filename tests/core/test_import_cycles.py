@@ -120,6 +120,6 @@ def test_the_cycle_finder_sees_local_and_type_checking_imports() -> None:
     graph = import_graph()
     assert "docket._handles" in graph["docket.execution"]
     assert "docket.docket" in graph["docket.dependencies._current"]  # TYPE_CHECKING
-    assert "docket._builtin_tasks" in graph["docket.docket"]  # inside Docket.__init__
+    assert "docket._tasks" in graph["docket.docket"]  # inside Docket.__init__
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from docket._json_codec import MalformedPayload, dumps, loads
+from docket._codec.tagged_json import MalformedPayload, dumps, loads
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from docket import Docket, Worker
-from docket import _logging as docket_logging
+from docket.cli import _logging as docket_logging
 from docket.cli import app
 from tests._support.cli import WorkerProcess, http_get
 from tests._support.servers import RedisServer, free_port

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from docket import Docket, Worker
-from docket._logging import (
+from docket.cli._logging import (
     RedactingFormatter,
     configure_logging,
     normalise_level,

@@ -1,6 +1,6 @@
 """Counts waiting to be written: (hash, field) -> count, for the per-minute
 throughput hashes (``P:stats:<minute>``, fields ``<outcome>:<task>``) and the
-ten-minute timing windows (``P:stats:window:<epoch>``, see ``_timing``).
+ten-minute timing windows (``P:stats:window:<epoch>``, see ``timing``).
 
 The counts ride along with the settle script at most once per flush interval, so
 the success path costs no extra Redis command per task: a worker settling
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from .. import _codec
 from .._defaults import TIMING_WINDOW
-from .._timing import bucket_of
+from .timing import bucket_of
 
 OUTCOMES = ("completed", "failed", "retried")
 WINDOW = int(TIMING_WINDOW.total_seconds())

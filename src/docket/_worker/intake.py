@@ -2,7 +2,7 @@
 
 Anyone who can write to Redis can put anything in the stream, so each entry is
 checked on its own, every step under one ``try``: the delivery count, the envelope
-and the arguments (``_message``), their signature (checked before anything is
+and the arguments (``_codec.message``), their signature (checked before anything is
 unpickled), unpickling, and the strike check. A problem with
 one entry refuses that entry only, as a ``Rejection`` with a reason the caller
 dead-letters; its batch-mates go on. Everything downstream (claim, runner, reports)
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from .. import _codec, _defaults
 from .._broker import Delivery
 from .._broker.deadletters import Rejection
-from .._message import MalformedMessage, UnverifiedMessage
+from .._codec.message import MalformedMessage, UnverifiedMessage
 from ..execution import Execution
 from .session import Session
 

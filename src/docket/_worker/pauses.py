@@ -16,7 +16,7 @@ import logging
 from .. import _clock
 from .._broker import Delivery
 from .._broker.pauses import PauseMark
-from .._message import identity
+from .._codec.message import identity
 from .resilience import backoff_for, pause, report_fault
 from .session import Session
 

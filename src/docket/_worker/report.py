@@ -14,10 +14,10 @@ from uncalled_for.introspection import _signature_cache  # pyright: ignore[repor
 from .. import _codec, _defaults
 from .. import instrumentation as m
 from .._broker.deadletters import Rejection
-from .._context import format_duration
-from .._message import identity
+from .._codec.message import identity
 from .._redis import redact_url
 from ..annotations import Annotation, compact_signature
+from ..dependencies._context import format_duration
 from ..execution import Execution
 from .session import Session
 

@@ -16,8 +16,6 @@ from uncalled_for import FailedDependency
 from .. import _codec, _defaults
 from .._broker import Failure
 from .._calling import bind_executor, call_task
-from .._context import current_docket, current_execution, current_worker
-from .._history import failed_attempt_note
 from .._observe import span, tracing_enabled
 from .._redis.faults import Fault, classify
 from .._results import store_value
@@ -28,6 +26,7 @@ from ..dependencies._base import (
     Runtime,
     TaskOutcome,
 )
+from ..dependencies._context import current_docket, current_execution, current_worker
 from ..dependencies._isolated import Isolated
 from ..dependencies._resolution import (
     get_single_dependency_of_type,
@@ -36,6 +35,7 @@ from ..dependencies._resolution import (
 )
 from ..execution import Execution, ExecutionState
 from . import report
+from .history import failed_attempt_note
 from .isolation import run_isolated
 from .resilience import backoff_for, report_fault, until_done
 from .session import Running, Session, wait_for

@@ -12,9 +12,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rich.console import Console
 
-from .._logging import redact_secrets
 from .._redis import redact_url
 from .._text import for_lines
+from ._logging import redact_secrets
 
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from typing import Any
 
 from .. import _codec
-from .._snapshot import WorkerInfo
+from .._console.snapshot import WorkerInfo
 from ._snapshot_view import Row, View
 
 

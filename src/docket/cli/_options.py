@@ -13,11 +13,11 @@ import typer
 
 from .. import _defaults
 from .._codec import Codec, check_serializer
+from .._codec.signing import read_keys_file
 from .._durations import parse_duration
-from .._logging import normalise_format, normalise_level
 from .._redis import is_memory_url
 from .._redis.backend import check_url
-from .._signing import read_keys_file
+from ._logging import normalise_format, normalise_level
 
 MEMORY_URL_MESSAGE = (
     "The memory:// URL scheme is not supported by the CLI.\n"

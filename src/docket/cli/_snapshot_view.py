@@ -1,5 +1,5 @@
 """What ``docket snapshot`` shows, read without trusting the stored messages:
-arguments are decoded only as ``_inspection.describe_message`` allows."""
+arguments are decoded only as ``_console.describe.describe_message`` allows."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from .._inspection import Entry, describe_message
-from .._snapshot import WorkerInfo
+from .._console.describe import Entry, describe_message
+from .._console.snapshot import WorkerInfo
 
 if TYPE_CHECKING:
     from ..docket import Docket

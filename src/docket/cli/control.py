@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .. import _defaults
-from .._inspection import FINISHED
+from .._console.describe import FINISHED
 from .._keys import check_task_key
 from .._text import for_terminal
 from ._app import app

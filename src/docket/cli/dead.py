@@ -10,7 +10,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from .. import _defaults
-from .._dead_letters import DeadLetter, DeadLetters
+from .._console.dead_letters import DeadLetter, DeadLetters
 from .._text import for_terminal
 from ._app import dead_app
 from ._common import console, fail, run, say

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from .. import _defaults
+from .._console.entries import FailedPage, FailedTask
 from .._text import for_lines, for_terminal
-from ..archive import FailedPage, FailedTask
 from ..execution import Disposition
 from ._app import failed_app
 from ._common import console, fail, run, say

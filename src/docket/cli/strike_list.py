@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import _codec, _defaults
-from .._pausing import Pause
+from .._console.pausing import Pause
 from .._text import for_terminal
 from ._app import app
 from ._common import console, run, say

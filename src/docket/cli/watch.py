@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import _codec, _defaults
-from .._inspection import Entry, describe_record
+from .._console.describe import Entry, describe_record
 from .._text import for_rich, for_terminal
 from ..execution import TERMINAL, ExecutionState
 from ._app import app

@@ -11,10 +11,10 @@ from typing import Annotated, Any
 import typer
 
 from .. import _defaults as d
-from .._logging import configure_logging
 from .._redis import redact_url
 from ._app import Command, app
 from ._common import fail
+from ._logging import configure_logging
 from ._options import (
     DocketName,
     SigningKeysFile,

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import _defaults
-from .._snapshot import WorkerInfo
+from .._console.snapshot import WorkerInfo
 from .._text import for_terminal
 from ._app import workers_app
 from ._common import console, run, say

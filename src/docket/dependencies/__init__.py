@@ -23,12 +23,6 @@ from uncalled_for.introspection import (
     _parameter_cache,  # pyright: ignore[reportPrivateUsage]
 )
 
-from .._context import (
-    current_docket,
-    current_execution,
-    current_worker,
-    format_duration,
-)
 from ._admission import Cooldown, RateLimit
 from ._admission_concurrency import ConcurrencyLimit
 from ._admission_debounce import Debounce
@@ -40,6 +34,12 @@ from ._base import (
     ForcedRetry,
     Runtime,
     TaskOutcome,
+)
+from ._context import (
+    current_docket,
+    current_execution,
+    current_worker,
+    format_duration,
 )
 from ._contextual import (
     CurrentExecution,

@@ -29,11 +29,11 @@ from uncalled_for import Dependency
 
 from .. import _clock
 from .._broker.admission import PROCEED
-from .._context import current_execution, current_worker
 from .._handles import WorkerHandle
 from .._keys import admission_tag, control_key
 from ..execution import Execution
 from ._base import AdmissionBlocked, logger
+from ._context import current_execution, current_worker
 
 __all__ = ["AdmissionControl", "Cooldown", "RateLimit"]
 

@@ -27,13 +27,13 @@ from uncalled_for import Dependency, get_signature
 
 from .. import _clock
 from .._broker.admission import SlotTimes
-from .._context import current_execution, current_worker
 from .._handles import DocketHandle, WorkerHandle
 from .._keys import admission_tag, concurrency_key
 from ..execution import Execution
 from ._admission import AdmissionControl, check_scope
 from ._admission_safeguard import lifecycle, schedule_safeguard
 from ._base import ConcurrencyBlocked, logger
+from ._context import current_execution, current_worker
 
 __all__ = ["ConcurrencyLimit"]
 

@@ -9,11 +9,11 @@ from typing_extensions import Self
 
 from .. import _clock
 from .._broker.admission import DROP, PROCEED
-from .._context import current_execution
 from .._keys import debounce_keys
 from ..execution import Execution
 from ._admission import AdmissionControl, check_scope, milliseconds, positive_duration
 from ._base import AdmissionBlocked, logger
+from ._context import current_execution
 
 __all__ = ["Debounce"]
 

@@ -17,9 +17,9 @@ from datetime import timedelta
 
 from .. import _clock
 from .._broker.admission import SAFEGUARD_PREFIX, SAFEGUARD_TASK, SlotTimes
-from .._context import current_execution, current_worker
 from .._handles import DocketHandle, WorkerHandle
 from .._keys import waiters_key
+from ._context import current_execution, current_worker
 
 __all__ = ["lifecycle", "schedule_safeguard"]
 

@@ -2,7 +2,7 @@
 
 ``Dependency`` is the DI engine's own base class (``uncalled_for.Dependency``).
 Everything docket adds on top of it lives here: the engine's backward-compatible
-ContextVar attributes (the variables themselves live in ``docket._context``), the
+ContextVar attributes (the variables themselves live in ``docket.dependencies._context``), the
 abstract handler roles the worker looks for
 among the resolved values (``Runtime``, ``FailureHandler``, ``CompletionHandler``),
 the outcome record handed to those handlers, and the admission-control
@@ -20,8 +20,8 @@ from typing import Any, ClassVar, TypeVar
 
 from uncalled_for import Dependency
 
-from .._context import current_docket, current_execution, current_worker
 from ..execution import Execution
+from ._context import current_docket, current_execution, current_worker
 
 logger = logging.getLogger("docket.dependencies")
 # The lines about a run (retried, perpetuated, superseded) go where the worker

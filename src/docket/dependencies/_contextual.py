@@ -18,9 +18,9 @@ from uncalled_for import Dependency, Provider, current_frame
 # parameter with this class; it has no public alias.
 from uncalled_for.frames import _CallArgument  # pyright: ignore[reportPrivateUsage]
 
-from .._context import current_docket, current_execution, current_worker
 from .._handles import DocketHandle, WorkerHandle
 from ..execution import Execution
+from ._context import current_docket, current_execution, current_worker
 
 if TYPE_CHECKING:
     TaskLoggerAdapter = logging.LoggerAdapter[logging.Logger]

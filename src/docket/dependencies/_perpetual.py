@@ -17,7 +17,6 @@ from typing_extensions import Self
 
 from .. import _clock
 from .. import instrumentation as m
-from .._context import current_execution, format_duration
 from .._redis.faults import through_faults
 from ..execution import Execution
 from ._base import (
@@ -28,6 +27,7 @@ from ._base import (
     logger,
     run_logger,
 )
+from ._context import current_execution, format_duration
 
 
 class Perpetual(CompletionHandler["Perpetual"]):

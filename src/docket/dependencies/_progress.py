@@ -6,8 +6,8 @@ from typing import ClassVar
 
 from uncalled_for import Provider
 
-from .._context import current_execution
 from ..execution import ExecutionProgress
+from ._context import current_execution
 
 
 class Progress(Provider["Progress"]):

@@ -36,9 +36,9 @@ from uncalled_for import (
 # worker-level dependencies must share them (see the module docstring).
 from uncalled_for.functional import _Depends  # pyright: ignore[reportPrivateUsage]
 
-from .._context import current_docket, current_execution, current_worker
 from .._handles import WorkerHandle
 from ..execution import Execution
+from ._context import current_docket, current_execution, current_worker
 from ._validation import cross_level_violation, worker_dependencies
 
 D = TypeVar("D")

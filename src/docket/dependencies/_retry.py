@@ -12,7 +12,6 @@ from typing_extensions import Self
 from .. import _clock
 from .. import instrumentation as m
 from .._codec import error_text
-from .._context import current_execution, format_duration
 from ..execution import Disposition, Execution
 from ._base import (
     FailureHandler,
@@ -22,6 +21,7 @@ from ._base import (
     log_extra,
     run_logger,
 )
+from ._context import current_execution, format_duration
 
 
 def _in(delay: timedelta) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 from .._broker.listing import Listed
 from .._codec import Codec
-from .._message import MalformedMessage, decode_message, identity
-from ..archive import describe_arguments
+from .._codec.message import MalformedMessage, decode_message, identity
+from .._console.entries import describe_arguments
 
 
 @dataclass

@@ -11,7 +11,9 @@ from typing import Any
 
 
 class Container:
-    def __init__(self, process: subprocess.Popen[bytes], port: int, workdir: str) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], port: int, workdir: str
+    ) -> None:
         self.process = process
         self.port = port
         self.workdir = workdir
@@ -36,17 +38,25 @@ class Container:
 
 
 def start_redis(port: int) -> Container:
-    workdir = tempfile.mkdtemp(prefix="refsuite-redis-", dir=os.environ.get("REFSUITE_RUNDIR"))
+    workdir = tempfile.mkdtemp(
+        prefix="refsuite-redis-", dir=os.environ.get("REFSUITE_RUNDIR")
+    )
     server = os.environ.get("REFSUITE_REDIS_SERVER", "redis-server")
     process = subprocess.Popen(
         [
             server,
-            "--port", str(port),
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", workdir,
-            "--loglevel", "warning",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            "--loglevel",
+            "warning",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -27,7 +27,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from ._text import for_lines, for_terminal
+from .._text import for_lines, for_terminal
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("rich", "plain", "json")
@@ -56,7 +56,7 @@ class TaskContextFilter(logging.Filter):
     """Adds the current task's docket, worker, task name and key to a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from .dependencies import current_execution, current_worker
+        from ..dependencies import current_execution, current_worker
 
         execution = current_execution.get(None)
         worker = current_worker.get(None)

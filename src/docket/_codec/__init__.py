@@ -26,9 +26,11 @@ from typing import Any, NamedTuple
 
 import cloudpickle  # type: ignore[import-untyped]
 
-from . import _clock, _defaults, _json_codec
-from ._json_codec import MalformedPayload
-from ._signing import KeyLike, Part, Signer, environment_keys
+from .. import _defaults
+from . import tagged_json as _json_codec
+from .signing import KeyLike, Part, Signer, environment_keys
+from .tagged_json import MalformedPayload
+from .. import _clock
 
 PICKLE = "pickle"
 JSON = "json"

@@ -15,16 +15,16 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import _codec, _defaults
-from ._broker import Broker
-from ._broker.tally import minute_of, window_of
-from ._codec import Codec
-from ._durations import parse_duration
-from ._keys import check_task_key
-from ._message import UnverifiedMessage, decode_message, resealed_message
-from ._states import Disposition
-from ._timing import TaskTiming, summed
-from .archive import FailedPage, FailedTask, ThroughputMinute
+from .. import _codec, _defaults
+from .._broker import Broker
+from .._broker.tally import minute_of, window_of
+from .._broker.timing import TaskTiming, summed
+from .._codec import Codec
+from .._codec.message import UnverifiedMessage, decode_message, resealed_message
+from .._durations import parse_duration
+from .._keys import check_task_key
+from .._states import Disposition
+from .entries import FailedPage, FailedTask, ThroughputMinute
 
 logger = logging.getLogger("docket.console")
 

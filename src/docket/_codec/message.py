@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ._codec import JSON, PICKLE, TASK, Codec, Sealed, UnverifiedPayload, V1Signature
+from . import JSON, PICKLE, TASK, Codec, Sealed, UnverifiedPayload, V1Signature
 
 
 class MalformedMessage(ValueError):

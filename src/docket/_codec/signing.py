@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-from . import _defaults
+from .. import _defaults
 
 Part = bytes | None
 KeyLike = str | bytes

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from . import _codec
-from ._broker import Broker
-from ._keys import check_task_name
+from .. import _codec
+from .._broker import Broker
+from .._keys import check_task_name
 
 TaskLike = Callable[..., Any] | str
 

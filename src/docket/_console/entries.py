@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from . import _codec
-from ._codec import Codec
-from ._inspection import arguments_text
-from ._message import MalformedMessage, TaskMessage, decode_message
+from .. import _codec
+from .._codec import Codec
+from .._codec.message import MalformedMessage, TaskMessage, decode_message
+from .describe import arguments_text
 
 _SIGNED = ("serializer", "signature", "message_when", "message_attempt")
 

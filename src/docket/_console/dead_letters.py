@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from . import _codec
-from ._broker.deadletters import DeadEntry
-from ._handles import DocketHandle
-from ._message import decode_message, identity, open_arguments
-from ._registry import placeholder_task
-from ._states import Disposition
-from .execution import Execution
+from .. import _codec
+from .._broker.deadletters import DeadEntry
+from .._codec.message import decode_message, identity, open_arguments
+from .._handles import DocketHandle
+from .._registry import placeholder_task
+from .._states import Disposition
+from ..execution import Execution
 
 _OWN_FIELDS = (b"dead_reason", b"dead_detail", b"dead_worker", b"dead_at")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
-from ._handles import DocketHandle, WorkerHandle
-from .execution import Execution
+from .._handles import DocketHandle, WorkerHandle
+from ..execution import Execution
 
 current_docket: ContextVar[DocketHandle] = ContextVar("current_docket")
 current_worker: ContextVar[WorkerHandle] = ContextVar("current_worker")

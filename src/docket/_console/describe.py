@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from . import _codec
-from ._broker import RunRecord
-from ._codec import JSON, Codec
-from ._handles import DocketHandle
-from ._message import (
+from .. import _codec
+from .._broker import RunRecord
+from .._codec import JSON, Codec
+from .._codec.message import (
     MalformedMessage,
     TaskMessage,
     UnverifiedMessage,
@@ -29,8 +28,9 @@ from ._message import (
     identity,
     open_arguments,
 )
-from ._registry import placeholder_task
-from .execution import Execution
+from .._handles import DocketHandle
+from .._registry import placeholder_task
+from ..execution import Execution
 
 HIDDEN = "<hidden: unsigned payload (--unpickle shows it)>"
 GONE = "<not kept once the task finished>"
