@@ -86,11 +86,11 @@ LEFT_OUT: dict[str, str] = {
         "is the py-key-value store itself"
     ),
     "docket.docket.tracer": (
-        "spans are built by docket._observe, only while a tracer provider is "
+        "spans are built by docket.instrumentation, only while a tracer provider is "
         "installed: there is no module tracer"
     ),
     "docket.worker.tracer": (
-        "spans are built by docket._observe, only while a tracer provider is "
+        "spans are built by docket.instrumentation, only while a tracer provider is "
         "installed: there is no module tracer"
     ),
     "docket.execution.logger": "nothing logs under docket.execution here",

@@ -1,4 +1,5 @@
-"""What the lower layers may use of a Docket and of a Worker, as typed handles.
+"""What the lower layers may use of a Docket and of a Worker, as typed handles,
+and the task function and call types they pass around.
 
 Executions, progress, results, the dependency layer and the logging filter sit
 below ``Docket`` and ``Worker`` (those two import them, not the other way round),
@@ -10,6 +11,7 @@ as a handle.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -88,4 +90,22 @@ class WorkerHandle(Protocol):
     def labels(self) -> dict[str, str]: ...
 
 
-__all__ = ["CancelHook", "DocketHandle", "TaskFunction", "WorkerHandle"]
+@dataclass(frozen=True)
+class TaskCall:
+    """What to schedule: the function, its arguments, the key and the time.
+
+    ``Docket.call(fn, when=, key=)(*args, **kwargs)`` builds one (registering the
+    function and fixing the key and time); it may also be built directly. A None
+    ``function_name`` means the message names ``function.__name__``. It compares
+    field by field; it is not hashable (``kwargs`` is a dict).
+    """
+
+    function: TaskFunction
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    key: str
+    when: datetime
+    function_name: str | None = None
+
+
+__all__ = ["CancelHook", "DocketHandle", "TaskFunction", "WorkerHandle", "TaskCall"]

@@ -1,13 +1,20 @@
-"""The keyspace: every key and channel name of one docket, built in one place.
+"""The keyspace: every key and channel name of one docket, built in one place,
+the names a Docket exposes for them, and the UUIDv7 task keys.
 
 P is the docket name, or ``{name}`` in cluster mode so that every key of a
-docket hashes to one slot (spec section 9.1).
+docket hashes to one slot.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+import uuid
 from dataclasses import dataclass
 from functools import cached_property
+
+from . import _defaults
 
 # The names of the docket's own keys (``P:<name>``) and key families
 # (``P:<family>...``). A parked future task lives at ``P:<task key>``; a task key
@@ -296,3 +303,95 @@ def control_key(name: str, scope: str | None, kind: str, tag: str) -> str:
 def debounce_keys(name: str, scope: str | None, tag: str) -> tuple[str, str]:
     base = f"{scope or name}:debounce:{tag}:{{{tag}}}"
     return f"{base}:winner", f"{base}:last_seen"
+
+
+class DocketNames:
+    """Names of a docket's keys, read from its current keyspace."""
+
+    name: str
+    _keyspace: Keyspace
+
+    @property
+    def keyspace(self) -> Keyspace:
+        """The names of this docket's keys and channels (hash-tagged on a cluster)."""
+        return self._keyspace
+
+    @property
+    def worker_group_name(self) -> str:
+        return _defaults.WORKER_GROUP
+
+    @property
+    def prefix(self) -> str:
+        return self.keyspace.prefix
+
+    def key(self, suffix: str) -> str:
+        return self.keyspace.key(suffix)
+
+    @property
+    def queue_key(self) -> str:
+        return self.keyspace.queue
+
+    @property
+    def stream_key(self) -> str:
+        return self.keyspace.stream
+
+    def runs_key(self, task_key: str) -> str:
+        return self.keyspace.runs(task_key)
+
+    def cancel_channel(self, task_key: str) -> str:
+        return self.keyspace.cancel_channel(task_key)
+
+    @property
+    def results_collection(self) -> str:
+        return self.keyspace.results
+
+    def parked_task_key(self, task_key: str) -> str:
+        return self.keyspace.parked(task_key)
+
+    def known_task_key(self, task_key: str) -> str:
+        return self.keyspace.known(task_key)
+
+    def stream_id_key(self, task_key: str) -> str:
+        return self.keyspace.stream_id(task_key)
+
+    @property
+    def redelivery_sweep_key(self) -> str:
+        """The key of the fleet-wide redelivery lease (``P:leases:redelivery-sweep``)."""
+        return self.keyspace.redelivery_sweep
+
+    @property
+    def workers_set(self) -> str:
+        return self.keyspace.workers
+
+    def worker_tasks_set(self, worker_name: str) -> str:
+        return self.keyspace.worker_tasks(worker_name)
+
+    def task_workers_set(self, task_name: str) -> str:
+        return self.keyspace.task_workers(task_name)
+
+    def labels(self) -> dict[str, str]:
+        return {"docket.name": self.name}
+
+
+_lock = threading.Lock()
+_last = 0
+
+
+def uuid7() -> uuid.UUID:
+    """A version 7 UUID whose 74 bits after the timestamp increase monotonically."""
+    global _last
+    entropy = int.from_bytes(os.urandom(10), "big")  # one system call for both
+    with _lock:
+        millis = time.time_ns() // 1_000_000
+        counter_bits = entropy >> 54  # 26 random bits
+        candidate = (millis << 26) | counter_bits
+        if candidate <= _last:
+            candidate = _last + 1
+        _last = candidate
+    millis, sequence = candidate >> 26, candidate & ((1 << 26) - 1)
+    rand_a = sequence >> 14  # 12 bits
+    rand_b = ((sequence & 0x3FFF) << 48) | (entropy & ((1 << 48) - 1))
+    value = (millis & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76 | rand_a << 64
+    value |= 0b10 << 62 | rand_b
+    return uuid.UUID(int=value)

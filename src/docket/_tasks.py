@@ -1,15 +1,20 @@
-"""Built-in tasks registered on every docket: trace, fail and sleep.
+"""Task functions: the checks applied when one is registered, the placeholder
+for a name no task is registered under, and the built-in tasks registered on
+every docket (trace, fail and sleep).
 
-``docket.tasks`` is their public home (with the names pydocket imports there);
-the Docket registers them from here, below the layer that module sits in."""
+``docket.tasks`` is the built-ins' public home (with the names pydocket imports
+there); the Docket registers them from here, below the layer that module sits in."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
+
+from uncalled_for import get_annotation_dependencies, get_dependency_parameters
 
 from . import _clock
-from ._handles import DocketHandle, WorkerHandle
+from ._handles import DocketHandle, TaskFunction, WorkerHandle
 from .dependencies._contextual import (
     CurrentExecution,
     DocketOfRun,
@@ -17,6 +22,7 @@ from .dependencies._contextual import (
     WorkerOfRun,
 )
 from .dependencies._retry import Retry
+from .dependencies._validation import validate_dependencies
 from .execution import Execution
 
 
@@ -66,4 +72,41 @@ async def sleep(
 
 standard_tasks = [trace, fail, sleep]
 
-__all__ = ["fail", "sleep", "standard_tasks", "trace"]
+
+def check_task_function(function: Any) -> None:
+    """Reject what cannot be a task, with a clear error, before anything is stored."""
+    if not callable(function):
+        raise TypeError(f"Tasks must be functions, not {type(function).__name__}")
+    if not hasattr(function, "__name__"):
+        raise TypeError(f"Task {function!r} has no __name__; register a named function")
+    validate_dependencies(function)
+    dependencies = list(get_dependency_parameters(function).values())
+    for group in get_annotation_dependencies(function).values():
+        dependencies.extend(group)
+    for dependency in dependencies:
+        if getattr(type(dependency), "available", True) is False:
+            raise NotImplementedError(
+                f"Task {function.__name__!r} uses {type(dependency).__name__}, "
+                "which is not available in this release of docket"
+            )
+
+
+def placeholder_task(name: str) -> TaskFunction:
+    """A stand-in for a task name this process has not registered."""
+
+    async def placeholder(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError(f"Task {name!r} is not registered in this process")
+
+    placeholder.__name__ = name
+    placeholder.__qualname__ = name
+    return placeholder
+
+
+__all__ = [
+    "fail",
+    "sleep",
+    "standard_tasks",
+    "trace",
+    "check_task_function",
+    "placeholder_task",
+]

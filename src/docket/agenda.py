@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, overload
 
 from . import _clock
-from ._keys import GeneratedKey
-from ._uuid7 import uuid7
+from ._keys import GeneratedKey, uuid7
 from .docket import Docket
 from .execution import Execution
 from .execution import TaskFunction as TaskFunction

@@ -24,7 +24,6 @@ from redis.credentials import CredentialProvider
 
 from . import _codec, _defaults
 from . import instrumentation as m
-from ._batch import make_call, schedule_calls
 from ._broker import Broker
 from ._codec import Codec
 from ._codec.signing import environment_keys, key_list
@@ -39,11 +38,13 @@ from ._console.snapshot import (
     build_snapshot,
     worker_infos,
 )
-from ._keys import Keyspace, check_docket_name, check_task_key
-from ._names import DocketNames
-from ._observe import span
+from ._handles import TaskCall
+from ._keys import DocketNames, Keyspace, check_docket_name, check_task_key
+from ._keys import uuid7 as uuid7
 from ._producer import (
     Scheduler,
+    make_call,
+    schedule_calls,
     span_attributes,
     struck,
 )
@@ -51,8 +52,6 @@ from ._redis import Backend, key_prefix, open_backend, redact_url
 from ._redis.backend import check_url
 from ._redis.credentials import check_credentials
 from ._results import default_store
-from ._taskcall import TaskCall
-from ._uuid7 import uuid7 as uuid7
 from .execution import Disposition, Execution, TaskFunction
 from .execution import ExecutionState as ExecutionState
 from .execution import schedule_many as schedule_many
@@ -61,6 +60,7 @@ from .instrumentation import TASKS_CANCELLED as TASKS_CANCELLED
 from .instrumentation import TASKS_REPLACED as TASKS_REPLACED
 from .instrumentation import TASKS_SCHEDULED as TASKS_SCHEDULED
 from .instrumentation import TASKS_STRICKEN as TASKS_STRICKEN
+from .instrumentation import span
 from .strikelist import LiteralOperator, Operator, StrikeList
 from .strikelist import Restore as Restore
 from .strikelist import Strike as Strike
@@ -272,7 +272,7 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
 
     def register(self, function: TaskFunction, names: list[str] | None = None) -> None:
         """Register ``function`` under its name (or each of ``names``)."""
-        from ._registry import check_task_function
+        from ._tasks import check_task_function
 
         check_task_function(function)
         for name in names or [function.__name__]:

@@ -23,8 +23,7 @@ from ._codec.message import (
     identity,
     open_arguments,
 )
-from ._handles import DocketHandle, TaskFunction
-from ._observe import tracing_enabled
+from ._handles import DocketHandle, TaskCall, TaskFunction
 from ._progress import ExecutionProgress, ProgressEvent
 from ._results import fetch_outcome
 from ._schedule_many import schedule_many as schedule_many
@@ -36,11 +35,10 @@ from ._states import (
     NoRecordToWaitOn,
     StateEvent,
 )
-from ._taskcall import TaskCall
 from .annotations import Logged as Logged
 from .annotations import call_repr, compact_signature
 from .instrumentation import CACHE_SIZE as CACHE_SIZE
-from .instrumentation import message_getter, message_setter
+from .instrumentation import message_getter, message_setter, tracing_enabled
 
 __all__ = [
     "TERMINAL",

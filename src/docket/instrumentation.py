@@ -1,19 +1,22 @@
-"""Metric instruments, HTTP health and metrics endpoints, trace propagation helpers.
+"""Metric instruments, HTTP health and metrics endpoints, trace propagation
+helpers, and spans.
 
 All instruments come from the OpenTelemetry meter ``docket`` through the API, so
-they cost nothing until an SDK meter provider is installed (spec section 8.1).
+they cost nothing until an SDK meter provider is installed; spans are created only
+when a tracer provider is installed.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Generator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from opentelemetry import metrics
+from opentelemetry import metrics, trace
+from opentelemetry import trace as trace_api
 from opentelemetry.propagators.textmap import Getter, Setter
 
 logger = logging.getLogger("docket.instrumentation")
@@ -184,3 +187,36 @@ def _install_prometheus_reader(provider_class: Any, reader_class: Any) -> None:
     else:
         metrics.set_meter_provider(provider_class(metric_readers=[reader_class()]))
     _prometheus_installed = True
+
+
+def tracing_enabled() -> bool:
+    """Whether a tracer provider was installed (no spans are built otherwise)."""
+    return trace_api._TRACER_PROVIDER is not None  # pyright: ignore[reportPrivateUsage]
+
+
+@contextmanager
+def _span(
+    tracer_name: str,
+    name: str,
+    attributes: Mapping[str, Any],
+    kind: trace.SpanKind,
+    links: list[trace.Link] | None,
+) -> Generator[trace.Span, None, None]:
+    tracer = trace.get_tracer(tracer_name)
+    with tracer.start_as_current_span(
+        name, kind=kind, attributes=dict(attributes), links=links
+    ) as span:
+        yield span
+
+
+def span(
+    tracer_name: str,
+    name: str,
+    attributes: Mapping[str, Any],
+    kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+    links: list[trace.Link] | None = None,
+) -> Any:
+    """A span context manager, or a cheap null context when tracing is off."""
+    if not tracing_enabled():
+        return nullcontext(None)
+    return _span(tracer_name, name, attributes, kind, links)

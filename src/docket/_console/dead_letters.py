@@ -19,8 +19,8 @@ from .. import _codec
 from .._broker.deadletters import DeadEntry
 from .._codec.message import decode_message, identity, open_arguments
 from .._handles import DocketHandle
-from .._registry import placeholder_task
 from .._states import Disposition
+from .._tasks import placeholder_task
 from ..execution import Execution
 
 _OWN_FIELDS = (b"dead_reason", b"dead_detail", b"dead_worker", b"dead_at")

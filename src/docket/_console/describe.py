@@ -29,7 +29,7 @@ from .._codec.message import (
     open_arguments,
 )
 from .._handles import DocketHandle
-from .._registry import placeholder_task
+from .._tasks import placeholder_task
 from ..execution import Execution
 
 HIDDEN = "<hidden: unsigned payload (--unpickle shows it)>"

@@ -21,7 +21,7 @@ from .._broker.tally import minute_of, window_of
 from .._broker.timing import TaskTiming, summed
 from .._codec import Codec
 from .._codec.message import UnverifiedMessage, decode_message, resealed_message
-from .._durations import parse_duration
+from .._defaults import parse_duration
 from .._keys import check_task_key
 from .._states import Disposition
 from .entries import FailedPage, FailedTask, ThroughputMinute

@@ -16,7 +16,6 @@ from uncalled_for import FailedDependency
 from .. import _codec, _defaults
 from .._broker import Failure
 from .._calling import bind_executor, call_task
-from .._observe import span, tracing_enabled
 from .._redis.faults import Fault, classify
 from .._results import store_value
 from ..dependencies._base import (
@@ -34,6 +33,7 @@ from ..dependencies._resolution import (
     resolved_dependencies,
 )
 from ..execution import Execution, ExecutionState
+from ..instrumentation import span, tracing_enabled
 from . import report
 from .history import failed_attempt_note
 from .isolation import run_isolated

@@ -14,7 +14,7 @@ import typer
 from .. import _defaults
 from .._codec import Codec, check_serializer
 from .._codec.signing import read_keys_file
-from .._durations import parse_duration
+from .._defaults import parse_duration
 from .._redis import is_memory_url
 from .._redis.backend import check_url
 from ._logging import normalise_format, normalise_level

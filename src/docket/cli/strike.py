@@ -9,8 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import _defaults
-from .._strike_values import parse_typed, split_between
-from .._strikes import Operator, Restore, Strike
+from .._strikes import Operator, Restore, Strike, parse_typed, split_between
 from .._text import for_terminal
 from ._app import app
 from ._common import run, say

@@ -43,6 +43,7 @@ from ._context import (
 )
 from ._contextual import (
     CurrentExecution,
+    Progress,
     TaskArgument,
     TaskKey,
     TaskLogger,
@@ -51,7 +52,6 @@ from ._current import CurrentDocket, CurrentWorker
 from ._functional import Depends
 from ._isolated import Isolated
 from ._perpetual import Cron, Perpetual
-from ._progress import Progress
 from ._resolution import (
     ResolvedDependencies,
     get_single_dependency_of_type,

@@ -1,10 +1,11 @@
-"""Contextual dependencies: the execution, key, arguments and logger.
+"""Contextual dependencies: the execution, key, arguments, logger and progress.
 
 Each public factory is a plain function that returns a dependency object but is
 typed as the injected value, so ``execution: Execution = CurrentExecution()``
-type-checks (spec 5.2 to 5.7); ``CurrentDocket`` and ``CurrentWorker`` are in
-``_current``, above the Docket and the Worker. The dependency classes are ``Provider``s, so they also supply
-the value when used as ``Annotated`` metadata.
+type-checks; ``CurrentDocket`` and ``CurrentWorker`` are in ``_current``, above
+the Docket and the Worker. The dependency classes are ``Provider``s, so they also
+supply the value when used as ``Annotated`` metadata. ``Progress`` reports a
+task's progress from inside it, through its execution's ``ExecutionProgress``.
 """
 
 from __future__ import annotations
@@ -13,13 +14,10 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from uncalled_for import Dependency, Provider, current_frame
-
-# The engine marks an argument of a dependency function that names a task
-# parameter with this class; it has no public alias.
 from uncalled_for.frames import _CallArgument  # pyright: ignore[reportPrivateUsage]
 
 from .._handles import DocketHandle, WorkerHandle
-from ..execution import Execution
+from ..execution import Execution, ExecutionProgress
 from ._context import current_docket, current_execution, current_worker
 
 if TYPE_CHECKING:
@@ -154,3 +152,53 @@ def TaskArgument(parameter: str | None = None, optional: bool = False) -> Any:
 def TaskLogger() -> TaskLoggerAdapter:
     """Inject a ``LoggerAdapter`` over ``docket.task.<function_name>``."""
     return cast("TaskLoggerAdapter", _TaskLogger())
+
+
+class Progress(Provider["Progress"]):
+    """Progress reporting bound to the current execution's ``ExecutionProgress``.
+
+    ``current``, ``total`` and ``message`` hold the local values; the ``set_total``,
+    ``increment`` and ``set_message`` methods update Redis and publish an event.
+    Using it outside a worker fails an assertion.
+    """
+
+    available: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self._progress: ExecutionProgress | None = None
+
+    async def __aenter__(self) -> Progress:
+        progress = Progress()
+        progress._progress = current_execution.get().progress
+        return progress
+
+    @property
+    def _bound(self) -> ExecutionProgress:
+        assert self._progress is not None, (
+            "Progress is only available inside a task run by a docket worker"
+        )
+        return self._progress
+
+    @property
+    def current(self) -> int | None:
+        return self._bound.current
+
+    @property
+    def total(self) -> int:
+        return self._bound.total
+
+    @property
+    def message(self) -> str | None:
+        return self._bound.message
+
+    async def set_total(self, total: int) -> None:
+        """Set the expected total (at least 1)."""
+        await self._bound.set_total(total)
+
+    async def increment(self, amount: int = 1) -> None:
+        """Advance ``current`` by ``amount`` (at least 1)."""
+        await self._bound.increment(amount)
+
+    async def set_message(self, message: str | None) -> None:
+        """Set the status message; None clears it."""
+        await self._bound.set_message(message)

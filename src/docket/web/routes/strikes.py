@@ -10,8 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..._strike_values import LITERAL_TYPES, parse_literal, split_between
-from ..._strikes import Operator
+from ..._strikes import LITERAL_TYPES, Operator, parse_literal, split_between
 from .. import views
 from ..pages import console_of, data, page
 from ._actions import Malformed, act
