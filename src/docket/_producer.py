@@ -132,12 +132,12 @@ def count(docket: Producer, execution: Execution, replace: bool) -> None:
             m.TASKS_SCHEDULED.add(1, labels)
 
 
-class SchedulingDocket(Producer, DocketHandle, Protocol):
-    """The docket as ``Scheduler`` sees it (it builds executions on it)."""
+class ProducingDocket(Producer, DocketHandle, Protocol):
+    """The docket as ``Placer`` sees it (it builds executions on it)."""
 
 
-class Scheduler:
-    """What ``Docket.add`` and ``replace`` return: each call schedules one execution.
+class Placer:
+    """What ``Docket.add`` and ``replace`` return: each call places one execution.
 
     A small object rather than a closure: an add in flight then holds one object
     where a closure holds a function and six cells, and the garbage collector, which
@@ -147,7 +147,7 @@ class Scheduler:
 
     def __init__(
         self,
-        docket: SchedulingDocket,
+        docket: ProducingDocket,
         function: Callable[..., Any] | str,
         when: datetime | None,
         key: str | None,
@@ -181,9 +181,9 @@ class Scheduler:
 
 
 async def _schedule_traced(
-    docket: SchedulingDocket, execution: Execution, replace: bool
+    docket: ProducingDocket, execution: Execution, replace: bool
 ) -> Execution:
-    """A scheduler call under a span (only while a tracer provider is installed)."""
+    """A placer's call under a span (only while a tracer provider is installed)."""
     span_name = "docket.replace" if replace else "docket.add"
     with span("docket.docket", span_name, span_attributes(docket, execution)) as s:
         if struck(docket, execution):
@@ -221,7 +221,7 @@ def _chunks(items: list[Execution], size: int | None) -> Iterable[list[Execution
 
 
 async def schedule_calls(
-    docket: SchedulingDocket,
+    docket: ProducingDocket,
     calls: Iterable[TaskCall],
     *,
     replace: bool,
@@ -302,8 +302,8 @@ def _record(
 
 __all__ = [
     "Producer",
-    "Scheduler",
-    "SchedulingDocket",
+    "Placer",
+    "ProducingDocket",
     "count",
     "fixed_key",
     "fixed_when",

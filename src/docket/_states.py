@@ -10,6 +10,9 @@ from __future__ import annotations
 import enum
 from typing import TypedDict
 
+from ._errors import ExecutionCancelled as ExecutionCancelled
+from ._errors import NoRecordToWaitOn as NoRecordToWaitOn
+
 
 class ExecutionState(enum.Enum):
     SCHEDULED = "scheduled"
@@ -32,17 +35,6 @@ class Disposition(enum.Enum):
     STRUCK = "struck"
     SUPERSEDED = "superseded"  # a schedule that found a newer generation in place
     FAILED = "failed"  # add_many/replace_many: this execution's Redis command failed
-
-
-class ExecutionCancelled(Exception):
-    """Raised by Execution.get_result() for an execution that was cancelled."""
-
-
-class NoRecordToWaitOn(TimeoutError, RuntimeError):
-    """get_result() on a finished task of a docket with ``execution_ttl=0``: nothing
-    is kept once such a task ends, so its outcome can never arrive. Raised at once
-    (where pydocket waits out the deadline, or for ever without one); a TimeoutError,
-    as pydocket's wait would end, and a RuntimeError."""
 
 
 class StateEvent(TypedDict, total=False):

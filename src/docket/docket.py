@@ -42,7 +42,7 @@ from ._handles import TaskCall
 from ._keys import DocketNames, Keyspace, check_docket_name, check_task_key
 from ._keys import uuid7 as uuid7
 from ._producer import (
-    Scheduler,
+    Placer,
     make_call,
     schedule_calls,
     span_attributes,
@@ -311,7 +311,7 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
         key: str | None = None,
     ) -> Callable[..., Awaitable[Execution]]:
         """Schedule ``function`` at ``when`` (default now) under ``key`` (default uuid7)."""
-        return Scheduler(self, function, when, key, replace=False)
+        return Placer(self, function, when, key, replace=False)
 
     @overload
     def replace(
@@ -327,7 +327,7 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
         self, function: Callable[..., Any] | str, when: datetime, key: str
     ) -> Callable[..., Awaitable[Execution]]:
         """Schedule ``function`` under ``key``, removing any pending copy of it."""
-        return Scheduler(self, function, when, key, replace=True)
+        return Placer(self, function, when, key, replace=True)
 
     @overload
     def call(

@@ -15,6 +15,7 @@ from uncalled_for.introspection import _signature_cache  # pyright: ignore[repor
 
 from . import _clock, _codec
 from ._broker import AttemptNote, Failure, RunRecord, ScheduleRequest, Settlement
+from ._broker.schedule_many import schedule_many as schedule_many
 from ._codec import UnverifiedPayload
 from ._codec.message import (
     UnverifiedMessage,
@@ -26,7 +27,6 @@ from ._codec.message import (
 from ._handles import DocketHandle, TaskCall, TaskFunction
 from ._progress import ExecutionProgress, ProgressEvent
 from ._results import fetch_outcome
-from ._schedule_many import schedule_many as schedule_many
 from ._states import (
     TERMINAL,
     Disposition,

@@ -12,7 +12,7 @@ from .._defaults import DEAD_LETTER_LIMIT, FAILED_RETENTION
 from .._keys import Keyspace
 from .._redis import Backend
 from .._redis.client import RedisClient
-from .batcher import Batcher
+from .pipelining import AutoPipeline
 from .scripts import Arg, Script
 
 LISTENING_RECHECK = 1.0
@@ -44,14 +44,14 @@ class BrokerBase:
         """The archives' expiry in whole seconds (renewed by every entry added)."""
         return max(int(self.failed_retention + 0.999), 1)
 
-    batcher: Batcher | None
+    autopipeline: AutoPipeline | None
 
     async def run_script(
         self, script: Script, keys: Sequence[str], args: Sequence[Arg]
     ) -> Any:
-        if self.batcher is not None:
+        if self.autopipeline is not None:
             values = [a if isinstance(a, (str, bytes)) else str(a) for a in args]
-            return await self.batcher.call(script, keys, values)
+            return await self.autopipeline.call(script, keys, values)
         return await script(
             self.client, keys, args, publish_after=self.backend.is_memory
         )

@@ -16,19 +16,17 @@ from .._keys import Keyspace
 from .._redis import Backend
 from .._redis.client import RedisClient
 from .admission import AdmissionOps
-from .archive import ArchiveOps
-from .batch import BatchOps
-from .batcher import Batcher
-from .deadletters import DeadLetterOps
+from .dead import DeadLetterOps
 from .events import EventOps
-from .inspection import InspectionOps
-from .listing import ListingOps
+from .failed import ArchiveOps
+from .listing import InspectionOps, ListingOps
 from .pauses import PauseOps
+from .pipelining import AutoPipeline
 from .queue import QueueOps
-from .results import ResultOps
-from .runs import RunOps
+from .runs import ResultOps, RunOps
+from .schedule_many import BatchOps
 from .signals import SignalOps
-from .strikes import StrikeOps
+from .strike_log import StrikeOps
 from .sweep import SweepOps
 from .tally import Tally
 from .workers import WorkerOps
@@ -73,12 +71,12 @@ class Broker(
         self.stats_retention = int(STATS_RETENTION.total_seconds()) + 120
         self.tally = Tally(STATS_FLUSH_INTERVAL.total_seconds())
         # Redis: concurrent script calls share pipelines. In-process: call directly.
-        self.batcher = None if backend.is_memory else Batcher(backend.client)
+        self.autopipeline = None if backend.is_memory else AutoPipeline(backend.client)
 
     async def aclose(self) -> None:
-        """Give back the connection the batcher holds (the backend stays open)."""
-        if self.batcher is not None:
-            await self.batcher.aclose()
+        """Give back the connection the autopipeline holds (the backend stays open)."""
+        if self.autopipeline is not None:
+            await self.autopipeline.aclose()
 
     async def eviction_policy(self) -> str | None:
         """Redis's ``maxmemory-policy``: from CONFIG GET, else from INFO memory (an

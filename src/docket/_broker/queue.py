@@ -13,7 +13,7 @@ from .._defaults import HISTORY_KEPT, LEGACY_MARKER_GRACE, MOVE_BATCH
 from .._keys import GeneratedKey
 from . import scripts
 from .base import BrokerBase
-from .batcher import script_command
+from .pipelining import script_command
 from .types import Delivery, DueResult, ScheduleRequest
 
 LEGACY_GRACE = str(int(LEGACY_MARKER_GRACE.total_seconds()))
@@ -45,12 +45,14 @@ class QueueOps(BrokerBase):
 
     async def place(self, request: ScheduleRequest) -> str:
         """Run schedule.lua for one request (see ``schedule``). Straight to the
-        batcher: every add passes here, and each coroutine layer it awaits through
+        autopipeline: every add passes here, and each coroutine layer it awaits through
         is one more object for the garbage collector while many are in flight."""
         keys, args = self.schedule_call(request)
         script = scripts.SCHEDULE
-        if self.batcher is not None:
-            reply = await self.batcher.send(script_command(script, keys, args), script)
+        if self.autopipeline is not None:
+            reply = await self.autopipeline.send(
+                script_command(script, keys, args), script
+            )
         else:
             reply = await self.run_script(script, keys, args)
         return self.schedule_status(reply)
@@ -159,10 +161,10 @@ class QueueOps(BrokerBase):
         self, consumer: str, count: int, block_ms: int | None
     ) -> list[Delivery]:
         """New messages for ``consumer``, blocking up to ``block_ms`` when none wait
-        (None: answer at once, through the batcher when there is one)."""
+        (None: answer at once, through the autopipeline when there is one)."""
         try:
-            if block_ms is None and self.batcher is not None:
-                reply = await self.batcher.send(self.read_command(consumer, count))
+            if block_ms is None and self.autopipeline is not None:
+                reply = await self.autopipeline.send(self.read_command(consumer, count))
                 return parse_read(reply)
             reply = await self.client.xreadgroup(
                 self.group,

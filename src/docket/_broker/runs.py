@@ -1,4 +1,5 @@
-"""Run records: claiming, settling, reading and clearing executions."""
+"""Run records: claiming, settling, reading and clearing executions, and the
+built-in result store's reads and writes (``P:results:K``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from .. import _codec
 from .._defaults import CLEAR_BATCH
 from . import scripts
 from .base import BrokerBase
-from .batcher import script_command
+from .pipelining import script_command
 from .queue import QueueOps, parse_read
 from .tally import Counts, Tally, count_outcomes, merge
 from .types import Delivery, RunRecord, Settlement
@@ -218,7 +219,7 @@ class RunOps(QueueOps, BrokerBase):
         without waiting for another reply. Each part's outcome comes back on its
         own (a Redis error as the exception): a claim that failed never undoes a
         settle that landed. A connection fault raises (no outcome is known)."""
-        if self.batcher is None:  # in-process engine: one call after the other
+        if self.autopipeline is None:  # in-process engine: one call after the other
             return Turn(
                 await _outcome(self.settle(settlements, ttl_seconds)),
                 await _outcome(self.claim(worker, started_at, claims))
@@ -237,7 +238,7 @@ class RunOps(QueueOps, BrokerBase):
         if read:
             calls.append((self.read_command(worker, read), None))
         try:
-            replies = iter(await self.batcher.send_many(calls))
+            replies = iter(await self.autopipeline.send_many(calls))
         except BaseException:
             call.failed()
             raise
@@ -293,3 +294,15 @@ class RunOps(QueueOps, BrokerBase):
             total += withdrawn
             if withdrawn < batch:
                 return total
+
+
+class ResultOps(BrokerBase):
+    async def read_result(self, key: str) -> bytes | None:
+        """The stored result document of ``key`` (JSON text), if any."""
+        return await self.client.get(self.keys.result(key))
+
+    async def write_result(
+        self, key: str, document: str, ttl_seconds: int | None
+    ) -> None:
+        """Store ``document`` for ``key``, expiring after ``ttl_seconds``."""
+        await self.client.set(self.keys.result(key), document, ex=ttl_seconds)

@@ -27,6 +27,9 @@ from typing import Any, NamedTuple
 import cloudpickle  # type: ignore[import-untyped]
 
 from .. import _defaults
+from .._errors import V1_REFUSED as V1_REFUSED
+from .._errors import UnverifiedPayload as UnverifiedPayload
+from .._errors import V1Signature as V1Signature
 from . import tagged_json as _json_codec
 from .signing import KeyLike, Part, Signer, environment_keys
 from .tagged_json import MalformedPayload
@@ -56,32 +59,11 @@ ERROR = Purpose(b"docket.error.v2", b"docket.error.v1", 1)
 # Strike values: fields direction, function, parameter, operator.
 STRIKE = Purpose(b"docket.strike.v2", b"docket.strike.v1")
 
-V1_REFUSED = (
-    "it carries a v1 signature, made before signatures bound the docket name and "
-    "the run, and v1 signatures are refused: let a producer of this release write "
-    f"it again (or set {_defaults.ENV_SIGNING_ACCEPT_V1}=1 while you upgrade; "
-    "see docs/security.md)"
-)
 
 _EMPTY: dict[type, bytes] = {
     tuple: cloudpickle.dumps(()),  # pyright: ignore[reportUnknownMemberType]
     dict: cloudpickle.dumps({}),  # pyright: ignore[reportUnknownMemberType]
 }
-
-
-class UnverifiedPayload(ValueError):
-    """A payload that was not decoded because it cannot be trusted: no signature
-    or a wrong one while signing keys are configured, a v1 signature, a result of
-    an earlier run than its task's, or a pickle on a docket whose serializer is
-    ``json``. The text says which."""
-
-
-class V1Signature(UnverifiedPayload):
-    """A payload whose signature verifies only in the v1 format (no docket name,
-    no run), refused unless ``DOCKET_SIGNING_ACCEPT_V1`` is set."""
-
-    def __init__(self, text: str = V1_REFUSED) -> None:
-        super().__init__(text)
 
 
 class Sealed(NamedTuple):

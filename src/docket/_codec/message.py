@@ -20,26 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from . import JSON, PICKLE, TASK, Codec, Sealed, UnverifiedPayload, V1Signature
-
-
-class MalformedMessage(ValueError):
-    """A stream entry that is not a valid task message; the text says why."""
-
-
-class UnverifiedMessage(MalformedMessage):
-    """A task message whose arguments were not decoded: unsigned or wrongly
-    signed while signing keys are configured (``v1`` when it carries a refused
-    v1 signature), or pickled on a JSON docket."""
-
-    def __init__(self, reason: str, v1: bool = False) -> None:
-        super().__init__(f"the task's arguments were not loaded: {reason}")
-        self.reason = reason
-        self.v1 = v1
-
-    @classmethod
-    def refusing(cls, problem: UnverifiedPayload) -> UnverifiedMessage:
-        return cls(str(problem), isinstance(problem, V1Signature))
+from .._errors import MalformedMessage as MalformedMessage
+from .._errors import UnverifiedMessage as UnverifiedMessage
+from . import JSON, PICKLE, TASK, Codec, Sealed, UnverifiedPayload
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,10 +37,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-
-class MalformedPayload(ValueError):
-    """A payload that cannot be decoded into what it must be (the text says why)."""
-
+from .._errors import MalformedPayload as MalformedPayload
 
 SUPPORTED = (
     "None, bool, int, float, str, list, tuple, dict, set, frozenset, bytes, "

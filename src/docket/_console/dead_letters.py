@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import _codec
-from .._broker.deadletters import DeadEntry
+from .._broker.dead import DeadEntry
 from .._codec.message import decode_message, identity, open_arguments
 from .._handles import DocketHandle
 from .._states import Disposition

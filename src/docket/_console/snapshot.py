@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from .._broker.inspection import DocketView
+from .._broker.listing import DocketView
 from .._codec.message import identity
 from .._handles import DocketHandle, TaskFunction
 from ..execution import Execution

@@ -3,8 +3,8 @@ is too small for it.
 
 A worker keeps, at the same time: one blocking stream read, one pub/sub
 connection (cancellations and wake-ups), the strike monitor's blocking read
-(it shares a custom pool), the connection its session's batcher holds (claims,
-settles, non-blocking reads, the scheduler's moves), the one the Docket's batcher
+(it shares a custom pool), the connection its session's autopipeline holds (claims,
+settles, non-blocking reads, the scheduler's moves), the one the Docket's autopipeline
 holds (adds, retries), and one each for lease renewal and heartbeats. Tasks that
 touch Redis themselves (progress, results of other tasks) take one more each
 while they do. redis-py's default
@@ -20,7 +20,7 @@ from typing import Any
 
 logger = logging.getLogger("docket.worker")
 
-# Blocking read + pub/sub + strike monitor + two batchers + leases + heartbeats.
+# Blocking read + pub/sub + strike monitor + two autopipelines + leases + heartbeats.
 WORKER_BASE_CONNECTIONS = 7
 
 _warned: set[str] = set()

@@ -21,6 +21,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Protocol
 
+from .._errors import ShutdownForced as ShutdownForced
 from ..instrumentation import healthcheck_server, metrics_server
 
 
@@ -49,10 +50,6 @@ class ServedWorker(Protocol):
 logger = logging.getLogger("docket.worker")
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-class ShutdownForced(Exception):
-    """The worker stopped before its in-flight tasks finished (they are redelivered)."""
 
 
 def import_function(path: str) -> Any:

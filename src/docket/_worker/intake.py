@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from .. import _codec, _defaults
 from .._broker import Delivery
-from .._broker.deadletters import Rejection
+from .._broker.dead import Rejection
 from .._codec.message import MalformedMessage, UnverifiedMessage
 from ..execution import Execution
 from .session import Session

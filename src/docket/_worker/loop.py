@@ -21,7 +21,7 @@ from datetime import datetime
 
 from .. import _clock, _codec, _defaults
 from .._broker import Delivery, ScheduleRequest, Sweep
-from .._broker.deadletters import Rejection
+from .._broker.dead import Rejection
 from ..execution import Execution, ExecutionState
 from . import report, runner
 from .intake import BAD_RECORD, take_in

@@ -13,7 +13,7 @@ from uncalled_for.introspection import _signature_cache  # pyright: ignore[repor
 
 from .. import _codec, _defaults
 from .. import instrumentation as m
-from .._broker.deadletters import Rejection
+from .._broker.dead import Rejection
 from .._codec.message import identity
 from .._redis import redact_url
 from ..annotations import Annotation, compact_signature

@@ -16,6 +16,7 @@ from uncalled_for import FailedDependency
 from .. import _codec, _defaults
 from .._broker import Failure
 from .._calling import bind_executor, call_task
+from .._errors import Abandoned as Abandoned
 from .._redis.faults import Fault, classify
 from .._results import store_value
 from ..dependencies._base import (
@@ -254,11 +255,6 @@ def result_key(execution: Execution) -> str:
     """Where this run's result or exception is stored: ``K:<generation>`` (as
     pydocket 0.27 does), so each run of a key keeps its own outcome."""
     return f"{execution.key}:{execution.generation}"
-
-
-class Abandoned(Exception):
-    """The worker stopped while Redis kept failing an execution's follow-up: it is
-    left unacknowledged, for redelivery (``run`` releases it unrecorded)."""
 
 
 def _redis_trouble(error: Exception) -> bool:

@@ -1,4 +1,4 @@
-"""The batcher: auto-pipelining over one held connection, against a real redis-server.
+"""The autopipeline: auto-pipelining over one held connection, against a real redis-server.
 
 A lone call is written at once (no task, no future); calls of the same moment share
 round trips; an error reply, a forgotten script, a dropped connection and a
@@ -18,7 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from docket import Docket
-from docket._broker.batcher import Batcher
+from docket._broker.pipelining import AutoPipeline
 from tests._support.servers import RedisServer
 
 
@@ -32,12 +32,12 @@ async def client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture
-async def batcher(client: aioredis.Redis) -> AsyncIterator[Batcher]:
-    batcher = Batcher(client)
+async def autopipeline(client: aioredis.Redis) -> AsyncIterator[AutoPipeline]:
+    autopipeline = AutoPipeline(client)
     try:
-        yield batcher
+        yield autopipeline
     finally:
-        await batcher.aclose()
+        await autopipeline.aclose()
 
 
 @contextmanager
@@ -65,23 +65,25 @@ async def reads(client: aioredis.Redis) -> int:
     return int((await client.info("stats"))["total_reads_processed"])
 
 
-async def test_a_lone_call_creates_no_task(batcher: Batcher):
+async def test_a_lone_call_creates_no_task(autopipeline: AutoPipeline):
     """With nothing in flight a call goes straight out: no task is created for it."""
-    await batcher.send(("PING",))  # the connection is opened once
+    await autopipeline.send(("PING",))  # the connection is opened once
     with counting_tasks() as created:
-        assert await batcher.send(("ECHO", b"alone")) == b"alone"
-        assert await batcher.send(("ECHO", "again")) == b"again"
+        assert await autopipeline.send(("ECHO", b"alone")) == b"alone"
+        assert await autopipeline.send(("ECHO", "again")) == b"again"
     assert created == []
 
 
 async def test_concurrent_calls_share_round_trips(
-    batcher: Batcher, client: aioredis.Redis
+    autopipeline: AutoPipeline, client: aioredis.Redis
 ):
     """Two hundred calls of one moment cost two round trips (the first call, then
     one pipeline of the rest) and one flusher task; replies keep their order."""
-    await batcher.send(("PING",))
+    await autopipeline.send(("PING",))
     before = await reads(client)
-    calls = [asyncio.ensure_future(batcher.send(("ECHO", str(i)))) for i in range(200)]
+    calls = [
+        asyncio.ensure_future(autopipeline.send(("ECHO", str(i)))) for i in range(200)
+    ]
     with counting_tasks() as created:
         replies = await asyncio.gather(*calls)
     after = await reads(client)
@@ -91,23 +93,23 @@ async def test_concurrent_calls_share_round_trips(
 
 
 async def test_an_error_reply_fails_only_its_call(
-    batcher: Batcher, client: aioredis.Redis
+    autopipeline: AutoPipeline, client: aioredis.Redis
 ):
     """A command that Redis refuses raises for its caller; its batch-mates succeed."""
-    await client.hset("batcher-hash", "f", "v")
+    await client.hset("autopipeline-hash", "f", "v")
     outcomes = await asyncio.gather(
-        batcher.send(("ECHO", b"a")),
-        batcher.send(("INCR", "batcher-hash")),
-        batcher.send(("ECHO", b"b")),
-        batcher.send(("INCR", "batcher-hash")),
-        batcher.send(("ECHO", b"c")),
+        autopipeline.send(("ECHO", b"a")),
+        autopipeline.send(("INCR", "autopipeline-hash")),
+        autopipeline.send(("ECHO", b"b")),
+        autopipeline.send(("INCR", "autopipeline-hash")),
+        autopipeline.send(("ECHO", b"c")),
         return_exceptions=True,
     )
     assert outcomes[0] == b"a" and outcomes[2] == b"b" and outcomes[4] == b"c"
     assert isinstance(outcomes[1], ResponseError)
     assert isinstance(outcomes[3], ResponseError)
     assert "WRONGTYPE" in str(outcomes[3])
-    await client.delete("batcher-hash")
+    await client.delete("autopipeline-hash")
 
 
 async def test_scripts_the_server_forgot_are_loaded_and_run(
@@ -115,7 +117,7 @@ async def test_scripts_the_server_forgot_are_loaded_and_run(
 ):
     """After SCRIPT FLUSH, a lone script call and a pipelined batch of them both
     load their script again and get the script's real replies."""
-    async with Docket(name="batcher-noscript", url=redis_server.url) as docket:
+    async with Docket(name="autopipeline-noscript", url=redis_server.url) as docket:
         broker = docket.broker
         await client.script_flush()
         assert (await broker.stream_due(1.0)).moved == 0
@@ -125,49 +127,51 @@ async def test_scripts_the_server_forgot_are_loaded_and_run(
 
 
 async def test_a_connection_closed_while_idle_is_opened_again(
-    batcher: Batcher, client: aioredis.Redis
+    autopipeline: AutoPipeline, client: aioredis.Redis
 ):
     """When the server closes the held connection between calls, the next call
     opens it again instead of failing."""
-    held = await batcher.send(("CLIENT", "ID"))
+    held = await autopipeline.send(("CLIENT", "ID"))
     assert await client.client_kill_filter(_id=held) == 1
-    assert await batcher.send(("ECHO", b"still here")) == b"still here"
-    assert await batcher.send(("CLIENT", "ID")) != held
+    assert await autopipeline.send(("ECHO", b"still here")) == b"still here"
+    assert await autopipeline.send(("CLIENT", "ID")) != held
 
 
 async def test_a_cancelled_caller_leaves_the_replies_in_step(
-    batcher: Batcher, client: aioredis.Redis
+    autopipeline: AutoPipeline, client: aioredis.Redis
 ):
     """Cancelling a caller whose reply has not arrived yet must not hand that reply
     to the next caller: the connection is dropped and the next call gets its own."""
-    slow = asyncio.ensure_future(batcher.send(("BLPOP", "batcher-empty", "0.3")))
+    slow = asyncio.ensure_future(
+        autopipeline.send(("BLPOP", "autopipeline-empty", "0.3"))
+    )
     await asyncio.sleep(0.05)
     slow.cancel()
     with pytest.raises(asyncio.CancelledError):
         await slow
-    assert await batcher.send(("ECHO", b"mine")) == b"mine"
-    await client.rpush("batcher-empty", "x")
-    assert await batcher.send(("LPOP", "batcher-empty")) == b"x"
+    assert await autopipeline.send(("ECHO", b"mine")) == b"mine"
+    await client.rpush("autopipeline-empty", "x")
+    assert await autopipeline.send(("LPOP", "autopipeline-empty")) == b"x"
 
 
 async def test_closing_gives_the_connection_back_to_the_pool(
     redis_server: RedisServer,
 ):
-    """The batcher holds one pool connection while it works and returns it on
+    """The autopipeline holds one pool connection while it works and returns it on
     aclose, so a one-connection pool serves other commands again."""
     pool = aioredis.ConnectionPool.from_url(
         redis_server.url, max_connections=1, socket_timeout=None
     )
     client = aioredis.Redis(connection_pool=pool)
-    batcher = Batcher(client)
+    autopipeline = AutoPipeline(client)
     try:
-        assert await batcher.send(("ECHO", b"x")) == b"x"
+        assert await autopipeline.send(("ECHO", b"x")) == b"x"
         with pytest.raises(RedisConnectionError):
             await client.ping()
-        await batcher.aclose()
+        await autopipeline.aclose()
         assert await client.ping() is True
     finally:
-        await batcher.aclose()
+        await autopipeline.aclose()
         await client.aclose()
         await pool.disconnect()
 
@@ -178,7 +182,7 @@ async def test_a_lone_add_creates_no_task(redis_server: RedisServer):
 
     async def noop() -> None: ...
 
-    async with Docket(name="batcher-lone-add", url=redis_server.url) as docket:
+    async with Docket(name="autopipeline-lone-add", url=redis_server.url) as docket:
         await docket.add(noop)()
         with counting_tasks() as created:
             for _ in range(3):
@@ -187,12 +191,14 @@ async def test_a_lone_add_creates_no_task(redis_server: RedisServer):
         assert await docket.broker.client.xlen(docket.keyspace.stream) == 4
 
 
-async def test_a_stream_reads_replies_in_order_and_carries_riders(batcher: Batcher):
+async def test_a_stream_reads_replies_in_order_and_carries_riders(
+    autopipeline: AutoPipeline,
+):
     """Batches written back to back come back in order, each with its own replies;
     a call made elsewhere meanwhile rides along with the next batch."""
-    async with batcher.stream() as stream:
+    async with autopipeline.stream() as stream:
         await stream.write([(("ECHO", b"a"), None), (("ECHO", b"b"), None)])
-        rider = asyncio.ensure_future(batcher.send(("ECHO", b"rider")))
+        rider = asyncio.ensure_future(autopipeline.send(("ECHO", b"rider")))
         await asyncio.sleep(0)  # the rider waits for the lane
         await stream.write([(("ECHO", b"c"), None)])
         await stream.write([(("ECHO", b"d"), None), (("ECHO", b"e"), None)])
@@ -201,24 +207,24 @@ async def test_a_stream_reads_replies_in_order_and_carries_riders(batcher: Batch
         assert await stream.read() == [b"c"]
         assert await rider == b"rider"
         assert await stream.read() == [b"d", b"e"]
-    assert await batcher.send(("ECHO", b"after")) == b"after"
+    assert await autopipeline.send(("ECHO", b"after")) == b"after"
 
 
 async def test_a_stream_left_with_replies_unread_drops_its_connection(
-    batcher: Batcher,
+    autopipeline: AutoPipeline,
 ):
     """A stream that ends early (its caller failed) leaves no stray reply for the
     next caller: the connection is dropped, and a call riding along fails."""
-    await batcher.send(("PING",))
+    await autopipeline.send(("PING",))
     rider: asyncio.Future[object] | None = None
     with pytest.raises(RuntimeError, match="building failed"):
-        async with batcher.stream() as stream:
+        async with autopipeline.stream() as stream:
             await stream.write([(("ECHO", b"first"), None)])
-            rider = asyncio.ensure_future(batcher.send(("ECHO", b"rider")))
+            rider = asyncio.ensure_future(autopipeline.send(("ECHO", b"rider")))
             await asyncio.sleep(0)
             await stream.write([(("ECHO", b"unread"), None)])
             raise RuntimeError("building failed")
     assert rider is not None
     with pytest.raises(RedisConnectionError):
         await rider
-    assert await batcher.send(("ECHO", b"mine")) == b"mine"
+    assert await autopipeline.send(("ECHO", b"mine")) == b"mine"

@@ -2,7 +2,7 @@
 round trip, and a lone command costs no more than a plain call.
 
 The broker's script calls (and the worker's non-blocking reads) go through one
-``Batcher``. While nothing is in flight a call is written at once on the held
+``AutoPipeline``. While nothing is in flight a call is written at once on the held
 connection and its reply read back: no task, no future, no pool look-up. Calls that
 arrive while a round trip is in flight queue up; when it returns, one flusher sends
 everything queued as one pipeline, then the next batch, and so on. So a thousand
@@ -50,7 +50,7 @@ def script_command(
     return ("EVALSHA", script.inline.sha, len(keys), *keys, *values)
 
 
-class Batcher:
+class AutoPipeline:
     def __init__(self, client: Any) -> None:
         self._client = client
         self._pool: Any = getattr(client, "connection_pool", None)
@@ -298,8 +298,8 @@ class Stream:
     the calls of others riding along go out again after the stream. A connection
     fault raises: which calls ran is unknown."""
 
-    def __init__(self, batcher: Batcher, connection: Any) -> None:
-        self._batcher = batcher
+    def __init__(self, autopipeline: AutoPipeline, connection: Any) -> None:
+        self._autopipeline = autopipeline
         self._connection = connection
         # Per batch written: (calls, riders, replies already read or None).
         self._written: deque[tuple[int, list[Call], list[Any] | None]] = deque()
@@ -312,14 +312,16 @@ class Stream:
 
     async def write(self, calls: Sequence[tuple[Command, Script | None]]) -> None:
         if self._connection is None:  # no stream: one round trip per batch
-            self._written.append((len(calls), [], await self._batcher.send_many(calls)))
+            self._written.append(
+                (len(calls), [], await self._autopipeline.send_many(calls))
+            )
             return
         if not self._started:  # the first batch: an ordinary round trip
             self._started = True
-            replies = await self._batcher.round_trip(calls)
+            replies = await self._autopipeline.round_trip(calls)
             self._written.append((len(calls), [], replies))
             return
-        riders = self._batcher.take_queued()
+        riders = self._autopipeline.take_queued()
         commands = [command for command, _ in calls]
         commands += [command for command, _, _ in riders]
         try:
@@ -355,7 +357,7 @@ class Stream:
                     call[2].set_exception(reply)
                 else:
                     call[2].set_result(reply)
-        self._batcher.requeue(again)
+        self._autopipeline.requeue(again)
         return replies[:count]
 
     async def abandon(self, error: BaseException) -> None:

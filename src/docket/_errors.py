@@ -1,0 +1,104 @@
+"""Every exception Docket defines, in one place.
+
+The modules that raise them import them from here, and the public modules that
+pydocket has them in re-export them (``docket.execution.ExecutionCancelled``,
+``docket.execution.UnverifiedPayload``, ...).
+
+Three stay beside the code they carry, and are listed here so that this is the
+one place naming them all: ``AdmissionBlocked`` and ``ForcedRetry`` (raised by
+dependencies inside a run, holding its execution; ``docket.dependencies``) and
+``AccessDenied`` (Redis refused the worker's user something it needs, naming the
+ACL rule to grant; ``docket._redis.faults``). The dashboard's form errors
+(``ValueError`` subclasses it catches itself) stay with its forms.
+"""
+
+from __future__ import annotations
+
+from . import _defaults
+
+# Why a payload with a v1 signature is refused.
+V1_REFUSED = (
+    "it carries a v1 signature, made before signatures bound the docket name and "
+    "the run, and v1 signatures are refused: let a producer of this release write "
+    f"it again (or set {_defaults.ENV_SIGNING_ACCEPT_V1}=1 while you upgrade; "
+    "see docs/security.md)"
+)
+
+# Reading what others wrote.
+
+
+class MalformedMessage(ValueError):
+    """A stream entry that is not a valid task message; the text says why."""
+
+
+class UnverifiedMessage(MalformedMessage):
+    """A task message whose arguments were not decoded: unsigned or wrongly
+    signed while signing keys are configured (``v1`` when it carries a refused
+    v1 signature), or pickled on a JSON docket."""
+
+    def __init__(self, reason: str, v1: bool = False) -> None:
+        super().__init__(f"the task's arguments were not loaded: {reason}")
+        self.reason = reason
+        self.v1 = v1
+
+    @classmethod
+    def refusing(cls, problem: UnverifiedPayload) -> UnverifiedMessage:
+        return cls(str(problem), isinstance(problem, V1Signature))
+
+
+class UnverifiedPayload(ValueError):
+    """A payload that was not decoded because it cannot be trusted: no signature
+    or a wrong one while signing keys are configured, a v1 signature, a result of
+    an earlier run than its task's, or a pickle on a docket whose serializer is
+    ``json``. The text says which."""
+
+
+class V1Signature(UnverifiedPayload):
+    """A payload whose signature verifies only in the v1 format (no docket name,
+    no run), refused unless ``DOCKET_SIGNING_ACCEPT_V1`` is set."""
+
+    def __init__(self, text: str = V1_REFUSED) -> None:
+        super().__init__(text)
+
+
+class MalformedPayload(ValueError):
+    """A payload that cannot be decoded into what it must be (the text says why)."""
+
+
+# Waiting on a result.
+
+
+class ExecutionCancelled(Exception):
+    """Raised by Execution.get_result() for an execution that was cancelled."""
+
+
+class NoRecordToWaitOn(TimeoutError, RuntimeError):
+    """get_result() on a finished task of a docket with ``execution_ttl=0``: nothing
+    is kept once such a task ends, so its outcome can never arrive. Raised at once
+    (where pydocket waits out the deadline, or for ever without one); a TimeoutError,
+    as pydocket's wait would end, and a RuntimeError."""
+
+
+# Stopping a worker.
+
+
+class Abandoned(Exception):
+    """The worker stopped while Redis kept failing an execution's follow-up: it is
+    left unacknowledged, for redelivery (``run`` releases it unrecorded)."""
+
+
+class ShutdownForced(Exception):
+    """The worker stopped before its in-flight tasks finished (they are redelivered)."""
+
+
+__all__ = [
+    "MalformedMessage",
+    "UnverifiedMessage",
+    "UnverifiedPayload",
+    "V1Signature",
+    "MalformedPayload",
+    "ExecutionCancelled",
+    "NoRecordToWaitOn",
+    "Abandoned",
+    "ShutdownForced",
+]
