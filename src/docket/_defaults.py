@@ -26,7 +26,7 @@ EXECUTION_TTL = timedelta(minutes=15)
 CONCURRENCY = 10
 MESSAGE_BATCH = 1000  # most messages per read or redelivery sweep
 # Read ahead (beyond the free slots) at most this many messages, and only while
-# tasks typically finish within READ_AHEAD_BELOW (see _worker/loop.py).
+# tasks typically finish within READ_AHEAD_BELOW (see _worker/claiming.py).
 READ_AHEAD = 10
 READ_AHEAD_BELOW = timedelta(milliseconds=20)
 REDELIVERY_TIMEOUT = timedelta(minutes=5)

@@ -15,7 +15,7 @@ import logging
 
 from .. import _codec
 from .._broker import Settlement
-from .loop import claims_of, launch, prepare, read_ahead, take_buffered, unclaim
+from .claiming import claims_of, launch, prepare, read_ahead, take_buffered, unclaim
 from .resilience import backoff_for, report_fault
 from .session import Running, Session, wait_for
 
