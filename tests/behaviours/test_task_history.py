@@ -10,10 +10,10 @@ import time
 from datetime import timedelta
 
 from docket import Docket, Retry, Worker
+from docket._broker.history import attempts
 from docket._broker.timing import bucket_of, bucket_value, percentile
 from docket._codec import now
 from docket._defaults import HISTORY_KEPT
-from docket._worker.history import attempts
 from tests.core._broker_helpers import place, read_one
 
 ATTEMPTS: dict[str, int] = {}

@@ -15,6 +15,7 @@ from uncalled_for import FailedDependency
 
 from .. import _codec, _defaults
 from .._broker import Failure
+from .._broker.history import failed_attempt_note
 from .._calling import bind_executor, call_task
 from .._errors import Abandoned as Abandoned
 from .._redis.faults import Fault, classify
@@ -36,7 +37,6 @@ from ..dependencies._resolution import (
 from ..execution import Execution, ExecutionState
 from ..instrumentation import span, tracing_enabled
 from . import report
-from .history import failed_attempt_note
 from .isolation import run_isolated
 from .resilience import backoff_for, report_fault, until_done
 from .session import Running, Session, wait_for

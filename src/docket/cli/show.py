@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from .. import _defaults
-from .._history import Attempt
-from .._task_report import TaskReport, task_report
+from .._broker.history import Attempt
+from .._console.task_report import TaskReport, task_report
 from .._text import for_terminal
 from ._app import app
 from ._common import fail, run, say

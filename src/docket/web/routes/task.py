@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ... import _task_report
+from ..._console import task_report as _task_report
 from ...docket import Docket
 from ..console import Console
 from ..pages import console_of, data, page

@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from . import _codec
-from ._broker import RunRecord
-from ._codec import JSON, PICKLE
-from ._history import Attempt, attempts
-from ._inspection import GONE, HIDDEN, brief, describe_message, record_message
-from .archive import FailedTask
+from .. import _codec
+from .._broker import RunRecord
+from .._broker.history import Attempt, attempts
+from .._codec import JSON, PICKLE
+from .describe import GONE, HIDDEN, brief, describe_message, record_message
+from .entries import FailedTask
 
 if TYPE_CHECKING:
-    from .docket import Docket
+    from ..docket import Docket
 
 WAITING = ("scheduled", "queued")
 NOT_SHOWN = "<hidden: a pickled result (--unpickle shows it)>"

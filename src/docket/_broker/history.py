@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import _codec
-from .._broker import AttemptNote, RunRecord
+from .types import AttemptNote, RunRecord
 
 NOTE_TRACEBACK = 8_000  # characters of a retried attempt's traceback kept (its end)
 
