@@ -26,14 +26,13 @@ from typing import Any, NamedTuple
 
 import cloudpickle  # type: ignore[import-untyped]
 
-from .. import _defaults
+from .. import _clock, _defaults
 from .._errors import V1_REFUSED as V1_REFUSED
 from .._errors import UnverifiedPayload as UnverifiedPayload
 from .._errors import V1Signature as V1Signature
 from . import tagged_json as _json_codec
 from .signing import KeyLike, Part, Signer, environment_keys
 from .tagged_json import MalformedPayload
-from .. import _clock
 
 PICKLE = "pickle"
 JSON = "json"

@@ -6,11 +6,11 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from .. import _clock
 from .._broker.listing import DocketView
 from .._codec.message import identity
 from .._handles import DocketHandle, TaskFunction
 from ..execution import Execution
-from .. import _clock
 
 
 @dataclass
