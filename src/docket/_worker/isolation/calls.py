@@ -11,8 +11,8 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from ...dependencies._base import Runtime
+from ...dependencies._contextual import Progress
 from ...dependencies._isolated import Isolated
-from ...dependencies._progress import Progress
 from ...dependencies._timeout import Timeout
 from ...execution import Execution
 from . import wire
