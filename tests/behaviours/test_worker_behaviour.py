@@ -333,6 +333,34 @@ async def test_cancelling_run_forever_drains_in_flight(docket: Docket, worker: W
     assert execution.state is ExecutionState.COMPLETED
 
 
+async def test_a_task_cancelled_from_outside_while_the_worker_drains(
+    docket: Docket, worker: Worker
+):
+    """Cancelling run_until_finished and then the running task's own asyncio task
+    (as asyncio.run() does at shutdown) ends the drain at once; the message stays
+    pending for redelivery instead of the drain waiting for ever."""
+    runners: list[asyncio.Task[Any]] = []
+
+    async def sleepy() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        runners.append(task)
+        await asyncio.sleep(30)
+
+    await docket.add(sleepy, key="sleepy")()
+    run = asyncio.ensure_future(worker.run_until_finished())
+    await eventually(lambda: runners)
+    run.cancel()
+    runners[0].cancel()
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(run, runners[0], return_exceptions=True), 10
+    )
+    assert isinstance(outcomes[1], asyncio.CancelledError)
+    async with docket.redis() as client:
+        pending = await client.xpending(docket.stream_key, docket.worker_group_name)
+    assert pending["pending"] == 1  # left for redelivery, not settled
+
+
 async def test_concurrency_is_respected(docket: Docket):
     """No more than `concurrency` tasks run at once."""
     running = 0

@@ -393,3 +393,23 @@ def test_help_shows_flags_without_a_type_and_values_by_name(columns: str):
                 path,
                 line,
             )
+
+
+def test_the_worker_command_runs_the_worker_docket_cli_names(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Called as a function, ``docket.cli.worker`` runs ``docket.cli.Worker``: code
+    that replaces that name (as pydocket's tests do) sees the options it was given."""
+    from docket.cli import worker as worker_command
+
+    seen: dict[str, Any] = {}
+
+    class RecordingWorker:
+        @staticmethod
+        async def run(**kwargs: Any) -> None:
+            seen.update(kwargs)
+
+    monkeypatch.setattr("docket.cli.Worker", RecordingWorker)
+    worker_command(message_batch=17, schedule_automatic_tasks=False)
+    assert seen["message_batch"] == 17
+    assert seen["schedule_automatic_tasks"] is False

@@ -65,6 +65,13 @@ async def run(session: Session, held: Running) -> None:
     except Exception as error:  # recording the outcome failed (Redis is down?)
         report.unrecorded(session, execution, error)
         session.release(held)
+    except asyncio.CancelledError:
+        # Its asyncio task was cancelled from outside (a forced stop, or
+        # asyncio.run() cancelling every task as it ends): nothing settles it here,
+        # so its message stays pending for redelivery and its slot is given back
+        # (a graceful drain must not wait for it).
+        session.release(held)
+        raise
     finally:
         duration = time.monotonic() - started
         session.note_duration(duration)

@@ -319,15 +319,15 @@ def worker(
     ] = None,
 ) -> None:
     """Start a worker that runs the docket's tasks."""
+    from .. import cli  # Worker as docket.cli names it (tests may replace it there)
     from .._redis.faults import AccessDenied
     from .._worker.entrypoint import ShutdownForced
-    from ..worker import Worker
 
     configure_logging(logging_level, logging_format)
     logger.debug("Connecting to %s", redact_url(url))
     try:
         asyncio.run(
-            Worker.run(
+            cli.Worker.run(
                 docket_name=docket_,
                 url=url,
                 name=name,
