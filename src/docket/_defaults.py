@@ -43,6 +43,13 @@ QUARANTINE_DELIVERIES = 3
 CLEAR_BATCH = 1000
 DEAD_LETTER_LIMIT = 10_000  # entries P:dead keeps (the oldest go first)
 BACKOFF_CAP = timedelta(seconds=30)
+# While Redis is unreachable: one cheap PING this often tells every backed-off
+# loop it is back, and a reminder that it is still out is logged this often.
+REDIS_PROBE_INTERVAL = timedelta(milliseconds=250)
+OUTAGE_REMINDER = timedelta(minutes=1)
+# After trouble reaching Redis, a worker sweeps no expired lease until a renewal
+# interval plus this long after its own leases were renewed (_worker/loop.py).
+SWEEP_GRACE_EXTRA = timedelta(seconds=1)
 # After a forced stop, how long to wait for tasks that ignore their cancellation.
 ABANDON_GRACE = timedelta(seconds=5)  # the longest pause between retries after a fault
 

@@ -1,18 +1,32 @@
-"""ExecutionProgress: a task's progress, stored in P:progress:K and published live."""
+"""ExecutionProgress: a task's progress, stored in P:progress:K and published live.
+
+A write Redis cannot take (it is unreachable, out of memory, read only...) never
+fails the task: the values are kept, the task goes on at once, and one writer in
+the background tries again (with backoff) until Redis takes them. Writes made
+meanwhile join the one waiting, the latest value winning (increments add up), so
+a long outage costs one write when it ends, not one per report. Settling the run
+drops what is still waiting (``discard_pending``): the run's outcome matters
+more than its last progress.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 
 from . import _codec
 from ._defaults import PROGRESS_TOTAL
 from ._handles import DocketHandle
+from ._redis.faults import Backoff, Fault, classify
 
-if TYPE_CHECKING:
-    import asyncio
+logger = logging.getLogger("docket.worker")
+
+RETRY_FIRST, RETRY_CAP = 0.1, 2.0  # the background writer's backoff, in seconds
 
 
 class ProgressEvent(TypedDict):
@@ -22,6 +36,24 @@ class ProgressEvent(TypedDict):
     total: int
     message: str | None
     updated_at: str | None
+
+
+@dataclass
+class _Waiting:
+    """Progress writes Redis has not taken yet, merged into one."""
+
+    fields: dict[str, Any] = field(default_factory=dict[str, Any])
+    increment: int = 0
+    delete_message: bool = False
+
+    def add(self, fields: dict[str, Any], increment: int, delete_message: bool) -> None:
+        if delete_message:
+            self.fields.pop("message", None)
+            self.delete_message = True
+        elif "message" in fields:
+            self.delete_message = False
+        self.fields.update(fields)
+        self.increment += increment
 
 
 class ExecutionProgress:
@@ -38,6 +70,8 @@ class ExecutionProgress:
         self.message: str | None = None
         self.updated_at: datetime | None = None
         self.written = False
+        self._waiting: _Waiting | None = None  # writes Redis has not taken yet
+        self._writer: asyncio.Task[None] | None = None
 
     @classmethod
     async def create(cls, docket: DocketHandle, key: str) -> ExecutionProgress:
@@ -101,6 +135,27 @@ class ExecutionProgress:
     async def _write(
         self, fields: dict[str, Any], increment: int = 0, delete_message: bool = False
     ) -> None:
+        if self._waiting is not None:  # Redis is failing: join the waiting write
+            self._waiting.add(fields, increment, delete_message)
+            self._count_locally(increment)
+            return
+        try:
+            await self._send(fields, increment, delete_message)
+        except Exception as error:
+            if classify(error) is Fault.BUG:
+                raise
+            self._waiting = _Waiting()
+            self._waiting.add(fields, increment, delete_message)
+            self._count_locally(increment)
+            self._writer = asyncio.ensure_future(self._write_later())
+
+    def _count_locally(self, increment: int) -> None:
+        if increment:
+            self.current = (self.current or 0) + increment
+
+    async def _send(
+        self, fields: dict[str, Any], increment: int, delete_message: bool
+    ) -> None:
         broker = self.docket.broker
         current, listening = await broker.write_progress(
             self.key, fields, increment=increment, delete_message=delete_message
@@ -108,9 +163,43 @@ class ExecutionProgress:
         if current is not None:  # replies of concurrent increments may arrive late
             self.current = max(current, self.current or 0)
         if listening:
-            await broker.publish(
-                self.docket.keyspace.progress_channel(self.key), self._event()
-            )
+            try:
+                await broker.publish(
+                    self.docket.keyspace.progress_channel(self.key), self._event()
+                )
+            except Exception as error:  # the hash holds it; a watcher syncs
+                if classify(error) is Fault.BUG:
+                    raise
+
+    async def _write_later(self) -> None:
+        """Send the waiting writes until Redis takes them (backoff between tries)."""
+        backoff = Backoff(RETRY_FIRST, RETRY_CAP)
+        while self._waiting is not None:
+            await asyncio.sleep(backoff.next_delay())
+            waiting, self._waiting = self._waiting, _Waiting()
+            try:
+                await self._send(
+                    waiting.fields, waiting.increment, waiting.delete_message
+                )
+            except Exception as error:
+                if classify(error) is Fault.BUG:
+                    logger.exception("Progress of %r could not be written", self.key)
+                    self._waiting = None
+                    break
+                newer, self._waiting = self._waiting, waiting
+                self._waiting.add(newer.fields, newer.increment, newer.delete_message)
+                continue
+            left = self._waiting
+            if not (left.fields or left.increment or left.delete_message):
+                self._waiting = None
+        self._writer = None
+
+    def discard_pending(self) -> None:
+        """Drop the writes still waiting for Redis (the run is being settled)."""
+        self._waiting = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.cancel()
 
     async def sync(self) -> None:
         record = await self.docket.broker.progress_record(self.key)

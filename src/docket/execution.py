@@ -370,6 +370,7 @@ class Execution:
         self, state: ExecutionState, error: str | None, result_key: str | None
     ) -> None:
         self.acknowledged = True
+        self.progress.discard_pending()
         completed = _codec.now()
         settlement = self.settlement(
             state, error or "", result_key is not None, _codec.iso(completed), True

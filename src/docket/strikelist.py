@@ -21,6 +21,7 @@ the monitor skips applied ones), so a late read never undoes a newer instruction
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -33,11 +34,17 @@ from typing_extensions import Self
 from docket import instrumentation as m
 from docket._broker import Broker
 from docket._codec import Codec, UnverifiedPayload
-from docket._defaults import STRIKE_BLOCK_MS, STRIKE_READ_COUNT
+from docket._defaults import (
+    BACKOFF_CAP,
+    REDIS_PROBE_INTERVAL,
+    STRIKE_BLOCK_MS,
+    STRIKE_READ_COUNT,
+)
 from docket._keys import Keyspace
 from docket._redis import Backend, key_prefix, open_backend, redact_url
 from docket._redis.credentials import check_credentials
-from docket._redis.faults import Fault, classify
+from docket._redis.faults import Backoff, Fault, classify
+from docket._redis.outages import OutageLog, outage_log
 from docket._strikes import (
     COMPARE,
     FunctionLike,
@@ -64,7 +71,8 @@ __all__ = [
     "StrikeList",
 ]
 
-RETRY_DELAY = 1.0
+RETRY_DELAY = 1.0  # the monitor's first pause after a fault (then doubling)
+FOLLOW = "follow strikes"  # what the outage log calls the monitor's work
 Condition = Callable[[Any], bool]
 
 
@@ -265,7 +273,9 @@ class StrikeList:
         try:
             if task is not None:
                 self._stopping.set()
-                task.cancel()
+                while not task.done():  # a cancel a Redis read swallowed: again
+                    task.cancel()
+                    await asyncio.wait([task], timeout=1.0)
                 await asyncio.gather(task, return_exceptions=True)
         finally:
             self._backend = self._broker = None
@@ -279,42 +289,98 @@ class StrikeList:
             await self._loaded.wait()
 
     async def _monitor(self) -> None:
+        """Follow the strike log until stopped. A Redis fault is told to the
+        process's outage log (the URL without its password, once per outage),
+        followed by a pause that doubles up to ``BACKOFF_CAP`` (cut short when a
+        PING is answered), then the whole log is read again (``_reload``)."""
         if not self.enable_internal_instrumentation:
             # OpenTelemetry's instrumentations skip work under this context key;
             # it is the documented way to silence them, without a public alias.
             key = otel_context._SUPPRESS_INSTRUMENTATION_KEY  # pyright: ignore[reportPrivateUsage]
             otel_context.attach(otel_context.set_value(key, True))
+        assert self.url is not None and self._broker is not None
+        outage = outage_log(self.url)
+        backoff = Backoff(RETRY_DELAY, max(RETRY_DELAY, BACKOFF_CAP.total_seconds()))
+        failed = False
         while not self._stopping.is_set():
             try:
-                await self._follow()
+                if failed:
+                    await self._reload()
+                    outage.succeeded(FOLLOW)  # before a read that may block long
+                    failed = False
+                await self._follow(outage, backoff)
             except Exception as error:
+                delay = backoff.next_delay()
                 if classify(error) is Fault.BUG:
-                    logger.exception("Strike monitor failed, retrying in 1s...")
+                    logger.exception("Strike monitor failed, retrying in %.1fs", delay)
                 else:  # any Redis fault: unreachable, OOM, read-only, refused...
                     m.REDIS_DISRUPTIONS.add(1, {"docket": self.name})
-                    logger.warning(
-                        "Error connecting to redis, retrying in 1s...",
-                        extra={"docket.error": f"{type(error).__name__}: {error}"},
-                    )
+                    outage.failed(FOLLOW, error)
+                failed = True
+                await self._pause(delay)
+
+    async def _pause(self, delay: float) -> None:
+        """Wait ``delay`` seconds, or until Redis answers a PING (tried every
+        ``REDIS_PROBE_INTERVAL``), or until the list is closed."""
+        assert self._broker is not None
+        probe = REDIS_PROBE_INTERVAL.total_seconds()
+        deadline = time.monotonic() + delay
+        while not self._stopping.is_set():
+            wait = min(probe, deadline - time.monotonic())
+            if wait <= 0:
+                return
             try:
-                await asyncio.wait_for(self._stopping.wait(), RETRY_DELAY)
+                await asyncio.wait_for(self._stopping.wait(), wait)
+                return
             except asyncio.TimeoutError:
                 pass
+            try:
+                await asyncio.wait_for(self._broker.ping(), probe * 4)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                continue
 
-    async def _follow(self) -> None:
+    async def _follow(self, outage: OutageLog, backoff: Backoff) -> None:
         assert self._broker is not None
         broker = self._broker
-        while True:  # replay without blocking until a read comes back empty
+        # Replay without blocking until a read comes back empty, then block.
+        while not self._stopping.is_set():
             block = None
             if self._loaded.is_set() and self._backend is not None:
                 block = self._backend.longest_block_ms(STRIKE_BLOCK_MS)
             entries = await broker.read_strikes(self._last_id, STRIKE_READ_COUNT, block)
+            outage.succeeded(FOLLOW)
+            backoff.reset()
             if not entries:
                 self._loaded.set()
             self._apply_entries(entries)
 
-    def _apply_entries(self, entries: list[tuple[str, Mapping[Any, Any]]]) -> None:
-        """Apply log entries newer than the last one applied, in order, once each.
+    async def _reload(self) -> None:
+        """Read the whole strike log again and make the rules in force match it:
+        after a reconnect, strikes Redis no longer holds (it restarted without
+        its data, or the log was deleted) stop applying, and every change is
+        logged and counted as a strike or restore would be."""
+        assert self._broker is not None
+        fresh = StrikeList(name=self.name)
+        fresh.codec = self.codec
+        last = "0-0"
+        while True:
+            entries = await self._broker.read_strikes(last, STRIKE_READ_COUNT, None)
+            if not entries:
+                break
+            last = entries[-1][0]
+            fresh._apply_entries(entries, quiet=True)
+        for instruction in _differences(self, fresh):
+            self.update(instruction)
+        self._last_id = last
+
+    def _apply_entries(
+        self, entries: list[tuple[str, Mapping[Any, Any]]], quiet: bool = False
+    ) -> None:
+        """Apply log entries newer than the last one applied, in order, once each
+        (``quiet``: without logging or counting them).
 
         Both the monitor and a sender catching up apply entries; whichever comes
         second skips what the other already did (no await happens in between)."""
@@ -330,4 +396,34 @@ class StrikeList:
             except Exception:
                 logger.exception("Skipping unreadable strike %s", message_id)
                 continue
-            self.update(instruction)
+            if quiet:
+                self._apply(instruction, isinstance(instruction, Strike))
+            else:
+                self.update(instruction)
+
+
+def _differences(current: StrikeList, wanted: StrikeList) -> list[StrikeInstruction]:
+    """The restores, then the strikes, that turn ``current``'s rules into
+    ``wanted``'s."""
+    changes: list[StrikeInstruction] = []
+    for function in sorted(current.struck_functions - wanted.struck_functions):
+        changes.append(Restore.build(function, None, "==", None))
+    now, then = _rule_set(current), _rule_set(wanted)
+    for function, parameter, (operator, value) in now - then:
+        changes.append(Restore.build(function, parameter, operator, value))
+    for function in sorted(wanted.struck_functions - current.struck_functions):
+        changes.append(Strike.build(function, None, "==", None))
+    for function, parameter, (operator, value) in then - now:
+        changes.append(Strike.build(function, parameter, operator, value))
+    return changes
+
+
+def _rule_set(strikes: StrikeList) -> set[tuple[str | None, str, Pair]]:
+    """Every parameter rule as (function or None for every task, parameter, pair)."""
+    rules: set[tuple[str | None, str, Pair]] = set()
+    for function, parameters in strikes.task_strikes.items():
+        for parameter, pairs in parameters.items():
+            rules.update((function, parameter, pair) for pair in pairs)
+    for parameter, pairs in strikes.parameter_strikes.items():
+        rules.update((None, parameter, pair) for pair in pairs)
+    return rules

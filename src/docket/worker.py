@@ -14,15 +14,13 @@ from typing import Any
 from uncalled_for import Dependency, FailedDependency, SharedContext
 
 from . import _defaults
-from . import instrumentation as m
 from ._handles import CancelHook
-from ._redis.faults import AccessDenied, Backoff, Fault, classify
 from ._worker.entrypoint import import_function, serve
 from ._worker.isolation import close_pools
-from ._worker.lifecycle import run_session
+from ._worker.lifecycle import run_sessions
 from ._worker.options import isolation_options, worker_dependencies
 from ._worker.report import eviction_note
-from ._worker.session import Pulse, wait_for
+from ._worker.session import Pulse
 
 # Names pydocket's docket.worker has too (its own imports there): the same
 # objects as in the modules that define them here.
@@ -368,43 +366,10 @@ class Worker:
                 )
 
     async def _sessions(self, forever: bool) -> None:
-        """Run processing sessions until stopped. A session's loops survive Redis
-        faults on their own; a session that cannot start (Redis unreachable) is
-        started again after a backoff. A missing ACL rule at start-up raises
-        ``AccessDenied`` at once; later it is retried and logged at ERROR."""
-        base = self.reconnection_delay.total_seconds()
-        backoff = Backoff(base, max(base, _defaults.BACKOFF_CAP.total_seconds()))
-        first = True
-        while not self._stop.is_set():
-            try:
-                await run_session(
-                    self,
-                    self.docket,
-                    forever,
-                    self._stop,
-                    self._executor,
-                    self._pulse,
-                    first,
-                )
-                return
-            except AccessDenied:
-                raise
-            except Exception as error:
-                kind = classify(error)
-                if kind is not Fault.BUG:
-                    m.REDIS_DISRUPTIONS.add(1, self.labels())
-                log = logger.warning if kind is Fault.TRANSIENT else logger.error
-                delay = backoff.next_delay()
-                log(
-                    "Worker session stopped (%s: %s); starting again in %.1fs",
-                    type(error).__name__,
-                    error,
-                    delay,
-                    exc_info=error if kind is Fault.BUG else None,
-                )
-                first = False
-                if await wait_for(self._stop, delay):
-                    return
+        """Run processing sessions until stopped (``_worker.lifecycle.run_sessions``)."""
+        await run_sessions(
+            self, self.docket, forever, self._stop, self._executor, self._pulse
+        )
 
     # ---- the CLI's entry point -------------------------------------------------------
 

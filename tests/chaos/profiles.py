@@ -37,6 +37,9 @@ class Profile:
     held_tasks: int  # how many such tasks
     max_deliveries: int  # DOCKET_WORKER_MAX_DELIVERIES for the crash scenario
     test_timeout: float  # pytest-timeout per scenario
+    stall_redelivery: float  # the workers' --redelivery-timeout in the stall scenarios
+    stall_pause: float  # CLIENT PAUSE this long (longer than stall_redelivery)
+    stall_freeze: float  # SIGSTOP redis-server this long (longer than stall_redelivery)
 
     @property
     def drain_timeout(self) -> float:
@@ -60,6 +63,9 @@ SHORT = Profile(
     held_tasks=4,
     max_deliveries=3,
     test_timeout=150,
+    stall_redelivery=2.0,
+    stall_pause=4.0,
+    stall_freeze=5.0,
 )
 
 LONG = Profile(
@@ -78,6 +84,9 @@ LONG = Profile(
     held_tasks=10,
     max_deliveries=5,
     test_timeout=600,
+    stall_redelivery=5.0,
+    stall_pause=10.0,
+    stall_freeze=15.0,
 )
 
 PROFILES = {"short": SHORT, "long": LONG}

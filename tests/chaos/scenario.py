@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import os
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -180,6 +182,19 @@ class Scenario:
         await asyncio.to_thread(self.server.start)
         return down, await self.back()
 
+    async def freeze_server(self, seconds: float) -> tuple[float, float]:
+        """SIGSTOP redis-server (by pid) for ``seconds``, then SIGCONT: every
+        connection stays open and hangs; (stopped, answering again)."""
+        assert self.server.process is not None
+        pid = self.server.process.pid
+        os.kill(pid, signal.SIGSTOP)
+        frozen = time.monotonic()
+        try:
+            await asyncio.sleep(seconds)  # the fault's duration
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        return frozen, await self.back()
+
     async def dead_letters(self) -> list[dict[bytes, bytes]] | None:
         """The entries of the dead-letter stream ``P:dead``; None when it does not
         exist (or cannot be read)."""
@@ -203,13 +218,16 @@ class Scenario:
         came_back: float | None = None,
         outage: float | None = None,
         supervised: bool = False,
+        stall: bool = False,
     ) -> Outcome:
         """Reconcile and apply the bar: 0 lost; 0 duplicates unless the outage
-        reached redelivery_timeout; recovery within RECOVERY_BAR of Redis coming
-        back; no worker exited (unless a supervisor restarts them); drained."""
+        reached redelivery_timeout (a ``stall`` of Redis, which every worker
+        lived through, is held to 0 whatever its length); recovery within
+        RECOVERY_BAR of Redis coming back; no worker exited (unless a supervisor
+        restarts them); drained."""
         result = reconcile(self.journal, expected, deaths or {})
         outcome = Outcome(self.name, result)
-        counts_duplicates = outage is None or outage < self.profile.redelivery
+        counts_duplicates = stall or outage is None or outage < self.profile.redelivery
         outcome.check_counts(counts_duplicates)
         if outage is not None:
             outcome.details.append(f"outage {outage:.1f}s")

@@ -24,14 +24,20 @@ Fault = Callable[[Scenario], Awaitable[tuple[float, float]]]
 """Injects the fault; returns (fault began, Redis usable again), monotonic."""
 
 
-async def under_load(s: Scenario, fault: Fault, *, wipes: bool = False) -> Outcome:
+async def under_load(
+    s: Scenario, fault: Fault, *, wipes: bool = False, stall: bool = False
+) -> Outcome:
     """Two workers, the producer running, the fault once a fifth of the tasks
     finished; then drain and reconcile. ``wipes``: the fault erases Redis, so
     tasks confirmed before the old server process exited that never ran are
-    counted apart (wiped with its data), not as lost."""
+    counted apart (wiped with its data), not as lost. ``stall``: Redis stalls
+    as a whole, so no duplicate is allowed whatever the stall's length."""
     await s.start_workers("w1", "w2")
     producer = s.producer()
-    patience = 30 + max(s.profile.restart_outage, s.profile.pause, s.profile.oom_outage)
+    p = s.profile
+    patience = 30 + max(
+        p.restart_outage, p.pause, p.oom_outage, p.stall_pause, p.stall_freeze
+    )
     production = asyncio.create_task(producer.run(patience))
     try:
         assert await s.flowing(set(producer.keys), 0.2), "no traffic before the fault"
@@ -45,7 +51,11 @@ async def under_load(s: Scenario, fault: Fault, *, wipes: bool = False) -> Outco
         expected = producer.confirmed_between(gone)
     drained = await s.drain(expected, s.profile.drain_timeout)
     outcome = await s.outcome(
-        expected, drained=drained, came_back=came_back, outage=came_back - began
+        expected,
+        drained=drained,
+        came_back=came_back,
+        outage=came_back - began,
+        stall=stall,
     )
     if wipes:
         before = producer.confirmed_between(0, gone)

@@ -134,16 +134,17 @@ class FlakyClient:
 async def test_monitor_reconnects_after_connection_errors(
     url: str, name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A lost connection is logged, retried after a pause, and the replay resumes."""
+    """A lost connection is told to the process's outage log (naming the URL),
+    retried after a pause, and the replay resumes."""
     async with StrikeList(url, name) as sender:
         await sender.strike("before")
-    with caplog.at_level(logging.WARNING, logger="docket.strikelist"):
+    with caplog.at_level(logging.WARNING, logger="docket.redis"):
         async with StrikeList(url, name) as strikes:
             assert strikes._broker is not None
             strikes._broker.client = FlakyClient(strikes._broker.client, 1)
             await asyncio.wait_for(strikes.wait_for_strikes_loaded(), 5)
             assert strikes.struck_functions == {"before"}
-    assert "Error connecting to redis, retrying in 1s..." in caplog.text
+    assert "Failed to follow strikes: Redis at " in caplog.text
 
 
 async def test_exit_interrupts_the_retry_pause(url: str, name: str) -> None:

@@ -56,6 +56,10 @@ class BrokerBase:
             self.client, keys, args, publish_after=self.backend.is_memory
         )
 
+    async def ping(self) -> None:
+        """One PING: whether Redis answers at all (raises when it does not)."""
+        await self.client.ping()
+
     async def ensure_group(self) -> None:
         """Create the workers' consumer group (and the stream) if missing."""
         try:

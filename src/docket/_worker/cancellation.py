@@ -7,7 +7,7 @@ import asyncio
 import logging
 
 from .._redis.faults import Backoff, Fault
-from .resilience import backoff_for, pause, report_fault
+from .resilience import backoff_for, pause, reached, report_fault
 from .session import Session
 
 logger = logging.getLogger("docket.worker")
@@ -37,6 +37,7 @@ async def _listen_once(session: Session, backoff: Backoff) -> None:
     async with session.broker.worker_signals() as signals:
         session.listening.set()
         session.pauses_changed.set()  # a pause may have been missed meanwhile
+        reached(session, "listen for cancellations and wake-ups")
         backoff.reset()
         while not session.stop.is_set():
             signal = await signals.next(timeout=1.0)

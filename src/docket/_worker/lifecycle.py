@@ -11,8 +11,11 @@ from typing import Any
 
 from uncalled_for import get_annotation_dependencies, get_dependency_parameters
 
+from .. import _defaults
+from .. import instrumentation as m
 from .._broker import Broker
-from .._redis.faults import AccessDenied, Fault, classify
+from .._redis.faults import AccessDenied, Backoff, Fault, classify
+from .._redis.outages import outage_log
 from ..docket import Docket
 from . import report
 from .cancellation import listener_loop
@@ -21,6 +24,7 @@ from .liveness import deregister, heartbeat_loop, lease_loop
 from .loop import main_loop
 from .pauses import pause_loop
 from .pauses import refresh as refresh_pauses
+from .resilience import PROBE_INTERVAL, probe_loop, reached, unreachable
 from .scheduler import reseed_loop, scheduler_loop
 from .session import Pulse, Session, SessionWorker, wait_for
 from .settler import settle_all, settler_loop
@@ -32,6 +36,8 @@ else:
 
 
 logger = logging.getLogger("docket.worker")
+
+START_SESSION = "start a session"  # what the outage log calls a failed start
 
 
 def _lifecycle_classes(worker: SessionWorker, docket: Docket) -> list[type[Any]]:
@@ -46,6 +52,70 @@ def _lifecycle_classes(worker: SessionWorker, docket: Docket) -> list[type[Any]]
         if hasattr(cls, "worker_lifecycle") and cls not in classes:
             classes.append(cls)
     return classes
+
+
+async def run_sessions(
+    worker: SessionWorker,
+    docket: Docket,
+    forever: bool,
+    stop: asyncio.Event,
+    executor: Executor | None,
+    pulse: Pulse,
+) -> None:
+    """Run processing sessions until stopped. A session's loops survive Redis
+    faults on their own; a session that cannot start (Redis unreachable) is
+    started again after a backoff, or as soon as a PING is answered. Redis being
+    unavailable is told once (the process's outage log); a missing ACL rule at
+    start-up raises ``AccessDenied`` at once, later it is retried and logged at
+    ERROR, as is anything that is not a Redis error."""
+    base = worker.reconnection_delay.total_seconds()
+    backoff = Backoff(base, max(base, _defaults.BACKOFF_CAP.total_seconds()))
+    outage = outage_log(docket.url)
+    first = True
+    while not stop.is_set():
+        try:
+            await run_session(worker, docket, forever, stop, executor, pulse, first)
+            return
+        except AccessDenied:
+            raise
+        except Exception as error:
+            kind = classify(error)
+            delay = backoff.next_delay()
+            if kind is Fault.TRANSIENT:
+                m.REDIS_DISRUPTIONS.add(1, worker.labels())
+                outage.failed(START_SESSION, error)
+            else:
+                if kind is Fault.PERMISSION:
+                    m.REDIS_DISRUPTIONS.add(1, worker.labels())
+                logger.error(
+                    "Worker session stopped (%s: %s); starting again in %.1fs",
+                    type(error).__name__,
+                    error,
+                    delay,
+                    exc_info=error if kind is Fault.BUG else None,
+                )
+            first = False
+            if unreachable(error):
+                await _until_answered(docket, stop, delay)
+            else:
+                await wait_for(stop, delay)
+
+
+async def _until_answered(docket: Docket, stop: asyncio.Event, delay: float) -> None:
+    """Wait ``delay`` seconds, or until Redis answers a PING (tried every
+    ``PROBE_INTERVAL``), or until stopped."""
+    deadline = asyncio.get_running_loop().time() + delay
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(docket.broker.ping(), PROBE_INTERVAL * 4)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            pass
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0 or await wait_for(stop, min(PROBE_INTERVAL, left)):
+            return
 
 
 async def run_session(
@@ -76,8 +146,14 @@ async def run_session(
         free_slots=worker.concurrency,
         executor=executor,
         pulse=pulse,
+        outage=outage_log(docket.url),
+        # A session started after one that failed has lived through trouble
+        # reaching Redis: its sweep waits for its first renewal and the grace.
+        troubled=not first,
     )
-    report.worker_started(session)
+    if not pulse.announced:  # once per worker, not per session
+        pulse.announced = True
+        report.worker_started(session)
     session.broker.backend.warn_if_pool_too_small(worker.concurrency)
     pulse.active = True
     try:
@@ -109,6 +185,7 @@ async def _process(session: Session, first: bool) -> None:
             holding = [
                 background.create_task(listener_loop(session)),
                 background.create_task(lease_loop(session)),
+                background.create_task(probe_loop(session)),
             ]
             await _wait_listening(session, first)
             await refresh_pauses(session)  # before the first claim
@@ -153,6 +230,7 @@ async def _check_access(session: Session, first: bool) -> None:
         if first and classify(error) is Fault.PERMISSION:
             raise AccessDenied(error, session.docket.keyspace.prefix) from error
         raise
+    reached(session, START_SESSION)
     if not session.pulse.eviction_checked:  # once per worker, not per session
         session.pulse.eviction_checked = True
         policy = await session.broker.eviction_policy()

@@ -47,14 +47,18 @@ async def deregister(session: Session) -> None:
 
 
 async def lease_loop(session: Session) -> None:
+    """Renew the leases of every message held, each renewal interval. After
+    trouble reaching Redis, a renewal that gets through (a PING when nothing is
+    held) starts the sweep's grace (``Session.note_contact``)."""
     worker = session.worker
 
     async def renew() -> None:
-        await session.broker.renew(worker.name, [m for m in session.holding if m])
+        held = [m for m in session.holding if m]
+        asked = time.monotonic()
+        if held:
+            await session.broker.renew(worker.name, held)
+        elif session.troubled:
+            await session.broker.ping()
+        session.note_contact(time.monotonic() - asked, renewed=True)
 
-    await every(
-        session,
-        lambda: worker.redelivery_timeout.total_seconds() / 4,
-        renew,
-        "renew leases",
-    )
+    await every(session, lambda: session.renewal_interval, renew, "renew leases")

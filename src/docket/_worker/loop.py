@@ -22,7 +22,7 @@ import time
 from .. import _clock, _defaults
 from .._broker import Sweep
 from .claiming import read_ahead, start, take_buffered
-from .resilience import keep_running
+from .resilience import keep_running, reached
 from .session import FIRST_FINISH_POLL_MS, Running, Session, wait_for
 
 
@@ -32,8 +32,13 @@ def _reclaim_interval(session: Session) -> float:
 
 async def _sweep(session: Session, count: int) -> Sweep:
     """Messages abandoned for ``redelivery_timeout`` (see ``_broker/sweep.py``):
-    never one this worker holds, and at most one suspect at a time."""
+    never one this worker holds, and at most one suspect at a time. None while
+    the sweep's grace holds after trouble reaching Redis (``Session.may_sweep``):
+    a stall of Redis makes every lease look expired, and their owners, which
+    lived through the same stall, renew them first."""
     worker = session.worker
+    if not session.may_sweep():
+        return Sweep([])
     return await session.broker.reclaim(
         worker.name,
         count,
@@ -76,7 +81,11 @@ async def _loop(session: Session) -> None:
         # back by up to the check interval after the last task settled.
         finishing = not session.forever
         block = block_ms if free > 0 and not finishing else None
+        asked = time.monotonic()
         deliveries = await session.broker.read(worker.name, count, block)
+        took = time.monotonic() - asked - (block or 0) / 1000
+        session.note_contact(took, renewed=False)
+        reached(session, "read tasks")
         if deliveries:
             session.buffer.extend(deliveries)  # claimed at the top, as slots allow
             continue

@@ -17,7 +17,7 @@ from .. import _clock
 from .._broker import Delivery
 from .._broker.pauses import PauseMark
 from .._codec.message import identity
-from .resilience import backoff_for, pause, report_fault
+from .resilience import backoff_for, pause, reached, report_fault
 from .session import Session
 
 logger = logging.getLogger("docket.worker")
@@ -66,11 +66,12 @@ async def pause_loop(session: Session) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            report_fault(session, "Reading the paused tasks", error)
+            report_fault(session, "read the paused task types", error)
             session.pauses_changed.set()  # try again after the pause
             if not await pause(session, backoff):
                 return
             continue
+        reached(session, "read the paused task types")
         backoff.reset()
 
 

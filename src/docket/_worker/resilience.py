@@ -1,10 +1,19 @@
 """How every loop of a worker session survives faults: one helper, one policy.
 
-A failed tick is logged (WARNING naming the error for Redis faults, ERROR for
-permission errors and for anything that is not a Redis error), counted in
-``docket_redis_disruptions`` when Redis was at fault, and followed by a pause that
-starts at the worker's ``reconnection_delay`` and doubles, with jitter, up to
-``BACKOFF_CAP``; the first success resets it. No loop has an ``except`` of its own.
+A failed tick is counted in ``docket_redis_disruptions`` when Redis was at fault
+and followed by a pause that starts at the worker's ``reconnection_delay`` and
+doubles, with jitter, up to ``BACKOFF_CAP``; the first success resets it. No loop
+has an ``except`` of its own.
+
+What is logged: Redis being unavailable goes to the process's ``OutageLog`` for
+the URL (one WARNING when the outage starts, a reminder a minute, one INFO when
+it ends: ``_redis/outages.py``); a permission error is logged at ERROR, and
+anything that is not a Redis error at ERROR with its traceback, each time.
+
+While Redis cannot be reached at all, one PING every ``REDIS_PROBE_INTERVAL``
+(``probe_loop``) watches for its return and then ends every loop's pause at
+once (``Session.back``): the loops back off, yet the worker resumes within a
+fraction of a second of Redis answering, whatever the outage's length.
 """
 
 from __future__ import annotations
@@ -14,10 +23,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from .. import _defaults
 from .. import instrumentation as m
 from .._redis.faults import Backoff, Fault, classify
 from .session import Session, wait_for
+
+PROBE_INTERVAL = _defaults.REDIS_PROBE_INTERVAL.total_seconds()
 
 logger = logging.getLogger("docket.worker")
 
@@ -33,6 +47,7 @@ def report_fault(session: Session, what: str, error: BaseException) -> Fault:
     """Log and count one failure to do ``what`` (an infinitive: "renew leases",
     logged as "Failed to renew leases: ..."); returns its kind."""
     kind = classify(error)
+    session.note_trouble()
     if kind is Fault.BUG:
         logger.error("Failed to %s; retrying", what, exc_info=error)
         return kind
@@ -40,19 +55,89 @@ def report_fault(session: Session, what: str, error: BaseException) -> Fault:
     detail = f"{type(error).__name__}: {error}"
     if kind is Fault.PERMISSION:
         logger.error("Failed to %s: refused by Redis (%s); retrying", what, detail)
-    else:
-        logger.warning(
-            "Failed to %s: Redis is unavailable (%s); retrying", what, detail
-        )
+        return kind
+    # Every failure at DEBUG; the outage log says it once at WARNING.
+    logger.debug("Failed to %s: Redis is unavailable (%s); retrying", what, detail)
+    if session.outage is not None:
+        session.outage.failed(what, error)
+    if unreachable(error):
+        if session.back.is_set():  # a new outage: pauses wait for its end
+            session.back = asyncio.Event()
+        session.unreachable.set()
     return kind
 
 
+def unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says Redis could not be reached at all (as opposed to
+    Redis answering with a refusal: out of memory, read only, loading...)."""
+    grouped = getattr(error, "exceptions", None)
+    if grouped:
+        return any(unreachable(inner) for inner in grouped)
+    return isinstance(error, (ConnectionError, TimeoutError, OSError)) or isinstance(
+        error, (RedisConnectionError, RedisTimeoutError, asyncio.TimeoutError)
+    )
+
+
+def reached(session: Session, what: str) -> None:
+    """``what`` succeeded: part of the end of an outage, if one is under way."""
+    outage = session.outage
+    if outage is not None and outage.down:
+        outage.succeeded(what)
+
+
+async def probe_loop(session: Session) -> None:
+    """While Redis is unreachable, PING it every ``PROBE_INTERVAL``; once it
+    answers, set ``session.back`` so that every loop waiting out a backoff tries
+    again at once."""
+    while not session.stop.is_set():
+        if not await _either(session.unreachable, session.stop, None):
+            return
+        session.unreachable.clear()
+        back = session.back
+        while not back.is_set():
+            try:
+                await asyncio.wait_for(session.broker.ping(), PROBE_INTERVAL * 4)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # still out: the loops' own failures are logged
+                if await wait_for(session.stop, PROBE_INTERVAL):
+                    return
+                continue
+            back.set()
+
+
+async def pause_briefly(session: Session, delay: float) -> None:
+    """Wait ``delay`` seconds, or until the probe finds Redis back (not cut short
+    by a stop: what waits here must still be done)."""
+    await _either(session.back, asyncio.Event(), delay)
+
+
+async def _either(
+    first: asyncio.Event, second: asyncio.Event, timeout: float | None
+) -> bool:
+    """Wait until ``first`` is set (True) or ``second`` or the timeout (False)."""
+    if first.is_set():
+        return True
+    if second.is_set():
+        return False
+    one = asyncio.ensure_future(first.wait())
+    two = asyncio.ensure_future(second.wait())
+    try:
+        await asyncio.wait([one, two], timeout=timeout, return_when="FIRST_COMPLETED")
+    finally:
+        one.cancel()
+        two.cancel()
+    return first.is_set()
+
+
 async def pause(session: Session, backoff: Backoff, cap: float | None = None) -> bool:
-    """Wait out the next backoff delay (at most ``cap``); False when stopping."""
+    """Wait out the next backoff delay (at most ``cap``), or until the probe finds
+    Redis back; False when stopping."""
     delay = backoff.next_delay()
     if cap is not None:
         delay = min(delay, cap)
-    return not await wait_for(session.stop, delay)
+    await _either(session.stop, session.back, delay)
+    return not session.stop.is_set()
 
 
 async def until_done(
@@ -66,14 +151,17 @@ async def until_done(
     cap = session.worker.redelivery_timeout.total_seconds() / 4
     while True:
         try:
-            return await operation()
+            result = await operation()
         except asyncio.CancelledError:
             raise
         except Exception as error:
             if classify(error) is Fault.BUG:
                 raise
             report_fault(session, what, error)
-            await asyncio.sleep(min(backoff.next_delay(), cap))
+            await pause_briefly(session, min(backoff.next_delay(), cap))
+            continue
+        reached(session, what)
+        return result
 
 
 async def keep_running(
@@ -84,6 +172,7 @@ async def keep_running(
     while not session.stop.is_set():
         try:
             await body()
+            reached(session, what)
             return
         except asyncio.CancelledError:
             raise
@@ -113,6 +202,7 @@ async def every(
             if not await pause(session, backoff, interval()):
                 return
             continue
+        reached(session, what)
         backoff.reset()
         if await wait_for(session.stop, interval()):
             return
@@ -123,6 +213,10 @@ __all__ = [
     "every",
     "keep_running",
     "pause",
+    "pause_briefly",
+    "probe_loop",
+    "reached",
     "report_fault",
+    "unreachable",
     "until_done",
 ]

@@ -38,8 +38,8 @@ from ..execution import Execution, ExecutionState
 from ..instrumentation import span, tracing_enabled
 from . import report
 from .isolation import run_isolated
-from .resilience import backoff_for, report_fault, until_done
-from .session import Running, Session, wait_for
+from .resilience import backoff_for, pause, reached, report_fault, until_done
+from .session import Running, Session
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import ExceptionGroup  # pyright: ignore[reportMissingImports]
@@ -144,6 +144,7 @@ async def _settle(
 ) -> None:
     execution = held.execution
     execution.acknowledged = True
+    execution.progress.discard_pending()  # never written after the settlement
     settlement = execution.settlement(state, error, stored, failure=failure)
     if held.cancel_requested and state is not ExecutionState.CANCELLED:
         # It caught its CancelledError and finished: its outcome stands.
@@ -195,7 +196,7 @@ async def _outcome_generation(session: Session, execution: Execution) -> int:
         return execution.generation
     current = await until_done(
         session,
-        "Reading a run generation",
+        "read a run generation",
         lambda: docket.broker.run_generation(execution.key),
     )
     return current or 0
@@ -283,17 +284,19 @@ async def _follow_up(
     before Redis answers, ``Abandoned`` leaves the message for redelivery."""
     backoff = backoff_for(session)
     cap = session.worker.redelivery_timeout.total_seconds() / 4
+    what = f"follow up {execution.function_name}"
     while True:
         try:
-            return await handler.on_complete(execution, outcome)
+            handled = await handler.on_complete(execution, outcome)
         except Exception as error:
             if not _redis_trouble(error):
                 raise
-            report_fault(session, f"follow up {execution.function_name}", error)
-            if session.stop.is_set() or await wait_for(
-                session.stop, min(backoff.next_delay(), cap)
-            ):
+            report_fault(session, what, error)
+            if session.stop.is_set() or not await pause(session, backoff, cap):
                 raise Abandoned(str(error)) from error
+            continue
+        reached(session, what)
+        return handled
 
 
 def _raise_failures(resolved: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from .. import _clock, _defaults
 from ..dependencies._perpetual import Perpetual
 from ..dependencies._resolution import get_single_dependency_parameter_of_type
 from . import report
-from .resilience import backoff_for, every, pause, report_fault
+from .resilience import backoff_for, every, pause, reached, report_fault
 from .session import Session, wait_for
 
 logger = logging.getLogger("docket.worker")
@@ -39,6 +39,7 @@ async def scheduler_loop(session: Session) -> None:
             if not await pause(session, backoff):
                 return
             continue
+        reached(session, "move due tasks")
         backoff.reset()
         if result.dead_lettered:
             report.parked_dead_lettered(session, result.dead_lettered)

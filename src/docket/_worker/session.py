@@ -12,12 +12,16 @@ from typing import Any, Protocol
 
 from uncalled_for import Dependency
 
+from .. import _defaults
 from .._broker import Broker, Delivery, Settlement
 from .._handles import WorkerHandle
+from .._redis.outages import OutageLog
 from ..docket import Docket
 from ..execution import Execution
 
 logger = logging.getLogger("docket.worker")
+
+SWEEP_GRACE_EXTRA = _defaults.SWEEP_GRACE_EXTRA.total_seconds()
 
 # While a run until finished waits on work held elsewhere: its first look's wait.
 FIRST_FINISH_POLL_MS = 5
@@ -62,6 +66,9 @@ class Pulse:
     # the health endpoint repeats it).
     eviction_policy: str | None = None
     eviction_checked: bool = False
+    # The start-up line was logged (once per worker, however often a session
+    # must start again while Redis is unreachable).
+    announced: bool = False
 
     def healthy(self, horizon: float) -> bool:
         return self.active and time.monotonic() - self.last_beat < horizon
@@ -122,6 +129,18 @@ class Session:
     pauses_changed: asyncio.Event = field(default_factory=asyncio.Event)
     # The worker's pools of isolated children (isolation/).
     isolation: Any = None
+    # Redis outages (resilience.py): the process's log of them for this URL; a
+    # nudge that starts the probe (Redis unreachable); the event the probe sets
+    # when Redis answers again, which ends every loop's backoff pause at once.
+    outage: OutageLog | None = None
+    unreachable: asyncio.Event = field(default_factory=asyncio.Event)
+    back: asyncio.Event = field(default_factory=asyncio.Event)
+    # The sweep's grace (loop.py): after trouble reaching Redis (a failure, or a
+    # round trip that came back late) no sweep until our own leases were renewed
+    # and a renewal interval has passed, so every worker that lived through the
+    # same stall renews its leases before anyone takes them for abandoned.
+    troubled: bool = False
+    sweep_hold_until: float = 0.0
 
     @property
     def in_flight(self) -> int:
@@ -164,6 +183,35 @@ class Session:
     def holding(self) -> set[bytes]:
         """Every message this worker holds: executions, and those read ahead."""
         return {*self.by_message, *(d.message_id for d in self.buffer)}
+
+    @property
+    def renewal_interval(self) -> float:
+        """How often leases are renewed: a quarter of the redelivery timeout."""
+        return self.worker.redelivery_timeout.total_seconds() / 4
+
+    def note_trouble(self) -> None:
+        """Redis failed us: hold the sweep until a renewal gets through."""
+        self.troubled = True
+
+    def note_contact(self, late: float, renewed: bool) -> None:
+        """A round trip came back ``late`` seconds beyond what it should take
+        (``renewed``: it renewed our leases). Late by a renewal interval or more
+        is trouble too: Redis stalled, and every lease may look expired."""
+        interval = self.renewal_interval
+        if late >= interval:
+            self.troubled = True
+        if self.troubled and renewed:
+            self.troubled = False
+            self.sweep_hold_until = time.monotonic() + self.sweep_grace
+
+    @property
+    def sweep_grace(self) -> float:
+        """How long sweeps wait after our first renewal past trouble: a renewal
+        interval, and a second for the other workers' probes and renewals."""
+        return self.renewal_interval + SWEEP_GRACE_EXTRA
+
+    def may_sweep(self) -> bool:
+        return not self.troubled and time.monotonic() >= self.sweep_hold_until
 
     def note_duration(self, seconds: float) -> None:
         """Fold one task's duration into ``typical_duration``."""

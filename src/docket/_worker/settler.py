@@ -16,7 +16,7 @@ import logging
 from .. import _codec
 from .._broker import Settlement
 from .claiming import claims_of, launch, prepare, read_ahead, take_buffered, unclaim
-from .resilience import backoff_for, report_fault
+from .resilience import backoff_for, pause_briefly, reached, report_fault
 from .session import Running, Session, wait_for
 
 Pending = list[tuple[Settlement, Running, "asyncio.Future[None] | None"]]
@@ -120,9 +120,10 @@ async def settle_all(session: Session) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            report_fault(session, f"settle {len(session.pending)} executions", error)
-            await asyncio.sleep(min(backoff.next_delay(), cap))
+            report_fault(session, "settle executions", error)
+            await pause_briefly(session, min(backoff.next_delay(), cap))
             continue
+        reached(session, "settle executions")
         backoff.reset()
 
 
@@ -143,3 +144,5 @@ async def settler_loop(session: Session) -> None:
             raise
         except Exception as error:  # the counts stay in the tally for next time
             report_fault(session, "write throughput counts", error)
+            continue
+        reached(session, "write throughput counts")
