@@ -207,9 +207,11 @@ def make_call(
     every TaskCall it returns shares them."""
     task, name = resolve(docket, function)
     at, under = fixed_when(when), fixed_key(key)
+    # A call made from a function names no alias: its messages name the function.
+    alias = name if isinstance(function, str) else None
 
     def capture(*args: Any, **kwargs: Any) -> TaskCall:
-        return TaskCall(task, args, dict(kwargs), under, at, name)
+        return TaskCall(task, args, dict(kwargs), under, at, alias)
 
     return capture
 

@@ -40,7 +40,8 @@ async def test_call_captures_a_task_call_without_writing(docket: Docket):
     when = later()
     make = docket.call(double, when=when, key="k")
     first, second = make(1), make(n=2)
-    assert first == TaskCall(double, (1,), {}, "k", when, "double")
+    # built from the function, it names no alias (None: the message names it)
+    assert first == TaskCall(double, (1,), {}, "k", when, None)
     assert second.kwargs == {"n": 2} and second.key == "k" and second.when == when
     assert docket.tasks["double"] is double
     with pytest.raises(dataclasses.FrozenInstanceError):
