@@ -5,6 +5,7 @@ admission windows forward without sleeping. The tests taking the project's
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
@@ -12,6 +13,7 @@ from typing import Annotated
 import pytest
 
 from docket import (
+    ConcurrencyLimit,
     Cooldown,
     Cron,
     CurrentDocket,
@@ -311,3 +313,45 @@ async def test_until_idle_needs_the_runner_open(memory_docket: Docket) -> None:
     """A runner not entered says how to use it."""
     with pytest.raises(RuntimeError, match="async with DocketRunner"):
         await DocketRunner(memory_docket).until_idle()
+
+
+async def forever_now(perpetual: Perpetual = Perpetual()) -> None:
+    ran.append(("again", _moment()))
+
+
+async def test_until_idle_stops_a_chain_that_never_lets_time_move(
+    memory_docket: Docket, docket_runner: DocketRunner, docket_clock: VirtualClock
+) -> None:
+    """A Perpetual with no interval schedules itself for now forever: until_idle
+    stops after max_runs with a clear error, and the runner goes on working."""
+    await memory_docket.add(forever_now, key="loop")()
+    with pytest.raises(RuntimeError, match="stopped after 50 runs"):
+        await docket_runner.until_idle(max_runs=50)
+    assert 50 <= len(ran) <= 60  # those in flight when it stopped finished
+    await memory_docket.cancel("loop")
+    await memory_docket.add(child)("after")
+    await docket_runner.until_idle()
+    docket_runner.assert_ran(child, "after", times=1)
+
+
+async def one_at_a_time(n: int, limit: ConcurrencyLimit = ConcurrencyLimit(1)) -> None:
+    ran.append((f"start-{n}", _moment()))
+    await asyncio.sleep(0)  # let the others try the slot meanwhile
+    ran.append((f"end-{n}", _moment()))
+
+
+async def test_a_concurrency_limit_under_the_virtual_clock(docket: Docket) -> None:
+    """ConcurrencyLimit(1): the waiters park and are woken as the slot frees, all
+    within one until_idle, never two at once (memory:// and Redis)."""
+    async with DocketRunner(docket) as runner:
+        with VirtualClock(runner):
+            for n in range(3):
+                await docket.add(one_at_a_time)(n)
+            await runner.until_idle()
+    labels = [label for label, _ in ran]
+    assert len(labels) == 6
+    assert all(
+        labels[i].startswith("start-") and labels[i + 1].startswith("end-")
+        for i in range(0, 6, 2)
+    ), labels
+    runner.assert_ran(one_at_a_time, times=3)

@@ -15,7 +15,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from .. import testing
+from .. import _clock, testing
 from .._worker import report
 from ..docket import Docket
 from ..execution import Execution
@@ -24,6 +24,10 @@ from ..worker import Worker
 __all__ = ["DocketRunner", "Run"]
 
 TaskRef = str | Callable[..., Any]
+
+# Attempts one until_idle() may run before it is taken for a task that keeps
+# scheduling itself for the moment it runs in.
+MAX_RUNS = 10_000
 
 
 class _RunnerWorker(Worker):
@@ -79,6 +83,7 @@ class DocketRunner:
         self.worker: Worker = _RunnerWorker(docket, **worker_options)
         self.runs: list[Run] = []
         self._open = False
+        self._budget: int | None = None  # runs left in this until_idle()
 
     async def __aenter__(self) -> DocketRunner:
         await self.worker.__aenter__()
@@ -112,13 +117,43 @@ class DocketRunner:
                 error,
             )
         )
+        if self._budget is not None:
+            self._budget -= 1
+            if self._budget == 0:  # a chain that never lets time move on
+                self.worker.stop()
 
-    async def until_idle(self) -> None:
+    async def until_idle(self, max_runs: int = MAX_RUNS) -> None:
         """Run what is due now, and what that schedules for now; return when
-        nothing due is left and nothing runs. Tasks due later stay queued."""
+        nothing due is left and nothing runs. Tasks due later stay queued.
+
+        More than ``max_runs`` attempts in one call stop the worker and raise
+        RuntimeError: a task that keeps scheduling itself for now would
+        otherwise hold the call forever."""
         if not self._open:
             raise RuntimeError("Use 'async with DocketRunner(docket)' before running")
-        await self.worker.run_until_finished()
+        self._budget = max_runs
+        spent = False
+        try:
+            # A run's teardown (a concurrency slot's release waking a waiter) may
+            # queue work after the worker saw nothing due: look again after it.
+            while True:
+                await self.worker.run_until_finished()
+                spent = self._spent()
+                if spent or not await self.docket.broker.pending_work(
+                    due_by=_clock.time()
+                ):
+                    break
+        finally:
+            self._budget = None
+        if spent:
+            raise RuntimeError(
+                f"until_idle() stopped after {max_runs} runs with work still due: "
+                "does a task keep scheduling itself for now (a Perpetual without "
+                "every, a retry without delay)?"
+            )
+
+    def _spent(self) -> bool:
+        return self._budget is not None and self._budget <= 0
 
     # ---- what ran ----------------------------------------------------------------
 
