@@ -9,7 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 
-from docket import CurrentDocket, Docket, Progress
+from docket import (
+    CurrentDocket,
+    CurrentExecution,
+    Docket,
+    Execution,
+    Progress,
+    Retry,
+)
 
 
 async def _record(docket: Docket, name: str, *values: object) -> None:
@@ -59,4 +66,13 @@ async def quick(number: int, docket: Docket = CurrentDocket()) -> int:
     return number
 
 
-tasks = [fail_with, fail_once, crawl, quick]
+async def gives_up(
+    label: str,
+    execution: Execution = CurrentExecution(),
+    retry: Retry = Retry(attempts=2),
+) -> None:
+    """Fail on both of its attempts, each with its own message."""
+    raise ValueError(f"attempt {execution.attempt} of {label} fails")
+
+
+tasks = [fail_with, fail_once, crawl, quick, gives_up]

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,8 +60,9 @@ def with_docket(url: str, name: str, body: Callable[[Docket], Awaitable[T]]) -> 
     return asyncio.run(main())
 
 
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
+@contextmanager
+def chromium() -> Iterator[WebDriver]:
+    """A headless Chromium, quit when the block ends."""
     options = Options()
     options.binary_location = CHROMIUM
     for flag in (
@@ -80,9 +82,15 @@ def browser() -> Iterator[WebDriver]:
 
 
 @pytest.fixture
-def stack(redis_server: RedisServer, docket_name: str, tmp_path: Path) -> Iterator[str]:
-    """A worker process and a ``docket dashboard`` process; the dashboard's URL."""
-    url = redis_server.url
+def browser() -> Iterator[WebDriver]:
+    with chromium() as driver:
+        yield driver
+
+
+@contextmanager
+def running_stack(url: str, docket_name: str, folder: Path) -> Iterator[str]:
+    """A worker process and a ``docket dashboard`` process on ``url``; yields
+    the dashboard's URL; both are stopped (by their pids) when the block ends."""
     worker = WorkerProcess(
         [
             "--url",
@@ -99,12 +107,12 @@ def stack(redis_server: RedisServer, docket_name: str, tmp_path: Path) -> Iterat
             "10ms",
         ],
         {},
-        tmp_path / "worker.log",
+        folder / "worker.log",
     )
     port = free_port()
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     environment.pop("DOCKET_DASHBOARD_TOKEN", None)
-    log = open(tmp_path / "dashboard.log", "wb")  # noqa: SIM115 (closed below)
+    log = open(folder / "dashboard.log", "wb")  # noqa: SIM115 (closed below)
     dashboard = subprocess.Popen(
         [
             sys.executable,
@@ -137,6 +145,13 @@ def stack(redis_server: RedisServer, docket_name: str, tmp_path: Path) -> Iterat
                 worker.wait()
             finally:
                 worker.close()
+
+
+@pytest.fixture
+def stack(redis_server: RedisServer, docket_name: str, tmp_path: Path) -> Iterator[str]:
+    """A worker process and a ``docket dashboard`` process; the dashboard's URL."""
+    with running_stack(redis_server.url, docket_name, tmp_path) as url:
+        yield url
 
 
 def wait(
@@ -217,20 +232,25 @@ def test_the_dashboard_in_a_real_browser(
     browser.refresh()
     summary = wait(
         browser,
-        lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-key="flaky-1"] summary'),
+        lambda d: d.find_element(
+            By.CSS_SELECTOR, 'tr[data-task-key="flaky-1"] summary'
+        ),
     )
     summary.click()
     assert (
         "first try with v1 fails"
-        in browser.find_element(By.CSS_SELECTOR, 'tr[data-key="flaky-1"] pre').text
+        in browser.find_element(By.CSS_SELECTOR, 'tr[data-task-key="flaky-1"] pre').text
     )
     assert (
         "<pickled"
-        in browser.find_element(By.CSS_SELECTOR, 'tr[data-key="flaky-1"] td.args').text
+        in browser.find_element(
+            By.CSS_SELECTOR, 'tr[data-task-key="flaky-1"] td.args'
+        ).text
     )
     shot(browser, "failed")
     browser.find_element(
-        By.CSS_SELECTOR, 'tr[data-key="flaky-1"] button[data-action="/failed/replay"]'
+        By.CSS_SELECTOR,
+        'tr[data-task-key="flaky-1"] button[data-action="/failed/replay"]',
     ).click()
     notice = wait(browser, lambda d: d.find_element(By.ID, "notice"))
     assert notice.text == "Replayed flaky-1"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,7 +29,7 @@ async def _serve(
     import uvicorn
 
     from ..docket import Docket
-    from ..web import create_app
+    from ..web import create_app, end_live_streams
 
     async with Docket(name=docket_name, url=url, signing_keys=keys) as docket:
         web = create_app(
@@ -45,9 +45,15 @@ async def _serve(
             port=port,
             log_level="warning",
             lifespan="on",
-            timeout_graceful_shutdown=2,  # live streams end with the server
+            timeout_graceful_shutdown=2,  # whatever a request still does
         )
-        server = uvicorn.Server(config)
+
+        class Server(uvicorn.Server):
+            async def shutdown(self, sockets: Any = None) -> None:
+                end_live_streams(web)  # an open tab must not hold the exit
+                await super().shutdown(sockets)
+
+        server = Server(config)
         say(
             f"Dashboard of docket {docket_name!r} at {redact_url(url)} "
             f"on http://{host}:{port}/ (Ctrl+C stops it)"

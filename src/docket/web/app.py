@@ -10,7 +10,7 @@ from importlib import resources
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
@@ -18,6 +18,7 @@ from .. import _defaults
 from ..docket import Docket
 from .console import Console, Settings
 from .hosts import ASGIApp, HostCheck, Message, Receive, Scope, Send
+from .outage import UNREACHABLE
 from .query import BadQuery
 from .routes import (
     auth,
@@ -61,6 +62,24 @@ class ServerTiming:
 async def malformed_query(request: Request, error: Exception) -> Response:
     """Every route's answer to a malformed query parameter: 400 and why."""
     return JSONResponse({"error": str(error)}, status_code=400)
+
+
+async def unreachable(request: Request, error: Exception) -> Response:
+    """Every route's answer while Redis cannot be reached: 503 with a page that
+    says so and retries by itself (JSON under /api/); one log line per outage,
+    never a traceback per request."""
+    console: Console = request.app.state.console
+    text = console.outage.began(error)
+    if request.url.path.startswith(f"{request.scope.get('root_path', '')}/api/"):
+        document = {"error": f"Redis unreachable at {console.safe_url}: {text}"}
+        return JSONResponse(document, status_code=503)
+    html = console.render(
+        "unreachable.html",
+        docket_name=console.docket.name,
+        docket_url=console.safe_url,
+        problem=text,
+    )
+    return HTMLResponse(html, status_code=503, headers={"Retry-After": "5"})
 
 
 def create_app(
@@ -117,7 +136,10 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={BadQuery: malformed_query},
+        exception_handlers={
+            BadQuery: malformed_query,
+            **{kind: unreachable for kind in UNREACHABLE},
+        },
     )
     app.state.console = console
     # The last added runs first: timing, then Host, then the token.
@@ -125,3 +147,12 @@ def create_app(
     app.add_middleware(HostCheck, allowed=settings.allowed_hosts)  # pyright: ignore[reportArgumentType]
     app.add_middleware(ServerTiming)  # pyright: ignore[reportArgumentType]
     return app
+
+
+def end_live_streams(app: Starlette) -> None:
+    """End the live streams of a dashboard made by ``create_app`` at their next
+    tick (half a second): call it when the server starts shutting down, so that
+    an open browser tab does not hold the shutdown (and whatever the service
+    stops after it, such as an embedded worker) until its stream ends."""
+    console: Console = app.state.console
+    console.end_streams()

@@ -17,6 +17,7 @@ from .. import _defaults
 from .._redis import redact_url
 from ..docket import Docket
 from .hosts import allowed_names
+from .outage import Outage
 from .sessions import FailureLimit, Sessions
 
 
@@ -119,10 +120,14 @@ class Console:
     templates: Environment = field(default_factory=template_environment)
     sessions: Sessions = field(init=False)
     failures: FailureLimit = field(init=False)
+    outage: Outage = field(init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _entered_here: bool = False
+    _ending: asyncio.Event = field(default_factory=asyncio.Event)
+    _loop: asyncio.AbstractEventLoop | None = None
 
     def __post_init__(self) -> None:
+        self.outage = Outage(self.safe_url)
         self.sessions = Sessions(self.settings.session_lifetime)
         self.failures = FailureLimit(
             _defaults.DASHBOARD_LOGIN_FAILURES,
@@ -144,7 +149,33 @@ class Console:
                 self._entered_here = True
         return self.docket
 
+    @property
+    def streams_ending(self) -> bool:
+        return self._ending.is_set()
+
+    def end_streams(self) -> None:
+        """End every live stream at its next tick (the server is stopping); safe
+        to call from any thread."""
+        loop = self._loop
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if loop is not None and loop is not current and not loop.is_closed():
+            loop.call_soon_threadsafe(self._ending.set)
+        else:
+            self._ending.set()
+
+    async def pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when the live streams are told to end."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(self._ending.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+
     async def close(self) -> None:
+        self.end_streams()
         if self._entered_here:
             self._entered_here = False
             await self.docket.__aexit__(None, None, None)

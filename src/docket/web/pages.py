@@ -42,6 +42,7 @@ def page(
     """Render ``template`` as the page ``name`` (its navigation entry); its live
     stream gets ``live`` (default: the page's name and query parameters)."""
     console = console_of(request)
+    console.outage.over()  # the page's data was read: Redis answers
     settings = console.settings
     allowed = signed_in(console, request)
     html = console.render(

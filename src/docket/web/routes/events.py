@@ -17,10 +17,11 @@ from starlette.routing import Route
 from .. import query, views
 from ..pages import NAVIGATION, base_of, console_of, data
 from ..security import csrf_token
-from . import task
+from . import failed, task
 from .tasks import TaskQuery
 
 STREAM_SECONDS = 300  # a browser's EventSource reconnects by itself after this
+LIVE_TIMEOUT = 1.0  # an update Redis has not answered by then is an outage
 
 
 PAGES = (*(name for name, _, _ in NAVIGATION), "login", "task")
@@ -49,6 +50,14 @@ async def _live(
     elif page == "task" and (key := query.text(request, "key")):
         report = await task.report(console, key)
         html["task-live"] = console.render("_task_body.html", report=report, **context)
+    elif page == "failed":
+        found = await failed.read(request)
+        html["failed-rows"] = console.render(
+            "_failed_rows.html", filters=failed.filters(request), **found, **context
+        )
+    elif page == "dead":
+        found = await views.dead(console, query.stream_id(request, "cursor"))
+        html["dead-rows"] = console.render("_dead_rows.html", **found, **context)
     elif page == "overview":
         found = await views.overview(console)
         html["top-failing"] = console.render("_top_failing.html", **found, **context)
@@ -63,19 +72,26 @@ async def events(request: Request) -> Response:
     console = console_of(request)
     page = query.choice(request, "page", PAGES, "overview")
     tasks = TaskQuery.of(request)  # checked before the stream starts
+    if page in ("failed", "dead"):  # their filters, checked before it starts
+        query.minutes(request, "since")
+        query.stream_id(request, "cursor")
 
     async def stream() -> AsyncIterator[str]:
         deadline = time.monotonic() + STREAM_SECONDS
         yield "retry: 1000\n\n"
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not console.streams_ending:
             if await request.is_disconnected():
                 return
             try:
-                payload = await _live(request, page, tasks)
+                payload = await asyncio.wait_for(
+                    _live(request, page, tasks), LIVE_TIMEOUT
+                )
+                console.outage.over()
                 yield f"data: {json.dumps(payload)}\n\n"
             except Exception as error:  # Redis trouble: say so, keep trying
-                yield f"event: trouble\ndata: {json.dumps(str(error))}\n\n"
-            await asyncio.sleep(console.settings.tick)
+                text = console.outage.began(error)
+                yield f"event: trouble\ndata: {json.dumps(text)}\n\n"
+            await console.pause(console.settings.tick)
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

@@ -15,7 +15,8 @@ from ..pages import bad_request, console_of, data, minutes, page, text
 from ._actions import act, required
 
 
-async def _read(request: Request) -> dict[str, Any]:
+async def read(request: Request) -> dict[str, Any]:
+    """The failed page's data for the request's filters (its live stream's too)."""
     return await views.failed(
         console_of(request),
         text(request, "task"),
@@ -26,20 +27,21 @@ async def _read(request: Request) -> dict[str, Any]:
     )
 
 
+def filters(request: Request) -> dict[str, str]:
+    return {n: text(request, n) or "" for n in ("task", "error_type", "key", "since")}
+
+
 async def failed_page(request: Request) -> Response:
     try:
-        found = await _read(request)
+        found = await read(request)
     except ValueError as error:
         return bad_request(str(error))
-    filters = {
-        n: text(request, n) or "" for n in ("task", "error_type", "key", "since")
-    }
-    return page(request, "failed.html", "failed", filters=filters, **found)
+    return page(request, "failed.html", "failed", filters=filters(request), **found)
 
 
 async def failed_api(request: Request) -> Response:
     try:
-        return data(await _read(request))
+        return data(await read(request))
     except ValueError as error:
         return bad_request(str(error))
 
