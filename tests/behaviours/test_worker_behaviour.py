@@ -361,6 +361,31 @@ async def test_a_task_cancelled_from_outside_while_the_worker_drains(
     assert pending["pending"] == 1  # left for redelivery, not settled
 
 
+async def test_a_task_that_cancels_its_own_asyncio_task_runs_once(docket: Docket):
+    """A task whose body cancels its own asyncio task (nobody called cancel(), the
+    worker is not stopping) ends CANCELLED and is acknowledged: it is not left
+    pending to run again after every redelivery timeout."""
+    runs: list[int] = []
+
+    async def self_cancelling() -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+            await asyncio.sleep(1)
+
+    execution = await docket.add(self_cancelling)()
+    async with Worker(docket, redelivery_timeout=timedelta(milliseconds=200)) as w:
+        await asyncio.wait_for(w.run_until_finished(), 10)
+    await execution.sync()
+    assert runs == [1]
+    assert execution.state is ExecutionState.CANCELLED
+    async with docket.redis() as client:
+        pending = await client.xpending(docket.stream_key, docket.worker_group_name)
+    assert pending["pending"] == 0
+
+
 async def test_concurrency_is_respected(docket: Docket):
     """No more than `concurrency` tasks run at once."""
     running = 0

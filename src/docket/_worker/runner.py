@@ -94,9 +94,9 @@ async def _run_in_span(
         else:
             await _run_with_dependencies(session, held, started, task_span)
     except asyncio.CancelledError:
-        if not held.cancel_requested and _stopping_hard():
-            raise  # the worker is stopping hard: leave the message for redelivery
-        if held.cancel_requested:
+        if not held.cancel_requested and _stopping(session):
+            raise  # the worker is stopping: leave the message for redelivery
+        if held.cancel_requested or _cancelling():
             _uncancel()
         # Cancelled by docket.cancel(), or the body raised CancelledError itself:
         # the run ends cancelled (and a Perpetual chain ends with it).
@@ -119,9 +119,15 @@ def _plain(session: Session, function: Any) -> bool:
     return plain
 
 
-def _stopping_hard() -> bool:
-    """Whether this task itself is being cancelled (the worker stops at once), as
-    opposed to a CancelledError the task body raised on its own."""
+def _stopping(session: Session) -> bool:
+    """Whether this task's cancellation comes from the worker stopping (a forced
+    stop, or asyncio.run() cancelling every task after the run was cancelled), as
+    opposed to a task that cancelled its own asyncio task or raised
+    CancelledError itself while the worker runs on: those end cancelled, once."""
+    return session.stop.is_set() and _cancelling()
+
+
+def _cancelling() -> bool:
     cancelling = getattr(asyncio.current_task(), "cancelling", None)
     return cancelling is None or cancelling() > 0
 
