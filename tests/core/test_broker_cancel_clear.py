@@ -174,14 +174,35 @@ async def test_clear_of_an_empty_docket(docket: Docket):
 
 
 async def test_clear_leaves_running_tasks_running(docket: Docket):
-    """Running tasks continue through a clear: their record stays running (spec 2.12)."""
+    """Running tasks continue through a clear: their record stays running, and their
+    stream entry stays (a lease that expires must find it to redeliver the task)."""
     broker = docket.broker
     await place(broker, "running")
     delivery = await read_one(broker)
     assert await claim_one(broker, "running", delivery)
-    await broker.clear(TTL)
+    await place(broker, "waiting")
+    assert await broker.clear(TTL) == 1
     assert (await record(broker, "running"))["state"] == "running"
     assert await place(broker, "running") is False
+    async with docket.redis() as client:
+        entries = await client.xrange(docket.stream_key)
+    assert [fields[b"key"] for _, fields in entries] == [b"running"]
+
+
+async def test_clear_reaches_past_more_running_tasks_than_a_batch(docket: Docket):
+    """With more running tasks at the head of the stream than one script call
+    withdraws, clear still withdraws the queued entries behind them."""
+    broker = docket.broker
+    for index in range(3):
+        await place(broker, f"running-{index}")
+        delivery = await read_one(broker)
+        assert await claim_one(broker, f"running-{index}", delivery)
+    await place(broker, "queued-a")
+    await place(broker, "queued-b")
+    assert await broker.clear(TTL, batch=2) == 2
+    assert (await record(broker, "queued-a"))["state"] == "cancelled"
+    async with docket.redis() as client:
+        assert await client.xlen(docket.stream_key) == 3
 
 
 async def test_pending_work_sees_stream_and_queue(docket: Docket):

@@ -7,8 +7,8 @@
 -- ARGV[3] completed_at ISO   ARGV[4] most tasks to withdraw in this call
 --
 -- Race prevented: a task claimed while clear runs is either already "running" (left
--- alone, it finishes) or still "queued" (cancelled here, and claim.lua then refuses
--- it); nothing can be half-cleared. Stream entries are deleted one by one rather than
+-- alone with its stream entry, it finishes or is redelivered) or still "queued"
+-- (cancelled here, and claim.lua then refuses it); nothing can be half-cleared. Stream entries are deleted one by one rather than
 -- trimmed, which keeps the consumer group and works on every engine.
 -- Withdrawn records become "cancelled" (so their keys can be added again at once)
 -- and their waiters get a cancelled event. Legacy markers of earlier pydocket releases
@@ -30,13 +30,25 @@ local function withdraw(key, pending_state)
   end_run(prefix, key, 'cancelled', completed_at, ttl, listening, nil, {'stream_id', ''})
 end
 
-for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+', 'COUNT', batch)) do
-  local fields = entry[2]
-  for i = 1, #fields, 2 do
-    if fields[i] == 'key' then withdraw(fields[i + 1], 'queued') end
+-- Stream entries, skipping those of running tasks: a worker holds them, and a
+-- lease that expires (the worker died) must still find its entry to redeliver it.
+local start = '-'
+while withdrawn < batch do
+  local entries = redis.call('XRANGE', stream, start, '+', 'COUNT', batch - withdrawn)
+  if #entries == 0 then break end
+  for _, entry in ipairs(entries) do
+    local key, fields = nil, entry[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'key' then key = fields[i + 1] end
+    end
+    if not (key and redis.call('HGET', prefix .. ':runs:' .. key, 'state') == 'running') then
+      if key then withdraw(key, 'queued') end
+      redis.call('XDEL', stream, entry[1])
+      withdrawn = withdrawn + 1
+    end
   end
-  redis.call('XDEL', stream, entry[1])
-  withdrawn = withdrawn + 1
+  local ms, seq = string.match(entries[#entries][1], '^(%d+)%-(%d+)$')
+  start = ms .. '-' .. tostring(tonumber(seq) + 1)
 end
 
 -- Future tasks, then the work held for each paused task type (P:paused:<task>).
