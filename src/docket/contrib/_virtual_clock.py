@@ -105,9 +105,8 @@ class VirtualClock:
         for _ in range(MAX_STOPS):
             await self.runner.until_idle()
             due = await broker.next_due()
-            if due is None or due > target:
+            if due is None or due > target:  # nothing due on the way: done
                 self._now = target
-                await self.runner.until_idle()
                 return
             self._now = max(self._now, due)
         raise RuntimeError(
