@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 
-from docket import Docket, Execution, ExecutionState, Progress, Worker
+from docket import Docket, Execution, ExecutionState, Progress, Retry, Worker
 from tests._support.servers import RedisServer
 from tests.conftest import eventually
 
@@ -33,6 +33,18 @@ async def reporting(label: str, steps: int, progress: Progress = Progress()) -> 
         await progress.increment()
         await asyncio.sleep(0.05)
     seen_current[label] = progress.current
+
+
+gate = asyncio.Event()
+
+
+async def fails_once(label: str, retry: Retry = Retry(attempts=3)) -> str:
+    """Fails its first attempt once ``gate`` opens; succeeds on the next."""
+    runs[label] += 1
+    if runs[label] == 1:
+        await gate.wait()
+        raise ValueError("first attempt fails")
+    return "second attempt"
 
 
 async def holding(label: str, seconds: float) -> None:
@@ -56,6 +68,7 @@ async def docket(server: RedisServer) -> AsyncIterator[Docket]:
     async with Docket(name="outage", url=server.url + OPTIONS) as docket:
         docket.register(reporting)
         docket.register(holding)
+        docket.register(fails_once)
         yield docket
 
 
@@ -94,6 +107,28 @@ async def test_a_task_reporting_progress_through_a_3s_outage_completes(
         await running
     assert dict(runs) == {"reporter": 1}
     assert seen_current == {"reporter": 120}
+
+
+async def test_a_retry_scheduled_while_redis_is_down_still_happens(
+    docket: Docket, server: RedisServer
+):
+    """A task with Retry fails while redis-server is stopped: scheduling its
+    retry fails too, and is tried again (same attempt, same delay) until Redis
+    is back, instead of ending the run failed. The second attempt completes."""
+    gate.clear()
+    execution = await docket.add(fails_once, key="retried")("retried")
+    async with worker_for(docket, 5.0) as worker:
+        running = asyncio.ensure_future(worker.run_forever())
+        await eventually(lambda: runs["retried"] == 1, 10)
+        server.stop()
+        gate.set()  # the first attempt fails now, with Redis down
+        await asyncio.sleep(2.0)  # the outage itself: the retry waits for Redis
+        server.start()
+        await eventually(lambda: completed(execution), 20, 0.05)
+        worker.stop()
+        await running
+    assert runs["retried"] == 2
+    assert await execution.get_result() == "second attempt"
 
 
 async def test_strikes_follow_redis_after_it_lost_its_data(

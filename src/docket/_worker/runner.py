@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -288,12 +289,45 @@ async def _follow_up(
     meantime, as a settlement does, so a Redis blip never ends a perpetual chain.
     Other errors are raised (the run then fails, once). When the worker stops
     before Redis answers, ``Abandoned`` leaves the message for redelivery."""
+    return await _through_blips(
+        session,
+        execution,
+        f"follow up {execution.function_name}",
+        lambda: handler.on_complete(execution, outcome),
+    )
+
+
+async def _retry_or_not(
+    session: Session,
+    execution: Execution,
+    handler: FailureHandler,
+    outcome: TaskOutcome,
+) -> bool:
+    """``handler.handle_failure(...)`` (a Retry scheduling the next attempt),
+    tried again while Redis fails it, from the same attempt and due time each
+    time, so a Redis blip never turns a retry into a failed run."""
+    attempt, when = execution.attempt, execution.when
+
+    async def handle() -> bool:
+        execution.attempt, execution.when = attempt, when
+        return await handler.handle_failure(execution, outcome)
+
+    return await _through_blips(
+        session, execution, f"retry {execution.function_name}", handle
+    )
+
+
+async def _through_blips(
+    session: Session,
+    execution: Execution,
+    what: str,
+    call: Callable[[], Awaitable[bool]],
+) -> bool:
     backoff = backoff_for(session)
     cap = session.worker.redelivery_timeout.total_seconds() / 4
-    what = f"follow up {execution.function_name}"
     while True:
         try:
-            handled = await handler.on_complete(execution, outcome)
+            handled = await call()
         except Exception as error:
             if not _redis_trouble(error):
                 raise
@@ -338,9 +372,13 @@ async def _failed(
                 execution.attempt, execution.worker, execution.started_at, error
             )
         try:
-            if handler is not None and await handler.handle_failure(execution, outcome):
+            if handler is not None and await _retry_or_not(
+                session, execution, handler, outcome
+            ):
                 await _safety_net(session, held)
                 return
+        except Abandoned:
+            raise
         except Exception as failing:  # the handler broke: the failure stands
             report.handler_failed(session, execution, handler, failing)
         finally:
