@@ -45,7 +45,8 @@ def poisons() -> dict[str, dict[bytes, bytes]]:
         "poison-generation": entry("poison-generation", generation=b"seven"),
         SEPARATOR_KEY: entry(SEPARATOR_KEY),
         "poison-naive-when": entry("poison-naive-when", when=naive),
-        "poison-args-list": entry("poison-args-list", args=pickle.dumps([0.01])),
+        # (a pickled list is what earlier releases wrote: it runs, it is no poison)
+        "poison-args-dict": entry("poison-args-dict", args=pickle.dumps({"s": 0.01})),
         "poison-kwargs-list": entry(
             "poison-kwargs-list", kwargs=pickle.dumps([("seconds", 0.01)])
         ),
