@@ -263,10 +263,15 @@ def test_the_dashboard_in_a_real_browser(
     recorded = with_docket(url, docket_name, calls)
     assert recorded.count(["fail_once", "v1"]) == 2
 
-    # Strikes: strike a task from the page, see it listed, restore it.
+    # Strikes: the page asks first (declined: nothing struck); strike a task
+    # from the page, see it listed, restore it.
     browser.get(f"{stack}/strikes")
     form = browser.find_element(By.ID, "strike-form")
     form.find_element(By.NAME, "function").send_keys("quick")
+    browser.execute_script("window.confirm = function () { return false; };")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert not browser.find_elements(By.ID, "notice")
+    browser.execute_script("window.confirm = function () { return true; };")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait(
         browser,
@@ -305,4 +310,13 @@ def test_the_dashboard_in_a_real_browser(
     wait(browser, lambda d: d.find_element(By.ID, "chart").get_attribute("data-drawn"))
     wait(browser, lambda d: count(d, "workers") == "1")
     assert "fail_once" in browser.find_element(By.ID, "top-failing").text
+    # The chart: a time axis, and the failed series drawn (dots where > 0) even
+    # where completed runs would cover it.
+    labels = browser.find_elements(By.CSS_SELECTOR, "#chart .time-axis text")
+    assert len(labels) >= 2 and all(":" in label.text for label in labels)
+    assert browser.find_elements(By.CSS_SELECTOR, '#chart [data-series="failed"]')
+    assert browser.find_elements(By.CSS_SELECTOR, "#chart circle.failed")
+    # Task types: each that ran, linked to its page.
+    types = browser.find_element(By.ID, "task-types").text
+    assert "fail_once" in types and "crawl" in types
     shot(browser, "overview")

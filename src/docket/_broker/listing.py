@@ -190,6 +190,16 @@ class ListingOps(BrokerBase):
             pipe.hgetall(self.keys.progress(key))
         return list(await pipe.execute())
 
+    async def started_of(self, keys: Sequence[str]) -> list[str | None]:
+        """When each key's current attempt started (its run record's ISO
+        ``started_at``; None where there is none), one round trip."""
+        if not keys:
+            return []
+        pipe = self.backend.pipeline()
+        for key in keys:
+            pipe.hget(self.keys.runs(key), "started_at")
+        return [None if v is None else _text(v) for v in await pipe.execute()]
+
     async def waiting_message(self, key: str) -> Fields | None:
         """The message of ``key`` while it is queued or scheduled, else None."""
         record = await self.client.hgetall(self.keys.runs(key))

@@ -28,7 +28,9 @@ from .routes import (
     overview,
     strikes,
     task,
+    task_types,
     tasks,
+    worker,
     workers,
 )
 from .security import AccessGuard
@@ -60,8 +62,22 @@ class ServerTiming:
 
 
 async def malformed_query(request: Request, error: Exception) -> Response:
-    """Every route's answer to a malformed query parameter: 400 and why."""
-    return JSONResponse({"error": str(error)}, status_code=400)
+    """Every route's answer to a malformed query parameter: 400 and why (a
+    short page for a browser, JSON under /api/)."""
+    if _is_api(request):
+        return JSONResponse({"error": str(error)}, status_code=400)
+    console: Console = request.app.state.console
+    html = console.render(
+        "bad_request.html",
+        docket_name=console.docket.name,
+        problem=str(error),
+        path=request.url.path,
+    )
+    return HTMLResponse(html, status_code=400)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(f"{request.scope.get('root_path', '')}/api/")
 
 
 async def unreachable(request: Request, error: Exception) -> Response:
@@ -70,7 +86,7 @@ async def unreachable(request: Request, error: Exception) -> Response:
     never a traceback per request."""
     console: Console = request.app.state.console
     text = console.outage.began(error)
-    if request.url.path.startswith(f"{request.scope.get('root_path', '')}/api/"):
+    if _is_api(request):
         document = {"error": f"Redis unreachable at {console.safe_url}: {text}"}
         return JSONResponse(document, status_code=503)
     html = console.render(
@@ -128,6 +144,8 @@ def create_app(
         *failed.routes(),
         *dead.routes(),
         *workers.routes(),
+        *worker.routes(),
+        *task_types.routes(),
         *strikes.routes(),
         *events.routes(),
         *auth.routes(),

@@ -125,6 +125,10 @@ class Console:
     _entered_here: bool = False
     _ending: asyncio.Event = field(default_factory=asyncio.Event)
     _loop: asyncio.AbstractEventLoop | None = None
+    # Figures read recently, by what they are: (fresh until, value).
+    cache: dict[Any, tuple[float, Any]] = field(
+        default_factory=dict[Any, tuple[float, Any]]
+    )
 
     def __post_init__(self) -> None:
         self.outage = Outage(self.safe_url)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -67,8 +67,8 @@ def page(
     return remember_csrf(request, HTMLResponse(html))
 
 
-def data(document: Any) -> Response:
-    return JSONResponse(document)
+def data(document: Any, status: int = 200) -> Response:
+    return JSONResponse(document, status_code=status)
 
 
 def back(request: Request, path: str, notice: str, **params: str) -> Response:
@@ -87,5 +87,6 @@ def minutes(request: Request, name: str) -> timedelta | None:
     return query.minutes(request, name)
 
 
-def bad_request(message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=400)
+def bad_request(message: str) -> NoReturn:
+    """A 400 for a page or /api/ route (``create_app`` answers it per kind)."""
+    raise query.BadQuery(message)

@@ -22,7 +22,8 @@ class TaskRow:
     arguments: str
     stream_id: str | None = None
     worker: str | None = None
-    running_for: float | None = None  # seconds since the worker took it
+    running_for: float | None = None  # seconds since the message was last claimed
+    started_at: str | None = None  # when the current attempt started (running)
     current: int | None = None
     total: int | None = None
     message: str | None = None

@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import _codec
 from .._broker.listing import Depths, Fields, Listed
+from ._timing_rows import task_types
 from .console import Console
 from .rows import TaskRow, task_row, with_progress
 
@@ -53,6 +54,7 @@ async def overview(console: Console) -> dict[str, Any]:
             "retried": sum(m.total("retried") for m in hour),
         },
         "top_failing": [{"task": task, "failed": n} for task, n in top],
+        "task_types": await task_types(console),
     }
 
 
@@ -135,9 +137,12 @@ async def _paged(
 async def _running(console: Console, after: str | None, query: str) -> Section:
     docket = console.docket
     section = await _paged(console, docket.broker.running_page, after, query)
-    progress = await docket.broker.progress_of([row.key for row in section.rows])
-    for row, hash_ in zip(section.rows, progress, strict=True):
+    keys = [row.key for row in section.rows]
+    progress = await docket.broker.progress_of(keys)
+    started = await docket.broker.started_of(keys)
+    for row, hash_, since in zip(section.rows, progress, started, strict=True):
         with_progress(row, hash_)
+        row.started_at = since
     return section
 
 

@@ -14,6 +14,8 @@ from ..pages import back, console_of
 from ..security import ACTION_HEADER, refuse_action
 
 Body = Callable[[dict[str, str]], Awaitable[str]]
+# A form's "back" field: the page an action returns to (field naming it, path).
+BACK = {"task": ("key", "/tasks/"), "task-type": ("task", "/task-types/")}
 
 
 class Malformed(ValueError):
@@ -30,8 +32,9 @@ async def act(request: Request, path: str, body: Body) -> Response:
     form = await request.form()
     fields = {name: str(value).strip() for name, value in form.items()}
     api = ACTION_HEADER in request.headers
-    if fields.get("back") == "task" and fields.get("key"):
-        path = f"/tasks/{quote(fields['key'])}"  # from a task's own page
+    origin = BACK.get(fields.get("back", ""))
+    if origin is not None and fields.get(origin[0]):  # a task's or type's page
+        path = origin[1] + quote(fields[origin[0]])
     try:
         notice = await body(fields)
     except Malformed as error:

@@ -17,14 +17,20 @@ from starlette.routing import Route
 from .. import query, views
 from ..pages import NAVIGATION, base_of, console_of, data
 from ..security import csrf_token
-from . import failed, task
+from . import failed, task, task_types, worker
 from .tasks import TaskQuery
 
 STREAM_SECONDS = 300  # a browser's EventSource reconnects by itself after this
 LIVE_TIMEOUT = 1.0  # an update Redis has not answered by then is an outage
 
 
-PAGES = (*(name for name, _, _ in NAVIGATION), "login", "task")
+PAGES = (
+    *(name for name, _, _ in NAVIGATION),
+    "login",
+    "task",
+    "task-type",
+    "worker",
+)
 
 
 async def _live(
@@ -62,9 +68,20 @@ async def _live(
         found = await views.overview(console)
         html["top-failing"] = console.render("_top_failing.html", **found, **context)
         html["last-hour"] = console.render("_last_hour.html", **found)
+        html["task-types"] = console.render("_task_types.html", **found, **context)
+    elif page == "task-type" and (name := query.text(request, "name")):
+        found = await task_types.task_type(console, name)
+        html["task-type-live"] = console.render(
+            "_task_type_body.html", **found, **context
+        )
+    elif page == "worker" and (name := query.text(request, "name")):
+        found = await worker.worker(console, name)
+        html["worker-live"] = console.render(
+            "_worker_body.html", worker_name=name, worker=found, **context
+        )
     elif page == "workers":
         found = await views.workers(console)
-        html["workers-rows"] = console.render("_workers_rows.html", **found)
+        html["workers-rows"] = console.render("_workers_rows.html", **found, **context)
     return {"counts": counts, "html": html, "at": time.time()}
 
 

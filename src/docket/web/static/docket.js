@@ -132,7 +132,9 @@
       if (isNaN(at)) return;
       var local = new Date(at).toLocaleString(undefined, LOCAL);
       var rel = relative(at - now);
-      var text = el.dataset.style === "full" ? local + " (" + rel + ")" : rel;
+      var style = el.dataset.style;
+      var text = style === "full" ? local + " (" + rel + ")"
+        : style === "elapsed" ? span(Math.max(0, now - at) / 1000) : rel;
       if (el.textContent !== text) el.textContent = text;
       var title = local + " · " + iso;
       if (el.title !== title) el.title = title;
