@@ -129,7 +129,7 @@ async def test_cancelling_a_running_isolated_task_kills_its_child(
             children = pools.pools["default"].children
             return {c.pid for c in children if c.answer is not None}
 
-        (pid,) = await eventually(busy)
+        (pid,) = await eventually(busy, timeout=30)  # the child may be starting
         await docket.cancel("long-sleep")
         await asyncio.wait_for(run, 10)
     finally:

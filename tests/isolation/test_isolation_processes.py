@@ -140,7 +140,7 @@ async def test_no_child_outlives_a_killed_worker(
         await eventually(lambda: running(busy), timeout=10)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
-        await eventually(lambda: not any(alive(pid) for pid in children), timeout=10)
+        await eventually(lambda: not any(alive(pid) for pid in children), timeout=30)
 
 
 async def running(execution) -> bool:  # noqa: ANN001

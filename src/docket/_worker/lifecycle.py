@@ -28,6 +28,7 @@ from .resilience import PROBE_INTERVAL, probe_loop, reached, unreachable
 from .scheduler import reseed_loop, scheduler_loop
 from .session import Pulse, Session, SessionWorker, wait_for
 from .settler import settle_all, settler_loop
+from .watchdog import watchdog_for
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from taskgroup import TaskGroup  # pyright: ignore[reportMissingImports]
@@ -179,6 +180,7 @@ async def _process(session: Session, first: bool) -> None:
             if manager is not None:
                 await hooks.enter_async_context(manager)
         session.isolation = pools_of(worker, docket)
+        hooks.push_async_callback(watchdog_for(session).join)
         async with TaskGroup() as background:
             # Leases and cancel signals matter until the last execution settles;
             # taking new work (scheduling, heartbeats) stops with the main loop.
