@@ -49,6 +49,11 @@ TASKS_DEAD_LETTERED = meter.create_counter(
 )
 STRIKES_IN_EFFECT = meter.create_up_down_counter("docket_strikes_in_effect", unit="1")
 CACHE_SIZE = meter.create_gauge("docket_cache_size", unit="1")
+# Isolated tasks (docket._worker.isolation): children alive, replaced (by cause),
+# killed at their Timeout.
+ISOLATED_CHILDREN = meter.create_up_down_counter("docket_isolated_children", unit="1")
+ISOLATED_RESTARTS = meter.create_counter("docket_isolated_restarts", unit="1")
+ISOLATED_TIMEOUTS = meter.create_counter("docket_isolated_timeouts", unit="1")
 
 
 class MessageGetter(Getter[dict[bytes, bytes]]):

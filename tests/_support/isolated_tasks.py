@@ -8,7 +8,15 @@ import os
 import time
 from datetime import timedelta
 
-from docket import Isolated, Progress, Retry, TaskLogger, Timeout
+from docket import (
+    CurrentExecution,
+    Execution,
+    Isolated,
+    Progress,
+    Retry,
+    TaskLogger,
+    Timeout,
+)
 from docket.dependencies import Depends, TaskKey
 
 
@@ -160,3 +168,9 @@ tasks = [
     noop,
     plain_noop,
 ]
+
+
+def wants_the_execution(
+    execution: Execution = CurrentExecution(), isolated: Isolated = Isolated()
+) -> str:
+    return execution.key

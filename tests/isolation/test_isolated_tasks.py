@@ -140,3 +140,19 @@ async def test_an_unknown_pool_fails_the_run_clearly(
     assert "no isolated pool 'missing'" in str(error) and "--pool missing=N" in str(
         error
     )
+
+
+async def test_a_value_that_cannot_cross_fails_the_run_naming_it(
+    docket: Docket, isolated_worker: Worker
+) -> None:
+    """CurrentExecution() on an isolated task fails the run with a TypeError
+    naming the parameter; the child stays available for the next task."""
+    refused = await docket.add(t.wants_the_execution)()
+    await isolated_worker.run_until_finished()
+    after = await docket.add(t.add)(1, 2)
+    await isolated_worker.run_until_finished()
+    state, error = await outcome(refused)
+    assert state == "failed" and isinstance(error, TypeError)
+    assert "parameter 'execution' (Execution) cannot cross" in str(error)
+    assert await outcome(after) == ("completed", 3)
+    assert isolated_worker.isolation.restarts == {}

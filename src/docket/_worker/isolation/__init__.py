@@ -17,9 +17,9 @@ from typing import Any
 
 from uncalled_for import get_annotation_dependencies, get_dependency_parameters
 
+from ... import instrumentation as m
 from ...dependencies._isolated import Isolated
 from ...docket import Docket
-from ...instrumentation import meter
 from .calls import run_isolated
 from .pool import Pool
 from .process import ChildDied, ChildTraceback
@@ -28,9 +28,6 @@ logger = logging.getLogger("docket.worker")
 
 DEFAULT_POOL = "default"
 
-CHILDREN_ALIVE = meter.create_up_down_counter("docket_isolated_children", unit="1")
-CHILD_RESTARTS = meter.create_counter("docket_isolated_restarts", unit="1")
-TASKS_TIMED_OUT = meter.create_counter("docket_isolated_timeouts", unit="1")
 
 __all__ = [
     "ChildDied",
@@ -82,16 +79,16 @@ class Isolation:
     def observe(self, pool: str, event: str) -> None:
         labels = {**self.labels, "docket.pool": pool}
         if event == "started":
-            CHILDREN_ALIVE.add(1, labels)
+            m.ISOLATED_CHILDREN.add(1, labels)
         elif event == "gone":
-            CHILDREN_ALIVE.add(-1, labels)
+            m.ISOLATED_CHILDREN.add(-1, labels)
         elif event == "timeout":
             self.timeouts += 1
-            TASKS_TIMED_OUT.add(1, labels)
+            m.ISOLATED_TIMEOUTS.add(1, labels)
         elif event.startswith("restart:"):
             cause = event.split(":", 1)[1]
             self.restarts[cause] = self.restarts.get(cause, 0) + 1
-            CHILD_RESTARTS.add(1, {**labels, "cause": cause})
+            m.ISOLATED_RESTARTS.add(1, {**labels, "cause": cause})
 
     @property
     def alive(self) -> int:

@@ -116,28 +116,26 @@ async def run_isolated(
     a ``Timeout``, when there is one); the child is killed if the call is
     cancelled (the Timeout's deadline, a cancel, a forced stop)."""
     pool = isolation.pool_for(isolated)
+    child = await pool.acquire()  # the body's time starts once a child has it
     updates = Updates(execution, runtime)
     killed = False
 
     async def body(*args: Any, **given: Any) -> Any:
         nonlocal killed
-
-        def payload() -> tuple[Any, ...]:
-            # The body's time starts when a child takes it, not while it waits
-            # for one: a Timeout's deadline is set again now.
-            if isinstance(runtime, Timeout):
-                runtime.start()
-            sent = {
-                name: crossing(name, value, execution, worker)
-                if name in resolved
-                else value
-                for name, value in given.items()
-            }
-            options = {"memory_limit": isolated.memory_limit}
-            return (execution.function, args, sent, options)
-
+        sent = {
+            name: crossing(name, value, execution, worker)
+            if name in resolved
+            else value
+            for name, value in given.items()
+        }
+        payload = (
+            execution.function,
+            args,
+            sent,
+            {"memory_limit": isolated.memory_limit},
+        )
         try:
-            return await pool.run((), updates, isolated.memory_limit, payload)
+            return await pool.call(child, payload, updates, isolated.memory_limit)
         except asyncio.CancelledError:
             killed = True
             raise
@@ -156,4 +154,5 @@ async def run_isolated(
             isolation.observe(pool.name, "restart:cancelled")
         raise
     finally:
+        pool.release(child)
         await updates.finish()

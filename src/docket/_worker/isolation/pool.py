@@ -44,6 +44,7 @@ class Pool:
         self.retiring: set[asyncio.Task[None]] = set()
         self.spawned: set[Process] = set()  # until its pipe is read to the end
         self.failures = 0
+        self.announced = False  # the INFO line once the pool is first full
 
     @property
     def alive(self) -> int:
@@ -83,6 +84,14 @@ class Pool:
             return
         self.children.add(child)
         self.observe(self.name, "started")
+        if not self.announced and len(self.children) >= self.size:
+            self.announced = True
+            logger.info(
+                "Isolated pool %r ready: %d child process%s",
+                self.name,
+                self.size,
+                "" if self.size == 1 else "es",
+            )
         child.gone.add_done_callback(lambda _: self._gone(child))
         self.idle.put_nowait(child)
 
@@ -93,45 +102,46 @@ class Pool:
         if not self.closing:
             self.fill()
 
-    async def run(
-        self,
-        payload: tuple[Any, ...],
-        on_update: Handler,
-        memory_limit: int | None,
-        on_start: Callable[[], tuple[Any, ...]] | None = None,
-    ) -> Any:
-        """Run one call in an idle child (waiting for one); a child that dies,
-        or whose call is cancelled (a Timeout, a cancel, a forced stop), is
-        killed and replaced."""
+    async def acquire(self) -> Process:
+        """An idle child, waiting for one (the pool is filled first)."""
         self.fill()
         child = await self.idle.get()
         while child.gone.done():  # died while idle
             child = await self.idle.get()
-        if on_start is not None:  # the payload is made once a child is ready
-            payload = on_start()
+        return child
+
+    async def call(
+        self,
+        child: Process,
+        payload: tuple[Any, ...],
+        on_update: Handler,
+        memory_limit: int | None,
+    ) -> Any:
+        """Run one call in ``child`` (from ``acquire``); a child that dies, or
+        whose call is cancelled (a Timeout, a cancel, a forced stop), is killed
+        and replaced."""
         watch = (
             asyncio.ensure_future(_watch_memory(child, memory_limit))
             if memory_limit is not None
             else None
         )
-        healthy = False
         try:
-            result = await child.call(payload, on_update)
-            healthy = True
-            return result
+            return await child.call(payload, on_update)
         except ChildDied as died:
             self.observe(self.name, f"restart:{died.cause}")
             raise
         except asyncio.CancelledError:
             child.kill("cancelled")
             raise
-        except Exception:
-            healthy = child.killed_for is None
-            raise
         finally:
             if watch is not None:
                 watch.cancel()
-            self._after_call(child, healthy)
+
+    def release(self, child: Process) -> None:
+        """Give ``child`` back after its call: to the idle ones, or retired
+        (``max_tasks_per_child``), or left to be replaced (it died or was
+        killed)."""
+        self._after_call(child, child.killed_for is None)
 
     def _after_call(self, child: Process, healthy: bool) -> None:
         if not healthy or child.gone.done():
