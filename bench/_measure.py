@@ -428,6 +428,8 @@ class Bench:
                 ),
                 ("drain_c100_signed", lambda: self.drain("d100s", 100, False, True)),
             ]
+        if hasattr(self.docket, "Isolated"):  # ours: the isolated-task drains
+            plan += __import__("_isolated").phases(self)
         for tag, b in (("", False), ("_best", True)) if best else (("", False),):
             plan.append(
                 (f"latency{tag}", lambda b=b, t=tag: self.latency(f"lat{t}", b))

@@ -39,6 +39,12 @@ RATE_PHASES = [
     ("drain_c100_best", "drain c=100 [best]"),
     ("enqueue_gather_signed", "enqueue, gather in chunks [signed]"),
     ("drain_c100_signed", "drain c=100 [defaults, signed]"),
+    ("drain_c10_pooled", "drain c=10 [a warm isolated pool]"),
+    ("drain_c100_pooled", "drain c=100 [a warm isolated pool]"),
+    ("drain_c10_depends", "drain c=10 [Depends() no-op, in the worker]"),
+    ("drain_c100_depends", "drain c=100 [Depends() no-op, in the worker]"),
+    ("drain_c10_isolated", "drain c=10 [Isolated() no-op]"),
+    ("drain_c100_isolated", "drain c=100 [Isolated() no-op]"),
 ]
 RATE_METRICS = [
     ("rate", "tasks/s", True, "{:,.0f}"),
@@ -46,6 +52,7 @@ RATE_METRICS = [
     ("reads_per_task", "round trips/task", False, "{:.2f}"),
     ("cpu_us_per_task", "client CPU us/task", False, "{:.0f}"),
     ("redis_cpu_us_per_task", "redis CPU us/task", False, "{:.1f}"),
+    ("child_cpu_us_per_task", "child CPU us/task", False, "{:.0f}"),
 ]
 LATENCY_PHASES = [
     ("latency", "add-to-start [defaults]"),

@@ -206,3 +206,28 @@ async def test_the_worker_stays_healthy_while_a_pool_is_replenished(
     finally:
         isolated_worker.stop()
         await asyncio.wait_for(run, 30)
+
+
+async def test_a_forced_stop_kills_busy_children(
+    docket: Docket, isolated_worker: Worker
+) -> None:
+    """stop(graceful=False) while an isolated task sleeps: its child is killed
+    at once and the worker's run ends without waiting for the body."""
+    await docket.add(t.sleeps)(60)
+    run = asyncio.ensure_future(isolated_worker.run_forever())
+
+    def busy() -> set[int]:
+        pools = isolated_worker.isolation
+        if pools is None or "default" not in pools.pools:
+            return set()
+        return {c.pid for c in pools.pools["default"].children if c.answer}
+
+    (pid,) = await eventually(busy, timeout=60)
+    started = time.monotonic()
+    isolated_worker.stop(graceful=False)
+    try:
+        await asyncio.wait_for(run, 10)
+    except asyncio.CancelledError:
+        pass
+    assert time.monotonic() - started < 10
+    await eventually(lambda: not alive(pid))

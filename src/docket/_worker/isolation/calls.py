@@ -65,7 +65,7 @@ class Updates:
         self.execution = execution
         self.runtime = runtime
         self.queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
-        self.writer = asyncio.ensure_future(self._write())
+        self.writer: asyncio.Future[None] | None = None  # with the first update
 
     def __call__(self, kind: bytes, value: Any) -> None:
         if kind == wire.LOG:
@@ -76,6 +76,8 @@ class Updates:
             self.runtime.extend(timedelta(seconds=float(value)))
         elif kind == wire.PROGRESS:
             self.queue.put_nowait((str(value[0]), value[1]))
+            if self.writer is None:
+                self.writer = asyncio.ensure_future(self._write())
 
     async def _write(self) -> None:
         progress = self.execution.progress
@@ -95,6 +97,8 @@ class Updates:
 
     async def finish(self) -> None:
         """Wait until every update sent so far is written."""
+        if self.writer is None:
+            return
         self.queue.put_nowait(None)
         try:
             await asyncio.shield(self.writer)
