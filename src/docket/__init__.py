@@ -18,6 +18,7 @@ from .dependencies import (
     Depends,
     ExponentialRetry,
     Isolated,
+    Parents,
     Perpetual,
     Progress,
     RateLimit,
@@ -35,6 +36,7 @@ from .execution import (
     ExecutionCancelled,
     ExecutionState,
     TaskCall,
+    UnknownParent,
 )
 from .strikelist import StrikeList
 from .worker import Worker
@@ -68,6 +70,7 @@ __all__ = [
     "ExponentialRetry",
     "Isolated",
     "Logged",
+    "Parents",
     "Perpetual",
     "Progress",
     "RateLimit",
@@ -79,6 +82,7 @@ __all__ = [
     "TaskKey",
     "TaskLogger",
     "Timeout",
+    "UnknownParent",
     "Worker",
     "__version__",
     "testing",

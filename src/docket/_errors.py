@@ -79,6 +79,15 @@ class NoRecordToWaitOn(TimeoutError, RuntimeError):
     as pydocket's wait would end, and a RuntimeError."""
 
 
+# Workflows.
+
+
+class UnknownParent(LookupError):
+    """An add with ``after=`` naming a parent key the docket has no record of (never
+    added, or its record expired): refused, nothing written. (A cycle is refused
+    with ``docket.CycleError``, the dependency engine's.)"""
+
+
 # Stopping a worker.
 
 
@@ -99,6 +108,7 @@ __all__ = [
     "MalformedPayload",
     "ExecutionCancelled",
     "NoRecordToWaitOn",
+    "UnknownParent",
     "Abandoned",
     "ShutdownForced",
 ]

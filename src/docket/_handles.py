@@ -73,6 +73,10 @@ class DocketHandle(Protocol):
         """Take ``key`` out of the queue and the stream, without a cancel signal."""
         ...
 
+    async def get_execution(self, key: str) -> object | None:
+        """The Execution recorded under ``key`` (see ``Docket.get_execution``)."""
+        ...
+
 
 class WorkerHandle(Protocol):
     """A worker as the dependencies, the call path and log records see it."""
@@ -106,6 +110,9 @@ class TaskCall:
     key: str
     when: datetime
     function_name: str | None = None
+    # Workflows: the parent keys it waits for, and what a parent's failure does.
+    after: tuple[str, ...] = ()
+    on_parent_failure: str = "cancel"
 
 
 __all__ = ["CancelHook", "DocketHandle", "TaskFunction", "WorkerHandle", "TaskCall"]

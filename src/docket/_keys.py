@@ -38,6 +38,7 @@ OWN_NAMES = frozenset(
         "results",
         "worker-capacity",
         "paused",
+        "waiting",
     }
 )
 OWN_FAMILIES = (
@@ -55,6 +56,9 @@ OWN_FAMILIES = (
     "paused:",
     "perpetual:",
     "parked:",
+    # Workflows: a waiting task's gate, the waiters of a task (see _gates.lua).
+    "gate:",
+    "waiters:",
     # Admission-control keys of a docket scoped by its name (P:<kind>:<tag>).
     "concurrency:",
     "debounce:",
@@ -242,6 +246,19 @@ class Keyspace:
         """Where a future task waits: ``P:K``, or ``P:parked:K`` when K names one of
         the docket's own keys (``parked_suffix``)."""
         return f"{self.prefix}:{parked_suffix(task_key)}"
+
+    @property
+    def waiting(self) -> str:
+        """Every task waiting for its parents now (a sorted set by due time)."""
+        return f"{self.prefix}:waiting"
+
+    def gate(self, task_key: str) -> str:
+        """What the task added with ``after=`` waits for (see ``_gates.lua``)."""
+        return f"{self.prefix}:gate:{task_key}"
+
+    def waiters(self, task_key: str) -> str:
+        """The keys of the tasks waiting for ``task_key``'s run to end."""
+        return f"{self.prefix}:waiters:{task_key}"
 
     def progress(self, task_key: str) -> str:
         return f"{self.prefix}:progress:{task_key}"

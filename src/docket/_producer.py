@@ -20,6 +20,8 @@ from typing import Any, Protocol
 from . import _codec
 from . import instrumentation as m
 from ._broker import Broker, ScheduleRequest
+from ._errors import UnknownParent
+from ._gating import CycleError
 from ._handles import DocketHandle, TaskCall, TaskFunction
 from ._keys import GeneratedKey, check_task_key, uuid7
 from ._states import Disposition
@@ -143,7 +145,16 @@ class Placer:
     where a closure holds a function and six cells, and the garbage collector, which
     scans every object alive, runs less often and faster when thousands are."""
 
-    __slots__ = ("_docket", "_task", "_name", "_when", "_key", "_replace")
+    __slots__ = (
+        "_docket",
+        "_task",
+        "_name",
+        "_when",
+        "_key",
+        "_replace",
+        "_after",
+        "_policy",
+    )
 
     def __init__(
         self,
@@ -152,8 +163,11 @@ class Placer:
         when: datetime | None,
         key: str | None,
         replace: bool,
+        after: tuple[str, ...] = (),
+        on_parent_failure: str = "cancel",
     ) -> None:
         self._docket = docket
+        self._after, self._policy = after, on_parent_failure
         self._task, self._name = resolve(docket, function)
         self._when, self._key = fixed_when(when), fixed_key(key)
         self._replace = replace
@@ -172,6 +186,8 @@ class Placer:
             False,
             self._name,
         )
+        if self._after:  # a gated add (docket._workflows)
+            execution.after, execution.on_parent_failure = self._after, self._policy
         if tracing_enabled():
             return await _schedule_traced(docket, execution, replace)
         if not struck(docket, execution):
@@ -200,6 +216,8 @@ def make_call(
     function: Callable[..., Any] | str,
     when: datetime | None,
     key: str | None,
+    after: tuple[str, ...] = (),
+    on_parent_failure: str = "cancel",
 ) -> Callable[..., TaskCall]:
     """A function that captures its arguments as a TaskCall (no I/O, no pickling).
 
@@ -211,7 +229,9 @@ def make_call(
     alias = name if isinstance(function, str) else None
 
     def capture(*args: Any, **kwargs: Any) -> TaskCall:
-        return TaskCall(task, args, dict(kwargs), under, at, alias)
+        return TaskCall(
+            task, args, dict(kwargs), under, at, alias, after, on_parent_failure
+        )
 
     return capture
 
@@ -232,19 +252,7 @@ async def schedule_calls(
     """Schedule every call in order; returns one Execution per call."""
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-    executions = [
-        Execution(
-            docket,
-            call.function,
-            tuple(call.args),
-            dict(call.kwargs),
-            call.key,
-            call.when,
-            1,
-            function_name=call.function_name,
-        )
-        for call in calls
-    ]
+    executions = [_execution(docket, call) for call in calls]
     if not executions:
         return executions
     name = "docket.replace_many" if replace else "docket.add_many"
@@ -291,12 +299,33 @@ async def _place(
                 _record(*written.popleft(), await stream.read())
 
 
+def _execution(docket: ProducingDocket, call: TaskCall) -> Execution:
+    execution = Execution(
+        docket,
+        call.function,
+        tuple(call.args),
+        dict(call.kwargs),
+        call.key,
+        call.when,
+        1,
+        function_name=call.function_name,
+    )
+    if call.after:
+        execution.after = call.after
+        execution.on_parent_failure = call.on_parent_failure
+    return execution
+
+
 def _record(
     chunk: list[Execution], requests: list[ScheduleRequest], outcomes: list[Any]
 ) -> None:
     for execution, request, outcome in zip(chunk, requests, outcomes, strict=True):
         if isinstance(outcome, str):
-            execution.scheduled(outcome, request.immediate)
+            try:
+                execution.scheduled(outcome, request.immediate)
+            except (CycleError, UnknownParent) as refused:  # a gated add refused
+                execution.disposition = Disposition.FAILED
+                execution.schedule_exception = refused
         else:
             execution.disposition = Disposition.FAILED
             execution.schedule_exception = outcome

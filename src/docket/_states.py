@@ -12,6 +12,7 @@ from typing import TypedDict
 
 from ._errors import ExecutionCancelled as ExecutionCancelled
 from ._errors import NoRecordToWaitOn as NoRecordToWaitOn
+from ._errors import UnknownParent as UnknownParent
 
 
 class ExecutionState(enum.Enum):
@@ -21,6 +22,7 @@ class ExecutionState(enum.Enum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    WAITING = "waiting"  # added with after=: waiting for its parents to end
 
 
 TERMINAL = frozenset(
@@ -52,6 +54,7 @@ __all__ = [
     "TERMINAL",
     "Disposition",
     "ExecutionCancelled",
+    "UnknownParent",
     "ExecutionState",
     "StateEvent",
 ]

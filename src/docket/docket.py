@@ -38,6 +38,7 @@ from ._console.snapshot import (
     build_snapshot,
     worker_infos,
 )
+from ._gating import check_policy
 from ._handles import TaskCall
 from ._keys import DocketNames, Keyspace, check_docket_name, check_task_key
 from ._keys import uuid7 as uuid7
@@ -52,6 +53,7 @@ from ._redis import Backend, key_prefix, open_backend, redact_url
 from ._redis.backend import check_url
 from ._redis.credentials import check_credentials
 from ._results import default_store
+from ._workflows import After, Workflows, parent_keys
 from .execution import Disposition, Execution, TaskFunction
 from .execution import ExecutionState as ExecutionState
 from .execution import schedule_many as schedule_many
@@ -90,7 +92,7 @@ __all__ = [
 ]
 
 
-class Docket(DocketNames, OperatorConsole, TaskPauses):
+class Docket(DocketNames, OperatorConsole, TaskPauses, Workflows):
     """Schedules, replaces, cancels, strikes and inspects the tasks of one docket.
 
     The operator's console (the failed-task archive, replay, purge, dead letters,
@@ -297,11 +299,20 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
         function: Callable[P, Awaitable[R]],
         when: datetime | None = None,
         key: str | None = None,
+        *,
+        after: After = None,
+        on_parent_failure: str = "cancel",
     ) -> Callable[P, Awaitable[Execution]]: ...
 
     @overload
     def add(
-        self, function: str, when: datetime | None = None, key: str | None = None
+        self,
+        function: str,
+        when: datetime | None = None,
+        key: str | None = None,
+        *,
+        after: After = None,
+        on_parent_failure: str = "cancel",
     ) -> Callable[..., Awaitable[Execution]]: ...
 
     def add(
@@ -309,25 +320,51 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
         function: Callable[..., Any] | str,
         when: datetime | None = None,
         key: str | None = None,
+        *,
+        after: After = None,
+        on_parent_failure: str = "cancel",
     ) -> Callable[..., Awaitable[Execution]]:
-        """Schedule ``function`` at ``when`` (default now) under ``key`` (default uuid7)."""
-        return Placer(self, function, when, key, replace=False)
+        """Schedule ``function`` at ``when`` (default now) under ``key`` (default
+        uuid7); with ``after=`` (keys, Executions, Groups) it waits until each of
+        those has ended (see docs/workflows.md)."""
+        parents, policy = parent_keys(after), check_policy(on_parent_failure)
+        return Placer(self, function, when, key, False, parents, policy)
 
     @overload
     def replace(
-        self, function: Callable[P, Awaitable[R]], when: datetime, key: str
+        self,
+        function: Callable[P, Awaitable[R]],
+        when: datetime,
+        key: str,
+        *,
+        after: After = None,
+        on_parent_failure: str = "cancel",
     ) -> Callable[P, Awaitable[Execution]]: ...
 
     @overload
     def replace(
-        self, function: str, when: datetime, key: str
+        self,
+        function: str,
+        when: datetime,
+        key: str,
+        *,
+        after: After = None,
+        on_parent_failure: str = "cancel",
     ) -> Callable[..., Awaitable[Execution]]: ...
 
     def replace(
-        self, function: Callable[..., Any] | str, when: datetime, key: str
+        self,
+        function: Callable[..., Any] | str,
+        when: datetime,
+        key: str,
+        *,
+        after: After = None,
+        on_parent_failure: str = "cancel",
     ) -> Callable[..., Awaitable[Execution]]:
-        """Schedule ``function`` under ``key``, removing any pending copy of it."""
-        return Placer(self, function, when, key, replace=True)
+        """Schedule ``function`` under ``key``, removing any pending copy of it
+        (tasks waiting for ``key`` wait for this new run)."""
+        parents, policy = parent_keys(after), check_policy(on_parent_failure)
+        return Placer(self, function, when, key, True, parents, policy)
 
     @overload
     def call(
@@ -335,11 +372,20 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
         function: Callable[P, Awaitable[R]],
         when: datetime | None = None,
         key: str | None = None,
+        *,
+        after: After = None,
+        on_parent_failure: str = "cancel",
     ) -> Callable[P, TaskCall]: ...
 
     @overload
     def call(
-        self, function: str, when: datetime | None = None, key: str | None = None
+        self,
+        function: str,
+        when: datetime | None = None,
+        key: str | None = None,
+        *,
+        after: After = None,
+        on_parent_failure: str = "cancel",
     ) -> Callable[..., TaskCall]: ...
 
     def call(
@@ -347,13 +393,17 @@ class Docket(DocketNames, OperatorConsole, TaskPauses):
         function: Callable[..., Any] | str,
         when: datetime | None = None,
         key: str | None = None,
+        *,
+        after: After = None,
+        on_parent_failure: str = "cancel",
     ) -> Callable[..., TaskCall]:
         """Like ``add``, but the returned function captures its arguments as a
         ``TaskCall`` for ``add_many``/``replace_many`` (nothing is written).
 
         The task is resolved and registered, and ``when`` (default now) and ``key``
         (default a fresh uuid7) are fixed at this moment."""
-        return make_call(self, function, when, key)
+        parents, policy = parent_keys(after), check_policy(on_parent_failure)
+        return make_call(self, function, when, key, parents, policy)
 
     async def add_many(
         self, calls: Iterable[TaskCall], *, chunk_size: int | None = 1000

@@ -24,6 +24,7 @@ from ._codec.message import (
     identity,
     open_arguments,
 )
+from ._gating import gate_fields, refusal
 from ._handles import DocketHandle, TaskCall, TaskFunction
 from ._progress import ExecutionProgress, ProgressEvent
 from ._results import fetch_outcome
@@ -34,6 +35,7 @@ from ._states import (
     ExecutionState,
     NoRecordToWaitOn,
     StateEvent,
+    UnknownParent,
 )
 from .annotations import Logged as Logged
 from .annotations import call_repr, compact_signature
@@ -52,12 +54,19 @@ __all__ = [
     "StateEvent",
     "TaskCall",
     "TaskFunction",
+    "UnknownParent",
     "UnverifiedMessage",
     "UnverifiedPayload",
     "_signature_cache",
     "compact_signature",
     "get_signature",
 ]
+
+
+_GATED = {
+    "WAITING": ExecutionState.WAITING,
+    "CANCELLED": ExecutionState.CANCELLED,
+}
 
 
 class Execution:
@@ -106,6 +115,12 @@ class Execution:
         # reschedules this execution (a retry) keeps it in the run record's history.
         self.failed_attempt: AttemptNote | None = None
         self._recorded = True  # whether the last sync found a run record
+        # Workflows: the parent keys this execution waits for (after=), and what a
+        # parent's failure does to it ("cancel" or "run"); see docket._workflows.
+        self.after: tuple[str, ...] = ()
+        self.on_parent_failure = "cancel"
+        # The parents a WAITING execution still waits for (get_execution fills it).
+        self.waiting_on: list[str] = []
 
     @property
     def docket(self) -> DocketHandle:
@@ -294,10 +309,27 @@ class Execution:
             reschedule_message,
             ended=self.failed_attempt if reschedule_message else None,
             expected_generation=expected_generation,
+            gate=self._gate() if self.after and not reschedule_message else (),
+        )
+
+    def _gate(self) -> tuple[tuple[str, str], ...]:
+        return gate_fields(
+            self.after,
+            self.on_parent_failure,
+            self._docket.ttl_seconds,
+            _codec.iso(_codec.now()),
         )
 
     def scheduled(self, placed: str, immediate: bool) -> Disposition:
-        """Record the outcome of schedule.lua ("OK", "EXISTS" or "SUPERSEDED")."""
+        """Record the outcome of schedule.lua ("OK", "EXISTS" or "SUPERSEDED"; for
+        a gated add also "WAITING", "CANCELLED", or a refusal, raised here)."""
+        if placed in _GATED:
+            self.state = _GATED[placed]
+            self.disposition = Disposition.SCHEDULED
+            return self.disposition
+        refused = refusal(placed, self._key) if self.after else None
+        if refused is not None:
+            raise refused
         if placed == "SUPERSEDED":  # a newer generation holds the key: it stands
             self.disposition = Disposition.SUPERSEDED
             return self.disposition

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from docket import TaskKey
+from docket import Execution, Parents, TaskKey
 
 LOG_DIR_VARIABLE = "DOCKET_CHAOS_LOG_DIR"
 
@@ -57,4 +57,14 @@ async def crash(key: str = TaskKey()) -> None:
     os._exit(1)
 
 
-tasks = [work, crash]
+async def fan_in(
+    key: str = TaskKey(), parents: dict[str, Execution] = Parents()
+) -> int:
+    """The follower of a group: journal the start and finish, return how many
+    parents it was given."""
+    started = note("start", key)
+    note("finish", key, started)
+    return len(parents)
+
+
+tasks = [work, crash, fan_in]

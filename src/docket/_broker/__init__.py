@@ -5,6 +5,7 @@ that touches more than one key is one script of ``lua/``.
 """
 
 from .broker import Broker
+from .gates import GateView
 from .types import (
     AttemptNote,
     Delivery,
@@ -22,6 +23,7 @@ __all__ = [
     "Delivery",
     "DueResult",
     "Failure",
+    "GateView",
     "RunRecord",
     "Settlement",
     "Sweep",

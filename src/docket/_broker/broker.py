@@ -19,6 +19,7 @@ from .admission import AdmissionOps
 from .dead import DeadLetterOps
 from .events import EventOps
 from .failed import ArchiveOps
+from .gates import GateOps
 from .listing import InspectionOps, ListingOps
 from .pauses import PauseOps
 from .pipelining import AutoPipeline
@@ -48,6 +49,7 @@ class Broker(
     DeadLetterOps,
     ArchiveOps,
     ListingOps,
+    GateOps,
 ):
     """Docket-level operations (schedule, claim, settle, cancel, read, ...)."""
 

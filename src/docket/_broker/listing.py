@@ -261,6 +261,9 @@ class DocketView:
     stream: list[tuple[bytes, dict[bytes, bytes]]]
     pending: dict[bytes, Pending]
     parked: list[dict[bytes, bytes]]
+    # Tasks waiting for their parents (after=): how many, and the first ones.
+    waiting_length: int = 0
+    waiting: list[dict[bytes, bytes]] = field(default_factory=list[dict[bytes, bytes]])
 
 
 def _field(entry: dict[Any, Any], name: str) -> Any:
@@ -278,6 +281,8 @@ class InspectionOps(BrokerBase):
         pipe.xrange(k.stream, "-", "+", count=SNAPSHOT_CAP)
         pipe.zrange(k.queue, 0, -1)
         pipe.hgetall(k.paused)
+        pipe.zrange(k.waiting, 0, SNAPSHOT_CAP - 1)
+        pipe.zcard(k.waiting)
         return await pipe.execute()
 
     async def view(self) -> DocketView:
@@ -285,12 +290,13 @@ class InspectionOps(BrokerBase):
         parked future task, those held for paused task types included (creating
         the consumer group if it is missing)."""
         try:
-            length, queued, pending, entries, members, paused = await self._read_view()
+            read = await self._read_view()
         except ResponseError as error:
             if "NOGROUP" not in str(error):
                 raise
             await self.ensure_group()
-            length, queued, pending, entries, members, paused = await self._read_view()
+            read = await self._read_view()
+        length, queued, pending, entries, members, paused, waiting, waits = read
         if paused:
             pipe = self.backend.pipeline()
             for task in paused:
@@ -305,9 +311,14 @@ class InspectionOps(BrokerBase):
             for p in pending
         }
         parked: list[dict[bytes, bytes]] = []
-        if members:
+        gated: list[dict[bytes, bytes]] = []
+        if members or waiting:
             pipe = self.backend.pipeline()
-            for member in members:
+            for member in [*members, *waiting]:
                 pipe.hgetall(self.keys.parked(member.decode()))
-            parked = [fields for fields in await pipe.execute() if fields]
-        return DocketView(int(length), int(queued), list(entries), holders, parked)
+            found = await pipe.execute()
+            parked = [fields for fields in found[: len(members)] if fields]
+            gated = [fields for fields in found[len(members) :] if fields]
+        return DocketView(
+            int(length), int(queued), list(entries), holders, parked, int(waits), gated
+        )

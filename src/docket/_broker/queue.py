@@ -90,6 +90,9 @@ class QueueOps(BrokerBase):
             HISTORY,
             str(request.expected_generation),
         ]
+        for name, value in request.gate:  # a gated add's "~" pairs come first
+            args.append(name)
+            args.append(value)
         for name, value in request.fields.items():
             args.append(name)
             args.append(value)

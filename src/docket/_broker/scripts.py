@@ -90,13 +90,13 @@ class Script:
         return result
 
 
-SCHEDULE = Script("schedule")
+SCHEDULE = Script("schedule", includes=["_gates"])
 CLAIM = Script("claim")
-SETTLE = Script("settle")
-CANCEL = Script("cancel")
-STREAM_DUE = Script("stream_due", includes=["_runs"])
-CLEAR = Script("clear", includes=["_runs"])
-DEAD_LETTER = Script("dead_letter", includes=["_runs"])
+SETTLE = Script("settle", includes=["_gates"])
+CANCEL = Script("cancel", includes=["_gates"])
+STREAM_DUE = Script("stream_due", includes=["_gates", "_runs"])
+CLEAR = Script("clear", includes=["_gates", "_runs"])
+DEAD_LETTER = Script("dead_letter", includes=["_gates", "_runs"])
 DEAD_PAGE = Script("dead_page")
 ARCHIVE_SCAN = Script("archive_scan")
 SCHEDULED_SEARCH = Script("scheduled_search")

@@ -86,6 +86,9 @@ class ScheduleRequest:
     ended: AttemptNote | None = None
     # not 0: leave the key alone (SUPERSEDED) if its record holds a newer generation
     expected_generation: int = 0
+    # A gated add (after=): its gate's "~" pairs, written before the message fields
+    # (see ``_workflows.gate_fields``); empty for every other schedule.
+    gate: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,7 @@ class DueResult:
     dead_lettered: int = 0  # parked tasks that were not hashes (bad-parked-task)
 
 
-LIVE_STATES = frozenset({"scheduled", "queued", "running"})
+LIVE_STATES = frozenset({"scheduled", "queued", "running", "waiting"})
 
 
 def _text(raw: dict[bytes, bytes], name: bytes) -> str | None:

@@ -30,7 +30,7 @@ from .._codec.message import (
 )
 from .._handles import DocketHandle
 from .._tasks import placeholder_task
-from ..execution import Execution
+from ..execution import Execution, ExecutionState
 
 HIDDEN = "<hidden: unsigned payload (--unpickle shows it)>"
 GONE = "<not kept once the task finished>"
@@ -117,6 +117,9 @@ async def load_execution(docket: DocketHandle, key: str) -> Execution | None:
         generation=record.generation,
     )
     await execution.sync()
+    if execution.state is ExecutionState.WAITING:
+        gate = await docket.broker.gate(key)
+        execution.waiting_on = [] if gate is None else gate.awaited
     return execution
 
 

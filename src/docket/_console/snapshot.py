@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .. import _clock
 from .._broker.listing import DocketView
 from .._codec.message import identity
 from .._handles import DocketHandle, TaskFunction
-from ..execution import Execution
+from ..execution import Execution, ExecutionState
 
 
 @dataclass
@@ -42,6 +42,10 @@ class DocketSnapshot:
     future: Sequence[Execution]
     running: Sequence[RunningExecution]
     workers: Collection[WorkerInfo]
+    # Tasks added with after= still waiting for their parents (not in total_tasks):
+    # how many, and the first of them (state WAITING).
+    waiting_tasks: int = 0
+    waiting: Sequence[Execution] = field(default_factory=list[Execution])
 
 
 Unknown = Callable[[str], TaskFunction] | None
@@ -87,7 +91,16 @@ def build_snapshot(
         function = _function(docket, fields, unknown)
         future.append(Execution.from_fields(docket, fields, function))
     total = view.stream_length + view.queue_length
-    return DocketSnapshot(taken, total, future, running, workers)
+    waiting: list[Execution] = []
+    for fields in view.waiting:
+        execution = Execution.from_fields(
+            docket, fields, _function(docket, fields, unknown)
+        )
+        execution.state = ExecutionState.WAITING
+        waiting.append(execution)
+    return DocketSnapshot(
+        taken, total, future, running, workers, view.waiting_length, waiting
+    )
 
 
 def worker_infos(rows: list[tuple[str, float, set[str]]]) -> list[WorkerInfo]:

@@ -36,6 +36,7 @@ class View:
     workers: Collection[WorkerInfo]
     running: list[Row]
     future: list[Row]
+    waiting: int = 0  # tasks added with after= still waiting for their parents
 
 
 async def take(
@@ -68,7 +69,7 @@ async def take(
             entry = _entry(docket, fields, unsafe)
             future.append(Row(entry, entry.when or taken))
     total = view.stream_length + view.queue_length
-    return View(taken, total, workers, running, future)
+    return View(taken, total, workers, running, future, view.waiting_length)
 
 
 def _entry(docket: Docket, fields: dict[bytes, bytes], unsafe: bool) -> Entry:

@@ -56,7 +56,9 @@ def limited(snap: View, task: str | None, limit: int | None) -> View:
     if limit is not None:
         running = running[:limit]
         future = future[: max(limit - len(running), 0)]
-    return View(snap.taken, snap.total_tasks, snap.workers, running, future)
+    return View(
+        snap.taken, snap.total_tasks, snap.workers, running, future, snap.waiting
+    )
 
 
 def snapshot_table(docket_name: str, snap: View, show_args: bool = False) -> Grid:
@@ -76,7 +78,8 @@ def snapshot_table(docket_name: str, snap: View, show_args: bool = False) -> Gri
             f"Docket: {docket_name!r}",
             f"as of {local(now)}",
             f"{count(len(snap.workers), 'worker')}, "
-            f"{len(snap.running)}/{snap.total_tasks} running",
+            f"{len(snap.running)}/{snap.total_tasks} running"
+            + (f", {snap.waiting:,} waiting" if snap.waiting else ""),
         ],
     )
     for running in snap.running:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 STATE_COLOURS = {
     ExecutionState.SCHEDULED: "yellow",
+    ExecutionState.WAITING: "yellow",
     ExecutionState.QUEUED: "cyan",
     ExecutionState.RUNNING: "blue",
     ExecutionState.COMPLETED: "green",

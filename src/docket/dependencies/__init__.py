@@ -51,6 +51,7 @@ from ._contextual import (
 from ._current import CurrentDocket, CurrentWorker
 from ._functional import Depends
 from ._isolated import Isolated
+from ._parents import Parents
 from ._perpetual import Cron, Perpetual
 from ._resolution import (
     ResolvedDependencies,
@@ -79,6 +80,7 @@ __all__ = [
     "Dependency",
     "DependencyFunction",
     "Depends",
+    "Parents",
     "ExponentialRetry",
     "FailedDependency",
     "FailureHandler",

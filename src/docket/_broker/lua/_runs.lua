@@ -6,7 +6,21 @@
 -- state event (with the error) goes out when anyone listens.
 local function end_run(prefix, key, state, completed_at, ttl, listening, err, extra)
   local runs = prefix .. ':runs:' .. key
-  if ttl > 0 then
+  local flags = hash_fields(runs, 'waiters', 'gate', 'held') or {}
+  if flags[1] or flags[2] or flags[3] then  -- workflows (_gates.lua)
+    local fields = {'state', state, 'completed_at', completed_at}
+    if err then
+      fields[#fields + 1] = 'error'
+      fields[#fields + 1] = err
+    end
+    for _, value in ipairs(extra or {}) do fields[#fields + 1] = value end
+    redis.call('HSET', runs, unpack(fields))
+    local held = (tonumber(flags[3]) or 0) > 0
+    if flags[1] or flags[2] then
+      held = gate_ended(prefix, key, state, completed_at, ttl, listening, flags[1], flags[2])
+    end
+    if not held then gate_expire(runs, ttl) end
+  elseif ttl > 0 then
     local fields = {'state', state, 'completed_at', completed_at}
     if err then
       fields[#fields + 1] = 'error'

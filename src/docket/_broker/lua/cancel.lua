@@ -18,7 +18,8 @@
 local stream, queue, runs = KEYS[1], KEYS[2], KEYS[3]
 local key, completed_at, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
-local record = hmget(runs, 'state', 'stream_id', 'paused', 'function')
+local record = hmget(runs, 'state', 'stream_id', 'paused', 'function', 'waiters', 'gate',
+  'held')
 local state, stream_id = record[1], record[2]
 if record[3] and record[4] then
   redis.call('ZREM', ARGV[6] .. ':paused:' .. record[4], key)
@@ -32,7 +33,17 @@ local changed = state ~= 'completed' and state ~= 'failed' and state ~= 'cancell
 if changed then
   redis.call('HSET', runs, 'state', 'cancelled', 'completed_at', completed_at, 'stream_id', '')
 end
-if ttl > 0 then redis.call('EXPIRE', runs, ttl) else redis.call('DEL', runs) end
+-- Workflows (_gates.lua): a waiting task leaves its gate; the followers of this one
+-- count its end; a record followers hold keeps no TTL.
+local held = (tonumber(record[7]) or 0) > 0
+if changed and (record[5] or record[6]) then
+  local listening = redis.call('EXISTS', KEYS[6]) == 1
+  held = gate_ended(ARGV[6], key, 'cancelled', completed_at, ttl, listening, record[5],
+    record[6])
+end
+if held then
+  -- kept for the followers that hold it
+elseif ttl > 0 then redis.call('EXPIRE', runs, ttl) else redis.call('DEL', runs) end
 
 if changed and redis.call('EXISTS', KEYS[6]) == 1 then
   emit(ARGV[4], '{"type":"state","key":' .. json_string(key)

@@ -30,6 +30,15 @@ local function withdraw(key, pending_state)
   end_run(prefix, key, 'cancelled', completed_at, ttl, listening, nil, {'stream_id', ''})
 end
 
+-- Tasks waiting for their parents first (P:waiting; their gates go with them): a
+-- follower released meanwhile (policy "run") is then withdrawn from the stream.
+for _, key in ipairs(redis.call('ZRANGE', prefix .. ':waiting', 0, batch - 1)) do
+  withdraw(key, 'waiting')
+  redis.call('DEL', parked_key(prefix, key))
+  redis.call('ZREM', prefix .. ':waiting', key)
+  withdrawn = withdrawn + 1
+end
+
 -- Stream entries, skipping those of running tasks: a worker holds them, and a
 -- lease that expires (the worker died) must still find its entry to redeliver it.
 local start = '-'

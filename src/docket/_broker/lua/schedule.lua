@@ -21,7 +21,13 @@
 -- ARGV[15] how many attempts the history keeps
 -- ARGV[16] expected generation: when not 0 and the record holds a newer one, the key
 --          is left alone ("SUPERSEDED"; a reschedule still acknowledges ARGV[6])
--- ARGV[17..] message field/value pairs (must include "generation" and "when")
+-- ARGV[17..] message field/value pairs (must include "generation" and "when"), after
+--          the pairs of a gated add (after=), whose names start with "~": "~after"
+--          (one pair per parent key), "~policy" ("cancel" | "run"), "~ttl" (seconds a
+--          record cancelled at once keeps), "~now" (its completed_at ISO). See
+--          _gates.lua. A gated add may also return "WAITING" / "CANCELLED" (placed,
+--          waiting for its parents / cancelled at once: a parent already ended
+--          badly), or "UNKNOWN:<parent>" / "CYCLE:<parent>" (refused, nothing written).
 --
 -- The state event ({"type":"state","key":K,"state":"queued"|"scheduled","when":ISO},
 -- on P:state:K) is built here, only when it is published.
@@ -60,7 +66,18 @@ local prefix, key, when, immediate = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
 local mode, known, legacy_id = ARGV[5], KEYS[6], KEYS[7]
 
 local FIELDS = 17
-local record = hmget(runs, 'state', 'generation', 'stream_id', 'added')
+local parents, policy, gate_ttl, gate_now = nil, 'cancel', 0, ''
+while ARGV[FIELDS] and string.byte(ARGV[FIELDS], 1) == 126 do  -- "~": a gated add
+  local name, value = ARGV[FIELDS], ARGV[FIELDS + 1]
+  if name == '~after' then
+    parents = parents or {}
+    parents[#parents + 1] = value
+  elseif name == '~policy' then policy = value
+  elseif name == '~ttl' then gate_ttl = tonumber(value) or 0
+  elseif name == '~now' then gate_now = value end
+  FIELDS = FIELDS + 2
+end
+local record = hmget(runs, 'state', 'generation', 'stream_id', 'added', 'waiters', 'gate')
 local state, generation, stream_id = record[1], tonumber(record[2]) or 0, record[3]
 local added = ARGV[12]
 if added == '' then added = record[4] end
@@ -83,6 +100,10 @@ end
 if expected > 0 and generation > expected then
   return {'SUPERSEDED', -1}
 end
+if parents then
+  local refused = gate_check(prefix, key, parents)
+  if refused then return {refused[1] .. ':' .. refused[2], -1} end
+end
 
 if mode == 'reschedule' or mode == 'repark' then
   -- acknowledged above; placed below like any schedule
@@ -92,11 +113,12 @@ elseif mode == 'replace' then
   end
   if stream_id and stream_id ~= '' then pcall(redis.call, 'XDEL', stream, stream_id) end
   if known then redis.call('DEL', known, legacy_id) end
-  if state == 'scheduled' then
+  if state == 'scheduled' or state == 'waiting' then
     redis.call('ZREM', queue, key)
     redis.call('DEL', parked)
   end
-elseif state == 'scheduled' or state == 'queued' or state == 'running' then
+elseif state == 'scheduled' or state == 'queued' or state == 'running'
+    or state == 'waiting' then
   return {'EXISTS', -1}
 elseif ARGV[9] ~= '' and known then
   if state then
@@ -162,6 +184,10 @@ if ARGV[13] ~= '' then  -- the attempt that just ended (after any copy of it)
   history[#history + 1] = ARGV[14]
 end
 
+-- A new run (add, replace) leaves the gate of the run it follows (_gates.lua).
+local moving = mode == 'reschedule' or mode == 'repark'
+if record[6] and not moving then gate_drop(prefix, key, 0, 0) end
+
 -- A fresh record: drops the previous run's fields and any terminal TTL.
 if state then redis.call('DEL', runs) end
 
@@ -174,6 +200,43 @@ if added then
 end
 for _, list in ipairs({copied, history}) do
   for _, value in ipairs(list) do written[#written + 1] = value end
+end
+-- Followers waiting on this key wait for this run; a retried follower keeps its gate.
+if record[5] then
+  written[#written + 1] = 'waiters'
+  written[#written + 1] = '1'
+end
+if parents or (record[6] and moving) then
+  written[#written + 1] = 'gate'
+  written[#written + 1] = '1'
+end
+if parents then
+  local outcome, bad, bad_state = gate_open(prefix, key, parents, policy, immediate)
+  if outcome ~= 'released' then
+    local event, heard = nil, -1
+    if ARGV[7] == '?' then heard = redis.call('EXISTS', KEYS[5]) end
+    local told = ARGV[7] == '1' or heard == 1
+    if outcome == 'waiting' then
+      written[2] = 'waiting'
+      redis.call('HSET', parked, unpack(fields))
+      redis.call('HSET', runs, unpack(written))
+      redis.call('ZADD', prefix .. ':waiting', when, key)
+      event = ',"state":"waiting"'
+    else
+      local err = 'parent ' .. bad .. ' ended ' .. bad_state
+      written[2] = 'cancelled'
+      written[#written + 1] = 'completed_at'; written[#written + 1] = gate_now
+      written[#written + 1] = 'error'; written[#written + 1] = err
+      redis.call('HSET', runs, unpack(written))
+      -- its own gate goes, and followers that waited on this key count its end
+      if not gate_ended(prefix, key, 'cancelled', gate_now, gate_ttl, told, record[5], true)
+      then gate_expire(runs, gate_ttl) end
+      event = ',"state":"cancelled","completed_at":"' .. gate_now .. '","error":'
+        .. json_string(err)
+    end
+    if told then gate_event(prefix, key, event) end
+    return {string.upper(outcome), heard}
+  end
 end
 if immediate then
   local id = redis.call('XADD', stream, '*', unpack(fields))

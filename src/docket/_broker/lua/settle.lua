@@ -79,12 +79,15 @@ while i <= #ARGV do
   local runs = prefix .. ':runs:' .. key
   local progress = prefix .. ':progress:' .. key
   local archived = state == 'failed' and r ~= nil and limit > 0
-  local record
+  local record, flags_at
   if archived then
     record = hash_fields(runs, 'generation', 'state', 'function', 'args', 'kwargs',
-      'when', 'serializer', 'signature', 'message_when', 'attempt')
+      'when', 'serializer', 'signature', 'message_when', 'attempt', 'waiters', 'gate',
+      'held')
+    flags_at = 11
   else
-    record = hash_fields(runs, 'generation', 'state')
+    record = hash_fields(runs, 'generation', 'state', 'waiters', 'gate', 'held')
+    flags_at = 3
   end
   -- A record that is not a hash (someone else wrote the key) is left alone.
   local bad = not record
@@ -97,6 +100,11 @@ while i <= #ARGV do
   end
   local current = tonumber(record[1])
   local stale = bad or (generation > 0 and (current == nil or current > generation))
+
+  -- Workflows (_gates.lua): the record has followers waiting, or a gate of its own,
+  -- or followers holding it (read in the same HMGET: a plain task pays nothing).
+  local waiters, gated = record[flags_at], record[flags_at + 1]
+  local held = (tonumber(record[flags_at + 2]) or 0) > 0
 
   if stale then
     superseded = superseded + 1
@@ -124,7 +132,17 @@ while i <= #ARGV do
       -- verify nothing, and removing them would cost a command per task.
       redis.call('HSET', runs, 'state', state, 'completed_at', completed_at,
         'args', '', 'kwargs', '', unpack(extra))
-      redis.call('EXPIRE', runs, ttl)
+      if waiters or gated then
+        held = gate_ended(prefix, key, state, completed_at, ttl, listening, waiters, gated)
+      end
+      if not held then redis.call('EXPIRE', runs, ttl) end
+    elseif waiters or gated or held then
+      redis.call('HSET', runs, 'state', state, 'completed_at', completed_at,
+        'args', '', 'kwargs', '')
+      if waiters or gated then
+        held = gate_ended(prefix, key, state, completed_at, ttl, listening, waiters, gated)
+      end
+      if not held then redis.call('DEL', runs) end
     else
       redis.call('DEL', runs)
     end

@@ -30,6 +30,7 @@ SAME_MOMENT = timedelta(milliseconds=1)
 
 STATUS = {
     ExecutionState.SCHEDULED: TaskResultStatus.READY,
+    ExecutionState.WAITING: TaskResultStatus.READY,
     ExecutionState.QUEUED: TaskResultStatus.READY,
     ExecutionState.RUNNING: TaskResultStatus.RUNNING,
     ExecutionState.COMPLETED: TaskResultStatus.SUCCESSFUL,
