@@ -93,3 +93,31 @@ def test_show_json_and_unknown_keys(redis_server: RedisServer, docket_name: str)
     )
     assert missing.exit_code == 1
     assert "no task with key 'nope'" in missing.output
+
+
+def test_show_lists_a_waiting_tasks_parents_and_a_parents_followers(
+    redis_server: RedisServer, docket_name: str
+):
+    """A task added after two parents: "waiting on 1 of 2" and one line per
+    parent with the state it ended in; the parent still running lists it among
+    its followers."""
+    url = redis_server.url
+
+    async def main() -> None:
+        async with Docket(name=docket_name, url=url) as docket:
+            docket.register(later)
+            await docket.add(later, key="first")(1)
+            async with Worker(docket) as worker:
+                await worker.run_until_finished()
+            when = datetime.now(timezone.utc) + timedelta(hours=1)
+            await docket.add(later, key="second", when=when)(2)
+            await docket.add(later, key="joined", after=["first", "second"])(3)
+
+    asyncio.run(main())
+    text = show(url, docket_name, "joined")
+    lines = text.splitlines()
+    assert "State: waiting" in lines and "After: waiting on 1 of 2" in lines
+    assert "  first (completed)" in lines and "  second" in lines
+    assert "Actions: cancel" in lines
+    parent = show(url, docket_name, "second").splitlines()
+    assert "Followers:" in parent and "  joined" in parent

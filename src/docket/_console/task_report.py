@@ -68,6 +68,15 @@ class TaskReport:
     progress: Progress | None = None
     failed_id: str | None = None  # the archived failure a replay would run
     actions: tuple[str, ...] = ()
+    # Workflows: the parents it was added after (key -> the state each ended in,
+    # None while still awaited) and the keys waiting for this one.
+    parents: dict[str, str | None] = field(default_factory=dict[str, str | None])
+    followers: list[str] = field(default_factory=list[str])
+
+    @property
+    def awaited(self) -> int:
+        """How many parents are still awaited."""
+        return sum(1 for state in self.parents.values() if state is None)
 
     @property
     def retries(self) -> int:
@@ -94,6 +103,8 @@ class TaskReport:
             "progress": self.progress.as_dict() if self.progress else None,
             "failed_id": self.failed_id,
             "actions": list(self.actions),
+            "parents": dict(self.parents),
+            "followers": list(self.followers),
         }
 
 
@@ -172,6 +183,8 @@ async def _result(
 
 
 def _actions(state: str | None, failed: FailedTask | None) -> tuple[str, ...]:
+    if state == "waiting":  # for its parents: only a cancel applies
+        return ("cancel",)
     if state in WAITING:
         return ("run-now", "reschedule", "cancel")
     if state == "running":
@@ -192,6 +205,7 @@ async def task_report(docket: Docket, key: str, unsafe: bool = False) -> TaskRep
     if record.state == "failed":
         failed = await docket.failed_task(key)
     (progress,) = await broker.progress_of([key])
+    gate, followers = await broker.gate(key), await broker.followers(key)
     error, trace = record.error, record.traceback
     if failed is not None:
         error = error or f"{failed.error_type}: {failed.message}"
@@ -212,6 +226,8 @@ async def task_report(docket: Docket, key: str, unsafe: bool = False) -> TaskRep
         progress=_progress(progress),
         failed_id=failed.id if failed is not None else None,
         actions=_actions(record.state, failed),
+        parents={} if gate is None else gate.parents,
+        followers=followers,
     )
 
 

@@ -76,6 +76,15 @@ def report_lines(report: TaskReport) -> list[str]:
         if progress.message:
             text += f" {for_terminal(progress.message)}"
         lines.append(f"Progress: {text}")
+    if report.parents:  # one parent a line: "<key> (<state it ended in>)"
+        total = len(report.parents)
+        awaited = f"waiting on {report.awaited} of {total}" if report.awaited else ""
+        lines.append(f"After: {awaited or total}")
+        named = [k + (f" ({s})" if s else "") for k, s in report.parents.items()]
+        lines += _block("\n".join(named))
+    if report.followers:
+        lines.append("Followers:")
+        lines += _block("\n".join(report.followers))
     retries = f", {report.retries} retried" if report.retries else ""
     lines.append(f"Attempts: {len(report.attempts)}{retries}")
     for attempt in report.attempts:

@@ -7,8 +7,8 @@ from typing import ClassVar, cast
 
 from uncalled_for import Provider
 
-from ._context import current_docket, current_execution
 from ..execution import Execution
+from ._context import current_docket, current_execution
 
 
 class _Parents(Provider[dict[str, Execution]]):
