@@ -8,7 +8,9 @@ import logging
 import pytest
 from redis.exceptions import ConnectionError, ResponseError
 
+from docket import Docket
 from docket._redis.outages import OutageLog, outage_log
+from tests._support.servers import RedisServer
 
 
 class Clock:
@@ -104,3 +106,20 @@ def test_one_log_per_process_and_url_and_never_a_password():
     assert outage_log("redis://user:hunter2@db.example:6379/3") is first
     assert outage_log("redis://db.example:6379/4") is not first
     assert first.where == "redis://user:***@db.example:6379/3"
+
+
+async def test_the_outage_probe_pings_each_engine():
+    """The probe's PING answers on memory:// (the engine lives in the process)
+    and on a running redis-server, and raises once that server is stopped."""
+    async with Docket(name="probe", url="memory://probe") as docket:
+        await docket.broker.ping()
+    server = RedisServer(durable=False).start()
+    try:
+        url = server.url + "?socket_connect_timeout=1"
+        async with Docket(name="probe", url=url) as docket:
+            await docket.broker.ping()
+            server.stop()
+            with pytest.raises((ConnectionError, OSError)):
+                await docket.broker.ping()
+    finally:
+        server.close()

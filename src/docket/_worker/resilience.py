@@ -86,22 +86,23 @@ def reached(session: Session, what: str) -> None:
 
 
 async def probe_loop(session: Session) -> None:
-    """While Redis is unreachable, PING it every ``PROBE_INTERVAL``; once it
-    answers, set ``session.back`` so that every loop waiting out a backoff tries
-    again at once."""
+    """While Redis is unreachable, PING it every ``PROBE_INTERVAL`` (the first
+    one an interval after the failure, so loops that fail at once again retry at
+    most that often); once it answers, set ``session.back`` so that every loop
+    waiting out a backoff tries again at once."""
     while not session.stop.is_set():
         if not await _either(session.unreachable, session.stop, None):
             return
         session.unreachable.clear()
         back = session.back
         while not back.is_set():
+            if await wait_for(session.stop, PROBE_INTERVAL):
+                return
             try:
                 await asyncio.wait_for(session.broker.ping(), PROBE_INTERVAL * 4)
             except asyncio.CancelledError:
                 raise
             except Exception:  # still out: the loops' own failures are logged
-                if await wait_for(session.stop, PROBE_INTERVAL):
-                    return
                 continue
             back.set()
 
