@@ -283,7 +283,7 @@ async def _place(
     building overlaps Redis placing what was written; a chunk's replies are read
     once the next chunk is written. A call that cannot be built stops the batch:
     what was written before it is still recorded."""
-    async with broker.schedule_stream() as stream:
+    async with broker.queue.schedule_stream() as stream:
         written: deque[tuple[list[Execution], list[ScheduleRequest]]] = deque()
         try:
             for chunk in _chunks(pending, chunk_size):

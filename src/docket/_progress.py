@@ -23,6 +23,7 @@ from . import _codec
 from ._defaults import PROGRESS_TOTAL
 from ._handles import DocketHandle
 from ._redis.faults import Backoff, Fault, classify
+from ._text import as_text
 
 logger = logging.getLogger("docket.worker")
 
@@ -157,14 +158,14 @@ class ExecutionProgress:
         self, fields: dict[str, Any], increment: int, delete_message: bool
     ) -> None:
         broker = self.docket.broker
-        current, listening = await broker.write_progress(
+        current, listening = await broker.events.write_progress(
             self.key, fields, increment=increment, delete_message=delete_message
         )
         if current is not None:  # replies of concurrent increments may arrive late
             self.current = max(current, self.current or 0)
         if listening:
             try:
-                await broker.publish(
+                await broker.events.publish(
                     self.docket.keyspace.progress_channel(self.key), self._event()
                 )
             except Exception as error:  # the hash holds it; a watcher syncs
@@ -202,13 +203,14 @@ class ExecutionProgress:
             writer.cancel()
 
     async def sync(self) -> None:
-        record = await self.docket.broker.progress_record(self.key)
+        record = await self.docket.broker.events.progress_record(self.key)
         if not record:
             self.reset()
             return
         self.current = int(record.get(b"current", b"0"))
         self.total = int(record.get(b"total", PROGRESS_TOTAL))
-        self.message = _codec.text(record.get(b"message"))
+        message = record.get(b"message")
+        self.message = None if message is None else as_text(message)
         self.updated_at = _codec.from_iso(record.get(b"updated_at"))
 
     async def subscribe(
@@ -216,7 +218,7 @@ class ExecutionProgress:
     ) -> AsyncGenerator[dict[str, Any]]:
         """Yield each progress event published for this key (plain dicts)."""
         channel = self.docket.keyspace.progress_channel(self.key)
-        async with self.docket.broker.subscription([channel]) as subscription:
+        async with self.docket.broker.events.subscription([channel]) as subscription:
             if ready is not None:
                 ready.set()
             while True:

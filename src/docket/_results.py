@@ -26,7 +26,7 @@ class BuiltinStore:
     async def get(
         self, key: str, *, collection: str | None = None
     ) -> dict[str, Any] | None:
-        raw = await self._broker.read_result(key)
+        raw = await self._broker.results.read(key)
         return None if raw is None else json.loads(raw)
 
     async def put(
@@ -38,7 +38,7 @@ class BuiltinStore:
         ttl: float | None = None,
     ) -> None:
         seconds = None if ttl is None else max(int(ttl), 1)
-        await self._broker.write_result(key, json.dumps(value), seconds)
+        await self._broker.results.write(key, json.dumps(value), seconds)
 
 
 def _owned_redis_store(client: Any, collection: str) -> AsyncKeyValue:

@@ -34,6 +34,7 @@ from typing_extensions import Self
 from uncalled_for import get_signature
 
 from ._codec import PICKLE, STRIKE, Codec, Sealed
+from ._text import as_text
 
 logger = logging.getLogger("docket.strikelist")
 
@@ -98,10 +99,6 @@ def is_usable(value: Any) -> bool:
     except TypeError:
         return False
     return True
-
-
-def text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _raw(value: Any) -> bytes:
@@ -175,20 +172,20 @@ class StrikeInstruction:
     ) -> StrikeInstruction:
         """The instruction of a strike stream entry. ``codec`` (default: pickle,
         unsigned) verifies it before the value is decoded: UnverifiedPayload."""
-        fields = {text(k): _raw(v) for k, v in message.items()}
-        direction = text(fields.get("direction", b""))
+        fields = {as_text(k): _raw(v) for k, v in message.items()}
+        direction = as_text(fields.get("direction", b""))
         kind = {"strike": Strike, "restore": Restore}.get(direction)
         if kind is None:
             raise ValueError(f"Unknown strike direction {direction!r}")
         function, parameter = fields.get("function"), fields.get("parameter")
-        serializer = text(fields.get("serializer", PICKLE.encode()))
+        serializer = as_text(fields.get("serializer", PICKLE.encode()))
         blobs = (fields["value"],) if "value" in fields else ()
         sealed = Sealed(serializer, blobs, fields.get("signature") or None)
         values = (codec or Codec()).loads(STRIKE, _signed_fields(fields), sealed)
         return kind(
-            None if function is None else text(function),
-            None if parameter is None else text(parameter),
-            as_operator(text(fields.get("operator", b"=="))),
+            None if function is None else as_text(function),
+            None if parameter is None else as_text(parameter),
+            as_operator(as_text(fields.get("operator", b"=="))),
             values[0] if values else None,
         )
 

@@ -21,7 +21,7 @@ markup) or, inside a markup string, ``for_markup(value)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -36,6 +36,13 @@ _INVISIBLE_LAYOUT = (
     "\u202a\u202b\u202c\u202d\u202e"
     "\u2066\u2067\u2068\u2069"
 )
+
+
+def as_text(value: Any) -> str:
+    """A value from a Redis reply as text: bytes decoded (UTF-8), anything else
+    (a str already decoded, a number) through ``str``. The one decoding helper of
+    the broker's readers; it makes nothing safe to print (see ``for_terminal``)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _escape(character: str) -> str:

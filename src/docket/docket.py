@@ -236,7 +236,7 @@ class Docket(DocketNames, OperatorConsole, TaskPauses, Workflows):
 
     async def _flush_counts(self, broker: Broker) -> None:
         try:
-            await broker.flush_tally(force=True)
+            await broker.runs.flush_tally(force=True)
         except Exception as error:  # counts only; closing goes on
             logger.warning("Could not write the throughput counts: %s", error)
 
@@ -435,14 +435,14 @@ class Docket(DocketNames, OperatorConsole, TaskPauses, Workflows):
         with span(
             "docket.docket", "docket.cancel", {**self.labels(), "docket.key": key}
         ):
-            await self.broker.cancel(
+            await self.broker.queue.cancel(
                 key, _codec.iso(_codec.now()), self.ttl_seconds, signal=True
             )
         m.TASKS_CANCELLED.add(1, self.labels())
 
     async def withdraw(self, key: str) -> None:
         """Withdraw ``key`` from the queue and the stream without a cancel signal."""
-        await self.broker.cancel(
+        await self.broker.queue.cancel(
             key, _codec.iso(_codec.now()), self.ttl_seconds, signal=False
         )
 
@@ -455,7 +455,9 @@ class Docket(DocketNames, OperatorConsole, TaskPauses, Workflows):
     async def clear(self) -> int:
         """Remove all pending work (strikes stay); returns how many tasks waited."""
         with span("docket.docket", "docket.clear", self.labels()):
-            return await self.broker.clear(self.ttl_seconds, max(int(CLEAR_BATCH), 1))
+            return await self.broker.runs.clear(
+                self.ttl_seconds, max(int(CLEAR_BATCH), 1)
+            )
 
     # ---- strikes -------------------------------------------------------------------
 
@@ -500,7 +502,7 @@ class Docket(DocketNames, OperatorConsole, TaskPauses, Workflows):
         return self.heartbeat_interval.total_seconds() * self.missed_heartbeats
 
     async def snapshot(self) -> DocketSnapshot:
-        view = await self.broker.view()
+        view = await self.broker.views.snapshot()
         return build_snapshot(self, view, await self.workers())
 
     @property
@@ -509,8 +511,8 @@ class Docket(DocketNames, OperatorConsole, TaskPauses, Workflows):
         return DeadLetters(self)
 
     async def workers(self) -> Collection[WorkerInfo]:
-        return worker_infos(await self.broker.list_workers(self.liveness_horizon))
+        return worker_infos(await self.broker.workers.list(self.liveness_horizon))
 
     async def task_workers(self, task_name: str) -> Collection[WorkerInfo]:
-        rows = await self.broker.list_workers(self.liveness_horizon, task_name)
+        rows = await self.broker.workers.list(self.liveness_horizon, task_name)
         return worker_infos(rows)

@@ -15,7 +15,7 @@ from uncalled_for.introspection import _signature_cache  # pyright: ignore[repor
 
 from . import _clock, _codec
 from ._broker import AttemptNote, Failure, RunRecord, ScheduleRequest, Settlement
-from ._broker.schedule_many import schedule_many as schedule_many
+from ._broker.queue import schedule_many as schedule_many
 from ._codec import UnverifiedPayload
 from ._codec.message import (
     UnverifiedMessage,
@@ -280,7 +280,7 @@ class Execution:
         request = self.schedule_request(
             replace, reschedule_message, expected_generation
         )
-        placed = await self._docket.broker.place(request)
+        placed = await self._docket.broker.queue.place(request)
         if reschedule_message is not None and reschedule_message == self.message_id:
             self.acknowledged = True
         return self.scheduled(placed, request.immediate)
@@ -347,7 +347,9 @@ class Execution:
         batch = [
             (self._key, self._generation, self.message_id or b"", self._redelivered)
         ]
-        (claimed,) = await self._docket.broker.claim(worker, _codec.iso(started), batch)
+        (claimed,) = await self._docket.broker.runs.claim(
+            worker, _codec.iso(started), batch
+        )
         if claimed:
             self.mark_claimed(worker, started)
         else:
@@ -407,7 +409,7 @@ class Execution:
         settlement = self.settlement(
             state, error or "", result_key is not None, _codec.iso(completed), True
         )
-        await self._docket.broker.settle([settlement], self._docket.ttl_seconds)
+        await self._docket.broker.runs.settle([settlement], self._docket.ttl_seconds)
         self.state, self.completed_at = state, completed
         self.error, self.result_key = error, result_key
         self.progress.reset()
@@ -431,7 +433,7 @@ class Execution:
         retry or its Perpetual successor is scheduled)."""
         if self._generation == 0:
             return False
-        current = await self._docket.broker.run_generation(self._key)
+        current = await self._docket.broker.runs.generation(self._key)
         return current is not None and current > self._generation
 
     # ---- observing -------------------------------------------------------------
@@ -447,7 +449,7 @@ class Execution:
         self._record_generation = record.generation
 
     async def sync(self) -> None:
-        record = await self._docket.broker.run_record(self._key)
+        record = await self._docket.broker.runs.record(self._key)
         self._recorded = record is not None
         if record is not None:
             self._apply_record(record)
@@ -475,7 +477,7 @@ class Execution:
         """Yield the current state and progress, then every event as it happens."""
         k = self._docket.keyspace
         channels = [k.state_channel(self._key), k.progress_channel(self._key)]
-        async with self._docket.broker.subscription(channels) as subscription:
+        async with self._docket.broker.events.subscription(channels) as subscription:
             await self.sync()
             yield self.state_snapshot()
             p = self.progress

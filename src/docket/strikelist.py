@@ -240,10 +240,10 @@ class StrikeList:
                 "Give the StrikeList a URL and enter it ('async with') first."
             )
         message = instruction.as_message(self.codec)
-        added = await self._broker.append_strike(message)
+        added = await self._broker.strikes.append(message)
         # Apply the log in order up to our own entry, so that an older instruction
         # the monitor has not applied yet cannot land after (and undo) this one.
-        self._apply_entries(await self._broker.strike_range(self._last_id, added))
+        self._apply_entries(await self._broker.strikes.range(self._last_id, added))
 
     async def __aenter__(self) -> Self:
         if self.url is not None and self._entered:
@@ -350,7 +350,7 @@ class StrikeList:
             block = None
             if self._loaded.is_set() and self._backend is not None:
                 block = self._backend.longest_block_ms(STRIKE_BLOCK_MS)
-            entries = await broker.read_strikes(self._last_id, STRIKE_READ_COUNT, block)
+            entries = await broker.strikes.read(self._last_id, STRIKE_READ_COUNT, block)
             outage.succeeded(FOLLOW)
             backoff.reset()
             if not entries:
@@ -367,7 +367,7 @@ class StrikeList:
         fresh.codec = self.codec
         last = "0-0"
         while True:
-            entries = await self._broker.read_strikes(last, STRIKE_READ_COUNT, None)
+            entries = await self._broker.strikes.read(last, STRIKE_READ_COUNT, None)
             if not entries:
                 break
             last = entries[-1][0]

@@ -46,8 +46,8 @@ FAST = {
 @asynccontextmanager
 async def all_events(docket: Docket) -> AsyncIterator[list[dict[str, Any]]]:
     """Every state and progress event of the docket, parsed (a parse error fails)."""
-    await docket.broker.mark_listening(60)
-    pubsub = docket.broker.subscriber()
+    await docket.broker.events.mark_listening(60)
+    pubsub = docket.broker.events.subscriber()
     await pubsub.psubscribe(f"{docket.prefix}:state:*", f"{docket.prefix}:progress:*")
     confirmed = 0
     while confirmed < 2:
@@ -115,7 +115,7 @@ async def test_tasks_with_any_key_run_and_their_events_parse(docket: Docket):
         progress = [e for e in events if e["type"] == "progress" and e["key"] == key]
         assert progress[-1]["message"] == f"step {n}"
     for key in KEYS:
-        record = await docket.broker.run_record(key)
+        record = await docket.broker.runs.record(key)
         assert record is not None and record.state == "completed"
 
 

@@ -126,7 +126,7 @@ async def test_struck_calls_never_reach_redis(docket: Docket):
         Disposition.STRUCK,
         Disposition.SCHEDULED,
     ]
-    assert await docket.broker.run_record("k1") is None
+    assert await docket.broker.runs.record("k1") is None
 
 
 async def test_a_redis_error_fails_only_its_own_execution(
@@ -174,9 +174,9 @@ async def test_a_call_that_cannot_be_built_stops_the_batch(
     calls[2] = docket.call(echo, key="k2")(threading.Lock())
     with pytest.raises(TypeError):
         await docket.add_many(calls, chunk_size=2)
-    assert (await docket.broker.run_record("k0")) is not None
-    assert (await docket.broker.run_record("k1")) is not None
-    assert (await docket.broker.run_record("k3")) is None
+    assert (await docket.broker.runs.record("k0")) is not None
+    assert (await docket.broker.runs.record("k1")) is not None
+    assert (await docket.broker.runs.record("k3")) is None
     assert added == []
     with pytest.raises(TypeError, match="timezone-aware"):
         docket.call(echo, when=datetime.now())  # naive: refused at once
@@ -259,6 +259,6 @@ async def test_calls_go_out_in_pieces_as_they_are_built(docket: Docket):
         executions = await docket.add_many(calls)
     assert executions == []  # raised: look at what Redis holds
     for n in (0, 99):
-        assert (await docket.broker.run_record(f"p{n}")) is not None
+        assert (await docket.broker.runs.record(f"p{n}")) is not None
     for n in (100, 149, 151, 299):
-        assert (await docket.broker.run_record(f"p{n}")) is None
+        assert (await docket.broker.runs.record(f"p{n}")) is None

@@ -157,7 +157,7 @@ async def test_automatic_perpetual_tasks_are_reseeded_while_running(
         runs.append(execution.key)
 
     async def next_run_waits(count: int) -> bool:
-        record = await docket.broker.run_record("heartbeat")
+        record = await docket.broker.runs.record("heartbeat")
         return len(runs) == count and record is not None and record.state == "scheduled"
 
     docket.register(heartbeat)

@@ -268,7 +268,7 @@ async def test_a_producer_in_another_language_can_enqueue(
             )
         async with Worker(docket, **FAST) as worker:
             await worker.run_until_finished()
-        record = await docket.broker.run_record("from-go")
+        record = await docket.broker.runs.record("from-go")
     clear_memory_servers()
     assert record is not None and record.state == ExecutionState.COMPLETED.value
     assert SEEN == [

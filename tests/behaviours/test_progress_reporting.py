@@ -266,7 +266,7 @@ async def test_progress_reads_none_after_completion(docket: Docket, worker: Work
     assert execution.progress.total == 100
     assert execution.progress.message is None
     assert execution.progress.updated_at is None
-    assert await docket.broker.progress_record("finishes") == {}
+    assert await docket.broker.events.progress_record("finishes") == {}
 
 
 async def test_progress_of_a_failed_task_is_gone_too(docket: Docket, worker: Worker):
@@ -280,7 +280,7 @@ async def test_progress_of_a_failed_task_is_gone_too(docket: Docket, worker: Wor
     await worker.run_until_finished()
     await execution.progress.sync()
     assert execution.progress.current is None
-    assert await docket.broker.progress_record("fails") == {}
+    assert await docket.broker.events.progress_record("fails") == {}
 
 
 async def test_progress_subscribe_yields_only_progress_events(

@@ -47,7 +47,7 @@ async def test_a_retried_run_keeps_every_attempt(docket: Docket, worker: Worker)
     before = time.time()
     await docket.add(flaky, key="f1")(label)
     await worker.run_until_finished()
-    record = await docket.broker.run_record("f1")
+    record = await docket.broker.runs.record("f1")
     assert record is not None and record.state == "completed"
     assert record.added is not None and before <= record.added <= time.time()
     found = attempts(record)
@@ -68,7 +68,7 @@ async def test_the_history_keeps_the_last_attempts(docket: Docket, worker: Worke
     final failure's traceback stays on the record."""
     await docket.add(hopeless, key="h1")()
     await worker.run_until_finished()
-    record = await docket.broker.run_record("h1")
+    record = await docket.broker.runs.record("h1")
     assert record is not None and record.state == "failed"
     last = HISTORY_KEPT + 3
     assert sorted(record.history) == list(range(last - HISTORY_KEPT, last))
@@ -87,7 +87,7 @@ async def test_adding_a_finished_key_again_starts_afresh(
     await worker.run_until_finished()
     await docket.add(flaky, key="f2")(label)
     await worker.run_until_finished()
-    record = await docket.broker.run_record("f2")
+    record = await docket.broker.runs.record("f2")
     assert record is not None and record.history == {}
     assert [a.number for a in attempts(record)] == [1]
 
@@ -99,8 +99,10 @@ async def test_a_redelivery_is_marked(docket: Docket):
     delivery = await read_one(broker)
     generation = int(delivery.fields[b"generation"])
     started = now().isoformat()
-    await broker.claim("w2", started, [("r1", generation, delivery.message_id, True)])
-    record = await broker.run_record("r1")
+    await broker.runs.claim(
+        "w2", started, [("r1", generation, delivery.message_id, True)]
+    )
+    record = await broker.runs.record("r1")
     assert record is not None and record.redelivered and record.worker == "w2"
     [current] = attempts(record)
     assert current.redelivered and current.outcome is None
@@ -110,15 +112,15 @@ async def test_moving_a_waiting_task_keeps_when_it_was_added(docket: Docket):
     """Rescheduling a waiting task keeps its "added" time; replacing it is a new
     definition of the task and stamps a new one."""
     await docket.add(nap, key="m1", when=now() + timedelta(hours=1))(0)
-    first = await docket.broker.run_record("m1")
+    first = await docket.broker.runs.record("m1")
     assert first is not None and first.added is not None
     assert await docket.reschedule("m1", now() + timedelta(hours=2))
-    moved = await docket.broker.run_record("m1")
+    moved = await docket.broker.runs.record("m1")
     assert moved is not None and moved.added == first.added
     assert moved.when is not None and first.when is not None
     assert moved.when > first.when
     await docket.replace(nap, now() + timedelta(hours=3), "m1")(0)
-    replaced = await docket.broker.run_record("m1")
+    replaced = await docket.broker.runs.record("m1")
     assert replaced is not None and replaced.added is not None
     assert replaced.added >= first.added
 

@@ -77,7 +77,9 @@ async def test_cancel_after_the_scheduler_moved_the_task(docket: Docket):
     when = datetime.now(timezone.utc) + timedelta(milliseconds=20)
     await docket.add(job, when=when, key="moved")()
     await eventually(lambda: datetime.now(timezone.utc) > when)
-    result = await docket.broker.stream_due(datetime.now(timezone.utc).timestamp())
+    result = await docket.broker.queue.stream_due(
+        datetime.now(timezone.utc).timestamp()
+    )
     assert result.moved == 1
     await docket.cancel("moved")
     async with Worker(
@@ -416,7 +418,7 @@ async def test_redelivery_of_abandoned_message(docket: Docket):
 
     await docket.add(job)()
     await docket.broker.ensure_group()
-    taken = await docket.broker.read("crashed-worker", 10, 10)
+    taken = await docket.broker.queue.read("crashed-worker", 10, 10)
     assert len(taken) == 1
     async with Worker(
         docket,

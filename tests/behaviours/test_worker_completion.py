@@ -16,7 +16,7 @@ from docket import (
     Perpetual,
     Worker,
 )
-from docket._broker import Broker
+from docket._broker.queue import QueueStore
 from docket.dependencies import CompletionHandler, TaskOutcome
 from tests.conftest import eventually
 
@@ -241,15 +241,17 @@ async def test_run_until_finished_ends_soon_after_another_worker_settles(
             ours.register(held)
             theirs.register(held)
             await theirs.add(held, key="held")()
-            looking = Broker.pending_work
+            looking = QueueStore.pending_work
 
-            async def pending_work(broker: Broker) -> bool:  # the real call, observed
-                found = await looking(broker)
+            async def pending_work(
+                queue: QueueStore,
+            ) -> bool:  # the real call, observed
+                found = await looking(queue)
                 if found:  # only "mine" is idle before the gate opens
                     looked.set()
                 return found
 
-            monkeypatch.setattr(Broker, "pending_work", pending_work)
+            monkeypatch.setattr(QueueStore, "pending_work", pending_work)
             async with (
                 Worker(theirs, name="other", **slow) as other,
                 Worker(ours, name="mine", **slow) as mine,

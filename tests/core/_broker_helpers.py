@@ -53,7 +53,7 @@ async def place(
 ) -> bool:
     """Run the schedule script for ``key`` with a minimal message."""
     when = time.time() if when is None else when
-    status = await broker.schedule(
+    status = await broker.queue.schedule(
         key,
         when,
         immediate,
@@ -67,7 +67,7 @@ async def place(
 async def read_one(broker: Broker, consumer: str = "w1") -> Delivery:
     """Read exactly one message for ``consumer`` (creating the group if needed)."""
     await broker.ensure_group()
-    deliveries = await broker.read(consumer, 10, 10)
+    deliveries = await broker.queue.read(consumer, 10, 10)
     assert len(deliveries) == 1
     return deliveries[0]
 
@@ -77,7 +77,7 @@ def generation_of(delivery: Delivery) -> int:
 
 
 async def claim_one(broker: Broker, key: str, delivery: Delivery) -> bool:
-    (claimed,) = await broker.claim(
+    (claimed,) = await broker.runs.claim(
         "w1", STARTED, [(key, generation_of(delivery), delivery.message_id, False)]
     )
     return claimed
@@ -135,7 +135,7 @@ async def assert_ttl(
 @asynccontextmanager
 async def listener(broker: Broker, *channels: str) -> AsyncIterator[Any]:
     """A raw subscriber on ``channels``: it does *not* set the listening flag."""
-    pubsub = broker.subscriber()
+    pubsub = broker.events.subscriber()
     await pubsub.subscribe(*channels)
     confirmed = 0
     while confirmed < len(channels):

@@ -24,11 +24,11 @@ async def claimed(docket: Docket, key: str) -> Execution:
     await docket.add(task, key=key)(key)
     broker = docket.broker
     await broker.ensure_group()
-    (delivery,) = await broker.read("w", 1, 1)
+    (delivery,) = await broker.queue.read("w", 1, 1)
     execution = Execution.from_fields(
         docket, delivery.fields, task, message_id=delivery.message_id
     )
-    assert await broker.claim(
+    assert await broker.runs.claim(
         "w",
         "2026-01-01T00:00:00+00:00",
         [(key, execution.generation, delivery.message_id, False)],
@@ -37,7 +37,7 @@ async def claimed(docket: Docket, key: str) -> Execution:
 
 
 async def admit(docket: Docket, execution: Execution, slot: str, now: float) -> object:
-    return await docket.broker.concurrency_acquire(
+    return await docket.broker.admission.concurrency_acquire(
         slot,
         execution.key,
         execution.generation,
@@ -70,7 +70,7 @@ async def test_a_full_slot_parks_and_a_release_wakes_first_in_first_out(
         assert int(record[b"generation"]) == first.generation + 1
         assert record[b"waiter_stream"] == f"{slot}:waiters".encode()
 
-        woken, _ = await docket.broker.concurrency_release(
+        woken, _ = await docket.broker.admission.concurrency_release(
             slot, "holder", 1, SlotTimes(now, 300)
         )
         assert woken == 1
@@ -92,8 +92,10 @@ async def test_a_reserved_slot_is_taken_by_its_woken_generation_only(docket: Doc
     holder, waiter = await claimed(docket, "holder"), await claimed(docket, "waiter")
     await admit(docket, holder, slot, now)
     await admit(docket, waiter, slot, now)
-    await docket.broker.concurrency_release(slot, "holder", 1, SlotTimes(now, 300))
-    (delivery,) = await docket.broker.read("w", 1, 1)
+    await docket.broker.admission.concurrency_release(
+        slot, "holder", 1, SlotTimes(now, 300)
+    )
+    (delivery,) = await docket.broker.queue.read("w", 1, 1)
     woken = Execution.from_fields(
         docket, delivery.fields, task, message_id=delivery.message_id
     )
@@ -111,7 +113,7 @@ async def test_cancelled_waiters_are_discarded_at_wake(docket: Docket):
     for key in ("gone", "next"):
         await admit(docket, await claimed(docket, key), slot, now)
     await docket.cancel("gone")
-    woken, _ = await docket.broker.concurrency_release(
+    woken, _ = await docket.broker.admission.concurrency_release(
         slot, "holder", 1, SlotTimes(now, 300)
     )
     assert woken == 1
@@ -134,7 +136,9 @@ async def test_stale_and_finished_holders_are_evicted(docket: Docket):
         await client.zadd(slot, {"done": now})
         await client.hset(docket.runs_key("done"), mapping={"state": "completed"})
         other = await claimed(docket, "other")
-        await docket.broker.concurrency_release(slot, "fresh", 1, SlotTimes(now, 300))
+        await docket.broker.admission.concurrency_release(
+            slot, "fresh", 1, SlotTimes(now, 300)
+        )
         assert (await admit(docket, other, slot, now)).acquired  # type: ignore[attr-defined]
 
 
@@ -144,9 +148,15 @@ async def test_renew_refreshes_only_current_holders(docket: Docket):
     broker = docket.broker
     async with docket.redis() as client:
         await client.zadd(slot, {"holder": 1.0})
-        assert await broker.concurrency_renew(slot, "holder", 50.0, SLOT_MS) is True
+        assert (
+            await broker.admission.concurrency_renew(slot, "holder", 50.0, SLOT_MS)
+            is True
+        )
         assert await client.zscore(slot, "holder") == 50.0
-        assert await broker.concurrency_renew(slot, "evicted", 50.0, SLOT_MS) is False
+        assert (
+            await broker.admission.concurrency_renew(slot, "evicted", 50.0, SLOT_MS)
+            is False
+        )
         assert await client.zscore(slot, "evicted") is None
 
 
@@ -156,9 +166,11 @@ async def test_cancel_cleanup_removes_the_waiter_entry(docket: Docket):
     now = time.time()
     await admit(docket, await claimed(docket, "holder"), slot, now)
     await admit(docket, await claimed(docket, "waiter"), slot, now)
-    assert await docket.broker.concurrency_cleanup("waiter") is False  # not cancelled
+    assert (
+        await docket.broker.admission.concurrency_cleanup("waiter") is False
+    )  # not cancelled
     await docket.cancel("waiter")
-    assert await docket.broker.concurrency_cleanup("waiter") is True
+    assert await docket.broker.admission.concurrency_cleanup("waiter") is True
     async with docket.redis() as client:
         assert await client.exists(f"{slot}:waiters") == 0
         assert await client.hget(docket.runs_key("waiter"), "waiter_entry_id") is None
@@ -170,7 +182,7 @@ async def test_debounce_decisions(docket: Docket):
         f"{docket.name}:debounce:t:{{t}}:winner",
         f"{docket.name}:debounce:t:{{t}}:last_seen",
     )
-    d = docket.broker.debounce
+    d = docket.broker.admission.debounce
     assert await d(keys, "a", 1000, 100, lost_ms=500) == (RESCHEDULE, 100)
     assert await d(keys, "b", 1050, 100, lost_ms=500) == (DROP, 0)
     assert await d(keys, "a", 1100, 100, lost_ms=500) == (RESCHEDULE, 50)
@@ -186,7 +198,7 @@ async def test_debounce_decisions(docket: Docket):
 async def test_rate_limit_decisions(docket: Docket):
     """A sliding window: the third start waits for the oldest to leave it."""
     key = f"{docket.name}:ratelimit:task"
-    r = docket.broker.rate_limit
+    r = docket.broker.admission.rate_limit
     assert await r(key, "a:0", 0, 1000, 2) == (PROCEED, 0)
     assert await r(key, "b:10", 10, 1000, 2) == (PROCEED, 0)
     assert await r(key, "c:20", 20, 1000, 2) == (RESCHEDULE, 980)
@@ -195,7 +207,7 @@ async def test_rate_limit_decisions(docket: Docket):
         0,
     )  # the same start counts once
     assert await r(key, "c:1000", 1000, 1000, 2) == (PROCEED, 0)  # a left the window
-    await docket.broker.rate_limit_release(key, "c:1000")
+    await docket.broker.admission.rate_limit_release(key, "c:1000")
     assert await r(key, "d:1001", 1001, 1000, 2) == (PROCEED, 0)
 
 
@@ -203,13 +215,17 @@ async def test_cooldown_decisions(docket: Docket):
     """The first token opens the window; the same token passes again; release by owner."""
     key = f"{docket.name}:cooldown:task"
     broker = docket.broker
-    assert await broker.cooldown(key, "1:a", 60_000) is True
-    assert await broker.cooldown(key, "1:b", 60_000) is False
-    assert await broker.cooldown(key, "1:a", 60_000) is True  # a redelivery of a
-    await broker.cooldown_release(key, "1:b")  # not the owner: nothing happens
-    assert await broker.cooldown(key, "1:c", 60_000) is False
-    await broker.cooldown_release(key, "1:a")
-    assert await broker.cooldown(key, "1:c", 60_000) is True
+    assert await broker.admission.cooldown(key, "1:a", 60_000) is True
+    assert await broker.admission.cooldown(key, "1:b", 60_000) is False
+    assert (
+        await broker.admission.cooldown(key, "1:a", 60_000) is True
+    )  # a redelivery of a
+    await broker.admission.cooldown_release(
+        key, "1:b"
+    )  # not the owner: nothing happens
+    assert await broker.admission.cooldown(key, "1:c", 60_000) is False
+    await broker.admission.cooldown_release(key, "1:a")
+    assert await broker.admission.cooldown(key, "1:c", 60_000) is True
 
 
 async def test_a_cooldown_window_ends_by_the_workers_clock(docket: Docket):
@@ -221,21 +237,23 @@ async def test_a_cooldown_window_ends_by_the_workers_clock(docket: Docket):
     now = time.time()
     try:
         _clock.use(lambda: now)
-        assert await broker.cooldown(key, "1:a", 60_000) is True
+        assert await broker.admission.cooldown(key, "1:a", 60_000) is True
         async with docket.redis() as client:
             assert (await client.get(key)).endswith(
                 f"@{int(now * 1000) + 60_000}".encode()
             )
         _clock.use(lambda: now + 59.9)
-        assert await broker.cooldown(key, "1:b", 60_000) is False
+        assert await broker.admission.cooldown(key, "1:b", 60_000) is False
         _clock.use(lambda: now + 60)
-        assert await broker.cooldown(key, "1:b", 60_000) is True  # a new window
-        assert await broker.cooldown(key, "1:c", 60_000) is False
-        await broker.cooldown_release(key, "1:b")
+        assert (
+            await broker.admission.cooldown(key, "1:b", 60_000) is True
+        )  # a new window
+        assert await broker.admission.cooldown(key, "1:c", 60_000) is False
+        await broker.admission.cooldown_release(key, "1:b")
         async with docket.redis() as client:
             assert await client.exists(key) == 0
             await client.set(key, "1", px=60_000)
         _clock.use(lambda: now + 3600)
-        assert await broker.cooldown(key, "1:d", 60_000) is False
+        assert await broker.admission.cooldown(key, "1:d", 60_000) is False
     finally:
         _clock.restore()

@@ -29,7 +29,7 @@ async def fail_one(broker: Broker, key: str, args: tuple[object, ...] = ()) -> N
     assert await claim_one(broker, key, delivery)
     item = settlement(key, int(delivery.fields[b"generation"]), delivery.message_id)
     item = replace(item, state="failed", function="trace", failure=FAILURE)
-    await broker.settle([item], TTL)
+    await broker.runs.settle([item], TTL)
 
 
 async def test_a_failed_settlement_is_archived_with_its_record(docket: Docket):
@@ -37,7 +37,7 @@ async def test_a_failed_settlement_is_archived_with_its_record(docket: Docket):
     failure details the worker sent, and its run's times."""
     broker = docket.broker
     await fail_one(broker, "k1", args=(1, "two"))
-    page = await broker.archive_find("failed", 10, 10, {})
+    page = await broker.failed.find(10, 10, {})
     assert page.cursor is None
     [(entry_id, fields)] = page.entries
     assert fields["key"] == b"k1"
@@ -61,8 +61,8 @@ async def test_a_success_or_a_bare_failure_writes_no_archive_entry(docket: Docke
         delivery = await read_one(broker)
         assert await claim_one(broker, key, delivery)
         item = settlement(key, int(delivery.fields[b"generation"]), delivery.message_id)
-        await broker.settle([replace(item, state=state, function="trace")], TTL)
-    assert await broker.archive_length("failed") == 0
+        await broker.runs.settle([replace(item, state=state, function="trace")], TTL)
+    assert await broker.failed.count() == 0
 
 
 async def test_the_archive_keeps_the_newest_up_to_its_limit(docket: Docket):
@@ -71,7 +71,7 @@ async def test_the_archive_keeps_the_newest_up_to_its_limit(docket: Docket):
     broker.failed_limit = 3
     for i in range(5):
         await fail_one(broker, f"k{i}")
-    page = await broker.archive_find("failed", 10, 10, {})
+    page = await broker.failed.find(10, 10, {})
     assert [f["key"] for _, f in page.entries] == [b"k4", b"k3", b"k2"]
 
 
@@ -81,22 +81,22 @@ async def test_pages_filters_and_budgets(docket: Docket):
     broker = docket.broker
     for i in range(7):
         await fail_one(broker, f"k{i}")
-    first = await broker.archive_find("failed", 3, 100, {})
+    first = await broker.failed.find(3, 100, {})
     assert [f["key"] for _, f in first.entries] == [b"k6", b"k5", b"k4"]
-    second = await broker.archive_find("failed", 3, 100, {}, first.cursor)
+    second = await broker.failed.find(3, 100, {}, first.cursor)
     assert [f["key"] for _, f in second.entries] == [b"k3", b"k2", b"k1"]
-    last = await broker.archive_find("failed", 3, 100, {}, second.cursor)
+    last = await broker.failed.find(3, 100, {}, second.cursor)
     assert [f["key"] for _, f in last.entries] == [b"k0"]
     assert last.cursor is None
 
-    found = await broker.archive_find("failed", 5, 100, {"key": "k2"})
+    found = await broker.failed.find(5, 100, {"key": "k2"})
     assert [f["key"] for _, f in found.entries] == [b"k2"]
     assert found.cursor is None
-    short = await broker.archive_find("failed", 5, 2, {"key": "k2"})
+    short = await broker.failed.find(5, 2, {"key": "k2"})
     assert short.entries == [] and short.cursor is not None
-    rest = await broker.archive_find("failed", 5, 100, {"key": "k2"}, short.cursor)
+    rest = await broker.failed.find(5, 100, {"key": "k2"}, short.cursor)
     assert [f["key"] for _, f in rest.entries] == [b"k2"]
-    none = await broker.archive_find("failed", 5, 100, {"function": "other"})
+    none = await broker.failed.find(5, 100, {"function": "other"})
     assert none.entries == [] and none.cursor is None
 
 
@@ -105,9 +105,9 @@ async def test_purge_deletes_only_the_matches(docket: Docket):
     broker = docket.broker
     for i in range(4):
         await fail_one(broker, f"k{i % 2}")
-    deleted, cursor = await broker.archive_purge("failed", 100, {"key": "k1"})
+    deleted, cursor = await broker.failed.purge(100, {"key": "k1"})
     assert (deleted, cursor) == (2, None)
-    page = await broker.archive_find("failed", 10, 100, {})
+    page = await broker.failed.find(10, 100, {})
     assert [f["key"] for _, f in page.entries] == [b"k0", b"k0"]
 
 
@@ -116,7 +116,7 @@ async def test_counts_go_out_with_a_settlement_when_due(docket: Docket):
     hash and leave the tally."""
     broker = docket.broker
     broker.tally.add("retried", "trace")
-    await broker.flush_tally(force=True)
+    await broker.runs.flush_tally(force=True)
     [minute] = list(await docket.throughput(1))
     assert minute.tasks == {"trace": {"retried": 1}}
     assert not broker.tally.pending

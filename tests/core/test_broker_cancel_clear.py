@@ -30,7 +30,7 @@ async def test_cancel_a_queued_task(docket: Docket, backend: str):
     """Cancel deletes a queued task's stream entry and writes a cancelled record."""
     broker = docket.broker
     await place(broker, "k")
-    assert await broker.cancel("k", FINISHED, TTL, signal=False) == "cancelled"
+    assert await broker.queue.cancel("k", FINISHED, TTL, signal=False) == "cancelled"
     assert await broker.client.xlen(broker.keys.stream) == 0
     run = await record(broker, "k")
     assert run["state"] == "cancelled"
@@ -43,11 +43,11 @@ async def test_cancel_a_scheduled_task(docket: Docket):
     """Cancel removes a future task from the queue along with its parked hash."""
     broker = docket.broker
     await place(broker, "k", when=5000.0, immediate=False)
-    assert await broker.cancel("k", FINISHED, TTL, signal=False) == "cancelled"
+    assert await broker.queue.cancel("k", FINISHED, TTL, signal=False) == "cancelled"
     assert await broker.client.zcard(broker.keys.queue) == 0
     assert await broker.client.exists(broker.keys.parked("k")) == 0
     assert (await record(broker, "k"))["state"] == "cancelled"
-    assert (await broker.stream_due(9000.0)).moved == 0
+    assert (await broker.queue.stream_due(9000.0)).moved == 0
     assert await broker.client.xlen(broker.keys.stream) == 0
 
 
@@ -57,13 +57,13 @@ async def test_cancel_a_running_task_signals_workers(docket: Docket):
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
-    await broker.write_progress("k", {"current": 2})
+    await broker.events.write_progress("k", {"current": 2})
     channel = broker.keys.cancel_channel("k")
     async with listener(broker, channel) as pubsub:
-        assert await broker.cancel("k", FINISHED, TTL, signal=True) == "cancelled"
+        assert await broker.queue.cancel("k", FINISHED, TTL, signal=True) == "cancelled"
         assert await published(broker, pubsub, channel) == ["k"]
     assert (await record(broker, "k"))["state"] == "cancelled"
-    assert await broker.progress_record("k") == {}
+    assert await broker.events.progress_record("k") == {}
     assert await pending_count(broker) == 1  # the worker settles and acks it
 
 
@@ -75,7 +75,7 @@ async def test_cancel_without_signal_publishes_nothing_on_the_cancel_channel(
     await place(broker, "k")
     channel = broker.keys.cancel_channel("k")
     async with listener(broker, channel) as pubsub:
-        await broker.cancel("k", FINISHED, TTL, signal=False)
+        await broker.queue.cancel("k", FINISHED, TTL, signal=False)
         assert await published(broker, pubsub, channel) == []
 
 
@@ -88,8 +88,10 @@ async def test_cancel_a_finished_task_keeps_its_state(
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
-    await broker.settle([settlement("k", 1, delivery.message_id, final)], 5)
-    assert await broker.cancel("k", "2030-01-01T00:00:00+00:00", TTL, False) == final
+    await broker.runs.settle([settlement("k", 1, delivery.message_id, final)], 5)
+    assert (
+        await broker.queue.cancel("k", "2030-01-01T00:00:00+00:00", TTL, False) == final
+    )
     run = await record(broker, "k")
     assert run["state"] == final
     assert run["completed_at"] == FINISHED
@@ -101,8 +103,8 @@ async def test_cancel_twice_keeps_the_first_timestamp(docket: Docket):
     """A second cancel reports "cancelled" and leaves the first completed_at."""
     broker = docket.broker
     await place(broker, "k")
-    await broker.cancel("k", FINISHED, TTL, signal=False)
-    assert await broker.cancel("k", "2030-01-01T00:00:00+00:00", TTL, False) == (
+    await broker.queue.cancel("k", FINISHED, TTL, signal=False)
+    assert await broker.queue.cancel("k", "2030-01-01T00:00:00+00:00", TTL, False) == (
         "cancelled"
     )
     assert (await record(broker, "k"))["completed_at"] == FINISHED
@@ -111,7 +113,9 @@ async def test_cancel_twice_keeps_the_first_timestamp(docket: Docket):
 async def test_cancel_a_missing_key_leaves_a_tombstone(docket: Docket, backend: str):
     """Cancelling an unknown key leaves a cancelled tombstone that expires; add still works."""
     broker = docket.broker
-    assert await broker.cancel("ghost", FINISHED, TTL, signal=False) == "cancelled"
+    assert (
+        await broker.queue.cancel("ghost", FINISHED, TTL, signal=False) == "cancelled"
+    )
     run = await record(broker, "ghost")
     assert run["state"] == "cancelled"
     assert run["completed_at"] == FINISHED
@@ -123,7 +127,7 @@ async def test_cancel_with_zero_ttl_deletes_the_record(docket: Docket):
     """With TTL 0 cancel withdraws the task and deletes its record."""
     broker = docket.broker
     await place(broker, "k", when=5000.0, immediate=False)
-    assert await broker.cancel("k", FINISHED, 0, signal=False) == "cancelled"
+    assert await broker.queue.cancel("k", FINISHED, 0, signal=False) == "cancelled"
     assert await broker.client.exists(broker.keys.runs("k")) == 0
     assert await broker.client.zcard(broker.keys.queue) == 0
 
@@ -137,14 +141,14 @@ async def test_clear_returns_the_count_and_frees_the_keys(docket: Docket, backen
     await place(broker, "now")
     await place(broker, "later", when=5000.0, immediate=False)
     await place(broker, "much-later", when=9000.0, immediate=False)
-    assert await broker.clear(TTL) == 3
+    assert await broker.runs.clear(TTL) == 3
     assert await broker.client.xlen(broker.keys.stream) == 0
     assert await broker.client.zcard(broker.keys.queue) == 0
     assert await broker.client.exists(broker.keys.parked("later")) == 0
     for key in ("now", "later", "much-later"):
         assert (await record(broker, key))["state"] == "cancelled"
         await assert_ttl(broker, backend, broker.keys.runs(key), TTL)
-    assert await broker.pending_work() is False
+    assert await broker.queue.pending_work() is False
     assert await place(broker, "now") is True
     assert await place(broker, "later", when=5000.0, immediate=False) is True
 
@@ -154,7 +158,7 @@ async def test_clear_keeps_the_consumer_group(docket: Docket):
     broker = docket.broker
     await broker.ensure_group()
     await place(broker, "k")
-    assert await broker.clear(TTL) == 1
+    assert await broker.runs.clear(TTL) == 1
     assert len(await broker.client.xinfo_groups(broker.keys.stream)) == 1
 
 
@@ -163,14 +167,14 @@ async def test_clear_with_zero_ttl_deletes_the_records(docket: Docket):
     broker = docket.broker
     await place(broker, "now")
     await place(broker, "later", when=5000.0, immediate=False)
-    assert await broker.clear(0) == 2
-    assert await broker.run_record("now") is None
-    assert await broker.run_record("later") is None
+    assert await broker.runs.clear(0) == 2
+    assert await broker.runs.record("now") is None
+    assert await broker.runs.record("later") is None
 
 
 async def test_clear_of_an_empty_docket(docket: Docket):
     """Clearing nothing returns 0."""
-    assert await docket.broker.clear(TTL) == 0
+    assert await docket.broker.runs.clear(TTL) == 0
 
 
 async def test_clear_leaves_running_tasks_running(docket: Docket):
@@ -181,7 +185,7 @@ async def test_clear_leaves_running_tasks_running(docket: Docket):
     delivery = await read_one(broker)
     assert await claim_one(broker, "running", delivery)
     await place(broker, "waiting")
-    assert await broker.clear(TTL) == 1
+    assert await broker.runs.clear(TTL) == 1
     assert (await record(broker, "running"))["state"] == "running"
     assert await place(broker, "running") is False
     async with docket.redis() as client:
@@ -199,7 +203,7 @@ async def test_clear_reaches_past_more_running_tasks_than_a_batch(docket: Docket
         assert await claim_one(broker, f"running-{index}", delivery)
     await place(broker, "queued-a")
     await place(broker, "queued-b")
-    assert await broker.clear(TTL, batch=2) == 2
+    assert await broker.runs.clear(TTL, batch=2) == 2
     assert (await record(broker, "queued-a"))["state"] == "cancelled"
     async with docket.redis() as client:
         assert await client.xlen(docket.stream_key) == 3
@@ -208,23 +212,23 @@ async def test_clear_reaches_past_more_running_tasks_than_a_batch(docket: Docket
 async def test_pending_work_sees_stream_and_queue(docket: Docket):
     """pending_work is true while anything waits in the stream or the future queue."""
     broker = docket.broker
-    assert await broker.pending_work() is False
+    assert await broker.queue.pending_work() is False
     await place(broker, "later", when=time.time() + 3600, immediate=False)
-    assert await broker.pending_work() is True
-    await broker.cancel("later", FINISHED, TTL, signal=False)
-    assert await broker.pending_work() is False
+    assert await broker.queue.pending_work() is True
+    await broker.queue.cancel("later", FINISHED, TTL, signal=False)
+    assert await broker.queue.pending_work() is False
     await place(broker, "now")
-    assert await broker.pending_work() is True
+    assert await broker.queue.pending_work() is True
 
 
 async def test_depths_split_ready_and_future_work(docket: Docket):
     """depths() counts stream entries plus overdue queued tasks as ready, the rest as future."""
     broker = docket.broker
-    assert await broker.depths() == (0, 0)
+    assert await broker.queue.depths() == (0, 0)
     await place(broker, "now")
     await place(broker, "overdue", when=time.time() - 60, immediate=False)
     await place(broker, "future", when=time.time() + 3600, immediate=False)
-    assert await broker.depths() == (2, 1)
+    assert await broker.queue.depths() == (2, 1)
 
 
 async def test_clear_works_through_the_docket_in_batches(

@@ -24,7 +24,7 @@ async def test_claim_marks_the_record_running(docket: Docket):
     broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
-    (claimed,) = await broker.claim(
+    (claimed,) = await broker.runs.claim(
         "worker-a", STARTED, [("k", 1, delivery.message_id, False)]
     )
     assert claimed is True
@@ -44,7 +44,9 @@ async def test_claim_supersedes_stale_generations_and_acknowledges_them(
     await place(broker, "k")
     old = await read_one(broker)
     await place(broker, "k", when=5000.0, immediate=False, mode="replace")
-    (claimed,) = await broker.claim("w1", STARTED, [("k", 1, old.message_id, False)])
+    (claimed,) = await broker.runs.claim(
+        "w1", STARTED, [("k", 1, old.message_id, False)]
+    )
     assert claimed is False
     assert await pending_count(broker) == 0
     assert await broker.client.xlen(broker.keys.stream) == 0
@@ -58,7 +60,7 @@ async def test_claim_refuses_a_cancelled_record(docket: Docket):
     broker = docket.broker
     await place(broker, "k")
     delivery = await read_one(broker)
-    await broker.cancel("k", FINISHED, TTL, signal=False)
+    await broker.queue.cancel("k", FINISHED, TTL, signal=False)
     assert await claim_one(broker, "k", delivery) is False
     assert await pending_count(broker) == 0
     assert (await record(broker, "k"))["state"] == "cancelled"
@@ -70,10 +72,10 @@ async def test_claim_answers_per_message_in_a_batch(docket: Docket):
     await place(broker, "stale")
     await place(broker, "fresh")
     await broker.ensure_group()
-    deliveries = await broker.read("w1", 10, 10)
+    deliveries = await broker.queue.read("w1", 10, 10)
     assert [d.fields[b"key"] for d in deliveries] == [b"stale", b"fresh"]
     await place(broker, "stale", mode="replace")
-    verdicts = await broker.claim(
+    verdicts = await broker.runs.claim(
         "w1",
         STARTED,
         [
@@ -91,12 +93,12 @@ async def test_claim_of_a_redelivered_message_drops_old_progress(docket: Docket)
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
-    await broker.write_progress("k", {"current": 5, "message": "half"})
-    (claimed,) = await broker.claim(
+    await broker.events.write_progress("k", {"current": 5, "message": "half"})
+    (claimed,) = await broker.runs.claim(
         "w2", STARTED, [("k", 1, delivery.message_id, True)]
     )
     assert claimed is True
-    assert await broker.progress_record("k") == {}
+    assert await broker.events.progress_record("k") == {}
     assert (await record(broker, "k"))["worker"] == "w2"
 
 
@@ -111,7 +113,7 @@ async def test_settle_writes_the_final_state_and_acknowledges(
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
-    superseded = await broker.settle(
+    superseded = await broker.runs.settle(
         [settlement("k", 1, delivery.message_id, stored_result=True)], TTL
     )
     assert superseded == 0
@@ -131,7 +133,7 @@ async def test_settle_records_the_error_of_a_failure(docket: Docket, backend: st
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
-    await broker.settle(
+    await broker.runs.settle(
         [settlement("k", 1, delivery.message_id, "failed", "ValueError: boom")], TTL
     )
     run = await record(broker, "k")
@@ -147,8 +149,8 @@ async def test_settle_with_zero_ttl_deletes_the_record(docket: Docket):
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
-    await broker.write_progress("k", {"current": 1})
-    assert await broker.settle([settlement("k", 1, delivery.message_id)], 0) == 0
+    await broker.events.write_progress("k", {"current": 1})
+    assert await broker.runs.settle([settlement("k", 1, delivery.message_id)], 0) == 0
     assert await broker.client.exists(broker.keys.runs("k")) == 0
     assert await pending_count(broker) == 0
 
@@ -159,11 +161,11 @@ async def test_settle_deletes_the_progress_hash_when_flagged(docket: Docket):
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
-    await broker.write_progress("k", {"current": 3, "generation": 1})
-    await broker.settle(
+    await broker.events.write_progress("k", {"current": 3, "generation": 1})
+    await broker.runs.settle(
         [settlement("k", 1, delivery.message_id, wrote_progress=True)], TTL
     )
-    assert await broker.progress_record("k") == {}
+    assert await broker.events.progress_record("k") == {}
 
 
 async def test_settle_leaves_a_successors_record_alone(docket: Docket, backend: str):
@@ -173,12 +175,12 @@ async def test_settle_leaves_a_successors_record_alone(docket: Docket, backend: 
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
     await place(broker, "k", when=5000.0, immediate=False, mode="replace")
-    successor = await broker.run_record("k")
-    superseded = await broker.settle(
+    successor = await broker.runs.record("k")
+    superseded = await broker.runs.settle(
         [settlement("k", 1, delivery.message_id, "failed", "late")], TTL
     )
     assert superseded == 1
-    assert await broker.run_record("k") == successor
+    assert await broker.runs.record("k") == successor
     assert await pending_count(broker) == 0  # its own message is still acknowledged
     await assert_ttl(broker, backend, broker.keys.runs("k"), None)
 
@@ -190,15 +192,15 @@ async def test_superseded_settle_keeps_the_successors_progress(docket: Docket):
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
     await place(broker, "k", mode="replace")
-    await broker.write_progress("k", {"current": 7, "generation": 2})
-    await broker.settle(
+    await broker.events.write_progress("k", {"current": 7, "generation": 2})
+    await broker.runs.settle(
         [settlement("k", 1, delivery.message_id, wrote_progress=True)], TTL
     )
-    assert (await broker.progress_record("k"))[b"current"] == b"7"
+    assert (await broker.events.progress_record("k"))[b"current"] == b"7"
 
-    await broker.write_progress("k", {"generation": 1})  # its own, stale hash
-    await broker.settle([settlement("k", 1, None, wrote_progress=True)], TTL)
-    assert await broker.progress_record("k") == {}
+    await broker.events.write_progress("k", {"generation": 1})  # its own, stale hash
+    await broker.runs.settle([settlement("k", 1, None, wrote_progress=True)], TTL)
+    assert await broker.events.progress_record("k") == {}
 
 
 async def test_settle_batches_several_executions(docket: Docket):
@@ -207,12 +209,12 @@ async def test_settle_batches_several_executions(docket: Docket):
     for key in ("a", "b"):
         await place(broker, key)
     await broker.ensure_group()
-    a, b = await broker.read("w1", 10, 10)
-    await broker.claim(
+    a, b = await broker.queue.read("w1", 10, 10)
+    await broker.runs.claim(
         "w1", STARTED, [("a", 1, a.message_id, False), ("b", 1, b.message_id, False)]
     )
     await place(broker, "b", when=5000.0, immediate=False, mode="replace")
-    superseded = await broker.settle(
+    superseded = await broker.runs.settle(
         [settlement("a", 1, a.message_id), settlement("b", 1, b.message_id)], TTL
     )
     assert superseded == 1
@@ -230,12 +232,12 @@ async def test_keys_and_errors_of_any_text_survive_claim_and_settle(docket: Dock
     for key in keys:
         await place(broker, key)
     await broker.ensure_group()
-    deliveries = await broker.read("w1", 10, 10)
+    deliveries = await broker.queue.read("w1", 10, 10)
     by_key = {d.fields[b"key"].decode(): d for d in deliveries}
     claims = [(k, 1, by_key[k].message_id, False) for k in keys]
-    assert await broker.claim("w1", STARTED, claims) == [True] * 4
+    assert await broker.runs.claim("w1", STARTED, claims) == [True] * 4
     errors = {k: f"E: {k}\n  more: {n}:{n}" for n, k in enumerate(keys)}
-    await broker.settle(
+    await broker.runs.settle(
         [settlement(k, 1, by_key[k].message_id, "failed", errors[k]) for k in keys],
         TTL,
     )
@@ -253,9 +255,9 @@ async def test_a_turn_settles_claims_and_reads_together(docket: Docket):
     for key in ("a", "b", "c", "d"):
         await place(broker, key)
     await broker.ensure_group()
-    a, b = await broker.read("w1", 2, 10)
+    a, b = await broker.queue.read("w1", 2, 10)
     assert await claim_one(broker, "a", a)
-    turn = await broker.turn(
+    turn = await broker.runs.turn(
         [settlement("a", 1, a.message_id)],
         TTL,
         "w1",
@@ -274,7 +276,7 @@ async def test_a_turn_settles_claims_and_reads_together(docket: Docket):
         # record is bad (it would be dead-lettered) fails the claim script.
         await client.set(docket.runs_key("c"), "not a hash")
         await client.set(docket.keyspace.dead, "not a stream")
-    turn = await broker.turn(
+    turn = await broker.runs.turn(
         [settlement("b", 1, b.message_id)],
         TTL,
         "w1",
@@ -297,10 +299,10 @@ async def test_a_claim_dead_letters_a_message_whose_record_is_not_a_hash(
     for key in ("a", "b", "c"):
         await place(broker, key)
     await broker.ensure_group()
-    a, b, c = await broker.read("w1", 3, 10)
+    a, b, c = await broker.queue.read("w1", 3, 10)
     async with docket.redis() as client:
         await client.set(docket.runs_key("b"), "not a hash")
-    claimed = await broker.claim(
+    claimed = await broker.runs.claim(
         "w1",
         STARTED,
         [(k, 1, m.message_id, False) for k, m in (("a", a), ("b", b), ("c", c))],

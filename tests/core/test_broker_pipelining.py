@@ -120,9 +120,11 @@ async def test_scripts_the_server_forgot_are_loaded_and_run(
     async with Docket(name="autopipeline-noscript", url=redis_server.url) as docket:
         broker = docket.broker
         await client.script_flush()
-        assert (await broker.stream_due(1.0)).moved == 0
+        assert (await broker.queue.stream_due(1.0)).moved == 0
         await client.script_flush()
-        results = await asyncio.gather(*(broker.stream_due(1.0) for _ in range(20)))
+        results = await asyncio.gather(
+            *(broker.queue.stream_due(1.0) for _ in range(20))
+        )
         assert all(result.moved == 0 for result in results)
 
 

@@ -40,7 +40,7 @@ async def test_schedule_immediate_adds_a_stream_entry_and_a_queued_record(
     entries = await broker.client.xrange(broker.keys.stream, "-", "+")
     assert entries[0][1][b"key"] == b"k"
     assert entries[0][1][b"generation"] == b"1"
-    run = await broker.run_record("k")
+    run = await broker.runs.record("k")
     assert run is not None
     assert run.state == "queued"
     assert run.generation == 1
@@ -75,10 +75,10 @@ async def test_add_on_a_live_key_returns_false_and_changes_nothing(
     await place(broker, "k", when=5000.0, immediate=live != "scheduled")
     if live == "running":
         assert await claim_one(broker, "k", await read_one(broker))
-    before = await broker.run_record("k")
+    before = await broker.runs.record("k")
     stream_before = await stream_ids(broker)
     assert await place(broker, "k", args=("again",)) is False
-    assert await broker.run_record("k") == before
+    assert await broker.runs.record("k") == before
     assert await stream_ids(broker) == stream_before
     assert await broker.client.zcard(broker.keys.queue) == (live == "scheduled")
 
@@ -92,7 +92,7 @@ async def test_add_after_a_terminal_record_starts_a_fresh_one(
     await place(broker, "k")
     delivery = await read_one(broker)
     assert await claim_one(broker, "k", delivery)
-    await broker.settle(
+    await broker.runs.settle(
         [settlement("k", 1, delivery.message_id, final, "boom", stored_result=True)],
         TTL,
     )
@@ -116,7 +116,7 @@ async def test_replace_removes_the_old_stream_entry(docket: Docket):
     entries = await broker.client.xrange(broker.keys.stream, "-", "+")
     assert entries[0][1][b"args"] == dumps(("new",))
     assert entries[0][1][b"generation"] == b"2"
-    run = await broker.run_record("k")
+    run = await broker.runs.record("k")
     assert run is not None
     assert run.stream_id == new_id.decode()
     assert run.args == dumps(("new",))
@@ -204,7 +204,7 @@ async def test_reschedule_of_a_superseded_run_leaves_the_successor_alone(
     await place(
         broker, "k", when=5000.0, immediate=False, mode="replace", args=("new",)
     )
-    successor = await broker.run_record("k")
+    successor = await broker.runs.record("k")
     parked = await broker.client.hgetall(broker.keys.parked("k"))
     await place(
         broker,
@@ -215,7 +215,7 @@ async def test_reschedule_of_a_superseded_run_leaves_the_successor_alone(
         args=("old",),
     )
     assert await pending_count(broker) == 0  # its own message is still acknowledged
-    assert await broker.run_record("k") == successor
+    assert await broker.runs.record("k") == successor
     assert await broker.client.hgetall(broker.keys.parked("k")) == parked
     assert await broker.client.xlen(broker.keys.stream) == 0
 
@@ -240,7 +240,7 @@ async def test_stream_due_moves_only_due_tasks(docket: Docket):
     broker = docket.broker
     await place(broker, "due", when=1000.0, immediate=False, args=("d",))
     await place(broker, "later", when=3000.0, immediate=False)
-    result = await broker.stream_due(2000.0)
+    result = await broker.queue.stream_due(2000.0)
     assert result.moved == 1
     assert result.next_due == 3000.0
     entries = await broker.client.xrange(broker.keys.stream, "-", "+")
@@ -249,7 +249,7 @@ async def test_stream_due_moves_only_due_tasks(docket: Docket):
     assert moved[b"key"] == b"due"
     assert moved[b"args"] == dumps(("d",))
     assert moved[b"generation"] == b"1"
-    run = await broker.run_record("due")
+    run = await broker.runs.record("due")
     assert run is not None
     assert run.state == "queued"
     assert run.stream_id == entry_id.decode()
@@ -261,7 +261,7 @@ async def test_stream_due_moves_only_due_tasks(docket: Docket):
 
 async def test_stream_due_on_an_empty_queue(docket: Docket):
     """With nothing queued, nothing moves and there is no next due time."""
-    result = await docket.broker.stream_due(time.time())
+    result = await docket.broker.queue.stream_due(time.time())
     assert result.moved == 0
     assert result.next_due is None
 
@@ -271,9 +271,9 @@ async def test_stream_due_respects_its_batch_limit(docket: Docket):
     broker = docket.broker
     for i, key in enumerate(("a", "b", "c")):
         await place(broker, key, when=1000.0 + i, immediate=False)
-    result = await broker.stream_due(2000.0, limit=2)
+    result = await broker.queue.stream_due(2000.0, limit=2)
     assert (result.moved, result.next_due) == (2, 1002.0)
-    result = await broker.stream_due(2000.0, limit=2)
+    result = await broker.queue.stream_due(2000.0, limit=2)
     assert (result.moved, result.next_due) == (1, None)
     assert await broker.client.xlen(broker.keys.stream) == 3
 
@@ -282,8 +282,8 @@ async def test_a_moved_task_can_still_be_cancelled_before_its_claim(docket: Dock
     """The recorded stream id lets cancel delete a moved, unclaimed message (12.2 #10a)."""
     broker = docket.broker
     await place(broker, "k", when=1000.0, immediate=False)
-    await broker.stream_due(2000.0)
-    assert await broker.cancel("k", FINISHED, TTL, signal=False) == "cancelled"
+    await broker.queue.stream_due(2000.0)
+    assert await broker.queue.cancel("k", FINISHED, TTL, signal=False) == "cancelled"
     assert await broker.client.xlen(broker.keys.stream) == 0
 
 
@@ -293,10 +293,10 @@ async def test_schedule_events_carry_the_key_state_and_message_time(docket: Dock
     broker = docket.broker
     key = 'odd "key" \x1b[1m\\ \x00'
     channel = broker.keys.state_channel(key)
-    await broker.mark_listening(60)
+    await broker.events.mark_listening(60)
     async with listener(broker, channel) as pubsub:
         await place(broker, key, when=5000.0, immediate=False)
-        await broker.cancel(key, FINISHED, TTL, signal=False)
+        await broker.queue.cancel(key, FINISHED, TTL, signal=False)
         await place(broker, key)
         payloads = await published(broker, pubsub, channel)
     events = [json.loads(p) for p in payloads]

@@ -419,7 +419,7 @@ async def test_unpicklable_arguments_raise_and_write_nothing(docket: Docket):
     with pytest.raises((TypeError, pickle.PicklingError)):
         await docket.add(greet, key="locked")(threading.Lock())
     assert await docket_keys(docket) == before
-    assert await docket.broker.run_record("locked") is None
+    assert await docket.broker.runs.record("locked") is None
     assert await docket.get_execution("locked") is None
 
 
@@ -432,7 +432,7 @@ async def test_fire_and_forget_leaves_no_run_record(docket_url: str, docket_name
         name=f"{docket_name}-ttl0", url=docket_url, execution_ttl=timedelta(0)
     ) as ttl0:
         execution = await ttl0.add(greet, key="fleeting")("Gus")
-        fleeting = await ttl0.broker.run_record("fleeting")
+        fleeting = await ttl0.broker.runs.record("fleeting")
         assert fleeting is not None and fleeting.state == "queued"
         subscribed = asyncio.Event()
 
@@ -446,7 +446,7 @@ async def test_fire_and_forget_leaves_no_run_record(docket_url: str, docket_name
         async with Worker(ttl0, **FAST) as worker:
             await worker.run_until_finished()
         assert await asyncio.wait_for(waiter, 5) is ExecutionState.COMPLETED
-        assert await ttl0.broker.run_record("fleeting") is None
+        assert await ttl0.broker.runs.record("fleeting") is None
         assert await ttl0.get_execution("fleeting") is None
         async with ttl0.redis() as client:
             assert await client.keys(f"{ttl0.prefix}:runs:*") == []

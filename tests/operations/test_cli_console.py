@@ -170,14 +170,14 @@ def test_cancel_of_an_unknown_or_finished_key_exits_1_changing_nothing(
     async def finish(docket: Docket) -> Any:
         await docket.add("quick", key="done")(1)
         await drain(docket)
-        return await docket.broker.run_record("no-such-key")
+        return await docket.broker.runs.record("no-such-key")
 
     assert with_docket(url, docket_name, finish) is None
     finished = invoke(url, docket_name, "cancel", "done", code=1)
     assert "task 'done' already completed: nothing to cancel" in finished.stderr
 
     async def state(docket: Docket) -> Any:
-        record = await docket.broker.run_record("done")
+        record = await docket.broker.runs.record("done")
         return record and record.state
 
     assert with_docket(url, docket_name, state) == "completed"
@@ -190,7 +190,7 @@ def test_snapshot_and_workers_json(redis_server: RedisServer, docket_name: str):
     async def body(docket: Docket) -> None:
         await docket.add("quick", key="soon", when=now() + timedelta(hours=1))(1)
         async with Worker(docket, name="json-worker"):
-            await docket.broker.heartbeat("json-worker", ["quick"], 60, 4)
+            await docket.broker.workers.heartbeat("json-worker", ["quick"], 60, 4)
 
     with_docket(url, docket_name, body)
     snapshot = json.loads(

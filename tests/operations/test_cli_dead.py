@@ -119,8 +119,8 @@ def test_a_dead_letter_is_replayed_under_its_key(
                 await client.xadd(docket.stream_key, fields)
             # delivered too often: a worker with a limit of 1 refuses it
             await docket.broker.ensure_group()
-            await docket.broker.read("ghost", 1, 10)
-            await docket.broker.reclaim("ghost-2", 1, 0)
+            await docket.broker.queue.read("ghost", 1, 10)
+            await docket.broker.sweep.reclaim("ghost-2", 1, 0)
             async with Worker(docket, max_deliveries=1) as worker:
                 worker.redelivery_timeout = worker.redelivery_timeout.__class__(
                     0, 0, 0, 10

@@ -222,7 +222,9 @@ async def test_an_orphan_behind_live_work_is_found(docket: Docket):
         holding = asyncio.ensure_future(busy.run_forever())
         await eventually(lambda: busy_in_flight(docket, 30))
         orphan = await docket.add(counted, key="orphan")("orphan")
-        await docket.broker.read("ghost", 1, 10)  # delivered to a worker that died
+        await docket.broker.queue.read(
+            "ghost", 1, 10
+        )  # delivered to a worker that died
         async with fast_worker(docket, concurrency=1, redelivery_timeout=timeout) as w:
             rescuing = asyncio.ensure_future(w.run_forever())
             started = time.monotonic()
@@ -248,9 +250,9 @@ async def test_a_message_delivered_too_often_is_dead_lettered(docket: Docket):
     execution = await docket.add(counted, key="crashy")("crashy")
     broker = docket.broker
     await broker.ensure_group()
-    assert len(await broker.read("ghost-0", 1, 10)) == 1
+    assert len(await broker.queue.read("ghost-0", 1, 10)) == 1
     for i in range(1, 4):  # three more workers took it up and died
-        await broker.reclaim(f"ghost-{i}", 1, 0)
+        await broker.sweep.reclaim(f"ghost-{i}", 1, 0)
     async with fast_worker(
         docket, max_deliveries=3, redelivery_timeout=timedelta(milliseconds=100)
     ) as worker:

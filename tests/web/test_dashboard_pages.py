@@ -178,7 +178,7 @@ async def test_dead_letters_are_replayed_and_purged(
     async with docket.redis() as redis:
         entries = await redis.xrange(docket.stream_key)
     await docket.broker.ensure_group()
-    await docket.broker.read("ghost", 10, 10)
+    await docket.broker.queue.read("ghost", 10, 10)
     async with Worker(docket, max_deliveries=1) as worker:
         worker.redelivery_timeout = timedelta(milliseconds=10)
         await worker.run_until_finished()
@@ -197,7 +197,7 @@ async def test_dead_letters_are_replayed_and_purged(
 async def test_workers_page(docket: Docket, client: httpx.AsyncClient):
     """Workers show their concurrency, in-flight count and tasks."""
     async with Worker(docket, name="w-one", concurrency=7):
-        await docket.broker.heartbeat("w-one", ["quick"], 60, 7)
+        await docket.broker.workers.heartbeat("w-one", ["quick"], 60, 7)
         [row] = (await client.get("/api/workers")).json()["workers"]
         assert (row["name"], row["concurrency"], row["in_flight"]) == ("w-one", 7, 0)
         assert "w-one" in (await client.get("/workers")).text

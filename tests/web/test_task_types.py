@@ -166,6 +166,6 @@ async def test_running_rows_show_how_long_the_attempt_has_run(docket: Docket):
             release.set()
             await asyncio.wait_for(running, 10)
     (row,) = rows
-    record = await docket.broker.run_record("held-open")
+    record = await docket.broker.runs.record("held-open")
     assert record is not None and row["started_at"] == record.started_at
     assert 'data-style="elapsed"' in page and "running for" in page

@@ -11,17 +11,14 @@ from dataclasses import dataclass
 
 from .. import _clock
 from .._keys import waiters_key
+from .._text import as_text
 from . import scripts
-from .base import BrokerBase
+from .base import Store
 
 SAFEGUARD_PREFIX = "__safeguard__:"
 SAFEGUARD_TASK = "_safeguard_wake"
 
 PROCEED, RESCHEDULE, DROP = 1, 2, 3
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +50,7 @@ class SlotTimes:
         return max(1000, int(self.redelivery_seconds * 4000))
 
 
-class AdmissionOps(BrokerBase):
+class AdmissionStore(Store):
     async def concurrency_acquire(
         self,
         slot_key: str,
@@ -96,7 +93,7 @@ class AdmissionOps(BrokerBase):
         )
         if int(reply[0]) == 1:
             return Admission(True)
-        return Admission(False, _text(reply[1]), int(reply[2]))
+        return Admission(False, as_text(reply[1]), int(reply[2]))
 
     async def concurrency_release(
         self,

@@ -1,19 +1,28 @@
-"""What every group of broker operations shares."""
+"""What every store of a broker shares: the backend, the keyspace, the scripts and
+the auto-pipeline (``BrokerBase``), and the ``Store`` each named store builds on."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from redis.exceptions import ResponseError
 
-from .._defaults import DEAD_LETTER_LIMIT, FAILED_RETENTION
+from .._defaults import (
+    DEAD_LETTER_LIMIT,
+    FAILED_LIMIT,
+    FAILED_RETENTION,
+    STATS_FLUSH_INTERVAL,
+    STATS_RETENTION,
+    WORKER_GROUP,
+)
 from .._keys import Keyspace
 from .._redis import Backend
 from .._redis.client import RedisClient
 from .pipelining import AutoPipeline
 from .scripts import Arg, Script
+from .tally import Tally
 
 LISTENING_RECHECK = 1.0
 
@@ -29,6 +38,8 @@ def is_first_id(stream_id: str) -> bool:
 
 
 class BrokerBase:
+    """The state every store shares: one docket's keys over one open backend."""
+
     backend: Backend
     client: RedisClient
     keys: Keyspace
@@ -45,6 +56,29 @@ class BrokerBase:
         return max(int(self.failed_retention + 0.999), 1)
 
     autopipeline: AutoPipeline | None
+
+    def __init__(
+        self,
+        backend: Backend,
+        keys: Keyspace,
+        records_running: bool = True,
+        failed_limit: int = FAILED_LIMIT,
+        failed_retention: float = FAILED_RETENTION.total_seconds(),
+        dead_limit: int = DEAD_LETTER_LIMIT,
+    ) -> None:
+        self.backend = backend
+        self.client: RedisClient = backend.client
+        self.keys = keys
+        self.group = WORKER_GROUP
+        # Fire-and-forget dockets (execution_ttl=0) skip the running-state write.
+        self.records_running = records_running
+        self.failed_limit = failed_limit
+        self.failed_retention = failed_retention
+        self.dead_limit = dead_limit
+        self.stats_retention = int(STATS_RETENTION.total_seconds()) + 120
+        self.tally = Tally(STATS_FLUSH_INTERVAL.total_seconds())
+        # Redis: concurrent script calls share pipelines. In-process: call directly.
+        self.autopipeline = None if backend.is_memory else AutoPipeline(backend.client)
 
     async def run_script(
         self, script: Script, keys: Sequence[str], args: Sequence[Arg]
@@ -77,7 +111,7 @@ class BrokerBase:
     _listening: bool = False
     _listening_checked: float = float("-inf")
 
-    def _publish_mode(self) -> str:
+    def publish_mode(self) -> str:
         """How schedule.lua decides to publish: "1"/"0" from a recent answer, else "?".
 
         Producers ask Redis whether anyone listens at most once a second, so an add
@@ -89,7 +123,46 @@ class BrokerBase:
         self._listening_checked = now
         return "?"
 
-    def _note_listening(self, answer: int) -> None:
+    def note_listening(self, answer: int) -> None:
         if answer >= 0:
             self._listening = answer == 1
             self._listening_checked = time.monotonic()
+
+
+class Store:
+    """One named store of a broker (``broker.runs``, ``broker.queue``, ...): a few
+    operations on one part of the docket's data, over the broker's shared backend,
+    keyspace, scripts and auto-pipeline (``shared``)."""
+
+    def __init__(self, shared: BrokerBase) -> None:
+        self.shared = shared
+
+    @property
+    def backend(self) -> Backend:
+        return self.shared.backend
+
+    @property
+    def client(self) -> RedisClient:
+        return self.shared.client
+
+    @property
+    def keys(self) -> Keyspace:
+        return self.shared.keys
+
+    @property
+    def group(self) -> str:
+        return self.shared.group
+
+    @property
+    def autopipeline(self) -> AutoPipeline | None:
+        return self.shared.autopipeline
+
+    @property
+    def run_script(
+        self,
+    ) -> Callable[[Script, Sequence[str], Sequence[Arg]], Awaitable[Any]]:
+        return self.shared.run_script
+
+    @property
+    def ensure_group(self) -> Callable[[], Awaitable[None]]:
+        return self.shared.ensure_group

@@ -8,50 +8,31 @@ from .._defaults import (
     DEAD_LETTER_LIMIT,
     FAILED_LIMIT,
     FAILED_RETENTION,
-    STATS_FLUSH_INTERVAL,
-    STATS_RETENTION,
-    WORKER_GROUP,
 )
 from .._keys import Keyspace
 from .._redis import Backend
-from .._redis.client import RedisClient
-from .admission import AdmissionOps
-from .dead import DeadLetterOps
-from .events import EventOps
-from .failed import ArchiveOps
-from .gates import GateOps
-from .listing import InspectionOps, ListingOps
-from .pauses import PauseOps
-from .pipelining import AutoPipeline
-from .queue import QueueOps
-from .runs import ResultOps, RunOps
-from .schedule_many import BatchOps
-from .signals import SignalOps
-from .strike_log import StrikeOps
-from .sweep import SweepOps
-from .tally import Tally
-from .workers import WorkerOps
+from .admission import AdmissionStore
+from .base import BrokerBase
+from .dead import DeadStore
+from .events import EventStore
+from .failed import FailedStore
+from .gates import GateStore
+from .listing import ViewStore
+from .pauses import PauseStore
+from .queue import QueueStore
+from .runs import ResultStore, RunStore
+from .signals import SignalStore
+from .stats import StatsStore
+from .strike_log import StrikeStore
+from .sweep import SweepStore
+from .workers import WorkerStore
 
 
-class Broker(
-    BatchOps,
-    RunOps,
-    PauseOps,
-    QueueOps,
-    SweepOps,
-    EventOps,
-    WorkerOps,
-    AdmissionOps,
-    ResultOps,
-    InspectionOps,
-    StrikeOps,
-    SignalOps,
-    DeadLetterOps,
-    ArchiveOps,
-    ListingOps,
-    GateOps,
-):
-    """Docket-level operations (schedule, claim, settle, cancel, read, ...)."""
+class Broker(BrokerBase):
+    """One docket's operations, in named stores: a call site says which part of
+    the docket's data it touches (``broker.runs.claim``, ``broker.queue.schedule``,
+    ``broker.failed.find``). Every store shares this broker's backend, keyspace,
+    scripts and auto-pipeline."""
 
     def __init__(
         self,
@@ -62,18 +43,24 @@ class Broker(
         failed_retention: float = FAILED_RETENTION.total_seconds(),
         dead_limit: int = DEAD_LETTER_LIMIT,
     ) -> None:
-        self.backend = backend
-        self.client: RedisClient = backend.client
-        self.keys = keys
-        self.group = WORKER_GROUP
-        self._records_running = records_running
-        self.failed_limit = failed_limit
-        self.failed_retention = failed_retention
-        self.dead_limit = dead_limit
-        self.stats_retention = int(STATS_RETENTION.total_seconds()) + 120
-        self.tally = Tally(STATS_FLUSH_INTERVAL.total_seconds())
-        # Redis: concurrent script calls share pipelines. In-process: call directly.
-        self.autopipeline = None if backend.is_memory else AutoPipeline(backend.client)
+        super().__init__(
+            backend, keys, records_running, failed_limit, failed_retention, dead_limit
+        )
+        self.queue = QueueStore(self)
+        self.runs = RunStore(self, self.queue)
+        self.results = ResultStore(self)
+        self.pauses = PauseStore(self, self.queue)
+        self.sweep = SweepStore(self)
+        self.events = EventStore(self)
+        self.workers = WorkerStore(self)
+        self.admission = AdmissionStore(self)
+        self.views = ViewStore(self)
+        self.strikes = StrikeStore(self)
+        self.signals = SignalStore(self)
+        self.dead = DeadStore(self)
+        self.failed = FailedStore(self)
+        self.stats = StatsStore(self)
+        self.gates = GateStore(self)
 
     async def aclose(self) -> None:
         """Give back the connection the autopipeline holds (the backend stays open)."""
@@ -111,8 +98,8 @@ class Broker(
         await self.client.xreadgroup(
             self.group, worker, {self.keys.stream: "0"}, count=1
         )
-        await self.claim(worker, "", [])
-        await self.settle([], 0)
+        await self.runs.claim(worker, "", [])
+        await self.runs.settle([], 0)
 
 
 def _policy(reply: Any, field: str) -> str | None:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import _codec
+from .._text import as_text
 from . import scripts
-from .base import BrokerBase, is_first_id
+from .base import Store, is_first_id
 from .runs import pack
 
 
@@ -29,10 +30,6 @@ class DeadEntry:
     fields: dict[bytes, bytes]
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _pairs(fields: Any) -> dict[bytes, bytes]:
     """A stream entry's fields: a dict already, or a flat [name, value, ...] list."""
     if isinstance(fields, dict):
@@ -41,8 +38,8 @@ def _pairs(fields: Any) -> dict[bytes, bytes]:
     return {items[i]: items[i + 1] for i in range(0, len(items), 2)}
 
 
-class DeadLetterOps(BrokerBase):
-    async def dead_letter(
+class DeadStore(Store):
+    async def add(
         self,
         rejections: Sequence[Rejection],
         worker: str,
@@ -63,43 +60,41 @@ class DeadLetterOps(BrokerBase):
             _codec.iso(_codec.now()),
             ttl_seconds,
             packed,
-            self.archive_ttl,
+            self.shared.archive_ttl,
         ]
         moved = await self.run_script(
             scripts.DEAD_LETTER, [k.stream, k.dead, k.listening], args
         )
         return int(moved)
 
-    async def dead_entries(
-        self, count: int, before: str | None = None
-    ) -> list[DeadEntry]:
+    async def entries(self, count: int, before: str | None = None) -> list[DeadEntry]:
         """Up to ``count`` entries, newest first, older than ``before`` if given."""
         if before is not None and is_first_id(before):
             return []  # nothing is older than the first id
         top = "+" if before is None else f"({before}"
         reply = await self.run_script(scripts.DEAD_PAGE, [self.keys.dead], [top, count])
         return [
-            DeadEntry(_text(entry_id), _pairs(fields)) for entry_id, fields in reply
+            DeadEntry(as_text(entry_id), _pairs(fields)) for entry_id, fields in reply
         ]
 
-    async def dead_entry(self, entry_id: str) -> DeadEntry | None:
+    async def entry(self, entry_id: str) -> DeadEntry | None:
         reply = await self.client.xrange(self.keys.dead, entry_id, entry_id)
         if not reply:
             return None
         entry, fields = reply[0]
-        return DeadEntry(_text(entry), _pairs(fields))
+        return DeadEntry(as_text(entry), _pairs(fields))
 
-    async def dead_count(self) -> int:
+    async def count(self) -> int:
         return int(await self.client.xlen(self.keys.dead))
 
-    async def delete_dead(self, entry_ids: Sequence[str]) -> int:
+    async def delete(self, entry_ids: Sequence[str]) -> int:
         """Remove these entries; returns how many existed."""
         if not entry_ids:
             return 0
         return int(await self.client.xdel(self.keys.dead, *entry_ids))
 
-    async def purge_dead(self) -> int:
+    async def purge(self) -> int:
         """Remove every entry; returns how many there were."""
-        count = await self.dead_count()
+        count = await self.count()
         await self.client.delete(self.keys.dead)
         return count

@@ -7,14 +7,14 @@ import time
 from typing import Any
 
 from .._defaults import LISTENING_FLAG_TTL
-from .base import BrokerBase
+from .base import Store
 
 
-class EventOps(BrokerBase):
+class EventStore(Store):
     async def mark_listening(self, ttl_seconds: int) -> None:
         """Ask every producer and worker to publish state and progress events for a while."""
         await self.client.set(self.keys.listening, b"1", ex=ttl_seconds)
-        self._note_listening(1)
+        self.shared.note_listening(1)
 
     async def publish(self, channel: str, payload: str) -> None:
         await self.client.publish(channel, payload)
@@ -34,7 +34,7 @@ class EventOps(BrokerBase):
         Returns (the new ``current`` when incrementing, whether anyone listens for
         the progress event, which the caller then publishes)."""
         hash_key = self.keys.progress(key)
-        mode = self._publish_mode()
+        mode = self.shared.publish_mode()
         pipe = self.backend.pipeline()
         if increment:
             pipe.hincrby(hash_key, "current", increment)
@@ -46,7 +46,7 @@ class EventOps(BrokerBase):
             pipe.exists(self.keys.listening)
         replies = await pipe.execute()
         if mode == "?":
-            self._note_listening(int(replies[-1]))
+            self.shared.note_listening(int(replies[-1]))
             listening = bool(replies[-1])
         else:
             listening = mode == "1"
@@ -69,7 +69,7 @@ class Subscription:
 
     def __init__(
         self,
-        ops: EventOps,
+        ops: EventStore,
         channels: list[str],
         flag_ttl: int = int(LISTENING_FLAG_TTL.total_seconds()),
     ) -> None:

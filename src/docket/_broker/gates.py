@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import BrokerBase
+from .base import Store
 
 WAITING_MARK = "w"
 
@@ -55,8 +55,8 @@ def decode_gate(raw: dict[bytes, bytes] | dict[str, str]) -> GateView | None:
     )
 
 
-class GateOps(BrokerBase):
-    async def gate(self, key: str) -> GateView | None:
+class GateStore(Store):
+    async def get(self, key: str) -> GateView | None:
         """The gate of ``key`` (None when it was added without ``after=``, or its
         gate is gone)."""
         return decode_gate(await self.client.hgetall(self.keys.gate(key)))
@@ -67,4 +67,4 @@ class GateOps(BrokerBase):
         return sorted(_text(m) for m in members)
 
 
-__all__ = ["GateOps", "GateView", "decode_gate"]
+__all__ = ["GateStore", "GateView", "decode_gate"]

@@ -13,8 +13,9 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from .._defaults import SNAPSHOT_CAP
+from .._text import as_text
 from . import scripts
-from .base import BrokerBase
+from .base import Store
 
 Fields = dict[bytes, bytes]
 Member = tuple[str, float]  # a future task's key and when it is due (epoch seconds)
@@ -41,10 +42,6 @@ class Depths:
     last_delivered: str = field(default="0-0")
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _get(entry: dict[Any, Any], name: str) -> Any:
     return entry[name] if name in entry else entry.get(name.encode())
 
@@ -63,7 +60,7 @@ def previous_id(stream_id: str) -> str:
     return f"{int(milliseconds) - 1}-18446744073709551615"
 
 
-class ListingOps(BrokerBase):
+class ViewStore(Store):
     async def _group(self) -> tuple[str, int]:
         """(last delivered id, pending count) of the workers' group."""
         for attempt in (1, 2):
@@ -75,8 +72,8 @@ class ListingOps(BrokerBase):
                 await self.ensure_group()
                 continue
             for group in groups:
-                if _text(_get(group, "name")) == self.group:
-                    last = _text(_get(group, "last-delivered-id"))
+                if as_text(_get(group, "name")) == self.group:
+                    last = as_text(_get(group, "last-delivered-id"))
                     return last, int(_get(group, "pending") or 0)
             if attempt == 1:
                 await self.ensure_group()
@@ -106,7 +103,7 @@ class ListingOps(BrokerBase):
         entries = await self.client.xrange(
             self.keys.stream, next_id(start), "+", count=count
         )
-        return [Listed(fields, stream_id=_text(i)) for i, fields in entries if fields]
+        return [Listed(fields, stream_id=as_text(i)) for i, fields in entries if fields]
 
     async def running_page(
         self, count: int, after: str | None = None, last_delivered: str | None = None
@@ -121,15 +118,15 @@ class ListingOps(BrokerBase):
         entries = await self.client.xrange(
             self.keys.stream, start, last_delivered, count=count
         )
-        entries = [(_text(i), fields) for i, fields in entries if fields]
+        entries = [(as_text(i), fields) for i, fields in entries if fields]
         if not entries:
             return []
         pending = await self.client.xpending_range(
             self.keys.stream, self.group, entries[0][0], entries[-1][0], len(entries)
         )
         holders = {
-            _text(_get(p, "message_id")): (
-                _text(_get(p, "consumer")),
+            as_text(_get(p, "message_id")): (
+                as_text(_get(p, "consumer")),
                 int(_get(p, "time_since_delivered")),
             )
             for p in pending
@@ -150,7 +147,7 @@ class ListingOps(BrokerBase):
         members = await self.client.zrange(
             self.keys.queue, offset, offset + count - 1, withscores=True
         )
-        return [(_text(member), float(score)) for member, score in members]
+        return [(as_text(member), float(score)) for member, score in members]
 
     async def scheduled_search(
         self, offset: int, count: int, needle: str, wanted: int
@@ -164,7 +161,7 @@ class ListingOps(BrokerBase):
             [self.keys.queue],
             [self.keys.prefix, offset, count, needle, wanted],
         )
-        hits = [(_text(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2)]
+        hits = [(as_text(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2)]
         return int(examined), hits
 
     async def parked_tasks(self, members: Sequence[Member]) -> list[Listed]:
@@ -198,7 +195,7 @@ class ListingOps(BrokerBase):
         pipe = self.backend.pipeline()
         for key in keys:
             pipe.hget(self.keys.runs(key), "started_at")
-        return [None if v is None else _text(v) for v in await pipe.execute()]
+        return [None if v is None else as_text(v) for v in await pipe.execute()]
 
     async def waiting_message(self, key: str) -> Fields | None:
         """The message of ``key`` while it is queued or scheduled, else None."""
@@ -219,7 +216,7 @@ class ListingOps(BrokerBase):
     async def worker_details(self) -> tuple[dict[str, int], dict[str, int]]:
         """(worker -> concurrency from heartbeats, worker -> messages it holds)."""
         concurrency = await self.client.hgetall(self.keys.worker_capacity)
-        capacity = {_text(k): int(v) for k, v in concurrency.items()}
+        capacity = {as_text(k): int(v) for k, v in concurrency.items()}
         try:
             summary = await self.client.xpending(self.keys.stream, self.group)
         except ResponseError as error:
@@ -229,49 +226,11 @@ class ListingOps(BrokerBase):
         held: dict[str, int] = {}
         for consumer in _get(summary, "consumers") or []:
             if isinstance(consumer, dict):
-                held[_text(_get(consumer, "name"))] = int(_get(consumer, "pending"))
+                held[as_text(_get(consumer, "name"))] = int(_get(consumer, "pending"))
             else:
-                held[_text(consumer[0])] = int(consumer[1])
+                held[as_text(consumer[0])] = int(consumer[1])
         return capacity, held
 
-
-def _parts(stream_id: str) -> tuple[int, int]:
-    milliseconds, _, sequence = stream_id.partition("-")
-    return int(milliseconds), int(sequence or 0)
-
-
-def max_id(a: str, b: str) -> str:
-    return a if _parts(a) >= _parts(b) else b
-
-
-@dataclass(frozen=True)
-class Pending:
-    """Who holds a delivered stream message, and for how long (milliseconds)."""
-
-    consumer: str
-    idle_ms: int
-
-
-@dataclass(frozen=True)
-class DocketView:
-    """What a snapshot shows, read in one round trip (two, for parked tasks)."""
-
-    stream_length: int
-    queue_length: int
-    stream: list[tuple[bytes, dict[bytes, bytes]]]
-    pending: dict[bytes, Pending]
-    parked: list[dict[bytes, bytes]]
-    # Tasks waiting for their parents (after=): how many, and the first ones.
-    waiting_length: int = 0
-    waiting: list[dict[bytes, bytes]] = field(default_factory=list[dict[bytes, bytes]])
-
-
-def _field(entry: dict[Any, Any], name: str) -> Any:
-    """A field of an XPENDING entry (redis-py uses str keys, the memory engine bytes)."""
-    return entry[name] if name in entry else entry[name.encode()]
-
-
-class InspectionOps(BrokerBase):
     async def _read_view(self) -> list[Any]:
         k = self.keys
         pipe = self.backend.pipeline()
@@ -285,7 +244,7 @@ class InspectionOps(BrokerBase):
         pipe.zcard(k.waiting)
         return await pipe.execute()
 
-    async def view(self) -> DocketView:
+    async def snapshot(self) -> DocketView:
         """The first ``SNAPSHOT_CAP`` stream entries with their holders, and every
         parked future task, those held for paused task types included (creating
         the consumer group if it is missing)."""
@@ -322,3 +281,39 @@ class InspectionOps(BrokerBase):
         return DocketView(
             int(length), int(queued), list(entries), holders, parked, int(waits), gated
         )
+
+
+def _parts(stream_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = stream_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+def max_id(a: str, b: str) -> str:
+    return a if _parts(a) >= _parts(b) else b
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Who holds a delivered stream message, and for how long (milliseconds)."""
+
+    consumer: str
+    idle_ms: int
+
+
+@dataclass(frozen=True)
+class DocketView:
+    """What a snapshot shows, read in one round trip (two, for parked tasks)."""
+
+    stream_length: int
+    queue_length: int
+    stream: list[tuple[bytes, dict[bytes, bytes]]]
+    pending: dict[bytes, Pending]
+    parked: list[dict[bytes, bytes]]
+    # Tasks waiting for their parents (after=): how many, and the first ones.
+    waiting_length: int = 0
+    waiting: list[dict[bytes, bytes]] = field(default_factory=list[dict[bytes, bytes]])
+
+
+def _field(entry: dict[Any, Any], name: str) -> Any:
+    """A field of an XPENDING entry (redis-py uses str keys, the memory engine bytes)."""
+    return entry[name] if name in entry else entry[name.encode()]

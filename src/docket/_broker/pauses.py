@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from .._text import as_text
 from . import scripts
-from .queue import QueueOps
+from .base import BrokerBase, Store
+from .queue import QueueStore
 
 RESUME_CHUNK = 1000  # held keys one resume.lua call moves
 
@@ -27,13 +29,9 @@ class PauseMark:
     at: str
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _mark(task: bytes | str, value: bytes | str) -> PauseMark:
-    text = _text(value)
-    return PauseMark(_text(task), not text.startswith("r:"), text[2:])
+    text = as_text(value)
+    return PauseMark(as_text(task), not text.startswith("r:"), text[2:])
 
 
 def _marks(found: Mapping[bytes | str, bytes | str]) -> list[PauseMark]:
@@ -42,7 +40,13 @@ def _marks(found: Mapping[bytes | str, bytes | str]) -> list[PauseMark]:
     )
 
 
-class PauseOps(QueueOps):
+class PauseStore(Store):
+    """Paused task types: their marks and the work held for them."""
+
+    def __init__(self, shared: BrokerBase, queue: QueueStore) -> None:
+        super().__init__(shared)
+        self.queue = queue
+
     async def pause(self, task: str, at: str) -> bool:
         """Mark ``task`` paused since ``at`` and tell the workers; False when it
         was paused already (its mark is kept)."""
@@ -71,17 +75,17 @@ class PauseOps(QueueOps):
         )
         return int(moved), bool(int(done))
 
-    async def pause_marks(self) -> list[PauseMark]:
+    async def marks(self) -> list[PauseMark]:
         """Every task type's mark, paused or being resumed."""
         return _marks(await self.client.hgetall(self.keys.paused))
 
     async def depths_and_marks(self) -> tuple[int, int, list[PauseMark]]:
         """``depths()`` and ``pause_marks()`` in one round trip (a heartbeat's)."""
         pipe = self.backend.pipeline()
-        self.depth_commands(pipe)
+        self.queue.depth_commands(pipe)
         pipe.hgetall(self.keys.paused)
         replies = await pipe.execute()
-        ready, future = self.parse_depths(replies)
+        ready, future = self.queue.parse_depths(replies)
         return ready, future, _marks(replies[3])
 
     async def held_count(self, tasks: Sequence[str]) -> list[int]:
@@ -96,9 +100,9 @@ class PauseOps(QueueOps):
     async def held_keys(self, task: str, start: int = 0, stop: int = -1) -> list[str]:
         """The keys held for ``task``, earliest due first (ranks ``start``..``stop``)."""
         members = await self.client.zrange(self.keys.paused_tasks(task), start, stop)
-        return [_text(member) for member in members]
+        return [as_text(member) for member in members]
 
-    async def park_paused(
+    async def park(
         self, batch: Sequence[tuple[str, int, bytes, str]], now: float
     ) -> list[str]:
         """Hold delivered messages of paused types (key, generation, message id,
@@ -111,4 +115,4 @@ class PauseOps(QueueOps):
         codes = await self.run_script(
             scripts.PAUSE_PARK, [k.stream, k.paused, k.listening], args
         )
-        return [_text(code) for code in codes]
+        return [as_text(code) for code in codes]

@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 from .. import _codec
 from .._defaults import CLEAR_BATCH
 from . import scripts
-from .base import BrokerBase
+from .base import BrokerBase, Store
 from .pipelining import script_command
-from .queue import QueueOps, parse_read
-from .tally import Counts, Tally, count_outcomes, merge
+from .queue import QueueStore, parse_read
+from .tally import Counts, count_outcomes, merge
 from .types import Delivery, RunRecord, Settlement
 
 
@@ -109,7 +109,11 @@ class _SettleCall:
     throughput counts it carries when it lands or fails."""
 
     def __init__(
-        self, ops: RunOps, batch: Sequence[Settlement], ttl_seconds: int, flush: bool
+        self,
+        ops: BrokerBase,
+        batch: Sequence[Settlement],
+        ttl_seconds: int,
+        flush: bool,
     ) -> None:
         self.tally = ops.tally
         counts = count_outcomes(
@@ -148,14 +152,13 @@ class _SettleCall:
             self.tally.give_back(self.counts)
 
 
-class RunOps(QueueOps, BrokerBase):
-    # Fire-and-forget dockets (execution_ttl=0) skip the running-state write.
-    _records_running: bool = True
-    # Set by the Broker: the failed-task archive's bounds, the throughput counts.
-    failed_limit: int
-    failed_retention: float
-    stats_retention: int
-    tally: Tally
+class RunStore(Store):
+    """Run records (``P:runs:K``): claiming, settling, reading and clearing them;
+    ``turn`` settles, claims and reads in one round trip."""
+
+    def __init__(self, shared: BrokerBase, queue: QueueStore) -> None:
+        super().__init__(shared)
+        self.queue = queue
 
     async def claim(
         self,
@@ -178,11 +181,11 @@ class RunOps(QueueOps, BrokerBase):
         started_at: str,
         batch: Sequence[tuple[str, int, bytes, bool]],
     ) -> tuple[list[str], list[Any]]:
-        record_running = "1" if self._records_running else "0"
+        record_running = "1" if self.shared.records_running else "0"
         args: list[Any] = [self.keys.prefix, self.group, worker, started_at]
         args.append(record_running)
-        args.append(self.dead_limit)
-        args.append(self.archive_ttl)
+        args.append(self.shared.dead_limit)
+        args.append(self.shared.archive_ttl)
         args += _claim_args(batch)
         return [self.keys.stream, self.keys.listening, self.keys.dead], args
 
@@ -195,7 +198,7 @@ class RunOps(QueueOps, BrokerBase):
         Failed executions that carry a ``failure`` are archived in ``P:failed``.
         The batch's throughput counts join the tally, which goes out with this
         call when it is due (at most once per interval) or when ``flush``."""
-        call = _SettleCall(self, batch, ttl_seconds, flush)
+        call = _SettleCall(self.shared, batch, ttl_seconds, flush)
         try:
             superseded = await self.run_script(scripts.SETTLE, call.keys, call.args)
         except BaseException:
@@ -225,9 +228,9 @@ class RunOps(QueueOps, BrokerBase):
                 await _outcome(self.claim(worker, started_at, claims))
                 if claims
                 else [],
-                await _outcome(self.read(worker, read, None)) if read else [],
+                await _outcome(self.queue.read(worker, read, None)) if read else [],
             )
-        call = _SettleCall(self, settlements, ttl_seconds, False)
+        call = _SettleCall(self.shared, settlements, ttl_seconds, False)
         calls: list[tuple[tuple[Any, ...], scripts.Script | None]] = [
             (script_command(scripts.SETTLE, call.keys, call.args), scripts.SETTLE)
         ]
@@ -236,7 +239,7 @@ class RunOps(QueueOps, BrokerBase):
             command = script_command(scripts.CLAIM, claim_keys, claim_args)
             calls.append((command, scripts.CLAIM))
         if read:
-            calls.append((self.read_command(worker, read), None))
+            calls.append((self.queue.read_command(worker, read), None))
         try:
             replies = iter(await self.autopipeline.send_many(calls))
         except BaseException:
@@ -260,14 +263,14 @@ class RunOps(QueueOps, BrokerBase):
 
     async def flush_tally(self, force: bool = False) -> None:
         """Write the throughput counts still waiting (when due, or ``force``)."""
-        if self.tally.pending and (force or self.tally.due()):
+        if self.shared.tally.pending and (force or self.shared.tally.due()):
             await self.settle([], 0, flush=True)
 
-    async def run_record(self, key: str) -> RunRecord | None:
+    async def record(self, key: str) -> RunRecord | None:
         """The run record of ``key``, decoded; None when there is none."""
         return RunRecord.decode(await self.client.hgetall(self.keys.runs(key)))
 
-    async def run_generation(self, key: str) -> int | None:
+    async def generation(self, key: str) -> int | None:
         """The generation on the run record of ``key``; None without one (or when
         the field is not a number)."""
         value = await self.client.hget(self.keys.runs(key), "generation")
@@ -296,13 +299,13 @@ class RunOps(QueueOps, BrokerBase):
                 return total
 
 
-class ResultOps(BrokerBase):
-    async def read_result(self, key: str) -> bytes | None:
+class ResultStore(Store):
+    """The built-in result store's documents (``P:results:K``)."""
+
+    async def read(self, key: str) -> bytes | None:
         """The stored result document of ``key`` (JSON text), if any."""
         return await self.client.get(self.keys.result(key))
 
-    async def write_result(
-        self, key: str, document: str, ttl_seconds: int | None
-    ) -> None:
+    async def write(self, key: str, document: str, ttl_seconds: int | None) -> None:
         """Store ``document`` for ``key``, expiring after ``ttl_seconds``."""
         await self.client.set(self.keys.result(key), document, ex=ttl_seconds)

@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from redis.exceptions import NoPermissionError
 
-from .base import BrokerBase
+from .._text import as_text
+from .base import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,14 +31,10 @@ class Signal:
     key: str = ""
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class WorkerSignals:
     """Cancel signals and wake-ups, from the moment ``open()`` returns."""
 
-    def __init__(self, ops: SignalOps) -> None:
+    def __init__(self, ops: SignalStore) -> None:
         self._ops = ops
         self._pubsub: Any = None
 
@@ -71,21 +68,21 @@ class WorkerSignals:
         if message is None:
             await asyncio.sleep(0)
             return None
-        channel = _text(message["channel"])
+        channel = as_text(message["channel"])
         if message["type"] != "pmessage":
             return None
         if channel == keys.wake:
             # Also the cancel channel of a task keyed "wake": a cancel carries the
             # key, a wake-up the due time.
-            if _text(message["data"]) == "wake":
+            if as_text(message["data"]) == "wake":
                 return Signal("cancel", "wake")
             return Signal("wake")
         if channel == keys.pause_signal:
-            if _text(message["data"]) == "paused":  # a cancel of the task keyed so
+            if as_text(message["data"]) == "paused":  # a cancel of the task keyed so
                 return Signal("cancel", "paused")
             return Signal("paused")
         if channel.startswith(keys.cancel_channel("")):
-            return Signal("cancel", _text(message["data"]))
+            return Signal("cancel", as_text(message["data"]))
         return None
 
     async def close(self) -> None:
@@ -101,7 +98,7 @@ class WorkerSignals:
         await self.close()
 
 
-class SignalOps(BrokerBase):
-    def worker_signals(self) -> WorkerSignals:
+class SignalStore(Store):
+    def open(self) -> WorkerSignals:
         """This docket's cancel signals and wake-ups (use as ``async with``)."""
         return WorkerSignals(self)

@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import BrokerBase
+from .._text import as_text
+from .base import Store
 
 StrikeEntry = tuple[str, Mapping[Any, Any]]
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _xread_entries(response: Any) -> list[StrikeEntry]:
@@ -25,21 +22,21 @@ def _xread_entries(response: Any) -> list[StrikeEntry]:
             and isinstance(entries[0][0], (list, tuple))
         ):
             entries = entries[0]  # RESP3 nests the entries one level deeper
-        flat.extend((_text(message_id), fields) for message_id, fields in entries)
+        flat.extend((as_text(message_id), fields) for message_id, fields in entries)
     return flat
 
 
-class StrikeOps(BrokerBase):
-    async def append_strike(self, fields: Mapping[Any, Any]) -> str:
+class StrikeStore(Store):
+    async def append(self, fields: Mapping[Any, Any]) -> str:
         """Append one instruction to the strike log; returns its entry id."""
-        return _text(await self.client.xadd(self.keys.strikes, dict(fields)))
+        return as_text(await self.client.xadd(self.keys.strikes, dict(fields)))
 
-    async def strike_range(self, after: str, until: str) -> list[StrikeEntry]:
+    async def range(self, after: str, until: str) -> list[StrikeEntry]:
         """The log's entries from ``after`` (inclusive) up to ``until``."""
         entries = await self.client.xrange(self.keys.strikes, min=after, max=until)
-        return [(_text(message_id), fields) for message_id, fields in entries]
+        return [(as_text(message_id), fields) for message_id, fields in entries]
 
-    async def read_strikes(
+    async def read(
         self, after: str, count: int, block_ms: int | None
     ) -> list[StrikeEntry]:
         """Entries newer than ``after``; waits up to ``block_ms`` when given."""

@@ -22,7 +22,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from .base import BrokerBase
+from .base import Store
 from .types import Delivery, Sweep
 
 
@@ -31,7 +31,7 @@ def _field(row: Any, name: str) -> Any:
     return row[name] if name in row else row[name.encode()]
 
 
-class SweepOps(BrokerBase):
+class SweepStore(Store):
     async def reclaim(
         self,
         consumer: str,

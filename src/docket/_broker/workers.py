@@ -6,10 +6,10 @@ import time
 from collections.abc import Collection
 
 from .._defaults import MIN_KEY_TTL
-from .base import BrokerBase
+from .base import Store
 
 
-class WorkerOps(BrokerBase):
+class WorkerStore(Store):
     async def heartbeat(
         self,
         worker: str,
@@ -52,7 +52,7 @@ class WorkerOps(BrokerBase):
         pipe.hdel(k.worker_capacity, worker)
         await pipe.execute()
 
-    async def list_workers(
+    async def list(
         self, horizon_seconds: float, task: str | None = None
     ) -> list[tuple[str, float, set[str]]]:
         """(name, last heartbeat, task names) of workers seen within the horizon."""

@@ -341,12 +341,6 @@ def from_iso(text: str | bytes | None) -> datetime | None:
 now = _clock.utcnow  # the scheduling clock's moment (UTC)
 
 
-def text(value: bytes | str | None) -> str | None:
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 

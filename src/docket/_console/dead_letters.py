@@ -107,15 +107,15 @@ class DeadLetters:
         """Up to ``count`` dead letters, newest first (older than ``before``)."""
         if count < 1:
             raise ValueError(f"count must be at least 1, got {count}")
-        entries = await self._docket.broker.dead_entries(count, before)
+        entries = await self._docket.broker.dead.entries(count, before)
         return [DeadLetter.from_entry(entry) for entry in entries]
 
     async def get(self, dead_letter_id: str) -> DeadLetter | None:
-        entry = await self._docket.broker.dead_entry(dead_letter_id)
+        entry = await self._docket.broker.dead.entry(dead_letter_id)
         return None if entry is None else DeadLetter.from_entry(entry)
 
     async def count(self) -> int:
-        return await self._docket.broker.dead_count()
+        return await self._docket.broker.dead.count()
 
     async def replay(self, dead_letter_id: str) -> Execution:
         """Schedule the message again, now, under its key, and remove the entry.
@@ -146,14 +146,14 @@ class DeadLetters:
         )
         if await execution.schedule() is not Disposition.SCHEDULED:
             raise ValueError(f"Task key {message.key!r} is already scheduled")
-        await self._docket.broker.delete_dead([dead_letter_id])
+        await self._docket.broker.dead.delete([dead_letter_id])
         return execution
 
     async def purge(self, ids: Sequence[str] | None = None) -> int:
         """Remove these dead letters (every one when ``ids`` is None)."""
         if ids is None:
-            return await self._docket.broker.purge_dead()
-        return await self._docket.broker.delete_dead(list(ids))
+            return await self._docket.broker.dead.purge()
+        return await self._docket.broker.dead.delete(list(ids))
 
 
 __all__ = ["DeadLetter", "DeadLetters"]

@@ -91,7 +91,7 @@ def _finished(record: RunRecord) -> bool:
 async def load_execution(docket: DocketHandle, key: str) -> Execution | None:
     """The execution recorded under ``key``, its arguments verified and decoded
     (empty for a finished record, which keeps its state and result only)."""
-    record = await docket.broker.run_record(key)
+    record = await docket.broker.runs.record(key)
     if record is None or record.function is None or record.when is None:
         return None
     args: tuple[object, ...] = ()
@@ -118,7 +118,7 @@ async def load_execution(docket: DocketHandle, key: str) -> Execution | None:
     )
     await execution.sync()
     if execution.state is ExecutionState.WAITING:
-        gate = await docket.broker.gate(key)
+        gate = await docket.broker.gates.get(key)
         execution.waiting_on = [] if gate is None else gate.awaited
     return execution
 
@@ -181,7 +181,7 @@ async def describe_record(
 ) -> tuple[Execution, Entry] | None:
     """The recorded execution of ``key`` (arguments left undecoded) and how to
     show it; None when there is no record with a task in it."""
-    record = await docket.broker.run_record(key)
+    record = await docket.broker.runs.record(key)
     if record is None or record.function is None or record.when is None:
         return None
     name = record.function

@@ -106,8 +106,7 @@ class OperatorConsole:
         if since is not None and since <= timedelta(0):
             raise ValueError("since must be longer than zero")
         filters = _filters(task, error_type, key)
-        page = await self.broker.archive_find(
-            "failed",
+        page = await self.broker.failed.find(
             limit,
             _defaults.FAILED_SCAN if filters else limit,
             filters,
@@ -119,7 +118,7 @@ class OperatorConsole:
 
     async def failed_count(self) -> int:
         """Entries in the archive (some may be past retention, not yet trimmed)."""
-        return await self.broker.archive_length("failed")
+        return await self.broker.failed.count()
 
     async def failed_task(self, key: str) -> FailedTask | None:
         """The newest archived failure of ``key``, if any."""
@@ -127,8 +126,8 @@ class OperatorConsole:
         filters = {"key": key}
         cursor: str | None = None
         while True:
-            page = await self.broker.archive_find(
-                "failed", 1, _defaults.FAILED_SCAN, filters, cursor, self._oldest_ms()
+            page = await self.broker.failed.find(
+                1, _defaults.FAILED_SCAN, filters, cursor, self._oldest_ms()
             )
             if page.entries:
                 return FailedTask.decode(*page.entries[0], self.codec)
@@ -167,7 +166,7 @@ class OperatorConsole:
                 f"The archived failure of {failed.key!r} was not replayed: "
                 f"{problem.reason}"
             ) from None
-        placed = await self.broker.schedule(
+        placed = await self.broker.queue.schedule(
             key=failed.key,
             when=now.timestamp(),
             immediate=True,
@@ -176,7 +175,7 @@ class OperatorConsole:
         )
         if placed != "OK":
             return Disposition.ALREADY_SCHEDULED
-        await self.broker.archive_delete("failed", [failed.id])
+        await self.broker.failed.delete([failed.id])
         return Disposition.SCHEDULED
 
     async def replay_failed(
@@ -222,16 +221,16 @@ class OperatorConsole:
             raise ValueError("older_than must not be negative")
         filters = _filters(task, error_type, key)
         if not filters and older_than is None:
-            count = await self.broker.archive_length("failed")
-            await self.broker.archive_clear("failed")
+            count = await self.broker.failed.count()
+            await self.broker.failed.clear()
             return count
         cursor = None
         if older_than is not None:
             cursor = f"{_ms(_codec.now() - older_than)}-0"
         purged = 0
         while True:
-            deleted, cursor = await self.broker.archive_purge(
-                "failed", _defaults.FAILED_SCAN, filters, cursor
+            deleted, cursor = await self.broker.failed.purge(
+                _defaults.FAILED_SCAN, filters, cursor
             )
             purged += deleted
             if cursor is None:
@@ -248,7 +247,7 @@ class OperatorConsole:
             raise ValueError(f"minutes must be between 1 and {horizon}")
         last = minute_of(_codec.now().timestamp())
         starts = [last - 60 * i for i in range(minutes - 1, -1, -1)]
-        counts = await self.broker.throughput(starts)
+        counts = await self.broker.stats.throughput(starts)
         return [
             ThroughputMinute.decode(m, c) for m, c in zip(starts, counts, strict=True)
         ]
@@ -264,7 +263,7 @@ class OperatorConsole:
         now = _codec.now().timestamp()
         first, last = window_of(now - 60 * minutes), window_of(now)
         step = int(_defaults.TIMING_WINDOW.total_seconds())
-        windows = await self.broker.timings(list(range(first, last + 1, step)))
+        windows = await self.broker.stats.timings(list(range(first, last + 1, step)))
         return summed(windows)
 
     # ---- moving a waiting task --------------------------------------------------
@@ -277,7 +276,7 @@ class OperatorConsole:
         check_task_key(key)
         if when is not None and when.tzinfo is None:
             raise TypeError("'when' must be timezone-aware")
-        fields = await self.broker.waiting_message(key)
+        fields = await self.broker.views.waiting_message(key)
         if fields is None:
             return False
         moment = when or _codec.now()
@@ -291,7 +290,7 @@ class OperatorConsole:
         message.update(moved)
         decode_message(message)  # the message we are about to write must be valid
         state = "queued" if moment <= _codec.now() else "scheduled"
-        placed = await self.broker.schedule(
+        placed = await self.broker.queue.schedule(
             key=key,
             when=moment.timestamp(),
             immediate=state == "queued",

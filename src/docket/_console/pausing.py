@@ -56,16 +56,18 @@ class TaskPauses:
         """Stop running ``task`` (a function or a task name) without discarding
         its work: its tasks wait, queued or scheduled, until ``resume(task)``.
         Tasks already running finish. Pausing a paused task changes nothing."""
-        await self.broker.pause(task_name(task), _codec.iso(_codec.now()))
+        await self.broker.pauses.pause(task_name(task), _codec.iso(_codec.now()))
 
     async def resume(self, task: TaskLike) -> int:
         """Run ``task`` again: its waiting work goes back to the workers, oldest
         first. Returns how many held tasks were released (0 when it was not
         paused)."""
         name = task_name(task)
-        moved, done = await self.broker.resume_step(name, _codec.iso(_codec.now()))
+        moved, done = await self.broker.pauses.resume_step(
+            name, _codec.iso(_codec.now())
+        )
         while not done:
-            more, done = await self.broker.resume_step(name)
+            more, done = await self.broker.pauses.resume_step(name)
             moved += more
             if not more and not done:  # paused again meanwhile: its work waits
                 break
@@ -73,13 +75,13 @@ class TaskPauses:
 
     async def paused(self) -> frozenset[str]:
         """The names of the paused task types."""
-        marks = await self.broker.pause_marks()
+        marks = await self.broker.pauses.marks()
         return frozenset(mark.task for mark in marks if mark.paused)
 
     async def pauses(self) -> list[Pause]:
         """Every paused task type, by name: since when, and how many tasks wait."""
-        marks = [mark for mark in await self.broker.pause_marks() if mark.paused]
-        counts = await self.broker.held_count([mark.task for mark in marks])
+        marks = [mark for mark in await self.broker.pauses.marks() if mark.paused]
+        counts = await self.broker.pauses.held_count([mark.task for mark in marks])
         return [
             Pause(mark.task, _moment(mark.at), count)
             for mark, count in zip(marks, counts, strict=True)

@@ -71,7 +71,7 @@ def build_snapshot(
     workers: Collection[WorkerInfo],
     unknown: Unknown = None,
 ) -> DocketSnapshot:
-    """The snapshot of what ``view`` shows (``view`` comes from ``broker.view()``).
+    """The snapshot of what ``view`` shows (``view`` comes from ``broker.views.snapshot()``).
 
     A task name this process has not registered raises ``ValueError``, unless
     ``unknown(name)`` supplies a stand-in function (the CLI shows it by name)."""

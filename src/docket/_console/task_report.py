@@ -198,14 +198,14 @@ async def task_report(docket: Docket, key: str, unsafe: bool = False) -> TaskRep
     """What is known of ``key`` now (two or three reads, none of them a scan
     but the archive's, for a failed task)."""
     broker = docket.broker
-    record = await broker.run_record(key)
+    record = await broker.runs.record(key)
     if record is None:
         return TaskReport(key, None)
     failed: FailedTask | None = None
     if record.state == "failed":
         failed = await docket.failed_task(key)
-    (progress,) = await broker.progress_of([key])
-    gate, followers = await broker.gate(key), await broker.followers(key)
+    (progress,) = await broker.views.progress_of([key])
+    gate, followers = await broker.gates.get(key), await broker.gates.followers(key)
     error, trace = record.error, record.traceback
     if failed is not None:
         error = error or f"{failed.error_type}: {failed.message}"

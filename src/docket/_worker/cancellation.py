@@ -34,7 +34,7 @@ async def _run_hooks(session: Session, key: str) -> None:
 
 
 async def _listen_once(session: Session, backoff: Backoff) -> None:
-    async with session.broker.worker_signals() as signals:
+    async with session.broker.signals.open() as signals:
         session.listening.set()
         session.pauses_changed.set()  # a pause may have been missed meanwhile
         reached(session, "listen for cancellations and wake-ups")

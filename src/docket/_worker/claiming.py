@@ -56,7 +56,7 @@ async def prepare(
     for execution, delivery in intake.early:
         await park_early(session, execution, delivery)
     if intake.rejected:
-        await session.broker.dead_letter(
+        await session.broker.dead.add(
             [rejection for rejection, _ in intake.rejected],
             worker.name,
             session.docket.ttl_seconds,
@@ -91,7 +91,7 @@ async def park_early(
         delivery.fields,
         delivery.message_id,
     )
-    placed = await session.broker.place(request)
+    placed = await session.broker.queue.place(request)
     report.parked_early(session, execution, placed == "OK")
 
 
@@ -157,7 +157,7 @@ async def start(
         return
     started = _codec.now()
     try:
-        claimed = await session.broker.claim(
+        claimed = await session.broker.runs.claim(
             session.worker.name, _codec.iso(started), claims_of(prepared)
         )
     except BaseException:

@@ -268,6 +268,6 @@ async def _drain_settlements(session: Session) -> None:
             session.slot_freed.clear()
             await wait_for(session.slot_freed, 1.0)
     try:
-        await session.broker.flush_tally(force=True)
+        await session.broker.runs.flush_tally(force=True)
     except Exception as error:  # counts only: the work itself is settled
         logger.warning("Could not write the throughput counts: %s", error)

@@ -17,14 +17,14 @@ async def heartbeat_loop(session: Session) -> None:
     docket, worker = session.docket, session.worker
 
     async def beat() -> None:
-        await session.broker.heartbeat(
+        await session.broker.workers.heartbeat(
             worker.name,
             list(docket.tasks),
             docket.liveness_horizon,
             worker.concurrency,
         )
         session.pulse.last_beat = time.monotonic()  # Redis heard us: healthy
-        ready, future, marks = await session.broker.depths_and_marks()
+        ready, future, marks = await session.broker.pauses.depths_and_marks()
         follow(session, marks)  # in case a pause signal was missed
         m.QUEUE_DEPTH.set(ready, docket.labels())
         m.SCHEDULE_DEPTH.set(future, docket.labels())
@@ -39,7 +39,9 @@ async def heartbeat_loop(session: Session) -> None:
 
 async def deregister(session: Session) -> None:
     try:
-        await session.broker.deregister(session.worker.name, list(session.docket.tasks))
+        await session.broker.workers.deregister(
+            session.worker.name, list(session.docket.tasks)
+        )
     except Exception as error:
         logger.warning(
             "Could not remove worker %r's heartbeat: %s", session.worker.name, error
@@ -56,7 +58,7 @@ async def lease_loop(session: Session) -> None:
         held = [m for m in session.holding if m]
         asked = time.monotonic()
         if held:
-            await session.broker.renew(worker.name, held)
+            await session.broker.queue.renew(worker.name, held)
         elif session.troubled:
             await session.broker.ping()
         session.note_contact(time.monotonic() - asked, renewed=True)

@@ -39,7 +39,7 @@ async def _sweep(session: Session, count: int) -> Sweep:
     worker = session.worker
     if not session.may_sweep():
         return Sweep([])
-    return await session.broker.reclaim(
+    return await session.broker.sweep.reclaim(
         worker.name,
         count,
         int(worker.redelivery_timeout.total_seconds() * 1000),
@@ -82,7 +82,7 @@ async def _loop(session: Session) -> None:
         finishing = not session.forever
         block = block_ms if free > 0 and not finishing else None
         asked = time.monotonic()
-        deliveries = await session.broker.read(worker.name, count, block)
+        deliveries = await session.broker.queue.read(worker.name, count, block)
         took = time.monotonic() - asked - (block or 0) / 1000
         session.note_contact(took, renewed=False)
         reached(session, "read tasks")
@@ -111,9 +111,9 @@ async def _finished(session: Session, count: int, block_ms: int) -> bool:
     # nor for a worker that stops when nothing is due (that plugin's runner).
     due_only = getattr(session.worker, "stops_when_idle", False)
     if _clock.is_real() and not due_only:
-        pending = await session.broker.pending_work()
+        pending = await session.broker.queue.pending_work()
     else:
-        pending = await session.broker.pending_work(due_by=_clock.time())
+        pending = await session.broker.queue.pending_work(due_by=_clock.time())
     if not pending:
         return True
     # Work elsewhere: tasks due later (their move wakes the read), or held by
@@ -121,7 +121,7 @@ async def _finished(session: Session, count: int, block_ms: int) -> bool:
     # and less often, up to the check interval.
     wait_ms = min(session.finish_poll_ms, block_ms)
     session.finish_poll_ms = min(wait_ms * 2, block_ms)
-    deliveries = await session.broker.read(session.worker.name, count, wait_ms)
+    deliveries = await session.broker.queue.read(session.worker.name, count, wait_ms)
     session.buffer.extend(deliveries)
     return False
 

@@ -34,13 +34,13 @@ def follow(session: Session, marks: list[PauseMark]) -> None:
 
 async def refresh(session: Session) -> None:
     """Read the pause marks; go on with any resume left unfinished."""
-    marks = await session.broker.pause_marks()
+    marks = await session.broker.pauses.marks()
     follow(session, marks)
     for mark in marks:
         if not mark.paused:
             done = False
             while not done:
-                moved, done = await session.broker.resume_step(mark.task)
+                moved, done = await session.broker.pauses.resume_step(mark.task)
                 if not moved and not done:
                     break
 
@@ -90,7 +90,7 @@ async def hold_paused(session: Session, deliveries: list[Delivery]) -> list[Deli
     batch = [
         (key, generation, d.message_id, task) for d, (key, task, generation) in chosen
     ]
-    codes = await session.broker.park_paused(batch, _clock.time())
+    codes = await session.broker.pauses.park(batch, _clock.time())
     for (_, (key, task, _)), code in zip(chosen, codes, strict=True):
         if code == "P":
             logger.info(

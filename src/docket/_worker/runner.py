@@ -204,7 +204,7 @@ async def _outcome_generation(session: Session, execution: Execution) -> int:
     current = await until_done(
         session,
         "read a run generation",
-        lambda: docket.broker.run_generation(execution.key),
+        lambda: docket.broker.runs.generation(execution.key),
     )
     return current or 0
 

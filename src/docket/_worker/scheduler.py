@@ -27,7 +27,7 @@ async def scheduler_loop(session: Session) -> None:
         session.wake_scheduler.clear()
         delay = resolution
         try:
-            result = await session.broker.stream_due(
+            result = await session.broker.queue.stream_due(
                 _clock.time(),
                 worker=session.worker.name,
                 ttl_seconds=session.docket.ttl_seconds,
@@ -83,17 +83,17 @@ async def seed_automatic(session: Session) -> None:
     await docket.wait_for_strikes_loaded()
     broker = session.broker
     timeout_ms = int(_defaults.PERPETUAL_LOCK_TIMEOUT.total_seconds() * 1000)
-    if not await broker.take_perpetual_lock(session.worker.name, timeout_ms):
+    if not await broker.workers.take_perpetual_lock(session.worker.name, timeout_ms):
         return
     try:
         for function, perpetual in tasks:
             key = function.__name__
-            record = await session.broker.run_record(key)
+            record = await session.broker.runs.record(key)
             if record is not None and record.live:
                 continue
             await docket.add(function, when=perpetual.initial_when, key=key)()
     finally:
-        await broker.release_perpetual_lock()
+        await broker.workers.release_perpetual_lock()
 
 
 async def reseed_loop(session: Session) -> None:

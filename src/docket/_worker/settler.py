@@ -29,7 +29,7 @@ async def flush(session: Session) -> None:
 
     While the worker takes work, the same round trip claims read-ahead messages
     for the slots this settle frees (they start as soon as it returns) and reads
-    what the free slots and the read-ahead want next (``broker.turn``).
+    what the free slots and the read-ahead want next (``broker.runs.turn``).
     Raises when the batch could not be written; it is then queued again, ahead of
     anything settled since (and the claims go back to the read-ahead buffer)."""
     batch, session.pending = session.pending, []
@@ -43,7 +43,7 @@ async def flush(session: Session) -> None:
         await _settle_and_claim(session, batch)
         return
     try:
-        await session.broker.settle(settlements, ttl)
+        await session.broker.runs.settle(settlements, ttl)
     except BaseException:
         _requeue(session, batch)
         raise
@@ -65,7 +65,7 @@ async def _settle_and_claim(session: Session, batch: Pending) -> None:
             raise
         started = _codec.now()
         try:
-            turn = await session.broker.turn(
+            turn = await session.broker.runs.turn(
                 [s for s, _, _ in batch],
                 session.docket.ttl_seconds,
                 session.worker.name,
@@ -139,7 +139,7 @@ async def settler_loop(session: Session) -> None:
             await settle_all(session)
             continue
         try:
-            await session.broker.flush_tally()
+            await session.broker.runs.flush_tally()
         except asyncio.CancelledError:
             raise
         except Exception as error:  # the counts stay in the tally for next time

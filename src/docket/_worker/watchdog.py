@@ -126,7 +126,7 @@ class Watchdog:
                 docket.dead_letter_limit,
             )
             try:
-                await broker.renew(self.session.worker.name, holding)
+                await broker.queue.renew(self.session.worker.name, holding)
             finally:
                 await broker.aclose()
 

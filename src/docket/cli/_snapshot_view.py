@@ -52,7 +52,7 @@ async def take(
     async with Docket(name=docket_name, url=url, signing_keys=keys) as docket:
         for path in tasks:
             docket.register_collection(path)
-        view = await docket.broker.view()
+        view = await docket.broker.views.snapshot()
         workers = await docket.workers()
         taken = datetime.now(timezone.utc)
         running: list[Row] = []

@@ -23,7 +23,7 @@ async def _cancel(docket_name: str, url: str, key: str) -> str | None:
 
     async with Docket(name=docket_name, url=url) as docket:
         check_task_key(key)
-        record = await docket.broker.run_record(key)
+        record = await docket.broker.runs.record(key)
         if record is None or record.state is None:
             return (
                 f"Error: no task with key {for_terminal(key)!r} in docket "

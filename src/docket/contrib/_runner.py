@@ -139,7 +139,7 @@ class DocketRunner:
             while True:
                 await self.worker.run_until_finished()
                 spent = self._spent()
-                if spent or not await self.docket.broker.pending_work(
+                if spent or not await self.docket.broker.queue.pending_work(
                     due_by=_clock.time()
                 ):
                     break

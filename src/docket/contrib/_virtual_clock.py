@@ -104,7 +104,7 @@ class VirtualClock:
         broker = self.runner.docket.broker
         for _ in range(MAX_STOPS):
             await self.runner.until_idle()
-            due = await broker.next_due()
+            due = await broker.queue.next_due()
             if due is None or due > target:  # nothing due on the way: done
                 self._now = target
                 return

@@ -146,7 +146,7 @@ class Cooldown(AdmissionControl):
         key = self._key(execution)
         token = f"{execution.generation}:{execution.key}"
         broker = execution.docket.broker
-        if not await broker.cooldown(key, token, milliseconds(self.window)):
+        if not await broker.admission.cooldown(key, token, milliseconds(self.window)):
             raise AdmissionBlocked(execution, f"cooldown on {key}", reschedule=False)
         self._mark = token
         return self
@@ -154,7 +154,9 @@ class Cooldown(AdmissionControl):
     _undo_what = "cooldown window"
 
     async def _undo(self, execution: Execution, mark: str) -> None:
-        await execution.docket.broker.cooldown_release(self._key(execution), mark)
+        await execution.docket.broker.admission.cooldown_release(
+            self._key(execution), mark
+        )
 
 
 class RateLimit(AdmissionControl):
@@ -206,7 +208,7 @@ class RateLimit(AdmissionControl):
         start = execution.started_at
         start_ms = now_ms if start is None else int(start.timestamp() * 1000)
         member = f"{execution.key}:{start_ms}"
-        action, retry_ms = await execution.docket.broker.rate_limit(
+        action, retry_ms = await execution.docket.broker.admission.rate_limit(
             key, member, now_ms, milliseconds(self.per), self.limit
         )
         if action == PROCEED:
@@ -222,4 +224,6 @@ class RateLimit(AdmissionControl):
     _undo_what = "rate-limit start"
 
     async def _undo(self, execution: Execution, mark: str) -> None:
-        await execution.docket.broker.rate_limit_release(self._key(execution), mark)
+        await execution.docket.broker.admission.rate_limit_release(
+            self._key(execution), mark
+        )

@@ -145,7 +145,7 @@ class ConcurrencyLimit(AdmissionControl):
         redelivery = worker.redelivery_timeout.total_seconds()
         times = SlotTimes(_clock.time(), redelivery)
         broker = execution.docket.broker
-        admission = await broker.concurrency_acquire(
+        admission = await broker.admission.concurrency_acquire(
             slot,
             execution.key,
             execution.generation,
@@ -165,9 +165,9 @@ class ConcurrencyLimit(AdmissionControl):
         await schedule_safeguard(
             execution.docket, execution.key, slot, self.max_concurrent, redelivery
         )
-        current = await broker.run_record(execution.key)
+        current = await broker.runs.record(execution.key)
         if current is None or current.waiter_entry_id != admission.entry_id:
-            await broker.concurrency_cleanup(
+            await broker.admission.concurrency_cleanup(
                 execution.key, "safeguard", admission.entry_id
             )
         raise ConcurrencyBlocked(execution, slot, self.max_concurrent)
@@ -189,7 +189,7 @@ class ConcurrencyLimit(AdmissionControl):
         worker = current_worker.get()
         times = SlotTimes(_clock.time(), worker.redelivery_timeout.total_seconds())
         try:
-            await execution.docket.broker.concurrency_release(
+            await execution.docket.broker.admission.concurrency_release(
                 slot, execution.key, self.max_concurrent, times
             )
         except Exception as error:  # it goes stale and is evicted after the timeout
@@ -232,7 +232,9 @@ async def _renew(
     while True:
         await asyncio.sleep(redelivery / 4)
         try:
-            await broker.concurrency_renew(slot, execution.key, _clock.time(), ttl_ms)
+            await broker.admission.concurrency_renew(
+                slot, execution.key, _clock.time(), ttl_ms
+            )
         except Exception as error:
             logger.warning(
                 "Could not renew the concurrency slot of %s: %s", execution.key, error

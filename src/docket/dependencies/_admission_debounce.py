@@ -45,7 +45,7 @@ class Debounce(AdmissionControl):
     async def __aenter__(self) -> Self:
         execution, _ = self._context()
         settle_ms = milliseconds(self.settle)
-        action, ms = await execution.docket.broker.debounce(
+        action, ms = await execution.docket.broker.admission.debounce(
             self._key_names(execution),
             execution.key,
             int(_clock.time() * 1000),
@@ -75,7 +75,7 @@ class Debounce(AdmissionControl):
         execution = current_execution.get()
         settle_ms = milliseconds(self.settle)
         try:
-            await execution.docket.broker.debounce(
+            await execution.docket.broker.admission.debounce(
                 self._key_names(execution),
                 execution.key,
                 int(_clock.time() * 1000),

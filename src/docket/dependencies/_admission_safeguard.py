@@ -57,7 +57,7 @@ async def _safeguard_wake(waiter_stream: str, max_concurrent: int) -> None:
     parked_key = execution.key.removeprefix(SAFEGUARD_PREFIX)
     slot = waiter_stream.removesuffix(":waiters")
     broker = execution.docket.broker
-    _, still_parked = await broker.concurrency_release(
+    _, still_parked = await broker.admission.concurrency_release(
         slot, "", max_concurrent, SlotTimes(_clock.time(), redelivery), parked_key
     )
     if still_parked:
@@ -73,7 +73,7 @@ async def lifecycle(docket: DocketHandle, worker: WorkerHandle) -> AsyncGenerato
     docket.register(_safeguard_wake)
 
     async def drop_cancelled_waiter(key: str) -> None:
-        await docket.broker.concurrency_cleanup(key)
+        await docket.broker.admission.concurrency_cleanup(key)
 
     worker.cancel_hooks.append(drop_cancelled_waiter)
     try:

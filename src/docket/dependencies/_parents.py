@@ -17,7 +17,7 @@ class _Parents(Provider[dict[str, Execution]]):
     async def __aenter__(self) -> dict[str, Execution]:
         execution = current_execution.get()
         docket = current_docket.get()
-        gate = await docket.broker.gate(execution.key)
+        gate = await docket.broker.gates.get(execution.key)
         if gate is None:
             return {}
         keys = list(gate.parents)

@@ -33,7 +33,7 @@ def counts_dict(depths: Depths, workers: int) -> dict[str, int]:
 
 async def counts(console: Console) -> dict[str, int]:
     docket = await console.ready()
-    depths = await docket.broker.counts()
+    depths = await docket.broker.views.counts()
     return counts_dict(depths, len(await docket.workers()))
 
 
@@ -136,10 +136,10 @@ async def _paged(
 
 async def _running(console: Console, after: str | None, query: str) -> Section:
     docket = console.docket
-    section = await _paged(console, docket.broker.running_page, after, query)
+    section = await _paged(console, docket.broker.views.running_page, after, query)
     keys = [row.key for row in section.rows]
-    progress = await docket.broker.progress_of(keys)
-    started = await docket.broker.started_of(keys)
+    progress = await docket.broker.views.progress_of(keys)
+    started = await docket.broker.views.started_of(keys)
     for row, hash_, since in zip(section.rows, progress, started, strict=True):
         with_progress(row, hash_)
         row.started_at = since
@@ -147,7 +147,7 @@ async def _running(console: Console, after: str | None, query: str) -> Section:
 
 
 async def _queued(console: Console, after: str | None, query: str) -> Section:
-    return await _paged(console, console.docket.broker.queued_page, after, query)
+    return await _paged(console, console.docket.broker.views.queued_page, after, query)
 
 
 async def _scheduled(console: Console, offset: int, query: str) -> Section:
@@ -160,15 +160,15 @@ async def _scheduled(console: Console, offset: int, query: str) -> Section:
     while True:
         wanted = size - len(section.rows)
         if query:
-            examined, hits = await broker.scheduled_search(
+            examined, hits = await broker.views.scheduled_search(
                 position, SEARCH_SCAN, query, wanted
             )
             chunk = SEARCH_SCAN
         else:
-            hits = await broker.scheduled_members(position, wanted)
+            hits = await broker.views.scheduled_members(position, wanted)
             examined, chunk = len(hits), wanted
         position += examined
-        for item in await broker.parked_tasks(hits):
+        for item in await broker.views.parked_tasks(hits):
             section.rows.append(task_row(item, console.settings.unpickle, codec))
         if query or len(section.rows) >= size or examined < chunk:
             break  # a search examines SEARCH_SCAN entries in one call
@@ -183,7 +183,7 @@ async def lookup(console: Console, key: str) -> dict[str, Any] | None:
     if not key:
         return None
     try:
-        record = await console.docket.broker.run_record(key)
+        record = await console.docket.broker.runs.record(key)
     except ValueError:
         return None
     if record is None:
@@ -258,7 +258,7 @@ async def dead(console: Console, cursor: str | None) -> dict[str, Any]:
 async def workers(console: Console) -> dict[str, Any]:
     docket = await console.ready()
     infos = await docket.workers()
-    capacity, held = await docket.broker.worker_details()
+    capacity, held = await docket.broker.views.worker_details()
     now = _codec.now()
     rows = [
         {

@@ -22,8 +22,8 @@ async def worker(console: Console, name: str) -> dict[str, Any] | None:
     found = next((w for w in await docket.workers() if w.name == name), None)
     if found is None:
         return None
-    capacity, held = await docket.broker.worker_details()
-    listed = await docket.broker.running_page(RUNNING_SCAN, None)
+    capacity, held = await docket.broker.views.worker_details()
+    listed = await docket.broker.views.running_page(RUNNING_SCAN, None)
     mine = [item for item in listed if item.consumer == name]
     rows = [
         task_row(item, console.settings.unpickle, docket.codec)
