@@ -68,14 +68,14 @@ LISTENER_RETRY = timedelta(seconds=1)
 LISTENING_FLAG_TTL = timedelta(seconds=60)
 PROGRESS_TOTAL = 100
 
-# The failed-task archive (P:failed) and the per-minute throughput counts.
+# The failed tasks (P:failed) and the per-minute throughput counts.
 FAILED_LIMIT = 10_000
 FAILED_RETENTION = timedelta(days=7)
 STATS_RETENTION = timedelta(hours=24)
 STATS_FLUSH_INTERVAL = timedelta(seconds=1)  # counts reach Redis at most this late
 TIMING_WINDOW = timedelta(minutes=10)  # runtime/queue-wait histograms per window
 HISTORY_KEPT = 10  # attempts a run record remembers (start, end, outcome, traceback)
-FAILED_SCAN = 2_000  # archive entries a filtered read examines per call
+FAILED_SCAN = 2_000  # failed entries a filtered read examines per call
 
 # The dashboard (docket dashboard, docket.web).
 DASHBOARD_HOST = "127.0.0.1"

@@ -213,7 +213,7 @@ class Keyspace:
 
     @cached_property
     def failed(self) -> str:
-        """The failed-task archive: a stream, newest entries last (read backwards)."""
+        """The failed tasks: a stream, newest entries last (read backwards)."""
         return f"{self.prefix}:failed"
 
     @cached_property

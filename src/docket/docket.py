@@ -29,7 +29,8 @@ from ._codec import Codec
 from ._codec.signing import environment_keys, key_list
 from ._console.dead_letters import DeadLetters
 from ._console.describe import load_execution
-from ._console.failed_tasks import OperatorConsole, archive_settings
+from ._console.failed_tasks import failed_settings
+from ._console.operator import OperatorConsole
 from ._console.pausing import TaskPauses
 from ._console.snapshot import (
     DocketSnapshot,
@@ -95,7 +96,7 @@ __all__ = [
 class Docket(DocketNames, OperatorConsole, TaskPauses, Workflows):
     """Schedules, replaces, cancels, strikes and inspects the tasks of one docket.
 
-    The operator's console (the failed-task archive, replay, purge, dead letters,
+    The operator's methods (the failed tasks, replay, purge, dead letters,
     throughput, reschedule) comes from ``OperatorConsole``; pausing and resuming a
     task type from ``TaskPauses``."""
 
@@ -145,8 +146,8 @@ class Docket(DocketNames, OperatorConsole, TaskPauses, Workflows):
         self.heartbeat_interval = heartbeat_interval
         self.missed_heartbeats = missed_heartbeats
         self.execution_ttl = execution_ttl
-        # The failed-task archive's bounds (DOCKET_FAILED_LIMIT/_RETENTION).
-        self.failed_limit, self.failed_retention = archive_settings(
+        # The failed tasks' bounds (DOCKET_FAILED_LIMIT/_RETENTION).
+        self.failed_limit, self.failed_retention = failed_settings(
             failed_limit, failed_retention
         )
         self.enable_internal_instrumentation = enable_internal_instrumentation

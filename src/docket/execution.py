@@ -378,7 +378,7 @@ class Execution:
 
         ``completed_at`` "" is stamped once per settled batch. The progress hash is
         deleted when this run wrote progress (or may have, when redelivered) unless
-        ``progress`` says otherwise. A ``failure`` goes to the failed-task archive."""
+        ``progress`` says otherwise. A ``failure`` is kept among the failed tasks."""
         if progress is None:
             progress = self.progress.written or self._redelivered
         runtime = wait = None

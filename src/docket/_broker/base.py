@@ -46,13 +46,14 @@ class BrokerBase:
     group: str
     # Most entries the dead-letter stream keeps (scripts that dead-letter trim it).
     dead_limit: int = DEAD_LETTER_LIMIT
-    # How long the archives (P:failed, P:dead) keep an entry, in seconds: entries
-    # older go, and each archive expires this long after its last entry was added.
+    # How long the failed tasks (P:failed) and the dead letters (P:dead) keep an
+    # entry, in seconds: entries older go, and each stream expires this long after
+    # its last entry was added.
     failed_retention: float = FAILED_RETENTION.total_seconds()
 
     @property
-    def archive_ttl(self) -> int:
-        """The archives' expiry in whole seconds (renewed by every entry added)."""
+    def retention_ttl(self) -> int:
+        """The expiry of P:failed and P:dead in whole seconds (renewed by every entry added)."""
         return max(int(self.failed_retention + 0.999), 1)
 
     autopipeline: AutoPipeline | None

@@ -60,7 +60,7 @@ class DeadStore(Store):
             _codec.iso(_codec.now()),
             ttl_seconds,
             packed,
-            self.shared.archive_ttl,
+            self.shared.retention_ttl,
         ]
         moved = await self.run_script(
             scripts.DEAD_LETTER, [k.stream, k.dead, k.listening], args

@@ -44,7 +44,7 @@ class FailedStore(Store):
         if cursor is not None and is_first_id(cursor):
             return FailedPage([], None)  # nothing is older than the first id
         reply = await self.run_script(
-            scripts.ARCHIVE_SCAN,
+            scripts.SCAN_FAILED,
             [self.keys.failed],
             [
                 f"({cursor}" if cursor else "+",
@@ -78,7 +78,7 @@ class FailedStore(Store):
         """Delete the entries matching ``filters`` among the next ``budget`` older
         than ``cursor``: (how many went, the cursor to go on from or None)."""
         deleted, next_cursor = await self.run_script(
-            scripts.ARCHIVE_SCAN,
+            scripts.SCAN_FAILED,
             [self.keys.failed],
             [
                 f"({cursor}" if cursor else "+",

@@ -80,7 +80,7 @@ class ViewStore(Store):
         return "0-0", 0
 
     async def counts(self) -> Depths:
-        """How many tasks are queued, running and scheduled; archive sizes."""
+        """How many tasks are queued, running and scheduled; the failed and dead counts."""
         last, pending = await self._group()
         k = self.keys
         pipe = self.backend.pipeline()

@@ -170,7 +170,7 @@ class QueueStore(Store):
                 worker,
                 ttl_seconds,
                 self.shared.dead_limit,
-                self.shared.archive_ttl,
+                self.shared.retention_ttl,
             ],
         )
         next_due = float(first) if first not in (b"", "") else None

@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 
 def _settlement_args(batch: Iterable[Settlement]) -> list[str | bytes]:
-    """settle.lua's 7 arguments per settlement (14 when it goes to the archive)."""
+    """settle.lua's 7 arguments per settlement (14 when it is kept among the failed tasks)."""
     args: list[str | bytes] = []
     for item in batch:
         flags = (
@@ -139,7 +139,7 @@ class _SettleCall:
             cutoff,
             _pack_counts(sending),
             str(ops.stats_retention),
-            str(ops.archive_ttl),
+            str(ops.retention_ttl),
         ]
         self.args += _settlement_args(batch)
 
@@ -185,7 +185,7 @@ class RunStore(Store):
         args: list[Any] = [self.keys.prefix, self.group, worker, started_at]
         args.append(record_running)
         args.append(self.shared.dead_limit)
-        args.append(self.shared.archive_ttl)
+        args.append(self.shared.retention_ttl)
         args += _claim_args(batch)
         return [self.keys.stream, self.keys.listening, self.keys.dead], args
 
@@ -195,7 +195,7 @@ class RunStore(Store):
         """Write the final state of a batch and acknowledge it; returns how many
         were superseded (their successors' records were left alone).
 
-        Failed executions that carry a ``failure`` are archived in ``P:failed``.
+        Failed executions that carry a ``failure`` are kept in ``P:failed``.
         The batch's throughput counts join the tally, which goes out with this
         call when it is due (at most once per interval) or when ``flush``."""
         call = _SettleCall(self.shared, batch, ttl_seconds, flush)

@@ -98,7 +98,7 @@ STREAM_DUE = Script("stream_due", includes=["_gates", "_runs"])
 CLEAR = Script("clear", includes=["_gates", "_runs"])
 DEAD_LETTER = Script("dead_letter", includes=["_gates", "_runs"])
 DEAD_PAGE = Script("dead_page")
-ARCHIVE_SCAN = Script("archive_scan")
+SCAN_FAILED = Script("failed_scan")
 SCHEDULED_SEARCH = Script("scheduled_search")
 # Admission control (spec 5.14-5.17); see docket._broker.admission.
 CONCURRENCY_ACQUIRE = Script("concurrency_acquire", includes=["_concurrency"])

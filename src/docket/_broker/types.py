@@ -25,7 +25,7 @@ class Sweep:
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    """What the failed-task archive keeps of a run that ended FAILED, beside the
+    """What the failed tasks keep of a run that ended FAILED, beside the
     task name, key and pickled arguments that settle.lua reads from the run record."""
 
     error_type: str
@@ -49,7 +49,7 @@ class Settlement:
     stored_result: bool = False
     wrote_progress: bool = False
     function: str = ""  # the task name, for the per-minute throughput counts
-    failure: Failure | None = None  # archived in P:failed when state is "failed"
+    failure: Failure | None = None  # kept in P:failed when state is "failed"
     # Seconds the run took and waited past its due time (None: not measured),
     # for the per-task-type timing windows.
     runtime: float | None = None

@@ -46,7 +46,7 @@ def _epoch(text: str) -> datetime | None:
 
 
 def entry_time(entry_id: str) -> datetime:
-    """When an archive entry was written (its stream id holds the milliseconds)."""
+    """When a failed entry was written (its stream id holds the milliseconds)."""
     milliseconds = int(entry_id.split("-", 1)[0])
     return datetime.fromtimestamp(milliseconds / 1000, timezone.utc)
 
@@ -62,14 +62,14 @@ def describe_arguments(
     without keys, when ``unpickle``; else placeholders (``<unverified: ...>``
     for payloads that fail verification). Never raises."""
     if message is None:
-        return "<unreadable: the archived entry is not a task message>"
+        return "<unreadable: the failed entry is not a task message>"
     hidden = f"args {placeholder(message.args)}, kwargs {placeholder(message.kwargs)}"
     return arguments_text(codec, message, unpickle, hidden)[0]
 
 
 @dataclass(frozen=True)
 class FailedTask:
-    """One entry of the failed-task archive (``P:failed``)."""
+    """One failed task (``P:failed``)."""
 
     id: str
     key: str
@@ -93,7 +93,7 @@ class FailedTask:
     def decode(
         cls, entry_id: str, fields: dict[str, bytes], codec: Codec | None = None
     ) -> FailedTask:
-        """An archive entry; ``codec`` (the docket's) verifies its payloads."""
+        """A failed entry; ``codec`` (the docket's) verifies its payloads."""
         signed = {name: fields[name] for name in _SIGNED if name in fields}
         return cls(
             id=entry_id,
@@ -114,7 +114,7 @@ class FailedTask:
         )
 
     def task_message(self) -> TaskMessage | None:
-        """The archived task as the message it was (payloads still encoded), or
+        """The failed task as the message it was (payloads still encoded), or
         None when the entry cannot make one."""
         when = self.signed.get("message_when")
         if when is None:
@@ -138,7 +138,7 @@ class FailedTask:
 
     @property
     def replayable(self) -> bool:
-        """Whether the archive holds what a replay needs (a task name, payloads)."""
+        """Whether the entry holds what a replay needs (a task name, payloads)."""
         return bool(self.function and self.args and self.kwargs)
 
     def arguments(self, unpickle: bool = False) -> str:
@@ -168,7 +168,7 @@ class FailedTask:
 
 @dataclass(frozen=True)
 class FailedPage:
-    """A page of the archive, newest first; pass ``cursor`` on for the next one."""
+    """A page of failed tasks, newest first; pass ``cursor`` on for the next one."""
 
     tasks: list[FailedTask]
     cursor: str | None

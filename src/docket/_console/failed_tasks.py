@@ -1,11 +1,14 @@
-"""The operator's console on a Docket: the failed-task archive (read, replay,
-purge), per-minute throughput, and moving a waiting task (dead letters have
-their own manager, ``docket.dead_letters``).
+"""Failed tasks: tasks whose last attempt failed, to look at, replay or purge.
 
-``Docket`` inherits these methods; they issue no Redis command themselves but
-call broker operations. Payloads are never unpickled here: a replay puts the
-archived bytes back into the stream as they were (with signing keys, only once
-their signature verifies, and signed again for their new ``when``).
+When a task fails for the last time (no retry is left), the settle script keeps
+it in ``P:failed`` with its error, traceback and original message, bounded by
+``Docket.failed_limit`` entries and ``Docket.failed_retention``. The
+``docket.failed_tasks`` manager reads, replays and purges them, as
+``docket.dead_letters`` does the messages a worker refused to run. It issues no
+Redis command itself but calls the broker's ``failed`` store. Payloads are never
+unpickled here: a replay puts the stored bytes back into the stream as they were
+(with signing keys, only once their signature verifies, and signed again for
+their new ``when``).
 """
 
 from __future__ import annotations
@@ -13,26 +16,24 @@ from __future__ import annotations
 import logging
 import os
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Protocol
 
 from .. import _codec, _defaults
 from .._broker import Broker
-from .._broker.tally import minute_of, window_of
-from .._broker.timing import TaskTiming, summed
 from .._codec import Codec
-from .._codec.message import UnverifiedMessage, decode_message, resealed_message
+from .._codec.message import UnverifiedMessage, resealed_message
 from .._defaults import parse_duration
 from .._keys import check_task_key
 from .._states import Disposition
-from .entries import FailedPage, FailedTask, ThroughputMinute
+from .entries import FailedPage, FailedTask
 
 logger = logging.getLogger("docket.console")
 
 
-def archive_settings(
+def failed_settings(
     limit: int | None, retention: timedelta | None
 ) -> tuple[int, timedelta]:
-    """The archive's bounds: the arguments, else ``DOCKET_FAILED_LIMIT`` and
+    """The failed tasks' bounds: the arguments, else ``DOCKET_FAILED_LIMIT`` and
     ``DOCKET_FAILED_RETENTION`` (a duration: ``604800``, ``7d``, ``12h``...),
     else 10,000 entries and 7 days."""
     if limit is None:
@@ -52,7 +53,7 @@ def archive_settings(
         except ValueError as error:
             raise ValueError(f"{_defaults.ENV_FAILED_RETENTION}: {error}") from None
     if limit < 0:
-        raise ValueError("failed_limit must not be negative (0 archives nothing)")
+        raise ValueError("failed_limit must not be negative (0 keeps none)")
     if retention <= timedelta(0):
         raise ValueError("failed_retention must be longer than zero")
     return limit, retention
@@ -69,25 +70,29 @@ def _filters(
     return {name: value for name, value in chosen.items() if value is not None}
 
 
-class OperatorConsole:
-    """Console methods of a Docket (mixed into ``Docket``)."""
+class FailedDocket(Protocol):
+    """What the failed tasks need of their docket."""
 
-    failed_limit: int
-    failed_retention: timedelta
     codec: Codec
+    failed_retention: timedelta
 
     @property
-    def broker(self) -> Broker:
-        raise NotImplementedError
+    def broker(self) -> Broker: ...
+
+
+class FailedTasks:
+    """The failed tasks of one docket (``docket.failed_tasks``)."""
+
+    def __init__(self, docket: FailedDocket) -> None:
+        self._docket = docket
 
     def _oldest_ms(self, since: timedelta | None = None) -> int:
+        retention = self._docket.failed_retention
         now = _codec.now()
-        window = self.failed_retention if since is None else since
-        return _ms(now - min(window, self.failed_retention))
+        window = retention if since is None else since
+        return _ms(now - min(window, retention))
 
-    # ---- the failed-task archive ------------------------------------------------
-
-    async def failed(
+    async def list(
         self,
         task: str | None = None,
         error_type: str | None = None,
@@ -96,7 +101,7 @@ class OperatorConsole:
         limit: int = _defaults.DASHBOARD_PAGE_SIZE,
         cursor: str | None = None,
     ) -> FailedPage:
-        """Archived failures, newest first, filtered by task name, exception type
+        """Failed tasks, newest first, filtered by task name, exception type
         (its class name), key and age (failed within ``since``). A page holds at
         most ``limit``; its ``cursor`` (None at the end) fetches the next one. A
         filtered page examines at most a few thousand entries per call, so a page
@@ -106,67 +111,64 @@ class OperatorConsole:
         if since is not None and since <= timedelta(0):
             raise ValueError("since must be longer than zero")
         filters = _filters(task, error_type, key)
-        page = await self.broker.failed.find(
+        page = await self._docket.broker.failed.find(
             limit,
             _defaults.FAILED_SCAN if filters else limit,
             filters,
             cursor,
             self._oldest_ms(since),
         )
-        tasks = [FailedTask.decode(i, f, self.codec) for i, f in page.entries]
+        tasks = [FailedTask.decode(i, f, self._docket.codec) for i, f in page.entries]
         return FailedPage(tasks, page.cursor)
 
-    async def failed_count(self) -> int:
-        """Entries in the archive (some may be past retention, not yet trimmed)."""
-        return await self.broker.failed.count()
+    async def count(self) -> int:
+        """Failed tasks kept (some may be past retention, not yet trimmed)."""
+        return await self._docket.broker.failed.count()
 
-    async def failed_task(self, key: str) -> FailedTask | None:
-        """The newest archived failure of ``key``, if any."""
+    async def get(self, key: str) -> FailedTask | None:
+        """The newest failure of ``key`` kept, if any."""
         check_task_key(key)
         filters = {"key": key}
         cursor: str | None = None
         while True:
-            page = await self.broker.failed.find(
+            page = await self._docket.broker.failed.find(
                 1, _defaults.FAILED_SCAN, filters, cursor, self._oldest_ms()
             )
             if page.entries:
-                return FailedTask.decode(*page.entries[0], self.codec)
+                return FailedTask.decode(*page.entries[0], self._docket.codec)
             if page.cursor is None:
                 return None
             cursor = page.cursor
 
     async def replay(self, key: str) -> Disposition:
-        """Add the newest archived failure of ``key`` again, with its original
-        (still pickled) arguments, under its key; it leaves the archive when it is
+        """Add the newest failure of ``key`` again, with its original (still
+        pickled) arguments, under its key; it leaves the failed tasks when it is
         scheduled. ``ALREADY_SCHEDULED`` when the key is live again already.
-        Raises KeyError when the archive has no failure of ``key``."""
-        failed = await self.failed_task(key)
+        Raises KeyError when no failure of ``key`` is kept."""
+        failed = await self.get(key)
         if failed is None:
-            raise KeyError(f"No failed task with key {key!r} in the archive")
+            raise KeyError(f"No failed task with key {key!r}")
         return await self.replay_entry(failed)
 
     async def replay_entry(self, failed: FailedTask) -> Disposition:
         if not failed.replayable:
             raise ValueError(
-                f"The archived failure of {failed.key!r} has no task name or "
+                f"The failed task {failed.key!r} has no task name or "
                 "arguments to replay (its payload could not be read)"
             )
         now = _codec.now()
         message = failed.task_message()
         if message is None:
-            raise ValueError(
-                f"The archived failure of {failed.key!r} is not a task message"
-            )
+            raise ValueError(f"The failed task {failed.key!r} is not a task message")
         try:
-            # The archived bytes go back as they were, never decoded; with signing
+            # The stored bytes go back as they were, never decoded; with signing
             # keys they must verify first, and the new message is signed again.
-            fields = resealed_message(self.codec, message, now)
+            fields = resealed_message(self._docket.codec, message, now)
         except UnverifiedMessage as problem:
             raise ValueError(
-                f"The archived failure of {failed.key!r} was not replayed: "
-                f"{problem.reason}"
+                f"The failed task {failed.key!r} was not replayed: {problem.reason}"
             ) from None
-        placed = await self.broker.queue.schedule(
+        placed = await self._docket.broker.queue.schedule(
             key=failed.key,
             when=now.timestamp(),
             immediate=True,
@@ -175,22 +177,22 @@ class OperatorConsole:
         )
         if placed != "OK":
             return Disposition.ALREADY_SCHEDULED
-        await self.broker.failed.delete([failed.id])
+        await self._docket.broker.failed.delete([failed.id])
         return Disposition.SCHEDULED
 
-    async def replay_failed(
+    async def replay_all(
         self,
         task: str | None = None,
         error_type: str | None = None,
         since: timedelta | None = None,
     ) -> int:
-        """Replay every archived failure matching the filters (the newest one per
-        key); returns how many were scheduled. Entries that do not verify against
-        the signing keys stay archived (one ERROR line each)."""
+        """Replay every failed task matching the filters (the newest one per key);
+        returns how many were scheduled. Entries that do not verify against the
+        signing keys stay (one ERROR line each)."""
         replayed, seen = 0, set[str]()
         cursor: str | None = None
         while True:
-            page = await self.failed(task, error_type, None, since, 200, cursor)
+            page = await self.list(task, error_type, None, since, 200, cursor)
             for failed in page.tasks:
                 if failed.key in seen or not failed.replayable:
                     continue
@@ -213,7 +215,7 @@ class OperatorConsole:
         key: str | None = None,
         older_than: timedelta | None = None,
     ) -> int:
-        """Remove archived failures matching every filter given (all of them when
+        """Remove the failed tasks matching every filter given (all of them when
         none is); ``older_than`` keeps the recent ones. Returns how many went."""
         if key is not None:
             check_task_key(key)
@@ -221,81 +223,20 @@ class OperatorConsole:
             raise ValueError("older_than must not be negative")
         filters = _filters(task, error_type, key)
         if not filters and older_than is None:
-            count = await self.broker.failed.count()
-            await self.broker.failed.clear()
+            count = await self._docket.broker.failed.count()
+            await self._docket.broker.failed.clear()
             return count
         cursor = None
         if older_than is not None:
             cursor = f"{_ms(_codec.now() - older_than)}-0"
         purged = 0
         while True:
-            deleted, cursor = await self.broker.failed.purge(
+            deleted, cursor = await self._docket.broker.failed.purge(
                 _defaults.FAILED_SCAN, filters, cursor
             )
             purged += deleted
             if cursor is None:
                 return purged
 
-    # ---- throughput -------------------------------------------------------------
 
-    async def throughput(self, minutes: int = 60) -> list[ThroughputMinute]:
-        """Per-minute counts of completed, failed and retried tasks (per task name)
-        over the last ``minutes`` (at most 24 hours), oldest first, this minute
-        included."""
-        horizon = int(_defaults.STATS_RETENTION.total_seconds() // 60)
-        if not 1 <= minutes <= horizon:
-            raise ValueError(f"minutes must be between 1 and {horizon}")
-        last = minute_of(_codec.now().timestamp())
-        starts = [last - 60 * i for i in range(minutes - 1, -1, -1)]
-        counts = await self.broker.stats.throughput(starts)
-        return [
-            ThroughputMinute.decode(m, c) for m, c in zip(starts, counts, strict=True)
-        ]
-
-    async def task_timings(self, minutes: int = 60) -> dict[str, TaskTiming]:
-        """Per task name: completed, failed and retried counts and runtime and
-        queue-wait histograms (``summary()`` gives p50/p95) over the last
-        ``minutes`` (at most 24 hours), read from ten-minute windows: the span is
-        rounded up to whole windows, so "the last hour" covers 60 to 70 minutes."""
-        horizon = int(_defaults.STATS_RETENTION.total_seconds() // 60)
-        if not 1 <= minutes <= horizon:
-            raise ValueError(f"minutes must be between 1 and {horizon}")
-        now = _codec.now().timestamp()
-        first, last = window_of(now - 60 * minutes), window_of(now)
-        step = int(_defaults.TIMING_WINDOW.total_seconds())
-        windows = await self.broker.stats.timings(list(range(first, last + 1, step)))
-        return summed(windows)
-
-    # ---- moving a waiting task --------------------------------------------------
-
-    async def reschedule(self, key: str, when: datetime | None = None) -> bool:
-        """Move the queued or scheduled task ``key`` to ``when`` (default: now),
-        keeping its arguments as stored. False when ``key`` is not waiting;
-        ``UnverifiedMessage`` when its message does not verify against the
-        signing keys."""
-        check_task_key(key)
-        if when is not None and when.tzinfo is None:
-            raise TypeError("'when' must be timezone-aware")
-        fields = await self.broker.views.waiting_message(key)
-        if fields is None:
-            return False
-        moment = when or _codec.now()
-        stored = decode_message(fields)
-        # The payloads stay as stored, never decoded; a signed message must verify
-        # and is signed again for its new 'when' (UnverifiedMessage otherwise).
-        moved = resealed_message(self.codec, stored, moment, stored.attempt)
-        message: dict[bytes, Any] = {
-            name: value for name, value in fields.items() if name != b"signature"
-        }
-        message.update(moved)
-        decode_message(message)  # the message we are about to write must be valid
-        state = "queued" if moment <= _codec.now() else "scheduled"
-        placed = await self.broker.queue.schedule(
-            key=key,
-            when=moment.timestamp(),
-            immediate=state == "queued",
-            mode="replace",
-            fields=message,
-            keep_added=True,
-        )
-        return placed == "OK"
+__all__ = ["FailedDocket", "FailedTasks", "failed_settings"]

@@ -66,7 +66,7 @@ class TaskReport:
     error: str | None = None
     traceback: str | None = None
     progress: Progress | None = None
-    failed_id: str | None = None  # the archived failure a replay would run
+    failed_id: str | None = None  # the failed entry a replay would run
     actions: tuple[str, ...] = ()
     # Workflows: the parents it was added after (key -> the state each ended in,
     # None while still awaited) and the keys waiting for this one.
@@ -196,14 +196,14 @@ def _actions(state: str | None, failed: FailedTask | None) -> tuple[str, ...]:
 
 async def task_report(docket: Docket, key: str, unsafe: bool = False) -> TaskReport:
     """What is known of ``key`` now (two or three reads, none of them a scan
-    but the archive's, for a failed task)."""
+    but the failed entry's, for a failed task)."""
     broker = docket.broker
     record = await broker.runs.record(key)
     if record is None:
         return TaskReport(key, None)
     failed: FailedTask | None = None
     if record.state == "failed":
-        failed = await docket.failed_task(key)
+        failed = await docket.failed_tasks.get(key)
     (progress,) = await broker.views.progress_of([key])
     gate, followers = await broker.gates.get(key), await broker.gates.followers(key)
     error, trace = record.error, record.traceback

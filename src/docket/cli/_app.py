@@ -70,7 +70,7 @@ tasks_app = App(
 app.add_typer(tasks_app, name="tasks")
 
 failed_app = App(
-    help="The failed-task archive: list, show, replay and purge failures.",
+    help="The failed tasks: list, show, replay and purge them.",
     no_args_is_help=True,
 )
 app.add_typer(failed_app, name="failed")

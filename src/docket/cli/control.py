@@ -64,5 +64,5 @@ def replay(
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
 ) -> None:
-    """Replay the newest archived failure of KEY with its original arguments."""
+    """Replay the failed task KEY (its newest failure) with its original arguments."""
     replay_one(key, docket_, url, signing_keys)

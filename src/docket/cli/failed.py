@@ -1,4 +1,4 @@
-"""``docket failed ls|show|replay|purge``: the failed-task archive."""
+"""``docket failed ls|show|replay|purge``: the failed tasks."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def failed_detail(task: FailedTask, unpickle: bool) -> list[str]:
         ("Due", local_and_relative(now, task.when)),
         ("Started", local_and_relative(now, task.started_at)),
         ("Failed", local_and_relative(now, task.failed_at)),
-        ("Archive id", task.id),
+        ("Entry id", task.id),
     ]
     lines = [f"{name}: {for_terminal(value)}" for name, value in fields]
     traceback = for_lines(task.traceback.rstrip()).split("\n")
@@ -139,13 +139,15 @@ def list_failed(
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
 ) -> None:
-    """List archived failures, newest first, one line each.
+    """List failed tasks, newest first, one line each.
 
     --show-args adds their arguments (shown when they verify against the
     signing keys, or with --unpickle on a docket without keys)."""
 
     async def body(docket: Any) -> FailedPage:
-        return await docket.failed(task, error_type, None, since, limit, cursor)
+        return await docket.failed_tasks.list(
+            task, error_type, None, since, limit, cursor
+        )
 
     page = _run(docket_, url, body, signing_keys)
     if as_json:
@@ -168,14 +170,14 @@ def show_failed(
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
 ) -> None:
-    """Show the newest archived failure of KEY, with its traceback."""
+    """Show the newest failure of KEY, with its traceback."""
 
     async def body(docket: Any) -> FailedTask | None:
-        return await docket.failed_task(key)
+        return await docket.failed_tasks.get(key)
 
     task = _run(docket_, url, body, signing_keys)
     if task is None:
-        raise fail(f"Error: no failed task with key {key!r} in the archive")
+        raise fail(f"Error: no failed task with key {key!r} ")
     if as_json:
         say(json.dumps(task.as_dict(unpickle), indent=2))
         return
@@ -197,7 +199,7 @@ def replay_failed(
     url: Url = _defaults.DOCKET_URL,
     signing_keys: SigningKeysFile = None,
 ) -> None:
-    """Add archived failures again with their original arguments (with signing
+    """Add failed tasks again with their original arguments (with signing
     keys, only those that verify; they are signed again)."""
     if (key is None) == (not everything):
         raise fail("Error: give a KEY, or --all (with optional filters)", 2)
@@ -206,7 +208,7 @@ def replay_failed(
         return
 
     async def body(docket: Any) -> int:
-        return await docket.replay_failed(task, error_type, since)
+        return await docket.failed_tasks.replay_all(task, error_type, since)
 
     count = _run(docket_, url, body, signing_keys)
     say(f"Replayed {count_of(count, 'failed task')}")
@@ -216,24 +218,26 @@ def replay_one(
     key: str, docket_name: str, url: str, keys_file: str | None = None
 ) -> None:
     async def body(docket: Any) -> Disposition:
-        return await docket.replay(key)
+        return await docket.failed_tasks.replay(key)
 
     try:
         disposition = run(_open(docket_name, url, body, keys_file), url)
     except KeyError:
-        raise fail(f"Error: no failed task with key {key!r} in the archive") from None
+        raise fail(f"Error: no failed task with key {key!r} ") from None
     except ValueError as error:
         raise fail(f"Error: {error}") from None
     if disposition is Disposition.SCHEDULED:
         say(f"Replayed {for_terminal(key)}")
     else:
-        raise fail(f"Error: {key!r} is already scheduled; the failure stays archived")
+        raise fail(
+            f"Error: {key!r} is already scheduled; the failure stays among the failed tasks"
+        )
 
 
 @failed_app.command("purge")
 def purge_failed(
     everything: Annotated[
-        bool, typer.Option("--all", help="Purge the whole archive")
+        bool, typer.Option("--all", help="Purge every failed task")
     ] = False,
     task: Task = None,
     error_type: ErrorType = None,
@@ -250,13 +254,13 @@ def purge_failed(
     docket_: DocketName = _defaults.DOCKET_NAME,
     url: Url = _defaults.DOCKET_URL,
 ) -> None:
-    """Remove archived failures matching every filter given (--all for all)."""
+    """Remove the failed tasks matching every filter given (--all for all)."""
     filtered = any(v is not None for v in (task, error_type, key, older_than))
     if filtered == everything:
-        raise fail("Error: give filters, or --all to purge the whole archive", 2)
+        raise fail("Error: give filters, or --all to purge every failed task", 2)
 
     async def body(docket: Any) -> int:
-        return await docket.purge(task, error_type, key, older_than)
+        return await docket.failed_tasks.purge(task, error_type, key, older_than)
 
     count = _run(docket_, url, body)
     say(f"Purged {count_of(count, 'failed task')}")

@@ -235,13 +235,13 @@ async def failed(
     cursor: str | None,
 ) -> dict[str, Any]:
     docket = await console.ready()
-    page = await docket.failed(
+    page = await docket.failed_tasks.list(
         task, error_type, key, since, console.settings.page_size, cursor
     )
     return {
         "tasks": [t.as_dict(console.settings.unpickle) for t in page.tasks],
         "cursor": page.cursor,
-        "total": await docket.failed_count(),
+        "total": await docket.failed_tasks.count(),
     }
 
 

@@ -108,7 +108,7 @@ end
 
 -- Keep the dead-letter stream to `limit` entries, deleting the oldest (XTRIM is not
 -- available to scripts on every engine), and renew its expiry: it lives `ttl` seconds
--- (the archive retention) after its last entry, so a stream nobody writes to again
+-- (the failed tasks' retention) after its last entry, so a stream nobody writes to again
 -- goes when its newest entry would have been too old to keep.
 local function trim_dead(dead, limit, ttl)
   redis.call('EXPIRE', dead, ttl)

@@ -1,29 +1,29 @@
 -- settle: record the final state of a batch of finished executions and acknowledge them.
 --
 -- KEYS[1] stream P:stream     KEYS[2] listening flag P:listening
--- KEYS[3] failed-task archive P:failed (a stream)
+-- KEYS[3] the failed tasks P:failed (a stream)
 -- ARGV[1] prefix P   ARGV[2] consumer group   ARGV[3] TTL seconds for terminal records (0 = delete)
 -- ARGV[4] completed_at ISO for records that carry none
--- ARGV[5] archive limit (entries; 0 = archive nothing)
--- ARGV[6] archive age cutoff: entries older than this epoch millisecond go ('' = keep)
+-- ARGV[5] failed limit (entries; 0 = keep none)
+-- ARGV[6] failed age cutoff: entries older than this epoch millisecond go ('' = keep)
 -- ARGV[7] throughput and timing counts: records of 3 fields (length-prefixed, see
 -- records() in _prelude.lua): the hash (P:stats:<suffix>: a minute's epoch seconds, or
 -- window:<epoch> for a ten-minute timing window), the field ("<outcome>:<task>",
 -- "runtime.<bucket>:<task>", "wait.<bucket>:<task>"), the count to add
 -- ARGV[8] seconds the per-minute hashes live
--- ARGV[9] seconds P:failed lives after its last entry (the archive retention)
+-- ARGV[9] seconds P:failed lives after its last entry (the failed tasks' retention)
 -- ARGV[10..] the batch, 7 arguments per execution: task key, generation, message id
 -- ('' if none), state (completed|failed|cancelled), completed_at ISO ('' = ARGV[4]),
 -- error text ('' if none), flags: "r" when a result or exception was stored under
 -- <key>:<generation>, "p" when the execution wrote progress (so the progress hash exists and must
 -- go), "k" when the run received its cancellation and carried on (its own state stands
--- over a "cancelled" record), "a" when 7 more arguments follow for the failed-task archive: task name,
+-- over a "cancelled" record), "a" when 7 more arguments follow for the failed tasks: task name,
 -- exception type, message, traceback, attempt, worker, started_at ISO. (Whole
 -- arguments: Redis hands them over without parsing, far cheaper than splitting one
 -- packed string, and any byte is fine.)
 --
 -- Cost: a successful execution costs what it did before (the counts and timings arrive
--- at most once a second, already summed, from the worker). A failed one to archive
+-- at most once a second, already summed, from the worker). A failed one to keep
 -- reads its record with HMGET instead of HGET and adds one XADD (trimmed to the limit);
 -- its traceback also stays on the record (same HSET).
 --
@@ -32,33 +32,33 @@
 -- successor's progress; it publishes no terminal event (a caller waiting on the key
 -- waits for the replacement) and acknowledges its own message. A run cancelled while it ran keeps
 -- its `cancelled` state whatever it reports. Finished records keep `args`/`kwargs` empty
--- (read for the archive first, with the signature fields that verify them). A run
+-- (read for the failed tasks first, with the signature fields that verify them). A run
 -- record that is not a hash (someone else wrote that key) is left as it is, and
 -- counted with the superseded: the message is still acknowledged and the terminal
 -- event published, so one bad key never holds the batch back.
 -- Returns the number of executions that were superseded (or whose record was bad).
 
 local stream, prefix, group, ttl = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
-local archive, limit = KEYS[3], tonumber(ARGV[5]) or 0
+local failed_key, limit = KEYS[3], tonumber(ARGV[5]) or 0
 local listening = redis.call('EXISTS', KEYS[2]) == 1
 local acks, superseded = {}, 0
 
 -- XADD trimmed to the limit; engines without XADD options add, then trim by hand.
--- Every entry renews the archive's expiry: a stream nobody writes to again goes when
+-- Every entry renews P:failed's expiry: a stream nobody writes to again goes when
 -- its newest entry is as old as the retention (older entries are trimmed anyway).
-local function archive_add(fields)
-  local ok = pcall(redis.call, 'XADD', archive, 'MAXLEN', limit, '*', unpack(fields))
-  redis.call('EXPIRE', archive, tonumber(ARGV[9]))
+local function keep_failed(fields)
+  local ok = pcall(redis.call, 'XADD', failed_key, 'MAXLEN', limit, '*', unpack(fields))
+  redis.call('EXPIRE', failed_key, tonumber(ARGV[9]))
   if ok then return end
-  redis.call('XADD', archive, '*', unpack(fields))
-  redis.call('EXPIRE', archive, tonumber(ARGV[9]))
-  local excess = redis.call('XLEN', archive) - limit
+  redis.call('XADD', failed_key, '*', unpack(fields))
+  redis.call('EXPIRE', failed_key, tonumber(ARGV[9]))
+  local excess = redis.call('XLEN', failed_key) - limit
   if excess > 0 then
     local ids = {}
-    for _, entry in ipairs(redis.call('XRANGE', archive, '-', '+', 'COUNT', excess)) do
+    for _, entry in ipairs(redis.call('XRANGE', failed_key, '-', '+', 'COUNT', excess)) do
       ids[#ids + 1] = entry[1]
     end
-    redis.call('XDEL', archive, unpack(ids))
+    redis.call('XDEL', failed_key, unpack(ids))
   end
 end
 
@@ -67,7 +67,7 @@ while i <= #ARGV do
   local key, generation_text, id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local state, completed_at, err, flags = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
   local generation = tonumber(generation_text)
-  local r = nil  -- the archive fields, r[8]..r[14], when flags has "a"
+  local r = nil  -- the failed fields, r[8]..r[14], when flags has "a"
   if string.find(flags, 'a', 1, true) then
     r = {}
     for j = 8, 14 do r[j] = ARGV[i + j - 1] end
@@ -78,9 +78,9 @@ while i <= #ARGV do
   if completed_at == '' then completed_at = ARGV[4] end
   local runs = prefix .. ':runs:' .. key
   local progress = prefix .. ':progress:' .. key
-  local archived = state == 'failed' and r ~= nil and limit > 0
+  local kept = state == 'failed' and r ~= nil and limit > 0
   local record, flags_at
-  if archived then
+  if kept then
     record = hash_fields(runs, 'generation', 'state', 'function', 'args', 'kwargs',
       'when', 'serializer', 'signature', 'message_when', 'attempt', 'waiters', 'gate',
       'held')
@@ -96,7 +96,7 @@ while i <= #ARGV do
   -- received the cancellation and carried on (flag "k") ends as its body did.
   if record[2] == 'cancelled' and not string.find(flags, 'k', 1, true) then
     state = 'cancelled'
-    archived = false
+    kept = false
   end
   local current = tonumber(record[1])
   local stale = bad or (generation > 0 and (current == nil or current > generation))
@@ -147,13 +147,13 @@ while i <= #ARGV do
       redis.call('DEL', runs)
     end
     if string.find(flags, 'p', 1, true) then redis.call('DEL', progress) end
-    if archived then
+    if kept then
       local entry = {'key', key, 'function', record[3] or r[8], 'args', record[4] or '',
         'kwargs', record[5] or '', 'when', record[6] or '', 'generation', generation_text,
         'error_type', r[9], 'message', r[10], 'traceback', r[11], 'attempt', r[12],
         'worker', r[13], 'started_at', r[14] or '', 'failed_at', completed_at}
       -- A signed (or non-pickle) message's signature and the exact fields it covers,
-      -- so the archived arguments verify (and a replay can be signed again).
+      -- so the kept arguments verify (and a replay can be signed again).
       local signed = {'serializer', 'signature', 'message_when', 'message_attempt'}
       for n, name in ipairs(signed) do
         if record[6 + n] then
@@ -161,7 +161,7 @@ while i <= #ARGV do
           entry[#entry + 1] = record[6 + n]
         end
       end
-      archive_add(entry)
+      keep_failed(entry)
     end
   end
 
@@ -183,15 +183,15 @@ if #acks > 0 then
 end
 
 if ARGV[6] ~= '' then
-  local ok = pcall(redis.call, 'XTRIM', archive, 'MINID', ARGV[6])
+  local ok = pcall(redis.call, 'XTRIM', failed_key, 'MINID', ARGV[6])
   if not ok then
     local last = tostring(tonumber(ARGV[6]) - 1)
     while true do
       local ids = {}
-      for _, entry in ipairs(redis.call('XRANGE', archive, '-', last, 'COUNT', 100)) do
+      for _, entry in ipairs(redis.call('XRANGE', failed_key, '-', last, 'COUNT', 100)) do
         ids[#ids + 1] = entry[1]
       end
-      if #ids > 0 then redis.call('XDEL', archive, unpack(ids)) end
+      if #ids > 0 then redis.call('XDEL', failed_key, unpack(ids)) end
       if #ids < 100 then break end
     end
   end

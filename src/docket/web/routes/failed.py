@@ -1,4 +1,4 @@
-"""``/failed``: the failed-task archive with tracebacks; replay one, replay all
+"""``/failed``: the failed tasks with tracebacks; replay one, replay all
 matching, purge."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _since(fields: dict[str, str]) -> timedelta | None:
 async def replay(request: Request) -> Response:
     async def body(fields: dict[str, str]) -> str:
         key = required(fields, "key")
-        disposition = await console_of(request).docket.replay(key)
+        disposition = await console_of(request).docket.failed_tasks.replay(key)
         if disposition.value != "scheduled":
             raise ValueError(f"{key} is already scheduled; the failure stays")
         return f"Replayed {key}"
@@ -65,7 +65,7 @@ async def replay(request: Request) -> Response:
 
 async def replay_all(request: Request) -> Response:
     async def body(fields: dict[str, str]) -> str:
-        count = await console_of(request).docket.replay_failed(
+        count = await console_of(request).docket.failed_tasks.replay_all(
             fields.get("task") or None, fields.get("error_type") or None, _since(fields)
         )
         return f"Replayed {count} failed tasks"
@@ -79,7 +79,9 @@ async def purge(request: Request) -> Response:
         key = fields.get("key") or None
         if not (task or error_type or key) and fields.get("all") != "1":
             raise ValueError("choose filters, or confirm purging everything")
-        count = await console_of(request).docket.purge(task, error_type, key)
+        count = await console_of(request).docket.failed_tasks.purge(
+            task, error_type, key
+        )
         return f"Purged {count} failed tasks"
 
     return await act(request, "/failed", body)

@@ -1,5 +1,5 @@
 """The failed-task archive and throughput counts at the broker seam: what
-settle.lua writes to P:failed and P:stats:<minute>, and what archive_scan.lua
+settle.lua writes to P:failed and P:stats:<minute>, and what failed_scan.lua
 reads and purges, on memory:// and a real redis-server."""
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ async def test_the_archive_keeps_the_newest_up_to_its_limit(docket: Docket):
 
 
 async def test_pages_filters_and_budgets(docket: Docket):
-    """archive_scan pages newest first with a cursor, filters on exact field
+    """failed_scan pages newest first with a cursor, filters on exact field
     values, and stops after examining its budget with a cursor to go on from."""
     broker = docket.broker
     for i in range(7):

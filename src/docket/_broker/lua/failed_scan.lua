@@ -1,4 +1,4 @@
--- archive_scan: page through an archive stream (P:failed, P:dead) newest first,
+-- failed_scan: page through the failed tasks (P:failed) newest first,
 -- keeping the entries whose fields match, or deleting them.
 --
 -- KEYS[1] the stream
@@ -9,7 +9,7 @@
 -- ARGV[6..] filter pairs: field name, value (every pair must match exactly)
 --
 -- One call reads the stream in chunks inside the server, so a filtered page of an
--- archive of 10,000 entries with long tracebacks never crosses the network whole;
+-- P:failed of 10,000 entries with long tracebacks never crosses the network whole;
 -- ARGV[4] bounds the work of one call, and the cursor lets the caller go on.
 -- Race prevented: a purge deletes exactly the entries it matched in this call.
 -- Returns {matches (find: {id, fields} entries; purge: how many were deleted),

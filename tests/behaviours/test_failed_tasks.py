@@ -1,5 +1,6 @@
-"""The failed-task archive through a real Docket and Worker: what is kept, how it
-is bounded (count and age), read, filtered, replayed and purged."""
+"""The failed tasks through a real Docket and Worker: what is kept, how it is
+bounded (count and age), read, filtered, replayed and purged, through the
+``docket.failed_tasks`` manager and the flat methods that alias it."""
 
 from __future__ import annotations
 
@@ -266,3 +267,32 @@ def test_settings_come_from_arguments_or_the_environment(
         Docket("d", url="memory://", failed_limit=-1)
     with pytest.raises(ValueError, match="longer than zero"):
         Docket("d", url="memory://", failed_retention=timedelta(0))
+
+
+async def test_the_failed_tasks_manager_mirrors_the_dead_letters(
+    docket: Docket, worker: Worker
+):
+    """``docket.failed_tasks`` lists, gets, counts, replays and purges as
+    ``docket.dead_letters`` does; the flat methods answer the same."""
+    await docket.add(explode, key="one")(1)
+    await docket.add(explode, key="two")(2)
+    await run_all(worker)
+    failed_tasks = docket.failed_tasks
+    listed = await failed_tasks.list()
+    assert [t.key for t in listed.tasks] == ["two", "one"]
+    assert [t.key for t in (await docket.failed()).tasks] == ["two", "one"]
+    assert await failed_tasks.count() == await docket.failed_count() == 2
+    got = await failed_tasks.get("one")
+    assert got is not None and got == await docket.failed_task("one")
+    assert await failed_tasks.get("never") is None
+    assert await failed_tasks.replay("one") is Disposition.SCHEDULED
+    assert await failed_tasks.count() == 1
+    with pytest.raises(KeyError):
+        await failed_tasks.replay("one")  # it left the failed tasks when scheduled
+    await run_all(worker)  # it fails again, and is kept again
+    assert await failed_tasks.replay_all(task="explode") == 2
+    await run_all(worker)
+    assert await failed_tasks.purge(key="two") == 1
+    assert [t.key for t in (await failed_tasks.list()).tasks] == ["one"]
+    assert await docket.purge() == 1
+    assert await failed_tasks.count() == 0
