@@ -2,7 +2,7 @@
 
 An :class:`Annotation` is placed in ``Annotated`` metadata, either as an instance
 (``Annotated[str, Logged(length_only=True)]``) or as the bare class
-(``Annotated[str, Logged]``), which counts as a default instance (spec 5.19).
+(``Annotated[str, Logged]``), which counts as a default instance.
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ from ._redis import Backend, key_prefix, open_backend, redact_url
 from ._redis.backend import check_url
 from ._redis.credentials import check_credentials
 from ._results import default_store
+from ._tasks import check_task_function, standard_tasks
 from ._workflows import After, Workflows, parent_keys
 from .execution import Disposition, Execution, TaskFunction
 from .execution import ExecutionState as ExecutionState
@@ -161,8 +162,6 @@ class Docket(DocketNames, OperatorConsole, TaskPauses, Workflows):
         self.strike_list = StrikeList(
             name=name, signing_keys=keys, serializer=serializer
         )
-
-        from ._tasks import standard_tasks
 
         self.tasks = {}
         for function in standard_tasks:
@@ -275,8 +274,6 @@ class Docket(DocketNames, OperatorConsole, TaskPauses, Workflows):
 
     def register(self, function: TaskFunction, names: list[str] | None = None) -> None:
         """Register ``function`` under its name (or each of ``names``)."""
-        from ._tasks import check_task_function
-
         check_task_function(function)
         for name in names or [function.__name__]:
             self.tasks[name] = function

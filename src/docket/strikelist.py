@@ -1,6 +1,6 @@
 """``StrikeList``: strike rules, optionally shared through the ``P:strikes`` stream.
 
-Whole-function strikes (the spec 6.1 quirk): we use a *cleaner model* than the
+Whole-function strikes: we use a *cleaner model* than the
 reference. A whole-function strike is tracked apart from that function's
 parameter strikes: it stays in effect when parameter strikes are added for the
 same function, and a function-only restore lifts it even while parameter

@@ -1,4 +1,4 @@
-"""Assertions about the tasks a docket holds, for use in tests (spec 10.1).
+"""Assertions about the tasks a docket holds, for use in tests.
 
 Each helper takes a snapshot and looks only at ``snapshot.future``: stream
 entries not yet delivered plus future tasks; running tasks are not included.

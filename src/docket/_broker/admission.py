@@ -1,6 +1,6 @@
 """Admission control operations: concurrency slots, debounce, rate limits, cooldowns.
 
-Every decision is one script of ``lua/`` (spec 5.14 to 5.17, 9.6), so that many
+Every decision is one script of ``lua/``, so that many
 workers on one Redis agree. Their key names are built in ``docket._keys``.
 """
 

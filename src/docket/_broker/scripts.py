@@ -100,7 +100,7 @@ DEAD_LETTER = Script("dead_letter", includes=["_gates", "_runs"])
 DEAD_PAGE = Script("dead_page")
 SCAN_FAILED = Script("failed_scan")
 SCHEDULED_SEARCH = Script("scheduled_search")
-# Admission control (spec 5.14-5.17); see docket._broker.admission.
+# Admission control; see docket._broker.admission.
 CONCURRENCY_ACQUIRE = Script("concurrency_acquire", includes=["_concurrency"])
 CONCURRENCY_RELEASE = Script("concurrency_release", includes=["_concurrency"])
 CONCURRENCY_RENEW = Script("concurrency_renew")

@@ -56,7 +56,7 @@ class Backend:
 
     def pipeline(self) -> Any:
         """A non-transactional pipeline: MULTI/EXEC belong to ``@transaction``,
-        which the restricted ACL users of spec 9.11 do not have (and cluster
+        which restricted ACL users may not have (and cluster
         pipelines never wrap commands in one)."""
         if self.is_memory:
             return self.client.pipeline()

@@ -1,6 +1,6 @@
 """Redis Sentinel: parsing ``redis+sentinel://`` URLs and finding the master.
 
-Syntax (spec 9.10)::
+Syntax::
 
     redis+sentinel://[user:pass@]host[:port][,host[:port]...]/<service>[/<db>][?opts]
 

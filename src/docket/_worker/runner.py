@@ -462,7 +462,7 @@ async def _admission_blocked(
 
 async def _safety_net(session: Session, held: Running) -> None:
     """A handler said it dealt with the message: if it left it unacknowledged, it
-    ends FAILED with no error text rather than being redelivered (spec 3.6, 11)."""
+    ends FAILED with no error text rather than being redelivered."""
     if held.execution.acknowledged:
         session.release(held)
     else:

@@ -1,4 +1,4 @@
-"""Dependency injection for docket tasks (spec section 5).
+"""Dependency injection for docket tasks.
 
 ``Dependency`` is the DI engine's (``uncalled_for``) own base class. Docket adds
 the contextual dependencies, the handler roles the worker drives (``Runtime``,

@@ -1,4 +1,4 @@
-"""Admission controls: ``Cooldown`` and ``RateLimit`` (spec 5.16, 5.17), and their base.
+"""Admission controls: ``Cooldown`` and ``RateLimit``, and their base.
 
 ``ConcurrencyLimit`` lives in ``_admission_concurrency``, ``Debounce`` in
 ``_admission_debounce``. Every control is checked

@@ -1,4 +1,4 @@
-"""``ConcurrencyLimit``: at most N executions at once per slot key (spec 5.14).
+"""``ConcurrencyLimit``: at most N executions at once per slot key.
 
 Admission is one script (``concurrency_acquire.lua``): take a slot, or park the
 message on ``<slot key>:waiters`` (first in, first out) and raise
@@ -127,7 +127,7 @@ class ConcurrencyLimit(AdmissionControl):
         return lifecycle(docket, worker)
 
     def slot_key(self, execution: Execution) -> str:
-        """The slot key this limit uses for ``execution`` (spec 9.1)."""
+        """The slot key this limit uses for ``execution``."""
         prefix = execution.docket.keyspace.prefix
         if self._bound:
             tag = admission_tag("", self.argument_name, self.argument_value)

@@ -1,4 +1,4 @@
-"""``Debounce``: trailing-edge "settle, then run once" admission control (spec 5.15)."""
+"""``Debounce``: trailing-edge "settle, then run once" admission control."""
 
 from __future__ import annotations
 

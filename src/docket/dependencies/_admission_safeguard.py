@@ -1,4 +1,4 @@
-"""Safeguard tasks and the worker lifecycle hook of ``ConcurrencyLimit`` (spec 5.14).
+"""Safeguard tasks and the worker lifecycle hook of ``ConcurrencyLimit``.
 
 A parked execution K gets a safeguard task ``__safeguard__:K`` running
 ``_safeguard_wake`` one redelivery timeout later: it evicts stale holders of the

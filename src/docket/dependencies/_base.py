@@ -6,7 +6,7 @@ ContextVar attributes (the variables themselves live in ``docket.dependencies._c
 abstract handler roles the worker looks for
 among the resolved values (``Runtime``, ``FailureHandler``, ``CompletionHandler``),
 the outcome record handed to those handlers, and the admission-control
-exceptions (spec sections 5.1 and 5.22).
+exceptions.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ run_logger = logging.getLogger("docket.worker")
 # What a handler role's dependency value is, for ``Runtime[T]`` and friends.
 T = TypeVar("T", covariant=True)
 
-# Backward-compatibility shim (spec 1.2): older custom dependencies read
+# Backward-compatibility shim: older custom dependencies read
 # ``self.execution.get()`` and friends, so the engine's base class carries the
 # very same ContextVar objects as class attributes.
 setattr(Dependency, "execution", current_execution)  # noqa: B010
@@ -144,7 +144,7 @@ def handler_labels(execution: Execution) -> dict[str, str]:
 
 
 def log_extra(execution: Execution, outcome: TaskOutcome) -> dict[str, Any]:
-    """The structured ``extra`` fields of the handlers' log records (spec 8.4)."""
+    """The structured ``extra`` fields of the handlers' log records."""
     extra: dict[str, Any] = {}
     worker = current_worker.get(None)
     if worker is not None:

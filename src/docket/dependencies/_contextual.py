@@ -85,7 +85,7 @@ class _TaskArgument(_CallArgument):
     It reuses the engine's ``CallArgument`` for naming (``for_parameter``) and for
     ``Depends`` binding cache keys, but reads the value from the execution:
     the execution's args and kwargs bound to the task's signature, without
-    defaults (spec 5.6).
+    defaults.
     """
 
     available: ClassVar[bool] = True

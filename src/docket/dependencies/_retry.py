@@ -1,4 +1,4 @@
-"""``Retry`` and ``ExponentialRetry``: failure handlers that reschedule the task (spec 5.10)."""
+"""``Retry`` and ``ExponentialRetry``: failure handlers that reschedule the task."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``Timeout``: the runtime that limits how long the task body may run (spec 5.13)."""
+"""``Timeout``: the runtime that limits how long the task body may run."""
 
 from __future__ import annotations
 

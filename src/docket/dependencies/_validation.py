@@ -2,7 +2,7 @@
 
 A class with ``single = True`` may appear at most once per task, counting
 default-value, ``Annotated`` and worker-level dependencies together, and
-different classes under one single base conflict (spec 5.1 and 3.15).
+different classes under one single base conflict.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def single_rule_violation(
     task: list[tuple[str, Dependency[Any]]],
     worker: list[tuple[str, Dependency[Any]]] | None = None,
 ) -> str | None:
-    """The "single" rule (spec 5.1, 3.15) over task- and worker-level declarations.
+    """The "single" rule over task- and worker-level declarations.
 
     Returns the error message, or None when the declarations are fine. Duplicates
     of one concrete type are reported first; then conflicts between different
@@ -98,7 +98,7 @@ def single_rule_violation(
 
 
 def validate_dependencies(function: Callable[..., Any]) -> None:
-    """Raise ``ValueError`` when a function breaks the "single" rule (spec 5.1).
+    """Raise ``ValueError`` when a function breaks the "single" rule.
 
     Also raises the engine's ``TypeError`` for a parameter that declares two
     value providers.
