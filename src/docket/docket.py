@@ -25,6 +25,7 @@ from redis.credentials import CredentialProvider
 from . import _codec, _defaults
 from . import instrumentation as m
 from ._broker import Broker
+from ._broker.gates import check_policy
 from ._codec import Codec
 from ._codec.signing import environment_keys, key_list
 from ._console.dead_letters import DeadLetters
@@ -39,23 +40,22 @@ from ._console.snapshot import (
     build_snapshot,
     worker_infos,
 )
-from ._gating import check_policy
 from ._handles import TaskCall
 from ._keys import DocketNames, Keyspace, check_docket_name, check_task_key
 from ._keys import uuid7 as uuid7
-from ._producer import (
+from ._producer.placing import (
     Placer,
     make_call,
     schedule_calls,
     span_attributes,
     struck,
 )
+from ._producer.workflows import After, Workflows, parent_keys
 from ._redis import Backend, key_prefix, open_backend, redact_url
 from ._redis.backend import check_url
 from ._redis.credentials import check_credentials
 from ._results import default_store
 from ._tasks import check_task_function, standard_tasks
-from ._workflows import After, Workflows, parent_keys
 from .execution import Disposition, Execution, TaskFunction
 from .execution import ExecutionState as ExecutionState
 from .execution import schedule_many as schedule_many

@@ -15,6 +15,7 @@ from uncalled_for.introspection import _signature_cache  # pyright: ignore[repor
 
 from . import _clock, _codec
 from ._broker import AttemptNote, Failure, RunRecord, ScheduleRequest, Settlement
+from ._broker.gates import gate_fields, refusal
 from ._broker.queue import schedule_many as schedule_many
 from ._codec import UnverifiedPayload
 from ._codec.message import (
@@ -24,7 +25,6 @@ from ._codec.message import (
     identity,
     open_arguments,
 )
-from ._gating import gate_fields, refusal
 from ._handles import DocketHandle, TaskCall, TaskFunction
 from ._progress import ExecutionProgress, ProgressEvent
 from ._results import fetch_outcome
@@ -116,7 +116,7 @@ class Execution:
         self.failed_attempt: AttemptNote | None = None
         self._recorded = True  # whether the last sync found a run record
         # Workflows: the parent keys this execution waits for (after=), and what a
-        # parent's failure does to it ("cancel" or "run"); see docket._workflows.
+        # parent's failure does to it ("cancel" or "run"); see docket._producer.workflows.
         self.after: tuple[str, ...] = ()
         self.on_parent_failure = "cancel"
         # The parents a WAITING execution still waits for (get_execution fills it).

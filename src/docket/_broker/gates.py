@@ -1,11 +1,20 @@
-"""Reading the gates of workflows: what a task added with ``after=`` waits for,
-and which tasks wait for a key. Every change to a gate happens inside the scripts
-that start and end runs (``lua/_gates.lua``); this store only reads."""
+"""The gates of workflows: what a gated add (``after=``) sends to schedule.lua and
+what its refusals mean, and reading what a task added with ``after=`` waits for
+and which tasks wait for a key (``broker.gates``).
+
+Every change to a gate happens inside the scripts that start and end runs
+(``lua/_gates.lua``); this module packs a gated add's "~" pairs, turns a refusal
+status into the exception a caller sees, and reads. A cycle is refused with
+``docket.CycleError`` (the dependency engine's, which the public API already
+names), so one ``except CycleError`` covers both kinds."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from uncalled_for import CycleError
+
+from .._errors import UnknownParent
 from .base import Store
 
 WAITING_MARK = "w"
@@ -67,4 +76,48 @@ class GateStore(Store):
         return sorted(_text(m) for m in members)
 
 
-__all__ = ["GateStore", "GateView", "decode_gate"]
+POLICIES = ("cancel", "run")
+
+
+def check_policy(policy: str) -> str:
+    if policy not in POLICIES:
+        raise ValueError(f"on_parent_failure must be 'cancel' or 'run', got {policy!r}")
+    return policy
+
+
+def gate_fields(
+    parents: tuple[str, ...], policy: str, ttl: int, now: str
+) -> tuple[tuple[str, str], ...]:
+    """The "~" pairs of a gated schedule.lua call (see its header)."""
+    pairs = [("~after", parent) for parent in parents]
+    pairs += [("~policy", policy), ("~ttl", str(ttl)), ("~now", now)]
+    return tuple(pairs)
+
+
+def refusal(status: str, key: str) -> Exception | None:
+    """The error of a refused gated add ("UNKNOWN:<parent>", "CYCLE:<parent>"),
+    else None."""
+    kind, _, parent = status.partition(":")
+    if kind == "UNKNOWN" and parent:
+        return UnknownParent(
+            f"cannot add {key!r} after {parent!r}: the docket has no task {parent!r} "
+            "(never added, or its record expired)"
+        )
+    if kind == "CYCLE" and parent:
+        return CycleError(
+            f"cannot add {key!r} after {parent!r}: {parent!r} waits for {key!r} "
+            "(directly or through the tasks it waits for)"
+        )
+    return None
+
+
+__all__ = [
+    "POLICIES",
+    "CycleError",
+    "GateStore",
+    "GateView",
+    "check_policy",
+    "decode_gate",
+    "gate_fields",
+    "refusal",
+]

@@ -15,10 +15,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, TypeAlias
 
-from ._handles import TaskCall
-from ._keys import check_task_key
-from ._states import Disposition
-from .execution import Execution
+from .._handles import TaskCall
+from .._keys import check_task_key
+from .._states import Disposition
+from ..execution import Execution
 
 
 class GroupDocket(Protocol):

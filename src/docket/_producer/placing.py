@@ -17,17 +17,17 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
-from . import _codec
-from . import instrumentation as m
-from ._broker import Broker, ScheduleRequest
-from ._errors import UnknownParent
-from ._gating import CycleError
-from ._handles import DocketHandle, TaskCall, TaskFunction
-from ._keys import GeneratedKey, check_task_key, uuid7
-from ._states import Disposition
-from .execution import Execution
-from .instrumentation import span, tracing_enabled
-from .strikelist import StrikeList
+from .. import _codec
+from .. import instrumentation as m
+from .._broker import Broker, ScheduleRequest
+from .._broker.gates import CycleError
+from .._errors import UnknownParent
+from .._handles import DocketHandle, TaskCall, TaskFunction
+from .._keys import GeneratedKey, check_task_key, uuid7
+from .._states import Disposition
+from ..execution import Execution
+from ..instrumentation import span, tracing_enabled
+from ..strikelist import StrikeList
 
 logger = logging.getLogger("docket.docket")
 
@@ -186,7 +186,7 @@ class Placer:
             False,
             self._name,
         )
-        if self._after:  # a gated add (docket._workflows)
+        if self._after:  # a gated add (docket._producer.workflows)
             execution.after, execution.on_parent_failure = self._after, self._policy
         if tracing_enabled():
             return await _schedule_traced(docket, execution, replace)
