@@ -3,6 +3,7 @@ ended, and are released (or cancelled) in the same step that ends the last one."
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -274,3 +275,15 @@ async def test_clear_withdraws_waiting_tasks(docket: Docket):
     assert (await docket.snapshot()).waiting_tasks == 0
     async with docket.redis() as redis:
         assert await redis.keys(f"{docket.keyspace.prefix}:waiters:*") == []
+
+
+async def test_a_parent_named_twice_counts_once(docket: Docket):
+    """A TaskCall built by hand with a parent named twice waits for it once."""
+    later = datetime.now(timezone.utc) + timedelta(milliseconds=50)
+    await docket.add(step, when=later, key="twice")("p")
+    call = docket.call(step, key="once")("f")
+    gated = dataclasses.replace(call, after=("twice", "twice"))
+    (execution,) = await docket.add_many([gated])
+    assert execution.state is ExecutionState.WAITING
+    await run(docket)
+    assert log == ["p", "f"]

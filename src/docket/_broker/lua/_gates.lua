@@ -171,12 +171,15 @@ end
 
 -- Before a gated add writes anything: a parent the docket does not know, or one
 -- that (through the gates of waiting tasks) waits for `key` itself, refuses the add.
--- Returns nil, or {"UNKNOWN" | "CYCLE", parent}.
+-- Returns nil and what it read of each parent ({state, has waiters}, for gate_open),
+-- or {"UNKNOWN" | "CYCLE", parent}.
 local function gate_check(prefix, key, parents)
-  for _, p in ipairs(parents) do
+  local seen_parents = {}
+  for n, p in ipairs(parents) do
     if p == key then return {'CYCLE', p} end
-    local record = hash_fields(prefix .. ':runs:' .. p, 'state', 'gate')
+    local record = hash_fields(prefix .. ':runs:' .. p, 'state', 'gate', 'waiters')
     if not record or not record[1] then return {'UNKNOWN', p} end
+    seen_parents[n] = {record[1], record[3]}
     if record[2] and record[1] == 'waiting' then
       local seen, stack = {[p] = true}, {p}
       while #stack > 0 do
@@ -195,16 +198,17 @@ local function gate_check(prefix, key, parents)
       end
     end
   end
-  return nil
+  return nil, seen_parents
 end
 
--- Open the gate of `key` on `parents` (checked by gate_check): parents still to end
--- get `key` in their waiter set; ended ones count now with their outcome (and are
--- held). Returns what becomes of the task: "released" (nothing left to wait for),
+-- Open the gate of `key` on `parents` (checked by gate_check, which read `seen`:
+-- each parent's state and waiters flag): parents still to end get `key` in their
+-- waiter set; ended ones count now with their outcome (and are held). No earlier
+-- gate of `key` is left (a new run drops it first, and a gate expires with its
+-- record). Returns what becomes of the task: "released" (nothing left to wait for),
 -- "waiting", or "cancelled" plus the parent that ended badly (policy "cancel").
-local function gate_open(prefix, key, parents, policy, immediate)
+local function gate_open(prefix, key, parents, seen, policy, immediate)
   local gate = gate_key(prefix, key)
-  redis.call('DEL', gate)
   local pending, bad, bad_state = 0, nil, nil
   local fields = {}
   local function flush()
@@ -213,10 +217,13 @@ local function gate_open(prefix, key, parents, policy, immediate)
       fields = {}
     end
   end
-  for _, p in ipairs(parents) do
+  local named = {}
+  for n, p in ipairs(parents) do
     local runs = prefix .. ':runs:' .. p
-    local state = redis.call('HGET', runs, 'state')
-    if GATE_ENDED[state] then
+    local state = seen[n][1]
+    if named[p] then
+      -- named twice: counted once
+    elseif GATE_ENDED[state] then
       redis.call('HINCRBY', runs, 'held', 1)
       gate_persist(runs)
       fields[#fields + 1] = 'p:' .. p
@@ -224,15 +231,18 @@ local function gate_open(prefix, key, parents, policy, immediate)
       if state ~= 'completed' and not bad then bad, bad_state = p, state end
     else
       redis.call('SADD', gate_waiters(prefix, p), key)
-      redis.call('HSET', runs, 'waiters', '1')
+      if not seen[n][2] then redis.call('HSET', runs, 'waiters', '1') end
       fields[#fields + 1] = 'p:' .. p
       fields[#fields + 1] = 'w'
       pending = pending + 1
     end
+    named[p] = true
     if #fields >= GATE_CHUNK then flush() end
   end
   fields[#fields + 1] = '~pending'; fields[#fields + 1] = tostring(pending)
-  fields[#fields + 1] = '~total'; fields[#fields + 1] = tostring(#parents)
+  local total = 0
+  for _ in pairs(named) do total = total + 1 end
+  fields[#fields + 1] = '~total'; fields[#fields + 1] = tostring(total)
   fields[#fields + 1] = '~policy'; fields[#fields + 1] = policy
   fields[#fields + 1] = '~immediate'; fields[#fields + 1] = immediate and '1' or '0'
   flush()

@@ -66,7 +66,7 @@ local prefix, key, when, immediate = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
 local mode, known, legacy_id = ARGV[5], KEYS[6], KEYS[7]
 
 local FIELDS = 17
-local parents, policy, gate_ttl, gate_now = nil, 'cancel', 0, ''
+local parents, policy, gate_ttl, gate_now, seen = nil, 'cancel', 0, '', nil
 while ARGV[FIELDS] and string.byte(ARGV[FIELDS], 1) == 126 do  -- "~": a gated add
   local name, value = ARGV[FIELDS], ARGV[FIELDS + 1]
   if name == '~after' then
@@ -101,7 +101,8 @@ if expected > 0 and generation > expected then
   return {'SUPERSEDED', -1}
 end
 if parents then
-  local refused = gate_check(prefix, key, parents)
+  local refused
+  refused, seen = gate_check(prefix, key, parents)
   if refused then return {refused[1] .. ':' .. refused[2], -1} end
 end
 
@@ -211,7 +212,7 @@ if parents or (record[6] and moving) then
   written[#written + 1] = '1'
 end
 if parents then
-  local outcome, bad, bad_state = gate_open(prefix, key, parents, policy, immediate)
+  local outcome, bad, bad_state = gate_open(prefix, key, parents, seen, policy, immediate)
   if outcome ~= 'released' then
     local event, heard = nil, -1
     if ARGV[7] == '?' then heard = redis.call('EXISTS', KEYS[5]) end
