@@ -11,6 +11,10 @@ from ..execution import Execution
 from ._context import current_docket, current_execution
 
 
+# Parent records read at once (each read may take a connection of the pool).
+READ_AT_ONCE = 32
+
+
 class _Parents(Provider[dict[str, Execution]]):
     available: ClassVar[bool] = True
 
@@ -21,7 +25,10 @@ class _Parents(Provider[dict[str, Execution]]):
         if gate is None:
             return {}
         keys = list(gate.parents)
-        loaded = await asyncio.gather(*(docket.get_execution(k) for k in keys))
+        loaded: list[object | None] = []
+        for start in range(0, len(keys), READ_AT_ONCE):  # within the pool's size
+            chunk = keys[start : start + READ_AT_ONCE]
+            loaded += await asyncio.gather(*(docket.get_execution(k) for k in chunk))
         return {
             k: cast(Execution, e)
             for k, e in zip(keys, loaded, strict=True)
