@@ -17,7 +17,9 @@ from typer.testing import CliRunner
 
 from docket import (
     Docket,
+    Execution,
     ExecutionCancelled,
+    Parents,
     Worker,
 )
 from docket._redis import open_backend
@@ -188,3 +190,39 @@ async def test_small_cluster_pools_warn(
         async with Worker(docket, concurrency=3) as worker:
             await worker.run_until_finished()
     assert any("allows 5 connections" in r.getMessage() for r in caplog.records)
+
+
+async def total_of_parents(parents: dict[str, Execution] = Parents()) -> int:
+    return sum([await e.get_result() for e in parents.values()])
+
+
+@on_cluster
+async def test_a_group_fans_in_on_the_cluster_within_one_slot(
+    docket: Docket, worker: Worker
+):
+    """A group and its follower work on a cluster: the gate, the waiter sets and
+    P:waiting share the docket's hash tag (one slot), and the follower sees every
+    member's result."""
+    docket.register(total_of_parents)
+    later = datetime.now(timezone.utc) + timedelta(minutes=5)
+    async with docket.group("cluster") as g:
+        for n in range(5):
+            await g.add(double_it, key=f"member-{n}")(n)
+    await docket.add(greet, key="held-parent", when=later)("x")
+    await docket.add(greet, key="waits", after="held-parent")("y")
+    final = await docket.add(total_of_parents, key="final", after=g)()
+    async with docket.redis() as client:
+        assert isinstance(client, RedisCluster)
+        found = await client.keys(f"*{docket.name}*", target_nodes=client.PRIMARIES)
+        names = {k.decode() for k in found}
+        slots = {client.keyslot(name) for name in names}
+    assert len(slots) == 1
+    suffixes = {name.split(":", 1)[1] for name in names}
+    assert {"gate:final", "gate:waits", "waiters:held-parent", "waiting"} <= suffixes
+    await docket.cancel("held-parent")
+    await worker.run_until_finished()
+    assert await final.get_result(timeout=timedelta(seconds=10)) == 20
+
+
+async def double_it(n: int) -> int:
+    return n * 2
