@@ -10,7 +10,6 @@ from uncalled_for import Provider
 from ..execution import Execution
 from ._context import current_docket, current_execution
 
-
 # Parent records read at once (each read may take a connection of the pool).
 READ_AT_ONCE = 32
 
