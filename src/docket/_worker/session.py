@@ -195,10 +195,12 @@ class Session:
 
     def note_contact(self, late: float, renewed: bool) -> None:
         """A round trip came back ``late`` seconds beyond what it should take
-        (``renewed``: it renewed our leases). Late by a renewal interval or more
-        is trouble too: Redis stalled, and every lease may look expired."""
-        interval = self.renewal_interval
-        if late >= interval:
+        (``renewed``: it renewed our leases). Late by two renewal intervals (half
+        the redelivery timeout) or more is trouble too: Redis may have stalled
+        long enough for leases to look expired. (A shorter stall cannot expire
+        one: leases are renewed every interval. A busy event loop is late too,
+        and then the grace only delays sweeps, so the bar is kept high.)"""
+        if late >= 2 * self.renewal_interval:
             self.troubled = True
         if self.troubled and renewed:
             self.troubled = False
