@@ -42,3 +42,25 @@ async def test_a_waiting_task_page_shows_its_parents_and_a_parent_its_followers(
         followers = (await client.get("/api/tasks/done")).json()["followers"]
         assert followers == []  # a parent that ended has no one waiting any more
         assert html.unescape(parent.text).count("join") >= 1
+
+
+async def test_the_tasks_page_lists_waiting_tasks_with_their_parents(docket: Docket):
+    """The tasks page has a section of tasks waiting for their parents: "waiting on
+    1 of 2" with a link to the parent still awaited, a cancel action; the JSON form
+    lists them too."""
+    docket.register(answer)
+    await docket.add(answer, key="first")(1)
+    await run_all(docket)
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    await docket.add(answer, key="second", when=later)(2)
+    await docket.add(answer, key="joined", after=["first", "second"])(3)
+    async with client_of(docket) as client:
+        page = await client.get("/tasks")
+        assert page.status_code == 200
+        section = page.text[page.text.index('id="waiting-rows"') :]
+        assert 'data-key="joined"' in section
+        assert 'data-awaited="1" data-total="2"' in section
+        assert "waiting on 1 of 2" in section
+        assert 'href="/tasks/second"' in section
+        document = (await client.get("/api/tasks")).json()
+        assert [row["key"] for row in document["waiting"]["rows"]] == ["joined"]

@@ -149,6 +149,14 @@ class ViewStore(Store):
         )
         return [(as_text(member), float(score)) for member, score in members]
 
+    async def waiting_members(self, count: int) -> list[Member]:
+        """(key, due time) of up to ``count`` tasks waiting for their parents
+        (``after=``), soonest due first: no payload is read."""
+        members = await self.client.zrange(
+            self.keys.waiting, 0, count - 1, withscores=True
+        )
+        return [(as_text(member), float(score)) for member, score in members]
+
     async def scheduled_search(
         self, offset: int, count: int, needle: str, wanted: int
     ) -> tuple[int, list[Member]]:

@@ -178,6 +178,26 @@ async def _scheduled(console: Console, offset: int, query: str) -> Section:
     return section
 
 
+async def _waiting(
+    console: Console, query: str
+) -> tuple[Section, dict[str, tuple[list[str], int]]]:
+    """The first page of tasks waiting for their parents (``after=``), with the
+    parents each still waits for and how many it has; a search keeps those whose
+    key contains it or whose task is it."""
+    broker, codec = console.docket.broker, console.docket.codec
+    members = await broker.views.waiting_members(console.settings.page_size)
+    section, gates = Section(), {}
+    for item in await broker.views.parked_tasks(members):
+        row = task_row(item, console.settings.unpickle, codec)
+        if query and query not in row.key and query != row.task:
+            continue
+        gate = await broker.gates.get(row.key)
+        if gate is not None:
+            gates[row.key] = (gate.awaited, len(gate.parents))
+        section.rows.append(row)
+    return section, gates
+
+
 async def lookup(console: Console, key: str) -> dict[str, Any] | None:
     """The run record of an exact key: its state, task and times."""
     if not key:
@@ -207,12 +227,15 @@ async def tasks(
     scheduled_offset: int = 0,
 ) -> dict[str, Any]:
     await console.ready()
+    waiting, gates = await _waiting(console, query)
     return {
         "query": query,
         "lookup": await lookup(console, query),
         "running": await _running(console, running_after, query),
         "queued": await _queued(console, queued_after, query),
         "scheduled": await _scheduled(console, scheduled_offset, query),
+        "waiting": waiting,
+        "gates": gates,
     }
 
 
@@ -223,6 +246,7 @@ def tasks_json(data: dict[str, Any]) -> dict[str, Any]:
         "running": data["running"].as_dict(),
         "queued": data["queued"].as_dict(),
         "scheduled": data["scheduled"].as_dict(),
+        "waiting": data["waiting"].as_dict(),
     }
 
 
