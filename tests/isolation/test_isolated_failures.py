@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 
 from docket import Docket, Worker
@@ -231,3 +233,19 @@ async def test_a_forced_stop_kills_busy_children(
         pass
     assert time.monotonic() - started < 10
     await eventually(lambda: not alive(pid))
+
+
+async def test_a_child_killed_while_idle_is_replaced(
+    docket: Docket, isolated_worker: Worker
+) -> None:
+    """A child killed from outside while it waits for work (the OOM killer's
+    way) is counted by its signal and replaced; the next task runs."""
+    await ready(isolated_worker)
+    pools = isolated_worker.isolation
+    (victim,) = pools.pools["default"].children
+    os.kill(victim.pid, signal.SIGKILL)
+    await eventually(lambda: pools.restarts.get("signal") == 1, timeout=10)
+    execution = await docket.add(t.add)(3, 4)
+    await isolated_worker.run_until_finished()
+    assert await outcome(execution) == ("completed", 7)
+    assert victim.pid not in {c.pid for c in pools.pools["default"].children}

@@ -75,7 +75,7 @@ class Child:
         try:
             function, args, kwargs, options = wire.unseal(self.codec, wire.RUN, body)
             limit = options.get("memory_limit")
-            with memory_limit(limit):
+            with MemoryLimit(limit):
                 result = self.call(function, args, kwargs)
             reply = wire.seal(self.codec, wire.DONE, result)
         except BaseException as error:  # noqa: BLE001 (every failure goes back)
@@ -108,7 +108,7 @@ class Child:
             return wire.seal(self.codec, wire.FAIL, stand_in, text, over)
 
 
-class memory_limit:
+class MemoryLimit:
     """While a task with a memory limit runs, its address space may grow at most
     the limit beyond what the child held when it started (an allocation that
     large fails at once with MemoryError); the worker watches the resident size."""

@@ -99,6 +99,9 @@ class Pool:
         if child in self.children:
             self.children.discard(child)
             self.observe(self.name, "gone")
+            if child.answer is None and child.killed_for is None and not self.closing:
+                # It died idle (the OOM killer, a signal from outside).
+                self.observe(self.name, f"restart:{child.gone.result()}")
         if not self.closing:
             self.fill()
 
@@ -128,7 +131,8 @@ class Pool:
         try:
             return await child.call(payload, on_update)
         except ChildDied as died:
-            self.observe(self.name, f"restart:{died.cause}")
+            if not died.idle:  # (one that died idle was counted as it went)
+                self.observe(self.name, f"restart:{died.cause}")
             raise
         except asyncio.CancelledError:
             child.kill("cancelled")

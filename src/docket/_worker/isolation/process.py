@@ -36,6 +36,7 @@ class ChildDied(Exception):
     def __init__(self, text: str, cause: str = "exit") -> None:
         super().__init__(text)
         self.cause = cause
+        self.idle = False  # it died before the call was sent
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (str(self), self.cause))
@@ -121,7 +122,12 @@ class Process:
                     if self.answer is not None and not self.answer.done():
                         self.answer.set_result((kind, rest))
                 elif self.on_update is not None:
-                    self.on_update(kind, json.loads(rest))
+                    try:
+                        self.on_update(kind, json.loads(rest))
+                    except Exception as error:  # never the end of the reader
+                        logger.warning(
+                            "Could not apply an isolated child's update: %s", error
+                        )
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -156,6 +162,10 @@ class Process:
     async def call(self, payload: tuple[Any, ...], on_update: Handler) -> Any:
         """Send one call and wait for its answer (raises what the body raised)."""
         assert self.writer is not None
+        if self.gone.done():  # died idle, after it was handed out
+            died = self.death(self.process.returncode or 0 if self.process else 0)
+            died.idle = True  # (counted as its pool saw it go)
+            raise died
         self.answer = asyncio.get_running_loop().create_future()
         self.on_update = on_update
         self.calls += 1

@@ -44,7 +44,7 @@ def pipe_codec(key: bytes | None, docket: str) -> Codec:
 
 
 def seal(codec: Codec, kind: bytes, *values: Any) -> bytes:
-    sealed = codec.dumps(CALL, [kind], *values)
+    sealed = codec.dumps(CALL, [kind], values)  # one pickle of them all
     signature = sealed.signature or b""
     parts = [_LENGTH.pack(len(signature)), signature, _LENGTH.pack(len(sealed.blobs))]
     for blob in sealed.blobs:
@@ -65,7 +65,8 @@ def unseal(codec: Codec, kind: bytes, body: bytes) -> list[Any]:
         (length,) = _LENGTH.unpack_from(view, at)
         blobs.append(bytes(view[at + 4 : at + 4 + length]))
         at += 4 + length
-    return codec.loads(CALL, [kind], Sealed(PICKLE, tuple(blobs), signature))
+    (values,) = codec.loads(CALL, [kind], Sealed(PICKLE, tuple(blobs), signature))
+    return list(values)
 
 
 def as_json(kind: bytes, value: Any) -> bytes:
