@@ -13,7 +13,7 @@ from .. import _clock
 from .._keys import waiters_key
 from .._text import as_text
 from . import scripts
-from .base import Store
+from .store import Store
 
 SAFEGUARD_PREFIX = "__safeguard__:"
 SAFEGUARD_TASK = "_safeguard_wake"

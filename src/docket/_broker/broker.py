@@ -12,7 +12,6 @@ from .._defaults import (
 from .._keys import Keyspace
 from .._redis import Backend
 from .admission import AdmissionStore
-from .base import BrokerBase
 from .dead import DeadStore
 from .events import EventStore
 from .failed import FailedStore
@@ -23,6 +22,7 @@ from .queue import QueueStore
 from .runs import ResultStore, RunStore
 from .signals import SignalStore
 from .stats import StatsStore
+from .store import BrokerBase
 from .strike_log import StrikeStore
 from .sweep import SweepStore
 from .workers import WorkerStore

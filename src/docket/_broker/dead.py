@@ -9,8 +9,8 @@ from typing import Any
 from .. import _codec
 from .._text import as_text
 from . import scripts
-from .base import Store, is_first_id
 from .runs import pack
+from .store import Store, is_first_id
 
 
 @dataclass(frozen=True, slots=True)

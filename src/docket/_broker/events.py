@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from .._defaults import LISTENING_FLAG_TTL
-from .base import Store
+from .store import Store
 
 
 class EventStore(Store):

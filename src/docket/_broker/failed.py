@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .._text import as_text
 from . import scripts
-from .base import Store, is_first_id
+from .store import Store, is_first_id
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from uncalled_for import CycleError
 
 from .._errors import UnknownParent
-from .base import Store
+from .store import Store
 
 WAITING_MARK = "w"
 

@@ -15,7 +15,7 @@ from redis.exceptions import ResponseError
 from .._defaults import SNAPSHOT_CAP
 from .._text import as_text
 from . import scripts
-from .base import Store
+from .store import Store
 
 Fields = dict[bytes, bytes]
 Member = tuple[str, float]  # a future task's key and when it is due (epoch seconds)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from .._text import as_text
 from . import scripts
-from .base import BrokerBase, Store
 from .queue import QueueStore
+from .store import BrokerBase, Store
 
 RESUME_CHUNK = 1000  # held keys one resume.lua call moves
 

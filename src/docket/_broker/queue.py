@@ -28,8 +28,8 @@ from .._defaults import HISTORY_KEPT, LEGACY_MARKER_GRACE, MOVE_BATCH
 from .._keys import GeneratedKey
 from .._states import Disposition
 from . import scripts
-from .base import Store
 from .pipelining import Stream, script_command
+from .store import Store
 from .types import Delivery, DueResult, ScheduleRequest
 
 LEGACY_GRACE = str(int(LEGACY_MARKER_GRACE.total_seconds()))

@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 from .. import _codec
 from .._defaults import CLEAR_BATCH
 from . import scripts
-from .base import BrokerBase, Store
 from .pipelining import script_command
 from .queue import QueueStore, parse_read
+from .store import BrokerBase, Store
 from .tally import Counts, count_outcomes, merge
 from .types import Delivery, RunRecord, Settlement
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from redis.exceptions import NoPermissionError
 
 from .._text import as_text
-from .base import Store
+from .store import Store
 
 
 @dataclass(frozen=True, slots=True)

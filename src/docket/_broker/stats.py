@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .._text import as_text
-from .base import Store
+from .store import Store
 
 
 class StatsStore(Store):

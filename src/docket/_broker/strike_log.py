@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._text import as_text
-from .base import Store
+from .store import Store
 
 StrikeEntry = tuple[str, Mapping[Any, Any]]
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from .base import Store
+from .store import Store
 from .types import Delivery, Sweep
 
 

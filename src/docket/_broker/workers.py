@@ -6,7 +6,7 @@ import time
 from collections.abc import Collection
 
 from .._defaults import MIN_KEY_TTL
-from .base import Store
+from .store import Store
 
 
 class WorkerStore(Store):
