@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +76,34 @@ class DeadStore(Store):
         return [
             DeadEntry(as_text(entry_id), _pairs(fields)) for entry_id, fields in reply
         ]
+
+    async def find(
+        self,
+        count: int,
+        budget: int,
+        parts: Mapping[str, str],
+        before: str | None = None,
+    ) -> tuple[list[DeadEntry], str | None]:
+        """Up to ``count`` entries whose fields contain the ``parts`` given
+        (field -> part of its value), newest first, older than ``before``,
+        examining at most ``budget``: (the entries, the cursor to go on from,
+        None at the end). The failed tasks' scan script, on this stream."""
+        if before is not None and is_first_id(before):
+            return [], None
+        filters: list[str] = []
+        for name, part in parts.items():
+            filters += [f"~{name}", part]
+        found, following = await self.run_script(
+            scripts.SCAN_FAILED,
+            [self.keys.dead],
+            ["+" if before is None else f"({before}", "-", count, budget, "find"]
+            + filters,
+        )
+        entries = [
+            DeadEntry(as_text(entry_id), _pairs(fields)) for entry_id, fields in found
+        ]
+        cursor = as_text(following)
+        return entries, cursor[1:] if cursor else None
 
     async def entry(self, entry_id: str) -> DeadEntry | None:
         reply = await self.client.xrange(self.keys.dead, entry_id, entry_id)

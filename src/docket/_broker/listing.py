@@ -6,6 +6,7 @@ page (or a bounded chunk) of a list, however long the list is."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,6 +157,26 @@ class ViewStore(Store):
             self.keys.waiting, 0, count - 1, withscores=True
         )
         return [(as_text(member), float(score)) for member, score in members]
+
+    async def scheduled_position(self, key: str, due: float) -> int:
+        """Where the future tasks after ``key`` (due at ``due``) start now, in
+        the queue's order (due time, then key): whether or not ``key`` is still
+        there, paging on from it never repeats or skips a task."""
+        queue = self.keys.queue
+        earlier = math.nextafter(due, -math.inf)  # every engine takes a float
+        position = int(await self.client.zcount(queue, "-inf", earlier))
+        mark = key.encode()
+        while True:  # the tasks due at that very moment: those up to the key
+            tied = await self.client.zrange(
+                queue, position, position + 199, withscores=True
+            )
+            for member, score in tied:
+                name = member if isinstance(member, bytes) else str(member).encode()
+                if float(score) != due or name > mark:
+                    return position
+                position += 1
+            if len(tied) < 200:
+                return position
 
     async def scheduled_search(
         self, offset: int, count: int, needle: str, wanted: int

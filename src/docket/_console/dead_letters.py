@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .. import _codec
+from .. import _codec, _defaults
 from .._broker.dead import DeadEntry
 from .._codec.message import decode_message, identity, open_arguments
 from .._handles import DocketHandle
@@ -109,6 +109,28 @@ class DeadLetters:
             raise ValueError(f"count must be at least 1, got {count}")
         entries = await self._docket.broker.dead.entries(count, before)
         return [DeadLetter.from_entry(entry) for entry in entries]
+
+    async def find(
+        self,
+        count: int = 100,
+        before: str | None = None,
+        *,
+        task: str | None = None,
+        key: str | None = None,
+        reason: str | None = None,
+    ) -> tuple[list[DeadLetter], str | None]:
+        """Up to ``count`` dead letters whose task name, key and reason contain
+        the parts given, newest first (older than ``before``), examining a few
+        thousand entries per call: (the letters, the cursor to go on from, None
+        at the end)."""
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
+        chosen = {"function": task, "key": key, "dead_reason": reason}
+        parts = {name: part for name, part in chosen.items() if part}
+        entries, cursor = await self._docket.broker.dead.find(
+            count, _defaults.FAILED_SCAN, parts, before
+        )
+        return [DeadLetter.from_entry(entry) for entry in entries], cursor
 
     async def get(self, dead_letter_id: str) -> DeadLetter | None:
         entry = await self._docket.broker.dead.entry(dead_letter_id)

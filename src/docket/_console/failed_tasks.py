@@ -64,10 +64,12 @@ def _ms(moment: datetime) -> int:
 
 
 def _filters(
-    task: str | None, error_type: str | None, key: str | None
+    task: str | None, error_type: str | None, key: str | None, contains: bool = False
 ) -> dict[str, str]:
+    """The archive scan's filters: exact values, or parts with ``contains``."""
     chosen = {"function": task, "error_type": error_type, "key": key}
-    return {name: value for name, value in chosen.items() if value is not None}
+    mark = "~" if contains else ""
+    return {mark + name: value for name, value in chosen.items() if value is not None}
 
 
 class FailedDocket(Protocol):
@@ -100,9 +102,12 @@ class FailedTasks:
         since: timedelta | None = None,
         limit: int = _defaults.DASHBOARD_PAGE_SIZE,
         cursor: str | None = None,
+        *,
+        contains: bool = False,
     ) -> FailedPage:
         """Failed tasks, newest first, filtered by task name, exception type
-        (its class name), key and age (failed within ``since``). A page holds at
+        (its class name), key (each exactly, or with ``contains`` any part of
+        it) and age (failed within ``since``). A page holds at
         most ``limit``; its ``cursor`` (None at the end) fetches the next one. A
         filtered page examines at most a few thousand entries per call, so a page
         may come back short with a cursor to go on from."""
@@ -110,7 +115,7 @@ class FailedTasks:
             raise ValueError("limit must be at least 1")
         if since is not None and since <= timedelta(0):
             raise ValueError("since must be longer than zero")
-        filters = _filters(task, error_type, key)
+        filters = _filters(task, error_type, key, contains)
         page = await self._docket.broker.failed.find(
             limit,
             _defaults.FAILED_SCAN if filters else limit,
@@ -185,14 +190,19 @@ class FailedTasks:
         task: str | None = None,
         error_type: str | None = None,
         since: timedelta | None = None,
+        *,
+        contains: bool = False,
     ) -> int:
-        """Replay every failed task matching the filters (the newest one per key);
-        returns how many were scheduled. Entries that do not verify against the
-        signing keys stay (one ERROR line each)."""
+        """Replay every failed task matching the filters (exactly, or with
+        ``contains`` any part; the newest one per key); returns how many were
+        scheduled. Entries that do not verify against the signing keys stay (one
+        ERROR line each)."""
         replayed, seen = 0, set[str]()
         cursor: str | None = None
         while True:
-            page = await self.list(task, error_type, None, since, 200, cursor)
+            page = await self.list(
+                task, error_type, None, since, 200, cursor, contains=contains
+            )
             for failed in page.tasks:
                 if failed.key in seen or not failed.replayable:
                     continue
@@ -214,14 +224,17 @@ class FailedTasks:
         error_type: str | None = None,
         key: str | None = None,
         older_than: timedelta | None = None,
+        *,
+        contains: bool = False,
     ) -> int:
-        """Remove the failed tasks matching every filter given (all of them when
-        none is); ``older_than`` keeps the recent ones. Returns how many went."""
+        """Remove the failed tasks matching every filter given (exactly, or with
+        ``contains`` any part; all of them when none is); ``older_than`` keeps
+        the recent ones. Returns how many went."""
         if key is not None:
             check_task_key(key)
         if older_than is not None and older_than < timedelta(0):
             raise ValueError("older_than must not be negative")
-        filters = _filters(task, error_type, key)
+        filters = _filters(task, error_type, key, contains)
         if not filters and older_than is None:
             count = await self._docket.broker.failed.count()
             await self._docket.broker.failed.clear()

@@ -68,6 +68,20 @@ def offset(request: Request, name: str) -> int:
     return whole(request, name, 0, 0, LARGEST_OFFSET)
 
 
+def moment(request: Request, name: str) -> float:
+    """Epoch seconds (a due time the pages hand out), 0 when absent."""
+    value = text(request, name, 40)
+    if value is None:
+        return 0.0
+    try:
+        number = float(value)
+    except ValueError:
+        raise BadQuery(f"{name} must be a time in epoch seconds") from None
+    if not math.isfinite(number) or not 0 <= number < 1e11:
+        raise BadQuery(f"{name} must be a time in epoch seconds")
+    return number
+
+
 def minutes(request: Request, name: str) -> timedelta | None:
     """A positive number of minutes, at most a year; None when absent."""
     value = text(request, name, 30)

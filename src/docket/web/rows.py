@@ -28,6 +28,7 @@ class TaskRow:
     total: int | None = None
     message: str | None = None
     problem: str | None = None  # why the stored message could not be read
+    score: float | None = None  # a future task's due time (epoch seconds)
 
     @property
     def percent(self) -> int | None:
@@ -62,6 +63,7 @@ def task_row(listed: Listed, unpickle: bool, codec: Codec) -> TaskRow:
         stream_id=listed.stream_id,
         worker=listed.consumer,
         running_for=None if listed.idle_ms is None else listed.idle_ms / 1000,
+        score=listed.score,
     )
 
 

@@ -260,7 +260,13 @@ async def failed(
 ) -> dict[str, Any]:
     docket = await console.ready()
     page = await docket.failed_tasks.list(
-        task, error_type, key, since, console.settings.page_size, cursor
+        task,
+        error_type,
+        key,
+        since,
+        console.settings.page_size,
+        cursor,
+        contains=True,
     )
     return {
         "tasks": [t.as_dict(console.settings.unpickle) for t in page.tasks],
@@ -269,13 +275,25 @@ async def failed(
     }
 
 
-async def dead(console: Console, cursor: str | None) -> dict[str, Any]:
+DEAD_FILTERS = ("task", "key", "reason")
+
+
+async def dead(
+    console: Console, cursor: str | None, filters: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A page of dead letters; ``filters`` (task, key, reason) match any part."""
     docket = await console.ready()
     size = console.settings.page_size
-    letters = await docket.dead_letters.list(size, cursor)
+    chosen = {name: value for name, value in (filters or {}).items() if value}
+    if chosen:
+        letters, following = await docket.dead_letters.find(size, cursor, **chosen)
+    else:
+        letters = await docket.dead_letters.list(size, cursor)
+        following = letters[-1].id if len(letters) == size else None
     return {
         "letters": [letter.as_dict() for letter in letters],
-        "cursor": letters[-1].id if len(letters) == size else None,
+        "cursor": following,
+        "filters": {name: (filters or {}).get(name, "") for name in DEAD_FILTERS},
     }
 
 

@@ -6,7 +6,8 @@
 -- ARGV[2] the oldest id to look at: '-' or '<epoch ms>' (entries older are past retention)
 -- ARGV[3] most matches to return   ARGV[4] most entries to examine in this call
 -- ARGV[5] mode: "find" returns the matches, "purge" deletes them (XDEL)
--- ARGV[6..] filter pairs: field name, value (every pair must match exactly)
+-- ARGV[6..] filter pairs: field name, value (every pair must match: exactly, or,
+--           for a name written '~name', the value is part of the field's)
 --
 -- One call reads the stream in chunks inside the server, so a filtered page of an
 -- P:failed of 10,000 entries with long tracebacks never crosses the network whole;
@@ -18,13 +19,24 @@
 local stream, start, stop = KEYS[1], ARGV[1], ARGV[2]
 local wanted, budget, purge = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == 'purge'
 local filters = {}
-for i = 6, #ARGV, 2 do filters[#filters + 1] = {ARGV[i], ARGV[i + 1]} end
+for i = 6, #ARGV, 2 do
+  local name, part = ARGV[i], false
+  if string.sub(name, 1, 1) == '~' then name, part = string.sub(name, 2), true end
+  filters[#filters + 1] = {name, ARGV[i + 1], part}
+end
 
 local function matches(fields)
   for _, filter in ipairs(filters) do
     local found = false
     for i = 1, #fields, 2 do
-      if fields[i] == filter[1] then found = fields[i + 1] == filter[2]; break end
+      if fields[i] == filter[1] then
+        if filter[3] then
+          found = string.find(fields[i + 1], filter[2], 1, true) ~= nil
+        else
+          found = fields[i + 1] == filter[2]
+        end
+        break
+      end
     end
     if not found then return false end
   end

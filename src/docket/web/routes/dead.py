@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -11,14 +13,22 @@ from ..pages import console_of, data, page
 from ._actions import act, required
 
 
+def filters(request: Request) -> dict[str, str]:
+    return {name: query.text(request, name) or "" for name in views.DEAD_FILTERS}
+
+
+async def read(request: Request) -> dict[str, Any]:
+    """The dead page's data for the request's filters (its live stream's too)."""
+    cursor = query.stream_id(request, "cursor")
+    return await views.dead(console_of(request), cursor, filters(request))
+
+
 async def dead_page(request: Request) -> Response:
-    found = await views.dead(console_of(request), query.stream_id(request, "cursor"))
-    return page(request, "dead.html", "dead", **found)
+    return page(request, "dead.html", "dead", **await read(request))
 
 
 async def dead_api(request: Request) -> Response:
-    cursor = query.stream_id(request, "cursor")
-    return data(await views.dead(console_of(request), cursor))
+    return data(await read(request))
 
 
 async def replay(request: Request) -> Response:

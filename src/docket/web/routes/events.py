@@ -17,7 +17,7 @@ from starlette.routing import Route
 from .. import query, views
 from ..pages import NAVIGATION, base_of, console_of, data
 from ..security import csrf_token
-from . import failed, task, task_types, worker
+from . import dead, failed, task, task_types, worker
 from .tasks import TaskQuery
 
 STREAM_SECONDS = 300  # a browser's EventSource reconnects by itself after this
@@ -62,7 +62,7 @@ async def _live(
             "_failed_rows.html", filters=failed.filters(request), **found, **context
         )
     elif page == "dead":
-        found = await views.dead(console, query.stream_id(request, "cursor"))
+        found = await dead.read(request)
         html["dead-rows"] = console.render("_dead_rows.html", **found, **context)
     elif page == "overview":
         found = await views.overview(console)

@@ -66,7 +66,10 @@ async def replay(request: Request) -> Response:
 async def replay_all(request: Request) -> Response:
     async def body(fields: dict[str, str]) -> str:
         count = await console_of(request).docket.failed_tasks.replay_all(
-            fields.get("task") or None, fields.get("error_type") or None, _since(fields)
+            fields.get("task") or None,
+            fields.get("error_type") or None,
+            _since(fields),
+            contains=True,
         )
         return f"Replayed {count} failed tasks"
 
@@ -80,7 +83,7 @@ async def purge(request: Request) -> Response:
         if not (task or error_type or key) and fields.get("all") != "1":
             raise ValueError("choose filters, or confirm purging everything")
         count = await console_of(request).docket.failed_tasks.purge(
-            task, error_type, key
+            task, error_type, key, contains=bool(task or error_type or key)
         )
         return f"Purged {count} failed tasks"
 

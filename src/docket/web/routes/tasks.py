@@ -27,24 +27,44 @@ class TaskQuery:
     running_after: str | None
     queued_after: str | None
     scheduled_offset: int
+    # The last row of the scheduled page before (its key and due time): the next
+    # page starts after it wherever it is now, so no row repeats or is skipped.
+    scheduled_after: str | None = None
+    scheduled_at: float = 0.0
 
     @classmethod
     def of(cls, request: Request) -> TaskQuery:
+        offset = query.offset(request, "scheduled_offset")
+        page = query.whole(request, "scheduled_page", 0, 1, query.LARGEST_OFFSET)
+        if page:
+            offset = (page - 1) * console_of(request).settings.page_size
+        after = query.text(request, "scheduled_after")
         return cls(
             query.text(request, "q") or "",
             query.stream_id(request, "running_after"),
             query.stream_id(request, "queued_after"),
-            query.offset(request, "scheduled_offset"),
+            offset,
+            after,
+            query.moment(request, "scheduled_at") if after else 0.0,
         )
 
     async def read(self, console: Console) -> dict[str, Any]:
-        return await views.tasks(
-            console,
-            self.q,
+        offset = self.scheduled_offset
+        docket = await console.ready()
+        if self.scheduled_after is not None and not self.q:
+            position = docket.broker.views.scheduled_position
+            offset = await position(self.scheduled_after, self.scheduled_at)
+        found = await views.tasks(
+            console, self.q, self.running_after, self.queued_after, offset
+        )
+        found["scheduled_offset"] = offset
+        found["scheduled_total"] = (await docket.broker.views.counts()).scheduled
+        found["page_size"] = console.settings.page_size
+        found["running_after"], found["queued_after"] = (
             self.running_after,
             self.queued_after,
-            self.scheduled_offset,
         )
+        return found
 
 
 async def _read(request: Request) -> dict[str, Any]:
