@@ -174,12 +174,18 @@ class Window:
 class Bench:
     """Runs the phases for one implementation with the options of ``bench.py``."""
 
-    def __init__(self, options: Any, probe: Probe) -> None:
+    def __init__(
+        self,
+        options: Any,
+        probe: Probe,
+        extra_phases: Callable[[Bench], list[tuple[str, Any]]] | None = None,
+    ) -> None:
         import docket
 
         self.docket = docket
         self.o = options
         self.probe = probe
+        self.extra_phases = extra_phases  # bench.py's isolated-task drains
         # --signing applies only where Docket takes signing keys (not the original).
         parameters = inspect.signature(docket.Docket).parameters
         self.signing = bool(options.signing) and "signing_keys" in parameters
@@ -428,8 +434,8 @@ class Bench:
                 ),
                 ("drain_c100_signed", lambda: self.drain("d100s", 100, False, True)),
             ]
-        if hasattr(self.docket, "Isolated"):  # ours: the isolated-task drains
-            plan += __import__("_isolated").phases(self)
+        if self.extra_phases is not None and hasattr(self.docket, "Isolated"):
+            plan += self.extra_phases(self)  # ours: the isolated-task drains
         for tag, b in (("", False), ("_best", True)) if best else (("", False),):
             plan.append(
                 (f"latency{tag}", lambda b=b, t=tag: self.latency(f"lat{t}", b))

@@ -209,6 +209,14 @@ def describe(o: argparse.Namespace, redis_version: str | None) -> dict[str, Any]
     }
 
 
+def isolated_phases(bench: Bench) -> list[tuple[str, Any]]:
+    """The isolated-task drains (bench/_isolated.py), only imported where the
+    implementation has Isolated (pydocket has not)."""
+    import _isolated
+
+    return _isolated.phases(bench)
+
+
 async def measure(o: argparse.Namespace) -> dict[str, Any]:
     """Run every phase in this process."""
 
@@ -224,7 +232,7 @@ async def measure(o: argparse.Namespace) -> dict[str, Any]:
             label = o.label or f"docket under {sys.executable}"
             meta = {"label": label, "executable": sys.executable}
             return {"meta": meta, "error": "\n" + traceback.format_exc()}
-        phases = await Bench(o, probe).run(progress)
+        phases = await Bench(o, probe, isolated_phases).run(progress)
     finally:
         await probe.close()
     return {"meta": meta, "phases": phases}
