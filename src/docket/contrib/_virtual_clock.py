@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from types import TracebackType
 
 from .. import _clock
-from ._runner import DocketRunner
+from ._testing_worker import DocketRunner
 
 __all__ = ["VirtualClock"]
 

@@ -10,7 +10,7 @@ Docket of your own, use the classes directly:
             runner.assert_ran(hourly_report, times=3)
 """
 
-from ._runner import DocketRunner, Run
+from ._testing_worker import DocketRunner, Run
 from ._virtual_clock import VirtualClock
 
 __all__ = ["DocketRunner", "Run", "VirtualClock"]
