@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncGenerator
+from datetime import datetime, timedelta
 from typing import Any
 
 from key_value.aio.protocols import AsyncKeyValue
 
+from . import _codec
 from ._broker import Broker
 from ._handles import DocketHandle
 from ._redis import Backend
-from ._states import ExecutionCancelled, ExecutionState
+from ._states import (
+    TERMINAL,
+    ExecutionCancelled,
+    ExecutionState,
+    NoRecordToWaitOn,
+)
 
 
 class BuiltinStore:
@@ -105,4 +114,86 @@ async def fetch_outcome(
     return codec.read_document(key, document, generation)
 
 
-__all__ = ["BuiltinStore", "default_store", "fetch_outcome", "store_value"]
+class ExecutionOutcome:
+    """How an Execution waits for its end and reads its outcome back (mixed into
+    ``Execution``): ``subscribe`` to its events, ``get_result``."""
+
+    _docket: DocketHandle
+    _key: str
+    _recorded: bool
+    _record_generation: int
+    state: ExecutionState
+    error: str | None
+    result_key: str | None
+
+    async def sync(self) -> None:
+        raise NotImplementedError
+
+    def subscribe(self) -> AsyncGenerator[Any]:
+        raise NotImplementedError
+
+    async def get_result(
+        self, *, timeout: timedelta | None = None, deadline: datetime | None = None
+    ) -> Any:
+        """Wait for the execution to finish; return its result or raise its error."""
+        if timeout is not None and deadline is not None:
+            raise ValueError("Cannot specify both timeout and deadline")
+        if timeout is not None:
+            deadline = _codec.now() + timeout
+        if self.state not in TERMINAL:
+            await self._wait_for_terminal(deadline)
+            final_state, final_error = self.state, self.error
+            await self.sync()
+            if self.state not in TERMINAL:  # the record is gone (execution_ttl=0)
+                self.state, self.error = final_state, final_error
+        return await fetch_outcome(
+            self._docket,
+            self._key,
+            self.state,
+            self.error,
+            self.result_key,
+            self._record_generation,
+        )
+
+    async def _wait_for_terminal(self, deadline: datetime | None) -> None:
+        async def wait() -> None:
+            first = True
+            async for event in self.subscribe():
+                if first and not self._recorded and self._docket.ttl_seconds <= 0:
+                    raise NoRecordToWaitOn(
+                        f"Execution {self._key} has no record to wait on: its docket "
+                        "has execution_ttl=0 (fire-and-forget), which keeps nothing "
+                        "once a task ends, so its outcome cannot be read"
+                    )
+                first = False
+                state = event.get("state") if event.get("type") == "state" else None
+                if isinstance(state, ExecutionState) and state in TERMINAL:
+                    self.state = state
+                    error = event.get("error")
+                    if isinstance(error, str):
+                        self.error = error
+                    return
+
+        if deadline is None:
+            await wait()
+            return
+        remaining = (deadline - _codec.now()).total_seconds()
+        try:
+            if remaining <= 0:
+                raise asyncio.TimeoutError
+            await asyncio.wait_for(wait(), remaining)
+        except NoRecordToWaitOn:
+            raise
+        except asyncio.TimeoutError:
+            raise TimeoutError(
+                f"Timeout waiting for execution {self._key} to complete"
+            ) from None
+
+
+__all__ = [
+    "BuiltinStore",
+    "ExecutionOutcome",
+    "default_store",
+    "fetch_outcome",
+    "store_value",
+]

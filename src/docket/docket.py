@@ -9,7 +9,6 @@ from collections.abc import (
     Awaitable,
     Callable,
     Collection,
-    Hashable,
     Iterable,
     Sequence,
 )
@@ -40,6 +39,7 @@ from ._console.snapshot import (
     build_snapshot,
     worker_infos,
 )
+from ._console.strikes import DocketStrikes
 from ._handles import TaskCall
 from ._keys import DocketNames, Keyspace, check_docket_name, check_task_key
 from ._keys import uuid7 as uuid7
@@ -65,9 +65,11 @@ from .instrumentation import TASKS_REPLACED as TASKS_REPLACED
 from .instrumentation import TASKS_SCHEDULED as TASKS_SCHEDULED
 from .instrumentation import TASKS_STRICKEN as TASKS_STRICKEN
 from .instrumentation import span
-from .strikelist import LiteralOperator, Operator, StrikeList
+from .strikelist import LiteralOperator as LiteralOperator
+from .strikelist import Operator as Operator
 from .strikelist import Restore as Restore
 from .strikelist import Strike as Strike
+from .strikelist import StrikeList
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +96,7 @@ __all__ = [
 ]
 
 
-class Docket(DocketNames, OperatorConsole, TaskPauses, Workflows):
+class Docket(DocketNames, OperatorConsole, DocketStrikes, TaskPauses, Workflows):
     """Schedules, replaces, cancels, strikes and inspects the tasks of one docket.
 
     The operator's methods (the failed tasks, replay, purge, dead letters,
@@ -456,41 +458,6 @@ class Docket(DocketNames, OperatorConsole, TaskPauses, Workflows):
             return await self.broker.runs.clear(
                 self.ttl_seconds, max(int(CLEAR_BATCH), 1)
             )
-
-    # ---- strikes -------------------------------------------------------------------
-
-    async def strike(
-        self,
-        function: Callable[..., Any] | str | None = None,
-        parameter: str | None = None,
-        operator: Operator | LiteralOperator = "==",
-        value: Hashable | None = None,
-    ) -> None:
-        name = (
-            function
-            if function is None or isinstance(function, str)
-            else function.__name__
-        )
-        with span("docket.docket", "docket.strike", self.labels()):
-            await self.strike_list.strike(name, parameter, operator, value)
-
-    async def restore(
-        self,
-        function: Callable[..., Any] | str | None = None,
-        parameter: str | None = None,
-        operator: Operator | LiteralOperator = "==",
-        value: Hashable | None = None,
-    ) -> None:
-        name = (
-            function
-            if function is None or isinstance(function, str)
-            else function.__name__
-        )
-        with span("docket.docket", "docket.restore", self.labels()):
-            await self.strike_list.restore(name, parameter, operator, value)
-
-    async def wait_for_strikes_loaded(self) -> None:
-        await self.strike_list.wait_for_strikes_loaded()
 
     # ---- inspection -----------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncGenerator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from opentelemetry import propagate, trace
@@ -27,13 +27,12 @@ from ._codec.message import (
 )
 from ._handles import DocketHandle, TaskCall, TaskFunction
 from ._progress import ExecutionProgress, ProgressEvent
-from ._results import fetch_outcome
+from ._results import ExecutionOutcome
 from ._states import (
     TERMINAL,
     Disposition,
     ExecutionCancelled,
     ExecutionState,
-    NoRecordToWaitOn,
     StateEvent,
     UnknownParent,
 )
@@ -69,7 +68,7 @@ _GATED = {
 }
 
 
-class Execution:
+class Execution(ExecutionOutcome):
     """One invocation of a task: what to call, when, and how it went."""
 
     def __init__(
@@ -496,60 +495,3 @@ class Execution:
                 if event.get("type") == "state":
                     event["state"] = ExecutionState(event["state"])
                 yield event
-
-    async def get_result(
-        self, *, timeout: timedelta | None = None, deadline: datetime | None = None
-    ) -> Any:
-        """Wait for the execution to finish; return its result or raise its error."""
-        if timeout is not None and deadline is not None:
-            raise ValueError("Cannot specify both timeout and deadline")
-        if timeout is not None:
-            deadline = _codec.now() + timeout
-        if self.state not in TERMINAL:
-            await self._wait_for_terminal(deadline)
-            final_state, final_error = self.state, self.error
-            await self.sync()
-            if self.state not in TERMINAL:  # the record is gone (execution_ttl=0)
-                self.state, self.error = final_state, final_error
-        return await fetch_outcome(
-            self._docket,
-            self._key,
-            self.state,
-            self.error,
-            self.result_key,
-            self._record_generation,
-        )
-
-    async def _wait_for_terminal(self, deadline: datetime | None) -> None:
-        async def wait() -> None:
-            first = True
-            async for event in self.subscribe():
-                if first and not self._recorded and self._docket.ttl_seconds <= 0:
-                    raise NoRecordToWaitOn(
-                        f"Execution {self._key} has no record to wait on: its docket "
-                        "has execution_ttl=0 (fire-and-forget), which keeps nothing "
-                        "once a task ends, so its outcome cannot be read"
-                    )
-                first = False
-                state = event.get("state") if event.get("type") == "state" else None
-                if isinstance(state, ExecutionState) and state in TERMINAL:
-                    self.state = state
-                    error = event.get("error")
-                    if isinstance(error, str):
-                        self.error = error
-                    return
-
-        if deadline is None:
-            await wait()
-            return
-        remaining = (deadline - _codec.now()).total_seconds()
-        try:
-            if remaining <= 0:
-                raise asyncio.TimeoutError
-            await asyncio.wait_for(wait(), remaining)
-        except NoRecordToWaitOn:
-            raise
-        except asyncio.TimeoutError:
-            raise TimeoutError(
-                f"Timeout waiting for execution {self._key} to complete"
-            ) from None
