@@ -38,7 +38,9 @@ from tests.conftest import eventually
 # - paused: the pause marks, in force until resumed (like the strike log).
 # - paused:<task>: the keys held while a task type is paused, each a live task
 #   (like the queue); emptied by the resume, Redis deletes it.
-PERMANENT = ("stream", "queue", "strikes", "paused")
+# - waiting: the index of the tasks waiting for parents (like the queue: bounded
+#   by the live tasks it lists; the embedded engine keeps it once emptied).
+PERMANENT = ("stream", "queue", "strikes", "paused", "waiting")
 PERMANENT_FAMILIES = ("paused:",)
 LIVE_STATES = {b"scheduled", b"queued", b"running"}
 
@@ -198,3 +200,36 @@ async def test_admission_controls_perpetuals_and_cancellations_leave_no_eternal_
     await assert_every_key_expires(docket)
     async with docket.redis() as client:
         assert await client.exists(docket.parked_task_key("parked")) == 1
+
+
+async def test_workflows_leave_no_eternal_key(docket: Docket):
+    """A fan-in, a chain, a follower cancelled by its failed parent, and a
+    waiting follower cancelled with its parent: once the work has ended, every
+    gate, waiter set and run record expires."""
+
+    async def part(n: int) -> int:
+        return n
+
+    async def broken() -> None:
+        raise RuntimeError("no")
+
+    for task in (part, broken):
+        docket.register(task)
+    parents = [await docket.add(part, key=f"part-{n}")(n) for n in range(3)]
+    await docket.add(part, key="fan-in", after=parents)(9)
+    failing = await docket.add(broken, key="broken")()
+    await docket.add(part, key="cancelled-follower", after=[failing])(0)
+    await docket.chain(docket.call(part)(1), docket.call(part)(2))
+    async with Worker(
+        docket,
+        minimum_check_interval=timedelta(milliseconds=5),
+        scheduling_resolution=timedelta(milliseconds=5),
+    ) as worker:
+        await worker.run_until_finished()
+    assert await (await docket.get_execution("fan-in")).get_result() == 9  # type: ignore[union-attr]
+    later = await docket.add(
+        part, key="later", when=datetime.now(timezone.utc) + timedelta(hours=1)
+    )(0)
+    await docket.add(part, key="still-waiting", after=[later])(0)
+    await docket.cancel("later")  # cancels its waiting follower too
+    await assert_every_key_expires(docket)
