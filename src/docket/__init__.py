@@ -7,6 +7,7 @@ from .agenda import Agenda
 from .annotations import Logged
 from .dependencies import (
     CallArgument,
+    Checkpoint,
     ConcurrencyLimit,
     Cooldown,
     Cron,
@@ -24,6 +25,7 @@ from .dependencies import (
     RateLimit,
     Retry,
     Shared,
+    Suspend,
     TaskArgument,
     TaskKey,
     TaskLogger,
@@ -53,6 +55,7 @@ except PackageNotFoundError:  # pragma: no cover (running from a source tree)
 __all__ = [
     "Agenda",
     "CallArgument",
+    "Checkpoint",
     "ConcurrencyLimit",
     "Cooldown",
     "Cron",
@@ -77,6 +80,7 @@ __all__ = [
     "Retry",
     "Shared",
     "StrikeList",
+    "Suspend",
     "TaskArgument",
     "TaskCall",
     "TaskKey",

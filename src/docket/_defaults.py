@@ -93,6 +93,9 @@ MIN_SIGNING_KEY_BYTES = 16
 # A message found in the stream more than this long before its `when` (it was copied
 # there early, or its producer's clock is ahead) is parked until then, not run.
 EARLY_MESSAGE_TOLERANCE = timedelta(seconds=1)
+# A run's checkpoint (Checkpoint, Suspend) lives at least this long after its last
+# write, and this long past the end of a suspension it waits through.
+CHECKPOINT_TTL = timedelta(days=7)
 MIN_REDELIVERY_TIMEOUT = timedelta(milliseconds=100)
 MAX_CLI_DURATION = timedelta(days=365)  # longest duration the CLI/env accept
 

@@ -96,6 +96,26 @@ class Abandoned(Exception):
     left unacknowledged, for redelivery (``run`` releases it unrecorded)."""
 
 
+class Suspended(Exception):
+    """Raised by ``Suspend.until`` / ``Suspend.for_signal`` to end the attempt: the
+    worker parks the same key again (it is neither a failure nor a retry) and frees
+    the slot. Internal control flow: a task must let it through."""
+
+    def __init__(
+        self,
+        until: float | None,
+        steps: dict[str, str],
+        signal: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.until = until  # epoch seconds to wake at (Suspend.until)
+        self.steps = steps  # checkpoint fields written with the move
+        self.signal = signal  # the signal waited for (Suspend.for_signal)
+        self.timeout = timeout  # epoch seconds the signal wait ends at, or None
+        what = f"signal {signal!r}" if signal is not None else f"time {until}"
+        super().__init__(f"suspended until {what}")
+
+
 class ShutdownForced(Exception):
     """The worker stopped before its in-flight tasks finished (they are redelivered)."""
 
@@ -110,5 +130,6 @@ __all__ = [
     "NoRecordToWaitOn",
     "UnknownParent",
     "Abandoned",
+    "Suspended",
     "ShutdownForced",
 ]

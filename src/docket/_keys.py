@@ -59,6 +59,8 @@ OWN_FAMILIES = (
     # Workflows: a waiting task's gate, the waiters of a task (see _gates.lua).
     "gate:",
     "waiters:",
+    # A run's checkpoint: Checkpoint and Suspend (see _steps.lua).
+    "steps:",
     # Admission-control keys of a docket scoped by its name (P:<kind>:<tag>).
     "concurrency:",
     "debounce:",
@@ -259,6 +261,11 @@ class Keyspace:
     def waiters(self, task_key: str) -> str:
         """The keys of the tasks waiting for ``task_key``'s run to end."""
         return f"{self.prefix}:waiters:{task_key}"
+
+    def steps(self, task_key: str) -> str:
+        """The checkpoint of ``task_key``'s run: ``Checkpoint`` marks and values,
+        ``Suspend``'s suspension points (see ``_steps.lua``)."""
+        return f"{self.prefix}:steps:{task_key}"
 
     def progress(self, task_key: str) -> str:
         return f"{self.prefix}:progress:{task_key}"

@@ -21,6 +21,7 @@ from .dependencies._contextual import (
     TaskLogger,
     WorkerOfRun,
 )
+from .dependencies._isolated import Isolated
 from .dependencies._retry import Retry
 from .dependencies._validation import validate_dependencies
 from .execution import Execution
@@ -89,6 +90,14 @@ def check_task_function(function: Any) -> None:
                 f"Task {function.__name__!r} uses {type(dependency).__name__}, "
                 "which is not available in this release of docket"
             )
+    if any(isinstance(d, Isolated) for d in dependencies):
+        for dependency in dependencies:
+            if getattr(type(dependency), "isolated", True) is False:
+                raise TypeError(
+                    f"Task {function.__name__!r} uses {type(dependency).__name__} "
+                    "with Isolated: it works in the worker's process only (its "
+                    "state lives with the worker), so the two cannot be combined"
+                )
 
 
 def placeholder_task(name: str) -> TaskFunction:

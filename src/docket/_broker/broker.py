@@ -22,6 +22,7 @@ from .queue import QueueStore
 from .runs import ResultStore, RunStore
 from .signals import SignalStore
 from .stats import StatsStore
+from .steps import StepStore
 from .store import BrokerBase
 from .strike_log import StrikeStore
 from .sweep import SweepStore
@@ -61,6 +62,7 @@ class Broker(BrokerBase):
         self.failed = FailedStore(self)
         self.stats = StatsStore(self)
         self.gates = GateStore(self)
+        self.steps = StepStore(self)
 
     async def aclose(self) -> None:
         """Give back the connection the autopipeline holds (the backend stays open)."""

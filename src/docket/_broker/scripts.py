@@ -90,13 +90,15 @@ class Script:
         return result
 
 
-SCHEDULE = Script("schedule", includes=["_gates"])
+SCHEDULE = Script("schedule", includes=["_gates", "_steps"])
 CLAIM = Script("claim")
-SETTLE = Script("settle", includes=["_gates"])
-CANCEL = Script("cancel", includes=["_gates"])
-STREAM_DUE = Script("stream_due", includes=["_gates", "_runs"])
-CLEAR = Script("clear", includes=["_gates", "_runs"])
-DEAD_LETTER = Script("dead_letter", includes=["_gates", "_runs"])
+SETTLE = Script("settle", includes=["_gates", "_steps"])
+CANCEL = Script("cancel", includes=["_gates", "_steps"])
+STREAM_DUE = Script("stream_due", includes=["_gates", "_steps", "_runs"])
+CLEAR = Script("clear", includes=["_gates", "_steps", "_runs"])
+DEAD_LETTER = Script("dead_letter", includes=["_gates", "_steps", "_runs"])
+# A run's checkpoint: Checkpoint and Suspend (see docket._broker.steps).
+STEPS_WRITE = Script("steps_write", includes=["_steps"])
 DEAD_PAGE = Script("dead_page")
 SCAN_FAILED = Script("failed_scan")
 SCHEDULED_SEARCH = Script("scheduled_search")

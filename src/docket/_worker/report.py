@@ -242,6 +242,21 @@ def superseded(session: Session, execution: Execution) -> None:
     m.TASKS_SUPERSEDED.add(1, {**labels(session, execution), "docket.where": "worker"})
 
 
+def suspended(
+    session: Session, execution: Execution, duration: float, what: str
+) -> None:
+    """An attempt that ended in ``Suspend.until`` / ``for_signal`` (``what`` it
+    waits for): its key waits again, no slot held."""
+    if logger.isEnabledFor(logging.INFO):
+        logger.info(
+            "⏸ [%s] %s suspended: %s",
+            format_duration(duration),
+            execution.call_repr(),
+            what,
+            extra=log_extra(session, execution, duration=duration),
+        )
+
+
 def parked_early(session: Session, execution: Execution, parked: bool) -> None:
     """A message found in the stream before its time: parked until then, or only
     acknowledged when its run record says it was superseded or cancelled."""

@@ -19,6 +19,7 @@ from .._broker import Failure
 from .._broker.history import failed_attempt_note
 from .._calling import bind_executor, call_task
 from .._errors import Abandoned as Abandoned
+from .._errors import Suspended
 from .._redis.faults import Fault, classify
 from .._results import store_value
 from ..dependencies._base import (
@@ -37,7 +38,7 @@ from ..dependencies._resolution import (
 )
 from ..execution import Execution, ExecutionState
 from ..instrumentation import span, tracing_enabled
-from . import report
+from . import report, suspending
 from .isolation import run_isolated
 from .resilience import backoff_for, pause, reached, report_fault, until_done
 from .session import Running, Session
@@ -260,10 +261,28 @@ async def _run_with_dependencies(
             )
     except (AdmissionBlocked, asyncio.CancelledError, Abandoned):
         raise
+    except Suspended as suspended:
+        await _suspended(session, held, suspended, time.monotonic() - started)
     except Exception as error:
         await _failed(
             session, held, error, time.monotonic() - started, resolved, task_span
         )
+
+
+async def _suspended(
+    session: Session, held: Running, suspended: Suspended, duration: float
+) -> None:
+    """``Suspend`` ended the attempt: park the key again (through Redis blips, as a
+    retry is) and give the slot back; neither a failure nor a retry."""
+    execution = held.execution
+    await _through_blips(
+        session,
+        execution,
+        f"suspend {execution.function_name}",
+        lambda: suspending.park(execution, suspended),
+    )
+    report.suspended(session, execution, duration, suspending.waits_for(suspended))
+    session.release(held)
 
 
 def result_key(execution: Execution) -> str:

@@ -35,6 +35,7 @@ from ._base import (
     Runtime,
     TaskOutcome,
 )
+from ._checkpoint import Checkpoint
 from ._context import (
     current_docket,
     current_execution,
@@ -61,12 +62,14 @@ from ._resolution import (
     resolved_dependencies,
 )
 from ._retry import ExponentialRetry, Retry
+from ._suspend import Suspend
 from ._timeout import Timeout
 from ._validation import single_rule_violation, validate_dependencies
 
 __all__ = [
     "AdmissionBlocked",
     "CallArgument",
+    "Checkpoint",
     "CompletionHandler",
     "ConcurrencyBlocked",
     "ConcurrencyLimit",
@@ -94,6 +97,7 @@ __all__ = [
     "Runtime",
     "Shared",
     "SharedContext",
+    "Suspend",
     "TaskArgument",
     "TaskKey",
     "TaskLogger",

@@ -6,7 +6,8 @@
 -- state event (with the error) goes out when anyone listens.
 local function end_run(prefix, key, state, completed_at, ttl, listening, err, extra)
   local runs = prefix .. ':runs:' .. key
-  local flags = hash_fields(runs, 'waiters', 'gate', 'held') or {}
+  local flags = hash_fields(runs, 'waiters', 'gate', 'held', 'steps') or {}
+  if flags[4] then steps_drop(prefix, key) end  -- its checkpoint (_steps.lua)
   if flags[1] or flags[2] or flags[3] then  -- workflows (_gates.lua)
     local fields = {'state', state, 'completed_at', completed_at}
     if err then

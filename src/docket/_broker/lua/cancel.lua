@@ -19,7 +19,7 @@ local stream, queue, runs = KEYS[1], KEYS[2], KEYS[3]
 local key, completed_at, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
 local record = hmget(runs, 'state', 'stream_id', 'paused', 'function', 'waiters', 'gate',
-  'held')
+  'held', 'steps')
 local state, stream_id = record[1], record[2]
 if record[3] and record[4] then
   redis.call('ZREM', ARGV[6] .. ':paused:' .. record[4], key)
@@ -33,6 +33,8 @@ local changed = state ~= 'completed' and state ~= 'failed' and state ~= 'cancell
 if changed then
   redis.call('HSET', runs, 'state', 'cancelled', 'completed_at', completed_at, 'stream_id', '')
 end
+-- A cancelled run (a suspended one too) leaves no checkpoint behind (_steps.lua).
+if record[8] then steps_drop(ARGV[6], key) end
 -- Workflows (_gates.lua): a waiting task leaves its gate; the followers of this one
 -- count its end; a record followers hold keeps no TTL.
 local held = (tonumber(record[7]) or 0) > 0

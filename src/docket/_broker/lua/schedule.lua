@@ -28,6 +28,9 @@
 --          _gates.lua. A gated add may also return "WAITING" / "CANCELLED" (placed,
 --          waiting for its parents / cancelled at once: a parent already ended
 --          badly), or "UNKNOWN:<parent>" / "CYCLE:<parent>" (refused, nothing written).
+--          A suspension (a reschedule by Suspend.until) passes "~step:<field>" pairs
+--          and "~steps_ttl": the fields are written to the run's checkpoint P:steps:K
+--          (see steps_write in _steps.lua) in the same step as the move.
 --
 -- The state event ({"type":"state","key":K,"state":"queued"|"scheduled","when":ISO},
 -- on P:state:K) is built here, only when it is published.
@@ -67,6 +70,7 @@ local mode, known, legacy_id = ARGV[5], KEYS[6], KEYS[7]
 
 local FIELDS = 17
 local parents, policy, gate_ttl, gate_now, seen = nil, 'cancel', 0, '', nil
+local steps, steps_ttl = nil, 0  -- a suspension's checkpoint fields (_steps.lua)
 while ARGV[FIELDS] and string.byte(ARGV[FIELDS], 1) == 126 do  -- "~": a gated add
   local name, value = ARGV[FIELDS], ARGV[FIELDS + 1]
   if name == '~after' then
@@ -74,10 +78,17 @@ while ARGV[FIELDS] and string.byte(ARGV[FIELDS], 1) == 126 do  -- "~": a gated a
     parents[#parents + 1] = value
   elseif name == '~policy' then policy = value
   elseif name == '~ttl' then gate_ttl = tonumber(value) or 0
-  elseif name == '~now' then gate_now = value end
+  elseif name == '~now' then gate_now = value
+  elseif name == '~steps_ttl' then steps_ttl = tonumber(value) or 0
+  elseif string.sub(name, 1, 6) == '~step:' then
+    steps = steps or {}
+    steps[#steps + 1] = string.sub(name, 7)
+    steps[#steps + 1] = value
+  end
   FIELDS = FIELDS + 2
 end
-local record = hmget(runs, 'state', 'generation', 'stream_id', 'added', 'waiters', 'gate')
+local record = hmget(runs, 'state', 'generation', 'stream_id', 'added', 'waiters', 'gate',
+  'steps')
 local state, generation, stream_id = record[1], tonumber(record[2]) or 0, record[3]
 local added = ARGV[12]
 if added == '' then added = record[4] end
@@ -188,6 +199,8 @@ end
 -- A new run (add, replace) leaves the gate of the run it follows (_gates.lua).
 local moving = mode == 'reschedule' or mode == 'repark'
 if record[6] and not moving then gate_drop(prefix, key, 0, 0) end
+-- A new run starts without the checkpoint of the run it follows (_steps.lua).
+if record[7] and not moving then steps_drop(prefix, key) end
 
 -- A fresh record: drops the previous run's fields and any terminal TTL.
 if state then redis.call('DEL', runs) end
@@ -210,6 +223,12 @@ end
 if parents or (record[6] and moving) then
   written[#written + 1] = 'gate'
   written[#written + 1] = '1'
+end
+-- A run that goes on keeps its checkpoint; a suspension writes to it.
+if (record[7] and moving) or (steps and moving) then
+  written[#written + 1] = 'steps'
+  written[#written + 1] = '1'
+  if steps then steps_write(prefix, key, steps, steps_ttl) end
 end
 if parents then
   local outcome, bad, bad_state = gate_open(prefix, key, parents, seen, policy, immediate)

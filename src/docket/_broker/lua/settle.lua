@@ -83,10 +83,10 @@ while i <= #ARGV do
   if kept then
     record = hash_fields(runs, 'generation', 'state', 'function', 'args', 'kwargs',
       'when', 'serializer', 'signature', 'message_when', 'attempt', 'waiters', 'gate',
-      'held')
+      'held', 'steps')
     flags_at = 11
   else
-    record = hash_fields(runs, 'generation', 'state', 'waiters', 'gate', 'held')
+    record = hash_fields(runs, 'generation', 'state', 'waiters', 'gate', 'held', 'steps')
     flags_at = 3
   end
   -- A record that is not a hash (someone else wrote the key) is left alone.
@@ -147,6 +147,8 @@ while i <= #ARGV do
       redis.call('DEL', runs)
     end
     if string.find(flags, 'p', 1, true) then redis.call('DEL', progress) end
+    -- The run is over: its checkpoint goes with it (_steps.lua).
+    if record[flags_at + 3] then steps_drop(prefix, key) end
     if kept then
       local entry = {'key', key, 'function', record[3] or r[8], 'args', record[4] or '',
         'kwargs', record[5] or '', 'when', record[6] or '', 'generation', generation_text,
