@@ -71,6 +71,8 @@ PROGRESS_TOTAL = 100
 # The failed tasks (P:failed) and the per-minute throughput counts.
 FAILED_LIMIT = 10_000
 FAILED_RETENTION = timedelta(days=7)
+# How long a signal sent while no task waits for it is kept for one still to come.
+SIGNAL_LOOKBACK = timedelta(days=1)
 STATS_RETENTION = timedelta(hours=24)
 STATS_FLUSH_INTERVAL = timedelta(seconds=1)  # counts reach Redis at most this late
 TIMING_WINDOW = timedelta(minutes=10)  # runtime/queue-wait histograms per window

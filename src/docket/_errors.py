@@ -91,6 +91,12 @@ class UnknownParent(LookupError):
 # Stopping a worker.
 
 
+class SignalTimeout(TimeoutError):
+    """A task waited for a signal past its timeout, and its ``Signal`` has no
+    ``default``: the task fails with it (its Retry policy applies, and a retry
+    waits for the signal again)."""
+
+
 class Abandoned(Exception):
     """The worker stopped while Redis kept failing an execution's follow-up: it is
     left unacknowledged, for redelivery (``run`` releases it unrecorded)."""
@@ -121,6 +127,7 @@ class ShutdownForced(Exception):
 
 
 __all__ = [
+    "SignalTimeout",
     "MalformedMessage",
     "UnverifiedMessage",
     "UnverifiedPayload",

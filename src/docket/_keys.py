@@ -61,6 +61,8 @@ OWN_FAMILIES = (
     "waiters:",
     # A run's checkpoint: Checkpoint and Suspend (see _steps.lua).
     "steps:",
+    # Signals: kept signals, the waiters of a signal, the timeouts (_mailbox.lua).
+    "mailbox:",
     # Admission-control keys of a docket scoped by its name (P:<kind>:<tag>).
     "concurrency:",
     "debounce:",
@@ -266,6 +268,20 @@ class Keyspace:
         """The checkpoint of ``task_key``'s run: ``Checkpoint`` marks and values,
         ``Suspend``'s suspension points (see ``_steps.lua``)."""
         return f"{self.prefix}:steps:{task_key}"
+
+    def signal_waiters(self, name: str) -> str:
+        """The keys of the tasks waiting for signal ``name``, oldest wait first
+        (see ``_mailbox.lua``)."""
+        return f"{self.prefix}:mailbox:waiters:{name}"
+
+    def signals_kept(self, name: str) -> str:
+        """Signals ``name`` sent while nobody waited, kept for a lookback."""
+        return f"{self.prefix}:mailbox:kept:{name}"
+
+    @property
+    def signal_deadlines(self) -> str:
+        """The tasks waiting for a signal with a timeout, by deadline."""
+        return f"{self.prefix}:mailbox:deadlines"
 
     def progress(self, task_key: str) -> str:
         return f"{self.prefix}:progress:{task_key}"

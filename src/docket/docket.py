@@ -50,6 +50,7 @@ from ._producer.placing import (
     span_attributes,
     struck,
 )
+from ._producer.signals import Signals
 from ._producer.workflows import After, Workflows, parent_keys
 from ._redis import Backend, key_prefix, open_backend, redact_url
 from ._redis.backend import check_url
@@ -96,7 +97,9 @@ __all__ = [
 ]
 
 
-class Docket(DocketNames, OperatorConsole, DocketStrikes, TaskPauses, Workflows):
+class Docket(
+    DocketNames, OperatorConsole, DocketStrikes, TaskPauses, Workflows, Signals
+):
     """Schedules, replaces, cancels, strikes and inspects the tasks of one docket.
 
     The operator's methods (the failed tasks, replay, purge, dead letters,

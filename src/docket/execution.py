@@ -16,7 +16,9 @@ from uncalled_for.introspection import _signature_cache  # pyright: ignore[repor
 from . import _clock, _codec
 from ._broker import AttemptNote, Failure, RunRecord, ScheduleRequest, Settlement
 from ._broker.gates import gate_fields, refusal
+from ._broker.mailbox import wait_fields
 from ._broker.queue import schedule_many as schedule_many
+from ._broker.waits import call_waits, signal_parameters
 from ._codec import UnverifiedPayload
 from ._codec.message import (
     UnverifiedMessage,
@@ -308,16 +310,26 @@ class Execution(ExecutionOutcome):
             reschedule_message,
             ended=self.failed_attempt if reschedule_message else None,
             expected_generation=expected_generation,
-            gate=self._gate() if self.after and not reschedule_message else (),
+            gate=self._gate(reschedule_message is not None),
         )
 
-    def _gate(self) -> tuple[tuple[str, str], ...]:
-        return gate_fields(
-            self.after,
-            self.on_parent_failure,
-            self._docket.ttl_seconds,
-            _codec.iso(_codec.now()),
-        )
+    def _gate(self, moving: bool) -> tuple[tuple[str, str], ...]:
+        """The "~" pairs of a gated add (after=), then of the signal waits its
+        Signal parameters open (a retry opens them again: one this run received
+        keeps its payload). Empty for every other task."""
+        gate: tuple[tuple[str, str], ...] = ()
+        if self.after and not moving:
+            gate = gate_fields(
+                self.after,
+                self.on_parent_failure,
+                self._docket.ttl_seconds,
+                _codec.iso(_codec.now()),
+            )
+        if signal_parameters(self._function):
+            now = _clock.time()
+            waits = call_waits(self._function, self._args, self._kwargs, now)
+            gate += wait_fields(waits, now)
+        return gate
 
     def scheduled(self, placed: str, immediate: bool) -> Disposition:
         """Record the outcome of schedule.lua ("OK", "EXISTS" or "SUPERSEDED"; for

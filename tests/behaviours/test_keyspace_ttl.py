@@ -24,6 +24,7 @@ from docket import (
     Progress,
     RateLimit,
     Retry,
+    Signal,
     Worker,
 )
 from tests.conftest import eventually
@@ -232,4 +233,47 @@ async def test_workflows_leave_no_eternal_key(docket: Docket):
     )(0)
     await docket.add(part, key="still-waiting", after=[later])(0)
     await docket.cancel("later")  # cancels its waiting follower too
+    await assert_every_key_expires(docket)
+
+
+async def test_signal_waits_leave_no_eternal_key(docket: Docket):
+    """Signals: a task released by its signal, one by its timeout, one whose
+    waiting was cancelled, one released by a kept signal, and a signal kept for
+    nobody: once that work has ended, every gate, waiter set and deadline is gone
+    or expires, and the kept signal expires with its lookback."""
+
+    async def approve(n: int, answer: str = Signal("answer-{n}")) -> str:
+        return answer
+
+    async def expire(
+        n: int,
+        answer: str = Signal(
+            "gone-{n}", timeout=timedelta(milliseconds=50), default="-"
+        ),
+    ) -> str:
+        return answer
+
+    for task in (approve, expire):
+        docket.register(task)
+    await docket.add(approve, key="signalled")(1)
+    await docket.signal("answer-1", "yes")
+    await docket.add(approve, key="cancelled")(2)
+    await docket.cancel("cancelled")
+    await docket.signal("answer-3", "kept")
+    await docket.add(approve, key="took-kept")(3)
+    await docket.signal("answer-4", "for nobody")
+    timed = await docket.add(expire, key="timed-out")(5)
+    async with Worker(
+        docket,
+        minimum_check_interval=timedelta(milliseconds=5),
+        scheduling_resolution=timedelta(milliseconds=5),
+    ) as worker:
+        running = asyncio.create_task(worker.run_forever())
+        try:
+            await eventually(lambda: finished(timed), timeout=10)
+            await worker.run_until_finished()
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+    assert timed.state is ExecutionState.COMPLETED
     await assert_every_key_expires(docket)

@@ -17,6 +17,7 @@ from .events import EventStore
 from .failed import FailedStore
 from .gates import GateStore
 from .listing import ViewStore
+from .mailbox import MailboxStore
 from .pauses import PauseStore
 from .queue import QueueStore
 from .runs import ResultStore, RunStore
@@ -63,6 +64,7 @@ class Broker(BrokerBase):
         self.stats = StatsStore(self)
         self.gates = GateStore(self)
         self.steps = StepStore(self)
+        self.mailbox = MailboxStore(self)
 
     async def aclose(self) -> None:
         """Give back the connection the autopipeline holds (the backend stays open)."""

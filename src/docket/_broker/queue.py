@@ -242,7 +242,8 @@ class QueueStore(Store):
 
     async def pending_work(self, due_by: float | None = None) -> bool:
         """Whether anything waits in the stream or the future queue (with
-        ``due_by``, only queued tasks due by then count)."""
+        ``due_by``, only queued tasks due by then count). Tasks waiting for a
+        signal do not count: they wait for something outside the docket."""
         pipe = self.backend.pipeline()
         pipe.xlen(self.keys.stream)
         if due_by is None:
@@ -253,11 +254,13 @@ class QueueStore(Store):
         return bool(stream_length) or bool(queued)
 
     async def next_due(self) -> float | None:
-        """When the earliest task of the future queue is due (None: it is empty)."""
-        earliest = await self.backend.client.zrange(
-            self.keys.queue, 0, 0, withscores=True
-        )
-        return float(earliest[0][1]) if earliest else None
+        """When the earliest task of the future queue is due, or the earliest
+        signal wait times out (None: neither has any)."""
+        pipe = self.backend.pipeline()
+        pipe.zrange(self.keys.queue, 0, 0, withscores=True)
+        pipe.zrange(self.keys.signal_deadlines, 0, 0, withscores=True)
+        found = [float(first[0][1]) for first in await pipe.execute() if first]
+        return min(found) if found else None
 
     async def depths(self) -> tuple[int, int]:
         """(ready: stream length + overdue queued, future: queued not yet due)."""

@@ -57,6 +57,8 @@ RESULT = Purpose(b"docket.result.v2", b"docket.result.v1", 1)
 ERROR = Purpose(b"docket.error.v2", b"docket.error.v1", 1)
 # Strike values: fields direction, function, parameter, operator.
 STRIKE = Purpose(b"docket.strike.v2", b"docket.strike.v1")
+# Signal payloads (docket.signal): field the signal's name.
+SIGNAL = Purpose(b"docket.signal.v2", b"docket.signal.v1")
 
 
 _EMPTY: dict[type, bytes] = {

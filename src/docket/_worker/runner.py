@@ -19,7 +19,7 @@ from .._broker import Failure
 from .._broker.history import failed_attempt_note
 from .._calling import bind_executor, call_task
 from .._errors import Abandoned as Abandoned
-from .._errors import Suspended
+from .._errors import SignalTimeout, Suspended
 from .._redis.faults import Fault, classify
 from .._results import store_value
 from ..dependencies._base import (
@@ -365,6 +365,8 @@ def _raise_failures(resolved: dict[str, Any]) -> None:
     for failure in failures:
         if isinstance(failure.error, AdmissionBlocked):
             raise failure.error
+    if len(failures) == 1 and isinstance(failures[0].error, SignalTimeout):
+        raise failures[0].error  # the task's own failure, as its Signal documents
     names = ", ".join(f.parameter for f in failures)
     raise ExceptionGroup(
         f"Failed to resolve dependencies for parameter(s): {names}",

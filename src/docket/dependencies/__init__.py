@@ -62,6 +62,7 @@ from ._resolution import (
     resolved_dependencies,
 )
 from ._retry import ExponentialRetry, Retry
+from ._signal import Signal, SignalTimeout
 from ._suspend import Suspend
 from ._timeout import Timeout
 from ._validation import single_rule_violation, validate_dependencies
@@ -94,6 +95,8 @@ __all__ = [
     "RateLimit",
     "ResolvedDependencies",
     "Retry",
+    "Signal",
+    "SignalTimeout",
     "Runtime",
     "Shared",
     "SharedContext",

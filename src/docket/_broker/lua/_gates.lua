@@ -10,8 +10,9 @@
 --                its own time), "~total", "~dropped" (set once F ended or was
 --                replaced: its holds are given back), and one "p:<parent key>" field
 --                per parent: "w" while waited for, then the state it ended in.
---                A later kind of wait (a signal) is one more kind of field and one
---                more count in "~pending".
+--                A signal wait is one more kind of field ("s:<name>", with "v:",
+--                "d:", "a:" beside it; see _mailbox.lua) and one more count in
+--                "~pending".
 --   P:waiters:K  set, the keys of the tasks waiting for K's run to end.
 --   P:waiting    sorted set, every task waiting now (by its due time): what
 --                snapshots count and list.
@@ -75,6 +76,13 @@ local function gate_drop(prefix, follower, ttl, keep)
         redis.call('SREM', gate_waiters(prefix, parent), follower)
       else
         gate_unhold(prefix, parent, ttl)
+      end
+    elseif string.sub(name, 1, 2) == 's:' and fields[i + 1] == 'w' then
+      -- a signal still awaited (_mailbox.lua): no longer waited for
+      for _, set in ipairs({prefix .. ':mailbox:waiters:' .. string.sub(name, 3),
+          prefix .. ':mailbox:deadlines'}) do
+        redis.call('ZREM', set, follower)
+        if redis.call('ZCARD', set) == 0 then redis.call('DEL', set) end
       end
     end
   end

@@ -51,7 +51,7 @@ local OWN_NAMES = {
 local OWN_FAMILIES = {
   'runs:', 'progress:', 'results:', 'known:', 'stream-id:', 'worker-tasks:',
   'task-workers:', 'cancel:', 'state:', 'stats:', 'leases:', 'paused:', 'perpetual:',
-  'parked:', 'gate:', 'waiters:', 'steps:',
+  'parked:', 'gate:', 'waiters:', 'steps:', 'mailbox:',
   'concurrency:', 'debounce:', 'ratelimit:', 'cooldown:',
 }
 local function parked_key(prefix, key)

@@ -31,6 +31,11 @@
 --          A suspension (a reschedule by Suspend.until) passes "~step:<field>" pairs
 --          and "~steps_ttl": the fields are written to the run's checkpoint P:steps:K
 --          (see steps_write in _steps.lua) in the same step as the move.
+--          A signal wait (a Signal parameter, or a running task parking again) sends
+--          "~signal" (its name), then "~deadline" (epoch seconds; absent: no timeout)
+--          and "~fresh" ("1": wait again even if this run received it already) for
+--          that signal, and "~clock" (now, epoch seconds): see _mailbox.lua. It may
+--          also return "WAITING"; a kept signal is consumed here.
 --
 -- The state event ({"type":"state","key":K,"state":"queued"|"scheduled","when":ISO},
 -- on P:state:K) is built here, only when it is published.
@@ -71,6 +76,7 @@ local mode, known, legacy_id = ARGV[5], KEYS[6], KEYS[7]
 local FIELDS = 17
 local parents, policy, gate_ttl, gate_now, seen = nil, 'cancel', 0, '', nil
 local steps, steps_ttl = nil, 0  -- a suspension's checkpoint fields (_steps.lua)
+local signals, clock = nil, 0
 while ARGV[FIELDS] and string.byte(ARGV[FIELDS], 1) == 126 do  -- "~": a gated add
   local name, value = ARGV[FIELDS], ARGV[FIELDS + 1]
   if name == '~after' then
@@ -84,7 +90,12 @@ while ARGV[FIELDS] and string.byte(ARGV[FIELDS], 1) == 126 do  -- "~": a gated a
     steps = steps or {}
     steps[#steps + 1] = string.sub(name, 7)
     steps[#steps + 1] = value
-  end
+  elseif name == '~signal' then
+    signals = signals or {}
+    signals[#signals + 1] = {value, nil, false}
+  elseif name == '~deadline' then signals[#signals][2] = tonumber(value)
+  elseif name == '~fresh' then signals[#signals][3] = value == '1'
+  elseif name == '~clock' then clock = tonumber(value) or 0 end
   FIELDS = FIELDS + 2
 end
 local record = hmget(runs, 'state', 'generation', 'stream_id', 'added', 'waiters', 'gate',
@@ -220,7 +231,7 @@ if record[5] then
   written[#written + 1] = 'waiters'
   written[#written + 1] = '1'
 end
-if parents or (record[6] and moving) then
+if parents or signals or (record[6] and moving) then
   written[#written + 1] = 'gate'
   written[#written + 1] = '1'
 end
@@ -230,8 +241,15 @@ if (record[7] and moving) or (steps and moving) then
   written[#written + 1] = '1'
   if steps then steps_write(prefix, key, steps, steps_ttl) end
 end
-if parents then
-  local outcome, bad, bad_state = gate_open(prefix, key, parents, seen, policy, immediate)
+if parents or signals then
+  local outcome, bad, bad_state = 'released', nil, nil
+  if parents then
+    outcome, bad, bad_state = gate_open(prefix, key, parents, seen, policy, immediate)
+  end
+  if signals and outcome ~= 'cancelled'
+      and mailbox_open(prefix, key, signals, clock, immediate) > 0 then
+    outcome = 'waiting'
+  end
   if outcome ~= 'released' then
     local event, heard = nil, -1
     if ARGV[7] == '?' then heard = redis.call('EXISTS', KEYS[5]) end

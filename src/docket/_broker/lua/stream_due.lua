@@ -15,13 +15,17 @@
 -- its key goes to P:dead (bad-parked-task) and its run record, when it is a hash,
 -- ends failed; a run record that is not a hash is not updated (the claim then
 -- dead-letters the message). Either way the tasks after it still move.
--- Returns {moved count, score of the earliest remaining task or "", dead-lettered}.
+-- Signal waits whose timeout came (P:mailbox:deadlines, see _mailbox.lua) end first,
+-- in the same step: a task released by its timeout and due now moves in this call.
+-- Returns {moved count, score of the earliest remaining task or timeout or "",
+-- dead-lettered}.
 
 local queue, stream, prefix, now = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 local listening = redis.call('EXISTS', KEYS[3]) == 1
 local due = redis.call('ZRANGEBYSCORE', queue, '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 
 local buried = 0
+local timeout = mailbox_expire(prefix, tonumber(now), tonumber(ARGV[3]), listening)
 
 for _, key in ipairs(due) do
   local parked = parked_key(prefix, key)
@@ -56,4 +60,8 @@ end
 
 if buried > 0 then trim_dead(KEYS[4], tonumber(ARGV[7]), tonumber(ARGV[8])) end
 local first = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
-return {#due, first[2] or '', buried}
+local next_due = first[2] or ''
+if timeout and (next_due == '' or timeout < tonumber(next_due)) then
+  next_due = string.format('%.6f', timeout)
+end
+return {#due, next_due, buried}
