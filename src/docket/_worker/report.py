@@ -59,7 +59,9 @@ def worker_started(session: Session) -> None:
             if session.docket.codec.serializer == "json"
             else "run any code in this worker"
         )
-        logger.warning(
+        # INFO, as pydocket (which has no signing) logs its start-up: a worker
+        # run at --logging-level WARNING stays as quiet as it was there.
+        logger.info(
             "Task payloads are unsigned: anyone who can write to this docket's Redis "
             "keys can %s. Turn signing on with DOCKET_SIGNING_KEYS (or "
             "--signing-keys-file, or Docket(signing_keys=[...])); see "
