@@ -460,7 +460,7 @@ class Execution(ExecutionOutcome):
         self._record_generation = record.generation
 
     async def sync(self) -> None:
-        record = await self._docket.broker.runs.record(self._key)
+        record = await self._docket.broker.runs.observed(self._key)
         self._recorded = record is not None
         if record is not None:
             self._apply_record(record)

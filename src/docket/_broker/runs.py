@@ -4,11 +4,15 @@ built-in result store's reads and writes (``P:results:K``)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any, TypeVar
+
+from redis.exceptions import ResponseError
 
 from .. import _codec
 from .._defaults import CLEAR_BATCH
+from .._text import as_text
 from . import scripts
 from .pipelining import script_command
 from .queue import QueueStore, parse_read
@@ -270,6 +274,49 @@ class RunStore(Store):
         """The run record of ``key``, decoded; None when there is none."""
         return RunRecord.decode(await self.client.hgetall(self.keys.runs(key)))
 
+    async def _held_ids(self) -> list[str]:
+        """The ids of the stream entries workers hold (none without a group)."""
+        try:
+            rows = await self.client.xpending_range(
+                self.keys.stream, self.group, "-", "+", HELD_MOST
+            )
+        except ResponseError as error:
+            if "NOGROUP" in str(error):
+                return []
+            raise
+        return [as_text(_field(row, "message_id")) for row in rows]
+
+    async def observed(self, key: str) -> RunRecord | None:
+        """The run record of ``key`` as readers should see it. Where records are not
+        marked running (execution_ttl=0: the claim leaves "queued"), a queued task
+        whose stream entry a worker holds reads as running on that worker, started
+        when the entry was delivered (one XPENDING more, only in that case)."""
+        record = await self.record(key)
+        if (
+            record is None
+            or self.shared.records_running
+            or record.state != "queued"
+            or not record.stream_id
+        ):
+            return record
+        try:
+            held = await self.client.xpending_range(
+                self.keys.stream, self.group, record.stream_id, record.stream_id, 1
+            )
+        except ResponseError as error:  # no worker ever started: none holds it
+            if "NOGROUP" in str(error):
+                return record
+            raise
+        if not held:
+            return record
+        idle = int(_field(held[0], "time_since_delivered") or 0)
+        return replace(
+            record,
+            state="running",
+            worker=as_text(_field(held[0], "consumer")),
+            started_at=_codec.iso(_codec.now() - timedelta(milliseconds=idle)),
+        )
+
     async def generation(self, key: str) -> int | None:
         """The generation on the run record of ``key``; None without one (or when
         the field is not a number)."""
@@ -285,18 +332,31 @@ class RunStore(Store):
         many tasks were withdrawn."""
         k = self.keys
         total = 0
+        unmarked = not self.shared.records_running
         while True:
             now = _codec.iso(_codec.now())
+            args: list[str | int] = [k.prefix, ttl_seconds, now, batch]
+            args.append(self.group if unmarked else "")
+            if unmarked and self.backend.is_memory:  # its scripts lack XPENDING
+                args.extend(await self._held_ids())
             withdrawn = int(
                 await self.run_script(
-                    scripts.CLEAR,
-                    [k.stream, k.queue, k.listening, k.paused],
-                    [k.prefix, ttl_seconds, now, batch],
+                    scripts.CLEAR, [k.stream, k.queue, k.listening, k.paused], args
                 )
             )
             total += withdrawn
             if withdrawn < batch:
                 return total
+
+
+# Most entries a clear on memory:// looks through for those workers hold (a
+# docket's workers hold at most their concurrency plus a little read-ahead each).
+HELD_MOST = 10_000
+
+
+def _field(row: Any, name: str) -> Any:
+    """A field of an XPENDING row, keyed by text (redis-py) or bytes."""
+    return row[name] if name in row else row.get(name.encode())
 
 
 class ResultStore(Store):

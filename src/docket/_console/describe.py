@@ -91,7 +91,7 @@ def _finished(record: RunRecord) -> bool:
 async def load_execution(docket: DocketHandle, key: str) -> Execution | None:
     """The execution recorded under ``key``, its arguments verified and decoded
     (empty for a finished record, which keeps its state and result only)."""
-    record = await docket.broker.runs.record(key)
+    record = await docket.broker.runs.observed(key)
     if record is None or record.function is None or record.when is None:
         return None
     args: tuple[object, ...] = ()

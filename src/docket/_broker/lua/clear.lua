@@ -5,10 +5,16 @@
 -- KEYS[4] pause marks P:paused
 -- ARGV[1] prefix P   ARGV[2] TTL seconds for the withdrawn records (0 = delete)
 -- ARGV[3] completed_at ISO   ARGV[4] most tasks to withdraw in this call
+-- ARGV[5] the workers' consumer group when run records are not marked "running"
+-- (execution_ttl=0: a running task's record still says "queued"), else ""
+-- ARGV[6..] (memory:// only, whose engine has no XPENDING in scripts) the ids of the
+-- entries workers hold, read just before in the same process
 --
 -- Race prevented: a task claimed while clear runs is either already "running" (left
 -- alone with its stream entry, it finishes or is redelivered) or still "queued"
--- (cancelled here, and claim.lua then refuses it); nothing can be half-cleared. Stream entries are deleted one by one rather than
+-- (cancelled here, and claim.lua then refuses it); nothing can be half-cleared. Where
+-- records are not marked running (ARGV[5] set), an entry a worker holds (pending in
+-- the group: running, or read ahead and run like it) counts as running. Stream entries are deleted one by one rather than
 -- trimmed, which keeps the consumer group and works on every engine.
 -- Withdrawn records become "cancelled" (so their keys can be added again at once)
 -- and their waiters get a cancelled event. Legacy markers of earlier pydocket releases
@@ -21,6 +27,15 @@
 local stream, queue, prefix = KEYS[1], KEYS[2], ARGV[1]
 local ttl, completed_at = tonumber(ARGV[2]), ARGV[3]
 local batch = tonumber(ARGV[4])
+local unmarked_group = ARGV[5] or ''
+local held_ids = {}
+for i = 6, #ARGV do held_ids[ARGV[i]] = true end
+
+local function held(id)  -- a worker holds this entry (pending in the group)
+  if held_ids[id] then return true end
+  local ok, pending = pcall(redis.call, 'XPENDING', stream, unmarked_group, id, id, 1)
+  return ok and type(pending) == 'table' and #pending > 0
+end
 local listening = redis.call('EXISTS', KEYS[3]) == 1
 local withdrawn = 0
 
@@ -50,7 +65,11 @@ while withdrawn < batch do
     for i = 1, #fields, 2 do
       if fields[i] == 'key' then key = fields[i + 1] end
     end
-    if not (key and redis.call('HGET', prefix .. ':runs:' .. key, 'state') == 'running') then
+    local running = key and redis.call('HGET', prefix .. ':runs:' .. key, 'state') == 'running'
+    if key and not running and unmarked_group ~= '' then
+      running = held(entry[1])
+    end
+    if not running then
       if key then withdraw(key, 'queued') end
       redis.call('XDEL', stream, entry[1])
       withdrawn = withdrawn + 1
