@@ -180,6 +180,99 @@ async def test_automatic_perpetual_tasks_are_reseeded_while_running(
     assert runs == ["heartbeat"] * 3
 
 
+async def test_a_severed_automatic_perpetual_is_seeded_again(
+    docket: Docket, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """A chain severed from outside (its next run's queue entry and parked data
+    deleted, the record still saying "scheduled") is seeded again by a running
+    worker and runs; the record then holds a fresh generation."""
+    caplog.set_level("INFO", logger="docket.worker")
+    monkeypatch.setattr(
+        worker_module, "AUTOMATIC_PERPETUAL_RESEED_INTERVAL_SECONDS", 0.05
+    )
+    runs: list[str] = []
+
+    async def sower(
+        execution: Execution = CurrentExecution(),
+        perpetual: Perpetual = Perpetual(every=timedelta(hours=1), automatic=True),
+    ) -> None:
+        runs.append(execution.key)
+
+    async def next_run_waits(count: int) -> bool:
+        record = await docket.broker.runs.record("sower")
+        return len(runs) == count and record is not None and record.state == "scheduled"
+
+    docket.register(sower)
+    async with Worker(docket, **FAST) as worker:
+        run = asyncio.ensure_future(worker.run_forever())
+        try:
+            await eventually(lambda: next_run_waits(1))
+            before = await docket.broker.runs.record("sower")
+            async with docket.redis() as client:
+                await client.zrem(docket.queue_key, "sower")
+                await client.delete(docket.parked_task_key("sower"))
+            await eventually(lambda: next_run_waits(2))
+        finally:
+            worker.stop()
+            await asyncio.wait_for(run, 10)
+    after = await docket.broker.runs.record("sower")
+    assert before is not None and after is not None
+    assert after.generation > before.generation
+    assert "Seeded sower again" in caplog.text
+    assert runs == ["sower"] * 2
+
+
+async def test_a_held_automatic_perpetual_is_not_seeded_twice(
+    docket: Docket, monkeypatch: pytest.MonkeyPatch
+):
+    """A perpetual's run held for its paused task type says "scheduled" without a
+    queue entry, yet is not severed: the re-seeds leave it alone, and after the
+    resume it runs once."""
+    from docket._worker import scheduler
+
+    monkeypatch.setattr(
+        worker_module, "AUTOMATIC_PERPETUAL_RESEED_INTERVAL_SECONDS", 0.05
+    )
+    seeds: list[str] = []
+    real = scheduler._seed_severed  # pyright: ignore[reportPrivateUsage]
+
+    async def counted(*args: Any) -> None:
+        seeds.append(args[-1])
+        await real(*args)
+
+    monkeypatch.setattr(scheduler, "_seed_severed", counted)
+    runs: list[str] = []
+
+    async def held(
+        execution: Execution = CurrentExecution(),
+        perpetual: Perpetual = Perpetual(every=timedelta(hours=1), automatic=True),
+    ) -> None:
+        runs.append(execution.key)
+
+    async def parked_for_the_pause() -> bool:
+        record = await docket.broker.runs.record("held")
+        async with docket.redis() as client:
+            paused = await client.hget(docket.runs_key("held"), "paused")
+        return record is not None and record.state == "scheduled" and bool(paused)
+
+    docket.register(held)
+    await docket.pause(held)
+    async with Worker(docket, **FAST) as worker:
+        run = asyncio.ensure_future(worker.run_forever())
+        try:
+            await eventually(parked_for_the_pause)
+            await eventually(lambda: len(seeds) >= 3)  # re-seeds saw it held
+            assert runs == []
+            await docket.resume(held)
+            await eventually(lambda: len(runs) == 1)
+            seen = len(seeds)
+            await eventually(lambda: len(seeds) >= seen + 3)  # and the chain after
+        finally:
+            worker.stop()
+            await asyncio.wait_for(run, 10)
+    assert runs == ["held"]
+
+
 async def test_sequence_dependencies_get_pydocket_internal_names(docket: Docket):
     """A list of worker dependencies is named ``__worker_dep_<index>__`` (as in
     pydocket) and runs in order, before the task."""

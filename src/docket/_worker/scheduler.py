@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from .. import _clock, _defaults
+from .._states import Disposition
 from ..dependencies._perpetual import Perpetual
 from ..dependencies._resolution import get_single_dependency_parameter_of_type
+from ..execution import Execution
 from . import report
 from .resilience import backoff_for, every, pause, reached, report_fault
 from .session import Session, wait_for
@@ -89,11 +93,35 @@ async def seed_automatic(session: Session) -> None:
         for function, perpetual in tasks:
             key = function.__name__
             record = await session.broker.runs.record(key)
+            if record is not None and record.state == "scheduled":
+                await _seed_severed(session, function, perpetual.initial_when, key)
+                continue
             if record is not None and record.live:
                 continue
             await docket.add(function, when=perpetual.initial_when, key=key)()
     finally:
         await broker.workers.release_perpetual_lock()
+
+
+async def _seed_severed(
+    session: Session, function: Any, when: datetime | None, key: str
+) -> None:
+    """Seed a perpetual whose record says "scheduled" only if nothing holds that
+    run any more (its queue entry was deleted from outside: a severed chain).
+    schedule.lua's seed mode checks and places in one step; a live chain answers
+    EXISTS and is left alone."""
+    docket = session.docket
+    execution = Execution(docket, function, (), {}, key, when or _clock.utcnow(), 1)
+    if docket.strike_list.is_stricken(execution):
+        return
+    request = replace(execution.schedule_request(), mode="seed")
+    placed = await session.broker.queue.place(request)
+    if execution.scheduled(placed, request.immediate) is Disposition.SCHEDULED:
+        logger.info(
+            "Seeded %s again: its next run was no longer held anywhere",
+            key,
+            extra=session.worker.labels(),
+        )
 
 
 async def reseed_loop(session: Session) -> None:

@@ -8,6 +8,7 @@
 --         a key the caller just generated (ARGV[9] is ''): no marker can exist for it.
 -- ARGV[1] prefix P           ARGV[2] task key           ARGV[3] when (epoch seconds)
 -- ARGV[4] immediate "1"/"0"  ARGV[5] mode: "add" | "replace" | "reschedule" | "repark"
+--         | "seed"
 -- ARGV[6] message id to reschedule from                 ARGV[7] publish the state
 --         event: "1", "0", or "?" = if listening        ARGV[8] consumer group
 -- ARGV[9] now (epoch seconds) to honour a legacy marker in add mode, '' = the key is a
@@ -56,6 +57,11 @@
 -- In reschedule mode a message older than its record (the key was replaced while the
 -- run that now retries was going) is only acknowledged: the successor stands. With no
 -- record at all the reschedule goes on.
+-- Seed mode is add mode for an automatic perpetual's seeding: a record that says
+-- "scheduled" while nothing holds its run (no queue entry, not held for a paused task
+-- type, not waiting for a concurrency slot: the chain was severed from outside) is
+-- placed again instead of refused; checked and placed in this one step, so a run the
+-- scheduler moves or a worker re-parks meanwhile is never doubled.
 -- Repark mode is reschedule mode for a message a worker found in the stream before its
 -- time (copied there early, or its producer's clock is ahead): it is parked until then;
 -- like claim.lua it also just acknowledges one whose record was cancelled. A copy of
@@ -74,6 +80,11 @@ local prefix, key, when, immediate = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
 local mode, known, legacy_id = ARGV[5], KEYS[6], KEYS[7]
 
 local FIELDS = 17
+
+local function severed(record_key)  -- nothing else holds a "scheduled" run
+  local holds = hmget(record_key, 'paused', 'waiter_entry_id')
+  return (not holds[1] or holds[1] == '') and (not holds[2] or holds[2] == '')
+end
 local parents, policy, gate_ttl, gate_now, seen = nil, 'cancel', 0, '', nil
 local steps, steps_ttl = nil, 0  -- a suspension's checkpoint fields (_steps.lua)
 local signals, clock = nil, 0
@@ -140,6 +151,9 @@ elseif mode == 'replace' then
     redis.call('ZREM', queue, key)
     redis.call('DEL', parked)
   end
+elseif mode == 'seed' and state == 'scheduled' and not redis.call('ZSCORE', queue, key)
+    and severed(runs) then
+  redis.call('DEL', parked)  -- placed again below, as a first add would
 elseif state == 'scheduled' or state == 'queued' or state == 'running'
     or state == 'waiting' then
   return {'EXISTS', -1}
