@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
 
-from docket import Execution, Parents, TaskKey
+from docket import Checkpoint, Execution, Parents, Suspend, TaskKey
 
 LOG_DIR_VARIABLE = "DOCKET_CHAOS_LOG_DIR"
 
@@ -67,4 +68,26 @@ async def fan_in(
     return len(parents)
 
 
-tasks = [work, crash, fan_in]
+async def suspender(
+    steps: int,
+    seconds: float,
+    pause: float,
+    key: str = TaskKey(),
+    suspend: Suspend = Suspend(),
+    checkpoint: Checkpoint = Checkpoint(),
+) -> None:
+    """``steps`` steps of ``seconds`` each, every one journaled as ``<key>/<n>``
+    and marked in the checkpoint, each followed by a durable sleep of ``pause``;
+    then the task's own start and finish (journaled once it has done them all)."""
+    for n in range(steps):
+        if not await checkpoint.done(str(n)):
+            started = note("start", f"{key}/{n}")
+            await asyncio.sleep(seconds)
+            note("finish", f"{key}/{n}", started)
+            await checkpoint.mark(str(n))
+        await suspend.until(datetime.now(timezone.utc) + timedelta(seconds=pause))
+    started = note("start", key)
+    note("finish", key, started)
+
+
+tasks = [work, crash, fan_in, suspender]

@@ -11,7 +11,10 @@ document: what it waits for, since when, and once a signal came, its payload).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from . import scripts
 from .store import Store
@@ -19,6 +22,78 @@ from .store import Store
 MARK = "c:"
 VALUE = "v:"
 POINT = "s:"
+PAYLOAD = "p:"  # a signal point's payload, as the signal carried it (sealed)
+
+
+def point_document(raw: bytes | str | None) -> dict[str, Any] | None:
+    """A suspension point's document (None when absent, dropped or unreadable)."""
+    if not raw:
+        return None
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) and document else None  # pyright: ignore[reportUnknownVariableType]
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """What a run's latest suspension point waits for: a time (``until``, epoch
+    seconds) or a signal (``signal``), since ``since``; ``done`` once satisfied."""
+
+    point: int
+    kind: str  # "time" or "signal"
+    until: float | None
+    signal: str | None
+    since: float | None
+    done: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "point": self.point,
+            "kind": self.kind,
+            "until": self.until,
+            "signal": self.signal,
+            "since": self.since,
+            "done": self.done,
+        }
+
+
+@dataclass(frozen=True)
+class StepsView:
+    """A run's checkpoint as the task page shows it: the names marked, the names
+    of values kept, and the latest suspension point (None: never suspended)."""
+
+    marks: list[str]
+    values: list[str]
+    latest: Suspension | None
+
+
+def describe_steps(fields: Mapping[str, bytes]) -> StepsView:
+    """A checkpoint's fields decoded for display (values are not decoded)."""
+    marks = sorted(n[len(MARK) :] for n in fields if n.startswith(MARK))
+    values = sorted(n[len(VALUE) :] for n in fields if n.startswith(VALUE))
+    latest: Suspension | None = None
+    for name, raw in fields.items():
+        if not name.startswith(POINT) or not name[len(POINT) :].isdigit():
+            continue
+        number, document = int(name[len(POINT) :]), point_document(raw)
+        if document is None or (latest is not None and latest.point > number):
+            continue
+        signal = document.get("signal")
+        latest = Suspension(
+            number,
+            "signal" if isinstance(signal, str) else "time",
+            _number(document.get("until")),
+            signal if isinstance(signal, str) else None,
+            _number(document.get("since")),
+            bool(document.get("done")),
+        )
+    return StepsView(marks, values, latest)
 
 
 class StepStore(Store):

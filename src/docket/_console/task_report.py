@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _codec
 from .._broker import RunRecord
 from .._broker.history import Attempt, attempts
+from .._broker.steps import describe_steps
 from .._codec import JSON, PICKLE
 from .describe import GONE, HIDDEN, brief, describe_message, record_message
 from .entries import FailedTask
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from ..docket import Docket
 
 WAITING = ("scheduled", "queued")
+SUSPENDED = ("scheduled", "queued", "waiting")  # where a suspended run can be
 NOT_SHOWN = "<hidden: a pickled result (--unpickle shows it)>"
 
 
@@ -72,6 +74,17 @@ class TaskReport:
     # None while still awaited) and the keys waiting for this one.
     parents: dict[str, str | None] = field(default_factory=dict[str, str | None])
     followers: list[str] = field(default_factory=list[str])
+    # Suspend: what a suspended run waits for (a time, or a signal) and since when;
+    # Checkpoint: the step names its run marked and the names of values it kept.
+    suspended_since: datetime | None = None
+    suspended_until: datetime | None = None
+    suspended_signal: str | None = None
+    steps: list[str] = field(default_factory=list[str])
+    kept: list[str] = field(default_factory=list[str])
+
+    @property
+    def suspended(self) -> bool:
+        return self.suspended_since is not None
 
     @property
     def awaited(self) -> int:
@@ -105,6 +118,15 @@ class TaskReport:
             "actions": list(self.actions),
             "parents": dict(self.parents),
             "followers": list(self.followers),
+            "suspended": {
+                "since": moment(self.suspended_since),
+                "until": moment(self.suspended_until),
+                "signal": self.suspended_signal,
+            }
+            if self.suspended
+            else None,
+            "steps": list(self.steps),
+            "kept": list(self.kept),
         }
 
 
@@ -206,6 +228,10 @@ async def task_report(docket: Docket, key: str, unsafe: bool = False) -> TaskRep
         failed = await docket.failed_tasks.get(key)
     (progress,) = await broker.views.progress_of([key])
     gate, followers = await broker.gates.get(key), await broker.gates.followers(key)
+    steps = describe_steps(await broker.steps.read(key))
+    latest = steps.latest
+    if latest is None or latest.done or record.state not in SUSPENDED:
+        latest = None
     error, trace = record.error, record.traceback
     if failed is not None:
         error = error or f"{failed.error_type}: {failed.message}"
@@ -228,6 +254,11 @@ async def task_report(docket: Docket, key: str, unsafe: bool = False) -> TaskRep
         actions=_actions(record.state, failed),
         parents={} if gate is None else gate.parents,
         followers=followers,
+        suspended_since=_epoch(latest.since) if latest else None,
+        suspended_until=_epoch(latest.until) if latest else None,
+        suspended_signal=latest.signal if latest else None,
+        steps=steps.marks,
+        kept=steps.values,
     )
 
 

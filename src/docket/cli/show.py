@@ -85,6 +85,19 @@ def report_lines(report: TaskReport) -> list[str]:
     if report.followers:
         lines.append("Followers:")
         lines += _block("\n".join(report.followers))
+    if report.suspended:
+        if report.suspended_signal is not None:
+            what = f"waiting for signal {for_terminal(report.suspended_signal)}"
+        else:
+            what = f"until {local_and_relative(now, report.suspended_until)}"
+        since = relative(now, report.suspended_since or now)
+        lines.append(f"Suspended: {what}, since {since}")
+    if report.steps:
+        lines.append("Checkpoint:")
+        lines += _block("\n".join(report.steps))
+    if report.kept:
+        lines.append("Checkpoint values:")
+        lines += _block("\n".join(report.kept))
     retries = f", {report.retries} retried" if report.retries else ""
     lines.append(f"Attempts: {len(report.attempts)}{retries}")
     for attempt in report.attempts:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, NoReturn
 from uncalled_for import Dependency
 
 from .. import _clock, _defaults
-from .._broker.steps import POINT
+from .._broker.steps import POINT, point_document
 from .._errors import Suspended
 from ._checkpoint import RunSteps
 from ._context import current_execution
@@ -26,17 +26,6 @@ from ._context import current_execution
 # A resumed attempt may arrive this early (a clock a little ahead): still on time.
 _EARLY = _defaults.EARLY_MESSAGE_TOLERANCE.total_seconds()
 _TTL = _defaults.CHECKPOINT_TTL.total_seconds()
-
-
-def point_document(raw: bytes | None) -> dict[str, Any] | None:
-    """A suspension point's document (None when absent or unreadable)."""
-    if not raw:
-        return None
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        return None
-    return document if isinstance(document, dict) and document else None  # pyright: ignore[reportUnknownVariableType]
 
 
 def steps_ttl(until: float | None) -> int:
