@@ -37,6 +37,7 @@ from ._console.snapshot import (
     RunningExecution,
     WorkerInfo,
     build_snapshot,
+    suspended_among,
     worker_infos,
 )
 from ._console.strikes import DocketStrikes
@@ -471,7 +472,10 @@ class Docket(
 
     async def snapshot(self) -> DocketSnapshot:
         view = await self.broker.views.snapshot()
-        return build_snapshot(self, view, await self.workers())
+        snap = build_snapshot(self, view, await self.workers())
+        keys = [e.key for e in (*snap.future, *snap.waiting)]
+        snap.suspended = suspended_among(snap, await self.broker.steps.latest(keys))
+        return snap
 
     @property
     def dead_letters(self) -> DeadLetters:

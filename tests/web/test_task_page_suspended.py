@@ -1,16 +1,12 @@
 """The task page of a suspended task: what it waits for and since when, and the
-step names its checkpoint marked (escaped); ``docket show`` says the same."""
+step names its checkpoint marked (escaped)."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-import pytest
-from typer.testing import CliRunner
-
 from docket import Checkpoint, Docket, Suspend, Worker
-from docket.cli import app
 from tests.conftest import eventually
 from tests.web.test_task_page import client_of
 
@@ -71,22 +67,3 @@ async def test_a_suspended_task_page_says_until_when_and_lists_its_steps(
         assert timedelta(0) <= now - since < timedelta(minutes=1)
         assert document["steps"] == ["sent <welcome>"]
         assert document["kept"] == ["code"]
-
-
-@pytest.mark.usefixtures("restore_logging")
-async def test_docket_show_says_a_task_is_suspended(docket: Docket, backend: str):
-    """``docket show`` prints "Suspended: until <time>, since <when>" and the
-    checkpoint's step names."""
-    if backend != "redis":
-        pytest.skip("the CLI reads a real server")
-    await suspend_nap(docket)
-    url = docket.url
-    result = await asyncio.to_thread(
-        CliRunner().invoke,
-        app,
-        ["show", "nap-1", "--url", url, "--docket", docket.name],
-    )
-    assert result.exit_code == 0, result.output
-    assert "Suspended: until " in result.output
-    assert "Checkpoint:\n  sent <welcome>" in result.output
-    assert "Checkpoint values:\n  code" in result.output

@@ -12,8 +12,9 @@ document: what it waits for, since when, and once a signal came, its payload).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from . import scripts
@@ -36,6 +37,12 @@ def point_document(raw: bytes | str | None) -> dict[str, Any] | None:
     return document if isinstance(document, dict) and document else None  # pyright: ignore[reportUnknownVariableType]
 
 
+def _iso(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    return datetime.fromtimestamp(moment, timezone.utc).isoformat()
+
+
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
@@ -52,14 +59,28 @@ class Suspension:
     since: float | None
     done: bool
 
+    def applies(self, state: str | None, due: float | None) -> bool:
+        """Whether a run in ``state``, due at ``due`` (epoch seconds), is waiting
+        on this point now (and not, say, retried after it was satisfied)."""
+        if self.done:
+            return False
+        if self.kind == "signal":
+            return state == "waiting"
+        return (
+            state in ("scheduled", "queued")
+            and due is not None
+            and self.until is not None
+            and abs(due - self.until) < 1.0
+        )
+
     def as_dict(self) -> dict[str, Any]:
+        """The stable JSON form (times as ISO 8601, UTC)."""
         return {
             "point": self.point,
             "kind": self.kind,
-            "until": self.until,
+            "until": _iso(self.until),
             "signal": self.signal,
-            "since": self.since,
-            "done": self.done,
+            "since": _iso(self.since),
         }
 
 
@@ -96,16 +117,35 @@ def describe_steps(fields: Mapping[str, bytes]) -> StepsView:
     return StepsView(marks, values, latest)
 
 
+def _named(raw: Mapping[Any, bytes]) -> dict[str, bytes]:
+    return {
+        (name.decode(errors="replace") if isinstance(name, bytes) else str(name)): value
+        for name, value in raw.items()
+    }
+
+
 class StepStore(Store):
     """Reading and writing one run's checkpoint."""
 
     async def read(self, key: str) -> dict[str, bytes]:
         """Every field of the checkpoint of ``key``'s run (empty when it has none)."""
-        raw = await self.client.hgetall(self.keys.steps(key))
-        return {
-            (name.decode(errors="replace") if isinstance(name, bytes) else name): value
-            for name, value in raw.items()
-        }
+        return _named(await self.client.hgetall(self.keys.steps(key)))
+
+    async def latest(self, keys: Sequence[str]) -> dict[str, Suspension]:
+        """The latest suspension point of each of ``keys``' runs that has one, in
+        one pipelined round trip (for snapshots; done or not)."""
+        if not keys:
+            return {}
+        pipe = self.backend.pipeline()
+        for key in keys:
+            pipe.hgetall(self.keys.steps(key))
+        found: dict[str, Suspension] = {}
+        for key, raw in zip(keys, await pipe.execute(), strict=True):
+            fields = _named(raw or {})
+            latest = describe_steps(fields).latest if fields else None
+            if latest is not None:
+                found[key] = latest
+        return found
 
     async def write(
         self,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .. import _clock
 from .._broker.listing import DocketView
+from .._broker.steps import Suspension
 from .._codec.message import identity
 from .._handles import DocketHandle, TaskFunction
 from ..execution import Execution, ExecutionState
@@ -46,6 +47,9 @@ class DocketSnapshot:
     # how many, and the first of them (state WAITING).
     waiting_tasks: int = 0
     waiting: Sequence[Execution] = field(default_factory=list[Execution])
+    # Suspend: the tasks among these whose run is suspended, by key: what each
+    # waits for (a time, or a signal) and since when.
+    suspended: dict[str, Suspension] = field(default_factory=dict[str, Suspension])
 
 
 Unknown = Callable[[str], TaskFunction] | None
@@ -103,6 +107,24 @@ def build_snapshot(
     )
 
 
+def suspended_among(
+    snapshot: DocketSnapshot, points: Mapping[str, Suspension]
+) -> dict[str, Suspension]:
+    """The future and waiting tasks of ``snapshot`` whose run waits on its latest
+    suspension point (``points``, by key: ``broker.steps.latest``)."""
+    now = snapshot.taken
+    found: dict[str, Suspension] = {}
+    for execution in [*snapshot.future, *snapshot.waiting]:
+        point = points.get(execution.key)
+        if execution.state is ExecutionState.WAITING:
+            state = "waiting"
+        else:
+            state = "queued" if execution.when <= now else "scheduled"
+        if point is not None and point.applies(state, execution.when.timestamp()):
+            found[execution.key] = point
+    return found
+
+
 def worker_infos(rows: list[tuple[str, float, set[str]]]) -> list[WorkerInfo]:
     return [
         WorkerInfo(name, datetime.fromtimestamp(seen, timezone.utc), tasks)
@@ -115,5 +137,6 @@ __all__ = [
     "RunningExecution",
     "WorkerInfo",
     "build_snapshot",
+    "suspended_among",
     "worker_infos",
 ]

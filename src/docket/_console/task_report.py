@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from ..docket import Docket
 
 WAITING = ("scheduled", "queued")
-SUSPENDED = ("scheduled", "queued", "waiting")  # where a suspended run can be
 NOT_SHOWN = "<hidden: a pickled result (--unpickle shows it)>"
 
 
@@ -230,7 +229,7 @@ async def task_report(docket: Docket, key: str, unsafe: bool = False) -> TaskRep
     gate, followers = await broker.gates.get(key), await broker.gates.followers(key)
     steps = describe_steps(await broker.steps.read(key))
     latest = steps.latest
-    if latest is None or latest.done or record.state not in SUSPENDED:
+    if latest is not None and not latest.applies(record.state, record.when):
         latest = None
     error, trace = record.error, record.traceback
     if failed is not None:

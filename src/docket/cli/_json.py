@@ -29,13 +29,16 @@ def snapshot_json(docket_name: str, snap: View) -> str:
     (or with --unsafe-show-args on a docket without keys), else a placeholder."""
 
     def task(row: Row) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "key": row.entry.key,
             "task": row.function,
             "when": _codec.iso(row.when),
             "arguments": row.entry.arguments,
             "readable": row.entry.readable,
         }
+        if row.suspended is not None:  # Suspend: what its run waits for, since when
+            document["suspended"] = row.suspended.as_dict()
+        return document
 
     document = {
         "docket": docket_name,

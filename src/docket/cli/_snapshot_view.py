@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from .._broker.steps import Suspension
 from .._console.describe import Entry, describe_message
 from .._console.snapshot import WorkerInfo
 
@@ -23,6 +24,7 @@ class Row:
     when: datetime
     worker: str | None = None
     started: datetime | None = None
+    suspended: Suspension | None = None  # its run waits on this point (Suspend)
 
     @property
     def function(self) -> str:
@@ -68,8 +70,17 @@ async def take(
         for fields in view.parked:
             entry = _entry(docket, fields, unsafe)
             future.append(Row(entry, entry.when or taken))
+        points = await docket.broker.steps.latest([row.entry.key for row in future])
+        future = [_suspended(row, points.get(row.entry.key), taken) for row in future]
     total = view.stream_length + view.queue_length
     return View(taken, total, workers, running, future, view.waiting_length)
+
+
+def _suspended(row: Row, point: Suspension | None, now: datetime) -> Row:
+    state = "queued" if row.when <= now else "scheduled"
+    if point is None or not point.applies(state, row.when.timestamp()):
+        return row
+    return Row(row.entry, row.when, suspended=point)
 
 
 def _entry(docket: Docket, fields: dict[bytes, bytes], unsafe: bool) -> Entry:

@@ -94,9 +94,13 @@ def snapshot_table(docket_name: str, snap: View, show_args: bool = False) -> Gri
     for waiting in snap.future:
         style = "cyan" if waiting.when <= now else "yellow"
         cells = [relative(now, waiting.when), waiting.function, waiting.entry.key]
-        table.add_row(
-            *cells, "", "", style=style, detail=_arguments(waiting, show_args)
-        )
+        point = waiting.suspended
+        if point is not None and point.since is not None:  # Suspend.until
+            since = datetime.fromtimestamp(point.since, now.tzinfo)
+            cells += ["(suspended)", relative(now, since)]
+        else:
+            cells += ["", ""]
+        table.add_row(*cells, style=style, detail=_arguments(waiting, show_args))
     return table
 
 

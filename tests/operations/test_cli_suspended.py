@@ -1,0 +1,65 @@
+"""A suspended task in the terminal: ``docket show`` and ``docket snapshot`` say
+what its run waits for and since when (``--json`` too), and ``docket.snapshot()``
+lists it among the suspended."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from typer.testing import CliRunner
+
+from docket import Docket
+from docket.cli import app
+from tests._support.servers import RedisServer
+from tests.web.test_task_page_suspended import suspend_nap
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
+
+
+async def invoke(*args: str) -> str:
+    result = await asyncio.to_thread(CliRunner().invoke, app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+async def test_show_and_snapshot_say_a_task_is_suspended(
+    redis_server: RedisServer, docket_name: str
+):
+    """``show`` prints "Suspended: until <time>, since <when>" and the step names;
+    ``snapshot`` marks the row "(suspended)" with the time since, and its JSON
+    carries what it waits for."""
+    async with Docket(name=docket_name, url=redis_server.url) as docket:
+        await suspend_nap(docket)
+        where = ["--url", redis_server.url, "--docket", docket_name]
+        shown = await invoke("show", "nap-1", *where)
+        assert "Suspended: until " in shown
+        assert "Checkpoint:\n  sent <welcome>" in shown
+        assert "Checkpoint values:\n  code" in shown
+        table = await invoke("snapshot", *where)
+        row = next(line for line in table.splitlines() if "nap-1" in line)
+        assert "(suspended)" in row and "ago" in row
+        document = json.loads(await invoke("snapshot", "--json", *where))
+        (future,) = document["future"]
+        assert future["key"] == "nap-1"
+        assert future["suspended"]["kind"] == "time"
+        assert future["suspended"]["until"] == future["when"].replace(
+            "+00:00", "+00:00"
+        )
+
+
+async def test_the_snapshot_api_lists_suspended_tasks(docket: Docket):
+    """``docket.snapshot().suspended`` maps the key of a suspended task to what
+    it waits for; tasks that merely wait for their time are not in it."""
+    await suspend_nap(docket)
+
+    async def plain() -> None: ...
+
+    docket.register(plain)
+    await docket.add(plain, when=datetime.now(timezone.utc) + timedelta(hours=1))()
+    snap = await docket.snapshot()
+    assert len(snap.future) == 2
+    assert list(snap.suspended) == ["nap-1"]
+    assert snap.suspended["nap-1"].kind == "time"
