@@ -16,9 +16,10 @@ import os
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
-from docket import Checkpoint, Execution, Parents, Suspend, TaskKey
+from docket import Checkpoint, Execution, Parents, Signal, Suspend, TaskKey
 
 LOG_DIR_VARIABLE = "DOCKET_CHAOS_LOG_DIR"
 
@@ -90,4 +91,19 @@ async def suspender(
     note("finish", key, started)
 
 
-tasks = [work, crash, fan_in, suspender]
+async def signalled(
+    n: int,
+    seconds: float,
+    key: str = TaskKey(),
+    payload: Any = Signal("chaos-{n}"),
+) -> None:
+    """Waits for signal chaos-<n>, then works like ``work``; a payload that is not
+    this task's own fails it (so it never counts as finished)."""
+    started = note("start", key)
+    if payload != {"n": n}:
+        raise AssertionError(f"{key} received {payload!r}")
+    await asyncio.sleep(seconds)
+    note("finish", key, started)
+
+
+tasks = [work, crash, fan_in, suspender, signalled]

@@ -20,6 +20,7 @@ from docket import (
     Execution,
     ExecutionCancelled,
     Parents,
+    Signal,
     Worker,
 )
 from docket._redis import open_backend
@@ -226,3 +227,41 @@ async def test_a_group_fans_in_on_the_cluster_within_one_slot(
 
 async def double_it(n: int) -> int:
     return n * 2
+
+
+async def approve(
+    n: int,
+    answer: str = Signal("approve-{n}", timeout=timedelta(minutes=5), default="no"),
+) -> str:
+    return answer
+
+
+@on_cluster
+async def test_signal_waits_on_the_cluster_within_one_slot(
+    docket: Docket, worker: Worker
+):
+    """Signals work on a cluster: the kept signals, the waiter sets and the
+    deadlines share the docket's hash tag (one slot); a signal releases its waiter
+    and a kept one is consumed by the next add."""
+    docket.register(approve)
+    waiting = await docket.add(approve, key="waiting")(1)
+    assert await docket.signal("approve-2", "kept") is False
+    await docket.signal("approve-3", "for later")
+    async with docket.redis() as client:
+        assert isinstance(client, RedisCluster)
+        found = await client.keys(f"*{docket.name}*", target_nodes=client.PRIMARIES)
+        names = {k.decode() for k in found}
+        slots = {client.keyslot(name) for name in names}
+    assert len(slots) == 1
+    suffixes = {name.split(":", 1)[1] for name in names}
+    assert {
+        "gate:waiting",
+        "mailbox:waiters:approve-1",
+        "mailbox:deadlines",
+        "mailbox:kept:approve-2",
+    } <= suffixes
+    assert await docket.signal("approve-1", "yes") is True
+    took = await docket.add(approve, key="took")(2)
+    await worker.run_until_finished()
+    assert await waiting.get_result(timeout=timedelta(seconds=10)) == "yes"
+    assert await took.get_result(timeout=timedelta(seconds=10)) == "kept"

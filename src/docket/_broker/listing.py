@@ -16,6 +16,7 @@ from redis.exceptions import ResponseError
 from .._defaults import SNAPSHOT_CAP
 from .._text import as_text
 from . import scripts
+from .mailbox import Received, decode_waits
 from .store import Store
 
 Fields = dict[bytes, bytes]
@@ -300,15 +301,30 @@ class ViewStore(Store):
         }
         parked: list[dict[bytes, bytes]] = []
         gated: list[dict[bytes, bytes]] = []
+        signals: list[tuple[str, Received]] = []
         if members or waiting:
             pipe = self.backend.pipeline()
             for member in [*members, *waiting]:
                 pipe.hgetall(self.keys.parked(member.decode()))
+            for member in waiting:  # what each waits for (signals: the gate)
+                pipe.hgetall(self.keys.gate(member.decode()))
             found = await pipe.execute()
             parked = [fields for fields in found[: len(members)] if fields]
-            gated = [fields for fields in found[len(members) :] if fields]
+            gated = [f for f in found[len(members) : len(members) + len(waiting)] if f]
+            gates = found[len(members) + len(waiting) :]
+            for member, gate in zip(waiting, gates, strict=True):
+                for wait in decode_waits(gate).values():
+                    if wait.waiting:
+                        signals.append((member.decode(), wait))
         return DocketView(
-            int(length), int(queued), list(entries), holders, parked, int(waits), gated
+            int(length),
+            int(queued),
+            list(entries),
+            holders,
+            parked,
+            int(waits),
+            gated,
+            signals,
         )
 
 
@@ -341,6 +357,10 @@ class DocketView:
     # Tasks waiting for their parents (after=): how many, and the first ones.
     waiting_length: int = 0
     waiting: list[dict[bytes, bytes]] = field(default_factory=list[dict[bytes, bytes]])
+    # Of those, the ones waiting for a signal: (task key, the wait), by key.
+    signals: list[tuple[str, Received]] = field(
+        default_factory=list[tuple[str, Received]]
+    )
 
 
 def _field(entry: dict[Any, Any], name: str) -> Any:

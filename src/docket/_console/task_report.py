@@ -80,6 +80,8 @@ class TaskReport:
     suspended_signal: str | None = None
     steps: list[str] = field(default_factory=list[str])
     kept: list[str] = field(default_factory=list[str])
+    # Signals: each signal the run waits for or waited for.
+    signals: list[SignalState] = field(default_factory=list["SignalState"])
 
     @property
     def suspended(self) -> bool:
@@ -126,6 +128,29 @@ class TaskReport:
             else None,
             "steps": list(self.steps),
             "kept": list(self.kept),
+            "signals": [signal.as_dict() for signal in self.signals],
+        }
+
+
+SIGNAL_STATES = {"w": "waiting", "r": "received", "t": "timed out"}
+
+
+@dataclass(frozen=True)
+class SignalState:
+    """One signal wait of a run: the signal's name, "waiting" / "received" /
+    "timed out", since when it waited, and its timeout."""
+
+    name: str
+    state: str
+    since: datetime | None
+    deadline: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "signal": self.name,
+            "state": self.state,
+            "since": _codec.iso(self.since) if self.since else None,
+            "times_out": _codec.iso(self.deadline) if self.deadline else None,
         }
 
 
@@ -258,7 +283,23 @@ async def task_report(docket: Docket, key: str, unsafe: bool = False) -> TaskRep
         suspended_signal=latest.signal if latest else None,
         steps=steps.marks,
         kept=steps.values,
+        signals=[
+            SignalState(
+                wait.name,
+                SIGNAL_STATES.get(wait.mark, wait.mark),
+                _epoch(wait.since),
+                _epoch(wait.deadline),
+            )
+            for wait in (await broker.mailbox.received(key)).values()
+        ],
     )
 
 
-__all__ = ["HIDDEN", "NOT_SHOWN", "Progress", "TaskReport", "task_report"]
+__all__ = [
+    "HIDDEN",
+    "NOT_SHOWN",
+    "Progress",
+    "SignalState",
+    "TaskReport",
+    "task_report",
+]

@@ -54,5 +54,14 @@ def snapshot_json(docket_name: str, snap: View) -> str:
         ],
         "future": [task(row) for row in sorted(snap.future, key=lambda r: r.when)],
         "workers": [worker_dict(w) for w in snap.workers],
+        "waiting_on_signals": [
+            {
+                "key": wait.key,
+                "signal": wait.signal,
+                "since": _codec.iso(wait.since) if wait.since else None,
+                "times_out": _codec.iso(wait.deadline) if wait.deadline else None,
+            }
+            for wait in snap.signals
+        ],
     }
     return json.dumps(document, indent=2)

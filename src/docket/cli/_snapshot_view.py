@@ -4,7 +4,7 @@ arguments are decoded only as ``_console.describe.describe_message`` allows."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -32,13 +32,29 @@ class Row:
 
 
 @dataclass(frozen=True)
+class SignalWait:
+    """A task waiting for a signal: its key, the signal's name, since when, and
+    its timeout (None: none)."""
+
+    key: str
+    signal: str
+    since: datetime | None
+    deadline: datetime | None
+
+
+@dataclass(frozen=True)
 class View:
     taken: datetime
     total_tasks: int
     workers: Collection[WorkerInfo]
     running: list[Row]
     future: list[Row]
-    waiting: int = 0  # tasks added with after= still waiting for their parents
+    waiting: int = 0  # tasks still waiting (for their parents, or a signal)
+    signals: list[SignalWait] = field(default_factory=list[SignalWait])
+
+
+def _moment(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
 
 
 async def take(
@@ -73,7 +89,11 @@ async def take(
         points = await docket.broker.steps.latest([row.entry.key for row in future])
         future = [_suspended(row, points.get(row.entry.key), taken) for row in future]
     total = view.stream_length + view.queue_length
-    return View(taken, total, workers, running, future, view.waiting_length)
+    signals = [
+        SignalWait(key, wait.name, _moment(wait.since), _moment(wait.deadline))
+        for key, wait in view.signals
+    ]
+    return View(taken, total, workers, running, future, view.waiting_length, signals)
 
 
 def _suspended(row: Row, point: Suspension | None, now: datetime) -> Row:
@@ -88,4 +108,4 @@ def _entry(docket: Docket, fields: dict[bytes, bytes], unsafe: bool) -> Entry:
     return describe_message(docket.codec, fields, unsafe)
 
 
-__all__ = ["Row", "View", "take"]
+__all__ = ["Row", "SignalWait", "View", "take"]

@@ -82,6 +82,18 @@ def report_lines(report: TaskReport) -> list[str]:
         lines.append(f"After: {awaited or total}")
         named = [k + (f" ({s})" if s else "") for k, s in report.parents.items()]
         lines += _block("\n".join(named))
+    for signal in report.signals:  # "waiting on signal X since T" and the like
+        since, name = (
+            relative(now, signal.since) or "unknown",
+            for_terminal(signal.name),
+        )
+        if signal.state == "waiting":
+            text = f"Signal: waiting on signal {name} since {since}"
+            if signal.deadline is not None:
+                text += f", times out {relative(now, signal.deadline)}"
+        else:
+            text = f"Signal: {name} {signal.state} (waited since {since})"
+        lines.append(text)
     if report.followers:
         lines.append("Followers:")
         lines += _block("\n".join(report.followers))

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from .. import _defaults
+from .._text import for_terminal
 from ._app import app
 from ._common import console, fail, run, say
 from ._human import count, local, relative
@@ -57,8 +58,29 @@ def limited(snap: View, task: str | None, limit: int | None) -> View:
         running = running[:limit]
         future = future[: max(limit - len(running), 0)]
     return View(
-        snap.taken, snap.total_tasks, snap.workers, running, future, snap.waiting
+        snap.taken,
+        snap.total_tasks,
+        snap.workers,
+        running,
+        future,
+        snap.waiting,
+        snap.signals,
     )
+
+
+def signal_lines(snap: View) -> list[str]:
+    """One line per task waiting for a signal: its key, the signal, since when
+    (and its timeout), every name escaped."""
+    lines: list[str] = []
+    for wait in snap.signals:
+        line = (
+            f"{for_terminal(wait.key)}: waiting on signal {for_terminal(wait.signal)}"
+            f" since {relative(snap.taken, wait.since) or 'unknown'}"
+        )
+        if wait.deadline is not None:
+            line += f", times out {relative(snap.taken, wait.deadline)}"
+        lines.append(line)
+    return lines
 
 
 def snapshot_table(docket_name: str, snap: View, show_args: bool = False) -> Grid:
@@ -206,5 +228,7 @@ def snapshot(
     everything = len(matching.running) + len(matching.future)
     if shown < everything:
         say(f"Showing {shown:,} of {count(everything, 'task')}: --limit N shows more")
+    for line in signal_lines(snap):
+        say(line)
     if stats and (whole.running or whole.future):
         print_grid(console, stats_table(matching))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .. import _codec
@@ -178,15 +178,20 @@ async def _scheduled(console: Console, offset: int, query: str) -> Section:
     return section
 
 
+Signals = dict[str, list[tuple[str, datetime | None]]]
+
+
 async def _waiting(
     console: Console, query: str
-) -> tuple[Section, dict[str, tuple[list[str], int]]]:
-    """The first page of tasks waiting for their parents (``after=``), with the
-    parents each still waits for and how many it has; a search keeps those whose
-    key contains it or whose task is it."""
+) -> tuple[Section, dict[str, tuple[list[str], int]], Signals]:
+    """The first page of waiting tasks: for their parents (``after=``), with the
+    parents each still waits for and how many it has, or for signals (each name
+    and since when); a search keeps those whose key contains it or whose task is
+    it."""
     broker, codec = console.docket.broker, console.docket.codec
     members = await broker.views.waiting_members(console.settings.page_size)
     section, gates = Section(), {}
+    signals: Signals = {}
     for item in await broker.views.parked_tasks(members):
         row = task_row(item, console.settings.unpickle, codec)
         if query and query not in row.key and query != row.task:
@@ -194,8 +199,17 @@ async def _waiting(
         gate = await broker.gates.get(row.key)
         if gate is not None:
             gates[row.key] = (gate.awaited, len(gate.parents))
+        signals[row.key] = [
+            (wait.name, _epoch(wait.since))
+            for wait in (await broker.mailbox.received(row.key)).values()
+            if wait.waiting
+        ]
         section.rows.append(row)
-    return section, gates
+    return section, gates, signals
+
+
+def _epoch(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, timezone.utc)
 
 
 async def lookup(console: Console, key: str) -> dict[str, Any] | None:
@@ -227,7 +241,7 @@ async def tasks(
     scheduled_offset: int = 0,
 ) -> dict[str, Any]:
     await console.ready()
-    waiting, gates = await _waiting(console, query)
+    waiting, gates, signals = await _waiting(console, query)
     return {
         "query": query,
         "lookup": await lookup(console, query),
@@ -236,6 +250,7 @@ async def tasks(
         "scheduled": await _scheduled(console, scheduled_offset, query),
         "waiting": waiting,
         "gates": gates,
+        "signals": signals,
     }
 
 
@@ -247,6 +262,14 @@ def tasks_json(data: dict[str, Any]) -> dict[str, Any]:
         "queued": data["queued"].as_dict(),
         "scheduled": data["scheduled"].as_dict(),
         "waiting": data["waiting"].as_dict(),
+        "waiting_on_signals": {
+            key: [
+                {"signal": name, "since": _codec.iso(since) if since else None}
+                for name, since in waits
+            ]
+            for key, waits in data["signals"].items()
+            if waits
+        },
     }
 
 

@@ -1,8 +1,9 @@
 """``/tasks``: queued, scheduled and running tasks (with progress), searchable by
-key and task name; cancel, run now, reschedule."""
+key and task name; cancel, run now, reschedule, send a signal."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -98,6 +99,24 @@ async def cancel(request: Request) -> Response:
     return await act(request, "/tasks", body)
 
 
+async def send_signal(request: Request) -> Response:
+    """Send a signal from the dashboard: its name, and a payload written as JSON
+    (empty: None)."""
+
+    async def body(fields: dict[str, str]) -> str:
+        name = required(fields, "name")
+        text = fields.get("payload", "")
+        try:
+            payload = json.loads(text) if text else None
+        except ValueError:
+            raise ValueError("the payload must be JSON (or empty)") from None
+        if await console_of(request).docket.signal(name, payload):
+            return f"Signal {name} sent: a waiting task received it"
+        return f"Signal {name} kept: no task was waiting for it"
+
+    return await act(request, "/tasks", body)
+
+
 async def run_now(request: Request) -> Response:
     async def body(fields: dict[str, str]) -> str:
         key = required(fields, "key")
@@ -131,6 +150,7 @@ def routes() -> list[Route]:
         Route("/tasks", tasks_page),
         Route("/api/tasks", tasks_api),
         Route("/tasks/cancel", cancel, methods=["POST"]),
+        Route("/tasks/signal", send_signal, methods=["POST"]),
         Route("/tasks/run-now", run_now, methods=["POST"]),
         Route("/tasks/reschedule", reschedule, methods=["POST"]),
     ]

@@ -1,0 +1,143 @@
+"""Signals with ``docket worker`` processes on a real redis-server: tasks waiting
+for signals hold no slot (a concurrency-2 worker drains other work at its plain
+rate beside 200 of them), each signalled task runs once with its payload, a signal
+sent before its waiter is added is consumed, and a timeout takes the default."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from docket import Docket
+from tests._support import ROOT
+from tests._support.servers import RedisServer
+from tests._support.signal_tasks import approved, patient, plain
+from tests.conftest import eventually
+
+pytestmark = pytest.mark.slow
+
+WAITERS, OTHERS = 200, 500
+
+
+@pytest.fixture
+def worker_cli(
+    redis_server: RedisServer, docket_name: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``docket worker --concurrency 2`` on the test's docket (killed by its pid
+    at teardown)."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "docket",
+            "worker",
+            "--url",
+            redis_server.url,
+            "--docket",
+            docket_name,
+            "--tasks",
+            "tests._support.signal_tasks:tasks",
+            "--concurrency",
+            "2",
+            "--scheduling-resolution",
+            "50ms",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    yield process
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=10)
+
+
+async def _notes(docket: Docket, kind: str) -> list[Any]:
+    async with docket.redis() as client:
+        raw = await client.lrange(docket.key(f"test-{kind}"), 0, -1)
+    return [json.loads(item) for item in raw]
+
+
+async def _drain(docket: Docket, first: int) -> float:
+    """Add OTHERS plain tasks numbered from ``first``; seconds until all ran."""
+    calls = [docket.call(plain)(first + n) for n in range(OTHERS)]
+    started = time.monotonic()
+    await docket.add_many(calls)
+
+    async def done() -> bool:
+        return len(await _notes(docket, "plain")) >= first + OTHERS
+
+    await eventually(done, timeout=120, interval=0.02)
+    return time.monotonic() - started
+
+
+async def test_waiting_tasks_hold_no_slot_and_each_runs_once_with_its_payload(
+    redis_server: RedisServer,
+    docket_name: str,
+    worker_cli: subprocess.Popen[bytes],
+):
+    """The bar: with 200 tasks waiting for signals, a concurrency-2 worker drains
+    500 other tasks about as fast as with none waiting (a generous ratio); then
+    200 signals, sent concurrently, run each waiter exactly once with its payload;
+    a signal sent before its waiter is added is consumed by it; a timeout runs the
+    task with the default."""
+    async with Docket(name=docket_name, url=redis_server.url) as docket:
+        for task in (plain, approved, patient):
+            docket.register(task)
+
+        async def worker_up() -> bool:
+            return len(await docket.workers()) == 1
+
+        await eventually(worker_up, timeout=30)
+        plain_seconds = await _drain(docket, 0)  # the worker's plain rate
+
+        await docket.add_many(
+            [docket.call(approved, key=f"approved-{n}")(n) for n in range(WAITERS)]
+        )
+        waiting_seconds = await _drain(docket, OTHERS)
+        assert await _notes(docket, "approved") == []  # all still waiting
+        assert waiting_seconds < plain_seconds * 3 + 1.0, (
+            f"{OTHERS} tasks took {waiting_seconds:.2f}s beside {WAITERS} waiting, "
+            f"{plain_seconds:.2f}s alone"
+        )
+
+        sent = await asyncio.gather(
+            *(docket.signal(f"go-{n}", {"n": n, "ok": True}) for n in range(WAITERS))
+        )
+        assert all(sent), "every signal released its waiter"
+        assert await docket.signal("go-early", "before") is False  # kept
+        early = await docket.add(approved, key="approved-early")("early")
+        await docket.add(patient, key="patient")(1)
+
+        async def all_ran() -> bool:
+            return len(await _notes(docket, "approved")) >= WAITERS + 1 and bool(
+                await _notes(docket, "patient")
+            )
+
+        await eventually(all_ran, timeout=60, interval=0.05)
+
+        async def idle() -> bool:  # nothing left that could run a second time
+            snapshot = await docket.snapshot()
+            return not snapshot.running and snapshot.total_tasks == 0
+
+        await eventually(idle, timeout=30)
+        runs = await _notes(docket, "approved")
+        counts = Counter(json.dumps(run[0]) for run in runs)
+        assert all(count == 1 for count in counts.values()), counts.most_common(3)
+        assert len(runs) == WAITERS + 1
+        for n, payload in runs:
+            if n == "early":
+                assert payload == "before"
+            else:
+                assert payload == {"n": n, "ok": True}
+        assert await _notes(docket, "patient") == [[1, "none"]]
+        await early.sync()
+        assert early.state.value == "completed"
