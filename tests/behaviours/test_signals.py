@@ -5,6 +5,7 @@ then run once with its payload; a timeout takes the default or fails the task.""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -25,6 +26,7 @@ FAST = {
     "scheduling_resolution": timedelta(milliseconds=5),
 }
 ran: list[tuple[str, Any]] = []
+KEY, OTHER = "k" * 32, "o" * 32
 
 
 async def publish(
@@ -250,3 +252,49 @@ async def test_a_waiting_task_holds_no_slot(docket: Docket):
     await run(docket)
     assert len(ran) == 5
     assert await state(docket, "holder") is ExecutionState.WAITING
+
+
+async def test_clear_withdraws_waiting_tasks(docket: Docket):
+    """``docket.clear()`` cancels a task waiting for a signal and takes it out of
+    the waiters: a later signal is kept."""
+    await docket.add(publish, key="cleared")("13")
+    assert await docket.clear() >= 1
+    assert await state(docket, "cleared") is ExecutionState.CANCELLED
+    assert await docket.broker.mailbox.waiters("review-13") == []
+    assert await docket.signal("review-13", "late") is False
+
+
+async def test_a_signed_docket_runs_with_a_signed_payload(
+    docket_url: str, docket_name: str
+):
+    """With signing keys, a payload sent by a docket holding them verifies and the
+    task runs with it."""
+    async with Docket(name=docket_name, url=docket_url, signing_keys=[KEY]) as signed:
+        signed.register(publish)
+        await signed.add(publish, key="signed")("14")
+        assert await signed.signal("review-14", {"ok": 1}) is True
+        await run(signed)
+    assert ran == [("14", {"ok": 1})]
+
+
+async def test_a_forged_payload_is_refused_and_logged(
+    docket_url: str, docket_name: str, caplog: pytest.LogCaptureFixture
+):
+    """A payload signed with other keys (a forgery, for this docket) is refused
+    when the task would run: the task does not run with it, and an ERROR line
+    names the signal and the task."""
+    async with (
+        Docket(name=docket_name, url=docket_url, signing_keys=[KEY]) as signed,
+        Docket(name=docket_name, url=docket_url, signing_keys=[OTHER]) as forger,
+    ):
+        signed.register(publish)
+        execution = await signed.add(publish, key="forged")("15")
+        await forger.signal("review-15", {"approved": True})
+        with caplog.at_level(logging.ERROR, logger="docket.signals"):
+            await run(signed)
+        assert ran == []
+        refusals = [r for r in caplog.records if r.name == "docket.signals"]
+        assert refusals and "review-15" in refusals[0].getMessage()
+        assert "forged" in refusals[0].getMessage()
+        await execution.sync()
+        assert execution.state is ExecutionState.FAILED

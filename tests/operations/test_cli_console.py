@@ -203,7 +203,9 @@ def test_snapshot_and_workers_json(redis_server: RedisServer, docket_name: str):
         "running",
         "future",
         "workers",
+        "waiting_on_signals",
     }
+    assert snapshot["waiting_on_signals"] == []
     assert [(f["key"], f["task"]) for f in snapshot["future"]] == [("soon", "quick")]
     workers = json.loads(invoke(url, docket_name, "workers", "ls", "--json").output)
     assert workers["workers"][0]["name"] == "json-worker"

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -28,36 +28,52 @@ WAITERS, OTHERS = 200, 500
 
 
 @pytest.fixture
+def worker_cli_factory(
+    docket_name: str,
+) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
+    """Starts ``docket worker --concurrency 2`` on the test's docket at a URL (each
+    killed by its pid at teardown)."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(url: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "docket",
+                "worker",
+                "--url",
+                url,
+                "--docket",
+                docket_name,
+                "--tasks",
+                "tests._support.signal_tasks:tasks",
+                "--concurrency",
+                "2",
+                "--scheduling-resolution",
+                "50ms",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
 def worker_cli(
-    redis_server: RedisServer, docket_name: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    """``docket worker --concurrency 2`` on the test's docket (killed by its pid
-    at teardown)."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "docket",
-            "worker",
-            "--url",
-            redis_server.url,
-            "--docket",
-            docket_name,
-            "--tasks",
-            "tests._support.signal_tasks:tasks",
-            "--concurrency",
-            "2",
-            "--scheduling-resolution",
-            "50ms",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    yield process
-    if process.poll() is None:
-        process.kill()
-    process.wait(timeout=10)
+    redis_server: RedisServer,
+    worker_cli_factory: Callable[[str], subprocess.Popen[bytes]],
+) -> subprocess.Popen[bytes]:
+    """``docket worker --concurrency 2`` on the session's redis-server."""
+    return worker_cli_factory(redis_server.url)
 
 
 async def _notes(docket: Docket, kind: str) -> list[Any]:
@@ -141,3 +157,37 @@ async def test_waiting_tasks_hold_no_slot_and_each_runs_once_with_its_payload(
         assert await _notes(docket, "patient") == [[1, "none"]]
         await early.sync()
         assert early.state.value == "completed"
+
+
+async def test_waits_and_kept_signals_survive_a_redis_restart(
+    docket_name: str,
+    worker_cli_factory: Callable[[str], subprocess.Popen[bytes]],
+):
+    """Waits and kept signals live only in Redis: after redis-server restarts (AOF)
+    a task that waited before is released by a signal sent after, and a signal
+    kept before is consumed by a task added after; a ``docket worker`` started
+    after the restart runs both once."""
+    server = RedisServer().start()  # durable (AOF, fsync always)
+    try:
+        async with Docket(name=docket_name, url=server.url) as docket:
+            for task in (plain, approved, patient):
+                docket.register(task)
+            await docket.add(approved, key="before")(1)
+            assert await docket.signal("go-2", "kept") is False
+        await asyncio.to_thread(server.restart)
+        async with Docket(name=docket_name, url=server.url) as docket:
+            assert await docket.signal("go-1", "after") is True
+            await docket.add(approved, key="after")(2)
+            worker = worker_cli_factory(server.url)
+
+            async def both_ran() -> bool:
+                return len(await _notes(docket, "approved")) >= 2
+
+            await eventually(both_ran, timeout=30)
+            assert sorted(await _notes(docket, "approved")) == [
+                [1, "after"],
+                [2, "kept"],
+            ]
+            worker.kill()
+    finally:
+        server.close()
