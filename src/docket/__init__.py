@@ -3,6 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from . import testing
+from ._errors import DocketError, QueueFull
 from .agenda import Agenda
 from .annotations import Logged
 from .dependencies import (
@@ -19,8 +20,10 @@ from .dependencies import (
     Depends,
     ExponentialRetry,
     Isolated,
+    MaxQueued,
     Parents,
     Perpetual,
+    Priority,
     Progress,
     RateLimit,
     Retry,
@@ -69,15 +72,19 @@ __all__ = [
     "Depends",
     "Disposition",
     "Docket",
+    "DocketError",
     "Execution",
     "ExecutionCancelled",
     "ExecutionState",
     "ExponentialRetry",
     "Isolated",
     "Logged",
+    "MaxQueued",
     "Parents",
     "Perpetual",
+    "Priority",
     "Progress",
+    "QueueFull",
     "RateLimit",
     "Retry",
     "Shared",

@@ -29,6 +29,12 @@ MESSAGE_BATCH = 1000  # most messages per read or redelivery sweep
 # tasks typically finish within READ_AHEAD_BELOW (see _worker/claiming.py).
 READ_AHEAD = 10
 READ_AHEAD_BELOW = timedelta(milliseconds=20)
+# While priority lanes hold tasks, a worker reads at most this many ahead, so a
+# task of a higher priority never waits behind more than these (_worker/claiming.py).
+LANES_READ_AHEAD = 1
+# Aging: a task's effective priority rises one level per this long waited since it
+# became due (Worker(priority_aging=...); docs/priorities-and-fairness.md).
+PRIORITY_AGING = timedelta(seconds=60)
 REDELIVERY_TIMEOUT = timedelta(minutes=5)
 RECONNECTION_DELAY = timedelta(seconds=5)
 MINIMUM_CHECK_INTERVAL = timedelta(milliseconds=250)

@@ -88,6 +88,27 @@ class UnknownParent(LookupError):
     with ``docket.CycleError``, the dependency engine's.)"""
 
 
+# Refusing an add.
+
+
+class DocketError(Exception):
+    """The base of the errors Docket raises when it refuses a request of yours
+    (catch it to handle any of them)."""
+
+
+class QueueFull(DocketError):
+    """An add (or replace) refused because its task type has ``MaxQueued(n)`` and
+    ``n`` of its tasks already wait (queued or scheduled, not running): nothing was
+    written. ``task``, ``limit`` and ``key`` say which."""
+
+    def __init__(self, task: str, limit: int, key: str) -> None:
+        self.task, self.limit, self.key = task, limit, key
+        super().__init__(
+            f"{task!r} already has {limit} tasks waiting (MaxQueued({limit})); "
+            f"{key!r} was not added"
+        )
+
+
 # Stopping a worker.
 
 

@@ -64,7 +64,7 @@ class DocketHandle(Protocol):
         ...
 
     def replace(
-        self, function: str, when: datetime, key: str
+        self, function: str, when: datetime, key: str, *, priority: int | None = None
     ) -> Callable[..., Awaitable[object]]:
         """Schedule ``function`` under ``key``, replacing it (see ``Docket.replace``)."""
         ...
@@ -113,6 +113,9 @@ class TaskCall:
     # Workflows: the parent keys it waits for, and what a parent's failure does.
     after: tuple[str, ...] = ()
     on_parent_failure: str = "cancel"
+    # Its priority (1 lowest .. 9 highest); None: the task's default (5 unless it
+    # declares Priority(n)).
+    priority: int | None = None
 
 
 __all__ = ["CancelHook", "DocketHandle", "TaskFunction", "WorkerHandle", "TaskCall"]

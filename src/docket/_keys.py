@@ -39,6 +39,7 @@ OWN_NAMES = frozenset(
         "worker-capacity",
         "paused",
         "waiting",
+        "lanes",
     }
 )
 OWN_FAMILIES = (
@@ -63,6 +64,9 @@ OWN_FAMILIES = (
     "steps:",
     # Signals: kept signals, the waiters of a signal, the timeouts (_mailbox.lua).
     "mailbox:",
+    # Priorities: the lane of each priority, the keys a MaxQueued task type holds.
+    "lane:",
+    "queued:",
     # Admission-control keys of a docket scoped by its name (P:<kind>:<tag>).
     "concurrency:",
     "debounce:",
@@ -255,6 +259,19 @@ class Keyspace:
     def waiting(self) -> str:
         """Every task waiting for its parents now (a sorted set by due time)."""
         return f"{self.prefix}:waiting"
+
+    @property
+    def lanes(self) -> str:
+        """The priority lanes that hold a task (a set of priorities; ``_lanes.lua``)."""
+        return f"{self.prefix}:lanes"
+
+    def lane(self, priority: int) -> str:
+        """The due tasks of ``priority`` (not 5) waiting to be dispatched, by due time."""
+        return f"{self.prefix}:lane:{priority}"
+
+    def queued_of(self, task: str) -> str:
+        """The keys of a ``MaxQueued`` task type that may still wait (by due time)."""
+        return f"{self.prefix}:queued:{task}"
 
     def gate(self, task_key: str) -> str:
         """What the task added with ``after=`` waits for (see ``_gates.lua``)."""

@@ -306,6 +306,7 @@ class Docket(
         *,
         after: After = None,
         on_parent_failure: str = "cancel",
+        priority: int | None = None,
     ) -> Callable[P, Awaitable[Execution]]: ...
 
     @overload
@@ -317,6 +318,7 @@ class Docket(
         *,
         after: After = None,
         on_parent_failure: str = "cancel",
+        priority: int | None = None,
     ) -> Callable[..., Awaitable[Execution]]: ...
 
     def add(
@@ -327,12 +329,15 @@ class Docket(
         *,
         after: After = None,
         on_parent_failure: str = "cancel",
+        priority: int | None = None,
     ) -> Callable[..., Awaitable[Execution]]:
         """Schedule ``function`` at ``when`` (default now) under ``key`` (default
         uuid7); with ``after=`` (keys, Executions, Groups) it waits until each of
-        those has ended (see docs/workflows.md)."""
+        those has ended (see docs/workflows.md). ``priority`` (1 lowest .. 9
+        highest; default: the task's ``Priority``, else 5) orders it among due
+        tasks (docs/priorities-and-fairness.md)."""
         parents, policy = parent_keys(after), check_policy(on_parent_failure)
-        return Placer(self, function, when, key, False, parents, policy)
+        return Placer(self, function, when, key, False, parents, policy, priority)
 
     @overload
     def replace(
@@ -343,6 +348,7 @@ class Docket(
         *,
         after: After = None,
         on_parent_failure: str = "cancel",
+        priority: int | None = None,
     ) -> Callable[P, Awaitable[Execution]]: ...
 
     @overload
@@ -354,6 +360,7 @@ class Docket(
         *,
         after: After = None,
         on_parent_failure: str = "cancel",
+        priority: int | None = None,
     ) -> Callable[..., Awaitable[Execution]]: ...
 
     def replace(
@@ -364,11 +371,12 @@ class Docket(
         *,
         after: After = None,
         on_parent_failure: str = "cancel",
+        priority: int | None = None,
     ) -> Callable[..., Awaitable[Execution]]:
         """Schedule ``function`` under ``key``, removing any pending copy of it
         (tasks waiting for ``key`` wait for this new run)."""
         parents, policy = parent_keys(after), check_policy(on_parent_failure)
-        return Placer(self, function, when, key, True, parents, policy)
+        return Placer(self, function, when, key, True, parents, policy, priority)
 
     @overload
     def call(
@@ -379,6 +387,7 @@ class Docket(
         *,
         after: After = None,
         on_parent_failure: str = "cancel",
+        priority: int | None = None,
     ) -> Callable[P, TaskCall]: ...
 
     @overload
@@ -390,6 +399,7 @@ class Docket(
         *,
         after: After = None,
         on_parent_failure: str = "cancel",
+        priority: int | None = None,
     ) -> Callable[..., TaskCall]: ...
 
     def call(
@@ -400,6 +410,7 @@ class Docket(
         *,
         after: After = None,
         on_parent_failure: str = "cancel",
+        priority: int | None = None,
     ) -> Callable[..., TaskCall]:
         """Like ``add``, but the returned function captures its arguments as a
         ``TaskCall`` for ``add_many``/``replace_many`` (nothing is written).
@@ -407,7 +418,7 @@ class Docket(
         The task is resolved and registered, and ``when`` (default now) and ``key``
         (default a fresh uuid7) are fixed at this moment."""
         parents, policy = parent_keys(after), check_policy(on_parent_failure)
-        return make_call(self, function, when, key, parents, policy)
+        return make_call(self, function, when, key, parents, policy, priority)
 
     async def add_many(
         self, calls: Iterable[TaskCall], *, chunk_size: int | None = 1000

@@ -27,6 +27,7 @@ from ._codec.message import (
     identity,
     open_arguments,
 )
+from ._errors import QueueFull
 from ._handles import DocketHandle, TaskCall, TaskFunction
 from ._progress import ExecutionProgress, ProgressEvent
 from ._results import ExecutionOutcome
@@ -122,6 +123,8 @@ class Execution(ExecutionOutcome):
         self.on_parent_failure = "cancel"
         # The parents a WAITING execution still waits for (get_execution fills it).
         self.waiting_on: list[str] = []
+        self.priority = 5  # 1 (lowest) .. 9 (highest)
+        self.max_queued: int | None = None  # its task's MaxQueued(n), if any
 
     @property
     def docket(self) -> DocketHandle:
@@ -174,6 +177,7 @@ class Execution(ExecutionOutcome):
             self._generation,
             self._args,
             self._kwargs,
+            self.priority,
         )
         if tracing_enabled():
             propagate.inject(message, setter=message_setter)
@@ -188,16 +192,13 @@ class Execution(ExecutionOutcome):
         redelivered: bool = False,
         message_id: bytes | None = None,
     ) -> Self:
-        """Rebuild from message fields without touching Redis.
-
-        Raises ``MalformedMessage`` for a broken envelope or arguments of the wrong
-        shape, ``UnverifiedMessage`` (before decoding anything) for arguments the
-        docket's codec does not trust, and whatever decoding raises for an
-        unreadable payload."""
+        """Rebuild from message fields without touching Redis. Raises
+        ``MalformedMessage`` for a broken envelope or arguments of the wrong shape,
+        ``UnverifiedMessage`` (before decoding anything) for arguments the docket's
+        codec does not trust, and whatever decoding raises for an unreadable payload."""
         decoded = decode_message(message)
         args, kwargs = open_arguments(docket.codec, decoded)
-        has_trace = b"traceparent" in message
-        return cls(
+        execution = cls(
             docket=docket,
             function=function,
             args=args,
@@ -206,13 +207,15 @@ class Execution(ExecutionOutcome):
             when=decoded.when,
             attempt=decoded.attempt,
             trace_context=propagate.extract(message, getter=message_getter)
-            if has_trace
+            if b"traceparent" in message
             else None,
             redelivered=redelivered,
             function_name=decoded.function,
             generation=decoded.generation,
             message_id=message_id,
         )
+        execution.priority = decoded.priority
+        return execution
 
     @classmethod
     async def from_message(
@@ -325,6 +328,8 @@ class Execution(ExecutionOutcome):
                 self._docket.ttl_seconds,
                 _codec.iso(_codec.now()),
             )
+        if self.max_queued is not None and not moving:  # MaxQueued (_lanes.lua)
+            gate += (("~maxqueued", str(self.max_queued)),)
         if signal_parameters(self._function):
             now = _clock.time()
             waits = call_waits(self._function, self._args, self._kwargs, now)
@@ -338,8 +343,9 @@ class Execution(ExecutionOutcome):
             self.state = _GATED[placed]
             self.disposition = Disposition.SCHEDULED
             return self.disposition
-        refused = refusal(placed, self._key) if self.after else None
-        if refused is not None:
+        if placed == "FULL":  # MaxQueued: as many of its task already wait
+            raise QueueFull(self._function_name, self.max_queued or 0, self._key)
+        if self.after and (refused := refusal(placed, self._key)) is not None:
             raise refused
         if placed == "SUPERSEDED":  # a newer generation holds the key: it stands
             self.disposition = Disposition.SUPERSEDED

@@ -124,6 +124,7 @@ class Worker:
         isolated_processes: int | None = None,
         max_tasks_per_child: int = 0,
         pools: Mapping[str, int] | None = None,
+        priority_aging: timedelta = _defaults.PRIORITY_AGING,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -135,6 +136,7 @@ class Worker:
             ("redelivery_timeout", redelivery_timeout),
             ("minimum_check_interval", minimum_check_interval),
             ("scheduling_resolution", scheduling_resolution),
+            ("priority_aging", priority_aging),
         ):
             if value <= timedelta(0):
                 raise ValueError(f"{label} must be positive, got {value}")
@@ -160,6 +162,8 @@ class Worker:
         self.fallback_task: TaskFunction = fallback_task or default_fallback_task
         self.dependencies = worker_dependencies(dependencies)
         self.message_batch = message_batch
+        # Priorities: a waiting task rises one level per this long (dispatch.lua).
+        self.priority_aging = priority_aging
         # Isolated tasks (docs/isolation.md): the default pool's size (None: one
         # child per CPU), calls before a child is replaced (0: never), named pools.
         self.isolated_processes, self.max_tasks_per_child, self.pools = (

@@ -183,10 +183,16 @@ def test_signatures_match_pydocket_027() -> None:
     """The parameters (names, kinds, defaults) of the 0.27 additions."""
     from docket import CallArgument, TaskCall, Worker
 
-    # ours adds keyword-only workflow parameters (after=, on_parent_failure=) after
+    # ours adds keyword-only workflow parameters (after=, on_parent_failure=) and
+    # priority= after
     call = _parameters(Docket.call)
     assert call[:4] == ["self", "function", "when=None", "key=None"]
-    assert call[4:] == ["*", "after=None", "on_parent_failure='cancel'"]
+    assert call[4:] == [
+        "*",
+        "after=None",
+        "on_parent_failure='cancel'",
+        "priority=None",
+    ]
     for method in (Docket.add_many, Docket.replace_many):
         assert _parameters(method) == ["self", "calls", "*", "chunk_size=1000"]
     assert _parameters(TaskCall) == [
@@ -198,6 +204,7 @@ def test_signatures_match_pydocket_027() -> None:
         "function_name=None",
         "after=()",  # ours: workflows
         "on_parent_failure='cancel'",
+        "priority=None",  # ours: priorities
     ]
     assert _parameters(CallArgument)[:2] == ["parameter=None", "optional=False"]
     assert _parameters(Worker.validate_task_dependencies) == [

@@ -16,6 +16,7 @@ from .dead import DeadStore
 from .events import EventStore
 from .failed import FailedStore
 from .gates import GateStore
+from .lanes import LaneStore
 from .listing import ViewStore
 from .mailbox import MailboxStore
 from .pauses import PauseStore
@@ -65,6 +66,7 @@ class Broker(BrokerBase):
         self.gates = GateStore(self)
         self.steps = StepStore(self)
         self.mailbox = MailboxStore(self)
+        self.lanes = LaneStore(self)
 
     async def aclose(self) -> None:
         """Give back the connection the autopipeline holds (the backend stays open)."""

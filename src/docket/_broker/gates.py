@@ -86,11 +86,19 @@ def check_policy(policy: str) -> str:
 
 
 def gate_fields(
-    parents: tuple[str, ...], policy: str, ttl: int, now: str
+    parents: tuple[str, ...],
+    policy: str,
+    ttl: int,
+    now: str,
+    max_queued: int | None = None,
 ) -> tuple[tuple[str, str], ...]:
-    """The "~" pairs of a gated schedule.lua call (see its header)."""
+    """The "~" pairs of an add's schedule.lua call (see its header): a gate when it
+    has ``parents``, and its task's MaxQueued limit (``_lanes.lua``) when set."""
     pairs = [("~after", parent) for parent in parents]
-    pairs += [("~policy", policy), ("~ttl", str(ttl)), ("~now", now)]
+    if parents:
+        pairs += [("~policy", policy), ("~ttl", str(ttl)), ("~now", now)]
+    if max_queued is not None:
+        pairs.append(("~maxqueued", str(max_queued)))
     return tuple(pairs)
 
 

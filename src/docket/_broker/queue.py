@@ -241,17 +241,19 @@ class QueueStore(Store):
             await pipe.execute()
 
     async def pending_work(self, due_by: float | None = None) -> bool:
-        """Whether anything waits in the stream or the future queue (with
-        ``due_by``, only queued tasks due by then count). Tasks waiting for a
-        signal do not count: they wait for something outside the docket."""
+        """Whether anything waits in the stream, on a priority lane or in the
+        future queue (with ``due_by``, only queued tasks due by then count).
+        Tasks waiting for a signal do not count: they wait for something outside
+        the docket."""
         pipe = self.backend.pipeline()
         pipe.xlen(self.keys.stream)
         if due_by is None:
             pipe.zcard(self.keys.queue)
         else:
             pipe.zcount(self.keys.queue, "-inf", due_by)
-        stream_length, queued = await pipe.execute()
-        return bool(stream_length) or bool(queued)
+        pipe.smembers(self.keys.lanes)
+        stream_length, queued, lanes = await pipe.execute()
+        return bool(stream_length) or bool(queued) or bool(lanes)
 
     async def next_due(self) -> float | None:
         """When the earliest task of the future queue is due, or the earliest

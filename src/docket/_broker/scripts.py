@@ -90,13 +90,13 @@ class Script:
         return result
 
 
-SCHEDULE = Script("schedule", includes=["_gates", "_steps", "_mailbox"])
+SCHEDULE = Script("schedule", includes=["_lanes", "_gates", "_steps", "_mailbox"])
 CLAIM = Script("claim")
-SETTLE = Script("settle", includes=["_gates", "_steps"])
-CANCEL = Script("cancel", includes=["_gates", "_steps"])
-STREAM_DUE = Script("stream_due", includes=["_gates", "_steps", "_runs", "_mailbox"])
-CLEAR = Script("clear", includes=["_gates", "_steps", "_runs"])
-DEAD_LETTER = Script("dead_letter", includes=["_gates", "_steps", "_runs"])
+SETTLE = Script("settle", includes=["_lanes", "_gates", "_steps"])
+CANCEL = Script("cancel", includes=["_lanes", "_gates", "_steps"])
+STREAM_DUE = Script("stream_due", includes=["_lanes", "_gates", "_steps", "_runs", "_mailbox"])
+CLEAR = Script("clear", includes=["_lanes", "_gates", "_steps", "_runs"])
+DEAD_LETTER = Script("dead_letter", includes=["_lanes", "_gates", "_steps", "_runs"])
 # A run's checkpoint: Checkpoint and Suspend (see docket._broker.steps).
 STEPS_WRITE = Script("steps_write", includes=["_steps"])
 # Signals: delivering one, taking a kept one (see docket._broker.mailbox).
@@ -104,6 +104,8 @@ SIGNAL = Script("signal", includes=["_gates", "_mailbox"])
 DEAD_PAGE = Script("dead_page")
 SCAN_FAILED = Script("failed_scan")
 SCHEDULED_SEARCH = Script("scheduled_search")
+# Priority lanes: moving the best waiting tasks into the stream for a worker.
+DISPATCH = Script("dispatch", includes=["_lanes"])
 # Admission control; see docket._broker.admission.
 CONCURRENCY_ACQUIRE = Script("concurrency_acquire", includes=["_concurrency"])
 CONCURRENCY_RELEASE = Script("concurrency_release", includes=["_concurrency"])

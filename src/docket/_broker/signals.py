@@ -27,7 +27,7 @@ class Signal:
     """``cancel`` (with the task key), ``wake`` (the earliest due time moved) or
     ``paused`` (a task type was paused or resumed)."""
 
-    kind: Literal["cancel", "wake", "paused"]
+    kind: Literal["cancel", "wake", "paused", "lanes"]
     key: str = ""
 
 
@@ -74,8 +74,11 @@ class WorkerSignals:
         if channel == keys.wake:
             # Also the cancel channel of a task keyed "wake": a cancel carries the
             # key, a wake-up the due time.
-            if as_text(message["data"]) == "wake":
+            data = as_text(message["data"])
+            if data == "wake":
                 return Signal("cancel", "wake")
+            if data == "lanes":  # a priority lane went from empty to not (_lanes.lua)
+                return Signal("lanes")
             return Signal("wake")
         if channel == keys.pause_signal:
             if as_text(message["data"]) == "paused":  # a cancel of the task keyed so

@@ -24,6 +24,26 @@ from .._errors import MalformedMessage as MalformedMessage
 from .._errors import UnverifiedMessage as UnverifiedMessage
 from . import JSON, PICKLE, TASK, Codec, Sealed, UnverifiedPayload
 
+LOWEST_PRIORITY, DEFAULT_PRIORITY, HIGHEST_PRIORITY = 1, 5, 9
+
+
+def check_priority(priority: object, what: str = "priority") -> int:
+    """A priority given by a caller: an int from 1 (lowest) to 9 (highest), or a
+    clear error (TypeError for anything but an int, a bool included; ValueError
+    out of range), raised before anything is written."""
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise TypeError(
+            f"{what} must be an int from {LOWEST_PRIORITY} (lowest) to "
+            f"{HIGHEST_PRIORITY} (highest), got {type(priority).__name__} "
+            f"{priority!r}"
+        )
+    if not LOWEST_PRIORITY <= priority <= HIGHEST_PRIORITY:
+        raise ValueError(
+            f"{what} must be from {LOWEST_PRIORITY} (lowest) to "
+            f"{HIGHEST_PRIORITY} (highest), got {priority}"
+        )
+    return priority
+
 
 @dataclass(frozen=True, slots=True)
 class TaskMessage:
@@ -38,6 +58,9 @@ class TaskMessage:
     signature: bytes | None = None
     # The exact bytes of the signed envelope fields: function, key, when, attempt.
     envelope: tuple[bytes | None, ...] = ()
+    # 1 (lowest) .. 9 (highest); written only when not 5. Not signed: it orders
+    # the work, it never changes what runs.
+    priority: int = 5
 
 
 def encode_message(
@@ -49,6 +72,7 @@ def encode_message(
     generation: int,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    priority: int = 5,
 ) -> dict[bytes, bytes]:
     """The stream fields of one task message, signed when the codec signs."""
     envelope = (function.encode(), key.encode(), when.encode(), str(attempt).encode())
@@ -67,6 +91,8 @@ def encode_message(
         message[b"serializer"] = sealed.serializer.encode()
     if sealed.signature is not None:
         message[b"signature"] = sealed.signature
+    if priority != 5:
+        message[b"priority"] = str(priority).encode()
     return message
 
 
@@ -130,11 +156,14 @@ def decode_message(fields: Mapping[bytes, bytes]) -> TaskMessage:
         generation = int(fields.get(b"generation", b"0"))
         args, kwargs = fields[b"args"], fields[b"kwargs"]
         serializer = fields.get(b"serializer", b"pickle").decode()
+        raw_priority = fields.get(b"priority")
+        priority = 5 if raw_priority is None else int(raw_priority)
     except (KeyError, ValueError):  # UnicodeDecodeError is a ValueError too
         return _decode_carefully(fields)
     if (
         key
         and function
+        and 1 <= priority <= 9
         and attempt >= 1
         and generation >= 0
         and when.tzinfo is not None
@@ -151,6 +180,7 @@ def decode_message(fields: Mapping[bytes, bytes]) -> TaskMessage:
             serializer,
             fields.get(b"signature") or None,
             (raw_function, raw_key, raw_when, raw_attempt),
+            priority,
         )
     return _decode_carefully(fields)
 
@@ -163,6 +193,9 @@ def _decode_carefully(fields: Mapping[bytes, bytes]) -> TaskMessage:
     if not function:
         raise MalformedMessage("the 'function' field is empty")
     serializer = _text(fields, "serializer") if b"serializer" in fields else PICKLE
+    priority = _integer(fields, "priority", 5, 1)
+    if priority > 9:
+        raise MalformedMessage(f"the 'priority' field is above 9: {priority}")
     return TaskMessage(
         key=key,
         function=function,
@@ -176,6 +209,7 @@ def _decode_carefully(fields: Mapping[bytes, bytes]) -> TaskMessage:
         envelope=tuple(
             fields.get(f) for f in (b"function", b"key", b"when", b"attempt")
         ),
+        priority=priority,
     )
 
 
@@ -212,6 +246,8 @@ def resealed_message(
         fields[b"serializer"] = sealed.serializer.encode()
     if sealed.signature is not None:
         fields[b"signature"] = sealed.signature
+    if message.priority != 5:
+        fields[b"priority"] = str(message.priority).encode()
     return fields
 
 
@@ -267,10 +303,12 @@ def identity(fields: Mapping[bytes, bytes]) -> tuple[str, str, int]:
 
 
 __all__ = [
+    "DEFAULT_PRIORITY",
     "MalformedMessage",
     "TaskMessage",
     "UnverifiedMessage",
     "check_arguments",
+    "check_priority",
     "decode_message",
     "encode_message",
     "identity",

@@ -21,13 +21,15 @@ from .. import _codec
 from .. import instrumentation as m
 from .._broker import Broker, ScheduleRequest
 from .._broker.gates import CycleError
-from .._errors import UnknownParent
+from .._codec.message import check_priority
+from .._errors import QueueFull, UnknownParent
 from .._handles import DocketHandle, TaskCall, TaskFunction
 from .._keys import GeneratedKey, check_task_key, uuid7
 from .._states import Disposition
 from ..execution import Execution
 from ..instrumentation import span, tracing_enabled
 from ..strikelist import StrikeList
+from .priorities import task_defaults
 
 logger = logging.getLogger("docket.docket")
 
@@ -154,6 +156,8 @@ class Placer:
         "_replace",
         "_after",
         "_policy",
+        "_priority",
+        "_max_queued",
     )
 
     def __init__(
@@ -165,12 +169,17 @@ class Placer:
         replace: bool,
         after: tuple[str, ...] = (),
         on_parent_failure: str = "cancel",
+        priority: int | None = None,
     ) -> None:
+        if priority is not None:
+            check_priority(priority)
         self._docket = docket
         self._after, self._policy = after, on_parent_failure
         self._task, self._name = resolve(docket, function)
         self._when, self._key = fixed_when(when), fixed_key(key)
         self._replace = replace
+        default, self._max_queued = task_defaults(self._task)
+        self._priority = default if priority is None else priority
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Execution:
         docket, replace = self._docket, self._replace
@@ -188,6 +197,7 @@ class Placer:
         )
         if self._after:  # a gated add (docket._producer.workflows)
             execution.after, execution.on_parent_failure = self._after, self._policy
+        execution.priority, execution.max_queued = self._priority, self._max_queued
         if tracing_enabled():
             return await _schedule_traced(docket, execution, replace)
         if not struck(docket, execution):
@@ -218,11 +228,14 @@ def make_call(
     key: str | None,
     after: tuple[str, ...] = (),
     on_parent_failure: str = "cancel",
+    priority: int | None = None,
 ) -> Callable[..., TaskCall]:
     """A function that captures its arguments as a TaskCall (no I/O, no pickling).
 
     The task is resolved (and registered) and ``when`` and ``key`` are fixed now, so
     every TaskCall it returns shares them."""
+    if priority is not None:
+        check_priority(priority)
     task, name = resolve(docket, function)
     at, under = fixed_when(when), fixed_key(key)
     # A call made from a function names no alias: its messages name the function.
@@ -230,7 +243,15 @@ def make_call(
 
     def capture(*args: Any, **kwargs: Any) -> TaskCall:
         return TaskCall(
-            task, args, dict(kwargs), under, at, alias, after, on_parent_failure
+            task,
+            args,
+            dict(kwargs),
+            under,
+            at,
+            alias,
+            after,
+            on_parent_failure,
+            priority,
         )
 
     return capture
@@ -313,6 +334,11 @@ def _execution(docket: ProducingDocket, call: TaskCall) -> Execution:
     if call.after:
         execution.after = call.after
         execution.on_parent_failure = call.on_parent_failure
+    default, execution.max_queued = task_defaults(call.function)
+    if call.priority is None:
+        execution.priority = default
+    else:
+        execution.priority = check_priority(call.priority, "TaskCall.priority")
     return execution
 
 
@@ -323,7 +349,7 @@ def _record(
         if isinstance(outcome, str):
             try:
                 execution.scheduled(outcome, request.immediate)
-            except (CycleError, UnknownParent) as refused:  # a gated add refused
+            except (CycleError, UnknownParent, QueueFull) as refused:  # refused
                 execution.disposition = Disposition.FAILED
                 execution.schedule_exception = refused
         else:

@@ -37,6 +37,7 @@ async def _listen_once(session: Session, backoff: Backoff) -> None:
     async with session.broker.signals.open() as signals:
         session.listening.set()
         session.pauses_changed.set()  # a pause may have been missed meanwhile
+        session.lanes = True  # and a lane's first task: the next read dispatches
         reached(session, "listen for cancellations and wake-ups")
         backoff.reset()
         while not session.stop.is_set():
@@ -48,6 +49,8 @@ async def _listen_once(session: Session, backoff: Backoff) -> None:
                 await _run_hooks(session, signal.key)
             elif signal.kind == "paused":
                 session.pauses_changed.set()
+            elif signal.kind == "lanes":
+                session.lanes = True
             else:
                 session.wake_scheduler.set()
 

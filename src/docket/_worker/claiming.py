@@ -33,6 +33,8 @@ def read_ahead(session: Session) -> int:
     """How many messages beyond the free slots to hold: none while tasks are long."""
     if session.typical_duration > READ_AHEAD_BELOW:
         return 0
+    if session.lanes:  # a late high-priority task waits behind these at most
+        return min(session.worker.concurrency, _defaults.LANES_READ_AHEAD)
     return min(session.worker.concurrency, _defaults.READ_AHEAD)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from uncalled_for import get_annotation_dependencies, get_dependency_parameters
 
-from .. import _defaults
+from .. import _clock, _defaults
 from .. import instrumentation as m
 from .._broker import Broker
 from .._redis.faults import AccessDenied, Backoff, Fault, classify
@@ -152,6 +152,9 @@ async def run_session(
         # reaching Redis: its sweep waits for its first renewal and the grace.
         troubled=not first,
     )
+    # Until a read says otherwise, the stream's oldest waiting task counts as due
+    # now (lane tasks then go first only when they rank above priority 5).
+    session.stream_head = _clock.time()
     if not pulse.announced:  # once per worker, not per session
         pulse.announced = True
         report.worker_started(session)

@@ -21,6 +21,7 @@ import time
 
 from .. import _clock, _defaults
 from .._broker import Sweep
+from . import lanes
 from .claiming import read_ahead, start, take_buffered
 from .resilience import keep_running, reached
 from .session import FIRST_FINISH_POLL_MS, Running, Session, wait_for
@@ -72,8 +73,9 @@ async def _loop(session: Session) -> None:
         if free > 0 and time.monotonic() >= next_sweep:
             next_sweep = time.monotonic() + _reclaim_interval(session)
             sweep = await _sweep(session, min(free, worker.message_batch))
-            if sweep.deliveries:
-                await start(session, sweep.deliveries, sweep.suspects, keep=False)
+            taken = lanes.sort_in(session, sweep.deliveries, 0, fresh=False)
+            if taken:
+                await start(session, taken, sweep.suspects, keep=False)
                 continue
         count = min(wanted, worker.message_batch)
         # With every slot taken, only look (a read ahead); else wait for work. A
@@ -82,12 +84,15 @@ async def _loop(session: Session) -> None:
         finishing = not session.forever
         block = block_ms if free > 0 and not finishing else None
         asked = time.monotonic()
-        deliveries = await session.broker.queue.read(worker.name, count, block)
+        dispatched, deliveries = await lanes.read(session, count, block)
         took = time.monotonic() - asked - (block or 0) / 1000
         session.note_contact(took, renewed=False)
         reached(session, "read tasks")
-        if deliveries:
-            session.buffer.extend(deliveries)  # claimed at the top, as slots allow
+        if dispatched or deliveries:
+            # Claimed at the top, as slots allow: lane tasks first (they ranked
+            # before whatever the stream still holds).
+            session.buffer[:0] = dispatched
+            session.buffer.extend(deliveries)
             continue
         if free <= 0:  # nothing to read ahead: wait for a slot
             await _wait_for_slot(session, stopping)
@@ -116,12 +121,14 @@ async def _finished(session: Session, count: int, block_ms: int) -> bool:
         pending = await session.broker.queue.pending_work(due_by=_clock.time())
     if not pending:
         return True
+    session.lanes = True  # what waits may be on a lane: the next read dispatches
     # Work elsewhere: tasks due later (their move wakes the read), or held by
     # another worker (its settle wakes nothing here): look again soon, then less
     # and less often, up to the check interval.
     wait_ms = min(session.finish_poll_ms, block_ms)
     session.finish_poll_ms = min(wait_ms * 2, block_ms)
-    deliveries = await session.broker.queue.read(session.worker.name, count, wait_ms)
+    dispatched, deliveries = await lanes.read(session, count, wait_ms)
+    session.buffer[:0] = dispatched
     session.buffer.extend(deliveries)
     return False
 

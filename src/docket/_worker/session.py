@@ -37,6 +37,7 @@ class SessionWorker(WorkerHandle, Protocol):
     schedule_automatic_tasks: bool
     dependencies: dict[str, Dependency[Any]]
     message_batch: int
+    priority_aging: timedelta
     isolated_processes: int | None
     max_tasks_per_child: int
     pools: dict[str, int]
@@ -124,6 +125,12 @@ class Session:
     plain_tasks: dict[Any, bool] = field(default_factory=dict)
     # A moving average of task durations: read ahead only while tasks are short.
     typical_duration: float = float("inf")
+    # Priority lanes (lanes.py): whether some lane may hold a task (reads then
+    # dispatch first), and when the oldest priority-5 task waiting in the stream
+    # became due as far as this worker knows (None: the stream had none left).
+    lanes: bool = False
+    stream_head: float | None = None
+    doorbells: list[bytes] = field(default_factory=list)  # read, not yet acknowledged
     # The paused task types (pauses.py), and a nudge to read them again.
     paused: frozenset[str] = frozenset()
     pauses_changed: asyncio.Event = field(default_factory=asyncio.Event)

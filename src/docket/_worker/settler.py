@@ -16,6 +16,7 @@ import logging
 from .. import _codec
 from .._broker import Settlement
 from .claiming import claims_of, launch, prepare, read_ahead, take_buffered, unclaim
+from .lanes import sort_in
 from .resilience import backoff_for, pause_briefly, reached, report_fault
 from .session import Running, Session, wait_for
 
@@ -54,7 +55,8 @@ async def _settle_and_claim(session: Session, batch: Pending) -> None:
     free = max(session.free_slots, 0) + len(batch)  # once this settle lands
     # Read what the free slots and the read-ahead want beyond what is in hand.
     wanted = 0 if session.stop.is_set() else free + read_ahead(session)
-    refill = max(wanted - len(session.buffer), 0)
+    # While lanes hold tasks the main loop reads (it dispatches first).
+    refill = 0 if session.lanes else max(wanted - len(session.buffer), 0)
     deliveries = take_buffered(session, min(len(session.buffer), free))
     session.claiming += 1
     try:
@@ -81,8 +83,9 @@ async def _settle_and_claim(session: Session, batch: Pending) -> None:
         raise
     finally:
         session.claiming -= 1
-    if isinstance(turn.deliveries, list):
-        session.buffer.extend(turn.deliveries)
+    asked = min(refill, session.worker.message_batch)
+    if asked and isinstance(turn.deliveries, list):
+        session.buffer.extend(sort_in(session, turn.deliveries, asked))
     if isinstance(turn.claimed, Exception):
         unclaim(session, prepared, keep=True)
     else:

@@ -54,6 +54,7 @@ from ._functional import Depends
 from ._isolated import Isolated
 from ._parents import Parents
 from ._perpetual import Cron, Perpetual
+from ._priority import MaxQueued, Priority
 from ._resolution import (
     ResolvedDependencies,
     get_single_dependency_of_type,
@@ -90,7 +91,9 @@ __all__ = [
     "FailureHandler",
     "ForcedRetry",
     "Isolated",
+    "MaxQueued",
     "Perpetual",
+    "Priority",
     "Progress",
     "RateLimit",
     "ResolvedDependencies",

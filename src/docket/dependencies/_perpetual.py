@@ -134,7 +134,12 @@ class Perpetual(CompletionHandler["Perpetual"]):
         if docket.tasks.get(name) is not execution.function:
             docket.register(execution.function)
             name = execution.function.__name__
-        successor = docket.replace(name, when, execution.key)
+        if execution.priority == 5:
+            successor = docket.replace(name, when, execution.key)
+        else:  # a run of another priority hands it on
+            successor = docket.replace(
+                name, when, execution.key, priority=execution.priority
+            )
         await through_faults(lambda: successor(*self.args, **self.kwargs), fault)
 
         m.TASKS_PERPETUATED.add(1, handler_labels(execution))

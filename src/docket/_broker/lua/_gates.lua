@@ -103,9 +103,16 @@ local function gate_release(prefix, follower, listening)
   if immediate == '1' then
     local fields = redis.call('HGETALL', parked)
     if #fields == 0 then return end
-    local id = redis.call('XADD', prefix .. ':stream', '*', unpack(fields))
-    redis.call('DEL', parked)
-    redis.call('HSET', runs, 'state', 'queued', 'stream_id', id)
+    local priority = message_priority(fields)
+    if priority ~= 5 then  -- its priority's lane (_lanes.lua), still parked
+      lane_place(prefix, follower, fields, priority, tonumber(redis.call('HGET', runs,
+        'when')) or 0)
+      redis.call('HSET', runs, 'state', 'queued', 'lane', tostring(priority))
+    else
+      local id = redis.call('XADD', prefix .. ':stream', '*', unpack(fields))
+      redis.call('DEL', parked)
+      redis.call('HSET', runs, 'state', 'queued', 'stream_id', id)
+    end
     if listening then gate_event(prefix, follower, ',"state":"queued"') end
   else
     local when = redis.call('HGET', runs, 'when')

@@ -46,12 +46,12 @@ end
 local OWN_NAMES = {
   ['queue'] = true, ['stream'] = true, ['strikes'] = true, ['workers'] = true,
   ['listening'] = true, ['dead'] = true, ['failed'] = true, ['results'] = true,
-  ['worker-capacity'] = true, ['paused'] = true, ['waiting'] = true,
+  ['worker-capacity'] = true, ['paused'] = true, ['waiting'] = true, ['lanes'] = true,
 }
 local OWN_FAMILIES = {
   'runs:', 'progress:', 'results:', 'known:', 'stream-id:', 'worker-tasks:',
   'task-workers:', 'cancel:', 'state:', 'stats:', 'leases:', 'paused:', 'perpetual:',
-  'parked:', 'gate:', 'waiters:', 'steps:', 'mailbox:',
+  'parked:', 'gate:', 'waiters:', 'steps:', 'mailbox:', 'lane:', 'queued:',
   'concurrency:', 'debounce:', 'ratelimit:', 'cooldown:',
 }
 local function parked_key(prefix, key)

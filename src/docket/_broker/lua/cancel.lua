@@ -19,7 +19,7 @@ local stream, queue, runs = KEYS[1], KEYS[2], KEYS[3]
 local key, completed_at, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
 local record = hmget(runs, 'state', 'stream_id', 'paused', 'function', 'waiters', 'gate',
-  'held', 'steps')
+  'held', 'steps', 'lane')
 local state, stream_id = record[1], record[2]
 if record[3] and record[4] then
   redis.call('ZREM', ARGV[6] .. ':paused:' .. record[4], key)
@@ -27,6 +27,7 @@ end
 if not stream_id or stream_id == '' then stream_id = redis.call('GET', KEYS[8]) end
 if stream_id and stream_id ~= '' then pcall(redis.call, 'XDEL', stream, stream_id) end
 redis.call('ZREM', queue, key)
+if (record[9] or '') ~= '' and state == 'queued' then lane_withdraw(ARGV[6], key, record[9]) end
 redis.call('DEL', KEYS[4], KEYS[5], KEYS[7], KEYS[8])
 
 local changed = state ~= 'completed' and state ~= 'failed' and state ~= 'cancelled'

@@ -79,17 +79,28 @@ while withdrawn < batch do
   start = ms .. '-' .. tostring(tonumber(seq) + 1)
 end
 
--- Future tasks, then the work held for each paused task type (P:paused:<task>).
-local sets = {queue}
+-- Tasks waiting on a priority lane (_lanes.lua), future tasks, then the work held
+-- for each paused task type (P:paused:<task>).
+local sets, states = {}, {}
+for _, lane in ipairs(redis.call('SMEMBERS', prefix .. ':lanes')) do
+  sets[#sets + 1] = lane_key(prefix, lane)
+  states[#sets] = 'queued'
+end
+sets[#sets + 1] = queue
 local marks = redis.call('HGETALL', KEYS[4])
 for i = 1, #marks, 2 do sets[#sets + 1] = prefix .. ':paused:' .. marks[i] end
-for _, set in ipairs(sets) do
+for n, set in ipairs(sets) do
   if withdrawn >= batch then break end
   for _, key in ipairs(redis.call('ZRANGE', set, 0, batch - withdrawn - 1)) do
-    withdraw(key, 'scheduled')
+    withdraw(key, states[n] or 'scheduled')
     redis.call('DEL', parked_key(prefix, key))
     redis.call('ZREM', set, key)
     withdrawn = withdrawn + 1
+  end
+end
+for _, lane in ipairs(redis.call('SMEMBERS', prefix .. ':lanes')) do
+  if redis.call('ZCARD', lane_key(prefix, lane)) == 0 then
+    redis.call('SREM', prefix .. ':lanes', lane)
   end
 end
 return withdrawn

@@ -41,10 +41,14 @@ for i = 4, #ARGV, 4 do
     stale[#stale + 1] = id
   else
     local held = tostring(math.max(current or 0, generation) + 1)
-    local fields = entry[2]
-    local found = false
-    for f = 1, #fields, 2 do
-      if fields[f] == 'generation' then fields[f + 1] = held; found = true end
+    local fields, found = {}, false
+    for f = 1, #entry[2], 2 do  -- all but a dispatched copy's mark (dispatch.lua)
+      local name, value = entry[2][f], entry[2][f + 1]
+      if name == 'generation' then value = held; found = true end
+      if name ~= 'dispatched' then
+        fields[#fields + 1] = name
+        fields[#fields + 1] = value
+      end
     end
     if not found then
       fields[#fields + 1] = 'generation'

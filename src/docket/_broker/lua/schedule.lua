@@ -26,7 +26,9 @@
 --          the pairs of a gated add (after=), whose names start with "~": "~after"
 --          (one pair per parent key), "~policy" ("cancel" | "run"), "~ttl" (seconds a
 --          record cancelled at once keeps), "~now" (its completed_at ISO). See
---          _gates.lua. A gated add may also return "WAITING" / "CANCELLED" (placed,
+--          _gates.lua. A task with MaxQueued(n) sends "~maxqueued" = n: when n of its
+--          type already wait (queued, scheduled or waiting; P:queued:<function>
+--          lists them) the add is refused with "FULL" and nothing is written. A gated add may also return "WAITING" / "CANCELLED" (placed,
 --          waiting for its parents / cancelled at once: a parent already ended
 --          badly), or "UNKNOWN:<parent>" / "CYCLE:<parent>" (refused, nothing written).
 --          A suspension (a reschedule by Suspend.until) passes "~step:<field>" pairs
@@ -88,6 +90,7 @@ end
 local parents, policy, gate_ttl, gate_now, seen = nil, 'cancel', 0, '', nil
 local steps, steps_ttl = nil, 0  -- a suspension's checkpoint fields (_steps.lua)
 local signals, clock = nil, 0
+local max_queued = nil
 while ARGV[FIELDS] and string.byte(ARGV[FIELDS], 1) == 126 do  -- "~": a gated add
   local name, value = ARGV[FIELDS], ARGV[FIELDS + 1]
   if name == '~after' then
@@ -96,6 +99,7 @@ while ARGV[FIELDS] and string.byte(ARGV[FIELDS], 1) == 126 do  -- "~": a gated a
   elseif name == '~policy' then policy = value
   elseif name == '~ttl' then gate_ttl = tonumber(value) or 0
   elseif name == '~now' then gate_now = value
+  elseif name == '~maxqueued' then max_queued = tonumber(value)
   elseif name == '~steps_ttl' then steps_ttl = tonumber(value) or 0
   elseif string.sub(name, 1, 6) == '~step:' then
     steps = steps or {}
@@ -110,7 +114,7 @@ while ARGV[FIELDS] and string.byte(ARGV[FIELDS], 1) == 126 do  -- "~": a gated a
   FIELDS = FIELDS + 2
 end
 local record = hmget(runs, 'state', 'generation', 'stream_id', 'added', 'waiters', 'gate',
-  'steps')
+  'steps', 'lane')
 local state, generation, stream_id = record[1], tonumber(record[2]) or 0, record[3]
 local added = ARGV[12]
 if added == '' then added = record[4] end
@@ -133,6 +137,13 @@ end
 if expected > 0 and generation > expected then
   return {'SUPERSEDED', -1}
 end
+if max_queued and not (mode == 'reschedule' or mode == 'repark') then
+  local task = ''
+  for i = FIELDS, #ARGV, 2 do
+    if ARGV[i] == 'function' then task = ARGV[i + 1] end
+  end
+  if max_queued_full(prefix, task, key, max_queued) then return {'FULL', -1} end
+end
 if parents then
   local refused
   refused, seen = gate_check(prefix, key, parents)
@@ -149,6 +160,10 @@ elseif mode == 'replace' then
   if known then redis.call('DEL', known, legacy_id) end
   if state == 'scheduled' or state == 'waiting' then
     redis.call('ZREM', queue, key)
+    redis.call('DEL', parked)
+  end
+  if (record[8] or '') ~= '' and state == 'queued' then  -- waiting on a priority lane
+    lane_withdraw(prefix, key, record[8])
     redis.call('DEL', parked)
   end
 elseif mode == 'seed' and state == 'scheduled' and not redis.call('ZSCORE', queue, key)
@@ -177,6 +192,7 @@ end
 generation = generation + 1
 local fields = {}
 local function_name, args, kwargs, iso, attempt = '', '', '', '', '1'
+local priority = 5
 local copied, signed = {}, false
 for i = FIELDS, #ARGV, 2 do
   local name, value = ARGV[i], ARGV[i + 1]
@@ -186,6 +202,8 @@ for i = FIELDS, #ARGV, 2 do
   if name == 'args' then args = value end
   if name == 'kwargs' then kwargs = value end
   if name == 'attempt' then attempt = value end
+  if name == 'priority' then priority = tonumber(value) or 5 end
+  if name == 'dispatched' then name = nil end  -- a dispatched copy's mark (dispatch.lua)
   if name == 'serializer' or name == 'signature' then
     copied[#copied + 1] = name
     copied[#copied + 1] = value
@@ -195,8 +213,10 @@ for i = FIELDS, #ARGV, 2 do
     copied[#copied + 1] = value
   end
   if name == 'signature' or name == 'serializer' then signed = true end
-  fields[#fields + 1] = name
-  fields[#fields + 1] = value
+  if name then
+    fields[#fields + 1] = name
+    fields[#fields + 1] = value
+  end
 end
 if not signed then copied = {} end
 
@@ -290,7 +310,13 @@ if parents or signals then
     return {string.upper(outcome), heard}
   end
 end
-if immediate then
+if max_queued then redis.call('ZADD', prefix .. ':queued:' .. function_name, when, key) end
+if immediate and priority ~= 5 then  -- its priority's lane (_lanes.lua)
+  lane_place(prefix, key, fields, priority, tonumber(when))
+  written[#written + 1] = 'lane'
+  written[#written + 1] = tostring(priority)
+  redis.call('HSET', runs, unpack(written))
+elseif immediate then
   local id = redis.call('XADD', stream, '*', unpack(fields))
   written[#written + 1] = 'stream_id'
   written[#written + 1] = id

@@ -40,12 +40,20 @@ for _, key in ipairs(due) do
         'dead-lettered (bad-parked-task): ' .. detail)
     end
   elseif #fields > 0 then
-    local id = redis.call('XADD', stream, '*', unpack(fields))
-    -- The markers an earlier release left (P:known:K, P:stream-id:K) are done with:
-    -- the run record now says the task is queued.
-    redis.call('DEL', parked, prefix .. ':known:' .. key, prefix .. ':stream-id:' .. key)
     local runs = prefix .. ':runs:' .. key
-    pcall(redis.call, 'HSET', runs, 'state', 'queued', 'stream_id', id)
+    local priority = message_priority(fields)
+    if priority ~= 5 then  -- it keeps its priority: its lane (_lanes.lua), still parked
+      local due_at = tonumber(redis.call('ZSCORE', queue, key)) or tonumber(now)
+      lane_place(prefix, key, fields, priority, due_at)
+      redis.call('DEL', prefix .. ':known:' .. key, prefix .. ':stream-id:' .. key)
+      pcall(redis.call, 'HSET', runs, 'state', 'queued', 'lane', tostring(priority))
+    else
+      local id = redis.call('XADD', stream, '*', unpack(fields))
+      -- The markers an earlier release left (P:known:K, P:stream-id:K) are done with:
+      -- the run record now says the task is queued.
+      redis.call('DEL', parked, prefix .. ':known:' .. key, prefix .. ':stream-id:' .. key)
+      pcall(redis.call, 'HSET', runs, 'state', 'queued', 'stream_id', id)
+    end
     if listening then
       local when = ''
       for i = 1, #fields, 2 do

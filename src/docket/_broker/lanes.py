@@ -1,0 +1,102 @@
+"""``broker.lanes``: the priority lanes (``lua/_lanes.lua``, ``lua/dispatch.lua``).
+
+A due task of priority 5 (the default) goes to the stream as it always has. A due
+task of another priority waits on its lane ``P:lane:<p>`` (a sorted set of keys by
+due time, the message parked at ``P:K``) until a worker dispatches it: the dispatch
+script moves the best of them into the stream, each delivered at once to the worker
+that asked (so it needs no read behind older messages). A worker only dispatches
+while some lane holds a task (``P:lanes``), which it learns from the doorbell entry
+and the ``lanes`` wake-up that the first lane task sends, and from each dispatch's
+reply (how many tasks still wait on lanes).
+
+``lane_place`` in ``_lanes.lua`` is the one way for a script to put a due message
+where its priority says (the stream for 5, else its lane); every script that makes
+a task due (schedule, stream_due, a workflow's release) calls it or does the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from . import scripts
+from .store import Store
+from .types import Delivery
+
+DEFAULT_PRIORITY = 5
+PRIORITIES = range(1, 10)
+# The field of a dispatched copy of a message (a new-message read leaves it alone:
+# it already has its worker) and of the doorbell entry.
+DISPATCHED = b"dispatched"
+DOORBELL = b"doorbell"
+
+
+class LaneStore(Store):
+    async def dispatch(
+        self, consumer: str, count: int, aging: float, head: float | None
+    ) -> tuple[list[Delivery], int]:
+        """Up to ``count`` lane tasks that rank before the stream's oldest waiting
+        task (``head``, its due time; None when the stream has none waiting),
+        delivered to ``consumer``; and how many tasks still wait on lanes."""
+        k = self.keys
+        reply = await self.run_script(
+            scripts.DISPATCH,
+            [k.stream, k.lanes],
+            [
+                k.prefix,
+                self.group,
+                consumer,
+                count,
+                repr(aging),
+                "" if head is None else repr(head),
+            ],
+        )
+        entries, left = reply
+        deliveries: list[Delivery] = []
+        for message_id, flat in entries:
+            fields = dict(zip(flat[::2], flat[1::2], strict=True))
+            deliveries.append(Delivery(message_id, fields, False))
+        return deliveries, int(left)
+
+    async def waiting(self) -> bool:
+        """Whether any lane holds a task."""
+        return bool(await self.client.exists(self.keys.lanes))
+
+    async def depths(self) -> dict[int, int]:
+        """How many due tasks wait on each lane (lanes holding none left out)."""
+        pipe = self.backend.pipeline()
+        for priority in PRIORITIES:
+            if priority != DEFAULT_PRIORITY:
+                pipe.zcard(self.keys.lane(priority))
+        counts = await pipe.execute()
+        levels = [p for p in PRIORITIES if p != DEFAULT_PRIORITY]
+        return {p: int(n) for p, n in zip(levels, counts, strict=True) if int(n)}
+
+    async def acknowledge_doorbells(self, message_ids: list[bytes]) -> None:
+        """Acknowledge and delete doorbell entries (they carry no task)."""
+        if message_ids:
+            pipe = self.backend.pipeline()
+            pipe.xack(self.keys.stream, self.group, *message_ids)
+            pipe.xdel(self.keys.stream, *message_ids)
+            await pipe.execute()
+
+
+def message_priority(fields: Mapping[bytes, bytes]) -> int:
+    """The priority a message carries (5 when it has none or a bad one)."""
+    raw = fields.get(b"priority")
+    if raw is None:
+        return DEFAULT_PRIORITY
+    try:
+        value = int(raw)
+    except ValueError:
+        return DEFAULT_PRIORITY
+    return value if value in PRIORITIES else DEFAULT_PRIORITY
+
+
+__all__ = [
+    "DEFAULT_PRIORITY",
+    "DISPATCHED",
+    "DOORBELL",
+    "PRIORITIES",
+    "LaneStore",
+    "message_priority",
+]

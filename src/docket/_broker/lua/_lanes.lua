@@ -1,0 +1,70 @@
+-- Priority lanes (included by every script that places a due task).
+--
+-- A due task of priority 5 (the default) goes to the stream P:stream, as it always
+-- has. A due task of any other priority p (1 lowest .. 9 highest) waits on its lane
+-- P:lane:<p>, a sorted set of task keys scored by the time the task became due, its
+-- message parked at P:K (parked_key) like a future task's, its run record `queued`
+-- with `lane` = p. P:lanes is the set of lanes that hold a task. dispatch.lua moves
+-- lane tasks into the stream as workers ask for work, best first (see there).
+-- When P:lanes goes from empty to not empty, a doorbell entry (one field,
+-- `doorbell`) is added to the stream, so a worker blocked on an empty stream wakes,
+-- and `lanes` is published on the wake channel, so busy workers start dispatching.
+
+local function lane_key(prefix, lane) return prefix .. ':lane:' .. lane end
+
+-- The priority a message carries (its `priority` field), 5 when it has none.
+local function message_priority(fields)
+  for i = 1, #fields, 2 do
+    if fields[i] == 'priority' then return tonumber(fields[i + 1]) or 5 end
+  end
+  return 5
+end
+
+-- Place the due task `key` (message `fields`, a flat list) where its priority says:
+-- the stream for 5 (returns the stream id), else its lane (returns '' and leaves
+-- the run record to the caller, which writes `lane` = the priority). `due` is the
+-- time it became due (epoch seconds): its lane's order, and where its aging starts.
+local function lane_place(prefix, key, fields, priority, due)
+  if priority == 5 then
+    return redis.call('XADD', prefix .. ':stream', '*', unpack(fields))
+  end
+  redis.call('HSET', parked_key(prefix, key), unpack(fields))
+  redis.call('ZADD', lane_key(prefix, priority), due, key)
+  local lanes = prefix .. ':lanes'
+  local first = #redis.call('SMEMBERS', lanes) == 0  -- (at most 8 members)
+  if redis.call('SADD', lanes, priority) == 1 and first then
+    redis.call('XADD', prefix .. ':stream', '*', 'doorbell', '1')
+    emit(prefix .. ':cancel:wake', 'lanes')
+  end
+  return ''
+end
+
+-- Take `key` off lane `lane` (cancel, replace, clear); its parked message is the
+-- caller's to delete.
+local function lane_withdraw(prefix, key, lane)
+  local lk = lane_key(prefix, lane)
+  redis.call('ZREM', lk, key)
+  if redis.call('ZCARD', lk) == 0 then redis.call('SREM', prefix .. ':lanes', lane) end
+end
+
+-- MaxQueued (backpressure): P:queued:<task> lists the keys of a task type added with
+-- a limit (scored by due time). Whether `limit` of them still wait (their records
+-- `scheduled`, `queued` or `waiting`, for that task), not counting `key` itself (a
+-- replace of a waiting key takes its own place). Keys that stopped waiting (running,
+-- ended, replaced by another task, expired) are dropped from the list here, only
+-- once it looks full, so an add below the limit pays one ZCARD.
+local WAITING = {scheduled = true, queued = true, waiting = true}
+local function max_queued_full(prefix, task, key, limit)
+  local listed = prefix .. ':queued:' .. task
+  if redis.call('ZCARD', listed) < limit then return false end
+  local waiting = 0
+  for _, member in ipairs(redis.call('ZRANGE', listed, 0, -1)) do
+    local record = hash_fields(prefix .. ':runs:' .. member, 'state', 'function')
+    if record and WAITING[record[1]] and record[2] == task then
+      if member ~= key then waiting = waiting + 1 end
+    else
+      redis.call('ZREM', listed, member)
+    end
+  end
+  return waiting >= limit
+end

@@ -1,0 +1,69 @@
+-- dispatch: move the best tasks waiting on the priority lanes into the stream, each
+-- delivered at once to the worker that asks (it is in that consumer's pending list,
+-- like a message it read).
+--
+-- KEYS[1] stream P:stream   KEYS[2] P:lanes (the lanes that hold a task)
+-- ARGV[1] prefix   ARGV[2] consumer group   ARGV[3] consumer   ARGV[4] how many
+-- ARGV[5] aging: seconds of waiting worth one priority level
+-- ARGV[6] when the oldest priority-5 task waiting in the stream became due (epoch
+--         seconds), or '' when the stream has none waiting
+--
+-- Order: a task's effective priority is its priority plus one level per ARGV[5]
+-- seconds it has waited since it became due, so tasks go by (due time - priority x
+-- aging), smallest first; equal ranks by due time. A lane task goes before the
+-- stream's oldest waiting task only when it ranks before it (that task counting as
+-- priority 5); tasks that rank after wait for the stream to empty.
+-- Each dispatched message is added to the stream with one more field, `dispatched`,
+-- and claimed for the consumer (XCLAIM FORCE): readers of new messages (XREADGROUP
+-- '>') that later pass it leave it alone, since it already has its worker; a sweep
+-- of an abandoned one takes it up like any other. The run record keeps `queued` and
+-- gets the stream id (so cancel and replace withdraw it as any queued task).
+-- Race prevented: many workers dispatch at once; each lane task is taken by one.
+-- Returns {{id, fields}..., how many tasks still wait on lanes}.
+
+local stream, lanes = KEYS[1], KEYS[2]
+local prefix, group, consumer = ARGV[1], ARGV[2], ARGV[3]
+local count, aging, head = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+
+local candidates = {}
+local names = redis.call('SMEMBERS', lanes)
+for _, lane in ipairs(names) do
+  local level = tonumber(lane) or 5
+  local entries = redis.call('ZRANGE', lane_key(prefix, lane), 0, count - 1, 'WITHSCORES')
+  for i = 1, #entries, 2 do
+    local due = tonumber(entries[i + 1])
+    candidates[#candidates + 1] = {entries[i], due - level * aging, lane, due}
+  end
+end
+table.sort(candidates, function(a, b)
+  if a[2] ~= b[2] then return a[2] < b[2] end
+  if a[4] ~= b[4] then return a[4] < b[4] end
+  return a[1] < b[1]
+end)
+
+local bar = head and (head - 5 * aging) or nil
+local out = {}
+for _, candidate in ipairs(candidates) do
+  if #out >= count or (bar and candidate[2] >= bar) then break end
+  local key, lane = candidate[1], candidate[3]
+  redis.call('ZREM', lane_key(prefix, lane), key)
+  local parked = parked_key(prefix, key)
+  local ok, fields = pcall(redis.call, 'HGETALL', parked)
+  if ok and #fields > 0 then
+    fields[#fields + 1] = 'dispatched'
+    fields[#fields + 1] = '1'
+    local id = redis.call('XADD', stream, '*', unpack(fields))
+    redis.call('XCLAIM', stream, group, consumer, 0, id, 'FORCE', 'JUSTID')
+    redis.call('DEL', parked)
+    pcall(redis.call, 'HSET', prefix .. ':runs:' .. key, 'stream_id', id, 'lane', '')
+    out[#out + 1] = {id, fields}
+  end
+end
+
+local left = 0
+for _, lane in ipairs(names) do
+  local waiting = redis.call('ZCARD', lane_key(prefix, lane))
+  if waiting == 0 then redis.call('SREM', lanes, lane) end
+  left = left + waiting
+end
+return {out, left}

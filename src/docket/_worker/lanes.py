@@ -1,0 +1,82 @@
+"""Reading work while priority lanes hold tasks (``_broker/lanes.py``).
+
+A worker reads the stream as always until it learns that some lane holds a task:
+from the ``lanes`` wake-up (the first lane task publishes it), from a doorbell
+entry among the messages it reads, or when its listener (re)subscribes (a wake-up
+may have been missed). From then on each read first dispatches: the dispatch
+script hands it the lane tasks that rank before the stream's oldest waiting task
+(they go to the front of its buffer, so they start at the next free slot); the
+rest of the read comes from the stream as usual. A dispatch that finds the lanes
+empty turns this off again, so a docket that never uses priorities reads exactly
+as before. While lanes are in use the worker reads at most ``LANES_READ_AHEAD``
+messages ahead, so a late high-priority task waits behind that many at most.
+"""
+
+from __future__ import annotations
+
+from .._broker import Delivery
+from .._broker.lanes import DISPATCHED, DOORBELL
+from .session import Session
+
+
+def sort_in(
+    session: Session, deliveries: list[Delivery], asked: int, fresh: bool = True
+) -> list[Delivery]:
+    """The deliveries that are tasks for this worker. A doorbell turns lanes on
+    (its acknowledgement waits in ``session.doorbells``); a dispatched copy read as
+    a new message (``fresh``) already has its worker and is left alone. A fresh read
+    also tells when the stream's oldest waiting task became due (about when the
+    last message read was added), or that none is left (it came back short)."""
+    if fresh:
+        if len(deliveries) >= asked and deliveries:
+            session.stream_head = _added(deliveries[-1].message_id)
+        else:
+            session.stream_head = None
+    kept: list[Delivery] = []
+    for delivery in deliveries:
+        fields = delivery.fields
+        if DOORBELL in fields:
+            session.lanes = True
+            session.doorbells.append(delivery.message_id)
+        elif fresh and DISPATCHED in fields:
+            continue
+        else:
+            kept.append(delivery)
+    return kept
+
+
+def _added(message_id: bytes) -> float | None:
+    try:
+        return int(message_id.split(b"-", 1)[0]) / 1000
+    except ValueError:
+        return None
+
+
+async def read(
+    session: Session, count: int, block_ms: int | None
+) -> tuple[list[Delivery], list[Delivery]]:
+    """(dispatched lane tasks, messages read from the stream) for up to ``count``
+    slots; blocking up to ``block_ms`` only when nothing was dispatched."""
+    worker, broker = session.worker, session.broker
+    if session.doorbells:
+        rung, session.doorbells = session.doorbells, []
+        await broker.lanes.acknowledge_doorbells(rung)
+    dispatched: list[Delivery] = []
+    if session.lanes:
+        dispatched, left = await broker.lanes.dispatch(
+            worker.name,
+            count,
+            worker.priority_aging.total_seconds(),
+            session.stream_head,
+        )
+        session.lanes = left > 0
+        count -= len(dispatched)
+        if dispatched:
+            block_ms = None
+    if count <= 0:
+        return dispatched, []
+    read = await broker.queue.read(worker.name, count, block_ms)
+    return dispatched, sort_in(session, read, count)
+
+
+__all__ = ["read", "sort_in"]

@@ -1,0 +1,234 @@
+"""Priorities through a real Docket and Worker, on both backends: among due tasks
+a higher priority starts first, a task's ``Priority`` default and a call's
+``priority=`` (the call wins), scheduled tasks keep their priority when they come
+due, retries and Perpetual successors keep it, cancel and replace withdraw a task
+waiting on a lane, and aging lets a low priority start behind a stream of high."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from docket import Docket, ExecutionState, Perpetual, Priority, Retry, Worker
+from tests.conftest import eventually
+
+ORDER: list[str] = []
+
+
+async def work(label: str) -> None:
+    ORDER.append(label)
+
+
+async def background(label: str, priority: Priority = Priority(2)) -> None:
+    """A task whose default priority is 2."""
+    ORDER.append(label)
+
+
+async def seen_priority(label: str, priority: Priority = Priority(3)) -> None:
+    """Records the priority its run was added with."""
+    ORDER.append(f"{label}:{priority.value}")
+
+
+FAILS_LEFT: dict[str, int] = {}
+
+
+async def flaky(label: str, retry: Retry = Retry(attempts=3)) -> None:
+    if FAILS_LEFT.get(label, 0) > 0:
+        FAILS_LEFT[label] -= 1
+        raise RuntimeError("not yet")
+    ORDER.append(label)
+
+
+async def ticking(
+    perpetual: Perpetual = Perpetual(every=timedelta(milliseconds=1)),
+    priority: Priority = Priority(5),
+) -> None:
+    ORDER.append(f"tick:{priority.value}")
+    if len(ORDER) >= 3:
+        perpetual.cancel()
+
+
+@pytest.fixture(autouse=True)
+def fresh() -> None:
+    ORDER.clear()
+    FAILS_LEFT.clear()
+
+
+async def settled(docket: Docket, key: str) -> bool:
+    execution = await docket.get_execution(key)
+    return execution is not None and execution.state == ExecutionState.COMPLETED
+
+
+def one_at_a_time(docket: Docket, **options: object) -> Worker:
+    return Worker(
+        docket,
+        concurrency=1,
+        minimum_check_interval=timedelta(milliseconds=5),
+        scheduling_resolution=timedelta(milliseconds=5),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def test_higher_priority_starts_first(docket: Docket) -> None:
+    """Added in the order 5, 5, 1, 9, 7, 2 before any worker runs, tasks start
+    9, 7, then the 5s in their order, then 2, 1 (nobody waited long enough to age)."""
+    docket.register(work)
+    await docket.add(work)("a5")
+    await docket.add(work)("b5")
+    await docket.add(work, priority=1)("c1")
+    await docket.add(work, priority=9)("d9")
+    await docket.add(work, priority=7)("e7")
+    await docket.add(work, priority=2)("f2")
+    async with one_at_a_time(docket) as worker:
+        await worker.run_until_finished()
+    assert ORDER == ["d9", "e7", "a5", "b5", "f2", "c1"]
+
+
+async def test_task_default_and_call_override(docket: Docket) -> None:
+    """``Priority(2)`` as a parameter default places the task at 2; a call's
+    ``priority=`` overrides it; inside the task the parameter holds the run's own
+    priority."""
+    docket.register(background)
+    docket.register(seen_priority)
+    await docket.add(background)("default-2")
+    await docket.add(work)("plain-5")
+    await docket.add(background, priority=8)("called-8")
+    await docket.add(seen_priority)("own")
+    await docket.add(seen_priority, priority=9)("given")
+    async with one_at_a_time(docket) as worker:
+        await worker.run_until_finished()
+    assert ORDER == ["given:9", "called-8", "plain-5", "own:3", "default-2"]
+
+
+async def test_add_many_with_priorities(docket: Docket) -> None:
+    """``docket.call(..., priority=)`` carries the priority through ``add_many``."""
+    docket.register(work)
+    await docket.add_many(
+        [
+            docket.call(work)("mid"),
+            docket.call(work, priority=1)("low"),
+            docket.call(work, priority=9)("high"),
+        ]
+    )
+    async with one_at_a_time(docket) as worker:
+        await worker.run_until_finished()
+    assert ORDER == ["high", "mid", "low"]
+
+
+async def test_scheduled_task_keeps_its_priority(docket: Docket) -> None:
+    """A task added for later at priority 9 goes to its lane when it comes due and
+    starts before the priority-5 tasks already waiting (behind at most the first
+    ones a worker reads while its scheduler moves the due task)."""
+    docket.register(work)
+    soon = datetime.now(timezone.utc) + timedelta(milliseconds=200)
+    await docket.add(work, when=soon, priority=9)("later-9")
+    for n in range(10):
+        await docket.add(work)(f"now-{n}")
+    # (it comes due before any worker runs)
+    await eventually(lambda: datetime.now(timezone.utc) > soon, timeout=2)
+    async with one_at_a_time(docket) as worker:
+        await worker.run_until_finished()
+    assert len(ORDER) == 11
+    assert ORDER.index("later-9") <= 3
+
+
+async def test_retry_keeps_the_priority(docket: Docket) -> None:
+    """A retried attempt keeps its run's priority (its message carries it): it goes
+    back to its lane, ahead of the priority-5 tasks (behind at most the one the
+    worker had read ahead)."""
+    docket.register(flaky)
+    docket.register(work)
+    FAILS_LEFT["x"] = 1
+    await docket.add(flaky, priority=8)("x")
+    for n in range(4):
+        await docket.add(work)(f"p{n}")
+    async with one_at_a_time(docket) as worker:
+        await worker.run_until_finished()
+    assert sorted(ORDER) == ["p0", "p1", "p2", "p3", "x"]
+    assert ORDER.index("x") <= 1
+
+
+async def test_perpetual_successor_keeps_a_given_priority(docket: Docket) -> None:
+    """A Perpetual task added with ``priority=7`` schedules successors at 7."""
+    docket.register(ticking)
+    await docket.add(ticking, key="tick", priority=7)()
+    async with one_at_a_time(docket) as worker:
+        await worker.run_until_finished()
+    assert ORDER == ["tick:7", "tick:7", "tick:7"]
+
+
+async def test_cancel_and_replace_withdraw_a_lane_task(docket: Docket) -> None:
+    """A task waiting on its lane is withdrawn by cancel, and replaced (at another
+    priority) by replace: nothing runs twice, nothing cancelled runs."""
+    docket.register(work)
+    await docket.add(work, key="gone", priority=8)("gone")
+    await docket.add(work, key="moved", priority=2)("moved-first")
+    await docket.cancel("gone")
+    now = datetime.now(timezone.utc)
+    await docket.replace(work, now, "moved", priority=9)("moved-again")
+    await docket.add(work)("plain")
+    async with one_at_a_time(docket) as worker:
+        await worker.run_until_finished()
+    assert ORDER == ["moved-again", "plain"]
+    assert await docket.broker.lanes.depths() == {}
+
+
+async def test_clear_withdraws_lane_tasks(docket: Docket) -> None:
+    """``docket.clear()`` withdraws tasks waiting on lanes too."""
+    docket.register(work)
+    await docket.add(work, priority=3)("three")
+    await docket.add(work, priority=9)("nine")
+    assert await docket.broker.lanes.depths() == {3: 1, 9: 1}
+    await docket.clear()
+    assert await docket.broker.lanes.depths() == {}
+    async with one_at_a_time(docket) as worker:
+        await worker.run_until_finished()
+    assert ORDER == []
+
+
+async def test_aging_lets_a_low_priority_start(docket: Docket) -> None:
+    """With aging at 20 ms per level, a priority-1 task added first starts while a
+    worker keeps receiving priority-9 tasks: it ranks ahead of every priority-9
+    task added more than 8 levels (160 ms) after it."""
+    docket.register(work)
+    await docket.add(work, priority=1)("low")
+
+    async def feed() -> None:
+        n = 0
+        while "low" not in ORDER:
+            await docket.add(work, priority=9)(f"high-{n}")
+            n += 1
+            await asyncio.sleep(0.005)
+
+    async with one_at_a_time(docket, priority_aging=timedelta(milliseconds=20)) as w:
+        feeding = asyncio.ensure_future(feed())
+        running = asyncio.ensure_future(w.run_forever())
+        try:
+            await eventually(lambda: "low" in ORDER, timeout=10)
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            await feeding
+    assert ORDER.index("low") > 0  # high ones went first for a while
+
+
+async def test_idle_worker_starts_a_lane_task_at_once(docket: Docket) -> None:
+    """A worker waiting on an empty stream starts a priority task as soon as it is
+    added (the doorbell wakes its blocking read), not a check interval later."""
+    docket.register(work)
+    async with Worker(
+        docket, concurrency=2, minimum_check_interval=timedelta(seconds=5)
+    ) as worker:
+        running = asyncio.ensure_future(worker.run_forever())
+        try:
+            await docket.add(work, key="first")("first")  # then the worker idles
+            await eventually(lambda: settled(docket, "first"), timeout=5)
+            started = asyncio.get_running_loop().time()
+            await docket.add(work, priority=9)("urgent")
+            await eventually(lambda: ORDER == ["first", "urgent"], timeout=5)
+            assert asyncio.get_running_loop().time() - started < 2.0
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
