@@ -94,7 +94,9 @@ SCHEDULE = Script("schedule", includes=["_lanes", "_gates", "_steps", "_mailbox"
 CLAIM = Script("claim")
 SETTLE = Script("settle", includes=["_lanes", "_gates", "_steps"])
 CANCEL = Script("cancel", includes=["_lanes", "_gates", "_steps"])
-STREAM_DUE = Script("stream_due", includes=["_lanes", "_gates", "_steps", "_runs", "_mailbox"])
+STREAM_DUE = Script(
+    "stream_due", includes=["_lanes", "_gates", "_steps", "_runs", "_mailbox"]
+)
 CLEAR = Script("clear", includes=["_lanes", "_gates", "_steps", "_runs"])
 DEAD_LETTER = Script("dead_letter", includes=["_lanes", "_gates", "_steps", "_runs"])
 # A run's checkpoint: Checkpoint and Suspend (see docket._broker.steps).
