@@ -102,7 +102,7 @@ DEAD_LETTER = Script("dead_letter", includes=["_lanes", "_gates", "_steps", "_ru
 # A run's checkpoint: Checkpoint and Suspend (see docket._broker.steps).
 STEPS_WRITE = Script("steps_write", includes=["_steps"])
 # Signals: delivering one, taking a kept one (see docket._broker.mailbox).
-SIGNAL = Script("signal", includes=["_gates", "_mailbox"])
+SIGNAL = Script("signal", includes=["_lanes", "_gates", "_mailbox"])
 DEAD_PAGE = Script("dead_page")
 SCAN_FAILED = Script("failed_scan")
 SCHEDULED_SEARCH = Script("scheduled_search")
