@@ -45,6 +45,7 @@ RATE_PHASES = [
     ("drain_c100_depends", "drain c=100 [Depends() no-op, in the worker]"),
     ("drain_c10_isolated", "drain c=10 [Isolated() no-op]"),
     ("drain_c100_isolated", "drain c=100 [Isolated() no-op]"),
+    ("drain_c100_prio", "drain c=100 [priorities 3, 5, 7]"),
 ]
 RATE_METRICS = [
     ("rate", "tasks/s", True, "{:,.0f}"),
@@ -59,6 +60,7 @@ LATENCY_PHASES = [
     ("latency_best", "add-to-start [best]"),
     ("scheduled", "scheduled start delay [defaults]"),
     ("scheduled_best", "scheduled start delay [best]"),
+    ("late_p9", "priority 9 behind 2,000 queued, add-to-start"),
 ]
 LATENCY_METRICS = [
     ("p50_ms", "p50 ms", False, "{:.1f}"),
@@ -210,11 +212,13 @@ def describe(o: argparse.Namespace, redis_version: str | None) -> dict[str, Any]
 
 
 def isolated_phases(bench: Bench) -> list[tuple[str, Any]]:
-    """The isolated-task drains (bench/_isolated.py), only imported where the
-    implementation has Isolated (pydocket has not)."""
+    """The isolated-task drains (bench/_isolated.py) and the priority phases
+    (bench/_priorities.py), only imported where the implementation has Isolated
+    (pydocket has not)."""
     import _isolated
+    import _priorities
 
-    return _isolated.phases(bench)
+    return _isolated.phases(bench) + _priorities.phases(bench)
 
 
 async def measure(o: argparse.Namespace) -> dict[str, Any]:
