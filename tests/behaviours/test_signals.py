@@ -298,3 +298,23 @@ async def test_a_forged_payload_is_refused_and_logged(
         assert "forged" in refusals[0].getMessage()
         await execution.sync()
         assert execution.state is ExecutionState.FAILED
+
+
+async def test_a_timeout_fires_within_a_second_of_its_time(docket: Docket):
+    """With the worker's default settings, a task whose signal times out runs
+    (with its default) less than a second after its deadline."""
+    docket.register(lenient)
+    execution = await docket.add(lenient, key="on-time")("16")
+    (wait,) = (await docket.broker.mailbox.received("on-time")).values()
+    assert wait.deadline is not None
+    async with Worker(docket) as worker:
+        running = asyncio.create_task(worker.run_forever())
+        try:
+            await eventually(lambda: _is(docket, "on-time", ExecutionState.COMPLETED))
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+    await execution.sync()
+    assert execution.started_at is not None
+    late = execution.started_at.timestamp() - wait.deadline
+    assert 0 <= late < 1.0, f"started {late:.3f}s after the deadline"
