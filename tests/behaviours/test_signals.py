@@ -318,3 +318,29 @@ async def test_a_timeout_fires_within_a_second_of_its_time(docket: Docket):
     assert execution.started_at is not None
     late = execution.started_at.timestamp() - wait.deadline
     assert 0 <= late < 1.0, f"started {late:.3f}s after the deadline"
+
+
+async def test_a_released_task_of_a_paused_type_is_held_until_resumed(
+    docket: Docket,
+):
+    """Pausing applies when the signal releases the task: it is held (not run)
+    while its type is paused, and runs once, with the payload, after resume."""
+    await docket.add(publish, key="paused-one")("17")
+    await docket.pause(publish)
+    assert await docket.signal("review-17", "held") is True
+    await run(docket)
+    assert ran == []
+    await docket.resume(publish)
+    await run(docket)
+    assert ran == [("17", "held")]
+
+
+async def test_a_struck_task_released_by_its_signal_does_not_run(docket: Docket):
+    """A strike in force when the signal releases the task keeps it from running,
+    like any queued task."""
+    await docket.add(publish, key="struck-one")("18")
+    await docket.strike(publish)
+    await eventually(lambda: "publish" in docket.strike_list.struck_functions)
+    assert await docket.signal("review-18", "no") is True
+    await run(docket)
+    assert ran == []
