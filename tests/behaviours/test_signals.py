@@ -19,6 +19,7 @@ from docket import (
     SignalTimeout,
     Worker,
 )
+from docket.contrib.pytest import DocketRunner, VirtualClock
 from tests.conftest import eventually
 
 FAST = {
@@ -344,3 +345,17 @@ async def test_a_struck_task_released_by_its_signal_does_not_run(docket: Docket)
     assert await docket.signal("review-18", "no") is True
     await run(docket)
     assert ran == []
+
+
+async def test_a_virtual_clock_steps_to_a_timeout(docket: Docket):
+    """Under the test helpers' virtual clock, advancing past a Signal's timeout
+    (two days here) runs the task with its default, at once."""
+    async with DocketRunner(docket) as runner:
+        with VirtualClock(runner) as clock:
+            execution = await docket.add(publish, key="virtual")("19")
+            await clock.advance(timedelta(days=1))
+            assert ran == []
+            await clock.advance(timedelta(days=2))
+    assert ran == [("19", None)]
+    await execution.sync()
+    assert execution.state is ExecutionState.COMPLETED
