@@ -104,6 +104,8 @@ EARLY_MESSAGE_TOLERANCE = timedelta(seconds=1)
 # A run's checkpoint (Checkpoint, Suspend) lives at least this long after its last
 # write, and this long past the end of a suspension it waits through.
 CHECKPOINT_TTL = timedelta(days=7)
+# ... and this long while its run waits for a signal without a timeout.
+SUSPEND_HORIZON = timedelta(days=365)
 MIN_REDELIVERY_TIMEOUT = timedelta(milliseconds=100)
 MAX_CLI_DURATION = timedelta(days=365)  # longest duration the CLI/env accept
 

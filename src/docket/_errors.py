@@ -134,11 +134,13 @@ class Suspended(Exception):
         steps: dict[str, str],
         signal: str | None = None,
         timeout: float | None = None,
+        fresh: bool = False,
     ) -> None:
         self.until = until  # epoch seconds to wake at (Suspend.until)
         self.steps = steps  # checkpoint fields written with the move
         self.signal = signal  # the signal waited for (Suspend.for_signal)
         self.timeout = timeout  # epoch seconds the signal wait ends at, or None
+        self.fresh = fresh  # a new wait (not the same one again)
         what = f"signal {signal!r}" if signal is not None else f"time {until}"
         super().__init__(f"suspended until {what}")
 

@@ -78,7 +78,8 @@ async def suspender(
     checkpoint: Checkpoint = Checkpoint(),
 ) -> None:
     """``steps`` steps of ``seconds`` each, every one journaled as ``<key>/<n>``
-    and marked in the checkpoint, each followed by a durable sleep of ``pause``;
+    and marked in the checkpoint, each followed by a durable sleep of ``pause``
+    (after step 1: a wait for signal ``<key>-go``, whose payload must be the key);
     then the task's own start and finish (journaled once it has done them all)."""
     for n in range(steps):
         if not await checkpoint.done(str(n)):
@@ -86,7 +87,11 @@ async def suspender(
             await asyncio.sleep(seconds)
             note("finish", f"{key}/{n}", started)
             await checkpoint.mark(str(n))
-        await suspend.until(datetime.now(timezone.utc) + timedelta(seconds=pause))
+        if n == 1:
+            if await suspend.for_signal(f"{key}-go") != key:
+                return  # a wrong payload: never journaled as finished
+        else:
+            await suspend.until(datetime.now(timezone.utc) + timedelta(seconds=pause))
     started = note("start", key)
     note("finish", key, started)
 

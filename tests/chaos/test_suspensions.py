@@ -1,5 +1,6 @@
-"""Suspended tasks under faults: tasks that sleep durably between checkpointed
-steps while a worker is killed with SIGKILL and redis-server (AOF) restarts. Each
+"""Suspended tasks under faults: tasks that sleep durably and wait for a signal
+between checkpointed steps while a worker is killed with SIGKILL and
+redis-server (AOF) restarts. Each
 step runs once (a re-run only for a step whose worker died within moments of its
 end, before its mark could be written), and each task completes once."""
 
@@ -22,10 +23,12 @@ STEPS = 3
 async def test_suspended_tasks_survive_kill9_and_redis_restart(
     profile: Profile, tmp_path: Path
 ) -> None:
-    """60 tasks of 3 steps, each step followed by a durable sleep, on two worker
-    processes; one is SIGKILLed when a quarter of the steps are done and
-    restarted, and redis-server restarts half way. Nothing is lost, no step
-    marked in a checkpoint runs again, every task completes once."""
+    """60 tasks of 3 steps, each step followed by a durable sleep (the second by
+    a wait for the task's signal), on two worker processes; one is SIGKILLed
+    when a quarter of the steps are done and restarted, the signals are sent
+    (some to waiting tasks, some kept for tasks still to wait), and redis-server
+    restarts. Nothing is lost, no step marked in a checkpoint runs again, every
+    task completes once with its own payload."""
     async with Scenario("suspensions", profile, tmp_path) as s:
         await s.start_workers("w1", "w2")
         keys = {f"suspender-{i:03d}" for i in range(TASKS)}
@@ -40,6 +43,8 @@ async def test_suspended_tasks_survive_kill9_and_redis_restart(
         pid, killed = s.fleet.kill9("w1")
         s.fleet.spawn("w1")  # the supervisor starts it again
         assert await s.flowing(steps, 0.5, timeout=60), "no progress after the kill"
+        for key in sorted(keys):  # waited for, or kept for the task's wait to take
+            await s.docket.signal(f"{key}-go", key)
         _, came_back = await s.restart_server(profile.restart_outage)
 
         expected = keys | steps

@@ -101,6 +101,7 @@ CLEAR = Script("clear", includes=["_lanes", "_gates", "_steps", "_runs"])
 DEAD_LETTER = Script("dead_letter", includes=["_lanes", "_gates", "_steps", "_runs"])
 # A run's checkpoint: Checkpoint and Suspend (see docket._broker.steps).
 STEPS_WRITE = Script("steps_write", includes=["_steps"])
+STEPS_TAKE = Script("steps_take", includes=["_lanes", "_gates", "_steps", "_mailbox"])
 # Signals: delivering one, taking a kept one (see docket._broker.mailbox).
 SIGNAL = Script("signal", includes=["_lanes", "_gates", "_mailbox"])
 DEAD_PAGE = Script("dead_page")

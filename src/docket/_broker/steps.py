@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from .. import _clock
 from . import scripts
 from .store import Store
 
@@ -146,6 +147,39 @@ class StepStore(Store):
             if latest is not None:
                 found[key] = latest
         return found
+
+    async def take(
+        self,
+        key: str,
+        generation: int,
+        point: tuple[str, str, str],
+        signal: str,
+        ttl: int,
+    ) -> bytes | None:
+        """Take the oldest signal ``signal`` kept for a waiter still to come, and
+        keep it as the payload of ``point`` (its field, payload field, document)
+        in the same step; None when none is kept (or the run moved on). Asked
+        again for the same point, it answers with the payload taken before."""
+        field, payload_field, document = point
+        k = self.keys
+        reply = await self.run_script(
+            scripts.STEPS_TAKE,
+            [k.runs(key), k.steps(key), k.signals_kept(signal)],
+            [
+                k.prefix,
+                key,
+                str(generation),
+                str(ttl),
+                field,
+                payload_field,
+                document,
+                signal,
+                repr(_clock.time()),
+            ],
+        )
+        if reply is None or reply is False:
+            return None
+        return reply.encode() if isinstance(reply, str) else bytes(reply)
 
     async def write(
         self,

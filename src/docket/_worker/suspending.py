@@ -7,21 +7,33 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timezone
 
+from .. import _clock
+from .._broker.mailbox import SignalWait, wait_fields
 from .._errors import Suspended
 from ..dependencies._suspend import steps_ttl
 from ..execution import Execution
 
 
 async def park(execution: Execution, suspended: Suspended) -> bool:
-    """Move ``execution``'s key back to the queue until ``suspended.until`` with
-    its suspension point (one schedule.lua call, in "repark" mode: a cancel that
-    raced the suspension wins). Returns True (the message is acknowledged)."""
-    until = suspended.until if suspended.until is not None else 0.0
-    execution.when = datetime.fromtimestamp(until, timezone.utc)
+    """Park ``execution``'s key again with its suspension point, in one
+    schedule.lua call ("repark" mode: a cancel that raced the suspension wins):
+    in the queue until ``suspended.until``, or WAITING for ``suspended.signal``
+    (a signal kept meanwhile is consumed in the same step, and the key goes
+    straight back to the stream). Returns True (the message is acknowledged)."""
+    pairs: list[tuple[str, str]] = []
+    if suspended.signal is not None:
+        execution.when = _clock.utcnow()
+        wait = SignalWait(suspended.signal, suspended.timeout, suspended.fresh)
+        pairs += wait_fields([wait])
+        ttl = steps_ttl(suspended.timeout, forever=suspended.timeout is None)
+    else:
+        until = suspended.until if suspended.until is not None else 0.0
+        execution.when = datetime.fromtimestamp(until, timezone.utc)
+        ttl = steps_ttl(until)
     request = execution.schedule_request(
         replace=True, reschedule_message=execution.message_id
     )
-    pairs = [("~steps_ttl", str(steps_ttl(until)))]
+    pairs.append(("~steps_ttl", str(ttl)))
     pairs += [(f"~step:{name}", value) for name, value in suspended.steps.items()]
     request = dataclasses.replace(request, mode="repark", gate=tuple(pairs))
     placed = await execution.docket.broker.queue.place(request)

@@ -12,18 +12,23 @@ round trip, ``done``/``get`` none.
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar, TypeVar
 
+from redis.exceptions import RedisError
 from uncalled_for import Dependency
 
 from .. import _clock, _defaults
 from .._broker.steps import MARK, VALUE
 from .._codec import Purpose, Sealed
 from .._errors import UnverifiedPayload
+from .._redis.faults import Fault, classify
 from ..execution import Execution
-from ._context import current_execution
+from ._context import current_execution, current_worker
+
+T = TypeVar("T")
 
 # Checkpoint values: fields task key, value name.
 STEP = Purpose(b"docket.step.v2", b"docket.step.v1")
@@ -34,6 +39,24 @@ _TTL = int(_defaults.CHECKPOINT_TTL.total_seconds())
 _views: weakref.WeakKeyDictionary[Execution, asyncio.Future[RunSteps]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+async def through_blips(call: Callable[[], Awaitable[T]]) -> T:
+    """``call()``, tried again while Redis fails it with a transient fault (a
+    restart, a dropped connection), backing off up to a second between tries,
+    for as long as the worker's lease lasts (its redelivery timeout); then the
+    fault is raised. Every call given here may be repeated safely."""
+    worker = current_worker.get(None)
+    patience = worker.redelivery_timeout.total_seconds() if worker else 30.0
+    deadline, delay = time.monotonic() + patience, 0.05
+    while True:
+        try:
+            return await call()
+        except (RedisError, ConnectionError, TimeoutError) as error:
+            if classify(error) is not Fault.TRANSIENT or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(delay)  # backoff before the next try
+        delay = min(delay * 2, 1.0)
 
 
 class RunSteps:
@@ -57,14 +80,16 @@ class RunSteps:
 
     @classmethod
     async def _load(cls, execution: Execution) -> RunSteps:
-        fields = await execution.docket.broker.steps.read(execution.key)
+        steps = execution.docket.broker.steps
+        fields = await through_blips(lambda: steps.read(execution.key))
         return cls(execution, fields)
 
     async def write(self, fields: Mapping[str, str | bytes], ttl: int = _TTL) -> bool:
         """Write ``fields`` (one round trip); False when this attempt's run has moved
         on (the key was replaced, cancelled or has finished): nothing is kept then."""
-        written = await self.docket.broker.steps.write(
-            self.key, self.generation, fields, ttl
+        steps = self.docket.broker.steps
+        written = await through_blips(
+            lambda: steps.write(self.key, self.generation, fields, ttl)
         )
         if written:
             self.fields.update(
