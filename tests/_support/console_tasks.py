@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime, timedelta, timezone
 
 from docket import (
+    Checkpoint,
     CurrentDocket,
     CurrentExecution,
     Docket,
     Execution,
     Progress,
     Retry,
+    Suspend,
 )
 
 
@@ -75,4 +78,12 @@ async def gives_up(
     raise ValueError(f"attempt {execution.attempt} of {label} fails")
 
 
-tasks = [fail_with, fail_once, crawl, quick, gives_up]
+async def onboard_later(
+    user: str, suspend: Suspend = Suspend(), steps: Checkpoint = Checkpoint()
+) -> None:
+    """Welcome ``user`` (a checkpoint step), then sleep durably for a day."""
+    await steps.mark(f"welcome <{user}>")
+    await suspend.until(datetime.now(timezone.utc) + timedelta(days=1))
+
+
+tasks = [fail_with, fail_once, crawl, quick, gives_up, onboard_later]

@@ -246,3 +246,36 @@ async def test_bad_names_and_timeouts_are_refused(docket: Docket):
     await docket.add(bad)()
     await run(docket)
     assert len(errors) == 2
+
+
+async def test_replacing_a_task_waiting_on_a_signal_starts_a_new_run(
+    docket: Docket,
+):
+    """A replace of a task suspended on a signal withdraws its wait (a later
+    signal is kept: nobody waits) and starts a new run with an empty checkpoint:
+    its welcome step runs again, and it waits for its own signal anew."""
+    await docket.add(onboard, key="onboard-di")("di")
+    await run_until(docket, lambda: log == ["welcome di", "top"])
+    await docket.replace(onboard, datetime.now(timezone.utc), "onboard-di")("dee")
+    await run_until(docket, lambda: log == ["welcome di", "top", "welcome dee", "top"])
+    assert await docket.signal("verified-di", 1) is False
+    assert await docket.signal("verified-dee", 2) is True
+    await run(docket)
+    execution = await docket.get_execution("onboard-di")
+    assert execution is not None
+    assert await execution.get_result() == "activated dee with 2"
+
+
+async def test_a_struck_task_resumed_by_its_signal_ends_without_its_checkpoint(
+    docket: Docket,
+):
+    """A task type struck while one of its tasks waits on a signal: the signal
+    resumes it, the strike stops it at intake, and its checkpoint goes."""
+    await docket.add(onboard, key="onboard-ed")("ed")
+    await run_until(docket, lambda: log == ["welcome ed", "top"])
+    await docket.strike(onboard)
+    assert await docket.signal("verified-ed", 3) is True
+    await run(docket)
+    assert log == ["welcome ed", "top"]
+    async with docket.redis() as client:
+        assert not await client.exists(docket.keyspace.steps("onboard-ed"))
