@@ -268,3 +268,20 @@ async def test_suspended_and_finished_runs_leave_no_key_without_a_ttl(
     await run_until(docket, lambda: "after sleep#1" in log and "top" in log)
     assert await finished.get_result() == "activated eve"
     await assert_every_key_expires(docket)
+
+
+async def test_fire_and_forget_dockets_keep_and_drop_checkpoints_too(
+    docket_url: str, docket_name: str
+):
+    """On a docket with execution_ttl=0 (records deleted at the end) a run's
+    checkpoint and suspension work the same, and nothing is left once it ends."""
+    async with Docket(
+        name=docket_name, url=docket_url, execution_ttl=timedelta(0)
+    ) as docket:
+        docket.register(onboarding)
+        await docket.add(onboarding, key="ttl-0")("fay")
+        await run(docket)
+        assert log == ["welcome fay#1", "before sleep", "before sleep", "after sleep#1"]
+        async with docket.redis() as client:
+            assert not await client.exists(docket.keyspace.steps("ttl-0"))
+            assert not await client.exists(docket.keyspace.runs("ttl-0"))
