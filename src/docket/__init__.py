@@ -3,9 +3,9 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from . import testing
-from ._errors import DocketError, QueueFull
+from ._errors import DocketError, FairShareFull, QueueFull
 from .agenda import Agenda
-from .annotations import Logged
+from .annotations import FairShare, Logged
 from .dependencies import (
     CallArgument,
     Checkpoint,
@@ -77,6 +77,8 @@ __all__ = [
     "ExecutionCancelled",
     "ExecutionState",
     "ExponentialRetry",
+    "FairShare",
+    "FairShareFull",
     "Isolated",
     "Logged",
     "MaxQueued",

@@ -35,6 +35,9 @@ LANES_READ_AHEAD = 1
 # Aging: a task's effective priority rises one level per this long waited since it
 # became due (Worker(priority_aging=...); docs/priorities-and-fairness.md).
 PRIORITY_AGING = timedelta(seconds=60)
+# How often a worker serving a FairShare task releases its backlogs on its own
+# (claims and adds release as they go; this opens a window stale entries hold shut).
+FAIR_RELEASE_INTERVAL = timedelta(milliseconds=500)
 REDELIVERY_TIMEOUT = timedelta(minutes=5)
 RECONNECTION_DELAY = timedelta(seconds=5)
 MINIMUM_CHECK_INTERVAL = timedelta(milliseconds=250)

@@ -109,6 +109,21 @@ class QueueFull(DocketError):
         )
 
 
+class FairShareFull(QueueFull):
+    """An add (or replace) refused because the backlog of its FairShare value
+    already holds ``FairShare(max_queued=n)`` tasks: nothing was written. A
+    ``QueueFull`` (``limit`` is ``max_queued``), so one ``except`` serves both."""
+
+    def __init__(self, task: str, key: str, max_queued: int) -> None:
+        DocketError.__init__(
+            self,
+            f"{task!r} {key!r} refused: its fair-share value already has "
+            f"{max_queued} tasks queued (FairShare(max_queued={max_queued}))",
+        )
+        self.task, self.limit, self.key = task, max_queued, key
+        self.max_queued = max_queued
+
+
 # Stopping a worker.
 
 

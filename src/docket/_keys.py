@@ -72,6 +72,8 @@ OWN_FAMILIES = (
     "debounce:",
     "ratelimit:",
     "cooldown:",
+    # FairShare: backlogs per value, weights (see _broker/lua/_fair.lua).
+    "fair:",
 )
 PARKED_FAMILY = "parked:"
 
@@ -327,6 +329,31 @@ class Keyspace:
 
     def task_workers(self, task: str) -> str:
         return f"{self.prefix}:task-workers:{task}"
+
+    # ---- FairShare (_broker/lua/_fair.lua builds the same names) ----
+
+    @property
+    def fair_tasks(self) -> str:
+        """The FairShare tasks that have a backlog (a sorted set, every score 0)."""
+        return f"{self.prefix}:fair:tasks"
+
+    @property
+    def fair_weights(self) -> str:
+        """Hash ``fair_field(task, value)`` -> weight of that value."""
+        return f"{self.prefix}:fair:weights"
+
+    def fair(self, kind: str, task: str, value: str | None = None) -> str:
+        """``P:fair:<kind>:<byte length of task>:<task>[:<value>]``: the length
+        prefix keeps every (task, value) pair on a key of its own, whatever the
+        bytes of either."""
+        name = f"{self.prefix}:fair:{kind}:{fair_field(task)}"
+        return name if value is None else f"{name}:{value}"
+
+
+def fair_field(task: str, value: str | None = None) -> str:
+    """``<byte length>:<task>[:<value>]``, injective for any task and value."""
+    head = f"{len(task.encode())}:{task}"
+    return head if value is None else f"{head}:{value}"
 
 
 # ---- admission control keys ---------------------------------------------------

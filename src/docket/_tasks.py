@@ -15,6 +15,7 @@ from uncalled_for import get_annotation_dependencies, get_dependency_parameters
 
 from . import _clock
 from ._handles import DocketHandle, TaskFunction, WorkerHandle
+from .annotations import fair_share_parameter
 from .dependencies._contextual import (
     CurrentExecution,
     DocketOfRun,
@@ -81,6 +82,7 @@ def check_task_function(function: Any) -> None:
     if not hasattr(function, "__name__"):
         raise TypeError(f"Task {function!r} has no __name__; register a named function")
     validate_dependencies(function)
+    fair_share_parameter(function)  # at most one FairShare parameter
     dependencies = list(get_dependency_parameters(function).values())
     for group in get_annotation_dependencies(function).values():
         dependencies.extend(group)

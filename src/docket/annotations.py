@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import weakref
 from collections.abc import Callable, Mapping, Sized
+from dataclasses import dataclass
 from typing import (
     Annotated,
     Any,
@@ -169,6 +170,105 @@ class Logged(Annotation):
         return f"[len {len(argument)}]"
 
 
+class FairShare(Annotation):
+    """Share the worker slots given to this task fairly between the values of the
+    annotated parameter (``tenant: Annotated[str, FairShare()]``).
+
+    Among the due tasks of the task, the next to start comes from the value served
+    least so far, weighted (``Docket.set_fair_share_weight``): a value with a few
+    tasks queued finishes in about the time its own work takes, however many tasks
+    other values have queued. ``max_queued`` (optional) caps how many tasks of one
+    value may wait in its backlog; an add beyond it raises ``FairShareFull``. The
+    parameter's value must be a ``str``. docs/priorities-and-fairness.md.
+    """
+
+    def __init__(self, *, max_queued: int | None = None) -> None:
+        if max_queued is not None and (
+            isinstance(max_queued, bool) or not isinstance(max_queued, int)
+        ):
+            raise TypeError(
+                f"max_queued must be an int or None, not {type(max_queued).__name__}"
+            )
+        if max_queued is not None and max_queued < 1:
+            raise ValueError(f"max_queued must be at least 1, got {max_queued}")
+        self.max_queued = max_queued
+
+    def __repr__(self) -> str:
+        return f"FairShare(max_queued={self.max_queued!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.max_queued == self.max_queued  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.max_queued))
+
+
+@dataclass(frozen=True, slots=True)
+class _FairParameter:
+    name: str
+    share: FairShare
+    signature: inspect.Signature | None
+
+
+_NOT_FAIR = _FairParameter("", FairShare(), None)
+_fair_parameters: _FunctionCache[_FairParameter] = _FunctionCache()
+
+
+def fair_share_parameter(function: Callable[..., Any]) -> _FairParameter | None:
+    """The parameter of ``function`` annotated ``FairShare()``, or None (cached).
+    Raises TypeError when more than one parameter is."""
+    cached = _fair_parameters.lookup(function)
+    if cached is None:
+        found = FairShare.annotated_parameters(function)
+        if len(found) > 1:
+            raise TypeError(
+                f"{getattr(function, '__name__', function)!r} annotates more than one "
+                f"parameter with FairShare ({', '.join(sorted(found))}): a task shares "
+                "its slots by one parameter"
+            )
+        cached = _NOT_FAIR
+        for name, share in found.items():
+            cached = _FairParameter(name, share, inspect.signature(function))
+        _fair_parameters.store(function, cached)
+    return None if cached is _NOT_FAIR else cached
+
+
+def fair_share_value(
+    function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[str, FairShare] | None:
+    """(value of the FairShare parameter in this call, its FairShare), or None for
+    a task without one. Raises TypeError for a missing or non-``str`` value."""
+    found = fair_share_parameter(function)
+    if found is None or found.signature is None:
+        return None
+    try:
+        bound = found.signature.bind_partial(*args, **kwargs)
+    except TypeError as error:
+        raise TypeError(f"FairShare parameter {found.name!r}: {error}") from None
+    if found.name in bound.arguments:
+        value = bound.arguments[found.name]
+    else:
+        default = found.signature.parameters[found.name].default
+        if default is inspect.Parameter.empty:
+            raise TypeError(
+                f"The FairShare parameter {found.name!r} has no value in this call"
+            )
+        value = default
+    if not isinstance(value, str):
+        raise TypeError(
+            f"The FairShare parameter {found.name!r} must be a str, "
+            f"not {type(value).__name__}"
+        )
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"The FairShare parameter {found.name!r} holds {value!r}, which cannot "
+            "be encoded as UTF-8"
+        ) from None
+    return value, found.share
+
+
 class _Layout:
     """How one function's arguments map onto parameters, for ``call_repr``."""
 
@@ -289,4 +389,12 @@ def compact_signature(signature: inspect.Signature) -> str:
     return ", ".join(parts)
 
 
-__all__ = ["Annotation", "Logged", "call_repr", "compact_signature"]
+__all__ = [
+    "Annotation",
+    "FairShare",
+    "Logged",
+    "call_repr",
+    "compact_signature",
+    "fair_share_parameter",
+    "fair_share_value",
+]

@@ -30,6 +30,7 @@ from ._codec.signing import environment_keys, key_list
 from ._console.dead_letters import DeadLetters
 from ._console.describe import load_execution
 from ._console.failed_tasks import failed_settings
+from ._console.fairness import FairShareWeights
 from ._console.operator import OperatorConsole
 from ._console.pausing import TaskPauses
 from ._console.snapshot import (
@@ -99,7 +100,13 @@ __all__ = [
 
 
 class Docket(
-    DocketNames, OperatorConsole, DocketStrikes, TaskPauses, Workflows, Signals
+    DocketNames,
+    OperatorConsole,
+    DocketStrikes,
+    TaskPauses,
+    FairShareWeights,
+    Workflows,
+    Signals,
 ):
     """Schedules, replaces, cancels, strikes and inspects the tasks of one docket.
 

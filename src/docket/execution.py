@@ -27,7 +27,7 @@ from ._codec.message import (
     identity,
     open_arguments,
 )
-from ._errors import QueueFull
+from ._errors import FairShareFull, QueueFull
 from ._handles import DocketHandle, TaskCall, TaskFunction
 from ._progress import ExecutionProgress, ProgressEvent
 from ._results import ExecutionOutcome
@@ -39,8 +39,8 @@ from ._states import (
     StateEvent,
     UnknownParent,
 )
+from .annotations import FairShare, call_repr, compact_signature, fair_share_value
 from .annotations import Logged as Logged
-from .annotations import call_repr, compact_signature
 from .instrumentation import CACHE_SIZE as CACHE_SIZE
 from .instrumentation import message_getter, message_setter, tracing_enabled
 
@@ -179,9 +179,17 @@ class Execution(ExecutionOutcome):
             self._kwargs,
             self.priority,
         )
+        fair = self.fair_share()
+        if fair is not None:
+            message[b"fair"] = fair[0].encode()
         if tracing_enabled():
             propagate.inject(message, setter=message_setter)
         return message
+
+    def fair_share(self) -> tuple[str, FairShare] | None:
+        """The value of this call's FairShare parameter and its declaration (None
+        for a task without one)."""
+        return fair_share_value(self._function, self._args, self._kwargs)
 
     @classmethod
     def from_fields(
@@ -313,8 +321,16 @@ class Execution(ExecutionOutcome):
             reschedule_message,
             ended=self.failed_attempt if reschedule_message else None,
             expected_generation=expected_generation,
-            gate=self._gate(reschedule_message is not None),
+            gate=self._gate(reschedule_message is not None)
+            + self._fair_gate(reschedule_message),
         )
+
+    def _fair_gate(self, reschedule: bytes | None) -> tuple[tuple[str, str], ...]:
+        """FairShare(max_queued=n): the cap schedule.lua checks on an add or replace."""
+        fair = None if reschedule else self.fair_share()
+        if fair is None or fair[1].max_queued is None:
+            return ()
+        return (("~fairmax", str(fair[1].max_queued)),)
 
     def _gate(self, moving: bool) -> tuple[tuple[str, str], ...]:
         """The "~" pairs of a gated add (after=), then of the signal waits its
@@ -347,6 +363,11 @@ class Execution(ExecutionOutcome):
             raise QueueFull(self._function_name, self.max_queued or 0, self._key)
         if self.after and (refused := refusal(placed, self._key)) is not None:
             raise refused
+        if placed == "FAIRFULL":  # FairShare(max_queued=n): its value's backlog
+            fair = self.fair_share()
+            raise FairShareFull(
+                self._function_name, self._key, fair[1].max_queued or 0 if fair else 0
+            )
         if placed == "SUPERSEDED":  # a newer generation holds the key: it stands
             self.disposition = Disposition.SUPERSEDED
             return self.disposition

@@ -101,6 +101,7 @@ def test_every_page_has_runnable_examples() -> None:
         "dashboard.md",
         "dependencies.md",
         "fastapi.md",
+        "priorities-and-fairness.md",
         "progress.md",
         "scheduling-helpers.md",
         "strikes.md",

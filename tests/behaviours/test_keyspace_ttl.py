@@ -277,3 +277,28 @@ async def test_signal_waits_leave_no_eternal_key(docket: Docket):
             await asyncio.gather(running, return_exceptions=True)
     assert timed.state is ExecutionState.COMPLETED
     await assert_every_key_expires(docket)
+
+
+async def test_fair_share_leaves_no_eternal_key_but_its_weights(docket: Docket):
+    """FairShare backlogs, their index and release bookkeeping: once the work is
+    done (one task cancelled while it waited in a backlog), only the weights (a
+    setting, like the strike log) lack an expiry."""
+    from docket import FairShare
+
+    async def shared(n: int, tenant: Annotated[str, FairShare()]) -> None: ...
+
+    docket.register(shared)
+    await docket.set_fair_share_weight(shared, "b", 2)
+    for n in range(15):
+        await docket.add(shared)(n, "a")
+        await docket.add(shared)(n, "b")
+    await docket.add(shared, key="dropped")(99, "c")
+    await docket.cancel("dropped")
+    async with Worker(
+        docket,
+        minimum_check_interval=timedelta(milliseconds=5),
+        scheduling_resolution=timedelta(milliseconds=5),
+    ) as worker:
+        await worker.run_until_finished()
+    leaking = await keys_without_ttl(docket)
+    assert leaking == [f"{docket.prefix}:fair:weights"], leaking

@@ -16,10 +16,18 @@ import os
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from docket import Checkpoint, Execution, Parents, Signal, Suspend, TaskKey
+from docket import (
+    Checkpoint,
+    Execution,
+    FairShare,
+    Parents,
+    Signal,
+    Suspend,
+    TaskKey,
+)
 
 LOG_DIR_VARIABLE = "DOCKET_CHAOS_LOG_DIR"
 
@@ -111,4 +119,13 @@ async def signalled(
     note("finish", key, started)
 
 
-tasks = [work, crash, fan_in, suspender, signalled]
+async def shared(
+    seconds: float, tenant: Annotated[str, FairShare()], key: str = TaskKey()
+) -> None:
+    """``work`` as a FairShare task: its tenant's backlog decides when it starts."""
+    started = note("start", key)
+    await asyncio.sleep(seconds)
+    note("finish", key, started)
+
+
+tasks = [work, crash, fan_in, suspender, signalled, shared]

@@ -15,6 +15,7 @@ from .admission import AdmissionStore
 from .dead import DeadStore
 from .events import EventStore
 from .failed import FailedStore
+from .fair import FairStore
 from .gates import GateStore
 from .lanes import LaneStore
 from .listing import ViewStore
@@ -67,6 +68,7 @@ class Broker(BrokerBase):
         self.steps = StepStore(self)
         self.mailbox = MailboxStore(self)
         self.lanes = LaneStore(self)
+        self.fair = FairStore(self)
 
     async def aclose(self) -> None:
         """Give back the connection the autopipeline holds (the backend stays open)."""

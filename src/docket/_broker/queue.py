@@ -240,11 +240,13 @@ class QueueStore(Store):
             pipe.xdel(self.keys.stream, *message_ids)
             await pipe.execute()
 
-    async def pending_work(self, due_by: float | None = None) -> bool:
+    async def pending_work(
+        self, due_by: float | None = None, fair: bool = False
+    ) -> bool:
         """Whether anything waits in the stream, on a priority lane or in the
-        future queue (with ``due_by``, only queued tasks due by then count).
-        Tasks waiting for a signal do not count: they wait for something outside
-        the docket."""
+        future queue (with ``due_by``, only queued tasks due by then count; with
+        ``fair``, in a FairShare backlog too). Tasks waiting for a signal do not
+        count: they wait for something outside the docket."""
         pipe = self.backend.pipeline()
         pipe.xlen(self.keys.stream)
         if due_by is None:
@@ -252,8 +254,9 @@ class QueueStore(Store):
         else:
             pipe.zcount(self.keys.queue, "-inf", due_by)
         pipe.smembers(self.keys.lanes)
-        stream_length, queued, lanes = await pipe.execute()
-        return bool(stream_length) or bool(queued) or bool(lanes)
+        if fair:
+            pipe.zcard(self.keys.fair_tasks)
+        return any(await pipe.execute())
 
     async def next_due(self) -> float | None:
         """When the earliest task of the future queue is due, or the earliest

@@ -90,14 +90,16 @@ class Script:
         return result
 
 
-SCHEDULE = Script("schedule", includes=["_lanes", "_gates", "_steps", "_mailbox"])
-CLAIM = Script("claim")
-SETTLE = Script("settle", includes=["_lanes", "_gates", "_steps"])
-CANCEL = Script("cancel", includes=["_lanes", "_gates", "_steps"])
-STREAM_DUE = Script(
-    "stream_due", includes=["_lanes", "_gates", "_steps", "_runs", "_mailbox"]
+SCHEDULE = Script(
+    "schedule", includes=["_lanes", "_gates", "_steps", "_mailbox", "_fair"]
 )
-CLEAR = Script("clear", includes=["_lanes", "_gates", "_steps", "_runs"])
+CLAIM = Script("claim", includes=["_lanes", "_fair"])
+SETTLE = Script("settle", includes=["_lanes", "_gates", "_steps"])
+CANCEL = Script("cancel", includes=["_lanes", "_gates", "_steps", "_fair"])
+STREAM_DUE = Script(
+    "stream_due", includes=["_lanes", "_gates", "_steps", "_runs", "_mailbox", "_fair"]
+)
+CLEAR = Script("clear", includes=["_lanes", "_gates", "_steps", "_runs", "_fair"])
 DEAD_LETTER = Script("dead_letter", includes=["_lanes", "_gates", "_steps", "_runs"])
 # A run's checkpoint: Checkpoint and Suspend (see docket._broker.steps).
 STEPS_WRITE = Script("steps_write", includes=["_steps"])
@@ -120,4 +122,6 @@ COOLDOWN = Script("cooldown")
 # Pausing a task type: holding its delivered work, releasing it.
 PAUSE = Script("pause")
 PAUSE_PARK = Script("pause_park")
+# FairShare: releasing backlogs, weights (see docket._broker.fair).
+FAIR_RELEASE = Script("fair_release", includes=["_lanes", "_fair"])
 RESUME = Script("resume")

@@ -19,6 +19,7 @@ from .._redis.outages import outage_log
 from ..docket import Docket
 from . import report
 from .cancellation import listener_loop
+from .fairness import fairness_loop
 from .isolation import pools_of
 from .liveness import deregister, heartbeat_loop, lease_loop
 from .loop import main_loop
@@ -199,6 +200,7 @@ async def _process(session: Session, first: bool) -> None:
                 background.create_task(scheduler_loop(session)),
                 background.create_task(heartbeat_loop(session)),
                 background.create_task(pause_loop(session)),
+                background.create_task(fairness_loop(session)),
             ]
             if worker.schedule_automatic_tasks:
                 taking.append(background.create_task(reseed_loop(session)))

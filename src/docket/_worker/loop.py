@@ -23,6 +23,7 @@ from .. import _clock, _defaults
 from .._broker import Sweep
 from . import lanes
 from .claiming import read_ahead, start, take_buffered
+from .fairness import fair_tasks
 from .resilience import keep_running, reached
 from .session import FIRST_FINISH_POLL_MS, Running, Session, wait_for
 
@@ -115,10 +116,13 @@ async def _finished(session: Session, count: int, block_ms: int) -> bool:
     # test moves it: tasks due later never come due here, so they do not count;
     # nor for a worker that stops when nothing is due (that plugin's runner).
     due_only = getattr(session.worker, "stops_when_idle", False)
+    # FairShare backlogs wait outside the stream and the queue: asked about only
+    # by a worker that serves a FairShare task.
+    fair = {"fair": True} if fair_tasks(session) else {}
     if _clock.is_real() and not due_only:
-        pending = await session.broker.queue.pending_work()
+        pending = await session.broker.queue.pending_work(**fair)
     else:
-        pending = await session.broker.queue.pending_work(due_by=_clock.time())
+        pending = await session.broker.queue.pending_work(due_by=_clock.time(), **fair)
     if not pending:
         return True
     session.lanes = True  # what waits may be on a lane: the next read dispatches

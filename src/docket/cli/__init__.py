@@ -20,6 +20,7 @@ from . import control as _control
 from . import dashboard as _dashboard
 from . import dead as _dead
 from . import failed as _failed
+from . import fair_share as _fair_share
 from . import pausing as _pausing
 from . import show as _show
 from . import snapshot as _snapshot
@@ -63,6 +64,7 @@ _COMMAND_MODULES = (
     _dashboard,
     _dead,
     _failed,
+    _fair_share,
     _pausing,
     _show,
     _strike_list,

@@ -64,4 +64,10 @@ def snapshot_json(docket_name: str, snap: View) -> str:
             for wait in snap.signals
         ],
     }
+    if snap.fair_share:  # only a docket with FairShare backlogs has the field
+        document["fair_share"] = [
+            {"task": task, "value": d.value, "queued": d.queued, "weight": d.weight}
+            for task, depths in sorted(snap.fair_share.items())
+            for d in depths
+        ]
     return json.dumps(document, indent=2)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from .._broker.fair import FairDepth
 from .._broker.steps import Suspension
 from .._console.describe import Entry, describe_message
 from .._console.snapshot import WorkerInfo
@@ -51,6 +52,8 @@ class View:
     future: list[Row]
     waiting: int = 0  # tasks still waiting (for their parents, or a signal)
     signals: list[SignalWait] = field(default_factory=list[SignalWait])
+    # FairShare backlogs: per task, each value's depth and weight (deepest first).
+    fair_share: dict[str, list[FairDepth]] | None = None
 
 
 def _moment(epoch: float | None) -> datetime | None:
@@ -72,6 +75,7 @@ async def take(
             docket.register_collection(path)
         view = await docket.broker.views.snapshot()
         workers = await docket.workers()
+        fair_share = await docket.fair_share_backlogs()
         taken = datetime.now(timezone.utc)
         running: list[Row] = []
         future: list[Row] = []
@@ -93,7 +97,16 @@ async def take(
         SignalWait(key, wait.name, _moment(wait.since), _moment(wait.deadline))
         for key, wait in view.signals
     ]
-    return View(taken, total, workers, running, future, view.waiting_length, signals)
+    return View(
+        taken,
+        total,
+        workers,
+        running,
+        future,
+        view.waiting_length,
+        signals,
+        fair_share,
+    )
 
 
 def _suspended(row: Row, point: Suspension | None, now: datetime) -> Row:

@@ -65,6 +65,7 @@ def limited(snap: View, task: str | None, limit: int | None) -> View:
         future,
         snap.waiting,
         snap.signals,
+        snap.fair_share,
     )
 
 
@@ -232,3 +233,17 @@ def snapshot(
         say(line)
     if stats and (whole.running or whole.future):
         print_grid(console, stats_table(matching))
+    for line in fair_share_lines(whole):
+        say(line)
+
+
+def fair_share_lines(snap: View) -> list[str]:
+    """One line per FairShare value with a backlog: task, value, depth, weight."""
+    lines: list[str] = []
+    for task, depths in sorted((snap.fair_share or {}).items()):
+        for depth in depths:
+            lines.append(
+                f"Fair share: {for_terminal(task)} '{for_terminal(depth.value)}': "
+                f"{depth.queued:,} queued, weight {depth.weight:g}"
+            )
+    return lines

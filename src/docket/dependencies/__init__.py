@@ -23,6 +23,7 @@ from uncalled_for.introspection import (
     _parameter_cache,  # pyright: ignore[reportPrivateUsage]
 )
 
+from ..annotations import FairShare
 from ._admission import Cooldown, RateLimit
 from ._admission_concurrency import ConcurrencyLimit
 from ._admission_debounce import Debounce
@@ -88,6 +89,7 @@ __all__ = [
     "Parents",
     "ExponentialRetry",
     "FailedDependency",
+    "FairShare",
     "FailureHandler",
     "ForcedRetry",
     "Isolated",

@@ -52,7 +52,7 @@ local OWN_FAMILIES = {
   'runs:', 'progress:', 'results:', 'known:', 'stream-id:', 'worker-tasks:',
   'task-workers:', 'cancel:', 'state:', 'stats:', 'leases:', 'paused:', 'perpetual:',
   'parked:', 'gate:', 'waiters:', 'steps:', 'mailbox:', 'lane:', 'queued:',
-  'concurrency:', 'debounce:', 'ratelimit:', 'cooldown:',
+  'concurrency:', 'debounce:', 'ratelimit:', 'cooldown:', 'fair:',
 }
 local function parked_key(prefix, key)
   if OWN_NAMES[key] then return prefix .. ':parked:' .. key end

@@ -19,7 +19,10 @@ local stream, queue, runs = KEYS[1], KEYS[2], KEYS[3]
 local key, completed_at, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
 local record = hmget(runs, 'state', 'stream_id', 'paused', 'function', 'waiters', 'gate',
-  'held', 'steps', 'lane')
+  'held', 'steps', 'lane', 'fair', 'fairq')
+if record[11] == '1' and record[10] and record[4] then  -- waiting in a fair backlog
+  fair_leave(ARGV[6], record[4], record[10], key)
+end
 local state, stream_id = record[1], record[2]
 if record[3] and record[4] then
   redis.call('ZREM', ARGV[6] .. ':paused:' .. record[4], key)

@@ -23,11 +23,16 @@
 local stream, prefix, group, worker, started = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local listening = redis.call('EXISTS', KEYS[2]) == 1
 local codes, stale, buried = {}, {}, 0
+local fair_tasks = {}  -- FairShare tasks claimed here: release their next (_fair.lua)
 
 for i = 8, #ARGV, 4 do
   local key, generation, id, again = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
   local runs = prefix .. ':runs:' .. key
-  local record = hash_fields(runs, 'generation', 'state')
+  local record = hash_fields(runs, 'generation', 'state', 'fair', 'function')
+  if record and record[3] and record[4] then  -- FairShare: it left the stream
+    fair_claimed(prefix, record[4], key)
+    fair_tasks[record[4]] = true
+  end
   local current = record and tonumber(record[1])
   if not record then
     bury(stream, KEYS[3], group, id, 'bad-run-record',
@@ -63,5 +68,6 @@ if #stale > 0 then
   redis.call('XACK', stream, group, unpack(stale))
   redis.call('XDEL', stream, unpack(stale))
 end
+for task in pairs(fair_tasks) do fair_release(prefix, task, stream) end
 if buried > 0 then trim_dead(KEYS[3], tonumber(ARGV[6]), tonumber(ARGV[7])) end
 return codes

@@ -20,7 +20,8 @@
 -- and their waiters get a cancelled event. Legacy markers of earlier pydocket releases
 -- (P:known:K, P:stream-id:K) are deleted for every withdrawn key.
 -- One call withdraws at most ARGV[4] tasks: stream entries first (oldest first), then
--- future tasks (earliest first), then held ones, so a big docket never holds Redis
+-- future tasks (earliest first), then held ones, then those waiting in FairShare
+-- backlogs, so a big docket never holds Redis
 -- for long: the caller calls again while a call comes back full.
 -- Returns the number of tasks withdrawn.
 
@@ -101,6 +102,31 @@ end
 for _, lane in ipairs(redis.call('SMEMBERS', prefix .. ':lanes')) do
   if redis.call('ZCARD', lane_key(prefix, lane)) == 0 then
     redis.call('SREM', prefix .. ':lanes', lane)
+  end
+end
+
+-- Tasks waiting in FairShare backlogs (_fair.lua), value by value.
+for _, task in ipairs(redis.call('ZRANGE', prefix .. ':fair:tasks', 0, -1)) do
+  local active = fair_key(prefix, 'active', task)
+  for _, value in ipairs(redis.call('ZRANGE', active, 0, -1)) do
+    if withdrawn >= batch then break end
+    local backlog = fair_key(prefix, 'q', task, value)
+    for _, key in ipairs(redis.call('ZRANGE', backlog, 0, batch - withdrawn - 1)) do
+      if redis.call('HGET', prefix .. ':runs:' .. key, 'fairq') == '1' then
+        withdraw(key, 'queued')
+        redis.call('DEL', parked_key(prefix, key))
+      end
+      redis.call('ZREM', backlog, key)
+      withdrawn = withdrawn + 1
+    end
+    if redis.call('ZCARD', backlog) == 0 then
+      redis.call('DEL', backlog)
+      redis.call('ZREM', active, value)
+    end
+  end
+  if redis.call('ZCARD', active) == 0 then
+    redis.call('DEL', active)
+    redis.call('ZREM', prefix .. ':fair:tasks', task)
   end
 end
 return withdrawn

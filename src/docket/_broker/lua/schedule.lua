@@ -39,6 +39,10 @@
 --          and "~fresh" ("1": wait again even if this run received it already) for
 --          that signal, and "~clock" (now, epoch seconds): see _mailbox.lua. It may
 --          also return "WAITING"; a kept signal is consumed here.
+--          A FairShare task with max_queued=n sends "~fairmax" = n: when its value's
+--          backlog already holds n tasks the add is refused with "FAIRFULL" (nothing
+--          written). A due message with a "fair" field goes to its value's backlog
+--          (_fair.lua), and from there, when released, to its priority's lane.
 --
 -- The state event ({"type":"state","key":K,"state":"queued"|"scheduled","when":ISO},
 -- on P:state:K) is built here, only when it is published.
@@ -91,6 +95,7 @@ local parents, policy, gate_ttl, gate_now, seen = nil, 'cancel', 0, '', nil
 local steps, steps_ttl = nil, 0  -- a suspension's checkpoint fields (_steps.lua)
 local signals, clock = nil, 0
 local max_queued = nil
+local fairmax = nil  -- FairShare(max_queued=n): the most its value's backlog may hold
 while ARGV[FIELDS] and string.byte(ARGV[FIELDS], 1) == 126 do  -- "~": a gated add
   local name, value = ARGV[FIELDS], ARGV[FIELDS + 1]
   if name == '~after' then
@@ -110,11 +115,12 @@ while ARGV[FIELDS] and string.byte(ARGV[FIELDS], 1) == 126 do  -- "~": a gated a
     signals[#signals + 1] = {value, nil, false}
   elseif name == '~deadline' then signals[#signals][2] = tonumber(value)
   elseif name == '~fresh' then signals[#signals][3] = value == '1'
-  elseif name == '~clock' then clock = tonumber(value) or 0 end
+  elseif name == '~clock' then clock = tonumber(value) or 0
+  elseif name == '~fairmax' then fairmax = tonumber(value) end
   FIELDS = FIELDS + 2
 end
 local record = hmget(runs, 'state', 'generation', 'stream_id', 'added', 'waiters', 'gate',
-  'steps', 'lane')
+  'steps', 'lane', 'fair', 'fairq', 'function')
 local state, generation, stream_id = record[1], tonumber(record[2]) or 0, record[3]
 local added = ARGV[12]
 if added == '' then added = record[4] end
@@ -144,6 +150,19 @@ if max_queued and not (mode == 'reschedule' or mode == 'repark') then
   end
   if max_queued_full(prefix, task, key, max_queued) then return {'FULL', -1} end
 end
+if fairmax and not (mode == 'add' and (state == 'scheduled' or state == 'queued'
+    or state == 'running' or state == 'waiting')) then
+  local value, task = nil, nil
+  for i = FIELDS, #ARGV, 2 do
+    if ARGV[i] == 'fair' then value = ARGV[i + 1] end
+    if ARGV[i] == 'function' then task = ARGV[i + 1] end
+  end
+  local here = state == 'queued' and record[10] == '1' and record[9] == value
+    and record[11] == task
+  if value and task and not here and fair_depth(prefix, task, value) >= fairmax then
+    return {'FAIRFULL', -1}
+  end
+end
 if parents then
   local refused
   refused, seen = gate_check(prefix, key, parents)
@@ -164,6 +183,9 @@ elseif mode == 'replace' then
   end
   if (record[8] or '') ~= '' and state == 'queued' then  -- waiting on a priority lane
     lane_withdraw(prefix, key, record[8])
+  end
+  if record[10] == '1' and record[9] and record[11] then  -- in a fair backlog
+    fair_leave(prefix, record[11], record[9], key)
     redis.call('DEL', parked)
   end
 elseif mode == 'seed' and state == 'scheduled' and not redis.call('ZSCORE', queue, key)
@@ -193,6 +215,7 @@ generation = generation + 1
 local fields = {}
 local function_name, args, kwargs, iso, attempt = '', '', '', '', '1'
 local priority = 5
+local fair = nil
 local copied, signed = {}, false
 for i = FIELDS, #ARGV, 2 do
   local name, value = ARGV[i], ARGV[i + 1]
@@ -204,6 +227,7 @@ for i = FIELDS, #ARGV, 2 do
   if name == 'attempt' then attempt = value end
   if name == 'priority' then priority = tonumber(value) or 5 end
   if name == 'dispatched' then name = nil end  -- a dispatched copy's mark (dispatch.lua)
+  if name == 'fair' then fair = value end
   if name == 'serializer' or name == 'signature' then
     copied[#copied + 1] = name
     copied[#copied + 1] = value
@@ -311,7 +335,16 @@ if parents or signals then
   end
 end
 if max_queued then redis.call('ZADD', prefix .. ':queued:' .. function_name, when, key) end
-if immediate and priority ~= 5 then  -- its priority's lane (_lanes.lua)
+if immediate and fair then
+  -- FairShare: the task waits in its value's backlog until a fair release.
+  written[#written + 1] = 'fair'
+  written[#written + 1] = fair
+  written[#written + 1] = 'fairq'
+  written[#written + 1] = '1'
+  redis.call('HSET', runs, unpack(written))
+  fair_enter(prefix, function_name, fair, key, fields, when)
+  fair_release(prefix, function_name, stream)
+elseif immediate and priority ~= 5 then  -- its priority's lane (_lanes.lua)
   lane_place(prefix, key, fields, priority, tonumber(when))
   written[#written + 1] = 'lane'
   written[#written + 1] = tostring(priority)

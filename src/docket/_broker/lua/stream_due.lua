@@ -26,6 +26,7 @@ local due = redis.call('ZRANGEBYSCORE', queue, '-inf', now, 'LIMIT', 0, tonumber
 
 local buried = 0
 local timeout = mailbox_expire(prefix, tonumber(now), tonumber(ARGV[3]), listening)
+local fair_tasks = {}
 
 for _, key in ipairs(due) do
   local parked = parked_key(prefix, key)
@@ -40,9 +41,20 @@ for _, key in ipairs(due) do
         'dead-lettered (bad-parked-task): ' .. detail)
     end
   elseif #fields > 0 then
+    local fair, task = nil, nil
+    for i = 1, #fields, 2 do
+      if fields[i] == 'fair' then fair = fields[i + 1] end
+      if fields[i] == 'function' then task = fields[i + 1] end
+    end
     local runs = prefix .. ':runs:' .. key
     local priority = message_priority(fields)
-    if priority ~= 5 then  -- it keeps its priority: its lane (_lanes.lua), still parked
+    if fair and task then  -- FairShare: into its value's backlog (_fair.lua), still parked
+      redis.call('DEL', prefix .. ':known:' .. key, prefix .. ':stream-id:' .. key)
+      pcall(redis.call, 'HSET', runs, 'state', 'queued', 'stream_id', '', 'fair', fair,
+        'fairq', '1')
+      fair_enter(prefix, task, fair, key, fields, now)
+      fair_tasks[task] = true
+    elseif priority ~= 5 then  -- it keeps its priority: its lane (_lanes.lua), still parked
       local due_at = tonumber(redis.call('ZSCORE', queue, key)) or tonumber(now)
       lane_place(prefix, key, fields, priority, due_at)
       redis.call('DEL', prefix .. ':known:' .. key, prefix .. ':stream-id:' .. key)
@@ -66,6 +78,7 @@ for _, key in ipairs(due) do
   redis.call('ZREM', queue, key)
 end
 
+for task in pairs(fair_tasks) do fair_release(prefix, task, stream) end
 if buried > 0 then trim_dead(KEYS[4], tonumber(ARGV[7]), tonumber(ARGV[8])) end
 local first = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
 local next_due = first[2] or ''

@@ -1,7 +1,8 @@
 """``/task-types/{name}``: one task type's figures (completed, failed, retried;
 runtime and queue-wait p50/p95 over the last hour and day, from the per-window
-timings the settle script keeps), the workers serving it, and pausing it (its
-work waits, queued or scheduled, until it is resumed)."""
+timings the settle script keeps), the workers serving it, pausing it (its
+work waits, queued or scheduled, until it is resumed), and for a FairShare task
+its backlogs per value and the values' weights (set and cleared here)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ async def task_type(console: Console, name: str) -> dict[str, Any]:
     pauses = {pause.task: pause for pause in await docket.pauses()}
     serving = sorted(info.name for info in await docket.task_workers(name))
     pause = pauses.get(name)
+    backlogs = (await docket.fair_share_backlogs()).get(name, [])
+    weights = {
+        value: weight
+        for (task, value), weight in (await docket.fair_share_weights()).items()
+        if task == name
+    }
     return {
         "task": name,
         "figures": {
@@ -33,7 +40,18 @@ async def task_type(console: Console, name: str) -> dict[str, Any]:
         "paused_since": _codec.iso(pause.since) if pause and pause.since else None,
         "waiting": pause.waiting if pause else None,
         "workers": serving,
-        "known": bool(serving) or any(name in t for t in spans.values()) or bool(pause),
+        "fair_share": [
+            {"value": d.value, "queued": d.queued, "weight": d.weight} for d in backlogs
+        ],
+        "fair_share_weights": [
+            {"value": value, "weight": weight}
+            for value, weight in sorted(weights.items())
+        ],
+        "known": bool(serving)
+        or any(name in t for t in spans.values())
+        or bool(pause)
+        or bool(backlogs)
+        or bool(weights),
     }
 
 
@@ -73,8 +91,29 @@ async def resume(request: Request) -> Response:
     return await act(request, "/", body)
 
 
+async def fair_share_weight(request: Request) -> Response:
+    """Set (field ``weight``) or clear (field ``clear``) one value's weight."""
+
+    async def body(fields: dict[str, str]) -> str:
+        name = required(fields, "task")
+        value = fields.get("value", "")
+        docket = console_of(request).docket
+        if fields.get("clear"):
+            await docket.clear_fair_share_weight(name, value)
+            return f"Weight of {value!r} cleared (back to 1)"
+        try:
+            weight = float(required(fields, "weight"))
+        except ValueError:
+            raise ValueError("weight must be a positive number") from None
+        await docket.set_fair_share_weight(name, value, weight)
+        return f"Weight of {value!r} set to {weight:g}"
+
+    return await act(request, "/", body)
+
+
 def routes() -> list[Route]:
     return [
+        Route("/task-types/fair-share-weight", fair_share_weight, methods=["POST"]),
         Route("/task-types/pause", pause, methods=["POST"]),
         Route("/task-types/resume", resume, methods=["POST"]),
         Route("/task-types/{name:path}", task_type_page),

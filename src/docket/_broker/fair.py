@@ -1,0 +1,154 @@
+"""``broker.fair``: the backlogs of FairShare tasks and their weights.
+
+A due task whose parameter is annotated ``FairShare()`` waits in the backlog of its
+parameter's value (its message parked, like a future task's) until a fair release
+moves it into the stream; ``lua/_fair.lua`` holds the keys and the release (start-time
+fair queueing over the values, weighted). schedule.lua, stream_due.lua and claim.lua
+release as they go; workers that serve a FairShare task also call ``release`` now and
+then (``_worker/fairness.py``). Weights live in one hash, read by every release, so a
+change holds from the next release on, on every worker.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .._keys import fair_field
+from .._text import as_text
+from . import scripts
+from .store import Store
+
+MOST_VALUES_SHOWN = 100  # values per task a depth listing shows
+MOST_VALUES_READ = 1000  # values per task a depth listing counts
+
+
+@dataclass(frozen=True, slots=True)
+class FairDepth:
+    """One value's backlog: how many of its tasks wait, and its weight."""
+
+    value: str
+    queued: int
+    weight: float
+
+
+def check_weight(weight: object) -> float:
+    """A weight is a positive, finite number (int or float; not a bool)."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+        raise TypeError(f"A fair-share weight must be a number, not {weight!r}")
+    value = float(weight)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"A fair-share weight must be a positive number, not {weight!r}"
+        )
+    return value
+
+
+def check_fair_value(value: object) -> str:
+    """A fair-share value is text (any text, encodable as UTF-8)."""
+    if not isinstance(value, str):
+        raise TypeError(
+            f"A FairShare parameter's value must be a str, not {type(value).__name__}"
+        )
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"FairShare value {value!r} is not valid text: it cannot be encoded as UTF-8"
+        ) from None
+    return value
+
+
+class FairStore(Store):
+    """FairShare backlogs: releasing them, their depths, the weights."""
+
+    async def release(self, tasks: list[str], window: int | None = None) -> int:
+        """Release what the windows of ``tasks`` allow (``window``, when given, is
+        stored first: how many released tasks may wait unclaimed)."""
+        if not tasks:
+            return 0
+        k = self.keys
+        released = await self.run_script(
+            scripts.FAIR_RELEASE,
+            [k.stream],
+            [k.prefix, "" if window is None else str(window), *tasks],
+        )
+        return int(released)
+
+    async def set_weight(self, task: str, value: str, weight: float) -> None:
+        await self.client.hset(
+            self.keys.fair_weights, mapping={fair_field(task, value): repr(weight)}
+        )
+
+    async def clear_weight(self, task: str, value: str) -> bool:
+        return bool(
+            await self.client.hdel(self.keys.fair_weights, fair_field(task, value))
+        )
+
+    async def weight(self, task: str, value: str) -> float | None:
+        raw = await self.client.hget(self.keys.fair_weights, fair_field(task, value))
+        return None if raw is None else _number(raw)
+
+    async def weights(self) -> dict[tuple[str, str], float]:
+        """Every weight set: (task, value) -> weight."""
+        found = await self.client.hgetall(self.keys.fair_weights)
+        out: dict[tuple[str, str], float] = {}
+        for field, raw in found.items():
+            parsed = _split(as_text(field))
+            if parsed is not None:
+                out[parsed] = _number(raw)
+        return out
+
+    async def tasks(self) -> list[str]:
+        """The FairShare tasks that have a backlog now."""
+        found = await self.client.zrange(self.keys.fair_tasks, 0, -1)
+        return sorted(as_text(t) for t in found)
+
+    async def depths(self, task: str) -> list[FairDepth]:
+        """The values of ``task`` with a backlog (deepest first, at most
+        ``MOST_VALUES_SHOWN``), each with its weight (1 unless set)."""
+        k = self.keys
+        values = [
+            as_text(v)
+            for v in await self.client.zrange(
+                k.fair("active", task), 0, MOST_VALUES_READ - 1
+            )
+        ]
+        if not values:
+            return []
+        pipe = self.backend.pipeline()
+        for value in values:
+            pipe.zcard(k.fair("q", task, value))
+        for value in values:
+            pipe.hget(k.fair_weights, fair_field(task, value))
+        replies = await pipe.execute()
+        counts, weights = replies[: len(values)], replies[len(values) :]
+        found = [
+            FairDepth(value, int(count), 1.0 if raw is None else _number(raw))
+            for value, count, raw in zip(values, counts, weights, strict=True)
+            if int(count) > 0
+        ]
+        found.sort(key=lambda d: (-d.queued, d.value))
+        return found[:MOST_VALUES_SHOWN]
+
+
+def _number(raw: bytes | str) -> float:
+    try:
+        return float(as_text(raw))
+    except ValueError:
+        return 1.0
+
+
+def _split(field: str) -> tuple[str, str] | None:
+    """(task, value) of a weights field ``<len>:<task>:<value>``."""
+    size, _, rest = field.partition(":")
+    try:
+        length = int(size)
+    except ValueError:
+        return None
+    raw = rest.encode()
+    task, value = raw[:length], raw[length + 1 :]
+    try:
+        return task.decode(), value.decode()
+    except UnicodeDecodeError:
+        return None

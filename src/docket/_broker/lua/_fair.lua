@@ -1,0 +1,152 @@
+-- Fair share (included, after _lanes.lua, by schedule, claim, stream_due, cancel,
+-- clear and fair_release): the backlogs of a
+-- task whose parameter is annotated FairShare(), and the fair release into the stream.
+--
+-- A due message of such a task (it carries a `fair` field: the parameter's value)
+-- does not go to the stream: it waits in its parked hash P:K (as a future task does),
+-- its key in the backlog of its value, and its run record says state "queued",
+-- fair=<value>, fairq=1 (0 once released). Keys (the task name is length-prefixed, so no task name or
+-- value can make two families meet; values may hold any byte):
+--   P:fair:tasks                       zset (all scores 0): tasks that have a backlog
+--                                      (no TTL: every member has live work; it leaves
+--                                      once its backlogs are empty)
+--   P:fair:weights                     hash: <len>:<task>:<value> -> weight (settings)
+--   P:fair:active:<len>:<task>         zset: value -> start tag of its next task
+--   P:fair:q:<len>:<task>:<value>      zset: task key -> due time (one value's backlog)
+--   P:fair:out:<len>:<task>            zset: key -> generation, released and not yet
+--                                      claimed (at most `window` of them)
+--   P:fair:meta:<len>:<task>           hash: vt (virtual time: the start tag of the
+--                                      last release), window (set by workers)
+-- Release is start-time fair queueing: the value with the smallest start tag goes
+-- next; releasing charges it 1/weight; a value that had no backlog joins at the
+-- current virtual time, so it neither waits behind the others' backlogs nor gets
+-- credit for the time it was idle.
+
+local FAIR_DEFAULT_WINDOW = 10
+local FAIR_TTL = 86400
+
+local function fair_key(prefix, kind, task, value)
+  local k = prefix .. ':fair:' .. kind .. ':' .. #task .. ':' .. task
+  if value then k = k .. ':' .. value end
+  return k
+end
+
+local function fair_weight(prefix, task, value)
+  local w = tonumber(redis.call('HGET', prefix .. ':fair:weights',
+    #task .. ':' .. task .. ':' .. value))
+  if not w or w <= 0 then return 1 end
+  return w
+end
+
+-- How many tasks wait in `value`'s backlog.
+local function fair_depth(prefix, task, value)
+  return redis.call('ZCARD', fair_key(prefix, 'q', task, value))
+end
+
+-- Put due task `key` (message `fields`, a flat list) in its value's backlog.
+local function fair_enter(prefix, task, value, key, fields, when)
+  local parked = parked_key(prefix, key)
+  redis.call('DEL', parked)
+  redis.call('HSET', parked, unpack(fields))
+  redis.call('ZADD', fair_key(prefix, 'q', task, value), when, key)
+  local active = fair_key(prefix, 'active', task)
+  if not redis.call('ZSCORE', active, value) then
+    local vt = tonumber(redis.call('HGET', fair_key(prefix, 'meta', task), 'vt')) or 0
+    redis.call('ZADD', active, vt, value)
+    redis.call('ZADD', prefix .. ':fair:tasks', 0, task)
+  end
+end
+
+-- Take `key` out of `value`'s backlog (cancel, replace); the value leaves the active
+-- set on the next release that finds its backlog empty.
+local function fair_leave(prefix, task, value, key)
+  redis.call('ZREM', fair_key(prefix, 'q', task, value), key)
+end
+
+-- A claimed (or dropped) message of `task` is no longer waiting in the stream.
+local function fair_claimed(prefix, task, key)
+  redis.call('ZREM', fair_key(prefix, 'out', task), key)
+end
+
+-- Release tasks of `task` into `stream` (or their priority's lane), fairest first,
+-- until `window` released tasks wait unclaimed. Returns how many were released.
+local function fair_release(prefix, task, stream)
+  local meta = fair_key(prefix, 'meta', task)
+  local out = fair_key(prefix, 'out', task)
+  local active = fair_key(prefix, 'active', task)
+  local window = tonumber(redis.call('HGET', meta, 'window')) or FAIR_DEFAULT_WINDOW
+  local waiting = redis.call('ZCARD', out)
+  if waiting >= window then
+    -- Drop released tasks that left the stream without a claim (cancelled, struck,
+    -- paused, superseded, dead-lettered): only they can hold the window shut.
+    local members = redis.call('ZRANGE', out, 0, -1, 'WITHSCORES')
+    for i = 1, #members, 2 do
+      local record = hash_fields(prefix .. ':runs:' .. members[i], 'state', 'generation',
+        'stream_id', 'lane')
+      if not record or record[1] ~= 'queued' or record[2] ~= members[i + 1]
+          or ((record[3] or '') == '' and (record[4] or '') == '') then
+        redis.call('ZREM', out, members[i])
+        waiting = waiting - 1
+      end
+    end
+  end
+  local released, vt = 0, nil
+  while waiting < window do
+    local head = redis.call('ZRANGE', active, 0, 0, 'WITHSCORES')
+    if not head[1] then break end
+    local value, start = head[1], tonumber(head[2])
+    local backlog = fair_key(prefix, 'q', task, value)
+    local first = redis.call('ZRANGE', backlog, 0, 0, 'WITHSCORES')
+    if not first[1] then
+      redis.call('ZREM', active, value)
+      redis.call('DEL', backlog)  -- gone already on Redis; the embedded engine keeps it
+    else
+      local key = first[1]
+      redis.call('ZREM', backlog, key)
+      local runs = prefix .. ':runs:' .. key
+      local record = hash_fields(runs, 'state', 'fairq', 'fair', 'generation')
+      local parked = parked_key(prefix, key)
+      -- Only a task still waiting in this backlog goes (a replaced or cancelled
+      -- one left its entry behind).
+      if record and record[1] == 'queued' and record[2] == '1' and record[3] == value then
+        local fields = redis.call('HGETALL', parked)
+        if #fields > 0 then
+          -- Released onto the stream, or, for a priority other than 5, its lane
+          -- (_lanes.lua): fairness chose the task, priority orders it among the rest.
+          local priority = message_priority(fields)
+          if priority == 5 then
+            local id = redis.call('XADD', stream, '*', unpack(fields))
+            redis.call('DEL', parked)
+            redis.call('HSET', runs, 'stream_id', id, 'fairq', '0')
+          else
+            lane_place(prefix, key, fields, priority, tonumber(first[2]) or 0)
+            redis.call('HSET', runs, 'lane', tostring(priority), 'fairq', '0')
+          end
+          redis.call('ZADD', out, tonumber(record[4]) or 0, key)
+          released = released + 1
+          waiting = waiting + 1
+          vt = start
+          if redis.call('ZCARD', backlog) > 0 then
+            redis.call('ZADD', active, start + 1 / fair_weight(prefix, task, value), value)
+          else
+            redis.call('ZREM', active, value)
+            redis.call('DEL', backlog)
+          end
+        end
+      end
+    end
+  end
+  if redis.call('ZCARD', active) == 0 then
+    redis.call('DEL', active)
+    redis.call('ZREM', prefix .. ':fair:tasks', task)
+    if redis.call('ZCARD', prefix .. ':fair:tasks') == 0 then
+      redis.call('DEL', prefix .. ':fair:tasks')
+    end
+  end
+  if released > 0 then
+    redis.call('HSET', meta, 'vt', tostring(vt))
+    redis.call('EXPIRE', out, FAIR_TTL)
+    redis.call('EXPIRE', meta, FAIR_TTL)
+  end
+  return released
+end

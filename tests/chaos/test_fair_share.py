@@ -1,0 +1,79 @@
+"""FairShare under faults: tasks released from their tenants' backlogs by one
+worker and claimed by another, a worker killed with -9 while it holds released
+and running tasks, redis-server restarted meanwhile: every task runs, none
+finishes twice, and the small tenants are not starved by the large one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.profiles import Profile, timeout
+from tests.chaos.scenario import Scenario
+from tests.chaos.tasks import shared
+
+pytestmark = pytest.mark.timeout(timeout())
+
+BACKLOGS = {"large": 600, "medium": 150, "small": 50}
+
+
+async def test_fair_share_survives_kill9_and_redis_restart(
+    profile: Profile, tmp_path: Path
+) -> None:
+    """800 FairShare tasks over three tenants (600/150/50) on two worker
+    processes; one is SIGKILLed a quarter of the way and restarted, and
+    redis-server (AOF) restarts half way. Every task finishes exactly once, and
+    the small tenant's last task ends before the large tenant's last third."""
+    async with Scenario("fair-share", profile, tmp_path) as s:
+        await s.start_workers("w1", "w2")
+        seconds = profile.task_seconds
+        calls = [
+            s.docket.call(shared, key=f"{tenant}-{i:04d}")(seconds, tenant)
+            for tenant, count in BACKLOGS.items()
+            for i in range(count)
+        ]
+        await s.docket.add_many(calls)
+        keys = {f"{t}-{i:04d}" for t, count in BACKLOGS.items() for i in range(count)}
+
+        assert await s.flowing(keys, 0.25), "the tasks did not start"
+        pid, killed = s.fleet.kill9("w1")
+        s.fleet.spawn("w1")  # the supervisor starts it again
+        assert await s.flowing(keys, 0.5, timeout=60), "no progress after the kill"
+        _, came_back = await s.restart_server(profile.restart_outage)
+
+        drained = await s.drain(keys, profile.drain_timeout + 30)
+        outcome = await s.outcome(
+            keys, drained=drained, deaths={pid: killed}, supervised=True
+        )
+        journal = s.journal.poll()
+
+        def last_finish(tenant: str) -> float:
+            return max(
+                (
+                    e.at
+                    for k in keys
+                    if k.startswith(tenant)
+                    for e in journal.finishes.get(k, [])
+                ),
+                default=0.0,
+            )
+
+        ends = sorted(
+            e.at
+            for k in keys
+            if k.startswith("large")
+            for e in journal.finishes.get(k, [])
+        )
+        two_thirds = ends[len(ends) * 2 // 3] if ends else 0.0
+        small_done = last_finish("small")
+        outcome.details.append(
+            f"small tenant done {small_done - killed:+.1f}s from the kill, large's "
+            f"two-thirds mark {two_thirds - killed:+.1f}s; redis back at "
+            f"+{came_back - killed:.1f}s"
+        )
+        outcome.check(
+            0 < small_done <= two_thirds,
+            "the small tenant finished after two thirds of the large one's work",
+        )
+        s.verdict(outcome)
