@@ -25,12 +25,16 @@ def _engine_class() -> Any:
 
 
 def memory_server(url: str) -> Any:
-    """The engine for ``url`` in the running loop, created on first use."""
+    """The engine for ``url`` in the running loop, created on first use. The
+    package is looked up on every call (a dictionary lookup once imported), so a
+    process where burner-redis became unimportable says so even for a URL whose
+    engine is cached, as pydocket does."""
+    engine = _engine_class()
     loop = asyncio.get_running_loop()
     per_loop = _servers.setdefault(loop, {})
     server = per_loop.get(url)
     if server is None:
-        server = _engine_class()()
+        server = engine()
         per_loop[url] = server
     return server
 
