@@ -278,19 +278,20 @@ async def test_a_signed_docket_runs_with_a_signed_payload(
     assert ran == [("14", {"ok": 1})]
 
 
-async def test_a_forged_payload_is_refused_and_logged(
+async def test_a_forged_payload_is_refused_logged_and_the_task_waits_again(
     docket_url: str, docket_name: str, caplog: pytest.LogCaptureFixture
 ):
-    """A payload signed with other keys (a forgery, for this docket) is refused
-    when the task would run: the task does not run with it, and an ERROR line
-    names the signal and the task."""
+    """A payload signed with other keys (a forgery, for this docket) does not
+    release the task: the worker refuses it when the task would run (an ERROR line
+    names the signal and the task), the task waits for the signal again, and the
+    genuine signal sent then runs it once, with the genuine payload."""
     async with (
         Docket(name=docket_name, url=docket_url, signing_keys=[KEY]) as signed,
         Docket(name=docket_name, url=docket_url, signing_keys=[OTHER]) as forger,
     ):
         signed.register(publish)
         execution = await signed.add(publish, key="forged")("15")
-        await forger.signal("review-15", {"approved": True})
+        await forger.signal("review-15", {"approved": "forged"})
         with caplog.at_level(logging.ERROR, logger="docket.signals"):
             await run(signed)
         assert ran == []
@@ -298,7 +299,13 @@ async def test_a_forged_payload_is_refused_and_logged(
         assert refusals and "review-15" in refusals[0].getMessage()
         assert "forged" in refusals[0].getMessage()
         await execution.sync()
-        assert execution.state is ExecutionState.FAILED
+        assert execution.state is ExecutionState.WAITING
+        assert await signed.broker.mailbox.waiters("review-15") == ["forged"]
+        assert await signed.signal("review-15", {"approved": True}) is True
+        await run(signed)
+        assert ran == [("15", {"approved": True})]
+        await execution.sync()
+        assert execution.state is ExecutionState.COMPLETED
 
 
 async def test_a_timeout_fires_within_a_second_of_its_time(docket: Docket):

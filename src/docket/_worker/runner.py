@@ -363,8 +363,8 @@ def _raise_failures(resolved: dict[str, Any]) -> None:
     if not failures:
         return
     for failure in failures:
-        if isinstance(failure.error, AdmissionBlocked):
-            raise failure.error
+        if isinstance(failure.error, (AdmissionBlocked, Suspended)):
+            raise failure.error  # (a Signal refusing a forged payload waits again)
     if len(failures) == 1 and isinstance(failures[0].error, SignalTimeout):
         raise failures[0].error  # the task's own failure, as its Signal documents
     names = ", ".join(f.parameter for f in failures)

@@ -16,7 +16,7 @@ from uncalled_for import Provider
 
 from .._broker.mailbox import RECEIVED, open_payload
 from .._broker.waits import NO_DEFAULT, SignalParameter, call_arguments
-from .._errors import SignalTimeout
+from .._errors import SignalTimeout, Suspended
 from ._context import current_docket, current_execution
 
 logger = logging.getLogger("docket.signals")
@@ -43,14 +43,18 @@ class _Signal(SignalParameter, Provider[Any]):
             try:
                 return open_payload(docket.codec, name, wait.payload)
             except ValueError as refused:  # UnverifiedPayload, MalformedPayload
+                # A forgery does not release the task: it waits for the signal
+                # again (until the same deadline), as Suspend.for_signal parks it.
                 logger.error(
-                    "Signal %r of task %s refused: %s",
+                    "Signal %r of task %s refused: %s; the task waits for it again",
                     name,
                     execution.key,
                     refused,
                     extra={"docket.key": execution.key, "docket.signal": name},
                 )
-                raise
+                raise Suspended(
+                    None, {}, signal=name, timeout=wait.deadline, fresh=True
+                ) from refused
         if self.default is not NO_DEFAULT:
             return self.default
         waited = f" within {self.timeout}" if self.timeout is not None else ""
