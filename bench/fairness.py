@@ -6,8 +6,9 @@ Without ``--url`` it starts its own ``redis-server`` (no persistence) on a free
 127.0.0.1 port and stops it by pid at the end. It prints:
 
 - drain at c=100 (one in-process worker, defaults) of N no-op tasks: plain, and
-  with a FairShare parameter spread over 100 tenants; tasks/s, Redis commands per
-  task (INFO commandstats, commands inside scripts included), and the ratio;
+  with a FairShare parameter spread over 100 tenants, ``--rounds`` alternating pairs;
+  median tasks/s, Redis commands per task (INFO commandstats, commands inside scripts
+  included), and the ratio;
 - a small tenant's batch (20 tasks of 10 ms) added behind a large tenant's 1,000,
   worker at c=10: seconds from the small batch's add until its last task ends,
   with and without FairShare;
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import time
 from collections import Counter
@@ -67,27 +69,36 @@ async def wipe(docket: Docket) -> None:
             await redis.delete(*keys)
 
 
-async def drain_phase(url: str, tasks: int) -> None:
-    results: dict[str, tuple[float, float]] = {}
-    for label, function in (("plain", plain), ("fair", fair)):
-        async with Docket(name=f"fair-bench-{label}", url=url) as docket:
-            docket.register(function)
-            await docket.add_many(
-                [docket.call(function)(f"t{n % 100}") for n in range(tasks)]
-            )
-            before = await commands(docket)
-            async with Worker(docket, concurrency=100) as worker:
-                begun = time.perf_counter()
-                await worker.run_until_finished()
-                took = time.perf_counter() - begun
-            used = (await commands(docket) - before - 1) / tasks
-            results[label] = (tasks / took, used)
-            await wipe(docket)
-    p, f = results["plain"], results["fair"]
-    print(f"drain c=100 of {tasks:,} no-op tasks (FairShare over 100 tenants):")
-    print(f"  plain  {p[0]:>9,.0f} tasks/s  {p[1]:.2f} commands/task")
-    print(f"  fair   {f[0]:>9,.0f} tasks/s  {f[1]:.2f} commands/task")
-    print(f"  fair / plain: {f[0] / p[0]:.0%}")
+async def drain_phase(url: str, tasks: int, rounds: int) -> None:
+    results: dict[str, list[tuple[float, float]]] = {"plain": [], "fair": []}
+    for _ in range(rounds):  # alternating, so the machine's load hits both alike
+        for label, function in (("plain", plain), ("fair", fair)):
+            async with Docket(name=f"fair-bench-{label}", url=url) as docket:
+                docket.register(function)
+                await docket.add_many(
+                    [docket.call(function)(f"t{n % 100}") for n in range(tasks)]
+                )
+                before = await commands(docket)
+                async with Worker(docket, concurrency=100) as worker:
+                    begun = time.perf_counter()
+                    await worker.run_until_finished()
+                    took = time.perf_counter() - begun
+                used = (await commands(docket) - before - 1) / tasks
+                results[label].append((tasks / took, used))
+                await wipe(docket)
+    p = statistics.median(r for r, _ in results["plain"])
+    f = statistics.median(r for r, _ in results["fair"])
+    print(
+        f"drain c=100 of {tasks:,} no-op tasks (FairShare over 100 tenants), "
+        f"median of {rounds} alternating rounds:"
+    )
+    for label, rate in (("plain", p), ("fair", f)):
+        used = statistics.median(c for _, c in results[label])
+        every = ", ".join(f"{r:,.0f}" for r, _ in results[label])
+        print(
+            f"  {label:<6} {rate:>9,.0f} tasks/s  {used:.2f} commands/task  ({every})"
+        )
+    print(f"  fair / plain: {f / p:.0%}")
 
 
 async def small_batch_phase(url: str) -> None:
@@ -143,8 +154,8 @@ async def jain_phase(url: str) -> None:
         )
 
 
-async def main(url: str, tasks: int) -> None:
-    await drain_phase(url, tasks)
+async def main(url: str, tasks: int, rounds: int) -> None:
+    await drain_phase(url, tasks, rounds)
     await small_batch_phase(url)
     await jain_phase(url)
 
@@ -153,13 +164,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="redis://HOST:PORT/DB; default: start a server")
     parser.add_argument("--tasks", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=5, help="drain pairs to run")
     options = parser.parse_args()
     server = None
     url = options.url
     if url is None:
         server, url = start_redis()
     try:
-        asyncio.run(main(url, options.tasks))
+        asyncio.run(main(url, options.tasks, options.rounds))
     finally:
         if server is not None:
             stop_redis(server)

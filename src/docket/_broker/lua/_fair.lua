@@ -31,7 +31,8 @@ local function fair_key(prefix, kind, task, value)
   return k
 end
 
-local function fair_weight(prefix, task, value)
+local function fair_weight(prefix, task, value, weighted)
+  if not weighted then return 1 end
   local w = tonumber(redis.call('HGET', prefix .. ':fair:weights',
     #task .. ':' .. task .. ':' .. value))
   if not w or w <= 0 then return 1 end
@@ -69,14 +70,16 @@ local function fair_claimed(prefix, task, key)
 end
 
 -- Release tasks of `task` into `stream` (or their priority's lane), fairest first,
--- until `window` released tasks wait unclaimed. Returns how many were released.
-local function fair_release(prefix, task, stream)
+-- until `window` released tasks wait unclaimed. With `scan` (the workers' periodic
+-- call), a full window is first checked for released tasks that left the stream
+-- without a claim; adds and claims skip that look. Returns how many were released.
+local function fair_release(prefix, task, stream, scan)
   local meta = fair_key(prefix, 'meta', task)
   local out = fair_key(prefix, 'out', task)
   local active = fair_key(prefix, 'active', task)
   local window = tonumber(redis.call('HGET', meta, 'window')) or FAIR_DEFAULT_WINDOW
   local waiting = redis.call('ZCARD', out)
-  if waiting >= window then
+  if scan and waiting >= window then
     -- Drop released tasks that left the stream without a claim (cancelled, struck,
     -- paused, superseded, dead-lettered): only they can hold the window shut.
     local members = redis.call('ZRANGE', out, 0, -1, 'WITHSCORES')
@@ -91,6 +94,7 @@ local function fair_release(prefix, task, stream)
     end
   end
   local released, vt = 0, nil
+  local weighted = nil  -- whether any weight is set (read once, at the first release)
   while waiting < window do
     local head = redis.call('ZRANGE', active, 0, 0, 'WITHSCORES')
     if not head[1] then break end
@@ -126,12 +130,13 @@ local function fair_release(prefix, task, stream)
           released = released + 1
           waiting = waiting + 1
           vt = start
-          if redis.call('ZCARD', backlog) > 0 then
-            redis.call('ZADD', active, start + 1 / fair_weight(prefix, task, value), value)
-          else
-            redis.call('ZREM', active, value)
-            redis.call('DEL', backlog)
+          if weighted == nil then
+            weighted = redis.call('EXISTS', prefix .. ':fair:weights') == 1
           end
+          -- Its next start; a backlog this emptied is dropped when next reached
+          -- (at once, when it was the only one).
+          redis.call('ZADD', active, start + 1 / fair_weight(prefix, task, value, weighted),
+            value)
         end
       end
     end

@@ -13,6 +13,6 @@ for i = 3, #ARGV do
     redis.call('HSET', meta, 'window', ARGV[2])
     redis.call('EXPIRE', meta, FAIR_TTL)
   end
-  released = released + fair_release(ARGV[1], ARGV[i], KEYS[1])
+  released = released + fair_release(ARGV[1], ARGV[i], KEYS[1], true)
 end
 return released
