@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from docket import (
     Checkpoint,
@@ -18,6 +19,7 @@ from docket import (
     Execution,
     Progress,
     Retry,
+    Signal,
     Suspend,
 )
 
@@ -86,4 +88,14 @@ async def onboard_later(
     await suspend.until(datetime.now(timezone.utc) + timedelta(days=1))
 
 
-tasks = [fail_with, fail_once, crawl, quick, gives_up, onboard_later]
+async def await_review(
+    post: str,
+    decision: Any = Signal("review-{post}", timeout=timedelta(days=2), default=None),
+    docket: Docket = CurrentDocket(),
+) -> Any:
+    """Wait for signal review-<post>; note and return the decision."""
+    await _record(docket, "review", decision)
+    return decision
+
+
+tasks = [fail_with, fail_once, crawl, quick, gives_up, onboard_later, await_review]
