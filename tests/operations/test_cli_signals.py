@@ -82,3 +82,31 @@ def test_show_names_the_signal_a_task_waits_for_or_received(
     ), released
     document = json.loads(cli(url, docket_name, "show", "waits-1", "--json"))
     assert document["signals"][0]["state"] == "waiting"
+
+
+def test_docket_signal_sends_kept_or_released(
+    redis_server: RedisServer, docket_name: str
+):
+    """``docket signal NAME PAYLOAD``: a JSON payload for the task waiting for it
+    ("a waiting task received it"); with nobody waiting it is kept (or, with
+    --lookback 0, dropped); a payload that is not JSON is refused (exit 1)."""
+    url = redis_server.url
+    prepare(url, docket_name)
+    released = cli(url, docket_name, "signal", "review-1\x1b[2J", '{"approved": true}')
+    assert "a waiting task received it" in released and "\x1b" not in released
+    kept = cli(url, docket_name, "signal", "review-9")
+    assert "kept for 1d" in kept
+    dropped = cli(url, docket_name, "signal", "review-10", "--lookback", "0")
+    assert "dropped" in dropped
+    refused = runner.invoke(
+        app, ["signal", "n", "{nope", "--url", url, "--docket", docket_name]
+    )
+    assert refused.exit_code == 1 and "JSON" in refused.output
+
+    async def state() -> Any:
+        async with Docket(name=docket_name, url=url) as docket:
+            execution = await docket.get_execution("waits-1")
+            assert execution is not None
+            return execution.state.value, await docket.broker.mailbox.kept("review-9")
+
+    assert asyncio.run(state()) == ("queued", 1)

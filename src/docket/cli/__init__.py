@@ -22,6 +22,7 @@ from . import dead as _dead
 from . import failed as _failed
 from . import fair_share as _fair_share
 from . import pausing as _pausing
+from . import send_signal as _send_signal
 from . import show as _show
 from . import snapshot as _snapshot
 from . import strike as _strike
@@ -66,6 +67,7 @@ _COMMAND_MODULES = (
     _failed,
     _fair_share,
     _pausing,
+    _send_signal,
     _show,
     _strike_list,
 )
