@@ -418,3 +418,20 @@ async def test_a_released_task_keeps_its_priority(docket: Docket):
     assert len(STARTS) == 46 and STARTS.count("urgent") == 6
     last_urgent = max(i for i, v in enumerate(STARTS) if v == "urgent")
     assert last_urgent < 20, STARTS
+
+
+async def test_fire_and_forget_dockets_share_fairly(docket_url: str, docket_name: str):
+    """With execution_ttl=0 (records never say running, and go at settle) the
+    window still opens as tasks are claimed: all run once, the small value early."""
+    async with Docket(
+        name=docket_name, url=docket_url, execution_ttl=timedelta(0)
+    ) as docket:
+        docket.register(render)
+        for n in range(60):
+            await docket.add(render)(n, "big")
+        for n in range(5):
+            await docket.add(render)(n, "small")
+        async with fast_worker(docket) as worker:
+            await worker.run_until_finished()
+    assert sorted(RAN.values()) == [1] * 65
+    assert max(i for i, v in enumerate(STARTS) if v == "small") < 30
