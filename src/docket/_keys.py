@@ -40,6 +40,7 @@ OWN_NAMES = frozenset(
         "paused",
         "waiting",
         "lanes",
+        "doorbell",
     }
 )
 OWN_FAMILIES = (
@@ -266,6 +267,11 @@ class Keyspace:
     def lanes(self) -> str:
         """The priority lanes that hold a task (a set of priorities; ``_lanes.lua``)."""
         return f"{self.prefix}:lanes"
+
+    @property
+    def doorbell(self) -> str:
+        """The stream id of the doorbell entry, while one is in the stream."""
+        return f"{self.prefix}:doorbell"
 
     def lane(self, priority: int) -> str:
         """The due tasks of ``priority`` (not 5) waiting to be dispatched, by due time."""

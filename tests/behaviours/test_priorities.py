@@ -232,3 +232,38 @@ async def test_idle_worker_starts_a_lane_task_at_once(docket: Docket) -> None:
         finally:
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
+
+
+@pytest.mark.cluster_ok
+async def test_a_dispatched_task_whose_worker_died_runs_once(docket: Docket) -> None:
+    """A lane task dispatched to a worker that then dies (it never runs it) is
+    taken up by another worker's redelivery sweep and runs exactly once: the other
+    worker's reads of new messages pass its stream copy by, they do not run it."""
+    docket.register(work)
+    for label in ("a", "b", "c"):
+        await docket.add(work)(label)
+    await docket.add(work, priority=9)("urgent")
+    dispatched, left = await docket.broker.lanes.dispatch("ghost", 5, 60.0, None)
+    assert len(dispatched) == 1 and left == 0
+    assert dispatched[0].fields[b"priority"] == b"9"
+    async with Worker(
+        docket,
+        redelivery_timeout=timedelta(milliseconds=300),
+        minimum_check_interval=timedelta(milliseconds=5),
+    ) as worker:
+        await worker.run_until_finished()
+    assert sorted(ORDER) == ["a", "b", "c", "urgent"]
+
+
+async def test_snapshot_shows_depth_per_priority(docket: Docket) -> None:
+    """Docket.snapshot() counts lane tasks among its tasks (as queued, each with
+    its priority) and gives the depth per priority only when more than one is
+    present."""
+    docket.register(work)
+    await docket.add(work)("plain")
+    assert (await docket.snapshot()).by_priority == {}
+    await docket.add(work, key="urgent", priority=9)("urgent")
+    snapshot = await docket.snapshot()
+    assert snapshot.by_priority == {9: 1, 5: 1}
+    assert snapshot.total_tasks == 2
+    assert {e.key: e.priority for e in snapshot.future}["urgent"] == 9

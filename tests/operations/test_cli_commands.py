@@ -406,3 +406,33 @@ def test_unreachable_redis_is_a_one_line_error_without_secrets(command: list[str
     )
     assert "hunter2" not in result.output
     assert "Traceback" not in result.output
+
+
+def test_snapshot_shows_depth_per_priority(redis_server: RedisServer, docket_name: str):
+    """`docket snapshot` and its --json give the due tasks per priority when more
+    than one priority waits, and say nothing of priorities otherwise."""
+    url = redis_server.url
+
+    async def plain(docket: Docket) -> None:
+        await docket.add(cli_tasks.greet)("five")
+
+    with_docket(url, docket_name, plain)
+    output = invoke(url, docket_name, "snapshot", "--tasks", TASKS).output
+    assert "priority" not in output
+    assert (
+        "due_by_priority"
+        not in invoke(url, docket_name, "snapshot", "--tasks", TASKS, "--json").output
+    )
+
+    async def urgent(docket: Docket) -> None:
+        await docket.add(cli_tasks.greet, priority=9)("nine")
+
+    with_docket(url, docket_name, urgent)
+    output = invoke(url, docket_name, "snapshot", "--tasks", TASKS).output
+    assert "due by priority: 9: 1, 5: 1" in flat(output)
+    assert "0/2 running" in flat(output)
+    document = json.loads(
+        invoke(url, docket_name, "snapshot", "--tasks", TASKS, "--json").output
+    )
+    assert document["due_by_priority"] == {"9": 1, "5": 1}
+    assert document["total_tasks"] == 2

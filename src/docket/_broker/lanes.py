@@ -38,19 +38,19 @@ class LaneStore(Store):
         task (``head``, its due time; None when the stream has none waiting),
         delivered to ``consumer``; and how many tasks still wait on lanes."""
         k = self.keys
-        reply = await self.run_script(
-            scripts.DISPATCH,
-            [k.stream, k.lanes],
-            [
-                k.prefix,
-                self.group,
-                consumer,
-                count,
-                repr(aging),
-                "" if head is None else repr(head),
-            ],
-        )
-        entries, left = reply
+        keys = [k.stream, k.lanes]
+        args = [
+            k.prefix,
+            self.group,
+            consumer,
+            count,
+            repr(aging),
+            "" if head is None else repr(head),
+        ]
+        entries, left = await self.run_script(scripts.DISPATCH, keys, args)
+        if int(left) < 0:  # no consumer group yet: nothing was moved
+            await self.ensure_group()
+            entries, left = await self.run_script(scripts.DISPATCH, keys, args)
         deliveries: list[Delivery] = []
         for message_id, flat in entries:
             fields = dict(zip(flat[::2], flat[1::2], strict=True))
@@ -70,14 +70,6 @@ class LaneStore(Store):
         counts = await pipe.execute()
         levels = [p for p in PRIORITIES if p != DEFAULT_PRIORITY]
         return {p: int(n) for p, n in zip(levels, counts, strict=True) if int(n)}
-
-    async def acknowledge_doorbells(self, message_ids: list[bytes]) -> None:
-        """Acknowledge and delete doorbell entries (they carry no task)."""
-        if message_ids:
-            pipe = self.backend.pipeline()
-            pipe.xack(self.keys.stream, self.group, *message_ids)
-            pipe.xdel(self.keys.stream, *message_ids)
-            await pipe.execute()
 
 
 def message_priority(fields: Mapping[bytes, bytes]) -> int:

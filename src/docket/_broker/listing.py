@@ -90,8 +90,9 @@ class ViewStore(Store):
         pipe.zcard(k.queue)
         pipe.xlen(k.failed)
         pipe.xlen(k.dead)
-        length, scheduled, failed, dead = await pipe.execute()
-        queued = max(int(length) - pending, 0)
+        pipe.exists(k.doorbell)  # a doorbell entry is no task (_lanes.lua)
+        length, scheduled, failed, dead, bell = await pipe.execute()
+        queued = max(int(length) - pending - int(bell), 0)
         return Depths(queued, pending, int(scheduled), int(failed), int(dead), last)
 
     async def queued_page(
@@ -105,7 +106,11 @@ class ViewStore(Store):
         entries = await self.client.xrange(
             self.keys.stream, next_id(start), "+", count=count
         )
-        return [Listed(fields, stream_id=as_text(i)) for i, fields in entries if fields]
+        return [
+            Listed(fields, stream_id=as_text(i))
+            for i, fields in entries
+            if fields and b"doorbell" not in fields  # (no task: _lanes.lua)
+        ]
 
     async def running_page(
         self, count: int, after: str | None = None, last_delivered: str | None = None
@@ -272,6 +277,7 @@ class ViewStore(Store):
         pipe.hgetall(k.paused)
         pipe.zrange(k.waiting, 0, SNAPSHOT_CAP - 1)
         pipe.zcard(k.waiting)
+        pipe.smembers(k.lanes)
         return await pipe.execute()
 
     async def snapshot(self) -> DocketView:
@@ -285,14 +291,30 @@ class ViewStore(Store):
                 raise
             await self.ensure_group()
             read = await self._read_view()
-        length, queued, pending, entries, members, paused, waiting, waits = read
-        if paused:
+        length, queued, pending, entries, members, paused, waiting, waits, lanes = read
+        lane_depths: dict[int, int] = {}
+        bells = sum(1 for _, fields in entries if b"doorbell" in (fields or {}))
+        if bells:  # doorbell entries (_lanes.lua) are no tasks
+            entries = [e for e in entries if b"doorbell" not in (e[1] or {})]
+            length = int(length) - bells
+        levels = sorted(int(lane) for lane in lanes)
+        if paused or levels:  # the work held for paused types, the lane tasks
             pipe = self.backend.pipeline()
             for task in paused:
                 pipe.zrange(self.keys.paused_tasks(task.decode()), 0, -1)
-            for held in await pipe.execute():
+            for level in levels:
+                pipe.zrange(self.keys.lane(level), 0, SNAPSHOT_CAP - 1)
+                pipe.zcard(self.keys.lane(level))
+            held_lists = await pipe.execute()
+            for held in held_lists[: len(paused)]:
                 members = [*members, *held]
                 queued += len(held)
+            on_lanes = held_lists[len(paused) :]
+            for n, level in enumerate(levels):
+                members = [*members, *on_lanes[2 * n]]
+                if on_lanes[2 * n + 1]:
+                    lane_depths[level] = int(on_lanes[2 * n + 1])
+                queued += int(on_lanes[2 * n + 1])
         holders = {
             _field(p, "message_id"): Pending(
                 _field(p, "consumer").decode(), int(_field(p, "time_since_delivered"))
@@ -325,6 +347,7 @@ class ViewStore(Store):
             int(waits),
             gated,
             signals,
+            lane_depths,
         )
 
 
@@ -361,6 +384,20 @@ class DocketView:
     signals: list[tuple[str, Received]] = field(
         default_factory=list[tuple[str, Received]]
     )
+    # Due tasks waiting on each priority lane (priorities other than 5).
+    lanes: dict[int, int] = field(default_factory=dict[int, int])
+
+    def by_priority(self) -> dict[int, int]:
+        """Due tasks waiting to start, per priority (highest first): the stream's
+        not yet delivered (priority 5) and each lane's; {} unless more than one
+        priority is present, so a plain docket shows nothing new."""
+        depths = dict(self.lanes)
+        stream = self.stream_length - len(self.pending)
+        if stream > 0:
+            depths[5] = stream
+        if len(depths) < 2:
+            return {}
+        return dict(sorted(depths.items(), reverse=True))
 
 
 def _field(entry: dict[Any, Any], name: str) -> Any:

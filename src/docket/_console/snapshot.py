@@ -50,6 +50,9 @@ class DocketSnapshot:
     # Suspend: the tasks among these whose run is suspended, by key: what each
     # waits for (a time, or a signal) and since when.
     suspended: dict[str, Suspension] = field(default_factory=dict[str, Suspension])
+    # Due tasks waiting to start per priority, highest first; {} unless more than
+    # one priority is present (docs/priorities-and-fairness.md).
+    by_priority: dict[int, int] = field(default_factory=dict[int, int])
 
 
 Unknown = Callable[[str], TaskFunction] | None
@@ -102,9 +105,11 @@ def build_snapshot(
         )
         execution.state = ExecutionState.WAITING
         waiting.append(execution)
-    return DocketSnapshot(
+    snapshot = DocketSnapshot(
         taken, total, future, running, workers, view.waiting_length, waiting
     )
+    snapshot.by_priority = view.by_priority()
+    return snapshot
 
 
 def suspended_among(

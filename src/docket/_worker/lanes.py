@@ -23,8 +23,8 @@ def sort_in(
     session: Session, deliveries: list[Delivery], asked: int, fresh: bool = True
 ) -> list[Delivery]:
     """The deliveries that are tasks for this worker. A doorbell turns lanes on
-    (its acknowledgement waits in ``session.doorbells``); a dispatched copy read as
-    a new message (``fresh``) already has its worker and is left alone. A fresh read
+    (the next dispatch deletes it); a dispatched copy read as a new message
+    (``fresh``) already has its worker and is left alone. A fresh read
     also tells when the stream's oldest waiting task became due (about when the
     last message read was added), or that none is left (it came back short)."""
     if fresh:
@@ -37,7 +37,6 @@ def sort_in(
         fields = delivery.fields
         if DOORBELL in fields:
             session.lanes = True
-            session.doorbells.append(delivery.message_id)
         elif fresh and DISPATCHED in fields:
             continue
         else:
@@ -58,9 +57,6 @@ async def read(
     """(dispatched lane tasks, messages read from the stream) for up to ``count``
     slots; blocking up to ``block_ms`` only when nothing was dispatched."""
     worker, broker = session.worker, session.broker
-    if session.doorbells:
-        rung, session.doorbells = session.doorbells, []
-        await broker.lanes.acknowledge_doorbells(rung)
     dispatched: list[Delivery] = []
     if session.lanes:
         dispatched, left = await broker.lanes.dispatch(

@@ -130,7 +130,6 @@ class Session:
     # became due as far as this worker knows (None: the stream had none left).
     lanes: bool = False
     stream_head: float | None = None
-    doorbells: list[bytes] = field(default_factory=list)  # read, not yet acknowledged
     # The paused task types (pauses.py), and a nudge to read them again.
     paused: frozenset[str] = frozenset()
     pauses_changed: asyncio.Event = field(default_factory=asyncio.Event)

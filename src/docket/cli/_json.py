@@ -40,7 +40,7 @@ def snapshot_json(docket_name: str, snap: View) -> str:
             document["suspended"] = row.suspended.as_dict()
         return document
 
-    document = {
+    document: dict[str, Any] = {
         "docket": docket_name,
         "taken": _codec.iso(snap.taken),
         "total_tasks": snap.total_tasks,
@@ -70,4 +70,6 @@ def snapshot_json(docket_name: str, snap: View) -> str:
             for task, depths in sorted(snap.fair_share.items())
             for d in depths
         ]
+    if snap.by_priority:  # more than one priority waits
+        document["due_by_priority"] = {str(p): n for p, n in snap.by_priority.items()}
     return json.dumps(document, indent=2)

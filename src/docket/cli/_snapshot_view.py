@@ -54,6 +54,8 @@ class View:
     signals: list[SignalWait] = field(default_factory=list[SignalWait])
     # FairShare backlogs: per task, each value's depth and weight (deepest first).
     fair_share: dict[str, list[FairDepth]] | None = None
+    # Due tasks waiting per priority; {} unless more than one is present.
+    by_priority: dict[int, int] = field(default_factory=dict[int, int])
 
 
 def _moment(epoch: float | None) -> datetime | None:
@@ -106,6 +108,7 @@ async def take(
         view.waiting_length,
         signals,
         fair_share,
+        view.by_priority(),
     )
 
 

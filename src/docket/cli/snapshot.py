@@ -66,7 +66,16 @@ def limited(snap: View, task: str | None, limit: int | None) -> View:
         snap.waiting,
         snap.signals,
         snap.fair_share,
+        snap.by_priority,
     )
+
+
+def priority_line(by_priority: dict[int, int]) -> list[str]:
+    """``due by priority: 9: 3, 5: 1,200`` when more than one priority waits."""
+    if not by_priority:
+        return []
+    parts = ", ".join(f"{level}: {n:,}" for level, n in by_priority.items())
+    return [f"due by priority: {parts}"]
 
 
 def signal_lines(snap: View) -> list[str]:
@@ -103,6 +112,7 @@ def snapshot_table(docket_name: str, snap: View, show_args: bool = False) -> Gri
             f"{count(len(snap.workers), 'worker')}, "
             f"{len(snap.running)}/{snap.total_tasks} running"
             + (f", {snap.waiting:,} waiting" if snap.waiting else ""),
+            *priority_line(snap.by_priority),
         ],
     )
     for running in snap.running:

@@ -243,6 +243,7 @@ async def tasks(
     await console.ready()
     waiting, gates, signals = await _waiting(console, query)
     return {
+        "by_priority": await _by_priority(console),
         "query": query,
         "lookup": await lookup(console, query),
         "running": await _running(console, running_after, query),
@@ -254,8 +255,25 @@ async def tasks(
     }
 
 
+async def _by_priority(console: Console) -> dict[int, int]:
+    """Due tasks waiting per priority, highest first; {} unless more than one
+    priority is present (a plain docket's page is as it was)."""
+    broker = (await console.ready()).broker
+    depths = await broker.lanes.depths()
+    if not depths:
+        return {}
+    queued = (await broker.views.counts()).queued
+    if queued:
+        depths[5] = queued
+    return dict(sorted(depths.items(), reverse=True)) if len(depths) > 1 else {}
+
+
 def tasks_json(data: dict[str, Any]) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if data["by_priority"]:
+        extra["due_by_priority"] = {str(p): n for p, n in data["by_priority"].items()}
     return {
+        **extra,
         "query": data["query"],
         "lookup": data["lookup"],
         "running": data["running"].as_dict(),

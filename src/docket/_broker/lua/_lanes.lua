@@ -7,7 +7,8 @@
 -- with `lane` = p. P:lanes is the set of lanes that hold a task. dispatch.lua moves
 -- lane tasks into the stream as workers ask for work, best first (see there).
 -- When P:lanes goes from empty to not empty, a doorbell entry (one field,
--- `doorbell`) is added to the stream, so a worker blocked on an empty stream wakes,
+-- `doorbell`; its id kept at P:doorbell) is added to the stream, so a worker
+-- blocked on an empty stream wakes (readers skip it; the next dispatch deletes it),
 -- and `lanes` is published on the wake channel, so busy workers start dispatching.
 
 local function lane_key(prefix, lane) return prefix .. ':lane:' .. lane end
@@ -33,7 +34,10 @@ local function lane_place(prefix, key, fields, priority, due)
   local lanes = prefix .. ':lanes'
   local first = #redis.call('SMEMBERS', lanes) == 0  -- (at most 8 members)
   if redis.call('SADD', lanes, priority) == 1 and first then
-    redis.call('XADD', prefix .. ':stream', '*', 'doorbell', '1')
+    if redis.call('EXISTS', prefix .. ':doorbell') == 0 then  -- one at a time
+      local bell = redis.call('XADD', prefix .. ':stream', '*', 'doorbell', '1')
+      redis.call('SET', prefix .. ':doorbell', bell)  -- the next dispatch removes it
+    end
     emit(prefix .. ':cancel:wake', 'lanes')
   end
   return ''

@@ -46,7 +46,7 @@ end
 local OWN_NAMES = {
   ['queue'] = true, ['stream'] = true, ['strikes'] = true, ['workers'] = true,
   ['listening'] = true, ['dead'] = true, ['failed'] = true, ['results'] = true,
-  ['worker-capacity'] = true, ['paused'] = true, ['waiting'] = true, ['lanes'] = true,
+  ['worker-capacity'] = true, ['paused'] = true, ['waiting'] = true, ['lanes'] = true, ['doorbell'] = true,
 }
 local OWN_FAMILIES = {
   'runs:', 'progress:', 'results:', 'known:', 'stream-id:', 'worker-tasks:',

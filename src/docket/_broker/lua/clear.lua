@@ -99,6 +99,7 @@ for n, set in ipairs(sets) do
     withdrawn = withdrawn + 1
   end
 end
+redis.call('DEL', prefix .. ':doorbell')  -- its entry went with the stream's
 for _, lane in ipairs(redis.call('SMEMBERS', prefix .. ':lanes')) do
   if redis.call('ZCARD', lane_key(prefix, lane)) == 0 then
     redis.call('SREM', prefix .. ':lanes', lane)

@@ -19,11 +19,20 @@
 -- of an abandoned one takes it up like any other. The run record keeps `queued` and
 -- gets the stream id (so cancel and replace withdraw it as any queued task).
 -- Race prevented: many workers dispatch at once; each lane task is taken by one.
--- Returns {{id, fields}..., how many tasks still wait on lanes}.
+-- Returns {{id, fields}..., how many tasks still wait on lanes}; -1 for the count
+-- when the stream has no consumer group yet (nothing moved: create it, ask again).
 
 local stream, lanes = KEYS[1], KEYS[2]
 local prefix, group, consumer = ARGV[1], ARGV[2], ARGV[3]
 local count, aging, head = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+
+-- The doorbell (_lanes.lua) has done its work once anyone dispatches.
+local bell = redis.call('GET', prefix .. ':doorbell')
+if bell then
+  pcall(redis.call, 'XACK', stream, group, bell)
+  pcall(redis.call, 'XDEL', stream, bell)
+  redis.call('DEL', prefix .. ':doorbell')
+end
 
 local candidates = {}
 local names = redis.call('SMEMBERS', lanes)
@@ -53,7 +62,12 @@ for _, candidate in ipairs(candidates) do
     fields[#fields + 1] = 'dispatched'
     fields[#fields + 1] = '1'
     local id = redis.call('XADD', stream, '*', unpack(fields))
-    redis.call('XCLAIM', stream, group, consumer, 0, id, 'FORCE', 'JUSTID')
+    if not pcall(redis.call, 'XCLAIM', stream, group, consumer, 0, id, 'FORCE', 'JUSTID')
+    then  -- no consumer group yet: undo this one (a script is not rolled back)
+      redis.call('XDEL', stream, id)
+      redis.call('ZADD', lane_key(prefix, lane), candidate[4], key)
+      return {out, -1}
+    end
     redis.call('DEL', parked)
     pcall(redis.call, 'HSET', prefix .. ':runs:' .. key, 'stream_id', id, 'lane', '')
     out[#out + 1] = {id, fields}
