@@ -406,6 +406,7 @@ class Worker:
         isolated_processes: int | None = None,
         max_tasks_per_child: int = 0,
         pools: Mapping[str, int] | None = None,
+        priority_aging: timedelta = _defaults.PRIORITY_AGING,
     ) -> None:
         """Run a worker as a service: signals, health and metrics endpoints.
 
@@ -445,6 +446,7 @@ class Worker:
                 isolated_processes=isolated_processes,
                 max_tasks_per_child=max_tasks_per_child,
                 pools=pools,
+                priority_aging=priority_aging,
             )
             await serve(
                 worker,

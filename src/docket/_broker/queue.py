@@ -64,6 +64,8 @@ class QueueStore(Store):
         autopipeline: every add passes here, and each coroutine layer it awaits through
         is one more object for the garbage collector while many are in flight."""
         keys, args = self.schedule_call(request)
+        if request.immediate and b"priority" in request.fields:
+            self.shared.lane_placements += 1
         script = scripts.SCHEDULE
         if self.autopipeline is not None:
             reply = await self.autopipeline.send(

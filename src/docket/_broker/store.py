@@ -57,6 +57,9 @@ class BrokerBase:
         return max(int(self.failed_retention + 0.999), 1)
 
     autopipeline: AutoPipeline | None
+    # Due tasks this process placed on a priority lane (a worker of the same
+    # process starts dispatching without waiting for the wake-up to come round).
+    lane_placements: int = 0
 
     def __init__(
         self,

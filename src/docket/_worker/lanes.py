@@ -15,7 +15,7 @@ messages ahead, so a late high-priority task waits behind that many at most.
 from __future__ import annotations
 
 from .._broker import Delivery
-from .._broker.lanes import DISPATCHED, DOORBELL
+from .._broker.lanes import DISPATCHED, DOORBELL, message_priority
 from .session import Session
 
 
@@ -51,28 +51,73 @@ def _added(message_id: bytes) -> float | None:
         return None
 
 
+def note_placements(session: Session) -> None:
+    """Lanes on when this process placed a lane task since the last look (a retry
+    or a Perpetual successor of a task of another priority, an add)."""
+    placed = session.docket.broker.lane_placements
+    if placed != session.lane_placements:
+        session.lane_placements = placed
+        session.lanes = True
+
+
+def behind_stream(session: Session) -> bool:
+    """Whether the buffer holds messages read from the stream (a lane task may
+    rank before them: dispatch before starting them)."""
+    return any(DISPATCHED not in delivery.fields for delivery in session.buffer)
+
+
+def to_front(session: Session, dispatched: list[Delivery]) -> None:
+    """Put lane tasks at the front of the buffer, among those already there by
+    priority (highest first; a stable sort keeps each dispatch's own order)."""
+    if not dispatched:
+        return
+    buffer = session.buffer
+    lead = 0
+    while lead < len(buffer) and DISPATCHED in buffer[lead].fields:
+        lead += 1
+    front = sorted(
+        [*buffer[:lead], *dispatched], key=lambda d: -message_priority(d.fields)
+    )
+    session.buffer = [*front, *buffer[lead:]]
+
+
+async def dispatch(session: Session, count: int) -> list[Delivery]:
+    """Up to ``count`` lane tasks that rank before the stream's oldest waiting
+    task, delivered to this worker; lanes turn off when none are left."""
+    worker, head = session.worker, session.stream_head
+    for delivery in session.buffer:  # read from the stream, not started yet:
+        if DISPATCHED not in delivery.fields:  # the oldest waiting stream task
+            head = _added(delivery.message_id)
+            break
+    dispatched, left = await session.broker.lanes.dispatch(
+        worker.name, count, worker.priority_aging.total_seconds(), head
+    )
+    session.lanes = left > 0
+    return dispatched
+
+
 async def read(
     session: Session, count: int, block_ms: int | None
 ) -> tuple[list[Delivery], list[Delivery]]:
     """(dispatched lane tasks, messages read from the stream) for up to ``count``
     slots; blocking up to ``block_ms`` only when nothing was dispatched."""
-    worker, broker = session.worker, session.broker
     dispatched: list[Delivery] = []
     if session.lanes:
-        dispatched, left = await broker.lanes.dispatch(
-            worker.name,
-            count,
-            worker.priority_aging.total_seconds(),
-            session.stream_head,
-        )
-        session.lanes = left > 0
+        dispatched = await dispatch(session, count)
         count -= len(dispatched)
         if dispatched:
             block_ms = None
     if count <= 0:
         return dispatched, []
-    read = await broker.queue.read(worker.name, count, block_ms)
+    read = await session.broker.queue.read(session.worker.name, count, block_ms)
     return dispatched, sort_in(session, read, count)
 
 
-__all__ = ["read", "sort_in"]
+__all__ = [
+    "behind_stream",
+    "dispatch",
+    "note_placements",
+    "read",
+    "sort_in",
+    "to_front",
+]

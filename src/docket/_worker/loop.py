@@ -64,7 +64,10 @@ async def _loop(session: Session) -> None:
         if stopping and not session.buffer and not session.claiming:
             return
         free = session.free_slots
+        lanes.note_placements(session)
         if session.buffer and free > 0:
+            if session.lanes and not stopping and lanes.behind_stream(session):
+                lanes.to_front(session, await lanes.dispatch(session, free))
             await start(session, take_buffered(session, free))
             continue
         wanted = 0 if stopping else free + read_ahead(session) - len(session.buffer)
@@ -92,7 +95,7 @@ async def _loop(session: Session) -> None:
         if dispatched or deliveries:
             # Claimed at the top, as slots allow: lane tasks first (they ranked
             # before whatever the stream still holds).
-            session.buffer[:0] = dispatched
+            lanes.to_front(session, dispatched)
             session.buffer.extend(deliveries)
             continue
         if free <= 0:  # nothing to read ahead: wait for a slot
@@ -132,7 +135,7 @@ async def _finished(session: Session, count: int, block_ms: int) -> bool:
     wait_ms = min(session.finish_poll_ms, block_ms)
     session.finish_poll_ms = min(wait_ms * 2, block_ms)
     dispatched, deliveries = await lanes.read(session, count, wait_ms)
-    session.buffer[:0] = dispatched
+    lanes.to_front(session, dispatched)
     session.buffer.extend(deliveries)
     return False
 

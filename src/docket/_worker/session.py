@@ -130,6 +130,7 @@ class Session:
     # became due as far as this worker knows (None: the stream had none left).
     lanes: bool = False
     stream_head: float | None = None
+    lane_placements: int = 0  # the docket broker's count, as last seen
     # The paused task types (pauses.py), and a nudge to read them again.
     paused: frozenset[str] = frozenset()
     pauses_changed: asyncio.Event = field(default_factory=asyncio.Event)

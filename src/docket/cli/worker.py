@@ -317,6 +317,16 @@ def worker(
             "(repeatable)",
         ),
     ] = None,
+    priority_aging: Annotated[
+        timedelta,
+        _duration(
+            "--priority-aging",
+            default="60s",
+            env=d.ENV_PRIORITY_AGING,
+            panel=TUNING,
+            help="A waiting task rises one priority level per this long",
+        ),
+    ] = d.PRIORITY_AGING,
 ) -> None:
     """Start a worker that runs the docket's tasks."""
     from .. import cli  # Worker as docket.cli names it (tests may replace it there)
@@ -354,6 +364,7 @@ def worker(
                 isolated_processes=isolated_processes,
                 max_tasks_per_child=max_tasks_per_child,
                 pools=pools_of(pools),
+                priority_aging=priority_aging,
             )
         )
     except ShutdownForced as stopped:

@@ -32,8 +32,8 @@ local function lane_place(prefix, key, fields, priority, due)
   redis.call('HSET', parked_key(prefix, key), unpack(fields))
   redis.call('ZADD', lane_key(prefix, priority), due, key)
   local lanes = prefix .. ':lanes'
-  local first = #redis.call('SMEMBERS', lanes) == 0  -- (at most 8 members)
-  if redis.call('SADD', lanes, priority) == 1 and first then
+  if redis.call('SADD', lanes, priority) == 1  -- a new lane; the only one?
+      and #redis.call('SMEMBERS', lanes) == 1 then
     if redis.call('EXISTS', prefix .. ':doorbell') == 0 then  -- one at a time
       local bell = redis.call('XADD', prefix .. ':stream', '*', 'doorbell', '1')
       redis.call('SET', prefix .. ':doorbell', bell)  -- the next dispatch removes it

@@ -50,28 +50,39 @@ table.sort(candidates, function(a, b)
   return a[1] < b[1]
 end)
 
+-- No consumer group yet: nothing is moved (a script is not rolled back, so this is
+-- asked first; an id that does not exist is ignored by XCLAIM when the group does).
+if #candidates > 0
+    and not pcall(redis.call, 'XCLAIM', stream, group, consumer, 0, '0-1', 'JUSTID') then
+  return {{}, -1}
+end
+
 local bar = head and (head - 5 * aging) or nil
-local out = {}
+local out, ids, taken = {}, {}, {}
 for _, candidate in ipairs(candidates) do
   if #out >= count or (bar and candidate[2] >= bar) then break end
   local key, lane = candidate[1], candidate[3]
-  redis.call('ZREM', lane_key(prefix, lane), key)
+  taken[lane] = taken[lane] or {}
+  taken[lane][#taken[lane] + 1] = key
   local parked = parked_key(prefix, key)
   local ok, fields = pcall(redis.call, 'HGETALL', parked)
   if ok and #fields > 0 then
     fields[#fields + 1] = 'dispatched'
     fields[#fields + 1] = '1'
     local id = redis.call('XADD', stream, '*', unpack(fields))
-    if not pcall(redis.call, 'XCLAIM', stream, group, consumer, 0, id, 'FORCE', 'JUSTID')
-    then  -- no consumer group yet: undo this one (a script is not rolled back)
-      redis.call('XDEL', stream, id)
-      redis.call('ZADD', lane_key(prefix, lane), candidate[4], key)
-      return {out, -1}
-    end
     redis.call('DEL', parked)
     pcall(redis.call, 'HSET', prefix .. ':runs:' .. key, 'stream_id', id, 'lane', '')
+    ids[#ids + 1] = id
     out[#out + 1] = {id, fields}
   end
+end
+for lane, keys in pairs(taken) do redis.call('ZREM', lane_key(prefix, lane), unpack(keys)) end
+if #ids > 0 then  -- (ids last but the options: unpack() only spreads at the end)
+  local claim = {stream, group, consumer, 0}
+  for _, id in ipairs(ids) do claim[#claim + 1] = id end
+  claim[#claim + 1] = 'FORCE'
+  claim[#claim + 1] = 'JUSTID'
+  redis.call('XCLAIM', unpack(claim))
 end
 
 local left = 0
