@@ -210,10 +210,13 @@ def test_the_worker_command_passes_every_option_through(
             "heavy=2",
             "--pool",
             "light=1,tiny=1",
+            "--priority-aging",
+            "90s",
         ],
     )
     assert result.exit_code == 0, result.output
     assert seen == {
+        "priority_aging": timedelta(seconds=90),
         "isolated_processes": 3,
         "max_tasks_per_child": 200,
         "pools": {"heavy": 2, "light": 1, "tiny": 1},
