@@ -60,9 +60,12 @@ def note_placements(session: Session) -> None:
         session.lanes = True
 
 
-def behind_stream(session: Session) -> bool:
-    """Whether the buffer holds messages read from the stream (a lane task may
-    rank before them: dispatch before starting them)."""
+def stale_buffer(session: Session) -> bool:
+    """Whether lanes are in use and the buffer holds messages read from the
+    stream since an earlier read (a lane task may now rank before them: dispatch
+    before starting them). Right after a read that dispatched, no."""
+    if not session.lanes or session.buffer_fresh:
+        return False
     return any(DISPATCHED not in delivery.fields for delivery in session.buffer)
 
 
@@ -104,6 +107,7 @@ async def read(
     dispatched: list[Delivery] = []
     if session.lanes:
         dispatched = await dispatch(session, count)
+        session.buffer_fresh = True
         count -= len(dispatched)
         if dispatched:
             block_ms = None
@@ -114,7 +118,7 @@ async def read(
 
 
 __all__ = [
-    "behind_stream",
+    "stale_buffer",
     "dispatch",
     "note_placements",
     "read",

@@ -66,8 +66,9 @@ async def _loop(session: Session) -> None:
         free = session.free_slots
         lanes.note_placements(session)
         if session.buffer and free > 0:
-            if session.lanes and not stopping and lanes.behind_stream(session):
+            if lanes.stale_buffer(session) and not stopping:
                 lanes.to_front(session, await lanes.dispatch(session, free))
+            session.buffer_fresh = False
             await start(session, take_buffered(session, free))
             continue
         wanted = 0 if stopping else free + read_ahead(session) - len(session.buffer)

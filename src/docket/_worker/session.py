@@ -131,6 +131,9 @@ class Session:
     lanes: bool = False
     stream_head: float | None = None
     lane_placements: int = 0  # the docket broker's count, as last seen
+    # The buffer was just filled by a read that dispatched first: no lane task
+    # can rank before what it holds yet (lanes.stale_buffer).
+    buffer_fresh: bool = False
     # The paused task types (pauses.py), and a nudge to read them again.
     paused: frozenset[str] = frozenset()
     pauses_changed: asyncio.Event = field(default_factory=asyncio.Event)
