@@ -1,4 +1,4 @@
-"""Result storage: where results and exceptions live, and reading an outcome back."""
+"""Result storage: where results and exceptions live; an outcome recorded and read back."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Any
 
 from key_value.aio.protocols import AsyncKeyValue
 
-from . import _codec
-from ._broker import Broker
+from . import _clock, _codec
+from ._broker import Broker, Failure, Settlement
 from ._handles import DocketHandle
+from ._progress import ExecutionProgress
 from ._redis import Backend
 from ._states import (
     TERMINAL,
@@ -115,11 +116,21 @@ async def fetch_outcome(
 
 
 class ExecutionOutcome:
-    """How an Execution waits for its end and reads its outcome back (mixed into
-    ``Execution``): ``subscribe`` to its events, ``get_result``."""
+    """How an Execution records its outcome (``settlement``, ``mark_as_*``) and
+    waits for its end and reads it back (``subscribe``, ``get_result``); mixed
+    into ``Execution``."""
 
     _docket: DocketHandle
     _key: str
+    _generation: int
+    _redelivered: bool
+    _function_name: str
+    when: datetime
+    message_id: bytes | None
+    acknowledged: bool
+    progress: ExecutionProgress
+    started_at: datetime | None
+    completed_at: datetime | None
     _recorded: bool
     _record_generation: int
     state: ExecutionState
@@ -128,6 +139,66 @@ class ExecutionOutcome:
 
     async def sync(self) -> None:
         raise NotImplementedError
+
+    def settlement(
+        self,
+        state: ExecutionState,
+        error: str = "",
+        stored: bool = False,
+        completed_at: str = "",
+        progress: bool | None = None,
+        failure: Failure | None = None,
+    ) -> Settlement:
+        """The final word on this execution, for settle.lua.
+
+        ``completed_at`` "" is stamped once per settled batch. The progress hash is
+        deleted when this run wrote progress (or may have, when redelivered) unless
+        ``progress`` says otherwise. A ``failure`` is kept among the failed tasks."""
+        if progress is None:
+            progress = self.progress.written or self._redelivered
+        runtime = wait = None
+        if self.started_at is not None:
+            started = self.started_at.timestamp()
+            runtime, wait = _clock.time() - started, started - self.when.timestamp()
+        return Settlement(
+            key=self._key,
+            generation=self._generation,
+            message_id=self.message_id,
+            state=state.value,
+            completed_at=completed_at,
+            error=error,
+            stored_result=stored,
+            wrote_progress=progress,
+            function=self._function_name,
+            failure=failure,
+            runtime=runtime,
+            wait=wait,
+        )
+
+    async def _finish(
+        self, state: ExecutionState, error: str | None, result_key: str | None
+    ) -> None:
+        self.acknowledged = True
+        self.progress.discard_pending()
+        completed = _codec.now()
+        settlement = self.settlement(
+            state, error or "", result_key is not None, _codec.iso(completed), True
+        )
+        await self._docket.broker.runs.settle([settlement], self._docket.ttl_seconds)
+        self.state, self.completed_at = state, completed
+        self.error, self.result_key = error, result_key
+        self.progress.reset()
+
+    async def mark_as_completed(self, result_key: str | None = None) -> None:
+        await self._finish(ExecutionState.COMPLETED, None, result_key)
+
+    async def mark_as_failed(
+        self, error: str | None = None, result_key: str | None = None
+    ) -> None:
+        await self._finish(ExecutionState.FAILED, error, result_key)
+
+    async def mark_as_cancelled(self) -> None:
+        await self._finish(ExecutionState.CANCELLED, None, None)
 
     def subscribe(self) -> AsyncGenerator[Any]:
         raise NotImplementedError

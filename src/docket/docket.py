@@ -8,7 +8,6 @@ from collections.abc import (
     AsyncGenerator,
     Awaitable,
     Callable,
-    Collection,
     Iterable,
     Sequence,
 )
@@ -37,9 +36,9 @@ from ._console.snapshot import (
     DocketSnapshot,
     RunningExecution,
     WorkerInfo,
+    WorkerRoster,
     build_snapshot,
     suspended_among,
-    worker_infos,
 )
 from ._console.strikes import DocketStrikes
 from ._handles import TaskCall
@@ -104,6 +103,7 @@ class Docket(
     OperatorConsole,
     DocketStrikes,
     TaskPauses,
+    WorkerRoster,
     FairShareWeights,
     Workflows,
     Signals,
@@ -483,11 +483,6 @@ class Docket(
 
     # ---- inspection -----------------------------------------------------------------
 
-    @property
-    def liveness_horizon(self) -> float:
-        """Seconds without a heartbeat after which a worker counts as gone."""
-        return self.heartbeat_interval.total_seconds() * self.missed_heartbeats
-
     async def snapshot(self) -> DocketSnapshot:
         view = await self.broker.views.snapshot()
         snap = build_snapshot(self, view, await self.workers())
@@ -499,10 +494,3 @@ class Docket(
     def dead_letters(self) -> DeadLetters:
         """The messages workers refused to run (``P:dead``): list, replay, purge."""
         return DeadLetters(self)
-
-    async def workers(self) -> Collection[WorkerInfo]:
-        return worker_infos(await self.broker.workers.list(self.liveness_horizon))
-
-    async def task_workers(self, task_name: str) -> Collection[WorkerInfo]:
-        rows = await self.broker.workers.list(self.liveness_horizon, task_name)
-        return worker_infos(rows)

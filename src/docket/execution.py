@@ -14,7 +14,7 @@ from uncalled_for import get_signature
 from uncalled_for.introspection import _signature_cache  # pyright: ignore[reportPrivateUsage]
 
 from . import _clock, _codec
-from ._broker import AttemptNote, Failure, RunRecord, ScheduleRequest, Settlement
+from ._broker import AttemptNote, RunRecord, ScheduleRequest
 from ._broker.gates import gate_fields, refusal
 from ._broker.mailbox import wait_fields
 from ._broker.queue import schedule_many as schedule_many
@@ -402,66 +402,6 @@ class Execution(ExecutionOutcome):
             started,
         )
         self.progress.reset()  # current None until the task reports, as a sync shows
-
-    def settlement(
-        self,
-        state: ExecutionState,
-        error: str = "",
-        stored: bool = False,
-        completed_at: str = "",
-        progress: bool | None = None,
-        failure: Failure | None = None,
-    ) -> Settlement:
-        """The final word on this execution, for settle.lua.
-
-        ``completed_at`` "" is stamped once per settled batch. The progress hash is
-        deleted when this run wrote progress (or may have, when redelivered) unless
-        ``progress`` says otherwise. A ``failure`` is kept among the failed tasks."""
-        if progress is None:
-            progress = self.progress.written or self._redelivered
-        runtime = wait = None
-        if self.started_at is not None:
-            started = self.started_at.timestamp()
-            runtime, wait = _clock.time() - started, started - self.when.timestamp()
-        return Settlement(
-            key=self._key,
-            generation=self._generation,
-            message_id=self.message_id,
-            state=state.value,
-            completed_at=completed_at,
-            error=error,
-            stored_result=stored,
-            wrote_progress=progress,
-            function=self._function_name,
-            failure=failure,
-            runtime=runtime,
-            wait=wait,
-        )
-
-    async def _finish(
-        self, state: ExecutionState, error: str | None, result_key: str | None
-    ) -> None:
-        self.acknowledged = True
-        self.progress.discard_pending()
-        completed = _codec.now()
-        settlement = self.settlement(
-            state, error or "", result_key is not None, _codec.iso(completed), True
-        )
-        await self._docket.broker.runs.settle([settlement], self._docket.ttl_seconds)
-        self.state, self.completed_at = state, completed
-        self.error, self.result_key = error, result_key
-        self.progress.reset()
-
-    async def mark_as_completed(self, result_key: str | None = None) -> None:
-        await self._finish(ExecutionState.COMPLETED, None, result_key)
-
-    async def mark_as_failed(
-        self, error: str | None = None, result_key: str | None = None
-    ) -> None:
-        await self._finish(ExecutionState.FAILED, error, result_key)
-
-    async def mark_as_cancelled(self) -> None:
-        await self._finish(ExecutionState.CANCELLED, None, None)
 
     async def is_superseded(self) -> bool:
         """Whether the key was scheduled again since this run's message was sent.

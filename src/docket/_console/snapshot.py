@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .. import _clock
+from .._broker import Broker
 from .._broker.listing import DocketView
 from .._broker.steps import Suspension
 from .._codec.message import identity
@@ -145,3 +146,27 @@ __all__ = [
     "suspended_among",
     "worker_infos",
 ]
+
+
+class WorkerRoster:
+    """Who works on a docket (mixed into ``Docket``): the workers whose last
+    heartbeat is within the liveness horizon, all of them or a task's."""
+
+    heartbeat_interval: timedelta
+    missed_heartbeats: int
+
+    @property
+    def broker(self) -> Broker:
+        raise NotImplementedError
+
+    @property
+    def liveness_horizon(self) -> float:
+        """Seconds without a heartbeat after which a worker counts as gone."""
+        return self.heartbeat_interval.total_seconds() * self.missed_heartbeats
+
+    async def workers(self) -> Collection[WorkerInfo]:
+        return worker_infos(await self.broker.workers.list(self.liveness_horizon))
+
+    async def task_workers(self, task_name: str) -> Collection[WorkerInfo]:
+        rows = await self.broker.workers.list(self.liveness_horizon, task_name)
+        return worker_infos(rows)
