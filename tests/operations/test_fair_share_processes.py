@@ -71,10 +71,10 @@ async def test_a_small_batch_behind_a_large_backlog_finishes_within_half_a_secon
             [docket.call(render)(n, "large", 0.02) for n in range(1000)]
         )
         added = time.monotonic()
-        before = len(await done(docket))
         await docket.add_many(
             [docket.call(render)(n, "small", 0.02) for n in range(20)]
         )
+        before = len(await done(docket))
 
         async def small_done() -> bool:
             return (await done(docket)).count("small") == 20
@@ -82,9 +82,12 @@ async def test_a_small_batch_behind_a_large_backlog_finishes_within_half_a_secon
         await eventually(small_done, timeout=10, interval=0.005)
         took = time.monotonic() - added
         finished = await done(docket)
-    # FIFO: the small tenant's first task would end after every large one
+    # FIFO: the small tenant's first task would end after every large one. Fair:
+    # ahead of it at most the tasks already running (10 slots a process) and the
+    # released window of each process (its slots and read-ahead: 20), so it ends
+    # among the first four rounds of the slots.
     after = finished[before:]
-    assert after.index("small") < 3 * 10, after[:40]
+    assert after.index("small") < 4 * 10 * processes, after[:60]
     assert finished.count("large") < 500
     # The bar: within 0.5 s. A machine too loaded to run this many tasks per second
     # gets the same bound in tasks: a quarter of what FIFO order would need first.
