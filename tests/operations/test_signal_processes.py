@@ -1,6 +1,6 @@
 """Signals with ``docket worker`` processes on a real redis-server: tasks waiting
 for signals hold no slot (a concurrency-2 worker drains other work at its plain
-rate beside 200 of them), each signalled task runs once with its payload, a signal
+rate beside 200 or 1,000 of them), each signalled task runs once with its payload, a signal
 sent before its waiter is added is consumed, and a timeout takes the default."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from tests.conftest import eventually
 
 pytestmark = pytest.mark.slow
 
-WAITERS, OTHERS = 200, 500
+OTHERS = 500
 
 
 @pytest.fixture
@@ -95,14 +95,16 @@ async def _drain(docket: Docket, first: int) -> float:
     return time.monotonic() - started
 
 
+@pytest.mark.parametrize("waiters", [200, 1000])
 async def test_waiting_tasks_hold_no_slot_and_each_runs_once_with_its_payload(
     redis_server: RedisServer,
     docket_name: str,
     worker_cli: subprocess.Popen[bytes],
+    waiters: int,
 ):
-    """The bar: with 200 tasks waiting for signals, a concurrency-2 worker drains
-    500 other tasks about as fast as with none waiting (a generous ratio); then
-    200 signals, sent concurrently, run each waiter exactly once with its payload;
+    """The bar: with 200 (and 1,000) tasks waiting for signals, a concurrency-2
+    worker drains 500 other tasks about as fast as with none waiting (a generous
+    ratio); then as many signals, sent concurrently, run each waiter exactly once with its payload;
     a signal sent before its waiter is added is consumed by it; a timeout runs the
     task with the default."""
     async with Docket(name=docket_name, url=redis_server.url) as docket:
@@ -116,17 +118,17 @@ async def test_waiting_tasks_hold_no_slot_and_each_runs_once_with_its_payload(
         plain_seconds = await _drain(docket, 0)  # the worker's plain rate
 
         await docket.add_many(
-            [docket.call(approved, key=f"approved-{n}")(n) for n in range(WAITERS)]
+            [docket.call(approved, key=f"approved-{n}")(n) for n in range(waiters)]
         )
         waiting_seconds = await _drain(docket, OTHERS)
         assert await _notes(docket, "approved") == []  # all still waiting
         assert waiting_seconds < plain_seconds * 3 + 1.0, (
-            f"{OTHERS} tasks took {waiting_seconds:.2f}s beside {WAITERS} waiting, "
+            f"{OTHERS} tasks took {waiting_seconds:.2f}s beside {waiters} waiting, "
             f"{plain_seconds:.2f}s alone"
         )
 
         sent = await asyncio.gather(
-            *(docket.signal(f"go-{n}", {"n": n, "ok": True}) for n in range(WAITERS))
+            *(docket.signal(f"go-{n}", {"n": n, "ok": True}) for n in range(waiters))
         )
         assert all(sent), "every signal released its waiter"
         assert await docket.signal("go-early", "before") is False  # kept
@@ -134,7 +136,7 @@ async def test_waiting_tasks_hold_no_slot_and_each_runs_once_with_its_payload(
         await docket.add(patient, key="patient")(1)
 
         async def all_ran() -> bool:
-            return len(await _notes(docket, "approved")) >= WAITERS + 1 and bool(
+            return len(await _notes(docket, "approved")) >= waiters + 1 and bool(
                 await _notes(docket, "patient")
             )
 
@@ -148,7 +150,7 @@ async def test_waiting_tasks_hold_no_slot_and_each_runs_once_with_its_payload(
         runs = await _notes(docket, "approved")
         counts = Counter(json.dumps(run[0]) for run in runs)
         assert all(count == 1 for count in counts.values()), counts.most_common(3)
-        assert len(runs) == WAITERS + 1
+        assert len(runs) == waiters + 1
         for n, payload in runs:
             if n == "early":
                 assert payload == "before"
