@@ -6,14 +6,13 @@ import asyncio
 import json
 from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from key_value.aio.protocols import AsyncKeyValue
 
 from . import _clock, _codec
 from ._broker import Broker, Failure, Settlement
 from ._handles import DocketHandle
-from ._progress import ExecutionProgress
 from ._redis import Backend
 from ._states import (
     TERMINAL,
@@ -115,6 +114,16 @@ async def fetch_outcome(
     return codec.read_document(key, document, generation)
 
 
+class RunProgress(Protocol):
+    """What recording an outcome needs of an execution's progress."""
+
+    written: bool
+
+    def discard_pending(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+
 class ExecutionOutcome:
     """How an Execution records its outcome (``settlement``, ``mark_as_*``) and
     waits for its end and reads it back (``subscribe``, ``get_result``); mixed
@@ -128,7 +137,6 @@ class ExecutionOutcome:
     when: datetime
     message_id: bytes | None
     acknowledged: bool
-    progress: ExecutionProgress
     started_at: datetime | None
     completed_at: datetime | None
     _recorded: bool
@@ -138,6 +146,10 @@ class ExecutionOutcome:
     result_key: str | None
 
     async def sync(self) -> None:
+        raise NotImplementedError
+
+    def _run_progress(self) -> RunProgress:
+        """This execution's progress (``Execution.progress``)."""
         raise NotImplementedError
 
     def settlement(
@@ -155,7 +167,7 @@ class ExecutionOutcome:
         deleted when this run wrote progress (or may have, when redelivered) unless
         ``progress`` says otherwise. A ``failure`` is kept among the failed tasks."""
         if progress is None:
-            progress = self.progress.written or self._redelivered
+            progress = self._run_progress().written or self._redelivered
         runtime = wait = None
         if self.started_at is not None:
             started = self.started_at.timestamp()
@@ -179,7 +191,7 @@ class ExecutionOutcome:
         self, state: ExecutionState, error: str | None, result_key: str | None
     ) -> None:
         self.acknowledged = True
-        self.progress.discard_pending()
+        self._run_progress().discard_pending()
         completed = _codec.now()
         settlement = self.settlement(
             state, error or "", result_key is not None, _codec.iso(completed), True
@@ -187,7 +199,7 @@ class ExecutionOutcome:
         await self._docket.broker.runs.settle([settlement], self._docket.ttl_seconds)
         self.state, self.completed_at = state, completed
         self.error, self.result_key = error, result_key
-        self.progress.reset()
+        self._run_progress().reset()
 
     async def mark_as_completed(self, result_key: str | None = None) -> None:
         await self._finish(ExecutionState.COMPLETED, None, result_key)

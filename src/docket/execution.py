@@ -126,6 +126,9 @@ class Execution(ExecutionOutcome):
         self.priority = 5  # 1 (lowest) .. 9 (highest)
         self.max_queued: int | None = None  # its task's MaxQueued(n), if any
 
+    def _run_progress(self) -> ExecutionProgress:
+        return self.progress
+
     @property
     def docket(self) -> DocketHandle:
         return self._docket
