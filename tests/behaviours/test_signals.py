@@ -366,3 +366,30 @@ async def test_a_virtual_clock_steps_to_a_timeout(docket: Docket):
     assert ran == [("19", None)]
     await execution.sync()
     assert execution.state is ExecutionState.COMPLETED
+
+
+async def test_a_redis_blip_while_a_released_task_starts_does_not_fail_it(
+    docket: Docket, monkeypatch: pytest.MonkeyPatch
+):
+    """Redis drops the connection as the released task reads what it received
+    (a restart while it starts): the read is tried again, and the task runs once
+    with its payload instead of failing (which lost it in a chaos run)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from docket._broker.mailbox import MailboxStore
+
+    real = MailboxStore.received
+    failures = [RedisConnectionError("Connection closed by server.")]
+
+    async def blip(self: MailboxStore, key: str) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(self, key)
+
+    await docket.add(publish, key="p-blip")("blip")
+    assert await docket.signal("review-blip", {"approved": True}) is True
+    monkeypatch.setattr(MailboxStore, "received", blip)
+    await run(docket)
+    assert failures == []  # the blip happened
+    assert ran == [("blip", {"approved": True})]
+    assert await state(docket, "p-blip") is ExecutionState.COMPLETED

@@ -17,6 +17,7 @@ from uncalled_for import Provider
 from .._broker.mailbox import RECEIVED, open_payload
 from .._broker.waits import NO_DEFAULT, SignalParameter, call_arguments
 from .._errors import SignalTimeout, Suspended
+from ._checkpoint import through_blips
 from ._context import current_docket, current_execution
 
 logger = logging.getLogger("docket.signals")
@@ -37,7 +38,11 @@ class _Signal(SignalParameter, Provider[Any]):
         function = execution.function
         arguments = call_arguments(function, execution.args, execution.kwargs)
         name = self.name_for(function, arguments, self.parameter)
-        waits = await docket.broker.mailbox.received(execution.key)
+        # What the run received, read through a Redis blip (a restart while the
+        # task starts must not fail it: the read is safe to repeat).
+        waits = await through_blips(
+            lambda: docket.broker.mailbox.received(execution.key)
+        )
         wait = waits.get(name)
         if wait is not None and wait.mark == RECEIVED and wait.payload is not None:
             try:
