@@ -302,3 +302,33 @@ async def test_fair_share_leaves_no_eternal_key_but_its_weights(docket: Docket):
         await worker.run_until_finished()
     leaking = await keys_without_ttl(docket)
     assert leaking == [f"{docket.prefix}:fair:weights"], leaking
+
+
+async def test_priorities_leave_no_eternal_key(docket: Docket):
+    """Priority lanes, their parked messages and the dispatch bookkeeping: once
+    tasks of several priorities (one scheduled, one cancelled on its lane, one
+    refused by MaxQueued) are done, every key left expires."""
+    from docket import MaxQueued, QueueFull
+
+    async def ranked(n: int) -> None: ...
+
+    async def capped(n: int, most: MaxQueued = MaxQueued(1)) -> None: ...
+
+    docket.register(ranked)
+    docket.register(capped)
+    for n in range(10):
+        await docket.add(ranked, priority=1 + n % 9)(n)
+    soon = datetime.now(timezone.utc) + timedelta(milliseconds=50)
+    await docket.add(ranked, when=soon, priority=9)(100)
+    await docket.add(ranked, key="dropped", priority=2)(101)
+    await docket.cancel("dropped")
+    await docket.add(capped, priority=7)(1)
+    with suppress(QueueFull):
+        await docket.add(capped, priority=7)(2)
+    async with Worker(
+        docket,
+        minimum_check_interval=timedelta(milliseconds=5),
+        scheduling_resolution=timedelta(milliseconds=5),
+    ) as worker:
+        await worker.run_until_finished()
+    await assert_every_key_expires(docket)

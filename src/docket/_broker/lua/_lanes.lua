@@ -43,12 +43,24 @@ local function lane_place(prefix, key, fields, priority, due)
   return ''
 end
 
+-- How many tasks wait on lane `lane`; an emptied lane leaves the set of lanes in
+-- use, and both are deleted once empty (the embedded engine keeps empty keys).
+local function lane_left(prefix, lane)
+  local lk, lanes = lane_key(prefix, lane), prefix .. ':lanes'
+  local waiting = redis.call('ZCARD', lk)
+  if waiting == 0 then
+    redis.call('DEL', lk)
+    redis.call('SREM', lanes, lane)
+    if #redis.call('SMEMBERS', lanes) == 0 then redis.call('DEL', lanes) end
+  end
+  return waiting
+end
+
 -- Take `key` off lane `lane` (cancel, replace, clear); its parked message is the
 -- caller's to delete.
 local function lane_withdraw(prefix, key, lane)
-  local lk = lane_key(prefix, lane)
-  redis.call('ZREM', lk, key)
-  if redis.call('ZCARD', lk) == 0 then redis.call('SREM', prefix .. ':lanes', lane) end
+  redis.call('ZREM', lane_key(prefix, lane), key)
+  lane_left(prefix, lane)
 end
 
 -- MaxQueued (backpressure): P:queued:<task> lists the keys of a task type added with
@@ -56,7 +68,8 @@ end
 -- `scheduled`, `queued` or `waiting`, for that task), not counting `key` itself (a
 -- replace of a waiting key takes its own place). Keys that stopped waiting (running,
 -- ended, replaced by another task, expired) are dropped from the list here, only
--- once it looks full, so an add below the limit pays one ZCARD.
+-- once it looks full, so an add below the limit pays one ZCARD. The list expires a
+-- day after the latest due time it holds (renewed by every add: max_queued_note).
 local WAITING = {scheduled = true, queued = true, waiting = true}
 local function max_queued_full(prefix, task, key, limit)
   local listed = prefix .. ':queued:' .. task
@@ -71,4 +84,16 @@ local function max_queued_full(prefix, task, key, limit)
     end
   end
   return waiting >= limit
+end
+
+-- Lists `key` (due at `when`) among its task type's waiting keys for MaxQueued, and
+-- keeps the list until a day past the latest due time it holds (`now`: the add's
+-- time, epoch seconds): an index of waiting work with no add for that long is
+-- dropped rather than kept for ever.
+local QUEUED_GRACE = 86400
+local function max_queued_note(prefix, task, key, when, now)
+  local listed = prefix .. ':queued:' .. task
+  redis.call('ZADD', listed, when, key)
+  local last = tonumber(redis.call('ZRANGE', listed, -1, -1, 'WITHSCORES')[2])
+  redis.call('EXPIRE', listed, math.max(math.ceil(last - now), 0) + QUEUED_GRACE)
 end

@@ -86,9 +86,5 @@ if #ids > 0 then  -- (ids last but the options: unpack() only spreads at the end
 end
 
 local left = 0
-for _, lane in ipairs(names) do
-  local waiting = redis.call('ZCARD', lane_key(prefix, lane))
-  if waiting == 0 then redis.call('SREM', lanes, lane) end
-  left = left + waiting
-end
+for _, lane in ipairs(names) do left = left + lane_left(prefix, lane) end
 return {out, left}

@@ -334,7 +334,9 @@ if parents or signals then
     return {string.upper(outcome), heard}
   end
 end
-if max_queued then redis.call('ZADD', prefix .. ':queued:' .. function_name, when, key) end
+if max_queued then  -- the add's time (a move keeps "added": its due time then)
+  max_queued_note(prefix, function_name, key, when, tonumber(added) or tonumber(when))
+end
 if immediate and fair then
   -- FairShare: the task waits in its value's backlog until a fair release.
   written[#written + 1] = 'fair'
