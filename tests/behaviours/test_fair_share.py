@@ -22,6 +22,7 @@ from docket import (
     Retry,
     Worker,
 )
+from tests.behaviours.test_keyspace_ttl import keys_without_ttl
 from tests.conftest import eventually
 
 STARTS: list[str] = []
@@ -372,13 +373,15 @@ async def test_bad_task_or_value_for_a_weight_is_refused(docket: Docket):
 async def test_clear_withdraws_the_backlogs(docket: Docket):
     """docket.clear() withdraws the tasks waiting in fair-share backlogs too (their
     records cancelled, the backlogs gone): nothing of them runs afterwards, and
-    their keys can be added again."""
+    their keys can be added again. No fair-share key is left without a TTL (the
+    embedded engine keeps an emptied set unless it is deleted)."""
     docket.register(render)
     for n in range(25):
         await docket.add(render, key=f"k-{n}")(n, "a" if n % 2 else "b")
     withdrawn = await docket.clear()
     assert withdrawn == 25
     assert await docket.fair_share_backlogs() == {}
+    assert await keys_without_ttl(docket) == []
     execution = await docket.get_execution("k-20")
     assert execution is not None and execution.state.value == "cancelled"
     await docket.add(render, key="k-20")(20, "b")

@@ -58,7 +58,19 @@ local function fair_enter(prefix, task, value, key, fields, when)
   end
 end
 
--- Take `key` out of `value`'s backlog (cancel, replace); the value leaves the active
+-- `task` leaves P:fair:tasks once it has no value with a backlog (and the set goes
+-- when empty: the embedded engine keeps empty keys).
+local function fair_retire(prefix, task)
+  local active = fair_key(prefix, 'active', task)
+  if redis.call('ZCARD', active) > 0 then return end
+  redis.call('DEL', active)
+  redis.call('ZREM', prefix .. ':fair:tasks', task)
+  if redis.call('ZCARD', prefix .. ':fair:tasks') == 0 then
+    redis.call('DEL', prefix .. ':fair:tasks')
+  end
+end
+
+-- Take `key` out of `value`'s backlog (cancel, replace, clear); the value leaves the active
 -- set on the next release that finds its backlog empty.
 local function fair_leave(prefix, task, value, key)
   redis.call('ZREM', fair_key(prefix, 'q', task, value), key)
@@ -141,13 +153,7 @@ local function fair_release(prefix, task, stream, scan)
       end
     end
   end
-  if redis.call('ZCARD', active) == 0 then
-    redis.call('DEL', active)
-    redis.call('ZREM', prefix .. ':fair:tasks', task)
-    if redis.call('ZCARD', prefix .. ':fair:tasks') == 0 then
-      redis.call('DEL', prefix .. ':fair:tasks')
-    end
-  end
+  fair_retire(prefix, task)
   if released > 0 then
     redis.call('HSET', meta, 'vt', tostring(vt))
     redis.call('EXPIRE', out, FAIR_TTL)

@@ -125,9 +125,6 @@ for _, task in ipairs(redis.call('ZRANGE', prefix .. ':fair:tasks', 0, -1)) do
       redis.call('ZREM', active, value)
     end
   end
-  if redis.call('ZCARD', active) == 0 then
-    redis.call('DEL', active)
-    redis.call('ZREM', prefix .. ':fair:tasks', task)
-  end
+  fair_retire(prefix, task)
 end
 return withdrawn
