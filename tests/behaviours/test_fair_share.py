@@ -210,6 +210,25 @@ async def test_cancel_and_replace_of_a_waiting_task(docket: Docket):
     assert RAN["a/100"] == 0 and RAN["a/101"] == 0 and RAN["b/102"] == 1
 
 
+async def test_cancelling_a_whole_backlog_leaves_no_key_behind(docket: Docket):
+    """Cancelled and replaced tasks take their backlogs with them: with no worker
+    serving the task (none would release it again), no fair-share key is left
+    without a TTL, and the value comes back when added again."""
+    docket.register(render)
+    for n in range(14):
+        await docket.add(render, key=f"k-{n}")(n, "a" if n % 2 else "b")
+    for n in range(10, 14):  # the first ten went to the stream (the window)
+        await docket.cancel(f"k-{n}")
+    await docket.replace(render, datetime.now(timezone.utc), "k-1")(1, "c")
+    await docket.cancel("k-1")
+    assert await docket.fair_share_backlogs() == {}
+    assert await keys_without_ttl(docket) == []
+    await docket.add(render, key="again")(0, "a")
+    async with fast_worker(docket) as worker:
+        await worker.run_until_finished()
+    assert RAN["a/0"] == 1 and sum(RAN.values()) == 10
+
+
 @pytest.mark.cluster_ok
 async def test_scheduled_tasks_enter_the_backlog_when_due(docket: Docket):
     """A FairShare task added for later waits in the queue, then joins its value's

@@ -70,10 +70,19 @@ local function fair_retire(prefix, task)
   end
 end
 
--- Take `key` out of `value`'s backlog (cancel, replace, clear); the value leaves the active
--- set on the next release that finds its backlog empty.
+-- Take `key` out of `value`'s backlog (cancel, replace, clear). A backlog this empties
+-- goes at once, with its value's place in the active set (and the task's, when it was
+-- the last): no release may come to drop them (no worker serving the task), and
+-- nothing else gives them a TTL. Should the value come back, it joins at the current
+-- virtual time, at most one task ahead of its old start.
 local function fair_leave(prefix, task, value, key)
-  redis.call('ZREM', fair_key(prefix, 'q', task, value), key)
+  local backlog = fair_key(prefix, 'q', task, value)
+  redis.call('ZREM', backlog, key)
+  if redis.call('ZCARD', backlog) == 0 then
+    redis.call('DEL', backlog)
+    redis.call('ZREM', fair_key(prefix, 'active', task), value)
+    fair_retire(prefix, task)
+  end
 end
 
 -- A claimed (or dropped) message of `task` is no longer waiting in the stream.
