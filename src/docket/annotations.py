@@ -254,19 +254,22 @@ def fair_share_value(
                 f"The FairShare parameter {found.name!r} has no value in this call"
             )
         value = default
+    return check_fair_value(
+        value, f"The FairShare parameter {found.name!r}"
+    ), found.share
+
+
+def check_fair_value(value: object, what: str = "A FairShare value") -> str:
+    """A FairShare parameter's value is text (any text, encodable as UTF-8)."""
     if not isinstance(value, str):
-        raise TypeError(
-            f"The FairShare parameter {found.name!r} must be a str, "
-            f"not {type(value).__name__}"
-        )
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
     try:
         value.encode()
     except UnicodeEncodeError:
         raise ValueError(
-            f"The FairShare parameter {found.name!r} holds {value!r}, which cannot "
-            "be encoded as UTF-8"
+            f"{what} holds {value!r}, which cannot be encoded as UTF-8"
         ) from None
-    return value, found.share
+    return value
 
 
 class _Layout:
@@ -394,6 +397,7 @@ __all__ = [
     "FairShare",
     "Logged",
     "call_repr",
+    "check_fair_value",
     "compact_signature",
     "fair_share_parameter",
     "fair_share_value",

@@ -385,8 +385,10 @@ async def test_bad_task_or_value_for_a_weight_is_refused(docket: Docket):
         await docket.set_fair_share_weight(42, "a", 2)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         await docket.set_fair_share_weight("", "a", 2)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="FairShare value must be a str"):
         await docket.set_fair_share_weight(render, 7, 2)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cannot be encoded as UTF-8"):
+        await docket.get_fair_share_weight(render, "\ud800")
 
 
 async def test_clear_withdraws_the_backlogs(docket: Docket):

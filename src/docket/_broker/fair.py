@@ -44,21 +44,6 @@ def check_weight(weight: object) -> float:
     return value
 
 
-def check_fair_value(value: object) -> str:
-    """A fair-share value is text (any text, encodable as UTF-8)."""
-    if not isinstance(value, str):
-        raise TypeError(
-            f"A FairShare parameter's value must be a str, not {type(value).__name__}"
-        )
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError(
-            f"FairShare value {value!r} is not valid text: it cannot be encoded as UTF-8"
-        ) from None
-    return value
-
-
 class FairStore(Store):
     """FairShare backlogs: releasing them, their depths, the weights."""
 

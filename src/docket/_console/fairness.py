@@ -11,7 +11,8 @@ second); they last until cleared.
 from __future__ import annotations
 
 from .._broker import Broker
-from .._broker.fair import FairDepth, check_fair_value, check_weight
+from .._broker.fair import FairDepth, check_weight
+from ..annotations import check_fair_value
 from .pausing import TaskLike, task_name
 
 
