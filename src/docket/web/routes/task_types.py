@@ -25,7 +25,7 @@ async def task_type(console: Console, name: str) -> dict[str, Any]:
     pauses = {pause.task: pause for pause in await docket.pauses()}
     serving = sorted(info.name for info in await docket.task_workers(name))
     pause = pauses.get(name)
-    backlogs = (await docket.fair_share_backlogs()).get(name, [])
+    backlogs = await docket.broker.fair.depths(name)  # this task's alone
     weights = {
         value: weight
         for (task, value), weight in (await docket.fair_share_weights()).items()
