@@ -21,6 +21,14 @@ async def client(docket: Docket) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+def client_of(docket: Docket, **options: bool) -> httpx.AsyncClient:
+    """An in-process client of a dashboard app on ``docket`` (``create_app``'s
+    boolean options, e.g. ``read_only=True``); use it with ``async with``."""
+    app = create_app(docket, token="", **options)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
+
+
 async def csrf(client: httpx.AsyncClient, path: str = "/tasks") -> str:
     """The client's CSRF token (a page visit sets the cookie)."""
     response = await client.get(path)

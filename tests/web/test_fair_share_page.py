@@ -6,20 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
-
 from docket import Docket, FairShare
-from docket.web import create_app
-from tests.web.conftest import post
+from tests.web.conftest import client_of, post
 
 
 async def render(n: int, tenant: Annotated[str, FairShare()]) -> None: ...
-
-
-def client_of(docket: Docket, read_only: bool = False) -> httpx.AsyncClient:
-    app = create_app(docket, token="", read_only=read_only)
-    transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
 
 
 async def test_backlogs_and_weights_on_the_task_type_page(docket: Docket):
