@@ -120,7 +120,9 @@ def test_replay_purge_and_their_mistakes(redis_server: RedisServer, docket_name:
     recorded = with_docket(url, docket_name, calls)
     assert recorded.count(["fail_with", "one"]) == 2
     missing = invoke(url, docket_name, "replay", "nope", code=1)
-    assert "no failed task with key 'nope'" in missing.output
+    assert "no failed task with key 'nope'\n" in missing.output  # nothing after it
+    unknown = invoke(url, docket_name, "failed", "show", "nope", code=1)
+    assert "no failed task with key 'nope'\n" in unknown.output
     refused = invoke(url, docket_name, "failed", "purge", code=2)
     assert "--all" in refused.output
     both = invoke(url, docket_name, "failed", "replay", code=2)

@@ -177,7 +177,7 @@ def show_failed(
 
     task = _run(docket_, url, body, signing_keys)
     if task is None:
-        raise fail(f"Error: no failed task with key {key!r} ")
+        raise fail(f"Error: no failed task with key {key!r}")
     if as_json:
         say(json.dumps(task.as_dict(unpickle), indent=2))
         return
@@ -223,7 +223,7 @@ def replay_one(
     try:
         disposition = run(_open(docket_name, url, body, keys_file), url)
     except KeyError:
-        raise fail(f"Error: no failed task with key {key!r} ") from None
+        raise fail(f"Error: no failed task with key {key!r}") from None
     except ValueError as error:
         raise fail(f"Error: {error}") from None
     if disposition is Disposition.SCHEDULED:
