@@ -8,7 +8,8 @@ local function end_run(prefix, key, state, completed_at, ttl, listening, err, ex
   local runs = prefix .. ':runs:' .. key
   local flags = hash_fields(runs, 'waiters', 'gate', 'held', 'steps') or {}
   if flags[4] then steps_drop(prefix, key) end  -- its checkpoint (_steps.lua)
-  if flags[1] or flags[2] or flags[3] then  -- workflows (_gates.lua)
+  local gated = flags[1] or flags[2] or flags[3]  -- workflows (_gates.lua)
+  if gated or ttl > 0 then
     local fields = {'state', state, 'completed_at', completed_at}
     if err then
       fields[#fields + 1] = 'error'
@@ -16,19 +17,14 @@ local function end_run(prefix, key, state, completed_at, ttl, listening, err, ex
     end
     for _, value in ipairs(extra or {}) do fields[#fields + 1] = value end
     redis.call('HSET', runs, unpack(fields))
+  end
+  if gated then
     local held = (tonumber(flags[3]) or 0) > 0
     if flags[1] or flags[2] then
       held = gate_ended(prefix, key, state, completed_at, ttl, listening, flags[1], flags[2])
     end
     if not held then gate_expire(runs, ttl) end
   elseif ttl > 0 then
-    local fields = {'state', state, 'completed_at', completed_at}
-    if err then
-      fields[#fields + 1] = 'error'
-      fields[#fields + 1] = err
-    end
-    for _, value in ipairs(extra or {}) do fields[#fields + 1] = value end
-    redis.call('HSET', runs, unpack(fields))
     redis.call('EXPIRE', runs, ttl)
   else
     redis.call('DEL', runs)
