@@ -11,7 +11,6 @@ isolated one, run in the worker: the isolated drain's cost beyond isolation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -76,19 +75,9 @@ async def drain(bench: Any, phase: str, concurrency: int, task: Any) -> Any:
             for start in range(0, n, SETUP_CHUNK):
                 size = min(SETUP_CHUNK, n - start)
                 await asyncio.gather(*(docket.add(task)() for _ in range(size)))
-            COMPLETED[0] = 0
             children_before = _child_cpu(worker)
-            capped = False
             async with Window(bench.probe) as window:
-                run = asyncio.ensure_future(worker.run_until_finished())
-                done, _ = await asyncio.wait({run}, timeout=bench.o.time_cap)
-                window.stop()
-                measured = COMPLETED[0]
-                if not done:
-                    capped = True
-                    run.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await run
+                measured, capped = await bench.run_capped(worker, window)
             children = _child_cpu(worker) - children_before
     result = window.result(COMPLETED[0], measured)
     result["child_cpu_us_per_task"] = children * 1e6 / max(measured, 1)

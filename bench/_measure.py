@@ -153,27 +153,38 @@ class Bench:
         return {**window.result(added), "requested": n, "capped": added < n}
 
     async def drain(
-        self, phase: str, concurrency: int, best: bool, signed: bool = False
+        self,
+        phase: str,
+        concurrency: int,
+        best: bool,
+        signed: bool = False,
+        loader: Callable[[Any, int], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
-        """Pre-load N tasks, then time one in-process worker draining them."""
+        """Pre-load N tasks (``loader``, by default N no-ops), then time one
+        in-process worker draining them."""
         n = self.o.drain_tasks
         async with self.open(phase, best, signed) as docket:
-            await load(docket, n)
-            COMPLETED[0] = 0
-            capped = False
+            await (loader or load)(docket, n)
             async with Window(self.probe) as window:
                 async with self.worker(docket, concurrency, best) as worker:
-                    run = asyncio.ensure_future(worker.run_until_finished())
-                    done, _ = await asyncio.wait({run}, timeout=self.o.time_cap)
-                    window.stop()
-                    measured = COMPLETED[0]
-                    if not done:
-                        capped = True
-                        run.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await run
+                    measured, capped = await self.run_capped(worker, window)
         result = window.result(COMPLETED[0], measured)
         return {**result, "requested": n, "capped": capped, "measured": measured}
+
+    async def run_capped(self, worker: Any, window: Window) -> tuple[int, bool]:
+        """``worker.run_until_finished()`` for at most ``--time-cap`` seconds,
+        counted from zero; stops ``window`` as it ends or at the cap. Returns the
+        tasks completed inside the window and whether the cap cut it short."""
+        COMPLETED[0] = 0
+        run = asyncio.ensure_future(worker.run_until_finished())
+        done, _ = await asyncio.wait({run}, timeout=self.o.time_cap)
+        window.stop()
+        measured = COMPLETED[0]
+        if not done:
+            run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        return measured, not done
 
     async def drain_processes(
         self, phase: str, processes: int, concurrency: int
