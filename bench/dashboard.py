@@ -1,7 +1,7 @@
 """Server time per dashboard page on a big docket.
 
 Fills a docket on a local redis-server with ``--failed`` failed tasks (run by a
-real worker, so the archive holds real tracebacks), then ``--queued`` queued and
+real worker, so the failed tasks hold real tracebacks), then ``--queued`` queued and
 ``--scheduled`` scheduled tasks (no worker running, so they stay), serves
 ``docket.web.create_app`` with uvicorn on 127.0.0.1, and requests every page and
 API route ``--rounds`` times. The figure is the server's own time to the
