@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from typing import Annotated
 
-from docket import Docket, Retry, Worker
+from docket import Docket, ExecutionState, FairShare, Retry, Worker
 from docket._broker.history import attempts
 from docket._broker.timing import bucket_of, bucket_value, percentile
 from docket._codec import now
@@ -37,6 +38,10 @@ async def nap(seconds: float) -> None:
 
 async def broken() -> None:
     raise KeyError("nothing here")
+
+
+async def tenant_nap(tenant: Annotated[str, FairShare()]) -> None:
+    await asyncio.sleep(0)
 
 
 async def test_a_retried_run_keeps_every_attempt(docket: Docket, worker: Worker):
@@ -123,6 +128,28 @@ async def test_moving_a_waiting_task_keeps_when_it_was_added(docket: Docket):
     replaced = await docket.broker.runs.record("m1")
     assert replaced is not None and replaced.added is not None
     assert replaced.added >= first.added
+
+
+async def test_moving_a_due_task_that_waits_on_a_lane_or_in_a_backlog(
+    docket: Docket,
+):
+    """A due task waiting on its priority lane, or in its FairShare value's
+    backlog (its message parked, not in the stream), is queued: reschedule moves
+    it to a later time, and runs it now again, as it does a task in the stream."""
+    docket.register(tenant_nap)
+    await docket.add(nap, key="laned", priority=9)(0)
+    await docket.add(tenant_nap, key="fair-1")("acme")
+    await docket.add(tenant_nap, key="fair-2")("acme")  # beyond the release window
+    for key in ("laned", "fair-1", "fair-2"):
+        assert await docket.reschedule(key, now() + timedelta(hours=1)), key
+        moved = await docket.get_execution(key)
+        assert moved is not None and moved.state is ExecutionState.SCHEDULED
+        assert await docket.reschedule(key), key
+    async with Worker(docket, minimum_check_interval=timedelta(milliseconds=5)) as w:
+        await w.run_until_finished()
+    for key in ("laned", "fair-1", "fair-2"):
+        ran = await docket.get_execution(key)
+        assert ran is not None and ran.state is ExecutionState.COMPLETED, key
 
 
 async def test_timings_per_task_type(docket: Docket):

@@ -233,20 +233,22 @@ class ViewStore(Store):
         return [None if v is None else as_text(v) for v in await pipe.execute()]
 
     async def waiting_message(self, key: str) -> Fields | None:
-        """The message of ``key`` while it is queued or scheduled, else None."""
+        """The message of ``key`` while it is queued or scheduled, else None: its
+        stream entry, or its parked copy ``P:K`` (a future task, and a due one
+        waiting on its priority lane or in its FairShare value's backlog)."""
         record = await self.client.hgetall(self.keys.runs(key))
-        state = record.get(b"state")
-        if state == b"scheduled":
-            fields = await self.client.hgetall(self.keys.parked(key))
-            return fields or None
-        stream_id = record.get(b"stream_id")
+        state, stream_id = record.get(b"state"), record.get(b"stream_id")
+        if state not in (b"scheduled", b"queued"):
+            return None
         if state == b"queued" and stream_id:
-            entry_id = stream_id.decode()
+            entry_id = as_text(stream_id)
             entries = await self.client.xrange(
                 self.keys.stream, entry_id, entry_id, count=1
             )
-            return entries[0][1] if entries and entries[0][1] else None
-        return None
+            if entries and entries[0][1]:
+                return entries[0][1]
+        fields = await self.client.hgetall(self.keys.parked(key))
+        return fields or None
 
     async def worker_details(self) -> tuple[dict[str, int], dict[str, int]]:
         """(worker -> concurrency from heartbeats, worker -> messages it holds)."""
