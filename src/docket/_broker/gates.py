@@ -86,19 +86,13 @@ def check_policy(policy: str) -> str:
 
 
 def gate_fields(
-    parents: tuple[str, ...],
-    policy: str,
-    ttl: int,
-    now: str,
-    max_queued: int | None = None,
+    parents: tuple[str, ...], policy: str, ttl: int, now: str
 ) -> tuple[tuple[str, str], ...]:
-    """The "~" pairs of an add's schedule.lua call (see its header): a gate when it
-    has ``parents``, and its task's MaxQueued limit (``_lanes.lua``) when set."""
+    """The "~" pairs of a gated add's schedule.lua call (see its header): one
+    ``~after`` per parent, then the policy, the TTL of a record cancelled at once
+    and its ``completed_at``."""
     pairs = [("~after", parent) for parent in parents]
-    if parents:
-        pairs += [("~policy", policy), ("~ttl", str(ttl)), ("~now", now)]
-    if max_queued is not None:
-        pairs.append(("~maxqueued", str(max_queued)))
+    pairs += [("~policy", policy), ("~ttl", str(ttl)), ("~now", now)]
     return tuple(pairs)
 
 
