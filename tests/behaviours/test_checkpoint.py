@@ -3,23 +3,13 @@ of one run (retries, suspensions) and is gone when the run ends."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
-from docket import Checkpoint, Docket, Isolated, Retry, Suspend, Worker
+from docket import Checkpoint, Docket, Isolated, Retry, Suspend
 from docket._codec import UnverifiedPayload
+from tests._support.waits import run
 
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 log: list[str] = []
-
-
-async def run(docket: Docket) -> None:
-    async with Worker(docket, **FAST) as worker:
-        await worker.run_until_finished()
 
 
 async def three_steps(

@@ -20,12 +20,9 @@ from docket import (
     Worker,
 )
 from docket.contrib.pytest import DocketRunner, VirtualClock
+from tests._support.waits import blip_once, reaches, run, run_until, state
 from tests.conftest import eventually
 
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 ran: list[tuple[str, Any]] = []
 KEY, OTHER = "k" * 32, "o" * 32
 
@@ -72,32 +69,6 @@ def _tasks(docket: Docket) -> None:
     ran.clear()
     for task in (publish, hurried, lenient, retried):
         docket.register(task)
-
-
-async def run(docket: Docket) -> None:
-    async with Worker(docket, **FAST) as worker:
-        await worker.run_until_finished()
-
-
-async def state(docket: Docket, key: str) -> ExecutionState | None:
-    execution = await docket.get_execution(key)
-    return None if execution is None else execution.state
-
-
-async def run_until(docket: Docket, key: str, wanted: ExecutionState) -> None:
-    """Run a worker until ``key`` reaches ``wanted`` (a timeout fires in the
-    worker's scheduler; run_until_finished does not wait for signal waits)."""
-    async with Worker(docket, **FAST) as worker:
-        running = asyncio.create_task(worker.run_forever())
-        try:
-            await eventually(lambda: _is(docket, key, wanted), timeout=10)
-        finally:
-            running.cancel()
-            await asyncio.gather(running, return_exceptions=True)
-
-
-async def _is(docket: Docket, key: str, wanted: ExecutionState) -> bool:
-    return await state(docket, key) is wanted
 
 
 async def test_a_waiting_task_runs_once_with_the_payload(docket: Docket):
@@ -172,14 +143,14 @@ async def test_a_kept_signal_expires_after_its_lookback(docket: Docket):
 async def test_a_timeout_takes_the_default(docket: Docket):
     """At its timeout the task runs with the Signal's default."""
     await docket.add(lenient, key="l-1")("1")
-    await run_until(docket, "l-1", ExecutionState.COMPLETED)
+    await run_until(docket, reaches(docket, "l-1", ExecutionState.COMPLETED))
     assert ran == [("1", "default")]
 
 
 async def test_a_timeout_without_default_fails_with_signal_timeout(docket: Docket):
     """Without a default the task fails with SignalTimeout, naming the signal."""
     execution = await docket.add(hurried, key="h-1")("1")
-    await run_until(docket, "h-1", ExecutionState.FAILED)
+    await run_until(docket, reaches(docket, "h-1", ExecutionState.FAILED))
     assert ran == []
     await execution.sync()
     assert execution.state is ExecutionState.FAILED
@@ -202,7 +173,7 @@ async def test_a_retry_after_a_timeout_waits_again(docket: Docket):
             await asyncio.sleep(0.01)
 
     sender = asyncio.create_task(send_when_waiting_again())
-    await run_until(docket, "r-1", ExecutionState.COMPLETED)
+    await run_until(docket, reaches(docket, "r-1", ExecutionState.COMPLETED))
     await asyncio.wait_for(sender, 5)
     assert ran == [("1", "second time")]
     await execution.sync()
@@ -318,7 +289,7 @@ async def test_a_timeout_fires_within_a_second_of_its_time(docket: Docket):
     async with Worker(docket) as worker:
         running = asyncio.create_task(worker.run_forever())
         try:
-            await eventually(lambda: _is(docket, "on-time", ExecutionState.COMPLETED))
+            await eventually(reaches(docket, "on-time", ExecutionState.COMPLETED))
         finally:
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
@@ -374,22 +345,12 @@ async def test_a_redis_blip_while_a_released_task_starts_does_not_fail_it(
     """Redis drops the connection as the released task reads what it received
     (a restart while it starts): the read is tried again, and the task runs once
     with its payload instead of failing (which lost it in a chaos run)."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
     from docket._broker.mailbox import MailboxStore
-
-    real = MailboxStore.received
-    failures = [RedisConnectionError("Connection closed by server.")]
-
-    async def blip(self: MailboxStore, key: str) -> Any:
-        if failures:
-            raise failures.pop()
-        return await real(self, key)
 
     await docket.add(publish, key="p-blip")("blip")
     assert await docket.signal("review-blip", {"approved": True}) is True
-    monkeypatch.setattr(MailboxStore, "received", blip)
+    pending = blip_once(monkeypatch, MailboxStore, "received")
     await run(docket)
-    assert failures == []  # the blip happened
+    assert pending == []  # the blip happened
     assert ran == [("blip", {"approved": True})]
     assert await state(docket, "p-blip") is ExecutionState.COMPLETED

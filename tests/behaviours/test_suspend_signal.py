@@ -4,8 +4,6 @@ from the top when the signal comes; the call then returns its payload."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -16,17 +14,12 @@ from docket import (
     ExecutionState,
     Retry,
     Suspend,
-    Worker,
 )
 from docket._codec import UnverifiedPayload
 from docket._errors import SignalTimeout
+from tests._support.waits import blip_once, run, run_until, state
 from tests.behaviours.test_keyspace_ttl import assert_every_key_expires
-from tests.conftest import eventually
 
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 log: list[str] = []
 
 
@@ -49,27 +42,6 @@ async def onboard(
 def _tasks(docket: Docket) -> None:
     log.clear()
     docket.register(onboard)
-
-
-async def run(docket: Docket) -> None:
-    async with Worker(docket, **FAST) as worker:
-        await worker.run_until_finished()
-
-
-async def run_until(docket: Docket, condition: Callable[[], object]) -> None:
-    """Run a worker until ``condition()`` holds."""
-    async with Worker(docket, **FAST) as worker:
-        task = asyncio.ensure_future(worker.run_forever())
-        try:
-            await eventually(condition)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-
-async def state(docket: Docket, key: str) -> ExecutionState | None:
-    execution = await docket.get_execution(key)
-    return None if execution is None else execution.state
 
 
 @pytest.mark.cluster_ok
@@ -279,3 +251,38 @@ async def test_a_struck_task_resumed_by_its_signal_ends_without_its_checkpoint(
     assert log == ["welcome ed", "top"]
     async with docket.redis() as client:
         assert not await client.exists(docket.keyspace.steps("onboard-ed"))
+
+
+@pytest.mark.parametrize(
+    ("store", "method"),
+    [
+        ("steps", "read"),  # the checkpoint, read as each attempt starts
+        ("steps", "write"),  # steps.mark
+        ("steps", "take"),  # for_signal looks for a kept signal
+        ("mailbox", "received"),  # the resumed attempt reads what came
+    ],
+)
+async def test_a_redis_blip_as_an_attempt_starts_or_resumes_does_not_fail_it(
+    docket: Docket,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    store: str,
+    method: str,
+):
+    """Redis drops the connection on one of the calls an attempt of a Suspend /
+    Checkpoint task makes (a restart while it starts or resumes): the call is
+    tried again, and the task completes once with its payload, its marked step
+    done once, instead of failing."""
+    from docket._broker.mailbox import MailboxStore
+    from docket._broker.steps import StepStore
+
+    stores = {"steps": StepStore, "mailbox": MailboxStore}
+    pending = blip_once(monkeypatch, stores[store], method)
+    execution = await docket.add(onboard, key="onboard-blip")("blip")
+    await run_until(docket, lambda: log == ["welcome blip", "top"])
+    assert await docket.signal("verified-blip", 7) is True
+    await run(docket)
+    assert pending == []  # the blip happened
+    assert log == ["welcome blip", "top", "top", "verified with 7"]
+    assert await execution.get_result() == "activated blip with 7"
+    assert "failed" not in caplog.text  # not failed and retried

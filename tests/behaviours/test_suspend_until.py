@@ -5,7 +5,6 @@ task runs again from the top at the time; steps marked before are skipped."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -20,13 +19,10 @@ from docket import (
     Timeout,
     Worker,
 )
+from tests._support.waits import FAST, run, run_until
 from tests.behaviours.test_keyspace_ttl import assert_every_key_expires
 from tests.conftest import eventually
 
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 log: list[str] = []
 
 
@@ -53,22 +49,6 @@ async def onboarding(
 def _tasks(docket: Docket) -> None:
     log.clear()
     docket.register(onboarding)
-
-
-async def run(docket: Docket) -> None:
-    async with Worker(docket, **FAST) as worker:
-        await worker.run_until_finished()
-
-
-async def run_until(docket: Docket, condition: Callable[[], bool]) -> None:
-    """Run a worker until ``condition()`` holds (a task sleeps for longer)."""
-    async with Worker(docket, **FAST) as worker:
-        task = asyncio.ensure_future(worker.run_forever())
-        try:
-            await eventually(condition)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
 
 @pytest.mark.cluster_ok
