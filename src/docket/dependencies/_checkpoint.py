@@ -24,7 +24,7 @@ from .. import _clock, _defaults
 from .._broker.steps import MARK, VALUE
 from .._codec import Purpose, Sealed
 from .._errors import UnverifiedPayload
-from .._redis.faults import Fault, classify
+from .._redis.faults import Backoff, Fault, classify
 from ..execution import Execution
 from ._context import current_execution, current_worker
 
@@ -48,15 +48,15 @@ async def through_blips(call: Callable[[], Awaitable[T]]) -> T:
     fault is raised. Every call given here may be repeated safely."""
     worker = current_worker.get(None)
     patience = worker.redelivery_timeout.total_seconds() if worker else 30.0
-    deadline, delay = time.monotonic() + patience, 0.05
+    deadline, backoff = time.monotonic() + patience, Backoff(0.05, 1.0)
     while True:
         try:
             return await call()
         except (RedisError, ConnectionError, TimeoutError) as error:
             if classify(error) is not Fault.TRANSIENT or time.monotonic() > deadline:
                 raise
-        await asyncio.sleep(delay)  # backoff before the next try
-        delay = min(delay * 2, 1.0)
+        # (jittered: the many tasks a restart caught do not all try again at once)
+        await asyncio.sleep(backoff.next_delay())
 
 
 class RunSteps:
