@@ -106,9 +106,13 @@ async def test_names_must_be_non_empty_strings(docket: Docket):
 
 
 async def test_outside_a_worker_it_says_so():
-    """The default instance, used outside a worker's run, raises a clear error."""
-    with pytest.raises(RuntimeError, match="inside a task run by a docket worker"):
+    """The default instance, used outside a worker's run, raises a clear error
+    naming itself (Checkpoint or Suspend)."""
+    outside = "only usable inside a task run by a docket worker"
+    with pytest.raises(RuntimeError, match=f"^Checkpoint is {outside}"):
         await Checkpoint().done("x")
+    with pytest.raises(RuntimeError, match=f"^Suspend is {outside}"):
+        await Suspend().for_signal("x")
 
 
 async def test_isolated_tasks_refuse_checkpoint_and_suspend(docket: Docket):

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from redis.exceptions import RedisError
+from typing_extensions import Self
 from uncalled_for import Dependency
 
 from .. import _clock, _defaults
@@ -128,13 +129,34 @@ class RunSteps:
         return value
 
 
+class OnRunSteps:
+    """What ``Checkpoint`` and ``Suspend`` share: a fresh instance per attempt,
+    bound to that attempt's view of its run's checkpoint."""
+
+    _steps: RunSteps | None = None
+
+    async def _bound(self) -> Self:
+        bound = type(self)()
+        bound._steps = await RunSteps.of(current_execution.get())
+        return bound
+
+    @property
+    def _view(self) -> RunSteps:
+        if self._steps is None:
+            raise RuntimeError(
+                f"{type(self).__name__} is only usable inside a task run by a "
+                "docket worker"
+            )
+        return self._steps
+
+
 def _name(name: str) -> str:
     if not isinstance(name, str) or not name:  # pyright: ignore[reportUnnecessaryIsInstance]
         raise ValueError(f"A checkpoint name is a non-empty string, not {name!r}")
     return name
 
 
-class Checkpoint(Dependency["Checkpoint"]):
+class Checkpoint(OnRunSteps, Dependency["Checkpoint"]):
     """A per-run store of marks and values (``steps: Checkpoint = Checkpoint()``).
 
     ``await steps.done(name)`` / ``await steps.mark(name)`` record that a step of
@@ -147,21 +169,8 @@ class Checkpoint(Dependency["Checkpoint"]):
     single: bool = True
     isolated: ClassVar[bool] = False  # refused beside Isolated (see _tasks)
 
-    def __init__(self) -> None:
-        self._steps: RunSteps | None = None
-
     async def __aenter__(self) -> Checkpoint:
-        bound = Checkpoint()
-        bound._steps = await RunSteps.of(current_execution.get())
-        return bound
-
-    @property
-    def _view(self) -> RunSteps:
-        if self._steps is None:
-            raise RuntimeError(
-                "Checkpoint is only usable inside a task run by a docket worker"
-            )
-        return self._steps
+        return await self._bound()
 
     async def done(self, name: str) -> bool:
         """Whether ``mark(name)`` was called in this run (no round trip)."""

@@ -21,8 +21,7 @@ from .. import _clock, _defaults
 from .._broker.mailbox import RECEIVED, TIMED_OUT, open_payload
 from .._broker.steps import PAYLOAD, POINT, point_document
 from .._errors import SignalTimeout, Suspended, UnverifiedPayload
-from ._checkpoint import RunSteps, through_blips
-from ._context import current_execution
+from ._checkpoint import OnRunSteps, through_blips
 
 # A resumed attempt may arrive this early (a clock a little ahead): still on time.
 _EARLY = _defaults.EARLY_MESSAGE_TOLERANCE.total_seconds()
@@ -44,7 +43,7 @@ def steps_ttl(until: float | None, forever: bool = False) -> int:
     return int(wait + _TTL) + 1
 
 
-class Suspend(Dependency["Suspend"]):
+class Suspend(OnRunSteps, Dependency["Suspend"]):
     """Durable waits in the middle of a task (``suspend: Suspend = Suspend()``).
 
     ``await suspend.until(when)`` sleeps until ``when`` without holding a worker
@@ -60,21 +59,10 @@ class Suspend(Dependency["Suspend"]):
     isolated: ClassVar[bool] = False  # refused beside Isolated (see _tasks)
 
     def __init__(self) -> None:
-        self._steps: RunSteps | None = None
         self._count = 0
 
     async def __aenter__(self) -> Suspend:
-        bound = Suspend()
-        bound._steps = await RunSteps.of(current_execution.get())
-        return bound
-
-    @property
-    def _view(self) -> RunSteps:
-        if self._steps is None:
-            raise RuntimeError(
-                "Suspend is only usable inside a task run by a docket worker"
-            )
-        return self._steps
+        return await self._bound()
 
     def _next_point(self) -> tuple[str, dict[str, Any] | None]:
         view = self._view
