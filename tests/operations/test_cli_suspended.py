@@ -63,3 +63,15 @@ async def test_the_snapshot_api_lists_suspended_tasks(docket: Docket):
     assert len(snap.future) == 2
     assert list(snap.suspended) == ["nap-1"]
     assert snap.suspended["nap-1"].kind == "time"
+
+
+async def test_suspension_points_are_read_a_bounded_chunk_at_a_time(docket: Docket):
+    """``broker.steps.latest`` (what a snapshot reads for its future and waiting
+    tasks) asks for the checkpoints a chunk of keys at a time and still finds
+    the suspended run among keys without one, whatever the chunk's size."""
+    await suspend_nap(docket)
+    keys = ["none-a", "none-b", "nap-1", "none-c"]
+    for chunk in (1, 2, 3, 1000):
+        found = await docket.broker.steps.latest(keys, chunk=chunk)
+        assert list(found) == ["nap-1"] and found["nap-1"].kind == "time"
+    assert await docket.broker.steps.latest([]) == {}

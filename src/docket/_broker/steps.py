@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import _clock
+from .. import _clock, _defaults
 from . import scripts
 from .store import Store
 
@@ -132,20 +132,23 @@ class StepStore(Store):
         """Every field of the checkpoint of ``key``'s run (empty when it has none)."""
         return _named(await self.client.hgetall(self.keys.steps(key)))
 
-    async def latest(self, keys: Sequence[str]) -> dict[str, Suspension]:
-        """The latest suspension point of each of ``keys``' runs that has one, in
-        one pipelined round trip (for snapshots; done or not)."""
-        if not keys:
-            return {}
-        pipe = self.backend.pipeline()
-        for key in keys:
-            pipe.hgetall(self.keys.steps(key))
+    async def latest(
+        self, keys: Sequence[str], chunk: int = _defaults.SNAPSHOT_CAP
+    ) -> dict[str, Suspension]:
+        """The latest suspension point of each of ``keys``' runs that has one (for
+        snapshots; done or not): one pipelined round trip per ``chunk`` keys, so
+        a snapshot of a long queue never asks for all its checkpoints at once."""
         found: dict[str, Suspension] = {}
-        for key, raw in zip(keys, await pipe.execute(), strict=True):
-            fields = _named(raw or {})
-            latest = describe_steps(fields).latest if fields else None
-            if latest is not None:
-                found[key] = latest
+        for start in range(0, len(keys), max(chunk, 1)):
+            part = keys[start : start + max(chunk, 1)]
+            pipe = self.backend.pipeline()
+            for key in part:
+                pipe.hgetall(self.keys.steps(key))
+            for key, raw in zip(part, await pipe.execute(), strict=True):
+                fields = _named(raw or {})
+                latest = describe_steps(fields).latest if fields else None
+                if latest is not None:
+                    found[key] = latest
         return found
 
     async def take(
