@@ -354,3 +354,22 @@ async def test_a_redis_blip_while_a_released_task_starts_does_not_fail_it(
     assert pending == []  # the blip happened
     assert ran == [("blip", {"approved": True})]
     assert await state(docket, "p-blip") is ExecutionState.COMPLETED
+
+
+async def test_the_snapshot_api_says_which_signal_a_waiting_task_waits_for(
+    docket: Docket,
+):
+    """``docket.snapshot().signals`` maps the key of a task waiting on a signal
+    to each signal it waits for (name, since when, its timeout); a task waiting
+    on nothing is not in it, and a released one leaves it."""
+    before = datetime.now(timezone.utc).timestamp()
+    await docket.add(publish, key="p-snap")("snap")
+    snap = await docket.snapshot()
+    assert [e.key for e in snap.waiting] == ["p-snap"]
+    (wait,) = snap.signals["p-snap"]
+    assert wait.name == "review-snap" and wait.waiting
+    assert wait.since is not None and wait.since >= before - 1
+    assert wait.deadline is not None and wait.deadline > before + 86_400
+    assert list(snap.signals) == ["p-snap"]
+    assert await docket.signal("review-snap", "ok") is True
+    assert (await docket.snapshot()).signals == {}

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from .. import _clock
 from .._broker import Broker
 from .._broker.listing import DocketView
+from .._broker.mailbox import Received
 from .._broker.steps import Suspension
 from .._codec.message import identity
 from .._handles import DocketHandle, TaskFunction
@@ -54,6 +55,11 @@ class DocketSnapshot:
     # Due tasks waiting to start per priority, highest first; {} unless more than
     # one priority is present (docs/priorities-and-fairness.md).
     by_priority: dict[int, int] = field(default_factory=dict[int, int])
+    # Signal / Suspend.for_signal: the signals the waiting tasks above still wait
+    # for, by key (each its name, since when and its timeout).
+    signals: dict[str, list[Received]] = field(
+        default_factory=dict[str, list[Received]]
+    )
 
 
 Unknown = Callable[[str], TaskFunction] | None
@@ -110,6 +116,8 @@ def build_snapshot(
         taken, total, future, running, workers, view.waiting_length, waiting
     )
     snapshot.by_priority = view.by_priority()
+    for key, wait in view.signals:
+        snapshot.signals.setdefault(key, []).append(wait)
     return snapshot
 
 
