@@ -1,18 +1,21 @@
 """Helpers the Signal / Suspend / Checkpoint behaviour tests share: a worker
 that polls fast, run until idle or until a condition holds, a key's state, and
-a Redis blip injected into one store call."""
+a Redis blip injected into one store call, and ``docket worker`` processes."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from docket import Docket, ExecutionState, Worker
+from tests._support.cli import WorkerProcess
 from tests.conftest import eventually
 
 FAST = {
@@ -70,3 +73,27 @@ def blip_once(monkeypatch: pytest.MonkeyPatch, store: type, method: str) -> list
 
     monkeypatch.setattr(store, method, blip)
     return pending
+
+
+@contextmanager
+def docket_workers(
+    docket_name: str, tasks: str, folder: Path, *options: str
+) -> Iterator[Callable[[str], WorkerProcess]]:
+    """Starts ``docket worker --concurrency 2 --scheduling-resolution 50ms`` (and
+    ``options``) processes registering ``tasks`` on docket ``docket_name`` at a
+    URL, each logging to a file in ``folder``; each is killed by its pid at the
+    end."""
+    started: list[WorkerProcess] = []
+
+    def start(url: str) -> WorkerProcess:
+        args = ["--url", url, "--docket", docket_name, "--tasks", tasks]
+        args += ["--concurrency", "2", "--scheduling-resolution", "50ms", *options]
+        worker = WorkerProcess(args, {}, folder / f"worker-{len(started)}.log")
+        started.append(worker)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.close()

@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from docket import Docket
-from tests._support import ROOT
+from tests._support.cli import WorkerProcess
 from tests._support.servers import RedisServer
 from tests._support.signal_tasks import approved, patient, plain
+from tests._support.waits import docket_workers
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.slow
@@ -29,49 +29,20 @@ OTHERS = 500
 
 @pytest.fixture
 def worker_cli_factory(
-    docket_name: str,
-) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
-    """Starts ``docket worker --concurrency 2`` on the test's docket at a URL (each
-    killed by its pid at teardown)."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(url: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "docket",
-                "worker",
-                "--url",
-                url,
-                "--docket",
-                docket_name,
-                "--tasks",
-                "tests._support.signal_tasks:tasks",
-                "--concurrency",
-                "2",
-                "--scheduling-resolution",
-                "50ms",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
+    docket_name: str, tmp_path: Path
+) -> Iterator[Callable[[str], WorkerProcess]]:
+    """Starts ``docket worker --concurrency 2`` on the test's docket at a URL."""
+    with docket_workers(
+        docket_name, "tests._support.signal_tasks:tasks", tmp_path
+    ) as start:
+        yield start
 
 
 @pytest.fixture
 def worker_cli(
     redis_server: RedisServer,
-    worker_cli_factory: Callable[[str], subprocess.Popen[bytes]],
-) -> subprocess.Popen[bytes]:
+    worker_cli_factory: Callable[[str], WorkerProcess],
+) -> WorkerProcess:
     """``docket worker --concurrency 2`` on the session's redis-server."""
     return worker_cli_factory(redis_server.url)
 
@@ -99,7 +70,7 @@ async def _drain(docket: Docket, first: int) -> float:
 async def test_waiting_tasks_hold_no_slot_and_each_runs_once_with_its_payload(
     redis_server: RedisServer,
     docket_name: str,
-    worker_cli: subprocess.Popen[bytes],
+    worker_cli: WorkerProcess,
     waiters: int,
 ):
     """The bar: with 200 (and 1,000) tasks waiting for signals, a concurrency-2
@@ -163,7 +134,7 @@ async def test_waiting_tasks_hold_no_slot_and_each_runs_once_with_its_payload(
 
 async def test_waits_and_kept_signals_survive_a_redis_restart(
     docket_name: str,
-    worker_cli_factory: Callable[[str], subprocess.Popen[bytes]],
+    worker_cli_factory: Callable[[str], WorkerProcess],
 ):
     """Waits and kept signals live only in Redis: after redis-server restarts (AOF)
     a task that waited before is released by a signal sent after, and a signal
@@ -190,6 +161,6 @@ async def test_waits_and_kept_signals_survive_a_redis_restart(
                 [1, "after"],
                 [2, "kept"],
             ]
-            worker.kill()
+            worker.close()
     finally:
         server.close()

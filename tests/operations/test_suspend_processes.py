@@ -6,17 +6,18 @@ redis-server (AOF) restarted while it waited."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
+import signal
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from docket import Checkpoint, Docket, ExecutionState, Suspend, Worker
-from tests._support import ROOT
+from tests._support.cli import WorkerProcess
 from tests._support.servers import RedisServer
 from tests._support.suspend_tasks import onboard
+from tests._support.waits import docket_workers
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.slow
@@ -25,43 +26,14 @@ USERS = 20
 
 
 @pytest.fixture
-def workers(docket_name: str) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
-    """Starts ``docket worker`` processes on the test's docket (killed by pid at
-    teardown)."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(url: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "docket",
-                "worker",
-                "--url",
-                url,
-                "--docket",
-                docket_name,
-                "--tasks",
-                "tests._support.suspend_tasks:tasks",
-                "--concurrency",
-                "2",
-                "--scheduling-resolution",
-                "50ms",
-                "--redelivery-timeout",
-                "2s",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
+def workers(
+    docket_name: str, tmp_path: Path
+) -> Iterator[Callable[[str], WorkerProcess]]:
+    """Starts ``docket worker`` processes on the test's docket (redelivery 2 s)."""
+    tasks = "tests._support.suspend_tasks:tasks"
+    options = ("--redelivery-timeout", "2s")
+    with docket_workers(docket_name, tasks, tmp_path, *options) as start:
+        yield start
 
 
 async def notes(docket: Docket, what: str) -> list[str]:
@@ -91,7 +63,7 @@ def redis_server() -> Iterator[RedisServer]:
 async def test_suspended_tasks_resume_after_their_signals_without_repeating_steps(
     redis_server: RedisServer,
     docket_name: str,
-    workers: Callable[[str], subprocess.Popen[bytes]],
+    workers: Callable[[str], WorkerProcess],
 ):
     """20 tasks welcome their user, then suspend for a signal on two worker
     processes. One worker is SIGKILLed and redis-server restarts (AOF) while
@@ -105,7 +77,7 @@ async def test_suspended_tasks_resume_after_their_signals_without_repeating_step
             await docket.add(onboard, key=key)(f"user{n}") for n, key in enumerate(keys)
         ]
         await eventually(lambda: all_waiting(docket, keys), timeout=30)
-        first.kill()
+        first.signal(signal.SIGKILL)
         first.wait(timeout=10)
         await asyncio.to_thread(redis_server.restart)
         await eventually(lambda: all_waiting(docket, keys), timeout=30)

@@ -3,13 +3,16 @@ client talking to it in-process (ASGI) with a CSRF cookie of its own."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from docket import Docket
 from docket.web import create_app
+from tests._support.servers import RedisServer
 
 
 @pytest.fixture
@@ -40,3 +43,23 @@ async def post(client: httpx.AsyncClient, path: str, **fields: str) -> httpx.Res
     """A browser-style form post with the CSRF token."""
     token = await csrf(client)
     return await client.post(path, data={"csrf": token, **fields})
+
+
+# The browser tests' fixtures (tests/web/test_browser*.py); test_browser is imported
+# only when one is asked for: it skips its module where Chromium is missing.
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A headless Chromium (a selenium WebDriver)."""
+    from tests.web.test_browser import chromium
+
+    with chromium() as driver:
+        yield driver
+
+
+@pytest.fixture
+def stack(redis_server: RedisServer, docket_name: str, tmp_path: Path) -> Iterator[str]:
+    """A worker process and a ``docket dashboard`` process; the dashboard's URL."""
+    from tests.web.test_browser import running_stack
+
+    with running_stack(redis_server.url, docket_name, tmp_path) as url:
+        yield url

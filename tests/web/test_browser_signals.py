@@ -5,31 +5,16 @@ a JSON payload; the worker then runs the task once with that payload."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests._support.console_tasks import calls
 from tests._support.servers import RedisServer
-from tests.web.test_browser import chromium, running_stack, shot, wait, with_docket
+from tests.web.test_browser import shot, wait, with_docket
 
 pytestmark = pytest.mark.slow
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    with chromium() as driver:
-        yield driver
-
-
-@pytest.fixture
-def stack(redis_server: RedisServer, docket_name: str, tmp_path: Path) -> Iterator[str]:
-    with running_stack(redis_server.url, docket_name, tmp_path) as url:
-        yield url
 
 
 def test_sending_a_signal_from_the_task_page(

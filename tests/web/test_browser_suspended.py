@@ -4,30 +4,15 @@ says what the task waits for and since when, and lists its checkpoint's steps.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests._support.servers import RedisServer
-from tests.web.test_browser import chromium, running_stack, shot, wait, with_docket
+from tests.web.test_browser import shot, wait, with_docket
 
 pytestmark = pytest.mark.slow
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    with chromium() as driver:
-        yield driver
-
-
-@pytest.fixture
-def stack(redis_server: RedisServer, docket_name: str, tmp_path: Path) -> Iterator[str]:
-    with running_stack(redis_server.url, docket_name, tmp_path) as url:
-        yield url
 
 
 def test_a_suspended_task_page_in_a_real_browser(
