@@ -204,3 +204,16 @@ async def test_a_message_with_a_bad_priority_is_dead_lettered(
     letters = await docket.dead_letters.list()
     assert [letter.key for letter in letters] == ["poison"]
     assert "priority" in (letters[0].detail or "")
+
+
+async def test_a_follower_waiting_for_its_parent_counts(docket: Docket) -> None:
+    """MaxQueued(2): a task added ``after=`` a parent that has not run yet waits,
+    and counts among its type's waiting tasks: with one more waiting, a third add
+    is refused."""
+    docket.register(plain)
+    docket.register(export)
+    parent = await docket.add(plain, key="parent")("parent")
+    await docket.add(export, key="follower", after=[parent])("follower")
+    await docket.add(export, key="second")("second")
+    with pytest.raises(QueueFull):
+        await docket.add(export, key="third")("third")

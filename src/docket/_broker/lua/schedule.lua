@@ -299,6 +299,10 @@ if (record[7] and moving) or (steps and moving) then
   written[#written + 1] = '1'
   if steps then steps_write(prefix, key, steps, steps_ttl) end
 end
+-- MaxQueued lists it now: a task waiting for its parents or a signal counts too.
+if max_queued then  -- the add's time (a move keeps "added": its due time then)
+  max_queued_note(prefix, function_name, key, when, tonumber(added) or tonumber(when))
+end
 if parents or signals then
   local outcome, bad, bad_state = 'released', nil, nil
   if parents then
@@ -333,9 +337,6 @@ if parents or signals then
     if told then gate_event(prefix, key, event) end
     return {string.upper(outcome), heard}
   end
-end
-if max_queued then  -- the add's time (a move keeps "added": its due time then)
-  max_queued_note(prefix, function_name, key, when, tonumber(added) or tonumber(when))
 end
 if immediate and fair then
   -- FairShare: the task waits in its value's backlog until a fair release.
