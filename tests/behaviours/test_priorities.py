@@ -191,9 +191,11 @@ async def test_clear_withdraws_lane_tasks(docket: Docket) -> None:
 async def test_aging_lets_a_low_priority_start(docket: Docket) -> None:
     """With aging at 20 ms per level, a priority-1 task added first starts while a
     worker keeps receiving priority-9 tasks: it ranks ahead of every priority-9
-    task added more than 8 levels (160 ms) after it."""
+    task added more than 8 levels (160 ms) after it. The first priority-9 task is
+    added before the worker starts, so the first dispatch always sees one."""
     docket.register(work)
     await docket.add(work, priority=1)("low")
+    await docket.add(work, priority=9)("high-first")
 
     async def feed() -> None:
         n = 0
