@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _measure import COMPLETED, SETUP_CHUNK, Window, noop
+from _measure import SETUP_CHUNK, noop
 
 LATE: list[float] = []
 
@@ -39,24 +39,7 @@ async def _load_spread(docket: Any, n: int) -> None:
 
 
 async def drain_spread(bench: Any) -> dict[str, Any]:
-    n = bench.o.drain_tasks
-    async with bench.open("d100p", False) as docket:
-        await _load_spread(docket, n)
-        COMPLETED[0] = 0
-        capped = False
-        async with Window(bench.probe) as window:
-            async with bench.worker(docket, 100, False) as worker:
-                run = asyncio.ensure_future(worker.run_until_finished())
-                done, _ = await asyncio.wait({run}, timeout=bench.o.time_cap)
-                window.stop()
-                measured = COMPLETED[0]
-                if not done:
-                    capped = True
-                    run.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await run
-    result = window.result(COMPLETED[0], measured)
-    return {**result, "requested": n, "capped": capped, "measured": measured}
+    return await bench.drain("d100p", 100, False, loader=_load_spread)
 
 
 async def late_p9(bench: Any, depth: int = 2000, rounds: int = 5) -> dict[str, Any]:
