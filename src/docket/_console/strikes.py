@@ -25,13 +25,8 @@ class DocketStrikes:
         operator: Operator | LiteralOperator = "==",
         value: Hashable | None = None,
     ) -> None:
-        name = (
-            function
-            if function is None or isinstance(function, str)
-            else function.__name__
-        )
         with span("docket.docket", "docket.strike", self.labels()):
-            await self.strike_list.strike(name, parameter, operator, value)
+            await self.strike_list.strike(function, parameter, operator, value)
 
     async def restore(
         self,
@@ -40,13 +35,8 @@ class DocketStrikes:
         operator: Operator | LiteralOperator = "==",
         value: Hashable | None = None,
     ) -> None:
-        name = (
-            function
-            if function is None or isinstance(function, str)
-            else function.__name__
-        )
         with span("docket.docket", "docket.restore", self.labels()):
-            await self.strike_list.restore(name, parameter, operator, value)
+            await self.strike_list.restore(function, parameter, operator, value)
 
     async def wait_for_strikes_loaded(self) -> None:
         await self.strike_list.wait_for_strikes_loaded()
