@@ -95,3 +95,27 @@ async def test_read_only_hides_the_form_and_refuses_the_action(docket: Docket):
         )
         assert refused.status_code == 403
     assert await docket.broker.mailbox.waiters("review-2") == ["wait-2"]
+
+
+async def test_the_notice_says_whether_a_signal_nobody_waits_for_was_kept(
+    docket: Docket,
+):
+    """With nobody waiting, the form's notice says the signal was kept (the
+    docket's lookback) or, on a docket that keeps none, dropped; never "kept"
+    for a signal that is gone."""
+
+    async def send(name: str) -> str:
+        async with client_of(docket) as client:
+            sent = await client.post(
+                "/tasks/signal",
+                data={"csrf": await csrf(client), "name": name, "payload": "1"},
+                headers={"x-docket-action": "1"},
+            )
+            assert sent.status_code == 200
+            return sent.json()["notice"]
+
+    assert await send("kept-one") == "Signal kept-one kept: no task was waiting for it"
+    assert await docket.broker.mailbox.kept("kept-one") == 1
+    docket.signal_lookback = timedelta(0)
+    assert await send("gone") == "Signal gone dropped: no task was waiting for it"
+    assert await docket.broker.mailbox.kept("gone") == 0

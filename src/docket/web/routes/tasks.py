@@ -110,9 +110,12 @@ async def send_signal(request: Request) -> Response:
             payload = json.loads(text) if text else None
         except ValueError:
             raise ValueError("the payload must be JSON (or empty)") from None
-        if await console_of(request).docket.signal(name, payload):
+        docket = console_of(request).docket
+        if await docket.signal(name, payload):
             return f"Signal {name} sent: a waiting task received it"
-        return f"Signal {name} kept: no task was waiting for it"
+        if docket.signal_lookback > timedelta(0):
+            return f"Signal {name} kept: no task was waiting for it"
+        return f"Signal {name} dropped: no task was waiting for it"
 
     return await act(request, "/tasks", body)
 
