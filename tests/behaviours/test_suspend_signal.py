@@ -203,12 +203,13 @@ async def test_a_forged_payload_is_refused(docket_url: str, docket_name: str):
 
 
 async def test_bad_names_and_timeouts_are_refused(docket: Docket):
-    """An empty name or a timeout that is not a positive timedelta raises a
-    ValueError in the task."""
+    """An empty name, one that is not valid text, or a timeout that is not a
+    positive timedelta raises a ValueError in the task that says so (the same
+    words as docket.signal's for the names)."""
     errors: list[str] = []
 
     async def bad(suspend: Suspend = Suspend()) -> None:
-        for name, timeout in (("", None), ("x", timedelta(0))):
+        for name, timeout in (("", None), ("\udc80", None), ("x", timedelta(0))):
             try:
                 await suspend.for_signal(name, timeout=timeout)
             except ValueError as error:
@@ -217,7 +218,15 @@ async def test_bad_names_and_timeouts_are_refused(docket: Docket):
     docket.register(bad)
     await docket.add(bad)()
     await run(docket)
-    assert len(errors) == 2
+    assert errors == [
+        "A signal needs a non-empty name, got ''",
+        "Signal name '\\udc80' is not valid text",
+        "for_signal's timeout is a positive timedelta, not datetime.timedelta(0)",
+    ]
+    for name in ("", "\udc80"):
+        with pytest.raises(ValueError) as refused:
+            await docket.signal(name)
+        assert str(refused.value) == errors[0 if not name else 1]
 
 
 async def test_replacing_a_task_waiting_on_a_signal_starts_a_new_run(

@@ -80,6 +80,18 @@ def wait_fields(
     return tuple(pairs)
 
 
+def check_signal_name(name: str) -> str:
+    """``name``, if it can name a signal (a non-empty string of valid text); a
+    ValueError says what is wrong with it otherwise."""
+    if not isinstance(name, str) or not name:  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise ValueError(f"A signal needs a non-empty name, got {name!r}")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"Signal name {name!r} is not valid text") from None
+    return name
+
+
 def _text(value: bytes | str) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else value
 
@@ -183,6 +195,7 @@ __all__ = [
     "MailboxStore",
     "Received",
     "SignalWait",
+    "check_signal_name",
     "decode_waits",
     "open_payload",
     "seal_payload",

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from .. import _defaults
 from .._broker import Broker
-from .._broker.mailbox import seal_payload
+from .._broker.mailbox import check_signal_name, seal_payload
 from .._codec import Codec
 
 
@@ -40,12 +40,7 @@ class Signals:
         ``lookback`` (default ``docket.signal_lookback``, a day) and the first task
         to wait for it consumes it at once: returns False (``lookback=timedelta(0)``
         drops it instead). Each signal is received once, by one task."""
-        if not isinstance(name, str) or not name:  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise ValueError(f"A signal needs a non-empty name, got {name!r}")
-        try:
-            name.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError(f"Signal name {name!r} is not valid text") from None
+        check_signal_name(name)
         keep = self.signal_lookback if lookback is None else lookback
         if not isinstance(keep, timedelta):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"lookback must be a timedelta, got {keep!r}")

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from uncalled_for import Dependency
 
 from .. import _clock, _defaults
-from .._broker.mailbox import RECEIVED, TIMED_OUT, open_payload
+from .._broker.mailbox import RECEIVED, TIMED_OUT, check_signal_name, open_payload
 from .._broker.steps import PAYLOAD, POINT, point_document
 from .._errors import SignalTimeout, Suspended, UnverifiedPayload
 from ._checkpoint import OnRunSteps, through_blips
@@ -99,8 +99,7 @@ class Suspend(OnRunSteps, Dependency["Suspend"]):
         field, point = self._next_point()
         if point is not None:
             return await self._resume(field, point)
-        if not isinstance(name, str) or not name:  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise ValueError(f"A signal name is a non-empty string, not {name!r}")
+        check_signal_name(name)
         if timeout is not None and (
             not isinstance(timeout, timedelta) or timeout.total_seconds() <= 0  # pyright: ignore[reportUnnecessaryIsInstance]
         ):
