@@ -28,7 +28,8 @@ async def invoke(*args: str) -> str:
 async def test_show_and_snapshot_say_a_task_is_suspended(
     redis_server: RedisServer, docket_name: str
 ):
-    """``show`` prints "Suspended: until <time>, since <when>" and the step names;
+    """``show`` prints "Suspended: until <time>, since <when>" and the step names
+    (one a line, a line break in a name escaped);
     ``snapshot`` marks the row "(suspended)" with the time since, and its JSON
     carries what it waits for."""
     async with Docket(name=docket_name, url=redis_server.url) as docket:
@@ -36,7 +37,7 @@ async def test_show_and_snapshot_say_a_task_is_suspended(
         where = ["--url", redis_server.url, "--docket", docket_name]
         shown = await invoke("show", "nap-1", *where)
         assert "Suspended: until " in shown
-        assert "Checkpoint:\n  sent <welcome>" in shown
+        assert "Checkpoint:\n  sent <welcome>\n  two\\nlines\n" in shown
         assert "Checkpoint values:\n  code" in shown
         table = await invoke("snapshot", *where)
         row = next(line for line in table.splitlines() if "nap-1" in line)

@@ -15,6 +15,7 @@ started: list[str] = []
 
 async def nap(suspend: Suspend = Suspend(), steps: Checkpoint = Checkpoint()) -> None:
     await steps.mark("sent <welcome>")
+    await steps.mark("two\nlines")
     await steps.set("code", 1234)
     started.append("nap")
     await suspend.until(datetime.now(timezone.utc) + timedelta(hours=20))
@@ -65,5 +66,5 @@ async def test_a_suspended_task_page_says_until_when_and_lists_its_steps(
         now = datetime.now(timezone.utc)
         assert timedelta(hours=19) < until - now <= timedelta(hours=20)
         assert timedelta(0) <= now - since < timedelta(minutes=1)
-        assert document["steps"] == ["sent <welcome>"]
+        assert document["steps"] == ["sent <welcome>", "two\nlines"]
         assert document["kept"] == ["code"]

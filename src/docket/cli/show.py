@@ -106,10 +106,10 @@ def report_lines(report: TaskReport) -> list[str]:
         lines.append(f"Suspended: {what}, since {since}")
     if report.steps:
         lines.append("Checkpoint:")
-        lines += _block("\n".join(report.steps))
+        lines += _block("\n".join(map(for_terminal, report.steps)))  # one a line
     if report.kept:
         lines.append("Checkpoint values:")
-        lines += _block("\n".join(report.kept))
+        lines += _block("\n".join(map(for_terminal, report.kept)))
     retries = f", {report.retries} retried" if report.retries else ""
     lines.append(f"Attempts: {len(report.attempts)}{retries}")
     for attempt in report.attempts:
