@@ -11,7 +11,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from docket import Docket, ExecutionState, Perpetual, Priority, Retry, Worker
+from docket import (
+    ConcurrencyLimit,
+    Docket,
+    ExecutionState,
+    Perpetual,
+    Priority,
+    Retry,
+    Worker,
+)
 from tests.conftest import eventually
 
 ORDER: list[str] = []
@@ -50,10 +58,32 @@ async def ticking(
         perpetual.cancel()
 
 
+GATES: dict[str, asyncio.Event] = {}
+
+
+async def limited(label: str, limit: ConcurrencyLimit = ConcurrencyLimit(1)) -> None:
+    """One at a time; waits for its gate, if it has one."""
+    ORDER.append(label)
+    if label in GATES:
+        await GATES[label].wait()
+
+
+async def held(label: str) -> None:
+    """Takes a worker slot until its gate opens."""
+    ORDER.append(label)
+    await GATES[label].wait()
+
+
+async def brief(label: str) -> None:
+    ORDER.append(label)
+    await asyncio.sleep(0.05)
+
+
 @pytest.fixture(autouse=True)
 def fresh() -> None:
     ORDER.clear()
     FAILS_LEFT.clear()
+    GATES.clear()
 
 
 async def settled(docket: Docket, key: str) -> bool:
@@ -269,3 +299,42 @@ async def test_snapshot_shows_depth_per_priority(docket: Docket) -> None:
     assert snapshot.by_priority == {9: 1, 5: 1}
     assert snapshot.total_tasks == 2
     assert {e.key: e.priority for e in snapshot.future}["urgent"] == 9
+
+
+async def test_a_concurrency_waiter_keeps_its_priority(docket: Docket) -> None:
+    """A priority-9 task that waited for its ConcurrencyLimit slot goes to its
+    lane when the slot frees, so it starts before most of the ten priority-5
+    tasks queued while it waited (behind at most those the worker had read ahead
+    before lanes were in use, up to its concurrency), not after all of them."""
+    for task in (limited, held, brief):
+        docket.register(task)
+    GATES.update({name: asyncio.Event() for name in ("hold", "b1", "b2")})
+    async with Worker(
+        docket, concurrency=3, minimum_check_interval=timedelta(milliseconds=5)
+    ) as worker:
+        running = asyncio.ensure_future(worker.run_forever())
+        try:
+            await docket.add(limited, key="hold")("hold")
+            await docket.add(held)("b1")
+            await eventually(lambda: {"hold", "b1"} <= set(ORDER), timeout=5)
+            await docket.add(limited, key="urgent", priority=9)("urgent")
+
+            async def parked() -> bool:
+                execution = await docket.get_execution("urgent")
+                return execution is not None and (
+                    execution.state == ExecutionState.SCHEDULED
+                )
+
+            await eventually(parked, timeout=5)  # waiting for the slot
+            await docket.add(held)("b2")  # the worker's last slot
+            await eventually(lambda: "b2" in ORDER, timeout=5)
+            for n in range(10):
+                await docket.add(brief)(f"p{n}")
+            GATES["hold"].set()  # the slot frees: "urgent" is woken
+            await eventually(lambda: "urgent" in ORDER and "p9" in ORDER, timeout=10)
+        finally:
+            for gate in GATES.values():
+                gate.set()
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+    assert ORDER.index("urgent") < ORDER.index("p5"), ORDER

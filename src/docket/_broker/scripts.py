@@ -112,10 +112,10 @@ SCHEDULED_SEARCH = Script("scheduled_search")
 # Priority lanes: moving the best waiting tasks into the stream for a worker.
 DISPATCH = Script("dispatch", includes=["_lanes"])
 # Admission control; see docket._broker.admission.
-CONCURRENCY_ACQUIRE = Script("concurrency_acquire", includes=["_concurrency"])
-CONCURRENCY_RELEASE = Script("concurrency_release", includes=["_concurrency"])
+CONCURRENCY_ACQUIRE = Script("concurrency_acquire", includes=["_lanes", "_concurrency"])
+CONCURRENCY_RELEASE = Script("concurrency_release", includes=["_lanes", "_concurrency"])
 CONCURRENCY_RENEW = Script("concurrency_renew")
-CONCURRENCY_CANCEL = Script("concurrency_cancel", includes=["_concurrency"])
+CONCURRENCY_CANCEL = Script("concurrency_cancel", includes=["_lanes", "_concurrency"])
 DEBOUNCE = Script("debounce")
 RATELIMIT = Script("ratelimit")
 COOLDOWN = Script("cooldown")

@@ -87,9 +87,12 @@ local function wake(max)
       if record[1] == 'scheduled' and record[3] == id then
         local generation = tostring((tonumber(record[2]) or 0) + 1)
         set_field(fields, 'generation', generation)
-        local stream_id = redis.call('XADD', C.stream, '*', unpack(fields))
+        -- Where its priority says (_lanes.lua): the stream for 5, else its lane.
+        local priority = message_priority(fields)
+        local stream_id = lane_place(C.prefix, key, fields, priority, tonumber(C.now))
         redis.call('HSET', runs, 'state', 'queued', 'generation', generation,
-          'stream_id', stream_id, 'slot_reserved', generation)
+          'stream_id', stream_id, 'slot_reserved', generation,
+          'lane', priority == 5 and '' or tostring(priority))
         redis.call('HDEL', runs, 'waiter_stream', 'waiter_entry_id')
         take(key)
         if C.listening then
