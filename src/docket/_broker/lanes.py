@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .._codec.message import DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY
 from . import scripts
 from .store import Store
 from .types import Delivery
 
-DEFAULT_PRIORITY = 5
-PRIORITIES = range(1, 10)
+PRIORITIES = range(LOWEST_PRIORITY, HIGHEST_PRIORITY + 1)
 # The field of a dispatched copy of a message (a new-message read leaves it alone:
 # it already has its worker) and of the doorbell entry.
 DISPATCHED = b"dispatched"
@@ -56,10 +56,6 @@ class LaneStore(Store):
             fields = dict(zip(flat[::2], flat[1::2], strict=True))
             deliveries.append(Delivery(message_id, fields, False))
         return deliveries, int(left)
-
-    async def waiting(self) -> bool:
-        """Whether any lane holds a task."""
-        return bool(await self.client.exists(self.keys.lanes))
 
     async def depths(self) -> dict[int, int]:
         """How many due tasks wait on each lane (lanes holding none left out)."""
