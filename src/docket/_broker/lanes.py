@@ -68,6 +68,18 @@ class LaneStore(Store):
         return {p: int(n) for p, n in zip(levels, counts, strict=True) if int(n)}
 
 
+def by_priority(lanes: Mapping[int, int], stream: int) -> dict[int, int]:
+    """Due tasks waiting per priority, highest first: each lane's depth and the
+    stream's messages not yet delivered (``stream``, priority 5); {} unless more
+    than one priority is present, so a plain docket shows nothing new."""
+    depths = dict(lanes)
+    if stream > 0:
+        depths[DEFAULT_PRIORITY] = stream
+    if len(depths) < 2:
+        return {}
+    return dict(sorted(depths.items(), reverse=True))
+
+
 def message_priority(fields: Mapping[bytes, bytes]) -> int:
     """The priority a message carries (5 when it has none or a bad one)."""
     raw = fields.get(b"priority")
@@ -86,5 +98,6 @@ __all__ = [
     "DOORBELL",
     "PRIORITIES",
     "LaneStore",
+    "by_priority",
     "message_priority",
 ]

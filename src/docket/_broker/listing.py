@@ -16,6 +16,7 @@ from redis.exceptions import ResponseError
 from .._defaults import SNAPSHOT_CAP
 from .._text import as_text
 from . import scripts
+from .lanes import by_priority
 from .mailbox import Received, decode_waits
 from .store import Store
 
@@ -393,13 +394,7 @@ class DocketView:
         """Due tasks waiting to start, per priority (highest first): the stream's
         not yet delivered (priority 5) and each lane's; {} unless more than one
         priority is present, so a plain docket shows nothing new."""
-        depths = dict(self.lanes)
-        stream = self.stream_length - len(self.pending)
-        if stream > 0:
-            depths[5] = stream
-        if len(depths) < 2:
-            return {}
-        return dict(sorted(depths.items(), reverse=True))
+        return by_priority(self.lanes, self.stream_length - len(self.pending))
 
 
 def _field(entry: dict[Any, Any], name: str) -> Any:

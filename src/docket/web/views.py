@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .. import _codec
+from .._broker.lanes import by_priority
 from .._broker.listing import Depths, Fields, Listed
 from ._timing_rows import task_types
 from .console import Console
@@ -262,10 +263,7 @@ async def _by_priority(console: Console) -> dict[int, int]:
     depths = await broker.lanes.depths()
     if not depths:
         return {}
-    queued = (await broker.views.counts()).queued
-    if queued:
-        depths[5] = queued
-    return dict(sorted(depths.items(), reverse=True)) if len(depths) > 1 else {}
+    return by_priority(depths, (await broker.views.counts()).queued)
 
 
 def tasks_json(data: dict[str, Any]) -> dict[str, Any]:
