@@ -45,6 +45,13 @@ def as_text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def as_text_replacing(value: Any) -> str:
+    """``as_text`` for replies anyone who can write the docket's keys may have
+    written (gate and mailbox hashes, checkpoint names): a byte that is not UTF-8
+    becomes U+FFFD instead of raising, so one bad field cannot break the read."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
 def _escape(character: str) -> str:
     named = _NAMED.get(character)
     if named is not None:

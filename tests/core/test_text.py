@@ -7,7 +7,16 @@ import io
 import pytest
 from rich.console import Console
 
-from docket._text import for_lines, for_markup, for_rich, for_terminal
+from docket._broker.gates import decode_gate
+from docket._broker.mailbox import decode_waits
+from docket._text import (
+    as_text,
+    as_text_replacing,
+    for_lines,
+    for_markup,
+    for_rich,
+    for_terminal,
+)
 
 HOSTILE = "a\x1b]0;owned\x07b\x1b[2J[/]\n[link=https://x.example]c[/link]\r\t\x9b\u202e"
 
@@ -40,6 +49,22 @@ def test_ordinary_text_is_kept_exactly():
 def test_each_control_character_is_made_visible(character: str, shown: str):
     """C0, DEL, C1, bidi formatting characters and line separators become escapes."""
     assert for_terminal(f"a{character}b") == f"a{shown}b"
+
+
+def test_undecodable_bytes_in_gate_and_mailbox_hashes_are_replaced():
+    """as_text raises on bytes that are not UTF-8; as_text_replacing (what the gate
+    and mailbox readers use: anyone who can write the keys writes those hashes)
+    turns them into U+FFFD, so one bad field cannot break reading a task's gate."""
+    with pytest.raises(UnicodeDecodeError):
+        as_text(b"a\xffb")
+    assert as_text_replacing(b"a\xffb") == "a\ufffdb"
+    assert as_text_replacing("kept") == "kept"
+    assert as_text_replacing(7) == "7"
+
+    gate = decode_gate({b"p:par\xffent": b"completed", b"~pending": b"0"})
+    assert gate is not None and gate.parents == {"par\ufffdent": "completed"}
+    waits = decode_waits({b"s:appr\xffoval": b"w\xfe"})
+    assert [(w, r.mark) for w, r in waits.items()] == [("appr\ufffdoval", "w\ufffd")]
 
 
 def test_other_values_are_shown_as_text():

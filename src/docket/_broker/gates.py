@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from uncalled_for import CycleError
 
 from .._errors import UnknownParent
+from .._text import as_text_replacing
 from .store import Store
 
 WAITING_MARK = "w"
@@ -37,15 +38,11 @@ class GateView:
         return [key for key, state in self.parents.items() if state is None]
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else value
-
-
 def decode_gate(raw: dict[bytes, bytes] | dict[str, str]) -> GateView | None:
     """A gate hash decoded (None when there is none)."""
     if not raw:
         return None
-    fields = {_text(k): _text(v) for k, v in raw.items()}
+    fields = {as_text_replacing(k): as_text_replacing(v) for k, v in raw.items()}
     parents: dict[str, str | None] = {}
     for name, mark in sorted(fields.items()):
         if name.startswith("p:"):
@@ -73,7 +70,7 @@ class GateStore(Store):
     async def followers(self, key: str) -> list[str]:
         """The keys of the tasks still waiting for ``key``'s run to end."""
         members = await self.client.smembers(self.keys.waiters(key))
-        return sorted(_text(m) for m in members)
+        return sorted(as_text_replacing(m) for m in members)
 
 
 POLICIES = ("cancel", "run")

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import _clock, _codec
+from .._text import as_text_replacing
 from . import scripts
 from .store import Store
 
@@ -92,10 +93,6 @@ def check_signal_name(name: str) -> str:
     return name
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else value
-
-
 def _number(value: bytes | str | None) -> float | None:
     try:
         return float(value) if value is not None else None
@@ -105,7 +102,7 @@ def _number(value: bytes | str | None) -> float | None:
 
 def decode_waits(raw: dict[bytes, bytes] | dict[str, str]) -> dict[str, Received]:
     """The signal waits of a gate hash, by name (sorted)."""
-    fields: dict[str, bytes | str] = {_text(k): v for k, v in raw.items()}
+    fields: dict[str, bytes | str] = {as_text_replacing(k): v for k, v in raw.items()}
     waits: dict[str, Received] = {}
     for field in sorted(fields):
         if not field.startswith("s:"):
@@ -114,7 +111,7 @@ def decode_waits(raw: dict[bytes, bytes] | dict[str, str]) -> dict[str, Received
         payload = fields.get(f"v:{name}")
         waits[name] = Received(
             name,
-            _text(fields[field]),
+            as_text_replacing(fields[field]),
             payload.encode() if isinstance(payload, str) else payload,
             _number(fields.get(f"a:{name}")),
             _number(fields.get(f"d:{name}")),
@@ -181,7 +178,7 @@ class MailboxStore(Store):
     async def waiters(self, name: str) -> list[str]:
         """The keys of the tasks waiting for signal ``name``, oldest wait first."""
         members = await self.client.zrange(self.keys.signal_waiters(name), 0, -1)
-        return [_text(m) for m in members]
+        return [as_text_replacing(m) for m in members]
 
     async def kept(self, name: str) -> int:
         """How many signals ``name`` are kept (some may be past their lookback)."""

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import _clock, _defaults
+from .._text import as_text_replacing
 from . import scripts
 from .store import Store
 
@@ -119,10 +120,7 @@ def describe_steps(fields: Mapping[str, bytes]) -> StepsView:
 
 
 def _named(raw: Mapping[Any, bytes]) -> dict[str, bytes]:
-    return {
-        (name.decode(errors="replace") if isinstance(name, bytes) else str(name)): value
-        for name, value in raw.items()
-    }
+    return {as_text_replacing(name): value for name, value in raw.items()}
 
 
 class StepStore(Store):
