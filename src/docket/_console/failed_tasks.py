@@ -66,7 +66,7 @@ def _ms(moment: datetime) -> int:
 def _filters(
     task: str | None, error_type: str | None, key: str | None, contains: bool = False
 ) -> dict[str, str]:
-    """The archive scan's filters: exact values, or parts with ``contains``."""
+    """The failed-task scan's filters: exact values, or parts with ``contains``."""
     chosen = {"function": task, "error_type": error_type, "key": key}
     mark = "~" if contains else ""
     return {mark + name: value for name, value in chosen.items() if value is not None}
