@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from docket import Docket, ExecutionState, Worker
 from tests._support.cli import WorkerProcess
+from tests._support.timings import FAST
 from tests.conftest import eventually
-
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 
 
 async def run(docket: Docket) -> None:

@@ -11,11 +11,7 @@ from typing import Annotated
 import pytest
 
 from docket import ConcurrencyLimit, Docket, Worker
-
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
+from tests._support.timings import FAST
 
 
 class Gauge:

@@ -21,6 +21,7 @@ from docket import (
     Worker,
 )
 from docket.execution import ExecutionProgress
+from tests._support.timings import FAST
 from tests.conftest import eventually
 
 # Quotes, backslashes, line breaks, tabs, NUL, bell, escape, DEL, a slash-u
@@ -36,11 +37,6 @@ KEYS = [
     "\\u0041 not an escape",
     "ключ-🔑",
 ]
-
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 
 
 @asynccontextmanager

@@ -15,11 +15,7 @@ import pytest
 
 from docket import Disposition, Docket, ExecutionState, TaskCall, Worker
 from docket import instrumentation as instruments
-
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
+from tests._support.timings import FAST
 
 
 async def double(n: int) -> int:

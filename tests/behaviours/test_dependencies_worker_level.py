@@ -27,12 +27,8 @@ from docket import (
 )
 from docket import worker as worker_module
 from docket.dependencies import Runtime
+from tests._support.timings import FAST
 from tests.conftest import eventually
-
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 
 
 @pytest.mark.parametrize(

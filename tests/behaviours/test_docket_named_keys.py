@@ -15,11 +15,8 @@ import pytest
 
 from docket import Docket, Worker
 from docket._keys import OWN_FAMILIES, OWN_NAMES, Keyspace, parked_suffix
+from tests._support.timings import FAST
 
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 NAMED_LIKE_THE_DOCKET = [
     *sorted(OWN_NAMES),
     *(family + "x" for family in OWN_FAMILIES),

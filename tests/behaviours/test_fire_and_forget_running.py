@@ -8,11 +8,7 @@ import asyncio
 from datetime import timedelta
 
 from docket import Disposition, Docket, ExecutionState, Worker
-
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
+from tests._support.timings import FAST
 
 
 async def test_a_running_task_reads_as_running_and_survives_a_clear(

@@ -25,12 +25,8 @@ from docket._codec import MalformedPayload
 from docket._redis import clear_memory_servers
 from docket.strikelist import Operator
 from tests._support.hostile import OLD_KEY, hostile_message, proves_marker_works
+from tests._support.timings import FAST
 from tests.conftest import eventually
-
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 
 
 class Colour(enum.Enum):

@@ -25,11 +25,8 @@ from docket import (
     Worker,
 )
 from docket import instrumentation as m
+from tests._support.timings import FAST
 
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 runs: list[str] = []
 
 

@@ -22,12 +22,8 @@ from docket._codec.signing import Signer
 from docket._redis import clear_memory_servers
 from docket.contrib.pytest import DocketRunner, VirtualClock
 from tests._support.hostile import OLD_KEY
+from tests._support.timings import FAST
 from tests.conftest import eventually
-
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 
 RUNS: list[tuple[int, float]] = []
 

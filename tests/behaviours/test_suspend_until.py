@@ -19,7 +19,8 @@ from docket import (
     Timeout,
     Worker,
 )
-from tests._support.waits import FAST, run, run_until
+from tests._support.timings import FAST
+from tests._support.waits import run, run_until
 from tests.behaviours.test_keyspace_ttl import assert_every_key_expires
 from tests.conftest import eventually
 

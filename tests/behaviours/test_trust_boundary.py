@@ -27,12 +27,8 @@ from tests._support.hostile import (
     marker_pickle,
     proves_marker_works,
 )
+from tests._support.timings import FAST
 from tests.conftest import eventually
-
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 
 
 async def double(x: int) -> int:

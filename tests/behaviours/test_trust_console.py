@@ -23,11 +23,8 @@ from tests._support.hostile import (
     marker_pickle,
     proves_marker_works,
 )
+from tests._support.timings import FAST
 
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 ATTEMPTS: list[int] = []
 
 

@@ -10,12 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 from docket import Disposition, Docket, ExecutionState, Worker
 from docket._codec import Codec
+from tests._support.timings import FAST
 
 dumps = Codec().encode  # a pickle, as an unsigned docket writes it
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 RAN: list[str] = []
 
 

@@ -8,11 +8,8 @@ import pytest
 
 from docket import Docket, Execution, ExecutionState, Parents, Worker
 from docket.dependencies import Parents as DependencyParents
+from tests._support.timings import FAST
 
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 seen: dict[str, object] = {}
 
 

@@ -19,11 +19,8 @@ from docket import (
     Worker,
 )
 from docket._states import UnknownParent
+from tests._support.timings import FAST
 
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 log: list[str] = []
 
 

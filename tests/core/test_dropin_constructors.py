@@ -30,12 +30,8 @@ from docket.annotations import Annotation
 from docket.cli import app
 from docket.docket import RunningExecution
 from tests._support.credentials import NeverAsked, RotatingPassword
+from tests._support.timings import FAST
 from tests.conftest import eventually
-
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 
 
 async def greet(name: str) -> str:

@@ -21,12 +21,8 @@ from docket import (
     Worker,
 )
 from docket.execution import TERMINAL
+from tests._support.timings import FAST
 from tests.conftest import eventually
-
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
 
 
 async def greet(name: str, punctuation: str = "!") -> str:

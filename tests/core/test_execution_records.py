@@ -9,11 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from docket import Docket, ExecutionState, Worker
-
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
+from tests._support.timings import FAST
 
 
 async def answer() -> int:

@@ -30,12 +30,12 @@ from tests._support import ROOT, hostile_tasks
 from tests._support.cli import WorkerProcess, wait_until
 from tests._support.hostile_tasks import FORGED, HOSTILE
 from tests._support.servers import RedisServer
+from tests._support.timings import FAST_CLI
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("restore_logging")]
 runner = CliRunner()
 T = TypeVar("T")
 TASKS = "tests._support.hostile_tasks:tasks"
-FAST = ["--minimum-check-interval", "10ms", "--scheduling-resolution", "10ms"]
 WORKER_NAME = "w\x1b[31m[/]\nname"
 SHOWN = for_terminal(HOSTILE)  # what every human output must print instead
 
@@ -72,7 +72,7 @@ def assert_safe(stdout: str, stderr: str) -> None:
 
 def worker(url: str, name: str, log: Path, *args: str) -> WorkerProcess:
     return WorkerProcess(
-        ["--url", url, "--docket", name, "--tasks", TASKS, *FAST, *args], {}, log
+        ["--url", url, "--docket", name, "--tasks", TASKS, *FAST_CLI, *args], {}, log
     )
 
 

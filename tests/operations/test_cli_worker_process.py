@@ -15,11 +15,10 @@ from docket import Docket, ExecutionState
 from tests._support import cli_tasks
 from tests._support.cli import WorkerProcess, http_get
 from tests._support.servers import RedisServer, free_port
+from tests._support.timings import FAST_CLI
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.slow
-
-FAST = ["--minimum-check-interval", "10ms", "--scheduling-resolution", "10ms"]
 
 
 @pytest.fixture
@@ -40,7 +39,7 @@ def spawn(tmp_path: Path) -> Iterator[object]:
                 "tests._support.cli_tasks:tasks",
                 "--logging-format",
                 "plain",
-                *FAST,
+                *FAST_CLI,
                 *args,
             ],
             env or {},

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 
@@ -19,11 +18,7 @@ from docket import Docket, Worker
 from docket.instrumentation import healthcheck_server
 from tests._support.cli import http_get
 from tests._support.servers import RedisServer, free_port
-
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
+from tests._support.timings import FAST
 
 
 @pytest.fixture

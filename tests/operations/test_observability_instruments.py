@@ -12,11 +12,7 @@ import pytest
 
 from docket import Docket, Retry, Worker
 from docket import instrumentation as instruments
-
-FAST = {
-    "minimum_check_interval": timedelta(milliseconds=5),
-    "scheduling_resolution": timedelta(milliseconds=5),
-}
+from tests._support.timings import FAST
 
 
 class Recording:

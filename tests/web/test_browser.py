@@ -22,6 +22,7 @@ from tests._support import ROOT
 from tests._support.cli import WorkerProcess, http_get, wait_until
 from tests._support.console_tasks import calls
 from tests._support.servers import RedisServer
+from tests._support.timings import FAST_CLI
 from tests.web.test_dashboard_security import free_port
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -101,10 +102,7 @@ def running_stack(url: str, docket_name: str, folder: Path) -> Iterator[str]:
             TASKS,
             "--name",
             "browser-worker",
-            "--minimum-check-interval",
-            "10ms",
-            "--scheduling-resolution",
-            "10ms",
+            *FAST_CLI,
         ],
         {},
         folder / "worker.log",
