@@ -1,6 +1,7 @@
 """Helpers the Signal / Suspend / Checkpoint behaviour tests share: a worker
-that polls fast, run until idle or until a condition holds, a key's state, and
-a Redis blip injected into one store call, and ``docket worker`` processes."""
+that polls fast, run until idle or until a condition holds, a key's state,
+whether its checkpoint is kept, a Redis blip injected into one store call, and
+``docket worker`` processes."""
 
 from __future__ import annotations
 
@@ -42,6 +43,12 @@ async def run_until(
 async def state(docket: Docket, key: str) -> ExecutionState | None:
     execution = await docket.get_execution(key)
     return None if execution is None else execution.state
+
+
+async def checkpoint_kept(docket: Docket, key: str) -> bool:
+    """Whether ``key``'s run still has its checkpoint (steps hash) in Redis."""
+    async with docket.redis() as client:
+        return bool(await client.exists(docket.keyspace.steps(key)))
 
 
 def reaches(docket: Docket, key: str, wanted: ExecutionState) -> Callable[[], Any]:

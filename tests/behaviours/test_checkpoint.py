@@ -7,7 +7,7 @@ import pytest
 
 from docket import Checkpoint, Docket, Isolated, Retry, Suspend
 from docket._codec import UnverifiedPayload
-from tests._support.waits import run
+from tests._support.waits import checkpoint_kept, run
 
 log: list[str] = []
 
@@ -67,8 +67,7 @@ async def test_the_checkpoint_goes_when_the_run_ends(docket: Docket):
     key starts with none: every step runs again."""
     await docket.add(three_steps, key="again")("x")
     await run(docket)
-    async with docket.redis() as client:
-        assert not await client.exists(docket.keyspace.steps("again"))
+    assert not await checkpoint_kept(docket, "again")
     log.clear()
     await docket.add(three_steps, key="again")("y")
     await run(docket)
@@ -85,8 +84,7 @@ async def test_a_failed_run_leaves_no_checkpoint(docket: Docket):
     docket.register(always_fails)
     await docket.add(always_fails, key="fails")()
     await run(docket)
-    async with docket.redis() as client:
-        assert not await client.exists(docket.keyspace.steps("fails"))
+    assert not await checkpoint_kept(docket, "fails")
 
 
 async def test_names_must_be_non_empty_strings(docket: Docket):

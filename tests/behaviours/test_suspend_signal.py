@@ -17,7 +17,14 @@ from docket import (
 )
 from docket._codec import UnverifiedPayload
 from docket._errors import SignalTimeout
-from tests._support.waits import blip_once, run, run_until, state
+from tests._support.waits import (
+    blip_once,
+    checkpoint_kept,
+    reaches,
+    run,
+    run_until,
+    state,
+)
 from tests.behaviours.test_keyspace_ttl import assert_every_key_expires
 
 log: list[str] = []
@@ -58,8 +65,7 @@ async def test_the_task_resumes_with_the_payload_without_repeating_steps(
     await run(docket)
     assert log == ["welcome ada", "top", "top", "verified with {'code': 42}"]
     assert await execution.get_result() == "activated ada with {'code': 42}"
-    async with docket.redis() as client:
-        assert not await client.exists(docket.keyspace.steps("onboard-ada"))
+    assert not await checkpoint_kept(docket, "onboard-ada")
     await assert_every_key_expires(docket)
 
 
@@ -91,19 +97,11 @@ async def test_a_satisfied_signal_point_returns_its_payload_on_a_retry(
 
     docket.register(flaky)
     execution = await docket.add(flaky, key="flaky")()
-    await run_until(docket, lambda: _waiting(docket, "flaky"))
+    await run_until(docket, reaches(docket, "flaky", ExecutionState.WAITING))
     assert await docket.signal("go", "payload") is True
     await run(docket)
     assert log == ["payload#1", "payload#2"]
     assert await execution.get_result() == "payload"
-
-
-async def _waiting(docket: Docket, key: str) -> bool:
-    return await state(docket, key) is ExecutionState.WAITING
-
-
-async def _finished(docket: Docket, key: str) -> bool:
-    return await state(docket, key) is ExecutionState.COMPLETED
 
 
 async def test_two_points_wait_for_the_same_name_one_after_the_other(
@@ -119,9 +117,9 @@ async def test_two_points_wait_for_the_same_name_one_after_the_other(
 
     docket.register(twice)
     execution = await docket.add(twice, key="twice")()
-    await run_until(docket, lambda: _waiting(docket, "twice"))
+    await run_until(docket, reaches(docket, "twice", ExecutionState.WAITING))
     assert await docket.signal("step", "one") is True
-    await run_until(docket, lambda: _waiting(docket, "twice"))
+    await run_until(docket, reaches(docket, "twice", ExecutionState.WAITING))
     assert await docket.signal("step", "two") is True
     await run(docket)
     assert await execution.get_result() == ["one", "two"]
@@ -141,7 +139,7 @@ async def test_a_wait_that_times_out_raises_signal_timeout(docket: Docket):
     docket.register(impatient)
     execution = await docket.add(impatient, key="impatient")()
     started = datetime.now(timezone.utc)
-    await run_until(docket, lambda: _finished(docket, "impatient"))
+    await run_until(docket, reaches(docket, "impatient", ExecutionState.COMPLETED))
     result = await execution.get_result()
     assert result.startswith("gave up: task") and "'never'" in result
     assert datetime.now(timezone.utc) - started < timedelta(seconds=3)
@@ -159,7 +157,9 @@ async def test_a_timed_out_wait_waits_again_on_the_retry(docket: Docket):
         return await suspend.for_signal("late", timeout=timeout)
 
     async def _waiting_on_the_retry(docket: Docket) -> bool:
-        return "top#2" in log and await _waiting(docket, "retried")
+        return (
+            "top#2" in log and await state(docket, "retried") is ExecutionState.WAITING
+        )
 
     docket.register(retried)
     execution = await docket.add(retried, key="retried")()
@@ -176,8 +176,7 @@ async def test_cancelling_a_task_waiting_on_a_signal(docket: Docket):
     await run_until(docket, lambda: log == ["welcome cy", "top"])
     await docket.cancel("onboard-cy")
     assert await state(docket, "onboard-cy") is ExecutionState.CANCELLED
-    async with docket.redis() as client:
-        assert not await client.exists(docket.keyspace.steps("onboard-cy"))
+    assert not await checkpoint_kept(docket, "onboard-cy")
     assert await docket.signal("verified-cy", 1) is False
 
 
@@ -258,8 +257,7 @@ async def test_a_struck_task_resumed_by_its_signal_ends_without_its_checkpoint(
     assert await docket.signal("verified-ed", 3) is True
     await run(docket)
     assert log == ["welcome ed", "top"]
-    async with docket.redis() as client:
-        assert not await client.exists(docket.keyspace.steps("onboard-ed"))
+    assert not await checkpoint_kept(docket, "onboard-ed")
 
 
 @pytest.mark.parametrize(

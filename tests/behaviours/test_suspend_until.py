@@ -20,7 +20,7 @@ from docket import (
     Worker,
 )
 from tests._support.timings import FAST
-from tests._support.waits import run, run_until
+from tests._support.waits import checkpoint_kept, run, run_until, state
 from tests.behaviours.test_keyspace_ttl import assert_every_key_expires
 from tests.conftest import eventually
 
@@ -63,8 +63,7 @@ async def test_the_task_runs_again_after_the_time_without_repeating_steps(
     await run(docket)
     assert log == ["welcome ada#1", "before sleep", "before sleep", "after sleep#1"]
     assert await execution.get_result() == "activated ada"
-    async with docket.redis() as client:
-        assert not await client.exists(docket.keyspace.steps("user-1"))
+    assert not await checkpoint_kept(docket, "user-1")
 
 
 async def test_a_suspended_task_waits_scheduled_without_a_slot(docket: Docket):
@@ -166,10 +165,8 @@ async def test_cancelling_a_suspended_task_removes_it_and_its_checkpoint(
         assert await client.exists(docket.keyspace.steps("nap"))
         assert await client.ttl(docket.keyspace.steps("nap")) > 3600
     await docket.cancel("nap")
-    execution = await docket.get_execution("nap")
-    assert execution is not None and execution.state is ExecutionState.CANCELLED
-    async with docket.redis() as client:
-        assert not await client.exists(docket.keyspace.steps("nap"))
+    assert await state(docket, "nap") is ExecutionState.CANCELLED
+    assert not await checkpoint_kept(docket, "nap")
 
 
 async def test_replacing_a_suspended_task_starts_a_new_run(docket: Docket):
@@ -263,6 +260,6 @@ async def test_fire_and_forget_dockets_keep_and_drop_checkpoints_too(
         await docket.add(onboarding, key="ttl-0")("fay")
         await run(docket)
         assert log == ["welcome fay#1", "before sleep", "before sleep", "after sleep#1"]
+        assert not await checkpoint_kept(docket, "ttl-0")
         async with docket.redis() as client:
-            assert not await client.exists(docket.keyspace.steps("ttl-0"))
             assert not await client.exists(docket.keyspace.runs("ttl-0"))
