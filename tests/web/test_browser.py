@@ -82,12 +82,6 @@ def chromium() -> Iterator[WebDriver]:
         driver.quit()
 
 
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    with chromium() as driver:
-        yield driver
-
-
 @contextmanager
 def running_stack(url: str, docket_name: str, folder: Path) -> Iterator[str]:
     """A worker process and a ``docket dashboard`` process on ``url``; yields
@@ -143,13 +137,6 @@ def running_stack(url: str, docket_name: str, folder: Path) -> Iterator[str]:
                 worker.wait()
             finally:
                 worker.close()
-
-
-@pytest.fixture
-def stack(redis_server: RedisServer, docket_name: str, tmp_path: Path) -> Iterator[str]:
-    """A worker process and a ``docket dashboard`` process; the dashboard's URL."""
-    with running_stack(redis_server.url, docket_name, tmp_path) as url:
-        yield url
 
 
 def wait(

@@ -5,7 +5,6 @@ value (escaped), a weight set from the form and cleared with its button."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from docket import Docket
 from tests._support.dashboard import dashboard_process
 from tests._support.fair_tasks import render
 from tests._support.servers import RedisServer
-from tests.web.test_browser import chromium, shot, wait
+from tests.web.test_browser import shot, wait
 
 pytestmark = pytest.mark.slow
 
@@ -22,12 +21,6 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 
 HOSTILE = "<b>tenant</b>"
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    with chromium() as driver:
-        yield driver
 
 
 def weight_of(url: str, name: str, value: str) -> float:

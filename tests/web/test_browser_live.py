@@ -15,27 +15,13 @@ import pytest
 
 from docket import Docket
 from tests._support.servers import RedisServer
-from tests.web.test_browser import chromium, running_stack, wait, with_docket
+from tests.web.test_browser import running_stack, wait, with_docket
 
 pytestmark = pytest.mark.slow
 
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    with chromium() as driver:
-        yield driver
-
-
-@pytest.fixture
-def stack(redis_server: RedisServer, docket_name: str, tmp_path: Path) -> Iterator[str]:
-    """A worker process and a ``docket dashboard`` process; the dashboard's URL."""
-    with running_stack(redis_server.url, docket_name, tmp_path) as url:
-        yield url
-
 
 COUNT_UPDATES = """
 window.__updates = 0;
