@@ -338,3 +338,31 @@ async def test_a_concurrency_waiter_keeps_its_priority(docket: Docket) -> None:
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
     assert ORDER.index("urgent") < ORDER.index("p5"), ORDER
+
+
+async def test_a_low_priority_dispatched_blind_waits_behind_new_stream_work(
+    docket: Docket,
+) -> None:
+    """A worker whose last read found the stream empty dispatches lane tasks and
+    reads the stream in the same round trip as a settle. When that read finds a
+    priority-5 task added meanwhile, a priority-3 task the dispatch handed over
+    starts after it, as it ranks, not first."""
+    docket.register(held)
+    docket.register(work)
+    GATES["a"] = asyncio.Event()
+    async with one_at_a_time(docket) as worker:
+        running = asyncio.ensure_future(worker.run_forever())
+        try:
+            await docket.add(work)("warm")  # a short task turns reading ahead on
+            await eventually(lambda: "warm" in ORDER, timeout=5)
+            await docket.add(held)("a")  # the only slot; the stream is read empty
+            await eventually(lambda: "a" in ORDER, timeout=5)
+            await docket.add(work, priority=3)("low")
+            await docket.add(work)("five")
+            GATES["a"].set()  # its settle dispatches "low" and reads "five"
+            await eventually(lambda: {"low", "five"} <= set(ORDER), timeout=5)
+        finally:
+            GATES["a"].set()
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+    assert ORDER == ["warm", "a", "five", "low"], ORDER

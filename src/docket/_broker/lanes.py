@@ -17,9 +17,12 @@ a task due (schedule, stream_due, a workflow's release) calls it or does the sam
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from .._codec.message import DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY
 from . import scripts
+from .pipelining import script_command
 from .store import Store
 from .types import Delivery
 
@@ -30,16 +33,38 @@ DISPATCHED = b"dispatched"
 DOORBELL = b"doorbell"
 
 
+@dataclass(frozen=True, slots=True)
+class DispatchCall:
+    """The keys and arguments of one ``dispatch.lua`` call, so that it can ride
+    along with other commands in one round trip (``RunStore.turn``)."""
+
+    keys: list[str]
+    args: list[Any]
+
+    def command(self) -> tuple[Any, ...]:
+        return script_command(scripts.DISPATCH, self.keys, self.args)
+
+
+def dispatched(reply: Any) -> tuple[list[Delivery], int]:
+    """A dispatch reply: the deliveries, and how many tasks still wait on lanes
+    (-1: the stream has no consumer group yet, and nothing was moved)."""
+    entries, left = reply
+    deliveries: list[Delivery] = []
+    for message_id, flat in entries:
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
+        deliveries.append(Delivery(message_id, fields, False))
+    return deliveries, int(left)
+
+
 class LaneStore(Store):
-    async def dispatch(
+    def dispatch_call(
         self, consumer: str, count: int, aging: float, head: float | None
-    ) -> tuple[list[Delivery], int]:
-        """Up to ``count`` lane tasks that rank before the stream's oldest waiting
-        task (``head``, its due time; None when the stream has none waiting),
-        delivered to ``consumer``; and how many tasks still wait on lanes."""
+    ) -> DispatchCall:
+        """The dispatch of up to ``count`` lane tasks that rank before the
+        stream's oldest waiting task (``head``, its due time; None when the
+        stream has none waiting) to ``consumer``."""
         k = self.keys
-        keys = [k.stream, k.lanes]
-        args = [
+        args: list[Any] = [
             k.prefix,
             self.group,
             consumer,
@@ -47,15 +72,23 @@ class LaneStore(Store):
             repr(aging),
             "" if head is None else repr(head),
         ]
-        entries, left = await self.run_script(scripts.DISPATCH, keys, args)
-        if int(left) < 0:  # no consumer group yet: nothing was moved
+        return DispatchCall([k.stream, k.lanes], args)
+
+    async def dispatch(
+        self, consumer: str, count: int, aging: float, head: float | None
+    ) -> tuple[list[Delivery], int]:
+        """Up to ``count`` lane tasks that rank before the stream's oldest waiting
+        task (``head``, its due time; None when the stream has none waiting),
+        delivered to ``consumer``; and how many tasks still wait on lanes."""
+        call = self.dispatch_call(consumer, count, aging, head)
+        reply = dispatched(
+            await self.run_script(scripts.DISPATCH, call.keys, call.args)
+        )
+        if reply[1] < 0:  # no consumer group yet: nothing was moved
             await self.ensure_group()
-            entries, left = await self.run_script(scripts.DISPATCH, keys, args)
-        deliveries: list[Delivery] = []
-        for message_id, flat in entries:
-            fields = dict(zip(flat[::2], flat[1::2], strict=True))
-            deliveries.append(Delivery(message_id, fields, False))
-        return deliveries, int(left)
+            raw = await self.run_script(scripts.DISPATCH, call.keys, call.args)
+            reply = dispatched(raw)
+        return reply
 
     async def depths(self) -> dict[int, int]:
         """How many due tasks wait on each lane (lanes holding none left out)."""
@@ -96,8 +129,10 @@ __all__ = [
     "DEFAULT_PRIORITY",
     "DISPATCHED",
     "DOORBELL",
+    "DispatchCall",
     "PRIORITIES",
     "LaneStore",
     "by_priority",
+    "dispatched",
     "message_priority",
 ]

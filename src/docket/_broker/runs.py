@@ -14,6 +14,7 @@ from .. import _codec
 from .._defaults import CLEAR_BATCH
 from .._text import as_text
 from . import scripts
+from .lanes import DispatchCall, dispatched
 from .pipelining import script_command
 from .queue import QueueStore, parse_read
 from .store import BrokerBase, Store
@@ -90,6 +91,9 @@ class Turn:
     settled: int | Exception
     claimed: list[bool | None] | Exception
     deliveries: list[Delivery] | Exception
+    # The lane tasks dispatched to the worker, and how many still wait on lanes
+    # (None when the turn dispatched nothing).
+    dispatched: tuple[list[Delivery], int] | Exception | None = None
 
 
 def _claimed(codes: Any) -> list[bool | None]:
@@ -219,21 +223,23 @@ class RunStore(Store):
         started_at: str,
         claims: Sequence[tuple[str, int, bytes, bool]],
         read: int = 0,
+        dispatch: DispatchCall | None = None,
     ) -> Turn:
-        """``settle``, then ``claim``, then a non-blocking read of up to ``read``
-        new messages, in one round trip where the backend pipelines: the slots the
-        settled executions free are taken up, and the next batch is in hand,
-        without waiting for another reply. Each part's outcome comes back on its
-        own (a Redis error as the exception): a claim that failed never undoes a
-        settle that landed. A connection fault raises (no outcome is known)."""
+        """``settle``, then ``claim``, then (while priority lanes hold tasks) a
+        ``dispatch``, then a non-blocking read of up to ``read`` new messages, in
+        one round trip where the backend pipelines: the slots the settled
+        executions free are taken up, and the next batch is in hand, without
+        waiting for another reply. Each part's outcome comes back on its own (a
+        Redis error as the exception): a claim that failed never undoes a settle
+        that landed. A connection fault raises (no outcome is known)."""
         if self.autopipeline is None:  # in-process engine: one call after the other
-            return Turn(
-                await _outcome(self.settle(settlements, ttl_seconds)),
-                await _outcome(self.claim(worker, started_at, claims))
-                if claims
-                else [],
-                await _outcome(self.queue.read(worker, read, None)) if read else [],
+            settled = await _outcome(self.settle(settlements, ttl_seconds))
+            claimed = (
+                await _outcome(self.claim(worker, started_at, claims)) if claims else []
             )
+            handed = await _outcome(self._dispatch(dispatch)) if dispatch else None
+            read_ = await _outcome(self.queue.read(worker, read, None)) if read else []
+            return Turn(settled, claimed, read_, handed)
         call = _SettleCall(self.shared, settlements, ttl_seconds, False)
         calls: list[tuple[tuple[Any, ...], scripts.Script | None]] = [
             (script_command(scripts.SETTLE, call.keys, call.args), scripts.SETTLE)
@@ -242,6 +248,8 @@ class RunStore(Store):
             claim_keys, claim_args = self._claim_call(worker, started_at, claims)
             command = script_command(scripts.CLAIM, claim_keys, claim_args)
             calls.append((command, scripts.CLAIM))
+        if dispatch:
+            calls.append((dispatch.command(), scripts.DISPATCH))
         if read:
             calls.append((self.queue.read_command(worker, read), None))
         try:
@@ -259,11 +267,18 @@ class RunStore(Store):
         if claims:
             reply = next(replies)
             claimed = reply if isinstance(reply, Exception) else _claimed(reply)
+        handed: tuple[list[Delivery], int] | Exception | None = None
+        if dispatch:
+            reply = next(replies)
+            handed = reply if isinstance(reply, Exception) else dispatched(reply)
         deliveries: list[Delivery] | Exception = []
         if read:
             reply = next(replies)
             deliveries = reply if isinstance(reply, Exception) else parse_read(reply)
-        return Turn(settled, claimed, deliveries)
+        return Turn(settled, claimed, deliveries, handed)
+
+    async def _dispatch(self, call: DispatchCall) -> tuple[list[Delivery], int]:
+        return dispatched(await self.run_script(scripts.DISPATCH, call.keys, call.args))
 
     async def flush_tally(self, force: bool = False) -> None:
         """Write the throughput counts still waiting (when due, or ``force``)."""

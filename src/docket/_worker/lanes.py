@@ -15,7 +15,13 @@ messages ahead, so a late high-priority task waits behind that many at most.
 from __future__ import annotations
 
 from .._broker import Delivery
-from .._broker.lanes import DISPATCHED, DOORBELL, message_priority
+from .._broker.lanes import (
+    DEFAULT_PRIORITY,
+    DISPATCHED,
+    DOORBELL,
+    DispatchCall,
+    message_priority,
+)
 from .session import Session
 
 
@@ -84,19 +90,68 @@ def to_front(session: Session, dispatched: list[Delivery]) -> None:
     session.buffer = [*front, *buffer[lead:]]
 
 
+def _head(session: Session) -> float | None:
+    """When the stream's oldest waiting task became due, as far as this worker
+    knows: the first message it holds read from the stream and not started yet,
+    else what its last read said (None: the stream had none left)."""
+    for delivery in session.buffer:
+        if DISPATCHED not in delivery.fields:
+            return _added(delivery.message_id)
+    return session.stream_head
+
+
 async def dispatch(session: Session, count: int) -> list[Delivery]:
     """Up to ``count`` lane tasks that rank before the stream's oldest waiting
     task, delivered to this worker; lanes turn off when none are left."""
-    worker, head = session.worker, session.stream_head
-    for delivery in session.buffer:  # read from the stream, not started yet:
-        if DISPATCHED not in delivery.fields:  # the oldest waiting stream task
-            head = _added(delivery.message_id)
-            break
+    worker = session.worker
     dispatched, left = await session.broker.lanes.dispatch(
-        worker.name, count, worker.priority_aging.total_seconds(), head
+        worker.name, count, worker.priority_aging.total_seconds(), _head(session)
     )
     session.lanes = left > 0
     return dispatched
+
+
+def turn_dispatch(session: Session, count: int) -> DispatchCall | None:
+    """The dispatch that rides along with a settle's round trip (the settler's
+    ``broker.runs.turn``, ahead of its stream read) while lanes hold tasks."""
+    note_placements(session)
+    if not session.lanes or count <= 0:
+        return None
+    worker = session.worker
+    return session.broker.lanes.dispatch_call(
+        worker.name, count, worker.priority_aging.total_seconds(), _head(session)
+    )
+
+
+def take_turn(
+    session: Session,
+    call: DispatchCall | None,
+    handed: tuple[list[Delivery], int] | Exception | None,
+    deliveries: list[Delivery],
+    asked: int,
+) -> None:
+    """Put what a settle's turn dispatched and read (``asked`` messages asked
+    for) into the buffer. Dispatched lane tasks go to the front; but when the
+    dispatch was made believing the stream empty (its last read came back short)
+    and this read found messages after all (added meanwhile), tasks below
+    priority 5 go after them, as they would have ranked. A failed dispatch leaves
+    lanes on: the next one tries again."""
+    got: list[Delivery] = []
+    if isinstance(handed, tuple):
+        got, left = handed
+        if left >= 0:  # (a doorbell read after the dispatch turns lanes on again)
+            session.lanes = left > 0
+        session.buffer_fresh = True
+    read = sort_in(session, deliveries, asked) if asked else []
+    if call is not None and call.args[-1] == "" and read:
+        late = [d for d in got if message_priority(d.fields) < DEFAULT_PRIORITY]
+        to_front(
+            session, [d for d in got if message_priority(d.fields) >= DEFAULT_PRIORITY]
+        )
+        session.buffer.extend([*read, *late])
+        return
+    to_front(session, got)
+    session.buffer.extend(read)
 
 
 async def read(
@@ -118,8 +173,10 @@ async def read(
 
 
 __all__ = [
-    "stale_buffer",
     "dispatch",
+    "stale_buffer",
+    "take_turn",
+    "turn_dispatch",
     "note_placements",
     "read",
     "sort_in",

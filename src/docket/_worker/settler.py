@@ -16,7 +16,7 @@ import logging
 from .. import _codec
 from .._broker import Settlement
 from .claiming import claims_of, launch, prepare, read_ahead, take_buffered, unclaim
-from .lanes import sort_in
+from .lanes import take_turn, turn_dispatch
 from .resilience import backoff_for, pause_briefly, reached, report_fault
 from .session import Running, Session, wait_for
 
@@ -30,7 +30,8 @@ async def flush(session: Session) -> None:
 
     While the worker takes work, the same round trip claims read-ahead messages
     for the slots this settle frees (they start as soon as it returns) and reads
-    what the free slots and the read-ahead want next (``broker.runs.turn``).
+    what the free slots and the read-ahead want next (``broker.runs.turn``),
+    dispatching the best lane tasks first while priority lanes hold any.
     Raises when the batch could not be written; it is then queued again, ahead of
     anything settled since (and the claims go back to the read-ahead buffer)."""
     batch, session.pending = session.pending, []
@@ -55,9 +56,10 @@ async def _settle_and_claim(session: Session, batch: Pending) -> None:
     free = max(session.free_slots, 0) + len(batch)  # once this settle lands
     # Read what the free slots and the read-ahead want beyond what is in hand.
     wanted = 0 if session.stop.is_set() else free + read_ahead(session)
-    # While lanes hold tasks the main loop reads (it dispatches first).
-    refill = 0 if session.lanes else max(wanted - len(session.buffer), 0)
+    refill = min(max(wanted - len(session.buffer), 0), session.worker.message_batch)
     deliveries = take_buffered(session, min(len(session.buffer), free))
+    # While lanes hold tasks, the best of them are dispatched ahead of the read.
+    dispatch = turn_dispatch(session, refill)
     session.claiming += 1
     try:
         try:
@@ -73,7 +75,8 @@ async def _settle_and_claim(session: Session, batch: Pending) -> None:
                 session.worker.name,
                 _codec.iso(started),
                 claims_of(prepared),
-                read=min(refill, session.worker.message_batch),
+                read=refill,
+                dispatch=dispatch,
             )
         except BaseException:
             unclaim(session, prepared, keep=True)
@@ -83,9 +86,10 @@ async def _settle_and_claim(session: Session, batch: Pending) -> None:
         raise
     finally:
         session.claiming -= 1
-    asked = min(refill, session.worker.message_batch)
-    if asked and isinstance(turn.deliveries, list):
-        session.buffer.extend(sort_in(session, turn.deliveries, asked))
+    if isinstance(turn.deliveries, list):
+        take_turn(session, dispatch, turn.dispatched, turn.deliveries, refill)
+    else:  # the read failed: what was dispatched is kept all the same
+        take_turn(session, dispatch, turn.dispatched, [], 0)
     if isinstance(turn.claimed, Exception):
         unclaim(session, prepared, keep=True)
     else:
