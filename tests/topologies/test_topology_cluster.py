@@ -1,4 +1,4 @@
-"""Redis Cluster: cluster-only behaviours on a real three-primary cluster (spec 9.10, 9.11).
+"""Redis Cluster: cluster-only behaviours on a real three-primary cluster.
 
 The general behaviour tests marked ``cluster_ok`` (in tests/core/test_core_basics.py
 and tests/behaviours/test_worker_behaviour.py) also run on the cluster; these are
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta, timezone
+from typing import Annotated
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
@@ -19,6 +20,7 @@ from docket import (
     Docket,
     Execution,
     ExecutionCancelled,
+    FairShare,
     Parents,
     Signal,
     Worker,
@@ -265,3 +267,50 @@ async def test_signal_waits_on_the_cluster_within_one_slot(
     await worker.run_until_finished()
     assert await waiting.get_result(timeout=timedelta(seconds=10)) == "yes"
     assert await took.get_result(timeout=timedelta(seconds=10)) == "kept"
+
+
+STARTS: list[str] = []
+
+
+async def ranked(label: str) -> None:
+    STARTS.append(label)
+
+
+async def render(report: str, tenant: Annotated[str, FairShare()]) -> None:
+    STARTS.append(f"{tenant}:{report}")
+
+
+@on_cluster
+async def test_priorities_and_fair_share_on_the_cluster_within_one_slot(
+    docket: Docket, worker: Worker
+):
+    """Priority lanes, their parked messages, the lanes set, FairShare backlogs and
+    MaxQueued's list share the docket's hash tag (one slot) on a cluster; the
+    priority-9 task starts before the priority-5 ones and the priority-1 task
+    after them, and every FairShare task runs once."""
+    STARTS.clear()
+    docket.register(ranked)
+    docket.register(render)
+    for label in ("five-a", "five-b", "five-c"):
+        await docket.add(ranked)(label)
+    await docket.add(ranked, priority=1)("one")
+    await docket.add(ranked, priority=9)("nine")
+    for n in range(14):  # beyond the release window of 10: 4 wait in backlogs
+        await docket.add(render)(f"r{n}", "big" if n < 12 else "small")
+    async with docket.redis() as client:
+        assert isinstance(client, RedisCluster)
+        found = await client.keys(f"*{docket.name}*", target_nodes=client.PRIMARIES)
+        names = {k.decode() for k in found}
+        slots = {client.keyslot(name) for name in names}
+    assert len(slots) == 1
+    suffixes = {name.split(":", 1)[1] for name in names}
+    assert {"lane:9", "lane:1", "lanes"} <= suffixes
+    assert "fair:tasks" in suffixes
+    assert any(suffix.startswith("fair:q:") for suffix in suffixes), suffixes
+    await worker.run_until_finished()
+    plain = [label for label in STARTS if ":" not in label]
+    assert plain[0] == "nine" and plain[-1] == "one", STARTS
+    fair = sorted(label for label in STARTS if ":" in label)
+    assert fair == sorted(f"{'big' if n < 12 else 'small'}:r{n}" for n in range(14)), (
+        STARTS
+    )
