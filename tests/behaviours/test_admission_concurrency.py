@@ -1,4 +1,4 @@
-"""ConcurrencyLimit through a real Docket and Worker (spec 5.14), on both backends."""
+"""ConcurrencyLimit through a real Docket and Worker, on both backends."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Debounce through a real Docket and Worker (spec 5.15), on both backends."""
+"""Debounce through a real Docket and Worker, on both backends."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ def test_dependency_carries_the_contextvars() -> None:
 
 
 def test_exports() -> None:
-    """Every name of spec 1.2 is importable from docket.dependencies."""
+    """Every public dependency name is importable from docket.dependencies."""
     for name in [
         "Dependency",
         "Runtime",

@@ -1,4 +1,4 @@
-"""User-written dependencies (spec 5.22) through a real Docket and Worker."""
+"""User-written dependencies through a real Docket and Worker."""
 
 from __future__ import annotations
 

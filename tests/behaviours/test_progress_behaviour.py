@@ -1,4 +1,4 @@
-"""Progress (spec 5.18, 4.9) and Execution.subscribe() through a real worker."""
+"""Progress and Execution.subscribe() through a real worker."""
 
 from __future__ import annotations
 

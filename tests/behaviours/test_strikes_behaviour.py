@@ -1,4 +1,4 @@
-"""Strikes through a real Docket and Worker (spec 6, 2.11), on both backends."""
+"""Strikes through a real Docket and Worker, on both backends."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ async def test_cancel_a_future_task_before_it_runs(docket: Docket, worker: Worke
 
 
 async def test_cancel_after_the_scheduler_moved_the_task(docket: Docket):
-    """Cancelling a due task that sits in the stream unclaimed stops it (spec 12.2 #10a)."""
+    """Cancelling a due task that sits in the stream unclaimed stops it."""
     ran: list[str] = []
 
     async def job() -> None:

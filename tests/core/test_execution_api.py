@@ -207,7 +207,7 @@ async def test_cancel_before_start_releases_a_waiting_get_result(docket: Docket)
 
 
 async def test_cancel_before_start_publishes_a_cancelled_event(docket: Docket):
-    """A subscriber of a not-yet-started task hears its cancellation (spec 12.2 #10b)."""
+    """A subscriber of a not-yet-started task hears its cancellation."""
     execution = await docket.add(greet, when=much_later(), key="doomed")("a")
     events = execution.subscribe()
     try:

@@ -95,7 +95,7 @@ async def test_a_killed_holder_is_taken_over_and_wakes_its_waiter(
     """SIGKILL the slot holder: its stale slot is recovered, then the waiter runs.
 
     Once the slot has stopped renewing, the rescuer finds two recoveries ready at
-    the same moment (spec 5.14), and either may reach Redis first: the holder's
+    the same moment, and either may reach Redis first: the holder's
     redelivery takes its stale slot over (the waiter is woken by its release), or
     the waiter's safeguard evicts the stale holder and wakes the waiter, and the
     redelivered holder then parks behind it and is woken by the waiter's release.

@@ -1,4 +1,4 @@
-"""Strikes reach worker processes within a second (spec 6.4), on a real redis-server."""
+"""Strikes reach worker processes within a second, on a real redis-server."""
 
 from __future__ import annotations
 

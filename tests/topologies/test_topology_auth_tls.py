@@ -1,4 +1,4 @@
-"""Passwords, restricted ACL users (spec 9.11, the seed page's exact rules) and TLS
+"""Passwords, restricted ACL users (the seed page's exact rules) and TLS
 against real servers on 127.0.0.1."""
 
 from __future__ import annotations

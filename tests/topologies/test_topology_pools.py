@@ -1,5 +1,5 @@
 """Custom connection pools, pool sizing warnings, custom result stores, and the URL
-checks of the client seam (spec 9.8, 9.10; the seed page's examples)."""
+checks of the client seam (the seed page's examples)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Redis Sentinel: URL syntax (spec 9.10), master discovery and a live failover."""
+"""Redis Sentinel: URL syntax, master discovery and a live failover."""
 
 from __future__ import annotations
 
