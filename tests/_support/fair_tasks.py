@@ -22,4 +22,12 @@ async def render(
         await client.rpush(docket.key("test-fair-done"), tenant)
 
 
-tasks = [render]
+async def numbered(
+    n: int, tenant: Annotated[str, FairShare()], docket: Docket = CurrentDocket()
+) -> None:
+    """Marks ``<tenant>/<n>`` at once (so a test sees each task ran exactly once)."""
+    async with docket.redis() as client:
+        await client.rpush(docket.key("test-fair-done"), f"{tenant}/{n}")
+
+
+tasks = [render, numbered]

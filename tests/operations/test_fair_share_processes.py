@@ -12,7 +12,7 @@ import pytest
 
 from docket import Docket
 from tests._support.cli import WorkerProcess
-from tests._support.fair_tasks import render
+from tests._support.fair_tasks import numbered, render
 from tests._support.servers import RedisServer
 from tests.conftest import eventually
 
@@ -94,3 +94,63 @@ async def test_a_small_batch_behind_a_large_backlog_finishes_within_half_a_secon
     rate = len(after) / took  # tasks per second the workers managed meanwhile
     fifo = (1000 + 20 - before) / rate
     assert took < max(0.5, fifo / 4), (took, fifo)
+
+
+async def test_broken_backlog_tasks_are_dead_lettered_and_the_rest_run_once(
+    redis_server: RedisServer,
+    docket_name: str,
+    tmp_path: Path,
+    workers: list[WorkerProcess],
+):
+    """Two ``docket worker`` processes, and a backlog in which one waiting task's
+    parked message was deleted and another's overwritten with a string (before,
+    the first was lost, "queued" for ever, and the second failed every release of
+    the task, so its backlog never moved again): every other task runs exactly
+    once, the two broken ones are in the dead letters (bad-parked-task) and their
+    records ended failed."""
+    async with Docket(name=docket_name, url=redis_server.url) as docket:
+        docket.register(numbered)
+        for n in range(10):  # the first window: released to the stream at once
+            await docket.add(numbered, key=f"filler-{n}")(n, "filler")
+        for n in range(30):
+            for tenant in ("a", "b"):
+                await docket.add(numbered, key=f"{tenant}-{n}")(n, tenant)
+        async with docket.redis() as client:
+            await client.delete(docket.parked_task_key("a-7"))
+            await client.delete(docket.parked_task_key("b-20"))
+            await client.set(docket.parked_task_key("b-20"), "not a hash")
+        for n in range(2):
+            workers.append(
+                WorkerProcess(
+                    [
+                        "--url",
+                        redis_server.url,
+                        "--docket",
+                        docket_name,
+                        "--tasks",
+                        "tests._support.fair_tasks:tasks",
+                    ],
+                    {},
+                    tmp_path / f"worker-{n}.log",
+                )
+            )
+
+        async def settled() -> bool:
+            return len(await done(docket)) >= 68 and (
+                await docket.dead_letters.count() >= 2
+            )
+
+        await eventually(settled, timeout=60, interval=0.05)
+        expected = [f"filler/{n}" for n in range(10)]
+        expected += [f"{t}/{n}" for t in "ab" for n in range(30)]
+        expected.remove("a/7")
+        expected.remove("b/20")
+        assert await docket.fair_share_backlogs() == {}
+        assert sorted(await done(docket)) == sorted(expected)
+        letters = await docket.dead_letters.list()
+        assert sorted(letter.key for letter in letters) == ["a-7", "b-20"]
+        assert {letter.reason for letter in letters} == {"bad-parked-task"}
+        for key in ("a-7", "b-20"):
+            execution = await docket.get_execution(key)
+            assert execution is not None and execution.state.value == "failed"
+    assert any("bad-parked-task" in w.output() for w in workers)

@@ -5,15 +5,17 @@ parameter's value (its message parked, like a future task's) until a fair releas
 moves it into the stream; ``lua/_fair.lua`` holds the keys and the release (start-time
 fair queueing over the values, weighted). schedule.lua, stream_due.lua and claim.lua
 release as they go; workers that serve a FairShare task also call ``release`` now and
-then (``_worker/fairness.py``). Weights live in one hash, read by every release, so a
-change holds from the next release on, on every worker.
+then (``_worker/fairness.py``): the one release that dead-letters a broken task at
+the head of a backlog (the others stop before it). Weights live in one hash, read by
+every release, so a change holds from the next release on, on every worker.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .. import _codec
 from .._keys import fair_field
 from .._text import as_text
 from . import scripts
@@ -21,6 +23,19 @@ from .store import Store
 
 MOST_VALUES_SHOWN = 100  # values per task a depth listing shows
 MOST_VALUES_READ = 1000  # values per task a depth listing counts
+
+
+BAD_PARKED = "bad-parked-task"  # its parked message is missing or not a hash
+BAD_RECORD = "bad-run-record"  # its run record is not a hash
+
+
+@dataclass(frozen=True, slots=True)
+class FairRelease:
+    """What one release did: how many tasks it released, and how many broken ones
+    it dead-lettered, by reason."""
+
+    released: int
+    dead_lettered: dict[str, int] = field(default_factory=dict[str, int])
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +62,37 @@ def check_weight(weight: object) -> float:
 class FairStore(Store):
     """FairShare backlogs: releasing them, their depths, the weights."""
 
-    async def release(self, tasks: list[str], window: int | None = None) -> int:
+    async def release(
+        self,
+        tasks: list[str],
+        window: int | None = None,
+        worker: str = "",
+        ttl_seconds: int = 0,
+    ) -> FairRelease:
         """Release what the windows of ``tasks`` allow (``window``, when given, is
-        stored first: how many released tasks may wait unclaimed)."""
+        stored first: how many released tasks may wait unclaimed). A broken task at
+        the head of a backlog (its parked message missing or not a hash, or its run
+        record not a hash) goes to the dead letters, by ``worker``, its record
+        failed (kept ``ttl_seconds``, deleted when 0), and the release goes on."""
         if not tasks:
-            return 0
+            return FairRelease(0)
         k = self.keys
-        released = await self.run_script(
+        released, bad_parked, bad_record = await self.run_script(
             scripts.FAIR_RELEASE,
-            [k.stream],
-            [k.prefix, "" if window is None else str(window), *tasks],
+            [k.stream, k.dead, k.listening],
+            [
+                k.prefix,
+                "" if window is None else str(window),
+                worker,
+                _codec.iso(_codec.now()),
+                ttl_seconds,
+                self.shared.dead_limit,
+                self.shared.retention_ttl,
+                *tasks,
+            ],
         )
-        return int(released)
+        dead = {BAD_PARKED: int(bad_parked), BAD_RECORD: int(bad_record)}
+        return FairRelease(int(released), {r: n for r, n in dead.items() if n})
 
     async def set_weight(self, task: str, value: str, weight: float) -> None:
         await self.client.hset(
@@ -78,8 +112,8 @@ class FairStore(Store):
         """Every weight set: (task, value) -> weight."""
         found = await self.client.hgetall(self.keys.fair_weights)
         out: dict[tuple[str, str], float] = {}
-        for field, raw in found.items():
-            parsed = _split(as_text(field))
+        for name, raw in found.items():
+            parsed = _split(as_text(name))
             if parsed is not None:
                 out[parsed] = _number(raw)
         return out

@@ -123,5 +123,7 @@ COOLDOWN = Script("cooldown")
 PAUSE = Script("pause")
 PAUSE_PARK = Script("pause_park")
 # FairShare: releasing backlogs, weights (see docket._broker.fair).
-FAIR_RELEASE = Script("fair_release", includes=["_lanes", "_fair"])
+FAIR_RELEASE = Script(
+    "fair_release", includes=["_lanes", "_fair", "_gates", "_steps", "_runs"]
+)
 RESUME = Script("resume")

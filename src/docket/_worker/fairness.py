@@ -6,7 +6,9 @@ when a task is added, claim.lua when a released task is claimed (one for one, up
 the window). A worker that serves a FairShare task also releases every
 ``FAIR_RELEASE_INTERVAL``, storing its window first (``window``): a window that tasks which
 left the stream without a claim (cancelled, struck, paused) held shut opens again
-without waiting for the next add. A worker without FairShare tasks runs none of this.
+without waiting for the next add. That release also ends a broken task at the head of
+a backlog (its parked message or run record gone or overwritten): dead-lettered,
+logged at ERROR. A worker without FairShare tasks runs none of this.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 
 from .. import _defaults
 from ..annotations import fair_share_parameter
+from . import report
 from .claiming import read_ahead
 from .resilience import every
 from .session import Session
@@ -63,7 +66,11 @@ async def fairness_loop(session: Session) -> None:
         wanted = window(session)
         if told and told[-1] == wanted and time.monotonic() < due:
             return
-        await session.broker.fair.release(tasks, wanted)
+        done = await session.broker.fair.release(
+            tasks, wanted, session.worker.name, session.docket.ttl_seconds
+        )
+        for reason, count in done.dead_lettered.items():
+            report.backlog_dead_lettered(session, reason, count)
         told[:] = [wanted]
         due = time.monotonic() + _defaults.FAIR_RELEASE_INTERVAL.total_seconds()
 

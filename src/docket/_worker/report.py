@@ -297,6 +297,21 @@ def parked_dead_lettered(session: Session, count: int) -> None:
     )
 
 
+def backlog_dead_lettered(session: Session, reason: str, count: int) -> None:
+    """FairShare tasks that could not leave their backlog (their parked copy or run
+    record missing or not a hash), moved to the dead letters by a fair release."""
+    logger.error(
+        "Dead-lettered %d FairShare task(s) waiting in a backlog (%s; see the "
+        "dead-letter stream)",
+        count,
+        reason,
+        extra=session.worker.labels(),
+    )
+    m.TASKS_DEAD_LETTERED.add(
+        count, {**session.worker.labels(), "docket.reason": reason}
+    )
+
+
 def admission(session: Session, execution: Execution, action: str) -> None:
     symbol = "⏳" if action == "rescheduling" else "⏭"
     logger.debug(

@@ -94,7 +94,15 @@ end
 -- until `window` released tasks wait unclaimed. With `scan` (the workers' periodic
 -- call), a full window is first checked for released tasks that left the stream
 -- without a claim; adds and claims skip that look. Returns how many were released.
-local function fair_release(prefix, task, stream, scan)
+-- A task at the head of a backlog that cannot be released is broken: its run record
+-- is not a hash ('bad-run-record'), or the record says it waits here while its parked
+-- message is missing or not a hash ('bad-parked-task'; HGETALL would fail the whole
+-- script, for every release of the task). With `bury` (a function(key, value,
+-- reason), given by fair_release.lua, which has what ending a run needs: the dead
+-- letters, the worker, the records' TTL) it leaves the backlog, is ended there, and
+-- the release goes on; without it (add, claim, the scheduler, a workflow's release)
+-- the release stops before it, leaving it to the workers' periodic release.
+local function fair_release(prefix, task, stream, scan, bury)
   local meta = fair_key(prefix, 'meta', task)
   local out = fair_key(prefix, 'out', task)
   local active = fair_key(prefix, 'active', task)
@@ -127,38 +135,44 @@ local function fair_release(prefix, task, stream, scan)
       redis.call('DEL', backlog)  -- gone already on Redis; the embedded engine keeps it
     else
       local key = first[1]
-      redis.call('ZREM', backlog, key)
       local runs = prefix .. ':runs:' .. key
       local record = hash_fields(runs, 'state', 'fairq', 'fair', 'generation')
-      local parked = parked_key(prefix, key)
-      -- Only a task still waiting in this backlog goes (a replaced or cancelled
-      -- one left its entry behind).
-      if record and record[1] == 'queued' and record[2] == '1' and record[3] == value then
-        local fields = redis.call('HGETALL', parked)
-        if #fields > 0 then
-          -- Released onto the stream, or, for a priority other than 5, its lane
-          -- (_lanes.lua): fairness chose the task, priority orders it among the rest.
-          local priority = message_priority(fields)
-          if priority == 5 then
-            local id = redis.call('XADD', stream, '*', unpack(fields))
-            redis.call('DEL', parked)
-            redis.call('HSET', runs, 'stream_id', id, 'fairq', '0')
-          else
-            lane_place(prefix, key, fields, priority, tonumber(first[2]) or 0)
-            redis.call('HSET', runs, 'lane', tostring(priority), 'fairq', '0')
-          end
-          redis.call('ZADD', out, tonumber(record[4]) or 0, key)
-          released = released + 1
-          waiting = waiting + 1
-          vt = start
-          if weighted == nil then
-            weighted = redis.call('EXISTS', prefix .. ':fair:weights') == 1
-          end
-          -- Its next start; a backlog this emptied is dropped when next reached
-          -- (at once, when it was the only one).
-          redis.call('ZADD', active, start + 1 / fair_weight(prefix, task, value, weighted),
-            value)
+      local fields, broken = nil, nil
+      if not record then
+        broken = 'bad-run-record'
+      elseif record[1] == 'queued' and record[2] == '1' and record[3] == value then
+        local ok, found = pcall(redis.call, 'HGETALL', parked_key(prefix, key))
+        if ok and #found > 0 then fields = found else broken = 'bad-parked-task' end
+      end
+      -- Anything else is a task no longer waiting here (a replaced or cancelled one
+      -- left its entry behind): its entry just goes.
+      if broken and not bury then break end
+      redis.call('ZREM', backlog, key)
+      if broken then
+        bury(key, value, broken)
+      elseif fields then
+        -- Released onto the stream, or, for a priority other than 5, its lane
+        -- (_lanes.lua): fairness chose the task, priority orders it among the rest.
+        local priority = message_priority(fields)
+        if priority == 5 then
+          local id = redis.call('XADD', stream, '*', unpack(fields))
+          redis.call('DEL', parked_key(prefix, key))
+          redis.call('HSET', runs, 'stream_id', id, 'fairq', '0')
+        else
+          lane_place(prefix, key, fields, priority, tonumber(first[2]) or 0)
+          redis.call('HSET', runs, 'lane', tostring(priority), 'fairq', '0')
         end
+        redis.call('ZADD', out, tonumber(record[4]) or 0, key)
+        released = released + 1
+        waiting = waiting + 1
+        vt = start
+        if weighted == nil then
+          weighted = redis.call('EXISTS', prefix .. ':fair:weights') == 1
+        end
+        -- Its next start; a backlog this emptied is dropped when next reached
+        -- (at once, when it was the only one).
+        redis.call('ZADD', active, start + 1 / fair_weight(prefix, task, value, weighted),
+          value)
       end
     end
   end

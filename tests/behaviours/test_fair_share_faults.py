@@ -1,0 +1,140 @@
+"""FairShare backlogs holding a broken task, through a real Docket and Worker on both
+backends: a waiting task whose parked message was deleted, or overwritten with
+another type, or whose run record was, ends in the dead letters (its record
+failed, not "queued" for ever), and every other task of the backlog still runs
+once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+from typing import Annotated
+
+import pytest
+
+from docket import Docket, ExecutionState, FairShare, Worker
+from tests.behaviours.test_keyspace_ttl import keys_without_ttl
+
+RAN: Counter[str] = Counter()
+
+
+@pytest.fixture(autouse=True)
+def fresh_log() -> None:
+    RAN.clear()
+
+
+async def render(n: int, tenant: Annotated[str, FairShare()]) -> None:
+    """A FairShare task: counts each (value, n) run."""
+    RAN[f"{tenant}/{n}"] += 1
+
+
+def fast_worker(docket: Docket) -> Worker:
+    return Worker(
+        docket,
+        concurrency=4,
+        minimum_check_interval=timedelta(milliseconds=5),
+        scheduling_resolution=timedelta(milliseconds=5),
+    )
+
+
+async def backlog(docket: Docket) -> list[str]:
+    """10 filler tasks (the first window, released to the stream at once), then
+    8 tasks each of values "a" and "b", keyed <value>-<n>, waiting in their
+    backlogs. Returns the keys of the waiting ones."""
+    docket.register(render)
+    for n in range(10):
+        await docket.add(render, key=f"filler-{n}")(n, "filler")
+    keys: list[str] = []
+    for n in range(8):
+        for value in ("a", "b"):
+            await docket.add(render, key=f"{value}-{n}")(n, value)
+            keys.append(f"{value}-{n}")
+    depths = {d.value: d.queued for d in (await docket.fair_share_backlogs())["render"]}
+    assert depths == {"a": 8, "b": 8}
+    return keys
+
+
+async def dead_letters(docket: Docket) -> dict[str, dict[str, str]]:
+    """The dead letters by task key: their fields, as text."""
+    found: dict[str, dict[str, str]] = {}
+    for letter in await docket.dead_letters.list():
+        fields = {
+            k.decode(): v.decode(errors="replace") for k, v in letter.fields.items()
+        }
+        fields |= {"dead_reason": letter.reason, "dead_detail": letter.detail}
+        found[letter.key] = fields
+    return found
+
+
+async def run_all(docket: Docket) -> None:
+    async with fast_worker(docket) as worker:
+        await asyncio.wait_for(worker.run_until_finished(), 30)
+
+
+async def test_a_missing_or_overwritten_parked_message_is_dead_lettered(
+    docket: Docket,
+):
+    """Two tasks waiting in their backlogs lose their parked message: one deleted,
+    one overwritten with a string (HGETALL fails on it: before, every release of
+    the task failed, for ever). Each ends in the dead letters (bad-parked-task, with
+    its arguments and value from the run record, so it can be replayed) and its
+    record ends failed; the other 24 tasks run exactly once, and no key is left
+    without a TTL."""
+    await backlog(docket)
+    async with docket.redis() as client:
+        await client.delete(docket.parked_task_key("a-3"))
+        await client.delete(docket.parked_task_key("b-5"))
+        await client.set(docket.parked_task_key("b-5"), "not a hash")
+    await run_all(docket)
+
+    expected = {f"filler/{n}": 1 for n in range(10)}
+    expected |= {f"{v}/{n}": 1 for v in "ab" for n in range(8)}
+    del expected["a/3"], expected["b/5"]
+    assert RAN == Counter(expected)
+    letters = await dead_letters(docket)
+    assert sorted(letters) == ["a-3", "b-5"]
+    for key in ("a-3", "b-5"):
+        letter = letters[key]
+        assert letter["dead_reason"] == "bad-parked-task"
+        assert letter["function"] == "render" and letter["fair"] == key[0]
+        execution = await docket.get_execution(key)
+        assert execution is not None and execution.state is ExecutionState.FAILED
+    assert "is missing" in letters["a-3"]["dead_detail"]
+    assert "not a hash" in letters["b-5"]["dead_detail"]
+    assert await docket.fair_share_backlogs() == {}
+    async with docket.redis() as client:
+        await client.delete(docket.parked_task_key("b-5"))  # the string we wrote
+    assert await keys_without_ttl(docket) == []
+
+
+async def test_a_dead_lettered_backlog_task_can_be_replayed(docket: Docket):
+    """The dead letter of a backlog task whose parked message went carries the
+    task's name and arguments from its run record: replayed, it runs once."""
+    await backlog(docket)
+    async with docket.redis() as client:
+        await client.delete(docket.parked_task_key("a-6"))
+    await run_all(docket)
+    assert RAN["a/6"] == 0
+    (letter,) = await docket.dead_letters.list()
+    await docket.dead_letters.replay(letter.id)
+    await run_all(docket)
+    assert RAN["a/6"] == 1 and sum(RAN.values()) == 26
+
+
+async def test_an_overwritten_run_record_is_dead_lettered(docket: Docket):
+    """A task waiting in its backlog whose run record was overwritten with a string
+    cannot say whether it is current: its parked message goes to the dead letters
+    (bad-run-record) and is deleted; the others run once."""
+    await backlog(docket)
+    async with docket.redis() as client:
+        await client.delete(docket.runs_key("b-2"))
+        await client.set(docket.runs_key("b-2"), "not a hash")
+    await run_all(docket)
+    assert RAN["b/2"] == 0 and sum(RAN.values()) == 25
+    letters = await dead_letters(docket)
+    assert list(letters) == ["b-2"]
+    assert letters["b-2"]["dead_reason"] == "bad-run-record"
+    assert letters["b-2"]["function"] == "render"
+    async with docket.redis() as client:
+        assert not await client.exists(docket.parked_task_key("b-2"))
