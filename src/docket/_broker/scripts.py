@@ -91,21 +91,25 @@ class Script:
 
 
 SCHEDULE = Script(
-    "schedule", includes=["_lanes", "_gates", "_steps", "_mailbox", "_fair"]
+    "schedule", includes=["_lanes", "_fair", "_gates", "_steps", "_mailbox"]
 )
 CLAIM = Script("claim", includes=["_lanes", "_fair"])
-SETTLE = Script("settle", includes=["_lanes", "_gates", "_steps"])
-CANCEL = Script("cancel", includes=["_lanes", "_gates", "_steps", "_fair"])
+SETTLE = Script("settle", includes=["_lanes", "_fair", "_gates", "_steps"])
+CANCEL = Script("cancel", includes=["_lanes", "_fair", "_gates", "_steps"])
 STREAM_DUE = Script(
-    "stream_due", includes=["_lanes", "_gates", "_steps", "_runs", "_mailbox", "_fair"]
+    "stream_due", includes=["_lanes", "_fair", "_gates", "_steps", "_runs", "_mailbox"]
 )
-CLEAR = Script("clear", includes=["_lanes", "_gates", "_steps", "_runs", "_fair"])
-DEAD_LETTER = Script("dead_letter", includes=["_lanes", "_gates", "_steps", "_runs"])
+CLEAR = Script("clear", includes=["_lanes", "_fair", "_gates", "_steps", "_runs"])
+DEAD_LETTER = Script(
+    "dead_letter", includes=["_lanes", "_fair", "_gates", "_steps", "_runs"]
+)
 # A run's checkpoint: Checkpoint and Suspend (see docket._broker.steps).
 STEPS_WRITE = Script("steps_write", includes=["_steps"])
-STEPS_TAKE = Script("steps_take", includes=["_lanes", "_gates", "_steps", "_mailbox"])
+STEPS_TAKE = Script(
+    "steps_take", includes=["_lanes", "_fair", "_gates", "_steps", "_mailbox"]
+)
 # Signals: delivering one, taking a kept one (see docket._broker.mailbox).
-SIGNAL = Script("signal", includes=["_lanes", "_gates", "_mailbox"])
+SIGNAL = Script("signal", includes=["_lanes", "_fair", "_gates", "_mailbox"])
 DEAD_PAGE = Script("dead_page")
 SCAN_FAILED = Script("failed_scan")
 SCHEDULED_SEARCH = Script("scheduled_search")

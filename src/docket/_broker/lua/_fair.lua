@@ -1,6 +1,7 @@
--- Fair share (included, after _lanes.lua, by schedule, claim, stream_due, cancel,
--- clear and fair_release): the backlogs of a
--- task whose parameter is annotated FairShare(), and the fair release into the stream.
+-- Fair share (included after _lanes.lua, and before _gates.lua, whose release of a
+-- workflow's follower places a FairShare task here, by every script that includes
+-- _gates.lua, and by claim and fair_release): the backlogs of a task whose parameter
+-- is annotated FairShare(), and the fair release into the stream.
 --
 -- A due message of such a task (it carries a `fair` field: the parameter's value)
 -- does not go to the stream: it waits in its parked hash P:K (as a future task does),
@@ -42,6 +43,17 @@ end
 -- How many tasks wait in `value`'s backlog.
 local function fair_depth(prefix, task, value)
   return redis.call('ZCARD', fair_key(prefix, 'q', task, value))
+end
+
+-- The FairShare value and task name a message carries (nil, nil for a task without
+-- FairShare: its message has no `fair` field).
+local function fair_of(fields)
+  local fair, task = nil, nil
+  for i = 1, #fields, 2 do
+    if fields[i] == 'fair' then fair = fields[i + 1] end
+    if fields[i] == 'function' then task = fields[i + 1] end
+  end
+  return fair, task
 end
 
 -- Put due task `key` (message `fields`, a flat list) in its value's backlog.

@@ -1,7 +1,7 @@
 -- _gates: tasks that wait for other tasks (added with after=). Included after the
--- prelude by every script that starts or ends a run (schedule, settle, cancel, and
--- _runs' end_run), so a parent's end is counted in the same atomic step as the end
--- itself.
+-- prelude, _lanes.lua and _fair.lua by every script that starts or ends a run
+-- (schedule, settle, cancel, and _runs' end_run), so a parent's end is counted in the
+-- same atomic step as the end itself.
 --
 -- Keys (all under the docket's prefix P, so they share its hash tag on a cluster):
 --   P:gate:F     hash, what waiting task F still needs: "~pending" (how many things
@@ -94,7 +94,8 @@ local function gate_event(prefix, key, body)
 end
 
 -- Every parent of `follower` ended: its parked message goes to the stream (or the
--- queue, at its own time, when it was added for later).
+-- queue, at its own time, when it was added for later), or, for a FairShare task,
+-- to its value's backlog, released from there like any due task (_fair.lua).
 local function gate_release(prefix, follower, listening)
   local runs = prefix .. ':runs:' .. follower
   local parked = parked_key(prefix, follower)
@@ -104,7 +105,13 @@ local function gate_release(prefix, follower, listening)
     local fields = redis.call('HGETALL', parked)
     if #fields == 0 then return end
     local priority = message_priority(fields)
-    if priority ~= 5 then  -- its priority's lane (_lanes.lua), still parked
+    local fair, task = fair_of(fields)
+    if fair and task then
+      redis.call('HSET', runs, 'state', 'queued', 'fair', fair, 'fairq', '1')
+      fair_enter(prefix, task, fair, follower, fields,
+        tonumber(redis.call('HGET', runs, 'when')) or 0)
+      fair_release(prefix, task, prefix .. ':stream')
+    elseif priority ~= 5 then  -- its priority's lane (_lanes.lua), still parked
       lane_place(prefix, follower, fields, priority, tonumber(redis.call('HGET', runs,
         'when')) or 0)
       redis.call('HSET', runs, 'state', 'queued', 'lane', tostring(priority))

@@ -41,11 +41,7 @@ for _, key in ipairs(due) do
         'dead-lettered (bad-parked-task): ' .. detail)
     end
   elseif #fields > 0 then
-    local fair, task = nil, nil
-    for i = 1, #fields, 2 do
-      if fields[i] == 'fair' then fair = fields[i + 1] end
-      if fields[i] == 'function' then task = fields[i + 1] end
-    end
+    local fair, task = fair_of(fields)
     local runs = prefix .. ':runs:' .. key
     local priority = message_priority(fields)
     if fair and task then  -- FairShare: into its value's backlog (_fair.lua), still parked

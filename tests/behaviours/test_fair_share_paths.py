@@ -1,0 +1,103 @@
+"""The other ways a FairShare task becomes due, through a real Docket and Worker on
+both backends: a follower released by its parents (after=) or its signal, and a failed task
+replayed from the failed tasks each wait in their value's backlog, like a fresh add,
+and run once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Annotated
+
+import pytest
+
+from docket import Docket, FairShare, Signal, Worker
+
+RAN: Counter[str] = Counter()
+
+
+@pytest.fixture(autouse=True)
+def fresh_log() -> None:
+    RAN.clear()
+
+
+async def render(n: int, tenant: Annotated[str, FairShare()]) -> None:
+    """A FairShare task: counts each (value, n) run."""
+    RAN[f"{tenant}/{n}"] += 1
+
+
+async def approved(
+    n: int, tenant: Annotated[str, FairShare()], go: str = Signal("go-{n}")
+) -> None:
+    """A FairShare task that waits for a signal before it starts."""
+    RAN[f"{tenant}/{n}/{go}"] += 1
+
+
+async def parent_step() -> None:
+    """A plain task other tasks wait for."""
+    RAN["parent"] += 1
+
+
+def fast_worker(docket: Docket) -> Worker:
+    return Worker(
+        docket,
+        concurrency=4,
+        minimum_check_interval=timedelta(milliseconds=5),
+        scheduling_resolution=timedelta(milliseconds=5),
+    )
+
+
+async def fill_the_window(docket: Docket) -> None:
+    """10 tasks of value "filler": released to the stream at once (the default
+    window), so the next due task of render waits in its backlog."""
+    for n in range(10):
+        await docket.add(render)(n, "filler")
+
+
+def later() -> datetime:
+    return datetime.now(timezone.utc) + timedelta(minutes=5)
+
+
+async def depths(docket: Docket) -> dict[str, int]:
+    backlogs = await docket.fair_share_backlogs()
+    return {d.value: d.queued for d in backlogs.get("render", [])}
+
+
+async def test_a_follower_released_while_the_window_is_full_is_held_back(
+    docket: Docket,
+):
+    """With the window full, a parent's end puts its FairShare follower in the
+    backlog of its value (record: queued, fairq=1), not in the stream."""
+    docket.register(render)
+    docket.register(parent_step)
+    await docket.add(parent_step, key="parent", when=later())()
+    await fill_the_window(docket)
+    await docket.add(render, key="follower", after=["parent"], on_parent_failure="run")(
+        0, "f"
+    )
+    await docket.cancel("parent")  # the follower runs all the same (policy "run")
+    assert await depths(docket) == {"f": 1}
+    async with docket.redis() as client:
+        record = await client.hgetall(docket.runs_key("follower"))
+    assert (record[b"state"], record[b"fairq"]) == (b"queued", b"1")
+    async with fast_worker(docket) as worker:
+        await worker.run_until_finished()
+    assert RAN["f/0"] == 1 and sum(RAN.values()) == 11
+    assert await depths(docket) == {}
+
+
+async def test_a_task_released_by_its_signal_waits_in_its_backlog(docket: Docket):
+    """A FairShare task waiting for a signal is released by it the same way: into
+    its value's backlog (the window being full), then it runs once with the
+    payload."""
+    docket.register(approved)
+    for n in range(100, 110):  # signalled first: they fill approved's window
+        assert await docket.signal(f"go-{n}", "early") is False
+        await docket.add(approved)(n, "filler")
+    await docket.add(approved, key="approved")(7, "s")
+    assert await docket.signal("go-7", "yes") is True
+    backlogs = await docket.fair_share_backlogs()
+    assert {d.value: d.queued for d in backlogs["approved"]} == {"s": 1}
+    async with fast_worker(docket) as worker:
+        await worker.run_until_finished()
+    assert RAN["s/7/yes"] == 1 and sum(RAN.values()) == 11
