@@ -21,6 +21,7 @@ from ._broker.queue import schedule_many as schedule_many
 from ._broker.waits import call_waits, signal_parameters
 from ._codec import UnverifiedPayload
 from ._codec.message import (
+    DEFAULT_PRIORITY,
     UnverifiedMessage,
     decode_message,
     encode_message,
@@ -123,7 +124,7 @@ class Execution(ExecutionOutcome):
         self.on_parent_failure = "cancel"
         # The parents a WAITING execution still waits for (get_execution fills it).
         self.waiting_on: list[str] = []
-        self.priority = 5  # 1 (lowest) .. 9 (highest)
+        self.priority = DEFAULT_PRIORITY  # 1 (lowest) .. 9 (highest)
         self.max_queued: int | None = None  # its task's MaxQueued(n), if any
 
     def _run_progress(self) -> ExecutionProgress:

@@ -22,6 +22,10 @@ from docket._codec import (
     V1Signature,
 )
 from docket._codec.message import (
+    DEFAULT_PRIORITY,
+    HIGHEST_PRIORITY,
+    LOWEST_PRIORITY,
+    MalformedMessage,
     UnverifiedMessage,
     _decode_carefully,  # pyright: ignore[reportPrivateUsage]
     decode_message,
@@ -256,3 +260,23 @@ def test_v1_signatures_are_recognised_refused_and_accepted_only_on_request():
     assert strict.read_document("k", document, 2) == 5
     with pytest.raises(UnverifiedPayload, match="run 2 of the task, which is at run 3"):
         strict.read_document("k", document, 3)
+
+
+def test_the_priority_field_is_bounded_by_the_named_priorities():
+    """A message's priority round-trips at the bounds (LOWEST_PRIORITY and
+    HIGHEST_PRIORITY), is left out at DEFAULT_PRIORITY, and a field outside the
+    bounds or not a number is a MalformedMessage naming the field, in the quick
+    decode as in the careful one."""
+    codec = Codec(PICKLE, [])
+    when = "2026-01-01T00:00:00+00:00"
+    for priority in (LOWEST_PRIORITY, HIGHEST_PRIORITY):
+        fields = encode_message(codec, "k", "f", when, 1, 0, (), {}, priority)
+        assert decode_message(fields).priority == priority
+    plain = encode_message(codec, "k", "f", when, 1, 0, (), {}, DEFAULT_PRIORITY)
+    assert b"priority" not in plain
+    assert decode_message(plain).priority == DEFAULT_PRIORITY
+    below, above = str(LOWEST_PRIORITY - 1), str(HIGHEST_PRIORITY + 1)
+    for raw, reason in ((below, "below"), (above, "above"), ("x", "not an integer")):
+        bad = {**plain, b"priority": raw.encode()}
+        with pytest.raises(MalformedMessage, match=f"'priority' field is {reason}"):
+            decode_message(bad)

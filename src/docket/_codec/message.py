@@ -60,7 +60,7 @@ class TaskMessage:
     envelope: tuple[bytes | None, ...] = ()
     # 1 (lowest) .. 9 (highest); written only when not 5. Not signed: it orders
     # the work, it never changes what runs.
-    priority: int = 5
+    priority: int = DEFAULT_PRIORITY
 
 
 def encode_message(
@@ -72,7 +72,7 @@ def encode_message(
     generation: int,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-    priority: int = 5,
+    priority: int = DEFAULT_PRIORITY,
 ) -> dict[bytes, bytes]:
     """The stream fields of one task message, signed when the codec signs."""
     envelope = (function.encode(), key.encode(), when.encode(), str(attempt).encode())
@@ -91,7 +91,7 @@ def encode_message(
         message[b"serializer"] = sealed.serializer.encode()
     if sealed.signature is not None:
         message[b"signature"] = sealed.signature
-    if priority != 5:
+    if priority != DEFAULT_PRIORITY:
         message[b"priority"] = str(priority).encode()
     return message
 
@@ -157,13 +157,13 @@ def decode_message(fields: Mapping[bytes, bytes]) -> TaskMessage:
         args, kwargs = fields[b"args"], fields[b"kwargs"]
         serializer = fields.get(b"serializer", b"pickle").decode()
         raw_priority = fields.get(b"priority")
-        priority = 5 if raw_priority is None else int(raw_priority)
+        priority = DEFAULT_PRIORITY if raw_priority is None else int(raw_priority)
     except (KeyError, ValueError):  # UnicodeDecodeError is a ValueError too
         return _decode_carefully(fields)
     if (
         key
         and function
-        and 1 <= priority <= 9
+        and LOWEST_PRIORITY <= priority <= HIGHEST_PRIORITY
         and attempt >= 1
         and generation >= 0
         and when.tzinfo is not None
@@ -193,9 +193,11 @@ def _decode_carefully(fields: Mapping[bytes, bytes]) -> TaskMessage:
     if not function:
         raise MalformedMessage("the 'function' field is empty")
     serializer = _text(fields, "serializer") if b"serializer" in fields else PICKLE
-    priority = _integer(fields, "priority", 5, 1)
-    if priority > 9:
-        raise MalformedMessage(f"the 'priority' field is above 9: {priority}")
+    priority = _integer(fields, "priority", DEFAULT_PRIORITY, LOWEST_PRIORITY)
+    if priority > HIGHEST_PRIORITY:
+        raise MalformedMessage(
+            f"the 'priority' field is above {HIGHEST_PRIORITY}: {priority}"
+        )
     return TaskMessage(
         key=key,
         function=function,
@@ -246,7 +248,7 @@ def resealed_message(
         fields[b"serializer"] = sealed.serializer.encode()
     if sealed.signature is not None:
         fields[b"signature"] = sealed.signature
-    if message.priority != 5:
+    if message.priority != DEFAULT_PRIORITY:
         fields[b"priority"] = str(message.priority).encode()
     return fields
 
@@ -304,6 +306,8 @@ def identity(fields: Mapping[bytes, bytes]) -> tuple[str, str, int]:
 
 __all__ = [
     "DEFAULT_PRIORITY",
+    "HIGHEST_PRIORITY",
+    "LOWEST_PRIORITY",
     "MalformedMessage",
     "TaskMessage",
     "UnverifiedMessage",

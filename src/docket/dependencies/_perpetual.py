@@ -17,6 +17,7 @@ from typing_extensions import Self
 
 from .. import _clock
 from .. import instrumentation as m
+from .._codec.message import DEFAULT_PRIORITY
 from .._redis.faults import through_faults
 from ..execution import Execution
 from ._base import (
@@ -134,7 +135,7 @@ class Perpetual(CompletionHandler["Perpetual"]):
         if docket.tasks.get(name) is not execution.function:
             docket.register(execution.function)
             name = execution.function.__name__
-        if execution.priority == 5:
+        if execution.priority == DEFAULT_PRIORITY:
             successor = docket.replace(name, when, execution.key)
         else:  # a run of another priority hands it on
             successor = docket.replace(
