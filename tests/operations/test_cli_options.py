@@ -416,3 +416,25 @@ def test_the_worker_command_runs_the_worker_docket_cli_names(
     worker_command(message_batch=17, schedule_automatic_tasks=False)
     assert seen["message_batch"] == 17
     assert seen["schedule_automatic_tasks"] is False
+
+
+def test_duration_defaults_are_shown_from_the_defaults_they_take():
+    """Each duration option of ``docket worker`` shows as its default the very
+    value it takes (read back through the option's parser), and that value is
+    Worker's own default (but the CLI's shorter minimum check interval),
+    priority aging included: the help text cannot drift from the default the
+    worker runs with."""
+    import typer
+
+    command = typer.main.get_command(app)
+    worker = command.commands["worker"]  # pyright: ignore[reportAttributeAccessIssue]
+    defaults = inspect.signature(Worker.__init__).parameters
+    checked: list[str] = []
+    for param in worker.params:  # pyright: ignore[reportUnknownMemberType]
+        if not isinstance(param.default, timedelta):
+            continue
+        assert duration(param.show_default) == param.default, param.name
+        if param.name != "minimum_check_interval":  # the CLI's own, shorter one
+            assert param.default == defaults[param.name].default, param.name
+        checked.append(param.name)
+    assert "priority_aging" in checked and "redelivery_timeout" in checked

@@ -32,6 +32,16 @@ def duration(duration_str: str | timedelta) -> timedelta:
     return parse_duration(duration_str)
 
 
+def duration_text(length: timedelta) -> str:
+    """``length`` in the largest whole unit ``duration`` reads back (``1m``,
+    ``5s``, ``250ms``): how an option shows its default."""
+    milliseconds = round(length.total_seconds() * 1000)
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if milliseconds and milliseconds % size == 0:
+            return f"{milliseconds // size}{unit}"
+    return f"{milliseconds}ms"
+
+
 def positive_duration(value: str | timedelta) -> timedelta:
     parsed = duration(value)
     if parsed <= timedelta(0):

@@ -21,6 +21,7 @@ from ._options import (
     Tasks,
     WorkerUrl,
     duration_option,
+    duration_text,
     positive_duration_option,
     redelivery_timeout_option,
     set_logging_format,
@@ -46,9 +47,14 @@ def _option(
     return typer.Option(*names, envvar=env, rich_help_panel=panel, **options)
 
 
-def _duration(*names: str, default: str, positive: bool = True, **options: Any) -> Any:
-    """A duration option (10m, 5s, 250ms, 1.5, hh:mm:ss) shown with ``default``."""
+def _duration(
+    *names: str, default: str | timedelta, positive: bool = True, **options: Any
+) -> Any:
+    """A duration option (10m, 5s, 250ms, 1.5, hh:mm:ss) shown with ``default``
+    (a timedelta: the parameter's own default, written as the option reads it)."""
     parser = positive_duration_option if positive else duration_option
+    if isinstance(default, timedelta):
+        default = duration_text(default)
     return _option(
         *names, parser=parser, metavar="DURATION", show_default=default, **options
     )
@@ -133,7 +139,7 @@ def worker(
             panel=TUNING,
             parser=redelivery_timeout_option,
             metavar="DURATION",
-            show_default="5m",
+            show_default=duration_text(d.REDELIVERY_TIMEOUT),
             help="Idle time after which another worker may take over a task "
             "(at least 100ms)",
         ),
@@ -142,7 +148,7 @@ def worker(
         timedelta,
         _duration(
             "--reconnection-delay",
-            default="5s",
+            default=d.RECONNECTION_DELAY,
             positive=False,
             env=d.ENV_RECONNECTION_DELAY,
             panel=TUNING,
@@ -153,7 +159,7 @@ def worker(
         timedelta,
         _duration(
             "--minimum-check-interval",
-            default="100ms",
+            default=d.CLI_MINIMUM_CHECK_INTERVAL,
             env=d.ENV_MINIMUM_CHECK_INTERVAL,
             panel=TUNING,
             help="Longest wait for new work on each read",
@@ -163,7 +169,7 @@ def worker(
         timedelta,
         _duration(
             "--scheduling-resolution",
-            default="250ms",
+            default=d.SCHEDULING_RESOLUTION,
             env=d.ENV_SCHEDULING_RESOLUTION,
             panel=TUNING,
             help="How often future tasks are checked for being due",
@@ -321,7 +327,7 @@ def worker(
         timedelta,
         _duration(
             "--priority-aging",
-            default="60s",
+            default=d.PRIORITY_AGING,
             env=d.ENV_PRIORITY_AGING,
             panel=TUNING,
             help="A waiting task rises one priority level per this long",
