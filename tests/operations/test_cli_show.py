@@ -121,3 +121,25 @@ def test_show_lists_a_waiting_tasks_parents_and_a_parents_followers(
     assert "Actions: cancel" in lines
     parent = show(url, docket_name, "second").splitlines()
     assert "Followers:" in parent and "  joined" in parent
+
+
+def test_show_gives_a_priority_other_than_5(
+    redis_server: RedisServer, docket_name: str
+):
+    """A task added at priority 8 shows "Priority: 8" under its task name, and
+    its JSON says 8; a plain task has no such line, and its JSON says 5."""
+    url = redis_server.url
+
+    async def main() -> None:
+        async with Docket(name=docket_name, url=url) as docket:
+            docket.register(later)
+            await docket.add(later, key="urgent", priority=8)(1)
+            await docket.add(later, key="plain")(2)
+
+    asyncio.run(main())
+    lines = show(url, docket_name, "urgent").splitlines()
+    assert lines[2:4] == ["Task: later", "Priority: 8"]
+    assert json.loads(show(url, docket_name, "urgent", "--json"))["priority"] == 8
+    plain = show(url, docket_name, "plain")
+    assert "Priority:" not in plain
+    assert json.loads(show(url, docket_name, "plain", "--json"))["priority"] == 5

@@ -27,3 +27,18 @@ async def test_depth_per_priority_only_with_several(
     assert "due by priority: 9: 1, 5: 3, 2: 2" in page.text
     api = (await client.get("/api/tasks")).json()
     assert api["due_by_priority"] == {"9": 1, "5": 3, "2": 2}
+
+
+async def test_the_task_page_gives_a_priority_other_than_5(
+    docket: Docket, client: httpx.AsyncClient
+) -> None:
+    """A task added at priority 9 shows its priority on its page (and 9 in
+    /api/tasks/KEY); a plain task's page has no priority row, its API says 5."""
+    await docket.add(quick, key="urgent", priority=9)(1)
+    await docket.add(quick, key="plain")(1)
+    page = await client.get("/tasks/urgent")
+    assert 'id="task-priority" data-priority="9"' in page.text
+    assert (await client.get("/api/tasks/urgent")).json()["priority"] == 9
+    plain = await client.get("/tasks/plain")
+    assert plain.status_code == 200 and 'id="task-priority"' not in plain.text
+    assert (await client.get("/api/tasks/plain")).json()["priority"] == 5

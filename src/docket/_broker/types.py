@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .._codec.message import DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY
+
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
@@ -113,6 +115,16 @@ def _number(raw: dict[bytes, bytes], name: bytes) -> float | None:
         return None
 
 
+def _priority(raw: dict[bytes, bytes]) -> int:
+    """The record's priority (schedule.lua writes it only when not the default;
+    a bad one reads as the default)."""
+    value = _number(raw, b"priority")
+    if value is None or not value.is_integer():
+        return DEFAULT_PRIORITY
+    level = int(value)
+    return level if LOWEST_PRIORITY <= level <= HIGHEST_PRIORITY else DEFAULT_PRIORITY
+
+
 def _history(raw: dict[bytes, bytes]) -> dict[int, str]:
     found: dict[int, str] = {}
     for name, value in raw.items():
@@ -153,6 +165,8 @@ class RunRecord:
     redelivered: bool = False
     traceback: str | None = None
     history: dict[int, str] = field(default_factory=dict[int, str])
+    # The run's priority, 1 (lowest) .. 9 (highest), kept through its moves.
+    priority: int = DEFAULT_PRIORITY
 
     @classmethod
     def decode(cls, raw: dict[bytes, bytes]) -> RunRecord | None:
@@ -182,6 +196,7 @@ class RunRecord:
             redelivered=raw.get(b"redelivered") == b"1",
             traceback=_text(raw, b"traceback"),
             history=_history(raw),
+            priority=_priority(raw),
         )
 
     @property

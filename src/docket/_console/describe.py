@@ -21,6 +21,7 @@ from .. import _codec
 from .._broker import RunRecord
 from .._codec import JSON, Codec
 from .._codec.message import (
+    DEFAULT_PRIORITY,
     MalformedMessage,
     TaskMessage,
     UnverifiedMessage,
@@ -73,6 +74,8 @@ def record_message(key: str, record: RunRecord) -> dict[bytes, bytes] | None:
         b"kwargs": record.kwargs,
         b"generation": str(record.generation).encode(),
     }
+    if record.priority != DEFAULT_PRIORITY:
+        fields[b"priority"] = str(record.priority).encode()
     for name, value in (
         (b"attempt", record.attempt),
         (b"serializer", record.serializer),
@@ -116,6 +119,7 @@ async def load_execution(docket: DocketHandle, key: str) -> Execution | None:
         function_name=name,
         generation=record.generation,
     )
+    execution.priority = record.priority
     await execution.sync()
     if execution.state is ExecutionState.WAITING:
         gate = await docket.broker.gates.get(key)
@@ -205,6 +209,7 @@ async def describe_record(
         function_name=name,
         generation=record.generation,
     )
+    execution.priority = record.priority
     await execution.sync()
     return execution, entry
 

@@ -19,6 +19,7 @@ from .._broker import RunRecord
 from .._broker.history import Attempt, attempts
 from .._broker.steps import describe_steps
 from .._codec import JSON, PICKLE
+from .._codec.message import DEFAULT_PRIORITY
 from .describe import GONE, HIDDEN, brief, describe_message, record_message
 from .entries import FailedTask
 
@@ -82,6 +83,8 @@ class TaskReport:
     kept: list[str] = field(default_factory=list[str])
     # Signals: each signal the run waits for or waited for.
     signals: list[SignalState] = field(default_factory=list["SignalState"])
+    # Its priority, 1 (lowest) .. 9 (highest); pages show it when it is not 5.
+    priority: int = DEFAULT_PRIORITY
 
     @property
     def suspended(self) -> bool:
@@ -129,6 +132,7 @@ class TaskReport:
             "steps": list(self.steps),
             "kept": list(self.kept),
             "signals": [signal.as_dict() for signal in self.signals],
+            "priority": self.priority,
         }
 
 
@@ -265,6 +269,7 @@ async def task_report(docket: Docket, key: str, unsafe: bool = False) -> TaskRep
         state=record.state,
         task=record.function,
         generation=record.generation,
+        priority=record.priority,
         added=_epoch(record.added),
         due=_epoch(record.when),
         finished=_moment(record.completed_at),

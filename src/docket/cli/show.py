@@ -12,6 +12,7 @@ import typer
 
 from .. import _defaults
 from .._broker.history import Attempt
+from .._codec.message import DEFAULT_PRIORITY
 from .._console.task_report import TaskReport, task_report
 from .._text import for_terminal
 from ._app import app
@@ -63,6 +64,10 @@ def report_lines(report: TaskReport) -> list[str]:
         f"Key: {for_terminal(report.key)}",
         f"State: {report.state}",
         f"Task: {for_terminal(report.task)}",
+    ]
+    if report.priority != DEFAULT_PRIORITY:
+        lines.append(f"Priority: {report.priority}")
+    lines += [
         f"Added: {local_and_relative(now, report.added)}",
         f"Due: {local_and_relative(now, report.due)}",
     ]

@@ -52,9 +52,10 @@
 -- without one); a key whose record exists ignores and deletes them. Replace falls back
 -- to P:stream-id:K to withdraw the old message and deletes both. A stream id the
 -- server rejects is ignored: the generation bump still makes the old message stale.
--- The record gets the message's function, args and kwargs; and, when the message
--- has them, its serializer, and its signature with the exact 'when' text and
--- attempt it covers (as message_when/attempt), so the record verifies like it.
+-- The record gets the message's function, args and kwargs, its priority when not 5;
+-- and, when the message has them, its serializer, and its signature with the exact
+-- 'when' text and attempt it covers (as message_when/attempt), so the record
+-- verifies like it.
 --
 -- Race prevented: two producers adding one key at once, or a replace racing a worker's
 -- claim, both see one consistent record; the generation counter makes every older copy
@@ -280,6 +281,11 @@ local written = {'state', immediate and 'queued' or 'scheduled', 'when', when,
 if added then
   written[#written + 1] = 'added'
   written[#written + 1] = added
+end
+-- Its priority, where read-backs find it (a priority-5 record has none: as before).
+if priority ~= 5 then
+  written[#written + 1] = 'priority'
+  written[#written + 1] = tostring(priority)
 end
 for _, list in ipairs({copied, history}) do
   for _, value in ipairs(list) do written[#written + 1] = value end
