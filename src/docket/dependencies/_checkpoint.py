@@ -12,12 +12,10 @@ round trip, ``done``/``get`` none.
 from __future__ import annotations
 
 import asyncio
-import time
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from redis.exceptions import RedisError
 from typing_extensions import Self
 from uncalled_for import Dependency
 
@@ -25,11 +23,9 @@ from .. import _clock, _defaults
 from .._broker.steps import MARK, VALUE
 from .._codec import Purpose, Sealed
 from .._errors import UnverifiedPayload
-from .._redis.faults import Backoff, Fault, classify
 from ..execution import Execution
-from ._context import current_execution, current_worker
-
-T = TypeVar("T")
+from ._blips import through_blips
+from ._context import current_execution
 
 # Checkpoint values: fields task key, value name.
 STEP = Purpose(b"docket.step.v2", b"docket.step.v1")
@@ -40,24 +36,6 @@ _TTL = int(_defaults.CHECKPOINT_TTL.total_seconds())
 _views: weakref.WeakKeyDictionary[Execution, asyncio.Future[RunSteps]] = (
     weakref.WeakKeyDictionary()
 )
-
-
-async def through_blips(call: Callable[[], Awaitable[T]]) -> T:
-    """``call()``, tried again while Redis fails it with a transient fault (a
-    restart, a dropped connection), backing off up to a second between tries,
-    for as long as the worker's lease lasts (its redelivery timeout); then the
-    fault is raised. Every call given here may be repeated safely."""
-    worker = current_worker.get(None)
-    patience = worker.redelivery_timeout.total_seconds() if worker else 30.0
-    deadline, backoff = time.monotonic() + patience, Backoff(0.05, 1.0)
-    while True:
-        try:
-            return await call()
-        except (RedisError, ConnectionError, TimeoutError) as error:
-            if classify(error) is not Fault.TRANSIENT or time.monotonic() > deadline:
-                raise
-        # (jittered: the many tasks a restart caught do not all try again at once)
-        await asyncio.sleep(backoff.next_delay())
 
 
 class RunSteps:

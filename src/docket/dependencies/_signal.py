@@ -17,7 +17,7 @@ from uncalled_for import Provider
 from .._broker.mailbox import RECEIVED, open_payload
 from .._broker.waits import NO_DEFAULT, SignalParameter, call_arguments
 from .._errors import SignalTimeout, Suspended
-from ._checkpoint import through_blips
+from ._blips import through_blips
 from ._context import current_docket, current_execution
 
 logger = logging.getLogger("docket.signals")

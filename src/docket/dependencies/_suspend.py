@@ -21,7 +21,8 @@ from .. import _clock, _defaults
 from .._broker.mailbox import RECEIVED, TIMED_OUT, check_signal_name, open_payload
 from .._broker.steps import PAYLOAD, POINT, point_document
 from .._errors import SignalTimeout, Suspended, UnverifiedPayload
-from ._checkpoint import OnRunSteps, through_blips
+from ._blips import through_blips
+from ._checkpoint import OnRunSteps
 
 # A resumed attempt may arrive this early (a clock a little ahead): still on time.
 _EARLY = _defaults.EARLY_MESSAGE_TOLERANCE.total_seconds()
