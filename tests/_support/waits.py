@@ -1,13 +1,14 @@
 """Helpers the Signal / Suspend / Checkpoint behaviour tests share: a worker
 that polls fast, run until idle or until a condition holds, a key's state,
-whether its checkpoint is kept, a Redis blip injected into one store call, and
-``docket worker`` processes."""
+whether its checkpoint is kept, a Redis blip or a real redis-server outage
+injected into one store call, and ``docket worker`` processes."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from docket import Docket, ExecutionState, Worker
 from tests._support.cli import WorkerProcess
+from tests._support.servers import RedisServer
 from tests._support.timings import FAST
 from tests.conftest import eventually
 
@@ -75,6 +77,48 @@ def blip_once(monkeypatch: pytest.MonkeyPatch, store: type, method: str) -> list
 
     monkeypatch.setattr(store, method, blip)
     return pending
+
+
+@dataclass
+class Outage:
+    """A redis-server outage the next call of one store method meets:
+    ``pending`` holds the method's name until the outage has happened; ``over()``
+    waits until the server is back."""
+
+    pending: list[str]
+    restarts: list[asyncio.Future[None]] = field(default_factory=list)
+
+    async def over(self) -> None:
+        await asyncio.gather(*self.restarts)
+
+
+def outage_on(
+    monkeypatch: pytest.MonkeyPatch,
+    server: RedisServer,
+    store: type,
+    method: str,
+    seconds: float = 0.5,
+) -> Outage:
+    """Make the next call of ``store.method`` meet a real outage: redis-server
+    stops just before the call goes out (every connection drops; its
+    append-only file keeps the data) and starts again on the same port
+    ``seconds`` later."""
+    real = getattr(store, method)
+    outage = Outage([method])
+
+    async def restart() -> None:
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(server.start)
+
+    async def dropped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if outage.pending:
+            outage.pending.pop()
+            await asyncio.to_thread(server.stop)
+            outage.restarts.append(asyncio.ensure_future(restart()))
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(store, method, dropped)
+    return outage
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from typing import ClassVar, cast
 from uncalled_for import Provider
 
 from ..execution import Execution
+from ._blips import through_blips
 from ._context import current_docket, current_execution
 
 # Parent records read at once (each read may take a connection of the pool).
@@ -18,6 +19,11 @@ class _Parents(Provider[dict[str, Execution]]):
     available: ClassVar[bool] = True
 
     async def __aenter__(self) -> dict[str, Execution]:
+        # Read through a Redis blip (a restart as the follower starts must not
+        # fail it): the reads are safe to repeat.
+        return await through_blips(self._read)
+
+    async def _read(self) -> dict[str, Execution]:
         execution = current_execution.get()
         docket = current_docket.get()
         gate = await docket.broker.gates.get(execution.key)
