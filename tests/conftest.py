@@ -11,7 +11,6 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from docket._redis import clear_memory_servers
 from docket.cli import _logging as docket_logging
 from tests._support.cluster import RedisClusterNodes
 from tests._support.servers import RedisServer, TlsFiles, make_tls_files, tls_supported
+from tests._support.timings import FAST
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -116,11 +116,7 @@ async def docket(docket_url: str, docket_name: str) -> AsyncIterator[Docket]:
 
 @pytest.fixture
 async def worker(docket: Docket) -> AsyncIterator[Worker]:
-    async with Worker(
-        docket,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    ) as worker:
+    async with Worker(docket, **FAST) as worker:
         yield worker
 
 

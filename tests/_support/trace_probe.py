@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 
 from docket import Docket, Worker
 from tests._support import cli_tasks
+from tests._support.timings import FAST
 
 
 def _describe(span: ReadableSpan) -> dict[str, Any]:
@@ -68,8 +69,7 @@ async def main() -> None:
         async with Worker(
             docket,
             name="trace-worker",
-            minimum_check_interval=timedelta(milliseconds=5),
-            scheduling_resolution=timedelta(milliseconds=5),
+            **FAST,
         ) as worker:
             await worker.run_until_finished()
     provider.shutdown()

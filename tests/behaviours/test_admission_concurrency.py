@@ -17,6 +17,7 @@ from docket import (
     Retry,
     Worker,
 )
+from tests._support.timings import FAST
 from tests.conftest import eventually
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -252,8 +253,7 @@ async def test_worker_level_limit_applies_to_every_task(docket: Docket):
         await docket.add(job)(n)
     async with Worker(
         docket,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
+        **FAST,
         dependencies=[ConcurrencyLimit(max_concurrent=1)],
     ) as worker:
         await drain(worker)

@@ -22,6 +22,7 @@ from docket import (
     _clock,
 )
 from docket.contrib.pytest import DocketRunner, VirtualClock
+from tests._support.timings import FAST
 
 
 async def drain(worker: Worker, timeout: float = 15) -> None:
@@ -195,8 +196,7 @@ async def test_worker_and_task_rate_limits_coexist(docket: Docket):
         await docket.add(job)(n)
     async with Worker(
         docket,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
+        **FAST,
         dependencies=[RateLimit(2, per=timedelta(minutes=1), drop=True)],
     ) as worker:
         await drain(worker)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from docket import ConcurrencyLimit, Disposition, Docket, ExecutionState, Worker
+from tests._support.timings import FAST
 from tests.conftest import eventually
 
 GATE: dict[str, asyncio.Event] = {}
@@ -21,8 +22,7 @@ async def quick_worker(docket: Docket) -> AsyncIterator[Worker]:
     """A worker whose redelivery timeout (and so slot staleness) is 300 ms."""
     async with Worker(
         docket,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
+        **FAST,
         redelivery_timeout=timedelta(milliseconds=300),
     ) as worker:
         yield worker

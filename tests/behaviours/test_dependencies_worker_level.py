@@ -287,8 +287,7 @@ async def test_sequence_dependencies_get_pydocket_internal_names(docket: Docket)
     async with Worker(
         docket,
         dependencies=[Depends(first), Depends(second)],
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
+        **FAST,
     ) as worker:
         assert list(worker.dependencies) == ["__worker_dep_0__", "__worker_dep_1__"]
         await docket.add(the_task)()

@@ -27,6 +27,7 @@ from docket import (
     Signal,
     Worker,
 )
+from tests._support.timings import FAST
 from tests.conftest import eventually
 
 # The docket's permanent structures, and why each has no expiry:
@@ -120,11 +121,7 @@ async def test_finished_failed_retried_and_dead_lettered_work_leaves_no_eternal_
     ]
     async with docket.redis() as client:
         await client.xadd(docket.stream_key, {"key": "no-function-here"})
-    async with Worker(
-        docket,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    ) as worker:
+    async with Worker(docket, **FAST) as worker:
         running = asyncio.create_task(worker.run_forever())
         assert await results[0].get_result() == 1
         async with docket.redis() as client:
@@ -182,11 +179,7 @@ async def test_admission_controls_perpetuals_and_cancellations_leave_no_eternal_
     await docket.strike(later, "nothing", "==", 1)
     await docket.pause(cooled)
     await docket.add(cooled, key="held")()
-    async with Worker(
-        docket,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    ) as worker:
+    async with Worker(docket, **FAST) as worker:
         done = await docket.add(later)()
         waiter = asyncio.create_task(done.get_result())
         await worker.run_until_finished()
@@ -221,11 +214,7 @@ async def test_workflows_leave_no_eternal_key(docket: Docket):
     failing = await docket.add(broken, key="broken")()
     await docket.add(part, key="cancelled-follower", after=[failing])(0)
     await docket.chain(docket.call(part)(1), docket.call(part)(2))
-    async with Worker(
-        docket,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    ) as worker:
+    async with Worker(docket, **FAST) as worker:
         await worker.run_until_finished()
     assert await (await docket.get_execution("fan-in")).get_result() == 9  # type: ignore[union-attr]
     later = await docket.add(
@@ -263,11 +252,7 @@ async def test_signal_waits_leave_no_eternal_key(docket: Docket):
     await docket.add(approve, key="took-kept")(3)
     await docket.signal("answer-4", "for nobody")
     timed = await docket.add(expire, key="timed-out")(5)
-    async with Worker(
-        docket,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    ) as worker:
+    async with Worker(docket, **FAST) as worker:
         running = asyncio.create_task(worker.run_forever())
         try:
             await eventually(lambda: finished(timed), timeout=10)
@@ -294,11 +279,7 @@ async def test_fair_share_leaves_no_eternal_key_but_its_weights(docket: Docket):
         await docket.add(shared)(n, "b")
     await docket.add(shared, key="dropped")(99, "c")
     await docket.cancel("dropped")
-    async with Worker(
-        docket,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    ) as worker:
+    async with Worker(docket, **FAST) as worker:
         await worker.run_until_finished()
     leaking = await keys_without_ttl(docket)
     assert leaking == [f"{docket.prefix}:fair:weights"], leaking
@@ -325,10 +306,6 @@ async def test_priorities_leave_no_eternal_key(docket: Docket):
     await docket.add(capped, priority=7)(1)
     with suppress(QueueFull):
         await docket.add(capped, priority=7)(2)
-    async with Worker(
-        docket,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    ) as worker:
+    async with Worker(docket, **FAST) as worker:
         await worker.run_until_finished()
     await assert_every_key_expires(docket)

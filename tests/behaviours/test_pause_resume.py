@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from docket import Docket, ExecutionState, Worker
+from tests._support.timings import FAST
 from tests.conftest import eventually
 
 RAN: Counter[str] = Counter()
@@ -37,11 +38,7 @@ async def running(docket: Docket) -> AsyncIterator[Worker]:
     """A worker running for ever in the background (stopped at the end)."""
     docket.register(export)
     docket.register(notify)
-    async with Worker(
-        docket,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    ) as worker:
+    async with Worker(docket, **FAST) as worker:
         task = asyncio.ensure_future(worker.run_forever())
         try:
             yield worker

@@ -18,6 +18,7 @@ from docket import (
     Worker,
 )
 from docket.execution import ExecutionProgress
+from tests._support.timings import FAST
 from tests.conftest import eventually
 
 
@@ -327,11 +328,7 @@ async def test_progress_works_in_fire_and_forget_mode(
         name=f"{docket_name}-ttl0", url=docket_url, execution_ttl=timedelta(0)
     ) as ttl0:
         execution = await ttl0.add(quiet, key="quiet")()
-        async with Worker(
-            ttl0,
-            minimum_check_interval=timedelta(milliseconds=5),
-            scheduling_resolution=timedelta(milliseconds=5),
-        ) as worker:
+        async with Worker(ttl0, **FAST) as worker:
             run = asyncio.ensure_future(worker.run_until_finished())
             try:
                 await asyncio.wait_for(reached.wait(), 5)

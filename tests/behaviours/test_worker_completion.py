@@ -18,6 +18,7 @@ from docket import (
 )
 from docket._broker.queue import QueueStore
 from docket.dependencies import CompletionHandler, TaskOutcome
+from tests._support.timings import FAST
 from tests.conftest import eventually
 
 
@@ -309,8 +310,7 @@ async def test_a_perpetual_chain_survives_redis_failing_its_successor(
     async with Worker(
         docket,
         reconnection_delay=timedelta(milliseconds=10),
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
+        **FAST,
     ) as worker:
         with caplog.at_level("DEBUG", logger="docket.worker"):
             await asyncio.wait_for(worker.run_at_most({"chain": 3}), 30)

@@ -19,6 +19,7 @@ from redis.exceptions import ResponseError
 from docket import Docket, Worker
 from docket._defaults import WORKER_GROUP
 from docket._worker.session import wait_for
+from tests._support.timings import FAST
 from tests.conftest import eventually
 
 ran: Counter[str] = Counter()
@@ -51,8 +52,7 @@ def make_worker(docket: Docket, concurrency: int, name: str) -> Worker:
         name=name,
         concurrency=concurrency,
         redelivery_timeout=timedelta(milliseconds=300),
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
+        **FAST,
     )
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from docket import Docket, Execution, Worker
 from tests._support import isolated_tasks
+from tests._support.timings import FAST
 
 
 @pytest.fixture
@@ -24,8 +24,7 @@ async def isolated_worker(docket: Docket) -> AsyncIterator[Worker]:
     async with Worker(
         docket,
         concurrency=4,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
+        **FAST,
         isolated_processes=1,
         pools={"heavy": 1},
     ) as worker:

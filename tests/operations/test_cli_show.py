@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from docket import CurrentExecution, Docket, Execution, Retry, Worker
 from docket.cli import app
 from tests._support.servers import RedisServer
+from tests._support.timings import FAST
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 runner = CliRunner()
@@ -37,11 +38,7 @@ def prepare(url: str, name: str) -> None:
             docket.register(breaks_twice)
             docket.register(later)
             await docket.add(breaks_twice, key="shown-1")("x" * 200)
-            async with Worker(
-                docket,
-                minimum_check_interval=timedelta(milliseconds=5),
-                scheduling_resolution=timedelta(milliseconds=5),
-            ) as worker:
+            async with Worker(docket, **FAST) as worker:
                 await worker.run_until_finished()
             when = datetime.now(timezone.utc) + timedelta(hours=1)
             await docket.add(later, key="later-1", when=when)(3)

@@ -24,6 +24,7 @@ from tests._support.servers import (
     RedisServer,
     TlsFiles,
 )
+from tests._support.timings import FAST
 from tests.conftest import eventually
 
 
@@ -33,11 +34,7 @@ def needs_tls(server: RedisServer) -> None:
 
 
 def fast_worker(docket: Docket) -> Worker:
-    return Worker(
-        docket,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    )
+    return Worker(docket, **FAST)
 
 
 async def greet(name: str) -> str:

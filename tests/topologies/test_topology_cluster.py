@@ -28,6 +28,7 @@ from docket import (
 from docket._redis import open_backend
 from docket.cli import app
 from tests._support.cluster import RedisClusterNodes
+from tests._support.timings import FAST
 from tests.conftest import eventually
 
 on_cluster = pytest.mark.parametrize("backend", ["cluster"], indirect=True)
@@ -150,11 +151,7 @@ async def test_tls_cluster(redis_cluster: RedisClusterNodes):
     """``rediss+cluster://`` with the CA in the query runs tasks end to end."""
     async with Docket(name="tls-cluster", url=redis_cluster.tls_url) as docket:
         execution = await docket.add(greet)("tls")
-        async with Worker(
-            docket,
-            minimum_check_interval=timedelta(milliseconds=5),
-            scheduling_resolution=timedelta(milliseconds=5),
-        ) as worker:
+        async with Worker(docket, **FAST) as worker:
             await worker.run_until_finished()
         assert await execution.get_result() == "hello tls"
         assert docket._backend is not None

@@ -4,7 +4,6 @@ checks of the client seam (the seed page's examples)."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import pytest
 from key_value.aio.stores.memory import MemoryStore
@@ -16,6 +15,7 @@ from docket._redis import check_url, open_backend, redact_url
 from docket._redis.cluster import node_url
 from docket._redis.pools import WORKER_BASE_CONNECTIONS, needed_connections
 from tests._support.servers import RedisServer, valkey_binary
+from tests._support.timings import FAST
 
 
 async def double(n: int) -> int:
@@ -26,8 +26,7 @@ def fast_worker(docket: Docket, concurrency: int = 10) -> Worker:
     return Worker(
         docket,
         concurrency=concurrency,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
+        **FAST,
     )
 
 

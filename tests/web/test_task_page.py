@@ -13,6 +13,7 @@ import httpx
 
 from docket import CurrentExecution, Docket, Execution, Retry, Worker
 from docket.web import create_app
+from tests._support.timings import FAST
 from tests.web.conftest import post
 
 
@@ -39,11 +40,7 @@ def client_of(docket: Docket, **options: bool) -> httpx.AsyncClient:
 
 
 async def run_all(docket: Docket) -> None:
-    async with Worker(
-        docket,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    ) as worker:
+    async with Worker(docket, **FAST) as worker:
         await worker.run_until_finished()
 
 

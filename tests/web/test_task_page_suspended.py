@@ -7,6 +7,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 from docket import Checkpoint, Docket, Suspend, Worker
+from tests._support.timings import FAST
 from tests.conftest import eventually
 from tests.web.test_task_page import client_of
 
@@ -25,11 +26,7 @@ async def suspend_nap(docket: Docket) -> None:
     started.clear()
     docket.register(nap)
     await docket.add(nap, key="nap-1")()
-    async with Worker(
-        docket,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    ) as worker:
+    async with Worker(docket, **FAST) as worker:
         task = asyncio.ensure_future(worker.run_forever())
         try:
             await eventually(lambda: started == ["nap"])

@@ -6,12 +6,12 @@ worker page; strikes ask before striking; a malformed filter is a 400 page."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 import httpx
 
 from docket import Docket, Worker
 from docket.web import create_app
+from tests._support.timings import FAST
 from tests.web.conftest import post
 
 
@@ -33,8 +33,7 @@ def fast_worker(docket: Docket, name: str = "w-1") -> Worker:
     return Worker(
         docket,
         name=name,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
+        **FAST,
     )
 
 
