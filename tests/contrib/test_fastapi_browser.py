@@ -9,11 +9,12 @@ import pytest
 
 from tests._support.servers import RedisServer
 from tests.contrib.test_fastapi_service import service, worker
-from tests.web.test_browser import By, WebDriver, browser, count, wait
+from tests.web.conftest import browser
+from tests.web.test_browser import By, WebDriver, count, wait
 
 pytestmark = pytest.mark.slow
 
-__all__ = ["browser"]  # the fixture, shared with the dashboard's own browser test
+__all__ = ["browser"]  # the fixture, shared with the dashboard's browser tests
 
 
 def test_the_mounted_dashboard_is_live(
