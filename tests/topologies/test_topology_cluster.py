@@ -48,15 +48,21 @@ async def test_every_key_shares_the_docket_hash_tag(docket: Docket, worker: Work
     await docket.add(greet, key="parked", when=when)("x")
     await docket.strike(greet, "name", "==", "z")
     assert docket.prefix == f"{{{docket.name}}}"
+    expected = {"queue", "stream", "strikes", "parked", f"runs:{done.key}"}
+    assert expected <= await keys_in_one_slot(docket)
+
+
+async def keys_in_one_slot(docket: Docket) -> set[str]:
+    """The docket's keys, each by what follows its hash tag, once every one of
+    them is checked to start with the tag and all to hash to one slot."""
     async with docket.redis() as client:
         assert isinstance(client, RedisCluster)
         found = await client.keys(f"*{docket.name}*", target_nodes=client.PRIMARIES)
         keys = [k.decode() for k in found]
         slots = {client.keyslot(key) for key in keys}
-    assert keys and all(key.startswith(f"{{{docket.name}}}:") for key in keys)
+    assert keys and all(key.startswith(f"{docket.prefix}:") for key in keys)
     assert len(slots) == 1
-    expected = {"queue", "stream", "strikes", "parked", f"runs:{done.key}"}
-    assert expected <= {key.split(":", 1)[1] for key in keys}
+    return {key.split(":", 1)[1] for key in keys}
 
 
 @on_cluster
@@ -211,13 +217,7 @@ async def test_a_group_fans_in_on_the_cluster_within_one_slot(
     await docket.add(greet, key="held-parent", when=later)("x")
     await docket.add(greet, key="waits", after="held-parent")("y")
     final = await docket.add(total_of_parents, key="final", after=g)()
-    async with docket.redis() as client:
-        assert isinstance(client, RedisCluster)
-        found = await client.keys(f"*{docket.name}*", target_nodes=client.PRIMARIES)
-        names = {k.decode() for k in found}
-        slots = {client.keyslot(name) for name in names}
-    assert len(slots) == 1
-    suffixes = {name.split(":", 1)[1] for name in names}
+    suffixes = await keys_in_one_slot(docket)
     assert {"gate:final", "gate:waits", "waiters:held-parent", "waiting"} <= suffixes
     await docket.cancel("held-parent")
     await worker.run_until_finished()
@@ -246,13 +246,7 @@ async def test_signal_waits_on_the_cluster_within_one_slot(
     waiting = await docket.add(approve, key="waiting")(1)
     assert await docket.signal("approve-2", "kept") is False
     await docket.signal("approve-3", "for later")
-    async with docket.redis() as client:
-        assert isinstance(client, RedisCluster)
-        found = await client.keys(f"*{docket.name}*", target_nodes=client.PRIMARIES)
-        names = {k.decode() for k in found}
-        slots = {client.keyslot(name) for name in names}
-    assert len(slots) == 1
-    suffixes = {name.split(":", 1)[1] for name in names}
+    suffixes = await keys_in_one_slot(docket)
     assert {
         "gate:waiting",
         "mailbox:waiters:approve-1",
