@@ -288,13 +288,7 @@ async def test_priorities_and_fair_share_on_the_cluster_within_one_slot(
     await docket.add(ranked, priority=9)("nine")
     for n in range(14):  # beyond the release window of 10: 4 wait in backlogs
         await docket.add(render)(f"r{n}", "big" if n < 12 else "small")
-    async with docket.redis() as client:
-        assert isinstance(client, RedisCluster)
-        found = await client.keys(f"*{docket.name}*", target_nodes=client.PRIMARIES)
-        names = {k.decode() for k in found}
-        slots = {client.keyslot(name) for name in names}
-    assert len(slots) == 1
-    suffixes = {name.split(":", 1)[1] for name in names}
+    suffixes = await keys_in_one_slot(docket)
     assert {"lane:9", "lane:1", "lanes"} <= suffixes
     assert "fair:tasks" in suffixes
     assert any(suffix.startswith("fair:q:") for suffix in suffixes), suffixes
