@@ -182,6 +182,18 @@ class Scenario:
         await asyncio.to_thread(self.server.start)
         return down, await self.back()
 
+    async def kill_then_restart(self, keys: set[str]) -> tuple[int, float, float]:
+        """The faults of the workload scenarios: once a quarter of ``keys`` have
+        finished, SIGKILL worker w1 (its supervisor starts it again); once half
+        have, restart redis-server for the profile's outage. Returns w1's pid,
+        when it was killed, and when Redis answered again."""
+        assert await self.flowing(keys, 0.25), "the tasks did not start"
+        pid, killed = self.fleet.kill9("w1")
+        self.fleet.spawn("w1")  # the supervisor starts it again
+        assert await self.flowing(keys, 0.5, timeout=60), "no progress after the kill"
+        _, came_back = await self.restart_server(self.profile.restart_outage)
+        return pid, killed, came_back
+
     async def freeze_server(self, seconds: float) -> tuple[float, float]:
         """SIGSTOP redis-server (by pid) for ``seconds``, then SIGCONT: every
         connection stays open and hangs; (stopped, answering again)."""

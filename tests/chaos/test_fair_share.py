@@ -36,11 +36,7 @@ async def test_fair_share_survives_kill9_and_redis_restart(
         await s.docket.add_many(calls)
         keys = {f"{t}-{i:04d}" for t, count in BACKLOGS.items() for i in range(count)}
 
-        assert await s.flowing(keys, 0.25), "the tasks did not start"
-        pid, killed = s.fleet.kill9("w1")
-        s.fleet.spawn("w1")  # the supervisor starts it again
-        assert await s.flowing(keys, 0.5, timeout=60), "no progress after the kill"
-        _, came_back = await s.restart_server(profile.restart_outage)
+        pid, killed, came_back = await s.kill_then_restart(keys)
 
         drained = await s.drain(keys, profile.drain_timeout + 30)
         outcome = await s.outcome(

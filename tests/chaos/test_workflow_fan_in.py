@@ -38,11 +38,7 @@ async def test_group_fan_in_survives_kill9_and_redis_restart(
         assert len(members) == MEMBERS
         follower = await s.docket.add(fan_in, key="follower", after=g)()
 
-        assert await s.flowing(members, 0.25), "the members did not start"
-        pid, killed = s.fleet.kill9("w1")
-        s.fleet.spawn("w1")  # the supervisor starts it again
-        assert await s.flowing(members, 0.5, timeout=60), "no progress after the kill"
-        _, came_back = await s.restart_server(profile.restart_outage)
+        pid, killed, came_back = await s.kill_then_restart(members)
 
         expected = members | {"follower"}
         drained = await s.drain(expected, profile.drain_timeout + 30)
