@@ -1,4 +1,5 @@
-"""Fixtures only the operations tests use (the multi-process tests' workers)."""
+"""Fixtures only the operations tests use (the multi-process tests' workers, a
+redis-server a test may stop)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+
+from tests._support.servers import RedisServer
 
 
 @pytest.fixture
@@ -17,3 +20,14 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def own_redis_server() -> Iterator[RedisServer]:
+    """A redis-server (AOF on) of the test's own, for a test that stops or
+    restarts it (the session's ``redis_server`` serves every other test)."""
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -50,18 +50,8 @@ async def all_waiting(docket: Docket, keys: list[str]) -> bool:
     return True
 
 
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    """A redis-server (AOF on) of this test's own: it is restarted."""
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 async def test_suspended_tasks_resume_after_their_signals_without_repeating_steps(
-    redis_server: RedisServer,
+    own_redis_server: RedisServer,
     docket_name: str,
     workers: Callable[[str], WorkerProcess],
 ):
@@ -70,8 +60,8 @@ async def test_suspended_tasks_resume_after_their_signals_without_repeating_step
     they wait; a new worker comes. Each signal releases its task (True): it
     resumes with its payload, sleeps durably, completes once; no welcome is
     sent twice."""
-    async with Docket(name=docket_name, url=redis_server.url) as docket:
-        first, _ = workers(redis_server.url), workers(redis_server.url)
+    async with Docket(name=docket_name, url=own_redis_server.url) as docket:
+        first, _ = workers(own_redis_server.url), workers(own_redis_server.url)
         keys = [f"onboard-{n}" for n in range(USERS)]
         executions = [
             await docket.add(onboard, key=key)(f"user{n}") for n, key in enumerate(keys)
@@ -79,9 +69,9 @@ async def test_suspended_tasks_resume_after_their_signals_without_repeating_step
         await eventually(lambda: all_waiting(docket, keys), timeout=30)
         first.signal(signal.SIGKILL)
         first.wait(timeout=10)
-        await asyncio.to_thread(redis_server.restart)
+        await asyncio.to_thread(own_redis_server.restart)
         await eventually(lambda: all_waiting(docket, keys), timeout=30)
-        workers(redis_server.url)
+        workers(own_redis_server.url)
         for n in range(USERS):
             assert await docket.signal(f"verified-user{n}", n) is True
         results = [
@@ -95,7 +85,7 @@ async def test_suspended_tasks_resume_after_their_signals_without_repeating_step
 
 
 async def test_checkpoint_and_signal_calls_ride_through_a_redis_outage(
-    redis_server: RedisServer, docket_name: str
+    own_redis_server: RedisServer, docket_name: str
 ):
     """Redis goes down while a task writes its checkpoint and takes a kept
     signal: the calls are tried again until it is back (AOF kept everything),
@@ -104,10 +94,10 @@ async def test_checkpoint_and_signal_calls_ride_through_a_redis_outage(
     down = asyncio.Event()
 
     async def outage() -> None:
-        await asyncio.to_thread(redis_server.stop)
+        await asyncio.to_thread(own_redis_server.stop)
         down.set()
         await asyncio.sleep(0.5)  # the outage
-        await asyncio.to_thread(redis_server.start)
+        await asyncio.to_thread(own_redis_server.start)
 
     async def fragile(suspend: Suspend = Suspend(), steps: Checkpoint = Checkpoint()):
         if not await steps.done("charge"):
@@ -120,7 +110,7 @@ async def test_checkpoint_and_signal_calls_ride_through_a_redis_outage(
             return payload
         return "charged twice"
 
-    async with Docket(name=docket_name, url=redis_server.url) as docket:
+    async with Docket(name=docket_name, url=own_redis_server.url) as docket:
         docket.register(fragile)
         assert await docket.signal("go", "paid") is False  # kept for the task
         execution = await docket.add(fragile)()

@@ -61,10 +61,12 @@ async def follower(parents: dict[str, Execution] = Parents()) -> int:
 
 
 @pytest.fixture
-async def served(redis_server: RedisServer, docket_name: str) -> AsyncIterator[Docket]:
+async def served(
+    own_redis_server: RedisServer, docket_name: str
+) -> AsyncIterator[Docket]:
     """A docket on the test's own redis-server, its tasks registered."""
     ran.clear()
-    async with Docket(name=docket_name, url=redis_server.url) as docket:
+    async with Docket(name=docket_name, url=own_redis_server.url) as docket:
         for task in (charge, approved, resumed, parent, follower):
             docket.register(task)
         yield docket
@@ -102,11 +104,11 @@ async def outcome(execution: Execution, outage: Outage) -> object:
 
 
 async def test_the_checkpoint_read_as_the_task_starts(
-    served: Docket, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+    served: Docket, own_redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ):
     """The server goes away as a Checkpoint task reads its checkpoint at start:
     the task completes, its step done once."""
-    outage = outage_on(monkeypatch, redis_server, StepStore, "read")
+    outage = outage_on(monkeypatch, own_redis_server, StepStore, "read")
     execution = await served.add(charge)()
     async with working(served):
         assert await outcome(execution, outage) == "charged"
@@ -114,19 +116,19 @@ async def test_the_checkpoint_read_as_the_task_starts(
 
 
 async def test_a_signal_parameters_read_of_its_payload(
-    served: Docket, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+    served: Docket, own_redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ):
     """The server goes away as a task released by its signal reads the payload:
     the task runs once with it."""
     assert await served.signal("go", "yes") is False  # kept, taken by the add
-    outage = outage_on(monkeypatch, redis_server, MailboxStore, "received")
+    outage = outage_on(monkeypatch, own_redis_server, MailboxStore, "received")
     execution = await served.add(approved)()
     async with working(served):
         assert await outcome(execution, outage) == "approved yes"
 
 
 async def test_the_resumed_attempts_read_of_what_its_wait_received(
-    served: Docket, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+    served: Docket, own_redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ):
     """The server goes away as an attempt resumed by its signal reads what the
     wait received: the task completes with the payload."""
@@ -135,19 +137,19 @@ async def test_the_resumed_attempts_read_of_what_its_wait_received(
         await eventually(
             lambda: _waiting(served, "resumed") if ran == ["top"] else False
         )
-        outage = outage_on(monkeypatch, redis_server, MailboxStore, "received")
+        outage = outage_on(monkeypatch, own_redis_server, MailboxStore, "received")
         assert await served.signal("resume", "now") is True
         assert await outcome(execution, outage) == "resumed now"
     assert ran == ["top", "top"]
 
 
 async def test_a_followers_read_of_its_parents(
-    served: Docket, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+    served: Docket, own_redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ):
     """The server goes away as a follower reads its gate for ``Parents()``: it
     runs once with its parent's result."""
     first = await served.add(parent, key="parent")()
-    outage = outage_on(monkeypatch, redis_server, GateStore, "get")
+    outage = outage_on(monkeypatch, own_redis_server, GateStore, "get")
     execution = await served.add(follower, after=[first])()
     async with working(served):
         assert await outcome(execution, outage) == 2
