@@ -130,6 +130,21 @@ async def test_isolated_tasks_refuse_checkpoint_and_suspend(docket: Docket):
             docket.register(task)
 
 
+async def test_a_task_takes_one_checkpoint_and_one_suspend(docket: Docket):
+    """A task with two Checkpoint or two Suspend parameters is refused at
+    registration (both share one run's checkpoint view: one of each per task)."""
+
+    async def two_checkpoints(
+        a: Checkpoint = Checkpoint(), b: Checkpoint = Checkpoint()
+    ) -> None: ...
+
+    async def two_suspends(a: Suspend = Suspend(), b: Suspend = Suspend()) -> None: ...
+
+    for task, name in ((two_checkpoints, "Checkpoint"), (two_suspends, "Suspend")):
+        with pytest.raises(ValueError, match=f"Only one {name} dependency"):
+            docket.register(task)
+
+
 async def test_a_tampered_value_is_refused(docket_url: str, docket_name: str):
     """On a signing docket a checkpoint value changed in Redis is refused with
     UnverifiedPayload, naming the value and the task."""

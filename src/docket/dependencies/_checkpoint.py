@@ -108,12 +108,15 @@ class RunSteps:
 
 
 class OnRunSteps:
-    """What ``Checkpoint`` and ``Suspend`` share: a fresh instance per attempt,
-    bound to that attempt's view of its run's checkpoint."""
+    """What ``Checkpoint`` and ``Suspend`` share: one per task, refused beside
+    ``Isolated`` (see _tasks), and a fresh instance per attempt, bound to that
+    attempt's view of its run's checkpoint."""
 
+    single: bool = True
+    isolated: ClassVar[bool] = False
     _steps: RunSteps | None = None
 
-    async def _bound(self) -> Self:
+    async def __aenter__(self) -> Self:
         bound = type(self)()
         bound._steps = await RunSteps.of(current_execution.get())
         return bound
@@ -143,12 +146,6 @@ class Checkpoint(OnRunSteps, Dependency["Checkpoint"]):
     Code between two marks runs at least once; a marked step is skipped on every
     later attempt of the same run. Not available to ``Isolated`` tasks.
     """
-
-    single: bool = True
-    isolated: ClassVar[bool] = False  # refused beside Isolated (see _tasks)
-
-    async def __aenter__(self) -> Checkpoint:
-        return await self._bound()
 
     async def done(self, name: str) -> bool:
         """Whether ``mark(name)`` was called in this run (no round trip)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from uncalled_for import Dependency
 
@@ -56,14 +56,8 @@ class Suspend(OnRunSteps, Dependency["Suspend"]):
     (never catch it). Not available to ``Isolated`` tasks.
     """
 
-    single: bool = True
-    isolated: ClassVar[bool] = False  # refused beside Isolated (see _tasks)
-
     def __init__(self) -> None:
         self._count = 0
-
-    async def __aenter__(self) -> Suspend:
-        return await self._bound()
 
     def _next_point(self) -> tuple[str, dict[str, Any] | None]:
         view = self._view
