@@ -11,7 +11,7 @@ from typing import Annotated
 
 import pytest
 
-from docket import Docket, FairShare, Signal, Worker
+from docket import Disposition, Docket, FairShare, Signal, Worker
 
 RAN: Counter[str] = Counter()
 
@@ -31,6 +31,13 @@ async def approved(
 ) -> None:
     """A FairShare task that waits for a signal before it starts."""
     RAN[f"{tenant}/{n}/{go}"] += 1
+
+
+async def fails_first(n: int, tenant: Annotated[str, FairShare()]) -> None:
+    """A FairShare task that fails on its first run (no retry), then succeeds."""
+    RAN[f"{tenant}/{n}"] += 1
+    if RAN[f"{tenant}/{n}"] == 1:
+        raise RuntimeError("first run fails")
 
 
 async def parent_step() -> None:
@@ -101,3 +108,24 @@ async def test_a_task_released_by_its_signal_waits_in_its_backlog(docket: Docket
     async with fast_worker(docket) as worker:
         await worker.run_until_finished()
     assert RAN["s/7/yes"] == 1 and sum(RAN.values()) == 11
+
+
+async def test_a_replayed_failed_task_waits_in_its_backlog(docket: Docket):
+    """A FairShare task that failed for good, replayed from the failed tasks (as
+    `docket failed replay` and the dashboard do), waits in its value's backlog like
+    a fresh add (the window being full), then runs once more and succeeds."""
+    docket.register(fails_first)
+    await docket.add(fails_first, key="doomed")(1, "t")
+    async with fast_worker(docket) as worker:
+        await worker.run_until_finished()
+    assert RAN["t/1"] == 1
+    for n in range(10):  # these fill fails_first's window (and wait beyond it)
+        await docket.add(fails_first, key=f"filler-{n}")(n, "filler")
+    assert await docket.failed_tasks.replay("doomed") is Disposition.SCHEDULED
+    backlogs = await docket.fair_share_backlogs()
+    assert {d.value: d.queued for d in backlogs["fails_first"]}["t"] == 1
+    async with fast_worker(docket) as worker:
+        await worker.run_until_finished()
+    assert RAN["t/1"] == 2
+    execution = await docket.get_execution("doomed")
+    assert execution is not None and execution.state.value == "completed"

@@ -88,6 +88,9 @@ class FailedTask:
     # 'when' and 'attempt' of the message the signature covers (when signed).
     signed: dict[str, bytes] = field(default_factory=dict[str, bytes], repr=False)
     codec: Codec = field(default_factory=Codec, repr=False, compare=False)
+    # A FairShare task's value (its message's `fair` field): a replay waits in
+    # that value's backlog again.
+    fair: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def decode(
@@ -111,6 +114,7 @@ class FailedTask:
             failed_at=_moment(_text(fields, "failed_at")) or entry_time(entry_id),
             signed=signed,
             codec=codec or Codec(),
+            fair=fields.get("fair"),
         )
 
     def task_message(self) -> TaskMessage | None:

@@ -173,6 +173,8 @@ class FailedTasks:
             raise ValueError(
                 f"The failed task {failed.key!r} was not replayed: {problem.reason}"
             ) from None
+        if failed.fair is not None:  # a FairShare task: back through its backlog
+            fields[b"fair"] = failed.fair
         placed = await self._docket.broker.queue.schedule(
             key=failed.key,
             when=now.timestamp(),

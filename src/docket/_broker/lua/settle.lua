@@ -83,7 +83,7 @@ while i <= #ARGV do
   if kept then
     record = hash_fields(runs, 'generation', 'state', 'function', 'args', 'kwargs',
       'when', 'serializer', 'signature', 'message_when', 'attempt', 'waiters', 'gate',
-      'held', 'steps')
+      'held', 'steps', 'fair')
     flags_at = 11
   else
     record = hash_fields(runs, 'generation', 'state', 'waiters', 'gate', 'held', 'steps')
@@ -162,6 +162,11 @@ while i <= #ARGV do
           entry[#entry + 1] = name
           entry[#entry + 1] = record[6 + n]
         end
+      end
+      -- A FairShare task's value: a replay waits in that value's backlog again.
+      if record[15] then
+        entry[#entry + 1] = 'fair'
+        entry[#entry + 1] = record[15]
       end
       keep_failed(entry)
     end
