@@ -488,6 +488,7 @@ class Docket(
         snap = build_snapshot(self, view, await self.workers())
         keys = [e.key for e in (*snap.future, *snap.waiting)]
         snap.suspended = suspended_among(snap, await self.broker.steps.latest(keys))
+        snap.fair_share = await self.fair_share_backlogs()
         return snap
 
     @property

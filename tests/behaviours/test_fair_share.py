@@ -22,6 +22,7 @@ from docket import (
     Retry,
     Worker,
 )
+from docket._broker.fair import FairDepth
 from tests.behaviours.test_keyspace_ttl import keys_without_ttl
 from tests.conftest import eventually
 
@@ -138,6 +139,23 @@ async def test_backlogs_are_listed_per_value(docket: Docket):
     async with fast_worker(docket) as worker:
         await worker.run_until_finished()
     assert await docket.fair_share_backlogs() == {}
+
+
+async def test_the_snapshot_shows_the_backlogs(docket: Docket):
+    """Docket.snapshot().fair_share holds what fair_share_backlogs() reads: per
+    task, each waiting value's count and weight; empty once they ran."""
+    docket.register(render)
+    await docket.set_fair_share_weight(render, "b", 2)
+    for n in range(14):
+        await docket.add(render)(n, "a" if n < 12 else "b")
+    snapshot = await docket.snapshot()
+    assert snapshot.fair_share == {
+        "render": [FairDepth("a", 2, 1.0), FairDepth("b", 2, 2.0)]
+    }
+    assert snapshot.fair_share == await docket.fair_share_backlogs()
+    async with fast_worker(docket) as worker:
+        await worker.run_until_finished()
+    assert (await docket.snapshot()).fair_share == {}
 
 
 @pytest.mark.cluster_ok

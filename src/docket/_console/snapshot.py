@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from .. import _clock
 from .._broker import Broker
+from .._broker.fair import FairDepth
 from .._broker.listing import DocketView
 from .._broker.mailbox import Received
 from .._broker.steps import Suspension
@@ -59,6 +60,11 @@ class DocketSnapshot:
     # for, by key (each its name, since when and its timeout).
     signals: dict[str, list[Received]] = field(
         default_factory=dict[str, list[Received]]
+    )
+    # FairShare backlogs (not in total_tasks): per task, each value with tasks
+    # waiting, its count and weight, deepest first (Docket.fair_share_backlogs).
+    fair_share: dict[str, list[FairDepth]] = field(
+        default_factory=dict[str, list[FairDepth]]
     )
 
 
