@@ -1,17 +1,21 @@
 """The other ways a FairShare task becomes due, through a real Docket and Worker on
 both backends: a follower released by its parents (after=) or its signal, and a failed task
 replayed from the failed tasks each wait in their value's backlog, like a fresh add,
-and run once."""
+and run once; the release window is the sum over the workers serving the task."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import Awaitable
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
 import pytest
 
 from docket import Disposition, Docket, FairShare, Signal, Worker
+from tests.behaviours.test_keyspace_ttl import keys_without_ttl
+from tests.conftest import eventually
 
 RAN: Counter[str] = Counter()
 
@@ -129,3 +133,45 @@ async def test_a_replayed_failed_task_waits_in_its_backlog(docket: Docket):
     assert RAN["t/1"] == 2
     execution = await docket.get_execution("doomed")
     assert execution is not None and execution.state.value == "completed"
+
+
+async def stored_window(docket: Docket, task: str) -> bytes | None:
+    async with docket.redis() as client:
+        return await client.hget(docket.broker.keys.fair("meta", task), "window")
+
+
+async def test_the_window_is_the_sum_over_the_workers(docket: Docket):
+    """Two workers serving one FairShare task (concurrency 10 and 15; before any
+    run finished each wants a fifth of its slots, 2 and 3): the task's window is 5,
+    the sum, not whichever worker told last."""
+    docket.register(render)
+    first = Worker(docket, concurrency=10, name="first")
+    second = Worker(docket, concurrency=15, name="second")
+    async with first, second:
+        runs = [asyncio.ensure_future(w.run_forever()) for w in (first, second)]
+        try:
+            await eventually(
+                lambda: _is(stored_window(docket, "render"), b"5"), timeout=10
+            )
+        finally:
+            first.stop()
+            second.stop()
+            await asyncio.wait_for(asyncio.gather(*runs), 10)
+
+
+async def test_a_worker_not_heard_from_stops_counting(docket: Docket):
+    """Each worker's part counts until the horizon passes without it telling it
+    again: the window is the sum of those heard from lately."""
+    fair = docket.broker.fair
+    await fair.release(["render"], 4, "a", horizon=10, now=1000.0)
+    await fair.release(["render"], 6, "b", horizon=10, now=1005.0)
+    assert await stored_window(docket, "render") == b"10"
+    await fair.release(["render"], 4, "a", horizon=10, now=1012.0)  # b: 7 s ago
+    assert await stored_window(docket, "render") == b"10"
+    await fair.release(["render"], 3, "a", horizon=10, now=1016.0)  # b: 11 s ago
+    assert await stored_window(docket, "render") == b"3"
+    assert await keys_without_ttl(docket) == []
+
+
+async def _is(value: Awaitable[bytes | None], expected: bytes) -> bool:
+    return await value == expected

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .. import _codec
+from .. import _clock, _codec
 from .._keys import fair_field
 from .._text import as_text
 from . import scripts
@@ -68,9 +68,14 @@ class FairStore(Store):
         window: int | None = None,
         worker: str = "",
         ttl_seconds: int = 0,
+        horizon: float = 10.0,
+        now: float | None = None,
     ) -> FairRelease:
-        """Release what the windows of ``tasks`` allow (``window``, when given, is
-        stored first: how many released tasks may wait unclaimed). A broken task at
+        """Release what the windows of ``tasks`` allow. ``window``, when given, is
+        how many released tasks ``worker`` wants waiting unclaimed: it counts,
+        added to the other workers', until ``horizon`` seconds pass (by ``now``,
+        epoch seconds, default this process's clock) without ``worker`` telling
+        it again. A broken task at
         the head of a backlog (its parked message missing or not a hash, or its run
         record not a hash) goes to the dead letters, by ``worker``, its record
         failed (kept ``ttl_seconds``, deleted when 0), and the release goes on."""
@@ -88,6 +93,8 @@ class FairStore(Store):
                 ttl_seconds,
                 self.shared.dead_limit,
                 self.shared.retention_ttl,
+                repr(_clock.time() if now is None else now),
+                repr(horizon),
                 *tasks,
             ],
         )

@@ -4,11 +4,13 @@ and the release that keeps their backlogs moving.
 Releases mostly happen inside scripts a worker runs anyway: schedule.lua releases
 when a task is added, claim.lua when a released task is claimed (one for one, up to
 the window). A worker that serves a FairShare task also releases every
-``FAIR_RELEASE_INTERVAL``, storing its window first (``window``): a window that tasks which
-left the stream without a claim (cancelled, struck, paused) held shut opens again
-without waiting for the next add. That release also ends a broken task at the head of
-a backlog (its parked message or run record gone or overwritten): dead-lettered,
-logged at ERROR. A worker without FairShare tasks runs none of this.
+``FAIR_RELEASE_INTERVAL``, telling its part of the window first (``window``; the
+window is the sum over the workers heard from within the docket's liveness
+horizon), so a window that tasks which left the stream without a claim (cancelled,
+struck, paused) held shut opens again without waiting for the next add. That
+release also ends a broken task at the head of a backlog (its parked message or run
+record gone or overwritten): dead-lettered, logged at ERROR. A worker without
+FairShare tasks runs none of this.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ def fair_tasks(session: Session) -> list[str]:
 
 
 def window(session: Session) -> int:
-    """How many released tasks of one FairShare task may wait unclaimed in the
-    stream. While tasks are short: this worker's slots and what it reads ahead
+    """This worker's part of the window of a FairShare task (how many released
+    tasks may wait unclaimed in the stream; the window is the sum of the parts of
+    the workers serving the task, see fair_release.lua). While tasks are short:
+    this worker's slots and what it reads ahead
     (a claim then finds work at hand, and a new value waits behind a few short
     tasks at most); while they are long (or not known yet): a fifth of the slots,
     at least 2, so a new value's first task waits behind little more than what
@@ -67,7 +71,11 @@ async def fairness_loop(session: Session) -> None:
         if told and told[-1] == wanted and time.monotonic() < due:
             return
         done = await session.broker.fair.release(
-            tasks, wanted, session.worker.name, session.docket.ttl_seconds
+            tasks,
+            wanted,
+            session.worker.name,
+            session.docket.ttl_seconds,
+            session.docket.liveness_horizon,
         )
         for reason, count in done.dead_lettered.items():
             report.backlog_dead_lettered(session, reason, count)

@@ -17,7 +17,9 @@
 --   P:fair:out:<len>:<task>            zset: key -> generation, released and not yet
 --                                      claimed (at most `window` of them)
 --   P:fair:meta:<len>:<task>           hash: vt (virtual time: the start tag of the
---                                      last release), window (set by workers)
+--                                      last release), window (the sum of the next)
+--   P:fair:windows:<len>:<task>        hash: worker -> "<its part of the window>
+--                                      <epoch told>" (fair_release.lua)
 -- Release is start-time fair queueing: the value with the smallest start tag goes
 -- next; releasing charges it 1/weight; a value that had no backlog joins at the
 -- current virtual time, so it neither waits behind the others' backlogs nor gets

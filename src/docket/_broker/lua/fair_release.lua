@@ -4,11 +4,18 @@
 -- It is also the release that ends a broken task at the head of a backlog (the
 -- others stop before one): see `bury` below.
 --
+-- The window (how many released tasks may wait unclaimed) is the sum of the windows
+-- of the workers serving the task: each call records its worker's (ARGV[2]) in
+-- P:fair:windows:<len>:<task> (worker -> "<window> <epoch told>"), drops the workers
+-- not heard from for ARGV[9] seconds (stopped, or dead), and stores the sum in
+-- P:fair:meta:...'s `window`, which every release (adds and claims too) reads.
+--
 -- KEYS[1] stream P:stream   KEYS[2] dead letters P:dead   KEYS[3] listening flag
--- ARGV[1] prefix P   ARGV[2] window ('' = keep the stored one)   ARGV[3] worker name
--- ARGV[4] now, ISO   ARGV[5] TTL seconds of terminal records (0 = delete)
--- ARGV[6] most entries P:dead keeps   ARGV[7] seconds P:dead lives after its last
--- entry   ARGV[8..] task names
+-- ARGV[1] prefix P   ARGV[2] this worker's window ('' = keep the stored one)
+-- ARGV[3] worker name   ARGV[4] now, ISO   ARGV[5] TTL seconds of terminal records
+-- (0 = delete)   ARGV[6] most entries P:dead keeps   ARGV[7] seconds P:dead lives
+-- after its last entry   ARGV[8] now (epoch seconds)   ARGV[9] seconds a worker's
+-- window counts after it was last told   ARGV[10..] task names
 -- Returns {how many tasks were released, how many dead-lettered as bad-parked-task,
 -- how many as bad-run-record}.
 
@@ -55,14 +62,33 @@ local function bury(key, value, reason)
   buried[reason] = buried[reason] + 1
 end
 
-local released = 0
-for i = 8, #ARGV do
-  task = ARGV[i]
-  if ARGV[2] ~= '' then
-    local meta = fair_key(prefix, 'meta', task)
-    redis.call('HSET', meta, 'window', ARGV[2])
-    redis.call('EXPIRE', meta, FAIR_TTL)
+-- Count this worker's window for `task`, and store the sum over the workers heard
+-- from lately as the task's window.
+local function tell_window()
+  local clock, horizon = tonumber(ARGV[8]), tonumber(ARGV[9])
+  local windows = fair_key(prefix, 'windows', task)
+  redis.call('HSET', windows, worker, ARGV[2] .. ' ' .. ARGV[8])
+  local total = 0
+  local told = redis.call('HGETALL', windows)
+  for i = 1, #told, 2 do
+    local size, at = string.match(told[i + 1], '^(%S+) (%S+)$')
+    size, at = tonumber(size), tonumber(at)
+    if size and at and at >= clock - horizon then
+      total = total + size
+    else
+      redis.call('HDEL', windows, told[i])
+    end
   end
+  redis.call('EXPIRE', windows, FAIR_TTL)
+  local meta = fair_key(prefix, 'meta', task)
+  redis.call('HSET', meta, 'window', tostring(math.max(total, 1)))
+  redis.call('EXPIRE', meta, FAIR_TTL)
+end
+
+local released = 0
+for i = 10, #ARGV do
+  task = ARGV[i]
+  if ARGV[2] ~= '' then tell_window() end
   released = released + fair_release(prefix, task, KEYS[1], true, bury)
 end
 local bad_parked, bad_record = buried['bad-parked-task'], buried['bad-run-record']
