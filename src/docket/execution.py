@@ -126,6 +126,8 @@ class Execution(ExecutionOutcome):
         self.waiting_on: list[str] = []
         self.priority = DEFAULT_PRIORITY  # 1 (lowest) .. 9 (highest)
         self.max_queued: int | None = None  # its task's MaxQueued(n), if any
+        # fair_share(), once worked out: (its answer,); None until then.
+        self._fair: tuple[tuple[str, FairShare] | None] | None = None
 
     def _run_progress(self) -> ExecutionProgress:
         return self.progress
@@ -192,8 +194,11 @@ class Execution(ExecutionOutcome):
 
     def fair_share(self) -> tuple[str, FairShare] | None:
         """The value of this call's FairShare parameter and its declaration (None
-        for a task without one)."""
-        return fair_share_value(self._function, self._args, self._kwargs)
+        for a task without one), worked out once (an add needs it for the message
+        and for the backlog's cap)."""
+        if self._fair is None:
+            self._fair = (fair_share_value(self._function, self._args, self._kwargs),)
+        return self._fair[0]
 
     @classmethod
     def from_fields(

@@ -9,10 +9,11 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable
 from datetime import datetime, timedelta, timezone
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 
+import docket.execution as execution_module
 from docket import Disposition, Docket, FairShare, Signal, Worker
 from tests.behaviours.test_keyspace_ttl import keys_without_ttl
 from tests.conftest import eventually
@@ -175,3 +176,21 @@ async def test_a_worker_not_heard_from_stops_counting(docket: Docket):
 
 async def _is(value: Awaitable[bytes | None], expected: bytes) -> bool:
     return await value == expected
+
+
+async def test_an_add_works_out_the_value_once(
+    docket: Docket, monkeypatch: pytest.MonkeyPatch
+):
+    """An add reads the call's FairShare value once (for the message and for the
+    backlog's cap alike), not once for each."""
+    calls: list[str] = []
+    real = execution_module.fair_share_value
+
+    def counted(*arguments: Any) -> Any:
+        calls.append("read")
+        return real(*arguments)
+
+    monkeypatch.setattr(execution_module, "fair_share_value", counted)
+    docket.register(render)
+    await docket.add(render)(1, "a")
+    assert calls == ["read"]
