@@ -7,7 +7,7 @@ runs once, whatever bytes its value holds."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
@@ -15,7 +15,10 @@ import pytest
 
 from docket import (
     ConcurrencyLimit,
+    CurrentDocket,
+    CurrentExecution,
     Docket,
+    Execution,
     FairShare,
     FairShareFull,
     Perpetual,
@@ -28,12 +31,14 @@ from tests.conftest import eventually
 
 STARTS: list[str] = []
 RAN: Counter[str] = Counter()
+PASSED: defaultdict[str, list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
 
 
 @pytest.fixture(autouse=True)
 def fresh_log() -> None:
     STARTS.clear()
     RAN.clear()
+    PASSED.clear()
 
 
 async def render(n: int, tenant: Annotated[str, FairShare()]) -> None:
@@ -49,10 +54,18 @@ async def capped(n: int, tenant: Annotated[str, FairShare(max_queued=3)]) -> Non
 
 
 async def flaky(
-    n: int, tenant: Annotated[str, FairShare()], retry: Retry = Retry(attempts=3)
+    n: int,
+    tenant: Annotated[str, FairShare()],
+    retry: Retry = Retry(attempts=3),
+    docket: Docket = CurrentDocket(),
+    execution: Execution = CurrentExecution(),
 ) -> None:
-    """Fails on its first two attempts."""
+    """Fails on its first two attempts; each attempt notes what its run record
+    says of its backlog (its value, and fairq: "0" once released from it)."""
     RAN[f"{tenant}/{n}"] += 1
+    async with docket.redis() as client:
+        record = await client.hgetall(docket.runs_key(execution.key))
+    PASSED[f"{tenant}/{n}"].append((record.get(b"fair"), record.get(b"fairq")))
     if retry.attempt < 3:
         raise RuntimeError("not yet")
 
@@ -261,14 +274,17 @@ async def test_scheduled_tasks_enter_the_backlog_when_due(docket: Docket):
 
 
 async def test_retries_go_back_through_the_backlog(docket: Docket):
-    """A failing FairShare task is retried (through its value's backlog) until it
-    succeeds."""
+    """A failing FairShare task is retried until it succeeds, each retry through
+    its value's backlog: every attempt's run record was released from the backlog
+    of "t" (a retry placed straight in the stream would have a fresh record
+    without them)."""
     docket.register(flaky)
     for n in range(3):
         await docket.add(flaky)(n, "t")
     async with fast_worker(docket) as worker:
         await worker.run_until_finished()
     assert RAN == Counter({f"t/{n}": 3 for n in range(3)})
+    assert PASSED == {f"t/{n}": [(b"t", b"0")] * 3 for n in range(3)}
 
 
 async def test_a_capped_value_does_not_hold_back_the_others(docket: Docket):
