@@ -24,12 +24,22 @@ async def client(docket: Docket) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-def client_of(docket: Docket, **options: bool) -> httpx.AsyncClient:
-    """An in-process client of a dashboard app on ``docket`` (``create_app``'s
-    boolean options, e.g. ``read_only=True``); use it with ``async with``."""
-    app = create_app(docket, token="", **options)  # type: ignore[arg-type]
+def app_client(app: Any) -> httpx.AsyncClient:
+    """An in-process client of the ASGI ``app``; use it with ``async with``."""
     transport = httpx.ASGITransport(app=app)
     return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
+
+
+def client_of(
+    docket: Docket, page_size: int | None = None, **options: bool
+) -> httpx.AsyncClient:
+    """An in-process client of a dashboard app on ``docket`` (``create_app``'s
+    boolean options, e.g. ``read_only=True``; ``page_size`` rows a page); use it
+    with ``async with``."""
+    app = create_app(docket, token="", **options)  # type: ignore[arg-type]
+    if page_size is not None:
+        app.state.console.settings.page_size = page_size
+    return app_client(app)
 
 
 async def csrf(client: httpx.AsyncClient, path: str = "/tasks") -> str:

@@ -20,18 +20,13 @@ from starlette.routing import Mount
 from docket import Docket
 from docket.web import create_app
 from tests._support.servers import RedisServer
-from tests.web.conftest import csrf
-
-
-def client_of(app: Starlette) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
+from tests.web.conftest import app_client, csrf
 
 
 async def test_actions_need_the_csrf_token_and_the_same_origin(docket: Docket):
     """A form post without the CSRF token, with a wrong one, or from another
     site is refused and changes nothing."""
-    async with client_of(create_app(docket, token="")) as client:
+    async with app_client(create_app(docket, token="")) as client:
         token = await csrf(client)
         assert (
             await client.post("/strikes/add", data={"function": "x"})
@@ -52,7 +47,7 @@ async def test_actions_need_the_csrf_token_and_the_same_origin(docket: Docket):
 
 async def test_read_only_refuses_every_action(docket: Docket):
     """--read-only hides the buttons and answers 403 to any action."""
-    async with client_of(create_app(docket, token="", read_only=True)) as client:
+    async with app_client(create_app(docket, token="", read_only=True)) as client:
         token = await csrf(client)
         page = (await client.get("/strikes")).text
         assert "read-only" in page and 'action="/strikes/add"' not in page
@@ -73,7 +68,7 @@ async def test_the_token_guards_actions(
     """With DOCKET_DASHBOARD_TOKEN set, actions (and reads) need a session (sign
     in with the token) or the token as a bearer."""
     monkeypatch.setenv("DOCKET_DASHBOARD_TOKEN", "s3cret-token")
-    async with client_of(create_app(docket)) as client:
+    async with app_client(create_app(docket)) as client:
         assert (await client.get("/api/counts")).status_code == 401
         token = await csrf(client, "/login")
         anonymous = await client.post(
@@ -94,7 +89,7 @@ async def test_the_token_guards_actions(
         assert "s3cret-token" not in signed.headers.get("set-cookie", "")
         ok = await client.post("/strikes/add", data={"function": "x", "csrf": token})
         assert ok.status_code == 303 and "Struck" in ok.headers["location"]
-    async with client_of(create_app(docket)) as other:
+    async with app_client(create_app(docket)) as other:
         bearer = await other.post(
             "/strikes/restore",
             data={"id": "nope"},
@@ -108,7 +103,7 @@ async def test_no_password_is_ever_shown(docket_name: str):
     """A URL with a password is shown with the password masked."""
     url = f"memory://operator:hunter2@{docket_name}/0"
     async with Docket(docket_name, url=url) as docket:
-        async with client_of(create_app(docket, token="")) as client:
+        async with app_client(create_app(docket, token="")) as client:
             for path in ("/", "/tasks", "/failed", "/workers", "/strikes", "/dead"):
                 page = (await client.get(path)).text
                 assert "hunter2" not in page
@@ -118,7 +113,7 @@ async def test_no_password_is_ever_shown(docket_name: str):
 async def test_mounts_under_a_path(docket: Docket):
     """Mounted under /ops in a Starlette app, every link and form carries /ops."""
     host = Starlette(routes=[Mount("/ops", app=create_app(docket, token=""))])
-    async with client_of(host) as client:
+    async with app_client(host) as client:
         page = await client.get("/ops/strikes")
         assert page.status_code == 200
         assert 'href="/ops/tasks"' in page.text

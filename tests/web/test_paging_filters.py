@@ -11,11 +11,8 @@ import re
 from datetime import datetime, timedelta, timezone
 from html import unescape
 
-import httpx
-
 from docket import Docket, Worker
-from docket.web import create_app
-from tests.web.conftest import post
+from tests.web.conftest import client_of, post
 
 
 async def later(n: int) -> None: ...
@@ -23,13 +20,6 @@ async def later(n: int) -> None: ...
 
 async def breaks(label: str) -> None:
     raise ValueError(f"breaks {label}")
-
-
-def client_of(docket: Docket, page_size: int = 50) -> httpx.AsyncClient:
-    app = create_app(docket, token="")
-    app.state.console.settings.page_size = page_size
-    transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
 
 
 def keys_in(html: str) -> list[str]:

@@ -9,12 +9,9 @@ import html
 import re
 from datetime import datetime, timedelta, timezone
 
-import httpx
-
 from docket import CurrentExecution, Docket, Execution, Retry, Worker
-from docket.web import create_app
 from tests._support.timings import FAST
-from tests.web.conftest import post
+from tests.web.conftest import client_of, post
 
 
 async def twice_broken(
@@ -31,12 +28,6 @@ async def answer(value: int) -> dict[str, int]:
 
 def soon() -> datetime:
     return datetime.now(timezone.utc) + timedelta(hours=1)
-
-
-def client_of(docket: Docket, **options: bool) -> httpx.AsyncClient:
-    app = create_app(docket, token="", **options)  # type: ignore[arg-type]
-    transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
 
 
 async def run_all(docket: Docket) -> None:

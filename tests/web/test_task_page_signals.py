@@ -7,11 +7,8 @@ from __future__ import annotations
 import html
 from datetime import timedelta
 
-import httpx
-
 from docket import Docket, ExecutionState, Signal
-from docket.web import create_app
-from tests.web.conftest import csrf, post
+from tests.web.conftest import client_of, csrf, post
 
 
 async def review(
@@ -21,12 +18,6 @@ async def review(
     ),
 ) -> None:
     pass  # pragma: no cover (never run here)
-
-
-def client_of(docket: Docket, **options: bool) -> httpx.AsyncClient:
-    app = create_app(docket, token="", **options)  # type: ignore[arg-type]
-    transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
 
 
 async def test_a_waiting_task_page_names_its_signal_and_sends_it(docket: Docket):

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-
 from docket import Docket, Worker
-from docket.web import create_app
 from tests._support.timings import FAST
-from tests.web.conftest import post
+from tests.web.conftest import client_of, post
 
 
 async def quick_one(value: int) -> int:
@@ -22,11 +19,6 @@ async def quick_one(value: int) -> int:
 
 async def broken_one() -> None:
     raise ValueError("broken")
-
-
-def client_of(docket: Docket) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=create_app(docket, token=""))
-    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
 
 
 def fast_worker(docket: Docket, name: str = "w-1") -> Worker:
