@@ -40,7 +40,13 @@ from ._states import (
     StateEvent,
     UnknownParent,
 )
-from .annotations import FairShare, call_repr, compact_signature, fair_share_value
+from .annotations import (
+    FairShare,
+    call_repr,
+    check_fair_value,
+    compact_signature,
+    fair_share_value,
+)
 from .annotations import Logged as Logged
 from .instrumentation import CACHE_SIZE as CACHE_SIZE
 from .instrumentation import message_getter, message_setter, tracing_enabled
@@ -199,6 +205,11 @@ class Execution(ExecutionOutcome):
         if self._fair is None:
             self._fair = (fair_share_value(self._function, self._args, self._kwargs),)
         return self._fair[0]
+
+    def keep_fair_share(self, value: str) -> None:
+        """Wait in ``value``'s backlog when placed, whatever this process knows of
+        the task (a replay by name, whose stand-in function declares nothing)."""
+        self._fair = ((check_fair_value(value), FairShare()),)
 
     @classmethod
     def from_fields(

@@ -138,3 +138,22 @@ async def test_an_overwritten_run_record_is_dead_lettered(docket: Docket):
     assert letters["b-2"]["function"] == "render"
     async with docket.redis() as client:
         assert not await client.exists(docket.parked_task_key("b-2"))
+
+
+async def test_a_replay_by_name_goes_back_through_the_backlog(docket: Docket):
+    """Replayed by a process that has not registered the task (as `docket dead
+    replay` does), the dead letter of a backlog task keeps its FairShare value:
+    it waits in that value's backlog, then runs once."""
+    await backlog(docket)
+    async with docket.redis() as client:
+        await client.delete(docket.parked_task_key("b-4"))
+    await run_all(docket)
+    (letter,) = await docket.dead_letters.list()
+    for n in range(20):  # these fill render's window (and wait beyond it)
+        await docket.add(render)(n, "later")
+    async with Docket(name=docket.name, url=docket.url) as console:
+        await console.dead_letters.replay(letter.id)
+    depths = {d.value: d.queued for d in (await docket.fair_share_backlogs())["render"]}
+    assert depths["b"] == 1
+    await run_all(docket)
+    assert RAN["b/4"] == 1 and sum(RAN.values()) == 46

@@ -166,6 +166,10 @@ class DeadLetters:
             1,
             function_name=message.function,
         )
+        fair = letter.fields.get(b"fair")
+        if fair is not None and execution.fair_share() is None:
+            # A FairShare task replayed by name: back through its value's backlog.
+            execution.keep_fair_share(fair.decode(errors="replace"))
         if await execution.schedule() is not Disposition.SCHEDULED:
             raise ValueError(f"Task key {message.key!r} is already scheduled")
         await self._docket.broker.dead.delete([dead_letter_id])
