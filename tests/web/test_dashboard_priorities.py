@@ -1,13 +1,38 @@
 """The dashboard's tasks page with priorities, on both backends: a docket whose
 due tasks wait at more than one priority shows the depth per priority (page and
-/api/tasks); a plain docket's page shows nothing new."""
+/api/tasks); the Queued rows list the tasks waiting on priority lanes with the
+stream's, in the order workers start them, each marked with its priority, paged
+and searched like the rest; a task's page gives its priority; a plain docket's
+page shows nothing new."""
 
 from __future__ import annotations
+
+import re
+from html import unescape
 
 import httpx
 
 from docket import Docket
 from tests._support.console_tasks import quick
+from tests.web.conftest import client_of
+
+
+def queued_keys(html: str) -> list[str]:
+    body = html.split('id="queued-rows"', 1)[1].split("</tbody>", 1)[0]
+    return [unescape(k) for k in re.findall(r'<tr data-key="([^"]+)"', body)]
+
+
+async def add_spread(docket: Docket) -> None:
+    """Added in the order 5, 2, 9, 5, 7, 9: workers start 9, 9, 7, 5, 5, 2."""
+    for key, priority in [
+        ("a5", 5),
+        ("b2", 2),
+        ("c9", 9),
+        ("d5", 5),
+        ("e7", 7),
+        ("f9 &x=#", 9),  # (a key the next page's link must encode)
+    ]:
+        await docket.add(quick, key=key, priority=priority)(1)
 
 
 async def test_depth_per_priority_only_with_several(
@@ -42,3 +67,64 @@ async def test_the_task_page_gives_a_priority_other_than_5(
     plain = await client.get("/tasks/plain")
     assert plain.status_code == 200 and 'id="task-priority"' not in plain.text
     assert (await client.get("/api/tasks/plain")).json()["priority"] == 5
+
+
+async def test_queued_rows_list_lane_tasks_in_start_order(
+    docket: Docket, client: httpx.AsyncClient
+) -> None:
+    """Tasks waiting on priority lanes are Queued rows beside the stream's, in
+    the order workers start them (highest priority first, the longest due first
+    among equals), each marked with its priority when it is not 5; /api/tasks
+    gives every row's priority."""
+    await add_spread(docket)
+    page = await client.get("/tasks")
+    assert queued_keys(page.text) == ["c9", "f9 &x=#", "e7", "a5", "d5", "b2"]
+    marks = re.findall(r'class="priority" data-priority="(\d)"', page.text)
+    assert marks == ["9", "9", "7", "2"]
+    rows = (await client.get("/api/tasks")).json()["queued"]["rows"]
+    assert [(r["key"], r["priority"]) for r in rows] == [
+        ("c9", 9),
+        ("f9 &x=#", 9),
+        ("e7", 7),
+        ("a5", 5),
+        ("d5", 5),
+        ("b2", 2),
+    ]
+
+
+async def test_a_plain_docket_has_no_priority_marks(
+    docket: Docket, client: httpx.AsyncClient
+) -> None:
+    """Only priority-5 tasks: the Queued rows are the stream's, unmarked."""
+    for n in range(3):
+        await docket.add(quick, key=f"plain-{n}")(n)
+    page = await client.get("/tasks")
+    assert queued_keys(page.text) == ["plain-0", "plain-1", "plain-2"]
+    assert 'class="priority"' not in page.text
+
+
+async def test_queued_pages_go_across_lanes_and_the_stream(docket: Docket) -> None:
+    """Two rows a page: "next page" goes from lane to lane and through the
+    stream without repeating or skipping a row, even when the first lane task
+    starts (leaves its lane) between pages; a search finds a lane task by key;
+    a malformed place is a 400."""
+    await add_spread(docket)
+    async with client_of(docket, page_size=2) as client:
+        seen: list[str] = []
+        url = "/tasks"
+        for _ in range(10):
+            page = await client.get(url)
+            assert page.status_code == 200, page.text
+            seen += queued_keys(page.text)
+            found = re.search(r'href="([^"]+)">next page</a>', page.text)
+            if found is None or "queued_after" not in found.group(1):
+                break
+            url = unescape(found.group(1))
+            if seen == ["c9", "f9 &x=#"]:  # a worker takes c9 meanwhile
+                await docket.broker.lanes.dispatch("somebody", 1, 60.0, None)
+        assert seen == ["c9", "f9 &x=#", "e7", "a5", "d5", "b2"]
+        searched = await client.get("/tasks", params={"q": "e7"})
+        assert queued_keys(searched.text) == ["e7"]
+        for bad in ("9:x:k", "5:1.0:k", "0:1.0:k", "12:1.0:k", "9:nan:k", "9-0:"):
+            response = await client.get("/tasks", params={"queued_after": bad})
+            assert response.status_code == 400, bad

@@ -16,7 +16,9 @@ a task due (schedule, stream_due, a workflow's release) calls it or does the sam
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +115,55 @@ def by_priority(lanes: Mapping[int, int], stream: int) -> dict[int, int]:
     return dict(sorted(depths.items(), reverse=True))
 
 
+# Where a listing of due tasks goes on (``ViewStore.due_page``): after a stream
+# entry (its id: the stream's unread messages, priority 5), or after a lane task
+# ``<priority>:<due>:<key>`` (its lane's order: due time, then key).
+LaneMark = tuple[float, str]
+_STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
+
+
+def lane_cursor(level: int, due: float, key: str) -> str:
+    """The cursor after the task ``key`` of lane ``level``, due at ``due``."""
+    return f"{level}:{due!r}:{key}"
+
+
+def due_cursor(text: str) -> tuple[int, str | LaneMark]:
+    """(priority, where to go on) of a cursor from ``due_page``: a stream id is
+    the stream's (priority 5); ``<p>:<due>:<key>`` lane p's. ValueError for
+    anything else."""
+    if _STREAM_ID.match(text):
+        return DEFAULT_PRIORITY, text
+    level, _, rest = text.partition(":")
+    due, colon, key = rest.partition(":")
+    try:
+        priority, moment = int(level), float(due)
+    except ValueError:
+        priority, moment = 0, math.nan
+    if not colon or priority not in PRIORITIES or priority == DEFAULT_PRIORITY:
+        raise ValueError(f"not a queued-task cursor: {text!r}")
+    if not math.isfinite(moment):
+        raise ValueError(f"not a queued-task cursor: {text!r}")
+    return priority, (moment, key)
+
+
+def start_order(
+    levels: Collection[int], after: str | None
+) -> list[tuple[int, str | LaneMark | None]]:
+    """Where due tasks wait, in the order workers start them, from the cursor
+    ``after`` on: each lane in ``levels`` above 5 (highest first), the stream
+    (5), each lane below; with where to go on in the first (None: its start).
+    Aging, which lets a task that waited long start before a higher priority,
+    is each worker's own setting, so this order is by priority alone."""
+    order = sorted({*levels, DEFAULT_PRIORITY}, reverse=True)
+    if after is None:
+        return [(level, None) for level in order]
+    first, mark = due_cursor(after)
+    rest: list[tuple[int, str | LaneMark | None]] = [
+        (level, None) for level in order if level < first
+    ]
+    return [(first, mark), *rest]
+
+
 def message_priority(fields: Mapping[bytes, bytes]) -> int:
     """The priority a message carries (5 when it has none or a bad one)."""
     raw = fields.get(b"priority")
@@ -131,8 +182,12 @@ __all__ = [
     "DOORBELL",
     "DispatchCall",
     "PRIORITIES",
+    "LaneMark",
     "LaneStore",
     "by_priority",
     "dispatched",
+    "due_cursor",
+    "lane_cursor",
     "message_priority",
+    "start_order",
 ]

@@ -1,8 +1,8 @@
 """Read-only views of the work in a docket: paged views for the dashboard
 (queued, running and scheduled tasks as stored, payloads still pickled; their
 progress, the counts, the workers' concurrency and in-flight messages) and the
-snapshot's view (the stream, its holders, the queue). No view reads more than a
-page (or a bounded chunk) of a list, however long the list is."""
+snapshot's view (``snapshot_view``: the stream, its holders, the queue). No view
+reads more than a page (or a bounded chunk) of a list, however long the list is."""
 
 from __future__ import annotations
 
@@ -13,12 +13,19 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from .._defaults import SNAPSHOT_CAP
 from .._text import as_text
 from . import scripts
-from .lanes import by_priority
-from .mailbox import Received, decode_waits
-from .store import Store
+from .lanes import (
+    DEFAULT_PRIORITY,
+    DISPATCHED,
+    DOORBELL,
+    LaneMark,
+    lane_cursor,
+    start_order,
+)
+from .snapshot_view import DocketView as DocketView
+from .snapshot_view import Pending as Pending
+from .snapshot_view import SnapshotStore
 
 Fields = dict[bytes, bytes]
 Member = tuple[str, float]  # a future task's key and when it is due (epoch seconds)
@@ -33,6 +40,12 @@ class Listed:
     score: float | None = None  # when a scheduled task is due (epoch seconds)
     consumer: str | None = None  # the worker holding a running task
     idle_ms: int | None = None
+    cursor: str | None = None  # a lane task's place in a due listing (due_page)
+
+    @property
+    def position(self) -> str | None:
+        """Where a listing goes on after this task: its cursor, or its stream id."""
+        return self.cursor or self.stream_id
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,7 @@ def previous_id(stream_id: str) -> str:
     return f"{int(milliseconds) - 1}-18446744073709551615"
 
 
-class ViewStore(Store):
+class ViewStore(SnapshotStore):
     async def _group(self) -> tuple[str, int]:
         """(last delivered id, pending count) of the workers' group."""
         for attempt in (1, 2):
@@ -100,17 +113,71 @@ class ViewStore(Store):
         self, count: int, after: str | None = None, last_delivered: str | None = None
     ) -> list[Listed]:
         """Up to ``count`` messages no worker has read yet, oldest first, after the
-        stream id ``after``."""
+        stream id ``after`` (not the doorbell, nor a lane task's dispatched copy,
+        which a worker already holds: _lanes.lua, dispatch.lua)."""
         if last_delivered is None:
             last_delivered, _ = await self._group()
         start = last_delivered if after is None else max_id(after, last_delivered)
-        entries = await self.client.xrange(
-            self.keys.stream, next_id(start), "+", count=count
+        listed: list[Listed] = []
+        while len(listed) < count:
+            entries = await self.client.xrange(
+                self.keys.stream, next_id(start), "+", count=count
+            )
+            for entry_id, fields in entries:
+                start = as_text(entry_id)
+                if fields and DOORBELL not in fields and DISPATCHED not in fields:
+                    listed.append(Listed(fields, stream_id=start))
+            if len(entries) < count:
+                break
+        return listed[:count]
+
+    async def due_page(self, count: int, after: str | None = None) -> list[Listed]:
+        """Up to ``count`` due tasks no worker has taken yet, in the order workers
+        start them (``lanes.start_order``: each lane above priority 5, the
+        stream's unread messages, each lane below), after ``after`` (a listed
+        task's ``position``; ValueError for one that is not)."""
+        order = start_order(await self.lane_levels(), after)
+        listed: list[Listed] = []
+        for level, mark in order:
+            wanted = count - len(listed)
+            if wanted <= 0:
+                break
+            if level == DEFAULT_PRIORITY:
+                stream_id = mark if isinstance(mark, str) else None
+                listed += await self.queued_page(wanted, stream_id)
+            else:
+                lane_mark = mark if isinstance(mark, tuple) else None
+                listed += await self.lane_page(level, wanted, lane_mark)
+        return listed
+
+    async def lane_levels(self) -> set[int]:
+        """The priorities whose lanes hold a task (``P:lanes``)."""
+        return {int(level) for level in await self.client.smembers(self.keys.lanes)}
+
+    async def lane_page(
+        self, level: int, count: int, after: LaneMark | None = None
+    ) -> list[Listed]:
+        """Up to ``count`` tasks waiting on lane ``level``, longest due first,
+        after the task ``after`` (its due time and key) wherever it is now."""
+        lane = self.keys.lane(level)
+        start = 0
+        if after is not None:
+            start = await self.scheduled_position(after[1], after[0], lane)
+        members = await self.client.zrange(
+            lane, start, start + count - 1, withscores=True
         )
+        if not members:
+            return []
+        pipe = self.backend.pipeline()
+        for key, _ in members:
+            pipe.hgetall(self.keys.parked(as_text(key)))
+        parked = await pipe.execute()
         return [
-            Listed(fields, stream_id=as_text(i))
-            for i, fields in entries
-            if fields and b"doorbell" not in fields  # (no task: _lanes.lua)
+            Listed(fields, score=float(due), cursor=lane_cursor(level, due, key))
+            for (key, due), fields in zip(
+                [(as_text(k), float(d)) for k, d in members], parked, strict=True
+            )
+            if fields
         ]
 
     async def running_page(
@@ -165,11 +232,14 @@ class ViewStore(Store):
         )
         return [(as_text(member), float(score)) for member, score in members]
 
-    async def scheduled_position(self, key: str, due: float) -> int:
+    async def scheduled_position(
+        self, key: str, due: float, zset: str | None = None
+    ) -> int:
         """Where the future tasks after ``key`` (due at ``due``) start now, in
         the queue's order (due time, then key): whether or not ``key`` is still
-        there, paging on from it never repeats or skips a task."""
-        queue = self.keys.queue
+        there, paging on from it never repeats or skips a task. ``zset``: another
+        sorted set of keys by due time (a priority lane) instead of the queue."""
+        queue = zset or self.keys.queue
         earlier = math.nextafter(due, -math.inf)  # every engine takes a float
         position = int(await self.client.zcount(queue, "-inf", earlier))
         mark = key.encode()
@@ -269,90 +339,6 @@ class ViewStore(Store):
                 held[as_text(consumer[0])] = int(consumer[1])
         return capacity, held
 
-    async def _read_view(self) -> list[Any]:
-        k = self.keys
-        pipe = self.backend.pipeline()
-        pipe.xlen(k.stream)
-        pipe.zcard(k.queue)
-        pipe.xpending_range(k.stream, self.group, "-", "+", SNAPSHOT_CAP)
-        pipe.xrange(k.stream, "-", "+", count=SNAPSHOT_CAP)
-        pipe.zrange(k.queue, 0, -1)
-        pipe.hgetall(k.paused)
-        pipe.zrange(k.waiting, 0, SNAPSHOT_CAP - 1)
-        pipe.zcard(k.waiting)
-        pipe.smembers(k.lanes)
-        return await pipe.execute()
-
-    async def snapshot(self) -> DocketView:
-        """The first ``SNAPSHOT_CAP`` stream entries with their holders, and every
-        parked future task, those held for paused task types included (creating
-        the consumer group if it is missing)."""
-        try:
-            read = await self._read_view()
-        except ResponseError as error:
-            if "NOGROUP" not in str(error):
-                raise
-            await self.ensure_group()
-            read = await self._read_view()
-        length, queued, pending, entries, members, paused, waiting, waits, lanes = read
-        lane_depths: dict[int, int] = {}
-        bells = sum(1 for _, fields in entries if b"doorbell" in (fields or {}))
-        if bells:  # doorbell entries (_lanes.lua) are no tasks
-            entries = [e for e in entries if b"doorbell" not in (e[1] or {})]
-            length = int(length) - bells
-        levels = sorted(int(lane) for lane in lanes)
-        if paused or levels:  # the work held for paused types, the lane tasks
-            pipe = self.backend.pipeline()
-            for task in paused:
-                pipe.zrange(self.keys.paused_tasks(task.decode()), 0, -1)
-            for level in levels:
-                pipe.zrange(self.keys.lane(level), 0, SNAPSHOT_CAP - 1)
-                pipe.zcard(self.keys.lane(level))
-            held_lists = await pipe.execute()
-            for held in held_lists[: len(paused)]:
-                members = [*members, *held]
-                queued += len(held)
-            on_lanes = held_lists[len(paused) :]
-            for n, level in enumerate(levels):
-                members = [*members, *on_lanes[2 * n]]
-                if on_lanes[2 * n + 1]:
-                    lane_depths[level] = int(on_lanes[2 * n + 1])
-                queued += int(on_lanes[2 * n + 1])
-        holders = {
-            _field(p, "message_id"): Pending(
-                _field(p, "consumer").decode(), int(_field(p, "time_since_delivered"))
-            )
-            for p in pending
-        }
-        parked: list[dict[bytes, bytes]] = []
-        gated: list[dict[bytes, bytes]] = []
-        signals: list[tuple[str, Received]] = []
-        if members or waiting:
-            pipe = self.backend.pipeline()
-            for member in [*members, *waiting]:
-                pipe.hgetall(self.keys.parked(member.decode()))
-            for member in waiting:  # what each waits for (signals: the gate)
-                pipe.hgetall(self.keys.gate(member.decode()))
-            found = await pipe.execute()
-            parked = [fields for fields in found[: len(members)] if fields]
-            gated = [f for f in found[len(members) : len(members) + len(waiting)] if f]
-            gates = found[len(members) + len(waiting) :]
-            for member, gate in zip(waiting, gates, strict=True):
-                for wait in decode_waits(gate).values():
-                    if wait.waiting:
-                        signals.append((member.decode(), wait))
-        return DocketView(
-            int(length),
-            int(queued),
-            list(entries),
-            holders,
-            parked,
-            int(waits),
-            gated,
-            signals,
-            lane_depths,
-        )
-
 
 def _parts(stream_id: str) -> tuple[int, int]:
     milliseconds, _, sequence = stream_id.partition("-")
@@ -361,42 +347,3 @@ def _parts(stream_id: str) -> tuple[int, int]:
 
 def max_id(a: str, b: str) -> str:
     return a if _parts(a) >= _parts(b) else b
-
-
-@dataclass(frozen=True)
-class Pending:
-    """Who holds a delivered stream message, and for how long (milliseconds)."""
-
-    consumer: str
-    idle_ms: int
-
-
-@dataclass(frozen=True)
-class DocketView:
-    """What a snapshot shows, read in one round trip (two, for parked tasks)."""
-
-    stream_length: int
-    queue_length: int
-    stream: list[tuple[bytes, dict[bytes, bytes]]]
-    pending: dict[bytes, Pending]
-    parked: list[dict[bytes, bytes]]
-    # Tasks waiting for their parents (after=): how many, and the first ones.
-    waiting_length: int = 0
-    waiting: list[dict[bytes, bytes]] = field(default_factory=list[dict[bytes, bytes]])
-    # Of those, the ones waiting for a signal: (task key, the wait), by key.
-    signals: list[tuple[str, Received]] = field(
-        default_factory=list[tuple[str, Received]]
-    )
-    # Due tasks waiting on each priority lane (priorities other than 5).
-    lanes: dict[int, int] = field(default_factory=dict[int, int])
-
-    def by_priority(self) -> dict[int, int]:
-        """Due tasks waiting to start, per priority (highest first): the stream's
-        not yet delivered (priority 5) and each lane's; {} unless more than one
-        priority is present, so a plain docket shows nothing new."""
-        return by_priority(self.lanes, self.stream_length - len(self.pending))
-
-
-def _field(entry: dict[Any, Any], name: str) -> Any:
-    """A field of an XPENDING entry (redis-py uses str keys, the memory engine bytes)."""
-    return entry[name] if name in entry else entry[name.encode()]

@@ -136,6 +136,7 @@ class Entry:
     when: datetime | None
     arguments: str  # the call's arguments, or a placeholder saying why not
     readable: bool  # False: unverified or unreadable
+    priority: int = DEFAULT_PRIORITY
 
 
 def brief(value: Any) -> str:
@@ -177,7 +178,9 @@ def describe_message(
         key, function, _ = identity(fields)
         return Entry(key, function, None, f"<unreadable: {problem}>", False)
     text, readable = arguments_text(codec, message, unsafe)
-    return Entry(message.key, message.function, message.when, text, readable)
+    return Entry(
+        message.key, message.function, message.when, text, readable, message.priority
+    )
 
 
 async def describe_record(

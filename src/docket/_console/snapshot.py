@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 from .. import _clock
 from .._broker import Broker
 from .._broker.fair import FairDepth
-from .._broker.listing import DocketView
 from .._broker.mailbox import Received
+from .._broker.snapshot_view import DocketView
 from .._broker.steps import Suspension
 from .._codec.message import identity
 from .._handles import DocketHandle, TaskFunction
@@ -99,15 +99,17 @@ def build_snapshot(
     running: list[RunningExecution] = []
     future: list[Execution] = []
     for message_id, fields in view.stream:
-        function = _function(docket, fields, unknown)
         holder = view.pending.get(message_id)
         if holder is None:
-            future.append(Execution.from_fields(docket, fields, function))
             continue
-        execution = Execution.from_fields(docket, fields, function)
+        execution = Execution.from_fields(
+            docket, fields, _function(docket, fields, unknown)
+        )
         started = taken - timedelta(milliseconds=holder.idle_ms)
         running.append(RunningExecution(execution, holder.consumer, started))
-    for fields in view.parked:
+    # Due tasks in the order workers start them (priority lanes around the
+    # stream's unread messages), then the future ones.
+    for fields in [*view.due_in_start_order(), *view.parked]:
         function = _function(docket, fields, unknown)
         future.append(Execution.from_fields(docket, fields, function))
     total = view.stream_length + view.queue_length

@@ -7,8 +7,9 @@ from collections.abc import Collection
 from typing import Any
 
 from .. import _codec
+from .._codec.message import DEFAULT_PRIORITY
 from .._console.snapshot import WorkerInfo
-from ._snapshot_view import Row, View
+from ._snapshot_view import Row, View, start_order
 
 
 def worker_dict(info: WorkerInfo) -> dict[str, Any]:
@@ -38,6 +39,8 @@ def snapshot_json(docket_name: str, snap: View) -> str:
         }
         if row.suspended is not None:  # Suspend: what its run waits for, since when
             document["suspended"] = row.suspended.as_dict()
+        if row.priority != DEFAULT_PRIORITY:  # (a plain docket's says nothing new)
+            document["priority"] = row.priority
         return document
 
     document: dict[str, Any] = {
@@ -52,7 +55,10 @@ def snapshot_json(docket_name: str, snap: View) -> str:
             }
             for row in snap.running
         ],
-        "future": [task(row) for row in sorted(snap.future, key=lambda r: r.when)],
+        "future": [  # due ones in the order workers start them, then the rest
+            task(row)
+            for row in sorted(snap.future, key=lambda r: start_order(r, snap.taken))
+        ],
         "workers": [worker_dict(w) for w in snap.workers],
         "waiting_on_signals": [
             {

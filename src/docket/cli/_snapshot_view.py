@@ -31,6 +31,10 @@ class Row:
     def function(self) -> str:
         return self.entry.function
 
+    @property
+    def priority(self) -> int:
+        return self.entry.priority
+
 
 @dataclass(frozen=True)
 class SignalWait:
@@ -58,6 +62,15 @@ class View:
     by_priority: dict[int, int] = field(default_factory=dict[int, int])
 
 
+def start_order(row: Row, now: datetime) -> tuple[int, int, datetime]:
+    """Sort key of a waiting task: due ones first, in the order workers start
+    them (highest priority first, then the longest due), then the future ones,
+    soonest first."""
+    if row.when <= now:
+        return (0, -row.priority, row.when)
+    return (1, 0, row.when)
+
+
 def _moment(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
 
@@ -82,14 +95,14 @@ async def take(
         running: list[Row] = []
         future: list[Row] = []
         for message_id, fields in view.stream:
-            entry = _entry(docket, fields, unsafe)
             holder = view.pending.get(message_id)
             if holder is None:
-                future.append(Row(entry, entry.when or taken))
                 continue
+            entry = _entry(docket, fields, unsafe)
             started = taken - timedelta(milliseconds=holder.idle_ms)
             running.append(Row(entry, entry.when or taken, holder.consumer, started))
-        for fields in view.parked:
+        # Due tasks in the order workers start them, then the future ones.
+        for fields in [*view.due_in_start_order(), *view.parked]:
             entry = _entry(docket, fields, unsafe)
             future.append(Row(entry, entry.when or taken))
         points = await docket.broker.steps.latest([row.entry.key for row in future])
@@ -124,4 +137,4 @@ def _entry(docket: Docket, fields: dict[bytes, bytes], unsafe: bool) -> Entry:
     return describe_message(docket.codec, fields, unsafe)
 
 
-__all__ = ["Row", "SignalWait", "View", "take"]
+__all__ = ["Row", "SignalWait", "View", "start_order", "take"]

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from .. import _defaults
+from .._codec.message import DEFAULT_PRIORITY
 from .._text import for_terminal
 from ._app import app
 from ._common import console, fail, run, say
@@ -26,7 +27,7 @@ from ._options import (
     Url,
 )
 from ._options import signing_keys as keys_of
-from ._snapshot_view import Row, View, take
+from ._snapshot_view import Row, View, start_order, take
 from ._table import TIME_WIDTH, Column, Grid, print_grid
 
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S %z"
@@ -52,7 +53,7 @@ def limited(snap: View, task: str | None, limit: int | None) -> View:
     running = [r for r in snap.running if task is None or r.function == task]
     future = sorted(
         (r for r in snap.future if task is None or r.function == task),
-        key=lambda r: r.when,
+        key=lambda r: start_order(r, snap.taken),
     )
     if limit is not None:
         running = running[:limit]
@@ -95,14 +96,17 @@ def signal_lines(snap: View) -> list[str]:
 
 def snapshot_table(docket_name: str, snap: View, show_args: bool = False) -> Grid:
     """One line per task, running (blue), due (cyan), scheduled (yellow); with
-    ``show_args`` its arguments on a line under it."""
+    ``show_args`` its arguments on a line under it. A Priority column only when
+    a task listed has a priority other than 5."""
     now = snap.taken
+    ranked = any(r.priority != DEFAULT_PRIORITY for r in [*snap.running, *snap.future])
     columns = [
         Column("When", least=TIME_WIDTH),
         Column("Task"),
         Column("Key", whole=True),
         Column("Worker"),
         Column("Started", least=TIME_WIDTH),
+        *([Column("Priority", justify="right")] if ranked else []),
     ]
     table = Grid(
         columns,
@@ -122,6 +126,7 @@ def snapshot_table(docket_name: str, snap: View, show_args: bool = False) -> Gri
             running.entry.key,
             running.worker,
             relative(now, running.started or now),
+            *([str(running.priority)] if ranked else []),
         ]
         table.add_row(*cells, style="blue", detail=_arguments(running, show_args))
     for waiting in snap.future:
@@ -133,6 +138,8 @@ def snapshot_table(docket_name: str, snap: View, show_args: bool = False) -> Gri
             cells += ["(suspended)", relative(now, since)]
         else:
             cells += ["", ""]
+        if ranked:
+            cells.append(str(waiting.priority))
         table.add_row(*cells, style=style, detail=_arguments(waiting, show_args))
     return table
 

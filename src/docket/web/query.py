@@ -10,6 +10,8 @@ from datetime import timedelta
 
 from starlette.requests import Request
 
+from .._broker.lanes import due_cursor
+
 LONGEST_TEXT = 1_000  # characters of a search, a filter or a notice
 LARGEST_OFFSET = 1_000_000_000
 LONGEST_SPAN = timedelta(days=365)
@@ -35,6 +37,21 @@ def stream_id(request: Request, name: str) -> str | None:
     if value is None:
         return None
     return checked_stream_id(name, value)
+
+
+def queued_cursor(request: Request, name: str) -> str | None:
+    """Where the queued tasks' next page starts, as a page hands it out: a
+    stream id, or a priority lane's ``<priority>:<due>:<key>``; or None."""
+    value = text(request, name)
+    if value is None:
+        return None
+    if ":" not in value:
+        return checked_stream_id(name, value)
+    try:
+        due_cursor(value)
+    except ValueError:
+        raise BadQuery(f"{name} must be a place from a page") from None
+    return value
 
 
 def checked_stream_id(name: str, value: str) -> str:

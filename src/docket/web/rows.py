@@ -9,7 +9,12 @@ from typing import Any
 
 from .._broker.listing import Listed
 from .._codec import Codec
-from .._codec.message import MalformedMessage, decode_message, identity
+from .._codec.message import (
+    DEFAULT_PRIORITY,
+    MalformedMessage,
+    decode_message,
+    identity,
+)
 from .._console.entries import describe_arguments
 
 
@@ -29,6 +34,7 @@ class TaskRow:
     message: str | None = None
     problem: str | None = None  # why the stored message could not be read
     score: float | None = None  # a future task's due time (epoch seconds)
+    priority: int = DEFAULT_PRIORITY  # 1 (lowest) .. 9 (highest)
 
     @property
     def percent(self) -> int | None:
@@ -64,6 +70,7 @@ def task_row(listed: Listed, unpickle: bool, codec: Codec) -> TaskRow:
         worker=listed.consumer,
         running_for=None if listed.idle_ms is None else listed.idle_ms / 1000,
         score=listed.score,
+        priority=message.priority,
     )
 
 

@@ -105,7 +105,7 @@ async def _paged(
     after: str | None,
     query: str,
 ) -> Section:
-    """One page of a stream-ordered listing (running or queued), after ``after``;
+    """One page of an ordered listing (running or queued), after ``after``;
     a search matches the stored key and task name of up to ``SEARCH_SCAN``
     entries (or ``SEARCH_BYTES`` of them), and decodes only its hits."""
     size, section = console.settings.page_size, Section()
@@ -116,7 +116,7 @@ async def _paged(
         listed = await fetch(chunk, cursor)
         for item in listed:
             examined += 1
-            cursor = item.stream_id
+            cursor = item.position
             if query:
                 read += _size(item.fields)
                 if not _matches(item.fields, needle):
@@ -148,7 +148,9 @@ async def _running(console: Console, after: str | None, query: str) -> Section:
 
 
 async def _queued(console: Console, after: str | None, query: str) -> Section:
-    return await _paged(console, console.docket.broker.views.queued_page, after, query)
+    """Due tasks no worker has taken, in the order workers start them: those on
+    the priority lanes above 5, the stream's unread messages, the lanes below."""
+    return await _paged(console, console.docket.broker.views.due_page, after, query)
 
 
 async def _scheduled(console: Console, offset: int, query: str) -> Section:

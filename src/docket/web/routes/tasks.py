@@ -43,7 +43,7 @@ class TaskQuery:
         return cls(
             query.text(request, "q") or "",
             query.stream_id(request, "running_after"),
-            query.stream_id(request, "queued_after"),
+            query.queued_cursor(request, "queued_after"),
             offset,
             after,
             query.moment(request, "scheduled_at") if after else 0.0,
