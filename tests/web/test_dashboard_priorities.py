@@ -75,8 +75,10 @@ async def test_queued_rows_list_lane_tasks_in_start_order(
     """Tasks waiting on priority lanes are Queued rows beside the stream's, in
     the order workers start them (highest priority first, the longest due first
     among equals), each marked with its priority when it is not 5; /api/tasks
-    gives every row's priority."""
+    gives every row's priority; the queued count (/api/counts, the figures on
+    every page) counts them all."""
     await add_spread(docket)
+    assert (await client.get("/api/counts")).json()["queued"] == 6
     page = await client.get("/tasks")
     assert queued_keys(page.text) == ["c9", "f9 &x=#", "e7", "a5", "d5", "b2"]
     marks = re.findall(r'class="priority" data-priority="(\d)"', page.text)

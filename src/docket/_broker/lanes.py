@@ -29,6 +29,7 @@ from .store import Store
 from .types import Delivery
 
 PRIORITIES = range(LOWEST_PRIORITY, HIGHEST_PRIORITY + 1)
+LANE_LEVELS = tuple(p for p in PRIORITIES if p != DEFAULT_PRIORITY)  # the lanes
 # The field of a dispatched copy of a message (a new-message read leaves it alone:
 # it already has its worker) and of the doorbell entry.
 DISPATCHED = b"dispatched"
@@ -95,12 +96,10 @@ class LaneStore(Store):
     async def depths(self) -> dict[int, int]:
         """How many due tasks wait on each lane (lanes holding none left out)."""
         pipe = self.backend.pipeline()
-        for priority in PRIORITIES:
-            if priority != DEFAULT_PRIORITY:
-                pipe.zcard(self.keys.lane(priority))
+        for priority in LANE_LEVELS:
+            pipe.zcard(self.keys.lane(priority))
         counts = await pipe.execute()
-        levels = [p for p in PRIORITIES if p != DEFAULT_PRIORITY]
-        return {p: int(n) for p, n in zip(levels, counts, strict=True) if int(n)}
+        return {p: int(n) for p, n in zip(LANE_LEVELS, counts, strict=True) if int(n)}
 
 
 def by_priority(lanes: Mapping[int, int], stream: int) -> dict[int, int]:
@@ -180,6 +179,7 @@ __all__ = [
     "DEFAULT_PRIORITY",
     "DISPATCHED",
     "DOORBELL",
+    "LANE_LEVELS",
     "DispatchCall",
     "PRIORITIES",
     "LaneMark",

@@ -19,6 +19,7 @@ from .lanes import (
     DEFAULT_PRIORITY,
     DISPATCHED,
     DOORBELL,
+    LANE_LEVELS,
     LaneMark,
     lane_cursor,
     start_order,
@@ -56,6 +57,9 @@ class Depths:
     failed: int
     dead: int
     last_delivered: str = field(default="0-0")
+    # Of the queued, those waiting on each priority lane (lanes holding none left
+    # out); the rest are the stream's unread messages (priority 5).
+    lanes: dict[int, int] = field(default_factory=dict[int, int])
 
 
 def _get(entry: dict[Any, Any], name: str) -> Any:
@@ -96,7 +100,9 @@ class ViewStore(SnapshotStore):
         return "0-0", 0
 
     async def counts(self) -> Depths:
-        """How many tasks are queued, running and scheduled; the failed and dead counts."""
+        """How many tasks are queued (the stream's unread messages and the tasks
+        waiting on priority lanes), running and scheduled; the failed and dead
+        counts."""
         last, pending = await self._group()
         k = self.keys
         pipe = self.backend.pipeline()
@@ -105,9 +111,14 @@ class ViewStore(SnapshotStore):
         pipe.xlen(k.failed)
         pipe.xlen(k.dead)
         pipe.exists(k.doorbell)  # a doorbell entry is no task (_lanes.lua)
-        length, scheduled, failed, dead, bell = await pipe.execute()
-        queued = max(int(length) - pending - int(bell), 0)
-        return Depths(queued, pending, int(scheduled), int(failed), int(dead), last)
+        for level in LANE_LEVELS:
+            pipe.zcard(k.lane(level))
+        length, scheduled, failed, dead, bell, *laned = await pipe.execute()
+        lanes = {p: int(n) for p, n in zip(LANE_LEVELS, laned, strict=True) if int(n)}
+        queued = max(int(length) - pending - int(bell), 0) + sum(lanes.values())
+        return Depths(
+            queued, pending, int(scheduled), int(failed), int(dead), last, lanes
+        )
 
     async def queued_page(
         self, count: int, after: str | None = None, last_delivered: str | None = None

@@ -262,10 +262,10 @@ async def _by_priority(console: Console) -> dict[int, int]:
     """Due tasks waiting per priority, highest first; {} unless more than one
     priority is present (a plain docket's page is as it was)."""
     broker = (await console.ready()).broker
-    depths = await broker.lanes.depths()
-    if not depths:
+    depths = await broker.views.counts()
+    if not depths.lanes:
         return {}
-    return by_priority(depths, (await broker.views.counts()).queued)
+    return by_priority(depths.lanes, depths.queued - sum(depths.lanes.values()))
 
 
 def tasks_json(data: dict[str, Any]) -> dict[str, Any]:
