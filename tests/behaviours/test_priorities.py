@@ -13,6 +13,7 @@ import pytest
 
 from docket import (
     ConcurrencyLimit,
+    Disposition,
     Docket,
     ExecutionState,
     Perpetual,
@@ -20,6 +21,7 @@ from docket import (
     Retry,
     Worker,
 )
+from docket._console.entries import FailedTask
 from tests.conftest import eventually
 
 ORDER: list[str] = []
@@ -366,3 +368,67 @@ async def test_a_low_priority_dispatched_blind_waits_behind_new_stream_work(
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
     assert ORDER == ["warm", "a", "five", "low"], ORDER
+
+
+async def lane_members(docket: Docket, priority: int) -> list[str]:
+    async with docket.redis() as client:
+        found = await client.zrange(docket.key(f"lane:{priority}"), 0, -1)
+    return [key.decode() for key in found]
+
+
+async def gives_up(label: str) -> None:
+    raise RuntimeError(f"{label} fails")
+
+
+async def test_a_replayed_failed_task_keeps_its_priority(docket: Docket) -> None:
+    """A priority-8 task that failed for good, replayed from the failed tasks (as
+    ``docket failed replay`` and the dashboard do), goes back to its lane with its
+    priority, not to the stream at 5."""
+    docket.register(gives_up)
+    await docket.add(gives_up, key="urgent-fail", priority=8)("x")
+    async with one_at_a_time(docket) as worker:
+        await worker.run_until_finished()
+    assert await docket.failed_tasks.replay("urgent-fail") is Disposition.SCHEDULED
+    assert await lane_members(docket, 8) == ["urgent-fail"]
+    execution = await docket.get_execution("urgent-fail")
+    assert execution is not None and execution.priority == 8
+
+
+async def test_a_replayed_dead_letter_keeps_its_priority(docket: Docket) -> None:
+    """A priority-7 task dead-lettered (its run record was overwritten by a
+    string), replayed once mended, goes back to its lane with its priority."""
+    docket.register(work)
+    await docket.add(work, key="urgent-dead", priority=7)("d")
+    async with docket.redis() as client:
+        await client.set(docket.key("runs:urgent-dead"), "not a hash")
+    async with one_at_a_time(docket) as worker:
+        await worker.run_until_finished()
+    (letter,) = await docket.dead_letters.list()
+    async with docket.redis() as client:
+        await client.delete(docket.key("runs:urgent-dead"))
+    await docket.dead_letters.replay(letter.id)
+    assert await lane_members(docket, 7) == ["urgent-dead"]
+    async with one_at_a_time(docket) as worker:
+        await worker.run_until_finished()
+    assert ORDER == ["d"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "kept"),
+    [
+        (b"8", b"8"),
+        (b"1", b"1"),
+        (b"5", None),
+        (b"0", None),
+        (b"12", None),
+        (b"x", None),
+    ],
+)
+def test_a_failed_entry_keeps_only_a_priority_a_task_may_carry(
+    stored: bytes, kept: bytes | None
+) -> None:
+    """A failed-task entry's priority (written by anyone who can write to Redis)
+    is kept for a replay only when it is 1 to 9 and not the default 5; anything
+    else replays at 5 instead of making a message no worker would take."""
+    fields = {"key": b"k", "function": b"f", "priority": stored}
+    assert FailedTask.decode("1-0", fields).priority == kept

@@ -166,6 +166,7 @@ class DeadLetters:
             1,
             function_name=message.function,
         )
+        execution.priority = message.priority  # back to its priority's lane
         fair = letter.fields.get(b"fair")
         if fair is not None and execution.fair_share() is None:
             # A FairShare task replayed by name: back through its value's backlog.

@@ -24,6 +24,15 @@ def _text(fields: dict[str, bytes], name: str) -> str:
     return fields.get(name, b"").decode(errors="replace")
 
 
+def _priority(fields: dict[str, bytes]) -> bytes | None:
+    """The entry's priority when it is one a task may carry other than 5 (a
+    replay keeps it); None for 5, none, or anything else."""
+    raw = fields.get("priority", b"")
+    if raw.isdigit() and raw != b"5" and len(raw) == 1 and raw != b"0":
+        return raw
+    return None
+
+
 def _int(fields: dict[str, bytes], name: str, default: int = 0) -> int:
     try:
         return int(fields.get(name, b""))
@@ -91,6 +100,8 @@ class FailedTask:
     # A FairShare task's value (its message's `fair` field): a replay waits in
     # that value's backlog again.
     fair: bytes | None = field(default=None, repr=False)
+    # Its priority when not 5 (the run record's `priority`): a replay keeps it.
+    priority: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def decode(
@@ -115,6 +126,7 @@ class FailedTask:
             signed=signed,
             codec=codec or Codec(),
             fair=fields.get("fair"),
+            priority=_priority(fields),
         )
 
     def task_message(self) -> TaskMessage | None:

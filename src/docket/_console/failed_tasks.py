@@ -175,6 +175,8 @@ class FailedTasks:
             ) from None
         if failed.fair is not None:  # a FairShare task: back through its backlog
             fields[b"fair"] = failed.fair
+        if failed.priority is not None:  # and to its priority's lane
+            fields[b"priority"] = failed.priority
         placed = await self._docket.broker.queue.schedule(
             key=failed.key,
             when=now.timestamp(),

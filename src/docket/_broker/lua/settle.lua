@@ -83,7 +83,7 @@ while i <= #ARGV do
   if kept then
     record = hash_fields(runs, 'generation', 'state', 'function', 'args', 'kwargs',
       'when', 'serializer', 'signature', 'message_when', 'attempt', 'waiters', 'gate',
-      'held', 'steps', 'fair')
+      'held', 'steps', 'fair', 'priority')
     flags_at = 11
   else
     record = hash_fields(runs, 'generation', 'state', 'waiters', 'gate', 'held', 'steps')
@@ -167,6 +167,11 @@ while i <= #ARGV do
       if record[15] then
         entry[#entry + 1] = 'fair'
         entry[#entry + 1] = record[15]
+      end
+      -- A priority other than 5: a replay goes back to its priority's lane.
+      if record[16] then
+        entry[#entry + 1] = 'priority'
+        entry[#entry + 1] = record[16]
       end
       keep_failed(entry)
     end
