@@ -22,6 +22,7 @@ from docket import (
     Worker,
 )
 from docket._console.entries import FailedTask
+from tests._support.timings import FAST
 from tests.conftest import eventually
 
 ORDER: list[str] = []
@@ -432,3 +433,23 @@ def test_a_failed_entry_keeps_only_a_priority_a_task_may_carry(
     else replays at 5 instead of making a message no worker would take."""
     fields = {"key": b"k", "function": b"f", "priority": stored}
     assert FailedTask.decode("1-0", fields).priority == kept
+
+
+async def test_a_drain_starts_the_higher_priority_first(docket: Docket) -> None:
+    """Draining 200 priority-7 and 200 priority-5 tasks at concurrency 10, a worker
+    dispatches lane tasks in the same round trips that read the stream but reads
+    at most one message ahead while the lanes still have better work: few
+    priority-5 tasks start before the last priority-7 one (at most one per
+    settle, about 200/10 of them), not a batch per settle."""
+    docket.register(seen_priority)
+    await docket.add_many(
+        [docket.call(seen_priority, priority=7)(f"h{n}") for n in range(200)]
+        + [docket.call(seen_priority, priority=5)(f"m{n}") for n in range(200)]
+    )
+    async with Worker(docket, concurrency=10, **FAST) as worker:
+        await worker.run_until_finished()
+    levels = [label.rsplit(":", 1)[1] for label in ORDER]
+    last_seven = len(levels) - 1 - levels[::-1].index("7")
+    early = levels[:last_seven].count("5")
+    assert len(ORDER) == 400
+    assert early <= 200 // 10 + 10, (early, levels)

@@ -22,6 +22,7 @@ from .._broker.lanes import (
     DispatchCall,
     message_priority,
 )
+from .._defaults import LANES_READ_AHEAD
 from .session import Session
 
 
@@ -32,10 +33,15 @@ def sort_in(
     (the next dispatch deletes it); a dispatched copy read as a new message
     (``fresh``) already has its worker and is left alone. A fresh read
     also tells when the stream's oldest waiting task became due (about when the
-    last message read was added), or that none is left (it came back short)."""
+    last message read was added), or that none is known to be left: it came back
+    short, or ended in dispatched copies (they follow whatever waited when they
+    were dispatched, so what they tell is only that the lanes had work; a
+    dispatch then hands lane tasks over, and ``take_turn`` orders them after any
+    stream work its read finds)."""
     if fresh:
-        if len(deliveries) >= asked and deliveries:
-            session.stream_head = _added(deliveries[-1].message_id)
+        last = deliveries[-1] if deliveries else None
+        if len(deliveries) >= asked and last and DISPATCHED not in last.fields:
+            session.stream_head = _added(last.message_id)
         else:
             session.stream_head = None
     kept: list[Delivery] = []
@@ -108,19 +114,27 @@ async def dispatch(session: Session, count: int) -> list[Delivery]:
         worker.name, count, worker.priority_aging.total_seconds(), _head(session)
     )
     session.lanes = left > 0
+    session.lanes_ahead = len(dispatched) >= count
     return dispatched
 
 
-def turn_dispatch(session: Session, count: int) -> DispatchCall | None:
+def turn_dispatch(session: Session, count: int) -> tuple[DispatchCall | None, int]:
     """The dispatch that rides along with a settle's round trip (the settler's
-    ``broker.runs.turn``, ahead of its stream read) while lanes hold tasks."""
+    ``broker.runs.turn``, ahead of its stream read) while lanes hold tasks, and
+    how many messages that round trip reads from the stream. While the last
+    dispatch filled all it was asked for (lane tasks rank before the stream's),
+    the read takes at most ``LANES_READ_AHEAD``: enough to see stream work that
+    arrived meanwhile, never a batch that would start before the lane tasks
+    still waiting."""
     note_placements(session)
     if not session.lanes or count <= 0:
-        return None
+        return None, count
     worker = session.worker
-    return session.broker.lanes.dispatch_call(
+    call = session.broker.lanes.dispatch_call(
         worker.name, count, worker.priority_aging.total_seconds(), _head(session)
     )
+    read = min(count, LANES_READ_AHEAD) if session.lanes_ahead else count
+    return call, read
 
 
 def take_turn(
@@ -142,6 +156,8 @@ def take_turn(
         if left >= 0:  # (a doorbell read after the dispatch turns lanes on again)
             session.lanes = left > 0
         session.buffer_fresh = True
+        if call is not None:
+            session.lanes_ahead = len(got) >= int(call.args[3])
     read = sort_in(session, deliveries, asked) if asked else []
     if call is not None and call.args[-1] == "" and read:
         late = [d for d in got if message_priority(d.fields) < DEFAULT_PRIORITY]

@@ -129,6 +129,9 @@ class Session:
     # dispatch first), and when the oldest priority-5 task waiting in the stream
     # became due as far as this worker knows (None: the stream had none left).
     lanes: bool = False
+    # The last dispatch handed over all it was asked for: more lane tasks may rank
+    # before the stream's, so reads beside dispatches stay small.
+    lanes_ahead: bool = True
     stream_head: float | None = None
     lane_placements: int = 0  # the docket broker's count, as last seen
     # The buffer was just filled by a read that dispatched first: no lane task

@@ -59,7 +59,7 @@ async def _settle_and_claim(session: Session, batch: Pending) -> None:
     refill = min(max(wanted - len(session.buffer), 0), session.worker.message_batch)
     deliveries = take_buffered(session, min(len(session.buffer), free))
     # While lanes hold tasks, the best of them are dispatched ahead of the read.
-    dispatch = turn_dispatch(session, refill)
+    dispatch, refill = turn_dispatch(session, refill)
     session.claiming += 1
     try:
         try:

@@ -34,34 +34,47 @@ if bell then
   redis.call('DEL', prefix .. ':doorbell')
 end
 
-local candidates = {}
+-- Each lane is already in order (by due time, then key), so the best task overall is
+-- the best of the lanes' heads: a merge, not a sort of every candidate.
+local heads = {}
 local names = redis.call('SMEMBERS', lanes)
 for _, lane in ipairs(names) do
-  local level = tonumber(lane) or 5
   local entries = redis.call('ZRANGE', lane_key(prefix, lane), 0, count - 1, 'WITHSCORES')
-  for i = 1, #entries, 2 do
-    local due = tonumber(entries[i + 1])
-    candidates[#candidates + 1] = {entries[i], due - level * aging, lane, due}
+  if #entries > 0 then
+    heads[#heads + 1] = {entries, 1, (tonumber(lane) or 5) * aging, lane}
   end
 end
-table.sort(candidates, function(a, b)
-  if a[2] ~= b[2] then return a[2] < b[2] end
-  if a[4] ~= b[4] then return a[4] < b[4] end
-  return a[1] < b[1]
-end)
+
+-- The lane whose next task ranks first (rank, then due time, then key), and its rank.
+local function best()
+  local pick, rank, due, key
+  for _, lane in ipairs(heads) do
+    local entries, at = lane[1], lane[2]
+    if at < #entries then
+      local d = tonumber(entries[at + 1])
+      local r, k = d - lane[3], entries[at]
+      if not pick or r < rank or (r == rank and (d < due or (d == due and k < key))) then
+        pick, rank, due, key = lane, r, d, k
+      end
+    end
+  end
+  return pick, rank
+end
 
 -- No consumer group yet: nothing is moved (a script is not rolled back, so this is
 -- asked first; an id that does not exist is ignored by XCLAIM when the group does).
-if #candidates > 0
+if #heads > 0
     and not pcall(redis.call, 'XCLAIM', stream, group, consumer, 0, '0-1', 'JUSTID') then
   return {{}, -1}
 end
 
 local bar = head and (head - 5 * aging) or nil
 local out, ids, taken = {}, {}, {}
-for _, candidate in ipairs(candidates) do
-  if #out >= count or (bar and candidate[2] >= bar) then break end
-  local key, lane = candidate[1], candidate[3]
+while #out < count do
+  local next_lane, rank = best()
+  if not next_lane or (bar and rank >= bar) then break end
+  local key, lane = next_lane[1][next_lane[2]], next_lane[4]
+  next_lane[2] = next_lane[2] + 2
   taken[lane] = taken[lane] or {}
   taken[lane][#taken[lane] + 1] = key
   local parked = parked_key(prefix, key)
