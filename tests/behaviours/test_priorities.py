@@ -453,3 +453,21 @@ async def test_a_drain_starts_the_higher_priority_first(docket: Docket) -> None:
     early = levels[:last_seven].count("5")
     assert len(ORDER) == 400
     assert early <= 200 // 10 + 10, (early, levels)
+
+
+async def test_a_dispatch_reads_lanes_a_chunk_at_a_time_in_order(
+    docket: Docket,
+) -> None:
+    """A worker with 40 slots asks for 41 lane tasks at once; the lanes are read
+    16 at a time as the merge goes, so all 30 priority-7 tasks start before any of
+    the 30 priority-6 ones, and each lane's tasks start in the order added."""
+    docket.register(seen_priority)
+    await docket.add_many(
+        [docket.call(seen_priority, priority=6)(f"s{n:02}") for n in range(30)]
+        + [docket.call(seen_priority, priority=7)(f"h{n:02}") for n in range(30)]
+    )
+    async with Worker(docket, concurrency=40, **FAST) as worker:
+        await worker.run_until_finished()
+    assert ORDER == [f"h{n:02}:7" for n in range(30)] + [
+        f"s{n:02}:6" for n in range(30)
+    ]

@@ -35,24 +35,38 @@ if bell then
 end
 
 -- Each lane is already in order (by due time, then key), so the best task overall is
--- the best of the lanes' heads: a merge, not a sort of every candidate.
+-- the best of the lanes' heads: a merge, not a sort of every candidate. A lane is
+-- read a chunk at a time, as far as the merge goes (often only its head, when it
+-- ranks after the stream's oldest waiting task). Nothing leaves a lane before the
+-- end, so the offsets hold.
+local CHUNK = math.min(count, 16)
 local heads = {}
 local names = redis.call('SMEMBERS', lanes)
 for _, lane in ipairs(names) do
-  local entries = redis.call('ZRANGE', lane_key(prefix, lane), 0, count - 1, 'WITHSCORES')
+  local lk = lane_key(prefix, lane)
+  local entries = redis.call('ZRANGE', lk, 0, CHUNK - 1, 'WITHSCORES')
   if #entries > 0 then
-    heads[#heads + 1] = {entries, 1, (tonumber(lane) or 5) * aging, lane}
+    heads[#heads + 1] = {entries, 1, (tonumber(lane) or 5) * aging, lane, lk, CHUNK}
   end
+end
+
+-- A lane's next task, reading its next chunk when the one in hand is used up.
+local function peek(lane)
+  local entries, at = lane[1], lane[2]
+  if at > #entries and #entries == 2 * CHUNK and lane[6] < count then
+    entries = redis.call('ZRANGE', lane[5], lane[6], lane[6] + CHUNK - 1, 'WITHSCORES')
+    lane[1], lane[2], lane[6], at = entries, 1, lane[6] + CHUNK, 1
+  end
+  if at < #entries then return entries[at], tonumber(entries[at + 1]) end
 end
 
 -- The lane whose next task ranks first (rank, then due time, then key), and its rank.
 local function best()
   local pick, rank, due, key
   for _, lane in ipairs(heads) do
-    local entries, at = lane[1], lane[2]
-    if at < #entries then
-      local d = tonumber(entries[at + 1])
-      local r, k = d - lane[3], entries[at]
+    local k, d = peek(lane)
+    if k then
+      local r = d - lane[3]
       if not pick or r < rank or (r == rank and (d < due or (d == due and k < key))) then
         pick, rank, due, key = lane, r, d, k
       end
@@ -61,18 +75,21 @@ local function best()
   return pick, rank
 end
 
--- No consumer group yet: nothing is moved (a script is not rolled back, so this is
--- asked first; an id that does not exist is ignored by XCLAIM when the group does).
-if #heads > 0
-    and not pcall(redis.call, 'XCLAIM', stream, group, consumer, 0, '0-1', 'JUSTID') then
-  return {{}, -1}
-end
-
 local bar = head and (head - 5 * aging) or nil
 local out, ids, taken = {}, {}, {}
+local probed = false
 while #out < count do
   local next_lane, rank = best()
   if not next_lane or (bar and rank >= bar) then break end
+  -- No consumer group yet: nothing is moved (a script is not rolled back, so this
+  -- is asked before the first move; an id that does not exist is ignored by XCLAIM
+  -- when the group does).
+  if not probed then
+    if not pcall(redis.call, 'XCLAIM', stream, group, consumer, 0, '0-1', 'JUSTID') then
+      return {{}, -1}
+    end
+    probed = true
+  end
   local key, lane = next_lane[1][next_lane[2]], next_lane[4]
   next_lane[2] = next_lane[2] + 2
   taken[lane] = taken[lane] or {}
