@@ -43,12 +43,14 @@ class DispatchCall:
 
     keys: list[str]
     args: list[Any]
+    count: int  # how many lane tasks it asks for
+    blind: bool  # made believing the stream has no task waiting (no head given)
 
     def command(self) -> tuple[Any, ...]:
         return script_command(scripts.DISPATCH, self.keys, self.args)
 
 
-def dispatched(reply: Any) -> tuple[list[Delivery], int]:
+def parse_dispatch(reply: Any) -> tuple[list[Delivery], int]:
     """A dispatch reply: the deliveries, and how many tasks still wait on lanes
     (-1: the stream has no consumer group yet, and nothing was moved)."""
     entries, left = reply
@@ -75,7 +77,7 @@ class LaneStore(Store):
             repr(aging),
             "" if head is None else repr(head),
         ]
-        return DispatchCall([k.stream, k.lanes], args)
+        return DispatchCall([k.stream, k.lanes], args, count, head is None)
 
     async def dispatch(
         self, consumer: str, count: int, aging: float, head: float | None
@@ -84,13 +86,13 @@ class LaneStore(Store):
         task (``head``, its due time; None when the stream has none waiting),
         delivered to ``consumer``; and how many tasks still wait on lanes."""
         call = self.dispatch_call(consumer, count, aging, head)
-        reply = dispatched(
+        reply = parse_dispatch(
             await self.run_script(scripts.DISPATCH, call.keys, call.args)
         )
         if reply[1] < 0:  # no consumer group yet: nothing was moved
             await self.ensure_group()
             raw = await self.run_script(scripts.DISPATCH, call.keys, call.args)
-            reply = dispatched(raw)
+            reply = parse_dispatch(raw)
         return reply
 
     async def depths(self) -> dict[int, int]:
@@ -185,7 +187,7 @@ __all__ = [
     "LaneMark",
     "LaneStore",
     "by_priority",
-    "dispatched",
+    "parse_dispatch",
     "due_cursor",
     "lane_cursor",
     "message_priority",

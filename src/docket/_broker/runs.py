@@ -14,7 +14,7 @@ from .. import _codec
 from .._defaults import CLEAR_BATCH
 from .._text import as_text
 from . import scripts
-from .lanes import DispatchCall, dispatched
+from .lanes import DispatchCall, parse_dispatch
 from .pipelining import script_command
 from .queue import QueueStore, parse_read
 from .store import BrokerBase, Store
@@ -270,7 +270,7 @@ class RunStore(Store):
         handed: tuple[list[Delivery], int] | Exception | None = None
         if dispatch:
             reply = next(replies)
-            handed = reply if isinstance(reply, Exception) else dispatched(reply)
+            handed = reply if isinstance(reply, Exception) else parse_dispatch(reply)
         deliveries: list[Delivery] | Exception = []
         if read:
             reply = next(replies)
@@ -278,7 +278,9 @@ class RunStore(Store):
         return Turn(settled, claimed, deliveries, handed)
 
     async def _dispatch(self, call: DispatchCall) -> tuple[list[Delivery], int]:
-        return dispatched(await self.run_script(scripts.DISPATCH, call.keys, call.args))
+        return parse_dispatch(
+            await self.run_script(scripts.DISPATCH, call.keys, call.args)
+        )
 
     async def flush_tally(self, force: bool = False) -> None:
         """Write the throughput counts still waiting (when due, or ``force``)."""

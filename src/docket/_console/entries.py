@@ -14,7 +14,14 @@ from typing import Any
 
 from .. import _codec
 from .._codec import Codec
-from .._codec.message import MalformedMessage, TaskMessage, decode_message
+from .._codec.message import (
+    DEFAULT_PRIORITY,
+    HIGHEST_PRIORITY,
+    LOWEST_PRIORITY,
+    MalformedMessage,
+    TaskMessage,
+    decode_message,
+)
 from .describe import arguments_text
 
 _SIGNED = ("serializer", "signature", "message_when", "message_attempt")
@@ -28,9 +35,10 @@ def _priority(fields: dict[str, bytes]) -> bytes | None:
     """The entry's priority when it is one a task may carry other than 5 (a
     replay keeps it); None for 5, none, or anything else."""
     raw = fields.get("priority", b"")
-    if raw.isdigit() and raw != b"5" and len(raw) == 1 and raw != b"0":
-        return raw
-    return None
+    level = int(raw) if raw.isdigit() else DEFAULT_PRIORITY
+    if level == DEFAULT_PRIORITY or not LOWEST_PRIORITY <= level <= HIGHEST_PRIORITY:
+        return None
+    return str(level).encode()
 
 
 def _int(fields: dict[str, bytes], name: str, default: int = 0) -> int:

@@ -113,9 +113,17 @@ async def dispatch(session: Session, count: int) -> list[Delivery]:
     dispatched, left = await session.broker.lanes.dispatch(
         worker.name, count, worker.priority_aging.total_seconds(), _head(session)
     )
-    session.lanes = left > 0
-    session.lanes_ahead = len(dispatched) >= count
+    _note_dispatch(session, len(dispatched), count, left)
     return dispatched
+
+
+def _note_dispatch(session: Session, got: int, asked: int, left: int) -> None:
+    """What a dispatch tells: whether lanes still hold tasks (-1: unknown, the
+    group was missing), and whether it filled all it was asked for (lane tasks
+    may still rank first: reads beside dispatches stay small)."""
+    if left >= 0:
+        session.lanes = left > 0
+    session.lanes_ahead = got >= asked
 
 
 def turn_dispatch(session: Session, count: int) -> tuple[DispatchCall | None, int]:
@@ -151,15 +159,13 @@ def take_turn(
     priority 5 go after them, as they would have ranked. A failed dispatch leaves
     lanes on: the next one tries again."""
     got: list[Delivery] = []
-    if isinstance(handed, tuple):
+    if call is not None and isinstance(handed, tuple):
         got, left = handed
-        if left >= 0:  # (a doorbell read after the dispatch turns lanes on again)
-            session.lanes = left > 0
+        _note_dispatch(session, len(got), call.count, left)
         session.buffer_fresh = True
-        if call is not None:
-            session.lanes_ahead = len(got) >= int(call.args[3])
+    # (After the dispatch: a doorbell this read finds turns lanes on again.)
     read = sort_in(session, deliveries, asked) if asked else []
-    if call is not None and call.args[-1] == "" and read:
+    if call is not None and call.blind and read:
         late = [d for d in got if message_priority(d.fields) < DEFAULT_PRIORITY]
         to_front(
             session, [d for d in got if message_priority(d.fields) >= DEFAULT_PRIORITY]

@@ -39,7 +39,7 @@ end
 -- read a chunk at a time, as far as the merge goes (often only its head, when it
 -- ranks after the stream's oldest waiting task). Nothing leaves a lane before the
 -- end, so the offsets hold.
-local CHUNK = math.min(count, 16)
+local CHUNK = math.max(math.min(count, 16), 1)
 local heads = {}
 local names = redis.call('SMEMBERS', lanes)
 for _, lane in ipairs(names) do
