@@ -6,10 +6,15 @@ entry among the messages it reads, or when its listener (re)subscribes (a wake-u
 may have been missed). From then on each read first dispatches: the dispatch
 script hands it the lane tasks that rank before the stream's oldest waiting task
 (they go to the front of its buffer, so they start at the next free slot); the
-rest of the read comes from the stream as usual. A dispatch that finds the lanes
-empty turns this off again, so a docket that never uses priorities reads exactly
-as before. While lanes are in use the worker reads at most ``LANES_READ_AHEAD``
-messages ahead, so a late high-priority task waits behind that many at most.
+rest of the read comes from the stream as usual. The settler's round trip carries
+the dispatch ahead of its read (``turn_dispatch``, ``take_turn``); the main loop
+dispatches before its own reads and before starting messages read earlier. A
+dispatch that finds the lanes empty turns this off again, so a docket that never
+uses priorities reads exactly as before. While lanes are in use the worker reads
+at most ``LANES_READ_AHEAD`` messages ahead, and while the last dispatch filled
+all it asked for, a read beside a dispatch takes no more than that either: a late
+high-priority task waits behind that many at most, and so does a waiting lane
+task behind stream work.
 """
 
 from __future__ import annotations
