@@ -7,6 +7,7 @@ once."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from datetime import timedelta
 from typing import Annotated
@@ -157,3 +158,26 @@ async def test_a_replay_by_name_goes_back_through_the_backlog(docket: Docket):
     assert depths["b"] == 1
     await run_all(docket)
     assert RAN["b/4"] == 1 and sum(RAN.values()) == 46
+
+
+@pytest.mark.parametrize("stored", [b"nan", b"inf", b"-2", b"0", b"heavy"])
+async def test_a_stored_weight_that_is_no_positive_number_counts_as_1(
+    docket: Docket, stored: bytes, caplog: pytest.LogCaptureFixture
+):
+    """A weight written into P:fair:weights by hand (or by another program) that is
+    not a positive, finite number: releases treat it as 1 (before, "nan" made the
+    release's ZADD fail, so the value's tasks never left the backlog, and "inf"
+    charged nothing, so the value went first for ever), and every reader of the
+    weight reports the 1 the releases use."""
+    keys = await backlog(docket)
+    field = f"{len('render')}:render:a".encode()
+    async with docket.redis() as client:
+        await client.hset(docket.keyspace.fair_weights, field, stored)  # type: ignore[misc]
+    assert await docket.get_fair_share_weight("render", "a") == 1.0
+    assert await docket.fair_share_weights() == {("render", "a"): 1.0}
+    depths = {d.value: d.weight for d in (await docket.fair_share_backlogs())["render"]}
+    assert depths == {"a": 1.0, "b": 1.0}
+    with caplog.at_level(logging.WARNING, logger="docket"):
+        await run_all(docket)
+    assert all(RAN[key.replace("-", "/")] == 1 for key in keys), RAN
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]

@@ -159,8 +159,10 @@ class FairStore(Store):
 
 
 def _number(raw: bytes | str) -> float:
+    """A stored weight as releases use it: 1 unless a positive, finite number
+    (``fair_weight`` in lua/_fair.lua reads it the same way)."""
     try:
-        return float(as_text(raw))
+        return check_weight(float(as_text(raw)))
     except ValueError:
         return 1.0
 

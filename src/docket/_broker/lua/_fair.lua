@@ -38,7 +38,9 @@ local function fair_weight(prefix, task, value, weighted)
   if not weighted then return 1 end
   local w = tonumber(redis.call('HGET', prefix .. ':fair:weights',
     #task .. ':' .. task .. ':' .. value))
-  if not w or w <= 0 then return 1 end
+  -- 1 unless a positive, finite number (tonumber takes "nan" and "inf"; a nan
+  -- start would fail the ZADD, an infinite weight would charge nothing).
+  if not w or not (w > 0) or w == math.huge then return 1 end
   return w
 end
 
