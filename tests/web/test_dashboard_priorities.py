@@ -11,8 +11,10 @@ import re
 from html import unescape
 
 import httpx
+import pytest
 
 from docket import Docket
+from docket._broker.listing import Depths, ViewStore
 from tests._support.console_tasks import quick
 from tests.web.conftest import client_of
 
@@ -130,3 +132,25 @@ async def test_queued_pages_go_across_lanes_and_the_stream(docket: Docket) -> No
         for bad in ("9:x:k", "5:1.0:k", "0:1.0:k", "12:1.0:k", "9:nan:k", "9-0:"):
             response = await client.get("/tasks", params={"queued_after": bad})
             assert response.status_code == 400, bad
+
+
+async def test_the_tasks_page_reads_the_depths_once(
+    docket: Docket, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One tasks page (or /api/tasks) reads the docket's depths once, for its
+    figures per priority and its scheduled total alike (it read them twice)."""
+    reads: list[str] = []
+    real = ViewStore.counts
+
+    async def counted(self: ViewStore) -> Depths:
+        reads.append("counts")
+        return await real(self)
+
+    monkeypatch.setattr(ViewStore, "counts", counted)
+    await add_spread(docket)
+    page = await client.get("/tasks")
+    assert page.status_code == 200 and "due by priority: 9: 2, 7: 1" in page.text
+    assert reads == ["counts"]
+    reads.clear()
+    assert (await client.get("/api/tasks")).json()["due_by_priority"]["9"] == 2
+    assert reads == ["counts"]

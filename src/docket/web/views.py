@@ -243,10 +243,12 @@ async def tasks(
     queued_after: str | None = None,
     scheduled_offset: int = 0,
 ) -> dict[str, Any]:
-    await console.ready()
+    docket = await console.ready()
     waiting, gates, signals = await _waiting(console, query)
+    depths = await docket.broker.views.counts()
     return {
-        "by_priority": await _by_priority(console),
+        "by_priority": _by_priority(depths),
+        "scheduled_total": depths.scheduled,
         "query": query,
         "lookup": await lookup(console, query),
         "running": await _running(console, running_after, query),
@@ -258,11 +260,9 @@ async def tasks(
     }
 
 
-async def _by_priority(console: Console) -> dict[int, int]:
+def _by_priority(depths: Depths) -> dict[int, int]:
     """Due tasks waiting per priority, highest first; {} unless more than one
     priority is present (a plain docket's page is as it was)."""
-    broker = (await console.ready()).broker
-    depths = await broker.views.counts()
     if not depths.lanes:
         return {}
     return by_priority(depths.lanes, depths.queued - sum(depths.lanes.values()))

@@ -59,7 +59,6 @@ class TaskQuery:
             console, self.q, self.running_after, self.queued_after, offset
         )
         found["scheduled_offset"] = offset
-        found["scheduled_total"] = (await docket.broker.views.counts()).scheduled
         found["page_size"] = console.settings.page_size
         found["running_after"], found["queued_after"] = (
             self.running_after,
