@@ -194,3 +194,41 @@ async def test_an_add_works_out_the_value_once(
     docket.register(render)
     await docket.add(render)(1, "a")
     assert calls == ["read"]
+
+
+async def test_a_backlog_emptied_as_the_window_fills_leaves_no_eternal_key(
+    docket: Docket,
+):
+    """The add that releases a value's last waiting task and fills the window
+    (10 adds, no worker) leaves no index behind: once those tasks are cancelled
+    from the stream, with no worker ever serving the task, no FairShare key lacks
+    an expiry (before, the value stayed in P:fair:active, and the task in
+    P:fair:tasks, with nothing waiting and no TTL, until the task's next release)."""
+    docket.register(render)
+    for n in range(10):
+        await docket.add(render, key=f"a-{n}")(n, "a")
+    assert await docket.fair_share_backlogs() == {}
+    for n in range(10):
+        await docket.cancel(f"a-{n}")
+    assert await keys_without_ttl(docket) == []
+
+
+async def test_a_value_back_after_its_backlog_emptied_is_charged_its_turn(
+    docket: Docket,
+):
+    """A value whose last waiting task a release took comes back no earlier than
+    its next turn: "a" has had nine releases (its backlog emptied each time) when
+    "z" first comes; with the window full, "z" and then "a" each add one more, and
+    the next release takes z's (a's next turn is after the one z joins at), not
+    a's, as it would if "a" came back at the current virtual time (a tie, which
+    the value's name decides)."""
+    docket.register(render)
+    await docket.add(render, key="z-0")(0, "z")
+    for n in range(9):
+        await docket.add(render, key=f"a-{n}")(n, "a")
+    await docket.add(render, key="z-1")(1, "z")
+    await docket.add(render, key="a-9")(9, "a")
+    assert await depths(docket) == {"a": 1, "z": 1}
+    await docket.cancel("a-0")  # leaves the stream: a periodic release reopens one
+    assert (await docket.broker.fair.release(["render"])).released == 1
+    assert await depths(docket) == {"a": 1}

@@ -20,10 +20,15 @@
 --                                      last release), window (the sum of the next)
 --   P:fair:windows:<len>:<task>        hash: worker -> "<its part of the window>
 --                                      <epoch told>" (fair_release.lua)
+--   P:fair:owed:<len>:<task>           zset: value -> the start tag its next task
+--                                      would have had, for a value whose backlog a
+--                                      release emptied (only while above vt)
 -- Release is start-time fair queueing: the value with the smallest start tag goes
 -- next; releasing charges it 1/weight; a value that had no backlog joins at the
 -- current virtual time, so it neither waits behind the others' backlogs nor gets
--- credit for the time it was idle.
+-- credit for the time it was idle; a value whose last task was just released
+-- comes back no earlier than its next start (P:fair:owed), so emptying its backlog
+-- a moment buys it no extra turn.
 
 local FAIR_DEFAULT_WINDOW = 10
 local FAIR_TTL = 86400
@@ -69,6 +74,12 @@ local function fair_enter(prefix, task, value, key, fields, when)
   local active = fair_key(prefix, 'active', task)
   if not redis.call('ZSCORE', active, value) then
     local vt = tonumber(redis.call('HGET', fair_key(prefix, 'meta', task), 'vt')) or 0
+    local owed = fair_key(prefix, 'owed', task)
+    local next_start = tonumber(redis.call('ZSCORE', owed, value))
+    if next_start then
+      redis.call('ZREM', owed, value)
+      if next_start > vt then vt = next_start end
+    end
     redis.call('ZADD', active, vt, value)
     redis.call('ZADD', prefix .. ':fair:tasks', 0, task)
   end
@@ -138,14 +149,14 @@ local function fair_release(prefix, task, stream, scan, bury)
       end
     end
   end
-  local released, vt = 0, nil
+  local released, vt, owing = 0, nil, false
   local weighted = nil  -- whether any weight is set (read once, at the first release)
   while waiting < window do
     local head = redis.call('ZRANGE', active, 0, 0, 'WITHSCORES')
     if not head[1] then break end
     local value, start = head[1], tonumber(head[2])
     local backlog = fair_key(prefix, 'q', task, value)
-    local first = redis.call('ZRANGE', backlog, 0, 0, 'WITHSCORES')
+    local first = redis.call('ZRANGE', backlog, 0, 1, 'WITHSCORES')  -- (and is there more?)
     if not first[1] then
       redis.call('ZREM', active, value)
       redis.call('DEL', backlog)  -- gone already on Redis; the embedded engine keeps it
@@ -185,10 +196,18 @@ local function fair_release(prefix, task, stream, scan, bury)
         if weighted == nil then
           weighted = redis.call('EXISTS', prefix .. ':fair:weights') == 1
         end
-        -- Its next start; a backlog this emptied is dropped when next reached
-        -- (at once, when it was the only one).
-        redis.call('ZADD', active, start + 1 / fair_weight(prefix, task, value, weighted),
-          value)
+        -- Its next start; a value whose backlog this emptied leaves the active
+        -- set at once (nothing else would take it out while the window stays
+        -- full), its next start kept in P:fair:owed for when it comes back.
+        local next_start = start + 1 / fair_weight(prefix, task, value, weighted)
+        if first[3] then
+          redis.call('ZADD', active, next_start, value)
+        else
+          redis.call('ZREM', active, value)
+          redis.call('DEL', backlog)  -- gone already on Redis; the embedded engine keeps it
+          redis.call('ZADD', fair_key(prefix, 'owed', task), next_start, value)
+          owing = true
+        end
       end
     end
   end
@@ -197,6 +216,18 @@ local function fair_release(prefix, task, stream, scan, bury)
     redis.call('HSET', meta, 'vt', tostring(vt))
     redis.call('EXPIRE', out, FAIR_TTL)
     redis.call('EXPIRE', meta, FAIR_TTL)
+    if owing then
+      -- A next start the virtual time has reached is owed no more (a value
+      -- joins at vt anyway); one left behind by an earlier release only wastes
+      -- a member until this trims it or the key expires.
+      local owed = fair_key(prefix, 'owed', task)
+      redis.call('ZREMRANGEBYSCORE', owed, '-inf', vt)
+      if redis.call('ZCARD', owed) == 0 then
+        redis.call('DEL', owed)  -- the embedded engine keeps empty keys
+      else
+        redis.call('EXPIRE', owed, FAIR_TTL)
+      end
+    end
   end
   return released
 end
