@@ -438,9 +438,10 @@ def test_a_failed_entry_keeps_only_a_priority_a_task_may_carry(
 async def test_a_drain_starts_the_higher_priority_first(docket: Docket) -> None:
     """Draining 200 priority-7 and 200 priority-5 tasks at concurrency 10, a worker
     dispatches lane tasks in the same round trips that read the stream but reads
-    at most one message ahead while the lanes still have better work: few
-    priority-5 tasks start before the last priority-7 one (at most one per
-    settle, about 200/10 of them), not a batch per settle."""
+    nothing beside a dispatch that ranks against a known stream head and filled
+    all it asked for: at most the one message read ahead before lanes were seen
+    per slot starts before the last priority-7 task, not a batch per settle (185
+    did before), however many settles the drain takes."""
     docket.register(seen_priority)
     await docket.add_many(
         [docket.call(seen_priority, priority=7)(f"h{n}") for n in range(200)]
@@ -452,7 +453,7 @@ async def test_a_drain_starts_the_higher_priority_first(docket: Docket) -> None:
     last_seven = len(levels) - 1 - levels[::-1].index("7")
     early = levels[:last_seven].count("5")
     assert len(ORDER) == 400
-    assert early <= 200 // 10 + 10, (early, levels)
+    assert early <= 10, (early, levels)
 
 
 async def test_a_dispatch_reads_lanes_a_chunk_at_a_time_in_order(

@@ -11,10 +11,10 @@ the dispatch ahead of its read (``turn_dispatch``, ``take_turn``); the main loop
 dispatches before its own reads and before starting messages read earlier. A
 dispatch that finds the lanes empty turns this off again, so a docket that never
 uses priorities reads exactly as before. While lanes are in use the worker reads
-at most ``LANES_READ_AHEAD`` messages ahead, and while the last dispatch filled
-all it asked for, a read beside a dispatch takes no more than that either: a late
-high-priority task waits behind that many at most, and so does a waiting lane
-task behind stream work.
+at most ``LANES_READ_AHEAD`` messages ahead (a late high-priority task waits
+behind that many at most), and while the last dispatch filled all it asked for,
+the settler reads nothing beside it (``turn_dispatch``): stream work does not
+start ahead of lane tasks that rank first.
 """
 
 from __future__ import annotations
@@ -136,9 +136,11 @@ def turn_dispatch(session: Session, count: int) -> tuple[DispatchCall | None, in
     ``broker.runs.turn``, ahead of its stream read) while lanes hold tasks, and
     how many messages that round trip reads from the stream. While the last
     dispatch filled all it was asked for (lane tasks rank before the stream's),
-    the read takes at most ``LANES_READ_AHEAD``: enough to see stream work that
-    arrived meanwhile, never a batch that would start before the lane tasks
-    still waiting."""
+    there is no read beside it: the dispatch ranks them against the stream's
+    oldest waiting task already. Only a dispatch made believing the stream
+    empty reads up to ``LANES_READ_AHEAD`` beside it, to see stream work that
+    arrived meanwhile. Either way no batch of stream work starts before lane
+    tasks that rank first."""
     note_placements(session)
     if not session.lanes or count <= 0:
         return None, count
@@ -146,7 +148,12 @@ def turn_dispatch(session: Session, count: int) -> tuple[DispatchCall | None, in
     call = session.broker.lanes.dispatch_call(
         worker.name, count, worker.priority_aging.total_seconds(), _head(session)
     )
-    read = min(count, LANES_READ_AHEAD) if session.lanes_ahead else count
+    if not session.lanes_ahead:
+        read = count
+    elif call.blind:  # only to notice stream work that arrived meanwhile
+        read = min(count, LANES_READ_AHEAD)
+    else:  # the dispatch ranks against a stream head it knows: no read beside
+        read = 0
     return call, read
 
 
