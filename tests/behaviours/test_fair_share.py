@@ -23,9 +23,10 @@ from docket import (
     FairShareFull,
     Perpetual,
     Retry,
-    Worker,
 )
 from docket._broker.fair import FairDepth
+from tests._support.fair_tasks import fill_backlogs
+from tests._support.timings import fast_worker
 from tests.behaviours.test_keyspace_ttl import keys_without_ttl
 from tests.conftest import eventually
 
@@ -90,29 +91,26 @@ async def per_tenant(
     await asyncio.sleep(0.01)
 
 
-def fast_worker(docket: Docket, concurrency: int = 4) -> Worker:
-    return Worker(
-        docket,
-        concurrency=concurrency,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    )
+async def last_small_start(docket: Docket, large: int, small: int) -> int:
+    """Adds ``large`` tasks of value "large", then ``small`` of value "small", runs
+    them all, checks each ran once, and returns where the last "small" one started
+    (its index in STARTS)."""
+    docket.register(render)
+    for n in range(large):
+        await docket.add(render)(n, "large")
+    for n in range(small):
+        await docket.add(render)(n, "small")
+    async with fast_worker(docket) as worker:
+        await worker.run_until_finished()
+    assert sorted(RAN.values()) == [1] * (large + small)
+    return max(i for i, value in enumerate(STARTS) if value == "small")
 
 
 @pytest.mark.cluster_ok
 async def test_a_small_value_is_served_beside_a_large_backlog(docket: Docket):
     """200 tasks of one value, then 10 of another: the small value's tasks start
     interleaved with the large one's, not after it; every task runs once."""
-    docket.register(render)
-    for n in range(200):
-        await docket.add(render)(n, "large")
-    for n in range(10):
-        await docket.add(render)(n, "small")
-    async with fast_worker(docket) as worker:
-        await worker.run_until_finished()
-    assert sorted(RAN.values()) == [1] * 210
-    last_small = max(i for i, value in enumerate(STARTS) if value == "small")
-    assert last_small < 60, STARTS[:80]
+    assert await last_small_start(docket, 200, 10) < 60, STARTS[:80]
 
 
 @pytest.mark.cluster_ok
@@ -139,12 +137,7 @@ async def test_weights_share_the_slots(docket: Docket):
 
 async def test_backlogs_are_listed_per_value(docket: Docket):
     """fair_share_backlogs shows the depth of each value's backlog and its weight."""
-    docket.register(render)
-    await docket.set_fair_share_weight(render, "b", 2.5)
-    for n in range(15):
-        await docket.add(render)(n, "a")
-    for n in range(3):
-        await docket.add(render)(n, "b")
+    await fill_backlogs(docket, render, {"a": 15, "b": 3}, {"b": 2.5})
     backlogs = await docket.fair_share_backlogs()
     depths = {d.value: (d.queued, d.weight) for d in backlogs["render"]}
     # the first window (10 tasks) went to the stream at once
@@ -157,10 +150,7 @@ async def test_backlogs_are_listed_per_value(docket: Docket):
 async def test_the_snapshot_shows_the_backlogs(docket: Docket):
     """Docket.snapshot().fair_share holds what fair_share_backlogs() reads: per
     task, each waiting value's count and weight; empty once they ran."""
-    docket.register(render)
-    await docket.set_fair_share_weight(render, "b", 2)
-    for n in range(14):
-        await docket.add(render)(n, "a" if n < 12 else "b")
+    await fill_backlogs(docket, render, {"a": 12, "b": 2}, {"b": 2})
     snapshot = await docket.snapshot()
     assert snapshot.fair_share == {
         "render": [FairDepth("a", 2, 1.0), FairDepth("b", 2, 2.0)]
@@ -336,14 +326,7 @@ async def test_signed_dockets_share_fairly(docket_url: str, docket_name: str):
     async with Docket(
         name=docket_name, url=docket_url, signing_keys=["a" * 32]
     ) as docket:
-        docket.register(render)
-        for n in range(30):
-            await docket.add(render)(n, "big")
-        await docket.add(render)(0, "small")
-        async with fast_worker(docket) as worker:
-            await worker.run_until_finished()
-    assert sum(RAN.values()) == 31
-    assert STARTS.index("small") < 20
+        assert await last_small_start(docket, 30, 1) < 20, STARTS
 
 
 @pytest.mark.parametrize(
@@ -484,12 +467,4 @@ async def test_fire_and_forget_dockets_share_fairly(docket_url: str, docket_name
     async with Docket(
         name=docket_name, url=docket_url, execution_ttl=timedelta(0)
     ) as docket:
-        docket.register(render)
-        for n in range(60):
-            await docket.add(render)(n, "big")
-        for n in range(5):
-            await docket.add(render)(n, "small")
-        async with fast_worker(docket) as worker:
-            await worker.run_until_finished()
-    assert sorted(RAN.values()) == [1] * 65
-    assert max(i for i, v in enumerate(STARTS) if v == "small") < 30
+        assert await last_small_start(docket, 60, 5) < 30, STARTS

@@ -9,34 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from datetime import timedelta
-from typing import Annotated
 
 import pytest
 
-from docket import Docket, ExecutionState, FairShare, Worker
+from docket import Docket, ExecutionState
+from tests._support.fair_counts import RAN, render
+from tests._support.timings import fast_worker
 from tests.behaviours.test_keyspace_ttl import keys_without_ttl
-
-RAN: Counter[str] = Counter()
 
 
 @pytest.fixture(autouse=True)
 def fresh_log() -> None:
     RAN.clear()
-
-
-async def render(n: int, tenant: Annotated[str, FairShare()]) -> None:
-    """A FairShare task: counts each (value, n) run."""
-    RAN[f"{tenant}/{n}"] += 1
-
-
-def fast_worker(docket: Docket) -> Worker:
-    return Worker(
-        docket,
-        concurrency=4,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    )
 
 
 async def backlog(docket: Docket) -> list[str]:

@@ -6,7 +6,6 @@ and run once; the release window is the sum over the workers serving the task.""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Awaitable
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
@@ -15,20 +14,15 @@ import pytest
 
 import docket.execution as execution_module
 from docket import Disposition, Docket, FairShare, Signal, Worker
+from tests._support.fair_counts import RAN, render
+from tests._support.timings import fast_worker
 from tests.behaviours.test_keyspace_ttl import keys_without_ttl
 from tests.conftest import eventually
-
-RAN: Counter[str] = Counter()
 
 
 @pytest.fixture(autouse=True)
 def fresh_log() -> None:
     RAN.clear()
-
-
-async def render(n: int, tenant: Annotated[str, FairShare()]) -> None:
-    """A FairShare task: counts each (value, n) run."""
-    RAN[f"{tenant}/{n}"] += 1
 
 
 async def approved(
@@ -48,15 +42,6 @@ async def fails_first(n: int, tenant: Annotated[str, FairShare()]) -> None:
 async def parent_step() -> None:
     """A plain task other tasks wait for."""
     RAN["parent"] += 1
-
-
-def fast_worker(docket: Docket) -> Worker:
-    return Worker(
-        docket,
-        concurrency=4,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    )
 
 
 async def fill_the_window(docket: Docket) -> None:

@@ -22,7 +22,7 @@ from docket import (
     Worker,
 )
 from docket._console.entries import FailedTask
-from tests._support.timings import FAST
+from tests._support.timings import fast_worker
 from tests.conftest import eventually
 
 ORDER: list[str] = []
@@ -95,13 +95,7 @@ async def settled(docket: Docket, key: str) -> bool:
 
 
 def one_at_a_time(docket: Docket, **options: object) -> Worker:
-    return Worker(
-        docket,
-        concurrency=1,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-        **options,  # type: ignore[arg-type]
-    )
+    return fast_worker(docket, concurrency=1, **options)
 
 
 async def test_higher_priority_starts_first(docket: Docket) -> None:
@@ -435,6 +429,24 @@ def test_a_failed_entry_keeps_only_a_priority_a_task_may_carry(
     assert FailedTask.decode("1-0", fields).priority == kept
 
 
+async def drain_lanes(
+    docket: Docket, concurrency: int, lanes: list[tuple[int, str, int]]
+) -> None:
+    """For each (priority, prefix, count) in turn, ``count`` seen_priority tasks
+    at that priority, labelled ``<prefix><n:02>``, all added at once; then a
+    worker with ``concurrency`` slots runs them all."""
+    docket.register(seen_priority)
+    await docket.add_many(
+        [
+            docket.call(seen_priority, priority=priority)(f"{prefix}{n:02}")
+            for priority, prefix, count in lanes
+            for n in range(count)
+        ]
+    )
+    async with fast_worker(docket, concurrency=concurrency) as worker:
+        await worker.run_until_finished()
+
+
 async def test_a_drain_starts_the_higher_priority_first(docket: Docket) -> None:
     """Draining 200 priority-7 and 200 priority-5 tasks at concurrency 10, a worker
     dispatches lane tasks in the same round trips that read the stream but reads
@@ -442,13 +454,7 @@ async def test_a_drain_starts_the_higher_priority_first(docket: Docket) -> None:
     all it asked for: at most the one message read ahead before lanes were seen
     per slot starts before the last priority-7 task, not a batch per settle (185
     did before), however many settles the drain takes."""
-    docket.register(seen_priority)
-    await docket.add_many(
-        [docket.call(seen_priority, priority=7)(f"h{n}") for n in range(200)]
-        + [docket.call(seen_priority, priority=5)(f"m{n}") for n in range(200)]
-    )
-    async with Worker(docket, concurrency=10, **FAST) as worker:
-        await worker.run_until_finished()
+    await drain_lanes(docket, 10, [(7, "h", 200), (5, "m", 200)])
     levels = [label.rsplit(":", 1)[1] for label in ORDER]
     last_seven = len(levels) - 1 - levels[::-1].index("7")
     early = levels[:last_seven].count("5")
@@ -462,13 +468,7 @@ async def test_a_dispatch_reads_lanes_a_chunk_at_a_time_in_order(
     """A worker with 40 slots asks for 41 lane tasks at once; the lanes are read
     16 at a time as the merge goes, so all 30 priority-7 tasks start before any of
     the 30 priority-6 ones, and each lane's tasks start in the order added."""
-    docket.register(seen_priority)
-    await docket.add_many(
-        [docket.call(seen_priority, priority=6)(f"s{n:02}") for n in range(30)]
-        + [docket.call(seen_priority, priority=7)(f"h{n:02}") for n in range(30)]
-    )
-    async with Worker(docket, concurrency=40, **FAST) as worker:
-        await worker.run_until_finished()
+    await drain_lanes(docket, 40, [(6, "s", 30), (7, "h", 30)])
     assert ORDER == [f"h{n:02}:7" for n in range(30)] + [
         f"s{n:02}:6" for n in range(30)
     ]

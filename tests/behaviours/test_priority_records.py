@@ -19,8 +19,8 @@ from docket import (
     ExecutionState,
     Perpetual,
     Retry,
-    Worker,
 )
+from tests._support.timings import fast_worker
 from tests.conftest import eventually
 
 SEEN: list[tuple[str, int]] = []
@@ -70,15 +70,6 @@ def fresh() -> None:
     GATES.clear()
 
 
-def fast(docket: Docket, concurrency: int = 1) -> Worker:
-    return Worker(
-        docket,
-        concurrency=concurrency,
-        minimum_check_interval=timedelta(milliseconds=5),
-        scheduling_resolution=timedelta(milliseconds=5),
-    )
-
-
 async def priority_of(docket: Docket, key: str) -> tuple[ExecutionState, int]:
     execution = await docket.get_execution(key)
     assert execution is not None
@@ -100,7 +91,7 @@ async def test_get_execution_reads_the_priority_in_every_state(docket: Docket) -
     record = await docket.broker.client.hgetall(docket.keyspace.runs("plain"))
     assert b"priority" not in record
     await docket.cancel("later")  # (run_until_finished would wait for it)
-    async with fast(docket) as worker:
+    async with fast_worker(docket, concurrency=1) as worker:
         await worker.run_until_finished()
     assert SEEN == [("urgent", 8), ("plain", 5)]
     assert await priority_of(docket, "urgent") == (ExecutionState.COMPLETED, 8)
@@ -120,7 +111,7 @@ async def test_replace_and_retry_keep_or_change_the_priority(docket: Docket) -> 
     assert await priority_of(docket, "back") == (ExecutionState.QUEUED, 5)
     FAILS_LEFT["again"] = 2
     await docket.add(noted, key="again", priority=4)("again")
-    async with fast(docket) as worker:
+    async with fast_worker(docket, concurrency=1) as worker:
         await worker.run_until_finished()
     assert [p for label, p in SEEN if label == "again"] == [4, 4, 4]
     assert ("moved", 9) in SEEN and ("back", 5) in SEEN
@@ -131,7 +122,7 @@ async def test_a_perpetual_successor_reads_its_priority(docket: Docket) -> None:
     """Each run of a Perpetual task added at priority 7 reads back at 7."""
     docket.register(ticking)
     await docket.add(ticking, key="tick", priority=7)()
-    async with fast(docket) as worker:
+    async with fast_worker(docket, concurrency=1) as worker:
         await worker.run_until_finished()
     assert SEEN == [("tick", 7)] * 3
 
@@ -141,7 +132,7 @@ async def test_a_concurrency_waiter_reads_its_priority(docket: Docket) -> None:
     while it waits (scheduled), and once it ran."""
     docket.register(limited)
     GATES["hold"] = asyncio.Event()
-    async with fast(docket, concurrency=2) as worker:
+    async with fast_worker(docket, concurrency=2) as worker:
         running = asyncio.ensure_future(worker.run_forever())
         try:
             await docket.add(limited, key="hold")("hold")

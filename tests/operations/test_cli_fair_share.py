@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from docket import Docket
 from docket.cli import app
-from tests._support.fair_tasks import render
+from tests._support.fair_tasks import fill_backlogs, render
 from tests._support.servers import RedisServer
 from tests.operations.test_cli_commands import flat, invoke
 
@@ -74,12 +74,7 @@ def test_snapshot_shows_the_backlogs_per_value(
 
     async def fill() -> None:
         async with Docket(name=docket_name, url=redis_server.url) as docket:
-            docket.register(render)
-            await docket.set_fair_share_weight(render, "small", 2)
-            for n in range(14):
-                await docket.add(render)(n, "large")
-            for n in range(2):
-                await docket.add(render)(n, "small")
+            await fill_backlogs(docket, render, {"large": 14, "small": 2}, {"small": 2})
 
     asyncio.run(fill())
     args = ["snapshot", "--tasks", "tests._support.fair_tasks:tasks"]
