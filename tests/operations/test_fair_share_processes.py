@@ -27,6 +27,16 @@ def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
         process.close()
 
 
+def fair_worker(
+    server: RedisServer, docket_name: str, tmp_path: Path, n: int
+) -> WorkerProcess:
+    """``docket worker`` number ``n`` serving the fair-share test tasks, its output
+    in ``worker-<n>.log``."""
+    args = ["--url", server.url, "--docket", docket_name]
+    args += ["--tasks", "tests._support.fair_tasks:tasks"]
+    return WorkerProcess(args, {}, tmp_path / f"worker-{n}.log")
+
+
 async def done(docket: Docket) -> list[str]:
     async with docket.redis() as client:
         found = await client.lrange(docket.key("test-fair-done"), 0, -1)
@@ -49,20 +59,7 @@ async def test_a_small_batch_behind_a_large_backlog_finishes_within_half_a_secon
     FIFO would take at the rate they managed), while most of the large backlog
     still waits."""
     for n in range(processes):
-        workers.append(
-            WorkerProcess(
-                [
-                    "--url",
-                    redis_server.url,
-                    "--docket",
-                    docket_name,
-                    "--tasks",
-                    "tests._support.fair_tasks:tasks",
-                ],
-                {},
-                tmp_path / f"worker-{n}.log",
-            )
-        )
+        workers.append(fair_worker(redis_server, docket_name, tmp_path, n))
     async with Docket(name=docket_name, url=redis_server.url) as docket:
         docket.register(render)
         await docket.add(render)(-1, "warm-up", 0.0)
@@ -120,20 +117,7 @@ async def test_broken_backlog_tasks_are_dead_lettered_and_the_rest_run_once(
             await client.delete(docket.parked_task_key("b-20"))
             await client.set(docket.parked_task_key("b-20"), "not a hash")
         for n in range(2):
-            workers.append(
-                WorkerProcess(
-                    [
-                        "--url",
-                        redis_server.url,
-                        "--docket",
-                        docket_name,
-                        "--tasks",
-                        "tests._support.fair_tasks:tasks",
-                    ],
-                    {},
-                    tmp_path / f"worker-{n}.log",
-                )
-            )
+            workers.append(fair_worker(redis_server, docket_name, tmp_path, n))
 
         async def settled() -> bool:
             return len(await done(docket)) >= 68 and (
