@@ -51,6 +51,16 @@ class Journal:
     def finished(self, keys: set[str]) -> int:
         return sum(1 for key in keys if self.finishes.get(key))
 
+    def finish_times(self, keys: set[str], prefix: str = "") -> list[float]:
+        """When each finish of the ``keys`` that start with ``prefix`` came (a key
+        that finished twice counts twice)."""
+        return [
+            e.at
+            for key in keys
+            if key.startswith(prefix)
+            for e in self.finishes.get(key, [])
+        ]
+
     def first_finish_started_after(self, moment: float) -> float | None:
         """When the first task that STARTED after ``moment`` finished: the service
         read, claimed and ran new work again (a body already running through the

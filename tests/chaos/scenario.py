@@ -194,6 +194,20 @@ class Scenario:
         _, came_back = await self.restart_server(self.profile.restart_outage)
         return pid, killed, came_back
 
+    async def through_kill_and_restart(
+        self, keys: set[str], drain: set[str] | None = None
+    ) -> tuple[Outcome, float, float]:
+        """The workload scenarios' run: ``kill_then_restart`` over ``keys``, then
+        wait for ``drain`` (the keys unless told) to drain and reconcile the keys,
+        w1's death counted (its supervisor started it again). Returns the outcome,
+        when w1 was killed, and when Redis answered again."""
+        pid, killed, came_back = await self.kill_then_restart(keys)
+        drained = await self.drain(drain or keys, self.profile.drain_timeout + 30)
+        outcome = await self.outcome(
+            keys, drained=drained, deaths={pid: killed}, supervised=True
+        )
+        return outcome, killed, came_back
+
     async def freeze_server(self, seconds: float) -> tuple[float, float]:
         """SIGSTOP redis-server (by pid) for ``seconds``, then SIGCONT: every
         connection stays open and hangs; (stopped, answering again)."""

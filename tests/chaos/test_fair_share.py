@@ -36,33 +36,11 @@ async def test_fair_share_survives_kill9_and_redis_restart(
         await s.docket.add_many(calls)
         keys = {f"{t}-{i:04d}" for t, count in BACKLOGS.items() for i in range(count)}
 
-        pid, killed, came_back = await s.kill_then_restart(keys)
-
-        drained = await s.drain(keys, profile.drain_timeout + 30)
-        outcome = await s.outcome(
-            keys, drained=drained, deaths={pid: killed}, supervised=True
-        )
+        outcome, killed, came_back = await s.through_kill_and_restart(keys)
         journal = s.journal.poll()
-
-        def last_finish(tenant: str) -> float:
-            return max(
-                (
-                    e.at
-                    for k in keys
-                    if k.startswith(tenant)
-                    for e in journal.finishes.get(k, [])
-                ),
-                default=0.0,
-            )
-
-        ends = sorted(
-            e.at
-            for k in keys
-            if k.startswith("large")
-            for e in journal.finishes.get(k, [])
-        )
+        ends = sorted(journal.finish_times(keys, "large"))
         two_thirds = ends[len(ends) * 2 // 3] if ends else 0.0
-        small_done = last_finish("small")
+        small_done = max(journal.finish_times(keys, "small"), default=0.0)
         outcome.details.append(
             f"small tenant done {small_done - killed:+.1f}s from the kill, large's "
             f"two-thirds mark {two_thirds - killed:+.1f}s; redis back at "

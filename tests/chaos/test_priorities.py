@@ -37,21 +37,11 @@ async def test_priorities_survive_kill9_and_redis_restart(
         await s.docket.add_many(calls)
         keys = {f"p{level}-{i:04d}" for level, n in LEVELS.items() for i in range(n)}
 
-        pid, killed, came_back = await s.kill_then_restart(keys)
-
-        drained = await s.drain(keys, profile.drain_timeout + 30)
-        outcome = await s.outcome(
-            keys, drained=drained, deaths={pid: killed}, supervised=True
-        )
+        outcome, killed, came_back = await s.through_kill_and_restart(keys)
         journal = s.journal.poll()
 
         def median_finish(level: int) -> float:
-            ends = [
-                e.at
-                for k in keys
-                if k.startswith(f"p{level}-")
-                for e in journal.finishes.get(k, [])
-            ]
+            ends = journal.finish_times(keys, f"p{level}-")
             return median(ends) if ends else 0.0
 
         high, low = median_finish(7), median_finish(3)

@@ -38,18 +38,12 @@ async def test_group_fan_in_survives_kill9_and_redis_restart(
         assert len(members) == MEMBERS
         follower = await s.docket.add(fan_in, key="follower", after=g)()
 
-        pid, killed, came_back = await s.kill_then_restart(members)
-
-        expected = members | {"follower"}
-        drained = await s.drain(expected, profile.drain_timeout + 30)
-        outcome = await s.outcome(
-            members, drained=drained, deaths={pid: killed}, supervised=True
+        outcome, killed, came_back = await s.through_kill_and_restart(
+            members, drain=members | {"follower"}
         )
         journal = s.journal.poll()
         starts = journal.starts.get("follower", [])
-        last_member = max(
-            (e.at for k in members for e in journal.finishes.get(k, [])), default=0.0
-        )
+        last_member = max(journal.finish_times(members), default=0.0)
         parents = await asyncio.wait_for(
             follower.get_result(timeout=timedelta(seconds=30)), 40
         )
