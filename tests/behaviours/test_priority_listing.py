@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from docket import Docket
+from tests._support.lanes import add_spread
 
 
 async def job(label: str) -> None: ...
@@ -20,15 +21,7 @@ async def test_snapshot_future_is_in_start_order(docket: Docket) -> None:
     then the 5s in their order, then 2 (the due ones, as workers start them),
     then the scheduled one; each execution carries its priority."""
     docket.register(job)
-    for key, priority in [
-        ("a5", 5),
-        ("b2", 2),
-        ("c9", 9),
-        ("d5", 5),
-        ("e7", 7),
-        ("f9", 9),
-    ]:
-        await docket.add(job, key=key, priority=priority)(key)
+    await add_spread(docket, job, "spread")
     later = datetime.now(timezone.utc) + timedelta(hours=1)
     await docket.add(job, key="later9", when=later, priority=9)("later")
     snapshot = await docket.snapshot()

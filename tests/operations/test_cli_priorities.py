@@ -13,6 +13,7 @@ import pytest
 
 from docket import Docket
 from tests._support import cli_tasks
+from tests._support.lanes import add_spread
 from tests._support.servers import RedisServer
 from tests.operations.test_cli_commands import TASKS, invoke, with_docket
 
@@ -20,9 +21,9 @@ pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 async def spread(docket: Docket) -> None:
-    """Added 5, 2, 9, 5, 7, then one at 9 for tomorrow: workers start 9, 7, 5, 5, 2."""
-    for key, priority in [("a5", 5), ("b2", 2), ("c9", 9), ("d5", 5), ("e7", 7)]:
-        await docket.add(cli_tasks.greet, key=key, priority=priority)(key)
+    """Added 5, 2, 9, 5, 7, 9, then one at 9 for tomorrow: workers start 9, 9, 7,
+    5, 5, 2."""
+    await add_spread(docket, cli_tasks.greet, "x")
     tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
     await docket.add(cli_tasks.greet, key="later9", when=tomorrow, priority=9)("x")
 
@@ -32,13 +33,13 @@ def test_snapshot_lists_lane_tasks_in_start_order(
 ):
     """The table lists the lane tasks among the due ones, highest priority
     first, the scheduled one after them, with a Priority column; --json lists
-    them in the same order, each with ``priority`` when it is not 5, and -n 2
-    keeps the first two workers would start."""
+    them in the same order, each with ``priority`` when it is not 5, and -n 3
+    keeps the first three workers would start."""
     url = redis_server.url
     with_docket(url, docket_name, spread)
     output = invoke(url, docket_name, "snapshot", "--tasks", TASKS).output
-    keys = re.findall(r"\b(a5|b2|c9|d5|e7|later9)\b", output)
-    assert keys == ["c9", "e7", "a5", "d5", "b2", "later9"]
+    keys = re.findall(r"\b(a5|b2|c9|d5|e7|f9|later9)\b", output)
+    assert keys == ["c9", "f9", "e7", "a5", "d5", "b2", "later9"]
     assert "Priority" in output
     assert re.search(r"\bc9\b.*\b9\s*$", output, re.MULTILINE)
     document = json.loads(
@@ -47,6 +48,7 @@ def test_snapshot_lists_lane_tasks_in_start_order(
     future = [(task["key"], task.get("priority")) for task in document["future"]]
     assert future == [
         ("c9", 9),
+        ("f9", 9),
         ("e7", 7),
         ("a5", None),
         ("d5", None),
@@ -55,10 +57,10 @@ def test_snapshot_lists_lane_tasks_in_start_order(
     ]
     first = json.loads(
         invoke(
-            url, docket_name, "snapshot", "--tasks", TASKS, "--json", "-n", "2"
+            url, docket_name, "snapshot", "--tasks", TASKS, "--json", "-n", "3"
         ).output
     )["future"]
-    assert [task["key"] for task in first] == ["c9", "e7"]
+    assert [task["key"] for task in first] == ["c9", "f9", "e7"]
 
 
 def test_a_plain_snapshot_has_no_priority_column(

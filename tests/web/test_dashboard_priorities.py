@@ -16,6 +16,7 @@ import pytest
 from docket import Docket
 from docket._broker.listing import Depths, ViewStore
 from tests._support.console_tasks import quick
+from tests._support.lanes import add_spread
 from tests.web.conftest import client_of
 
 
@@ -24,17 +25,10 @@ def queued_keys(html: str) -> list[str]:
     return [unescape(k) for k in re.findall(r'<tr data-key="([^"]+)"', body)]
 
 
-async def add_spread(docket: Docket) -> None:
-    """Added in the order 5, 2, 9, 5, 7, 9: workers start 9, 9, 7, 5, 5, 2."""
-    for key, priority in [
-        ("a5", 5),
-        ("b2", 2),
-        ("c9", 9),
-        ("d5", 5),
-        ("e7", 7),
-        ("f9 &x=#", 9),  # (a key the next page's link must encode)
-    ]:
-        await docket.add(quick, key=key, priority=priority)(1)
+async def add_quick_spread(docket: Docket) -> None:
+    """The spread of quick tasks, the last keyed "f9 &x=#" (a key the next page's
+    link must encode): workers start c9, it, e7, a5, d5, b2."""
+    await add_spread(docket, quick, 1, last="f9 &x=#")
 
 
 async def test_depth_per_priority_only_with_several(
@@ -79,7 +73,7 @@ async def test_queued_rows_list_lane_tasks_in_start_order(
     among equals), each marked with its priority when it is not 5; /api/tasks
     gives every row's priority; the queued count (/api/counts, the figures on
     every page) counts them all."""
-    await add_spread(docket)
+    await add_quick_spread(docket)
     assert (await client.get("/api/counts")).json()["queued"] == 6
     page = await client.get("/tasks")
     assert queued_keys(page.text) == ["c9", "f9 &x=#", "e7", "a5", "d5", "b2"]
@@ -112,7 +106,7 @@ async def test_queued_pages_go_across_lanes_and_the_stream(docket: Docket) -> No
     stream without repeating or skipping a row, even when the first lane task
     starts (leaves its lane) between pages; a search finds a lane task by key;
     a malformed place is a 400."""
-    await add_spread(docket)
+    await add_quick_spread(docket)
     async with client_of(docket, page_size=2) as client:
         seen: list[str] = []
         url = "/tasks"
