@@ -141,7 +141,7 @@ async def test_the_tasks_page_reads_the_depths_once(
         return await real(self)
 
     monkeypatch.setattr(ViewStore, "counts", counted)
-    await add_spread(docket)
+    await add_quick_spread(docket)
     page = await client.get("/tasks")
     assert page.status_code == 200 and "due by priority: 9: 2, 7: 1" in page.text
     assert reads == ["counts"]
